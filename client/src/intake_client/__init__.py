@@ -1,0 +1,1 @@
+"""Intake client library and CLI."""

@@ -1,0 +1,1 @@
+"""Intake's contracts: every command, reply, event, error code and topic, as pydantic models."""

@@ -1,0 +1,171 @@
+"""Commands (requests) each service accepts, with the result model its reply carries."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from intake_contracts.errors import ErrorBody
+from intake_contracts.sessions import (
+    ActivityView,
+    PartUrls,
+    ResumeView,
+    SessionRecord,
+    SessionView,
+    StatusView,
+)
+
+MAX_BATCH_FILES: Final = 100
+MAX_SIGNED_PARTS_PER_CALL: Final = 100
+
+
+class CommandType(StrEnum):
+    INITIATE = "initiation.initiate"
+    INITIATE_BATCH = "initiation.initiate_batch"
+    SIGN_PARTS = "initiation.sign_parts"
+    GET_SESSION = "initiation.get_session"
+    RESUME = "initiation.resume"
+    TOUCH_ACTIVITY = "initiation.touch_activity"
+    CANCEL = "initiation.cancel"
+    BEGIN_COMPLETION = "initiation.begin_completion"
+    MARK_COMPLETED = "initiation.mark_completed"
+    MARK_FAILED = "initiation.mark_failed"
+    COMPLETE = "completion.complete"
+    RUN_CLEANUP_JOB = "cleanup.run_job"
+    GET_TRAIL = "audit.get_trail"
+
+
+class InitiateUpload(BaseModel):
+    file_name: str
+    file_size: int
+    mime_type: str
+    brand_id: str
+    client_reference: str | None = None
+    category_id: str | None = None
+    checksum_sha256: str | None = None
+    idempotency_key: str | None = None
+    batch_reference: str | None = None
+
+
+class BatchFile(BaseModel):
+    file_name: str
+    file_size: int
+    mime_type: str
+    client_reference: str
+    brand_id: str | None = None
+
+
+class InitiateBatch(BaseModel):
+    brand_id: str
+    batch_reference: str | None = None
+    files: list[BatchFile] = Field(max_length=MAX_BATCH_FILES)
+
+
+class BatchItem(BaseModel):
+    """One file's outcome; `session` is None exactly when `error` is set."""
+
+    client_reference: str
+    session: SessionView | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResult(BaseModel):
+    batch_reference: str
+    uploads: list[BatchItem]
+
+
+class SessionRef(BaseModel):
+    upload_session_id: UUID
+
+
+class SignParts(SessionRef):
+    part_numbers: list[int] = Field(min_length=1, max_length=MAX_SIGNED_PARTS_PER_CALL)
+
+
+class MarkCompleted(SessionRef):
+    asset_id: UUID
+
+
+class MarkFailed(SessionRef):
+    reason: str
+    # Set by abandoned detection: fail only when the session has been idle since before this.
+    idle_before: datetime | None = None
+    # Set by expiry: fail only when the session is past its expiry at this instant.
+    expired_at: datetime | None = None
+
+
+class CompletedPart(BaseModel):
+    part_number: int
+    etag: str
+
+
+class CompleteUpload(SessionRef):
+    title: str | None = None
+    parts: list[CompletedPart] | None = None
+
+
+class AssetView(BaseModel):
+    asset_id: UUID
+    upload_session_id: UUID
+    tenant_id: str
+    brand_id: str
+    title: str
+    file_name: str
+    mime_type: str
+    size_bytes: int
+    bucket: str
+    object_key: str
+    checksum_sha256: str | None
+    created_at: datetime
+
+
+class CompletionResult(BaseModel):
+    asset: AssetView
+    upload_session_id: UUID
+    status: str = "COMPLETED"
+    created: bool
+
+
+class RunCleanupJob(BaseModel):
+    job: str
+
+
+class JobRunView(BaseModel):
+    run_id: UUID | None
+    job: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    stats: dict[str, int]
+    errors: list[str]
+
+
+class TrailEntry(BaseModel):
+    event_id: UUID
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class Trail(BaseModel):
+    upload_session_id: UUID
+    events: list[TrailEntry]
+
+
+COMMAND_MODELS: Final[dict[CommandType, tuple[type[BaseModel], type[BaseModel]]]] = {
+    CommandType.INITIATE: (InitiateUpload, SessionView),
+    CommandType.INITIATE_BATCH: (InitiateBatch, BatchResult),
+    CommandType.SIGN_PARTS: (SignParts, PartUrls),
+    CommandType.GET_SESSION: (SessionRef, SessionView),
+    CommandType.RESUME: (SessionRef, ResumeView),
+    CommandType.TOUCH_ACTIVITY: (SessionRef, ActivityView),
+    CommandType.CANCEL: (SessionRef, StatusView),
+    CommandType.BEGIN_COMPLETION: (SessionRef, SessionRecord),
+    CommandType.MARK_COMPLETED: (MarkCompleted, SessionRecord),
+    CommandType.MARK_FAILED: (MarkFailed, StatusView),
+    CommandType.COMPLETE: (CompleteUpload, CompletionResult),
+    CommandType.RUN_CLEANUP_JOB: (RunCleanupJob, JobRunView),
+    CommandType.GET_TRAIL: (SessionRef, Trail),
+}

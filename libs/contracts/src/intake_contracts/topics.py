@@ -1,0 +1,34 @@
+"""Kafka topic names: the only place they are spelled."""
+
+from typing import Final
+
+INITIATION_COMMANDS: Final = "intake.initiation.commands"
+COMPLETION_COMMANDS: Final = "intake.completion.commands"
+CLEANUP_COMMANDS: Final = "intake.cleanup.commands"
+AUDIT_QUERIES: Final = "intake.audit.queries"
+UPLOAD_EVENTS: Final = "intake.uploads.events"
+ASSET_EVENTS: Final = "intake.assets.events"
+CLEANUP_EVENTS: Final = "intake.cleanup.events"
+REPLY_TOPIC_PREFIX: Final = "intake.replies."
+
+SHARED_TOPICS: Final = (
+    INITIATION_COMMANDS,
+    COMPLETION_COMMANDS,
+    CLEANUP_COMMANDS,
+    AUDIT_QUERIES,
+    UPLOAD_EVENTS,
+    ASSET_EVENTS,
+    CLEANUP_EVENTS,
+)
+
+CONSUMER_GROUPS: Final = {
+    "initiation": "intake-initiation",
+    "completion": "intake-completion",
+    "cleanup": "intake-cleanup",
+    "audit": "intake-audit",
+}
+
+
+def reply_topic(service: str, instance_id: str) -> str:
+    """Each caller instance owns one reply topic, consumed without a group."""
+    return f"{REPLY_TOPIC_PREFIX}{service}.{instance_id}"

@@ -1,0 +1,43 @@
+"""Building blocks every service's composition root assembles, each one closing itself."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from faststream.kafka import KafkaBroker
+
+from intake_runtime.health import HealthServer, ReadinessCheck
+from intake_runtime.messaging import kafka
+from intake_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def kafka_broker(settings: ServiceSettings, service: str) -> AsyncIterator[KafkaBroker]:
+    """A broker for `service` once Kafka answers and every shared topic exists."""
+    await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
+    await kafka.provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
+    broker = kafka.build_broker(settings, service)
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def health_server(
+    settings: ServiceSettings, ready: ReadinessCheck, host: str = "127.0.0.1"
+) -> AsyncIterator[HealthServer]:
+    server = HealthServer(host, settings.metrics_port, ready)
+    await server.start()
+    log.info("health endpoint up", extra={"port": server.port})
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def package_dir(module_file: str, name: str) -> Path:
+    return Path(module_file).resolve().parent / name

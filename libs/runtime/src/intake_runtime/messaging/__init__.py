@@ -1,0 +1,1 @@
+"""Kafka messaging: broker set-up, topic provisioning, request/reply and command dispatch."""

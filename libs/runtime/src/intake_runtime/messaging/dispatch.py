@@ -1,0 +1,135 @@
+"""Command dispatch: decode the envelope, run the use case once, answer with a reply envelope."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, ValidationError
+
+from intake_contracts.commands import COMMAND_MODELS, CommandType
+from intake_contracts.envelope import Envelope, Principal
+from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
+from intake_contracts.replies import REPLY_TYPE, Reply
+from intake_runtime.logs import session_in_scope, tenant_in_scope
+from intake_runtime.messaging.envelopes import decode, encode
+
+log = logging.getLogger(__name__)
+
+Tx = TypeVar("Tx")
+Tx_contra = TypeVar("Tx_contra", contravariant=True)
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Command(Generic[P]):
+    """A decoded command: who asks, for which tenant, and what."""
+
+    envelope: Envelope
+    payload: P
+
+    @property
+    def principal(self) -> Principal:
+        if self.envelope.principal is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, "command carries no principal")
+        return self.envelope.principal
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+
+Handler = Callable[[Command[Any], Tx], Awaitable[BaseModel]]
+
+
+class TransactionRunner(Protocol[Tx]):
+    """Runs work in one transaction; with a message id, at most once (the inbox)."""
+
+    async def run(
+        self,
+        message_id: UUID | None,
+        command_type: str,
+        work: Callable[[Tx], Awaitable[Reply]],
+    ) -> Reply: ...
+
+
+class CommandDispatcher(Generic[Tx]):
+    def __init__(self, service: str, runner: TransactionRunner[Tx]) -> None:
+        self._service = service
+        self._runner = runner
+        self._handlers: dict[str, tuple[Handler[Tx], bool]] = {}
+
+    def register(self, command_type: CommandType, handler: Handler[Tx], *, inbox: bool) -> None:
+        """`inbox=False` only for commands that are naturally idempotent (reads, signing)."""
+        self._handlers[command_type] = (handler, inbox)
+
+    async def dispatch(self, body: bytes | dict[str, Any]) -> bytes:
+        try:
+            envelope = decode(body)
+        except (ValueError, ValidationError) as error:
+            log.warning("undecodable command dropped", extra={"error": str(error)})
+            return encode(_reply_envelope(None, Reply.failure(_bad_request(str(error)))))
+        reply = await self._handle(envelope)
+        return encode(_reply_envelope(envelope, reply))
+
+    async def _handle(self, envelope: Envelope) -> Reply:
+        registered = self._handlers.get(envelope.type)
+        if registered is None:
+            return Reply.failure(_bad_request(f"{self._service} does not handle {envelope.type}"))
+        handler, use_inbox = registered
+        tenant_in_scope.set(envelope.tenant_id)
+        session_in_scope.set(str(envelope.payload.get("upload_session_id") or "") or None)
+        try:
+            request_model = COMMAND_MODELS[CommandType(envelope.type)][0]
+            command = Command(envelope, request_model.model_validate(envelope.payload))
+        except ValidationError as error:
+            return Reply.failure(_bad_request(str(error)))
+
+        async def work(tx: Tx) -> Reply:
+            return Reply.success(await handler(command, tx))
+
+        message_id = envelope.message_id if use_inbox else None
+        try:
+            return await self._runner.run(message_id, envelope.type, work)
+        except DomainError as error:
+            return Reply.failure(error.body())
+        except TransientError as error:
+            log.warning("command failed on a dependency", extra={"type": envelope.type})
+            return Reply.failure(error.body())
+        except Exception:
+            log.exception("command failed", extra={"type": envelope.type})
+            return Reply.failure(ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="internal error"))
+
+    def subscribe(self, broker: KafkaBroker, topic: str, group_id: str, workers: int) -> None:
+        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
+
+        async def on_command(body: Any, message: KafkaMessage) -> bytes:  # noqa: ARG001
+            # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
+            return await self.dispatch(message.body)
+
+        broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.ACK,
+            auto_offset_reset="earliest",
+            max_workers=workers,
+            fetch_max_wait_ms=10,
+            title=f"{self._service} commands",
+        )(on_command)
+
+
+def _bad_request(detail: str) -> ErrorBody:
+    return ErrorBody(code=ErrorCode.VALIDATION_FAILED, detail=detail)
+
+
+def _reply_envelope(request: Envelope | None, reply: Reply) -> Envelope:
+    return Envelope(
+        type=REPLY_TYPE,
+        correlation_id=request.correlation_id if request else "",
+        tenant_id=request.tenant_id if request else None,
+        payload=reply.model_dump(mode="json"),
+    )

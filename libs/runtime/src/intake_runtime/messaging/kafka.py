@@ -1,0 +1,87 @@
+"""Kafka clients with Intake's settings: idempotent producer, low-latency fetches, explicit topics."""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+from intake_contracts import topics
+from intake_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
+    """A broker whose every publish is idempotent and acknowledged by all in-sync replicas."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"intake-{service}-{settings.instance_id}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.kafka_linger_ms,
+        request_timeout_ms=int(settings.request_timeout_s * 1000),
+        allow_auto_create_topics=False,
+        middlewares=(KafkaTelemetryMiddleware(),),
+        logger=logging.getLogger(f"intake.{service}.broker"),
+        graceful_timeout=10.0,
+    )
+
+
+async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    return admin
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    """Create the topics that are missing; existing ones are left exactly as they are."""
+    admin = await _admin(bootstrap)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in names if name not in existing]
+        if not missing:
+            return
+        new_topics = [NewTopic(name, partitions, 1) for name in missing]
+        try:
+            await admin.create_topics(new_topics)
+        except TopicAlreadyExistsError:
+            log.info("topics created concurrently by another process", extra={"topics": missing})
+        log.info("topics created", extra={"topics": missing, "partitions": partitions})
+    finally:
+        await admin.close()
+
+
+async def provision_shared_topics(bootstrap: str, partitions: int) -> None:
+    await ensure_topics(bootstrap, topics.SHARED_TOPICS, partitions)
+
+
+async def delete_topic(bootstrap: str, name: str) -> None:
+    """Best effort: a reply topic left behind by a crash is harmless, only untidy."""
+    try:
+        admin = await _admin(bootstrap)
+        try:
+            await admin.delete_topics([name])
+        finally:
+            await admin.close()
+    except (KafkaError, OSError, asyncio.TimeoutError) as error:
+        log.warning("reply topic not deleted", extra={"topic": name, "error": str(error)})
+
+
+async def wait_for_kafka(bootstrap: str, deadline_s: float = 60.0) -> None:
+    """Block start-up until the broker answers, so a service never starts half-connected."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + deadline_s
+    while True:
+        try:
+            admin = await _admin(bootstrap)
+            await admin.close()
+        except (KafkaError, OSError) as error:
+            if loop.time() > stop_at:
+                raise RuntimeError(f"Kafka at {bootstrap} unreachable: {error}") from error
+            await asyncio.sleep(0.5)
+        else:
+            return

@@ -1,0 +1,154 @@
+"""Request/reply over Kafka: commands out, replies back on this instance's own reply topic.
+
+FastStream has no Kafka RPC, so the caller side lives here: every request registers a future
+keyed by its correlation id and a plain aiokafka consumer (no group: the topic is this instance's
+alone) resolves it. Every await has a deadline.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from intake_contracts import topics
+from intake_contracts.envelope import Principal
+from intake_contracts.replies import Reply
+from intake_runtime.messaging import kafka
+from intake_runtime.messaging.envelopes import command_envelope, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+class ReplyTimeoutError(TimeoutError):
+    """No reply within the deadline; the command may still run, and retrying it is safe."""
+
+
+class BrokerUnavailableError(ConnectionError):
+    """The command could not be handed to Kafka."""
+
+
+class RequestReplyClient:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        *,
+        bootstrap: str,
+        service: str,
+        instance_id: str,
+        timeout_s: float,
+        publish_timeout_s: float = 3.0,
+        fetch_wait_ms: int = 10,
+    ) -> None:
+        self._broker = broker
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+        self._publish_timeout_s = publish_timeout_s
+        self._fetch_wait_ms = fetch_wait_ms
+        self.reply_topic = topics.reply_topic(service, instance_id)
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.assigned = asyncio.Event()
+
+    async def start(self) -> None:
+        await kafka.ensure_topics(self._bootstrap, [self.reply_topic], partitions=1)
+        partition = TopicPartition(self.reply_topic, 0)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=self._fetch_wait_ms,
+        )
+        await self._consumer.start()
+        self._consumer.assign([partition])
+        await self._consumer.seek_to_end(partition)
+        # Resolving the position now means no reply sent after start() can be skipped.
+        await self._consumer.position(partition)
+        self.assigned.set()
+        self._task = asyncio.create_task(self._consume(), name="reply-consumer")
+
+    async def stop(self) -> None:
+        self.assigned.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+        for future in self._pending.values():
+            future.cancel()
+        await kafka.delete_topic(self._bootstrap, self.reply_topic)
+
+    async def request(
+        self,
+        topic: str,
+        command_type: str,
+        payload: BaseModel,
+        *,
+        principal: Principal | None,
+        key: str | None = None,
+        timeout_s: float | None = None,
+        message_id: uuid.UUID | None = None,
+    ) -> Reply:
+        """Send one command and await its reply.
+
+        Raises:
+            BrokerUnavailableError: Kafka did not take the command.
+            ReplyTimeoutError: no reply arrived before the deadline.
+        """
+        correlation_id = uuid.uuid4().hex
+        envelope = command_envelope(
+            command_type,
+            payload,
+            correlation_id=correlation_id,
+            principal=principal,
+            message_id=message_id,
+        )
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        deadline = timeout_s or self._timeout_s
+        try:
+            async with asyncio.timeout(deadline):
+                await self._publish(topic, encode(envelope), key, correlation_id)
+                return await future
+        except TimeoutError as error:
+            raise ReplyTimeoutError(f"no reply to {command_type} within {deadline}s") from error
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    async def _publish(self, topic: str, body: bytes, key: str | None, correlation_id: str) -> None:
+        try:
+            async with asyncio.timeout(self._publish_timeout_s):
+                await self._broker.publish(
+                    body,
+                    topic,
+                    key=key.encode() if key else None,
+                    correlation_id=correlation_id,
+                    reply_to=self.reply_topic,
+                    headers={"content-type": "application/json"},
+                )
+        except (KafkaError, OSError, TimeoutError) as error:
+            raise BrokerUnavailableError(str(error)) from error
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None  # noqa: S101 - start() set it
+        async for record in self._consumer:
+            self._resolve(record.headers, record.value)
+
+    def _resolve(self, headers: Any, value: bytes | None) -> None:
+        correlation_id = next(
+            (v.decode() for k, v in headers or () if k == "correlation_id"), None
+        )
+        future = self._pending.get(correlation_id or "")
+        if future is None or future.done() or value is None:
+            return  # a late or duplicated reply: its caller has already moved on
+        try:
+            future.set_result(Reply.model_validate(decode(value).payload))
+        except ValueError as error:
+            future.set_exception(error)

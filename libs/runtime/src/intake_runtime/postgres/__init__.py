@@ -1,0 +1,1 @@
+"""Postgres: pool, migrations, inbox and outbox. Needs the `postgres` extra (asyncpg)."""

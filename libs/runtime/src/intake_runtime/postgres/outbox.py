@@ -1,0 +1,160 @@
+"""Transactional outbox: events written with the state change, relayed to Kafka afterwards."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from opentelemetry import propagate
+from pydantic import BaseModel
+
+from intake_contracts.envelope import Envelope, Principal
+from intake_contracts.events import EVENT_MODELS, EventType
+from intake_runtime.postgres.migrations import checked_schema
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    """Writes events inside the caller's transaction; NOTIFY wakes the relay on commit."""
+
+    def __init__(self, schema: str) -> None:
+        schema = checked_schema(schema)
+        self.channel = f"{schema}_outbox"
+        self._insert = (
+            f"WITH written AS (INSERT INTO {schema}.outbox (event_id, topic, key, envelope, headers)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING id)"
+            f" SELECT pg_notify('{self.channel}', '') FROM written"
+        )
+
+    async def add(
+        self,
+        connection: asyncpg.Connection,
+        event_type: EventType,
+        event: BaseModel,
+        *,
+        key: str,
+        tenant_id: str | None,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> Envelope:
+        model, topic = EVENT_MODELS[event_type]
+        if not isinstance(event, model):
+            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
+        envelope = Envelope(
+            type=event_type,
+            correlation_id=correlation_id,
+            tenant_id=tenant_id,
+            principal=principal,
+            payload=event.model_dump(mode="json"),
+        )
+        trace_headers: dict[str, str] = {}
+        propagate.inject(trace_headers)  # the event's consumers join the writer's trace
+        await connection.execute(
+            self._insert,
+            envelope.message_id,
+            topic,
+            key,
+            envelope.model_dump(mode="json"),
+            trace_headers,
+        )
+        return envelope
+
+
+class OutboxRelay:
+    """Publishes unpublished rows in order; one relay per schema at a time (advisory lock)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        schema: str,
+        *,
+        poll_interval_s: float = 1.0,
+        batch_size: int = 200,
+    ) -> None:
+        schema = checked_schema(schema)
+        self._pool = pool
+        self._broker = broker
+        self._poll_interval_s = poll_interval_s
+        self._batch_size = batch_size
+        self._channel = f"{schema}_outbox"
+        self._lock_key = f"outbox:{schema}"
+        self._select = (
+            f"SELECT id, topic, key, envelope, headers FROM {schema}.outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT $1"
+        )
+        self._mark = f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+        self._backlog = (
+            f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+            f" FROM {schema}.outbox WHERE published_at IS NULL"
+        )
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(self._channel, self._on_notify)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._channel}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(self._channel, self._on_notify)
+            await self._pool.release(self._listener)
+
+    async def backlog(self) -> tuple[int, float]:
+        """Unpublished events and the age in seconds of the oldest one."""
+        row = await self._pool.fetchrow(self._backlog)
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                published = await self.relay_once()
+            except Exception:
+                log.exception("outbox relay round failed; retrying")
+                published = 0
+            if published >= self._batch_size:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval_s):
+                    await self._wake.wait()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; rows are marked only after Kafka acknowledged every one."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            locked = await connection.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", self._lock_key
+            )
+            if not locked:
+                return 0
+            rows = await connection.fetch(self._select, self._batch_size)
+            if not rows:
+                return 0
+            # Sent without waiting one by one, then awaited together: the idempotent producer
+            # keeps each partition's order, and nothing is marked before every ack is in.
+            acks = [
+                await self._broker.publish(
+                    Envelope.model_validate(row["envelope"]).model_dump_json().encode(),
+                    row["topic"],
+                    key=row["key"].encode(),
+                    headers={"content-type": "application/json", **row["headers"]},
+                    no_confirm=True,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)
+            await connection.execute(self._mark, [row["id"] for row in rows])
+            return len(rows)

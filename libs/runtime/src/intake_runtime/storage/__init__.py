@@ -1,0 +1,1 @@
+"""S3 access. Needs the `s3` extra (aioboto3)."""

@@ -1,0 +1,277 @@
+"""The S3 operations Intake performs, over one long-lived aioboto3 client.
+
+Connection-level failures surface as TransientError(storage_unavailable); S3's own answers
+(no such upload, no such key) stay botocore ClientErrors for the caller to interpret.
+"""
+
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import aioboto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from intake_contracts.errors import ErrorCode, TransientError
+from intake_runtime.settings import S3Settings
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MULTIPART_COPY_PART_SIZE = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredPart:
+    part_number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _transient(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(operation)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await operation(*args, **kwargs)
+        except ClientError as error:
+            if error_code(error) in {"SlowDown", "ServiceUnavailable", "InternalError", "503"}:
+                raise TransientError(ErrorCode.STORAGE_UNAVAILABLE, str(error)) from error
+            raise
+        except (BotoCoreError, OSError, TimeoutError) as error:
+            raise TransientError(ErrorCode.STORAGE_UNAVAILABLE, f"S3: {error}") from error
+
+    return wrapper
+
+
+class ObjectStore:
+    def __init__(self, client: Any, settings: S3Settings) -> None:
+        self._client = client
+        self._settings = settings
+        self._known_buckets: set[str] = set()
+
+    @_transient
+    async def ensure_bucket(self, bucket: str) -> None:
+        """Create the bucket on first use (per-tenant strategy); remembered once seen."""
+        if bucket in self._known_buckets:
+            return
+        try:
+            await self._client.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            if error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
+                raise
+            with contextlib.suppress(ClientError):  # created meanwhile by a replica
+                await self._client.create_bucket(Bucket=bucket)
+        self._known_buckets.add(bucket)
+
+    async def presign_put(
+        self, bucket: str, key: str, *, content_type: str, content_length: int, expires_s: int
+    ) -> str:
+        # Signing Content-Type and Content-Length makes S3 refuse any other body.
+        url: str = await self._client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": content_length,
+            },
+            ExpiresIn=expires_s,
+        )
+        return url
+
+    async def presign_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+    ) -> str:
+        url: str = await self._client.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            ExpiresIn=expires_s,
+        )
+        return url
+
+    @_transient
+    async def create_multipart(self, bucket: str, key: str, content_type: str) -> str:
+        answer = await self._client.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type
+        )
+        return str(answer["UploadId"])
+
+    @_transient
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[StoredPart]:
+        """Every uploaded part, across all pages, in part-number order."""
+        parts: list[StoredPart] = []
+        marker = 0
+        while True:
+            page = await self._client.list_parts(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+            )
+            parts.extend(
+                StoredPart(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"]).strip('"'))
+                for p in page.get("Parts", [])
+            )
+            if not page.get("IsTruncated"):
+                return sorted(parts, key=lambda part: part.part_number)
+            marker = int(page["NextPartNumberMarker"])
+
+    @_transient
+    async def complete_multipart(
+        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> None:
+        await self._client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in parts]
+            },
+        )
+
+    @_transient
+    async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> bool:
+        """True when aborted now, False when S3 no longer knew the upload."""
+        try:
+            await self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            if error_code(error) in {"NoSuchUpload", "404"}:
+                return False
+            raise
+        return True
+
+    @_transient
+    async def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            answer: dict[str, Any] = await self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return answer
+
+    @_transient
+    async def delete(self, bucket: str, key: str) -> None:
+        await self._client.delete_object(Bucket=bucket, Key=key)
+
+    @_transient
+    async def read_range(self, bucket: str, key: str, first: int, last: int) -> bytes:
+        answer = await self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+        async with answer["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    @_transient
+    async def stream(self, bucket: str, key: str, chunk_size: int = 8 * 1024 * 1024) -> AsyncIterator[bytes]:
+        answer = await self._client.get_object(Bucket=bucket, Key=key)
+        return _chunks(answer["Body"], chunk_size)
+
+    @_transient
+    async def copy(self, bucket: str, source_key: str, target_key: str, size: int, threshold: int) -> None:
+        """Server-side copy; above `threshold` bytes as a multipart copy (S3 caps one copy at 5 GiB)."""
+        source = {"Bucket": bucket, "Key": source_key}
+        if size <= threshold:
+            await self._client.copy_object(Bucket=bucket, Key=target_key, CopySource=source)
+            return
+        part_size = max(5 * 1024 * 1024, min(MULTIPART_COPY_PART_SIZE, threshold))
+        upload_id = await self.create_multipart(bucket, target_key, "application/octet-stream")
+        try:
+            parts = []
+            for number, first in enumerate(range(0, size, part_size), start=1):
+                last = min(first + part_size, size) - 1
+                answer = await self._client.upload_part_copy(
+                    Bucket=bucket,
+                    Key=target_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={first}-{last}",
+                )
+                parts.append((number, str(answer["CopyPartResult"]["ETag"]).strip('"')))
+            await self.complete_multipart(bucket, target_key, upload_id, parts)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.abort_multipart(bucket, target_key, upload_id)
+            raise
+
+    async def iter_objects(self, bucket: str, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        """Pages of objects under `prefix`, every page."""
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = await _transient(self._client.list_objects_v2)(**kwargs)
+            yield [
+                StoredObject(str(o["Key"]), int(o["Size"]), o["LastModified"])
+                for o in page.get("Contents", [])
+            ]
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
+    async def iter_multipart_uploads(
+        self, bucket: str, prefix: str = ""
+    ) -> AsyncIterator[list[MultipartUpload]]:
+        """Pages of in-progress multipart uploads, following key and upload-id markers."""
+        key_marker, upload_marker = "", ""
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxUploads": 1000}
+            if key_marker:
+                kwargs["KeyMarker"] = key_marker
+                kwargs["UploadIdMarker"] = upload_marker
+            page = await _transient(self._client.list_multipart_uploads)(**kwargs)
+            yield [
+                MultipartUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"])
+                for u in page.get("Uploads", [])
+            ]
+            if not page.get("IsTruncated"):
+                return
+            key_marker = page.get("NextKeyMarker", "")
+            upload_marker = page.get("NextUploadIdMarker", "")
+
+
+async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:
+    async with body:
+        while chunk := await body.read(chunk_size):
+            yield chunk
+
+
+@contextlib.asynccontextmanager
+async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
+    session = aioboto3.Session(
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+    )
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        connect_timeout=settings.s3_timeout_s,
+        read_timeout=settings.s3_timeout_s,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=50,
+    )
+    async with session.client("s3", endpoint_url=settings.aws_endpoint_url, config=config) as client:
+        yield ObjectStore(client, settings)

@@ -1,0 +1,1 @@
+"""Intake gateway: the HTTP API."""

@@ -1,0 +1,115 @@
+"""Composition root of the gateway: `create_app(settings)` builds the Litestar app."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import uvicorn
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_gateway import problems
+from intake_gateway.auth import TokenVerifier, require_upload_permission
+from intake_gateway.routes import AssetsController, UploadsController
+from intake_gateway.services import Services
+from intake_gateway.settings import GatewaySettings
+from intake_runtime.bootstrap import kafka_broker
+from intake_runtime.logs import configure_logging, tenant_in_scope
+from intake_runtime.messaging.requests import (
+    BrokerUnavailableError,
+    ReplyTimeoutError,
+    RequestReplyClient,
+)
+from intake_runtime.settings import load_settings
+
+SERVICE = "gateway"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings) -> Litestar:
+    verifier = TokenVerifier(settings)
+
+    @contextlib.asynccontextmanager
+    async def messaging(app: Litestar) -> AsyncIterator[None]:
+        async with kafka_broker(settings, SERVICE) as broker:
+            await broker.start()
+            client = RequestReplyClient(
+                broker,
+                bootstrap=settings.kafka_bootstrap_servers,
+                service=SERVICE,
+                instance_id=settings.instance_id,
+                timeout_s=settings.request_timeout_s,
+                publish_timeout_s=settings.publish_timeout_s,
+                fetch_wait_ms=settings.kafka_fetch_wait_ms,
+            )
+            await client.start()
+            app.state.broker = broker
+            app.state.client = client
+            app.state.services = Services(client)
+            try:
+                yield
+            finally:
+                await client.stop()
+
+    def principal(request: Request[object, object, State]) -> Principal:
+        caller = verifier.principal(request.headers.get("authorization"))
+        require_upload_permission(caller)
+        tenant_in_scope.set(caller.tenant_id)
+        return caller
+
+    def services(state: State) -> Services:
+        return state.services  # type: ignore[no-any-return]
+
+    @get("/healthz", include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", include_in_schema=False)
+    async def readyz(state: State) -> dict[str, str]:
+        client: RequestReplyClient = state.client
+        if client.assigned.is_set() and await state.broker.ping(timeout=2.0):
+            return {"status": "ready"}
+        raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
+
+    prometheus = PrometheusConfig(app_name="intake_gateway", prefix="intake_gateway", group_path=True)
+    return Litestar(
+        route_handlers=[UploadsController, AssetsController, healthz, readyz, PrometheusController],
+        dependencies={"principal": Provide(principal, sync_to_thread=False), "services": Provide(services, sync_to_thread=False)},
+        lifespan=[messaging],
+        middleware=[prometheus.middleware],
+        exception_handlers={
+            DomainError: problems.on_domain_error,
+            TransientError: problems.on_transient_error,
+            ReplyTimeoutError: problems.on_timeout,
+            BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),
+            ValidationException: problems.on_validation,
+            HTTPException: problems.on_http,
+            Exception: problems.on_unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="Intake", version="1.0.0", path="/schema"),
+    )
+
+
+async def serve(settings: GatewaySettings) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+
+
+def main() -> None:
+    settings = load_settings(GatewaySettings, SERVICE)
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(serve(settings))

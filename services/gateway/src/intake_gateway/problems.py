@@ -1,0 +1,91 @@
+"""RFC 9457 problem+json answers, each with a stable machine-readable `code`."""
+
+import logging
+from http import HTTPStatus
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorBody, ErrorCode, TransientError
+from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    code: ErrorCode, detail: str, request: Request[object, object, object] | None = None,
+    *, extra: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+) -> Response[dict[str, object]]:
+    status = HTTP_STATUS[code]
+    body: dict[str, object] = {
+        "type": f"https://intake.dev/problems/{code.value.replace('_', '-')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code.value,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extra or {})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def from_body(error: ErrorBody, request: Request[object, object, object]) -> Response[dict[str, object]]:
+    return problem(error.code, error.detail, request)
+
+
+def on_domain_error(request: Request[object, object, object], error: DomainError) -> Response[dict[str, object]]:
+    return problem(error.code, error.detail, request)
+
+
+def on_transient_error(
+    request: Request[object, object, object], error: TransientError
+) -> Response[dict[str, object]]:
+    return problem(error.code, error.detail, request, headers={"Retry-After": "5"})
+
+
+def on_timeout(request: Request[object, object, object], error: ReplyTimeoutError) -> Response[dict[str, object]]:
+    detail = f"{error}; retrying is safe"
+    return problem(ErrorCode.SERVICE_TIMEOUT, detail, request)
+
+
+def on_broker_down(retry_after_s: int):  # type: ignore[no-untyped-def]
+    def handler(
+        request: Request[object, object, object], error: BrokerUnavailableError
+    ) -> Response[dict[str, object]]:
+        return problem(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"message broker unreachable: {error}",
+            request,
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+    return handler
+
+
+def on_validation(
+    request: Request[object, object, object], error: ValidationException
+) -> Response[dict[str, object]]:
+    return problem(
+        ErrorCode.VALIDATION_FAILED,
+        error.detail or "request is invalid",
+        request,
+        extra={"errors": error.extra or []},
+    )
+
+
+def on_http(request: Request[object, object, object], error: HTTPException) -> Response[dict[str, object]]:
+    if isinstance(error, NotFoundException):
+        return problem(ErrorCode.ROUTE_NOT_FOUND, "no such route", request)
+    if error.status_code == 405:
+        return problem(ErrorCode.METHOD_NOT_ALLOWED, error.detail, request)
+    if error.status_code < 500:  # malformed bodies and the like: a validation failure
+        return problem(ErrorCode.VALIDATION_FAILED, error.detail, request)
+    return on_unexpected(request, error)
+
+
+def on_unexpected(request: Request[object, object, object], error: Exception) -> Response[dict[str, object]]:
+    log.error("unhandled error", exc_info=error, extra={"path": request.url.path})
+    return problem(ErrorCode.INTERNAL_ERROR, "internal error", request)

@@ -1,0 +1,152 @@
+"""HTTP routes: thin translations from the API contract to one command each."""
+
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post, put
+from litestar.params import Parameter
+
+from intake_contracts.commands import (
+    BatchResult,
+    CommandType,
+    CompleteUpload,
+    CompletionResult,
+    InitiateBatch,
+    InitiateUpload,
+    MAX_BATCH_FILES,
+    MAX_SIGNED_PARTS_PER_CALL,
+    SessionRef,
+    SignParts,
+    Trail,
+)
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.sessions import (
+    ActivityView,
+    PartUrl,
+    PartUrls,
+    ResumeView,
+    SessionView,
+    StatusView,
+)
+from intake_gateway.api import CompleteBody, InitiateBatchBody, InitiateBody, PartUrlBody, PartUrlsBody
+from intake_gateway.auth import require_brand
+from intake_gateway.services import Services, parse_session_id
+
+IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
+
+
+class UploadsController(Controller):
+    path = "/app/uploads"
+    tags = ["uploads"]
+
+    @post("/initiate", status_code=201)
+    async def initiate(
+        self, data: InitiateBody, principal: Principal, services: Services, idempotency_key: IdempotencyKey = None
+    ) -> SessionView:
+        require_brand(principal, data.brand_id)
+        command = InitiateUpload(**data.model_dump(), idempotency_key=idempotency_key)
+        return await services.call(SessionView, CommandType.INITIATE, command, principal)
+
+    @post("/initiate-batch", status_code=200)
+    async def initiate_batch(
+        self, data: InitiateBatchBody, principal: Principal, services: Services
+    ) -> dict[str, Any]:
+        require_brand(principal, data.brand_id)
+        if len(data.files) > MAX_BATCH_FILES:
+            raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {MAX_BATCH_FILES} files per batch")
+        command = InitiateBatch(**data.model_dump())
+        result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
+        return _batch_answer(result)
+
+    @post("/{session_id:str}/multipart-part-url", status_code=200)
+    async def part_url(
+        self, session_id: str, data: PartUrlBody, principal: Principal, services: Services
+    ) -> PartUrl:
+        parts = await self._sign(session_id, [data.part_number], principal, services)
+        return parts.parts[0]
+
+    @post("/{session_id:str}/multipart-part-urls", status_code=200)
+    async def part_urls(
+        self, session_id: str, data: PartUrlsBody, principal: Principal, services: Services
+    ) -> PartUrls:
+        if not 1 <= len(data.part_numbers) <= MAX_SIGNED_PARTS_PER_CALL:
+            raise DomainError(
+                ErrorCode.VALIDATION_FAILED,
+                f"part_numbers must hold 1 to {MAX_SIGNED_PARTS_PER_CALL} numbers",
+            )
+        return await self._sign(session_id, data.part_numbers, principal, services)
+
+    @staticmethod
+    async def _sign(
+        session_id: str, part_numbers: list[int], principal: Principal, services: Services
+    ) -> PartUrls:
+        upload_session_id = parse_session_id(session_id)
+        command = SignParts(upload_session_id=upload_session_id, part_numbers=part_numbers)
+        return await services.call(
+            PartUrls, CommandType.SIGN_PARTS, command, principal, key=upload_session_id
+        )
+
+    @get("/{session_id:str}/resume")
+    async def resume(self, session_id: str, principal: Principal, services: Services) -> ResumeView:
+        ref = SessionRef(upload_session_id=parse_session_id(session_id))
+        return await services.call(
+            ResumeView, CommandType.RESUME, ref, principal, key=ref.upload_session_id
+        )
+
+    @put("/{session_id:str}/activity", status_code=200)
+    async def activity(self, session_id: str, principal: Principal, services: Services) -> ActivityView:
+        ref = SessionRef(upload_session_id=parse_session_id(session_id))
+        return await services.call(
+            ActivityView, CommandType.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
+        )
+
+    @post("/{session_id:str}/cancel", status_code=200)
+    async def cancel(self, session_id: str, principal: Principal, services: Services) -> StatusView:
+        ref = SessionRef(upload_session_id=parse_session_id(session_id))
+        return await services.call(
+            StatusView, CommandType.CANCEL, ref, principal, key=ref.upload_session_id
+        )
+
+    @get("/{session_id:str}")
+    async def session(self, session_id: str, principal: Principal, services: Services) -> SessionView:
+        ref = SessionRef(upload_session_id=parse_session_id(session_id))
+        return await services.call(
+            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
+        )
+
+    @get("/{session_id:str}/events")
+    async def events(self, session_id: str, principal: Principal, services: Services) -> Trail:
+        ref = SessionRef(upload_session_id=parse_session_id(session_id))
+        # The session is looked up first, so another tenant's id is a 404 here as everywhere.
+        await services.call(SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id)
+        return await services.call(Trail, CommandType.GET_TRAIL, ref, principal, key=ref.upload_session_id)
+
+
+class AssetsController(Controller):
+    path = "/app/assets"
+    tags = ["assets"]
+
+    @post("/upload/complete", status_code=201)
+    async def complete(
+        self, data: CompleteBody, principal: Principal, services: Services
+    ) -> Response[dict[str, Any]]:
+        command = CompleteUpload(**data.model_dump())
+        result = await services.call(
+            CompletionResult, CommandType.COMPLETE, command, principal, key=data.upload_session_id
+        )
+        body = result.model_dump(mode="json", exclude={"created"})
+        return Response(body, status_code=201 if result.created else 200)
+
+
+def _batch_answer(result: BatchResult) -> dict[str, Any]:
+    uploads: list[dict[str, Any]] = []
+    for item in result.uploads:
+        if item.session is not None:
+            view = item.session.model_dump(mode="json")
+            uploads.append({"client_reference": item.client_reference, "ok": True, **view})
+        else:
+            error = item.error.model_dump(mode="json") if item.error else {}
+            uploads.append({"client_reference": item.client_reference, "ok": False, "error": error})
+    return {"batch_reference": result.batch_reference, "uploads": uploads}
+
+

@@ -1,0 +1,50 @@
+"""The gateway's port to the services: one typed call per command, over Kafka request/reply."""
+
+from typing import TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from intake_contracts import topics
+from intake_contracts.commands import CommandType
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_runtime.messaging.requests import RequestReplyClient
+
+M = TypeVar("M", bound=BaseModel)
+
+_TOPIC_OF_SERVICE = {
+    "initiation": topics.INITIATION_COMMANDS,
+    "completion": topics.COMPLETION_COMMANDS,
+    "cleanup": topics.CLEANUP_COMMANDS,
+    "audit": topics.AUDIT_QUERIES,
+}
+
+
+class Services:
+    def __init__(self, client: RequestReplyClient) -> None:
+        self._client = client
+
+    async def call(
+        self,
+        result_model: type[M],
+        command_type: CommandType,
+        payload: BaseModel,
+        principal: Principal,
+        *,
+        key: UUID | None = None,
+    ) -> M:
+        """The command's typed result; a refusal is raised as the DomainError it carries."""
+        topic = _TOPIC_OF_SERVICE[command_type.split(".", 1)[0]]
+        reply = await self._client.request(
+            topic, command_type, payload, principal=principal, key=str(key) if key else None
+        )
+        return reply.unwrap(result_model)
+
+
+def parse_session_id(raw: str) -> UUID:
+    """A malformed id names no session: it is answered exactly like a missing one."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found") from None

@@ -1,0 +1,1 @@
+"""Initiation service: owns upload sessions (schema `initiation`)."""

@@ -1,0 +1,57 @@
+"""Composition root of the initiation service: nothing happens at import time."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from intake_contracts import topics
+from intake_initiation.handlers import build_dispatcher
+from intake_initiation.service import InitiationService
+from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.lifecycle import wait_for_shutdown
+from intake_runtime.logs import configure_logging
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
+from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.settings import load_settings
+from intake_runtime.storage.s3 import open_object_store
+
+SERVICE = "initiation"
+
+
+@contextlib.asynccontextmanager
+async def running(settings: InitiationSettings) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
+        )
+        store = await stack.enter_async_context(open_object_store(settings))
+        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
+        service = InitiationService(settings, store, Outbox(SCHEMA))
+        dispatcher = build_dispatcher(service, PostgresTransactions(pool, SCHEMA))
+        dispatcher.subscribe(
+            broker,
+            topics.INITIATION_COMMANDS,
+            topics.CONSUMER_GROUPS[SERVICE],
+            settings.command_workers,
+        )
+        await broker.start()
+        await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
+
+        async def ready() -> bool:
+            return bool(await pool.fetchval("SELECT 1")) and await broker.ping(timeout=2.0)
+
+        await stack.enter_async_context(health_server(settings, ready))
+        yield
+
+
+async def serve(settings: InitiationSettings) -> None:
+    async with running(settings):
+        await wait_for_shutdown()
+
+
+def main() -> None:
+    settings = load_settings(InitiationSettings, SERVICE)
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(serve(settings))

@@ -1,0 +1,125 @@
+"""Pure rules of the UploadSession: state machine, strategy, chunk size, validation. No I/O."""
+
+import re
+from datetime import datetime, timedelta
+from typing import Final
+
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus, UploadType
+
+MiB: Final = 1024 * 1024
+GiB: Final = 1024 * MiB
+TiB: Final = 1024 * GiB
+DIRECT_LIMIT: Final = 5 * MiB
+MIN_PART_SIZE: Final = 5 * MiB
+MAX_PART_SIZE: Final = 5 * GiB
+MAX_PARTS: Final = 10_000
+MAX_FILE_NAME_LENGTH: Final = 255
+
+_TRANSITIONS: Final[dict[UploadStatus, frozenset[UploadStatus]]] = {
+    UploadStatus.INITIATING: frozenset(
+        {UploadStatus.UPLOADING, UploadStatus.FAILED, UploadStatus.CANCELLED}
+    ),
+    UploadStatus.UPLOADING: frozenset(
+        {UploadStatus.COMPLETED, UploadStatus.FAILED, UploadStatus.CANCELLED}
+    ),
+    UploadStatus.COMPLETED: frozenset(),
+    UploadStatus.FAILED: frozenset(),
+    UploadStatus.CANCELLED: frozenset(),
+}
+_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def can_transition(current: UploadStatus, target: UploadStatus) -> bool:
+    """The whole state machine: terminal statuses have no way out."""
+    return target in _TRANSITIONS[current]
+
+
+def sources_of(target: UploadStatus) -> list[UploadStatus]:
+    """Statuses from which `target` may be reached: the compare-and-set's allowed set."""
+    return [status for status, targets in _TRANSITIONS.items() if target in targets]
+
+
+def is_terminal(status: UploadStatus) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def strategy_for(size_bytes: int) -> UploadType:
+    return UploadType.DIRECT if size_bytes < DIRECT_LIMIT else UploadType.MULTIPART
+
+
+def chunk_size_for(size_bytes: int, default_chunk: int = 8 * MiB) -> int:
+    """The default chunk, raised in whole MiB until the file fits in 10,000 parts."""
+    chunk = max(default_chunk, MIN_PART_SIZE)
+    if chunk * MAX_PARTS < size_bytes:
+        needed = -(-size_bytes // MAX_PARTS)
+        chunk = -(-needed // MiB) * MiB
+    if chunk > MAX_PART_SIZE:
+        raise DomainError(ErrorCode.FILE_TOO_LARGE, "file needs parts larger than 5 GiB")
+    return chunk
+
+
+def part_count_for(size_bytes: int, chunk_size: int) -> int:
+    return max(1, -(-size_bytes // chunk_size))
+
+
+def validate_file(file_name: str, size_bytes: int, mime_type: str, max_size: int) -> None:
+    """Raises DomainError with the precise code of the first problem found."""
+    if not file_name.strip() or len(file_name) > MAX_FILE_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.FILE_NAME_INVALID,
+            f"file_name must be 1 to {MAX_FILE_NAME_LENGTH} characters",
+        )
+    if any(char in file_name for char in "/\\\x00") or file_name in {".", ".."}:
+        raise DomainError(ErrorCode.FILE_NAME_INVALID, "file_name must not contain a path")
+    if size_bytes <= 0:
+        raise DomainError(ErrorCode.FILE_SIZE_INVALID, "file_size must be a positive byte count")
+    if size_bytes > max_size:
+        raise DomainError(
+            ErrorCode.FILE_TOO_LARGE, f"file_size {size_bytes} exceeds the maximum of {max_size}"
+        )
+    if not _MIME_TYPE.match(mime_type.lower()):
+        raise DomainError(ErrorCode.MIME_TYPE_INVALID, f"mime_type {mime_type!r} is not type/subtype")
+
+
+def validate_checksum(checksum_sha256: str | None) -> None:
+    if checksum_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", checksum_sha256):
+        raise DomainError(
+            ErrorCode.VALIDATION_FAILED, "checksum_sha256 must be 64 lowercase hex digits"
+        )
+
+
+def is_expired(expires_at: datetime, now: datetime) -> bool:
+    return now >= expires_at
+
+
+def can_resume(status: UploadStatus, expires_at: datetime, now: datetime) -> bool:
+    return status == UploadStatus.UPLOADING and not is_expired(expires_at, now)
+
+
+def url_expiry(now: datetime, url_ttl_s: int, session_expires_at: datetime) -> datetime:
+    """A presigned URL never outlives its session."""
+    return min(now + timedelta(seconds=url_ttl_s), session_expires_at)
+
+
+def check_part_numbers(part_numbers: list[int], part_count: int) -> None:
+    bad = [number for number in part_numbers if not 1 <= number <= part_count]
+    if bad:
+        raise DomainError(
+            ErrorCode.PART_NUMBER_OUT_OF_RANGE,
+            f"part numbers {bad} are outside 1..{part_count}",
+        )
+
+
+def refusal_for_terminal(status: UploadStatus) -> DomainError:
+    """The conflict a terminal session answers to an operation that needs a live one."""
+    code = {
+        UploadStatus.CANCELLED: ErrorCode.UPLOAD_CANCELLED,
+        UploadStatus.FAILED: ErrorCode.UPLOAD_FAILED,
+    }.get(status, ErrorCode.INVALID_SESSION_STATE)
+    return DomainError(code, f"upload session is {status}")
+
+
+def require_brand(brand_id: str, brand_ids: tuple[str, ...]) -> None:
+    if brand_id not in brand_ids:
+        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")

@@ -1,0 +1,151 @@
+"""SQL of the initiation schema: named, parameterised, schema-qualified statements."""
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from intake_contracts.sessions import UploadStatus, UploadType
+
+
+@dataclass(frozen=True)
+class Session:
+    id: UUID
+    tenant_id: str
+    brand_id: str
+    user_id: str
+    status: UploadStatus
+    file_name: str
+    mime_type: str
+    size_bytes: int
+    upload_type: UploadType
+    chunk_size: int | None
+    part_count: int | None
+    bucket: str
+    temp_key: str
+    multipart_upload_id: str | None
+    client_reference: str | None
+    batch_reference: str | None
+    category_id: str | None
+    checksum_sha256: str | None
+    idempotency_key: str | None
+    request_fingerprint: str | None
+    expires_at: datetime
+    last_activity_at: datetime
+    failure_reason: str | None
+    asset_id: UUID | None
+    created_at: datetime
+
+
+_COLUMNS = ", ".join(field.name for field in fields(Session))
+_TABLE = "initiation.upload_sessions"
+_LIVE = "ARRAY['INITIATING', 'UPLOADING']"
+
+INSERT = (
+    f"INSERT INTO {_TABLE} (id, tenant_id, brand_id, user_id, status, file_name, mime_type,"
+    " size_bytes, upload_type, chunk_size, part_count, bucket, temp_key, client_reference,"
+    " batch_reference, category_id, checksum_sha256, idempotency_key, request_fingerprint,"
+    " expires_at, last_activity_at)"
+    " VALUES ($1, $2, $3, $4, 'INITIATING', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+    " $16, $17, $18, $19, now())"
+    f" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    f" RETURNING {_COLUMNS}"
+)
+BY_ID = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = $1 AND tenant_id = $2"
+BY_IDEMPOTENCY_KEY = (
+    f"SELECT {_COLUMNS} FROM {_TABLE} WHERE tenant_id = $1 AND idempotency_key = $2"
+)
+# The compare-and-set every status change goes through: it wins only from an allowed status.
+TRANSITION = (
+    f"UPDATE {_TABLE} SET status = $3, updated_at = now(),"
+    " multipart_upload_id = coalesce($5, multipart_upload_id),"
+    " failure_reason = coalesce($6, failure_reason), asset_id = coalesce($7, asset_id)"
+    " WHERE id = $1 AND tenant_id = $2 AND status = ANY($4::text[])"
+    " AND ($8::timestamptz IS NULL OR last_activity_at < $8)"
+    " AND ($9::timestamptz IS NULL OR expires_at <= $9)"
+    f" RETURNING {_COLUMNS}"
+)
+TOUCH = (
+    f"UPDATE {_TABLE} SET last_activity_at = now()"
+    f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
+    f" RETURNING {_COLUMNS}"
+)
+
+
+def _session(row: asyncpg.Record | None) -> Session | None:
+    if row is None:
+        return None
+    values = dict(row)
+    values["status"] = UploadStatus(values["status"])
+    values["upload_type"] = UploadType(values["upload_type"])
+    return Session(**values)
+
+
+async def insert(connection: asyncpg.Connection, session: Session) -> Session | None:
+    """The new session, or None when its idempotency key is already taken in the tenant."""
+    row = await connection.fetchrow(
+        INSERT,
+        session.id,
+        session.tenant_id,
+        session.brand_id,
+        session.user_id,
+        session.file_name,
+        session.mime_type,
+        session.size_bytes,
+        session.upload_type.value,
+        session.chunk_size,
+        session.part_count,
+        session.bucket,
+        session.temp_key,
+        session.client_reference,
+        session.batch_reference,
+        session.category_id,
+        session.checksum_sha256,
+        session.idempotency_key,
+        session.request_fingerprint,
+        session.expires_at,
+    )
+    return _session(row)
+
+
+async def get(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
+    return _session(await connection.fetchrow(BY_ID, session_id, tenant_id))
+
+
+async def by_idempotency_key(
+    connection: asyncpg.Connection, tenant_id: str, key: str
+) -> Session | None:
+    return _session(await connection.fetchrow(BY_IDEMPOTENCY_KEY, tenant_id, key))
+
+
+async def transition(
+    connection: asyncpg.Connection,
+    session: Session,
+    target: UploadStatus,
+    allowed_from: list[UploadStatus],
+    *,
+    multipart_upload_id: str | None = None,
+    failure_reason: str | None = None,
+    asset_id: UUID | None = None,
+    idle_before: datetime | None = None,
+    expired_at: datetime | None = None,
+) -> Session | None:
+    """The session after the change, or None when another writer got there first."""
+    row = await connection.fetchrow(
+        TRANSITION,
+        session.id,
+        session.tenant_id,
+        target.value,
+        [status.value for status in allowed_from],
+        multipart_upload_id,
+        failure_reason,
+        asset_id,
+        idle_before,
+        expired_at,
+    )
+    return _session(row)
+
+
+async def touch(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
+    return _session(await connection.fetchrow(TOUCH, session_id, tenant_id))

@@ -1,0 +1,1 @@
+"""Test support: the real stack, the service processes, tokens and waiting helpers."""

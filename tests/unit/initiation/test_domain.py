@@ -1,0 +1,117 @@
+"""The session's pure rules: every state-machine pair, strategy, chunk size, validation."""
+
+from datetime import UTC, datetime, timedelta
+from itertools import product
+
+import pytest
+
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.sessions import UploadStatus, UploadType
+from intake_initiation import domain
+from intake_initiation.domain import GiB, MiB, TiB
+
+S = UploadStatus
+ALLOWED = {
+    (S.INITIATING, S.UPLOADING),
+    (S.INITIATING, S.FAILED),
+    (S.INITIATING, S.CANCELLED),
+    (S.UPLOADING, S.COMPLETED),
+    (S.UPLOADING, S.FAILED),
+    (S.UPLOADING, S.CANCELLED),
+}
+
+
+@pytest.mark.parametrize(("current", "target"), list(product(S, S)))
+def test_every_transition_pair(current: UploadStatus, target: UploadStatus) -> None:
+    assert domain.can_transition(current, target) is ((current, target) in ALLOWED)
+
+
+@pytest.mark.parametrize("target", list(S))
+def test_sources_are_the_compare_and_set_set(target: UploadStatus) -> None:
+    assert set(domain.sources_of(target)) == {c for c, t in ALLOWED if t == target}
+
+
+def test_terminal_statuses_have_no_exit() -> None:
+    for status in (S.COMPLETED, S.FAILED, S.CANCELLED):
+        assert domain.is_terminal(status)
+        assert not any(domain.can_transition(status, target) for target in S)
+    assert not domain.is_terminal(S.UPLOADING)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(1, UploadType.DIRECT), (5 * MiB - 1, UploadType.DIRECT), (5 * MiB, UploadType.MULTIPART)],
+)
+def test_strategy_threshold_is_5_mib(size: int, expected: UploadType) -> None:
+    assert domain.strategy_for(size) == expected
+
+
+def test_chunk_size_defaults_to_8_mib() -> None:
+    assert domain.chunk_size_for(20 * MiB) == 8 * MiB
+    assert domain.part_count_for(20 * MiB, 8 * MiB) == 3
+
+
+def test_chunk_size_rises_in_whole_mib_to_fit_10000_parts() -> None:
+    size = 100 * GiB
+    chunk = domain.chunk_size_for(size)
+    assert chunk % MiB == 0
+    assert domain.part_count_for(size, chunk) <= 10_000
+    assert domain.part_count_for(size, chunk - MiB) > 10_000
+
+
+def test_five_tib_fits_with_parts_under_5_gib() -> None:
+    chunk = domain.chunk_size_for(5 * TiB)
+    assert chunk <= 5 * GiB
+    assert domain.part_count_for(5 * TiB, chunk) <= 10_000
+
+
+def test_chunk_size_never_below_the_s3_minimum() -> None:
+    assert domain.chunk_size_for(6 * MiB, default_chunk=1 * MiB) == 5 * MiB
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "mime", "code"),
+    [
+        ("", 10, "image/png", ErrorCode.FILE_NAME_INVALID),
+        ("a/b.png", 10, "image/png", ErrorCode.FILE_NAME_INVALID),
+        ("x" * 256, 10, "image/png", ErrorCode.FILE_NAME_INVALID),
+        ("a.png", 0, "image/png", ErrorCode.FILE_SIZE_INVALID),
+        ("a.png", -5, "image/png", ErrorCode.FILE_SIZE_INVALID),
+        ("a.png", 11, "image/png", ErrorCode.FILE_TOO_LARGE),
+        ("a.png", 10, "png", ErrorCode.MIME_TYPE_INVALID),
+    ],
+)
+def test_validation_names_the_problem(name: str, size: int, mime: str, code: ErrorCode) -> None:
+    with pytest.raises(DomainError) as raised:
+        domain.validate_file(name, size, mime, max_size=10)
+    assert raised.value.code == code
+
+
+def test_valid_file_passes() -> None:
+    domain.validate_file("photo.jpg", 10, "image/jpeg", max_size=10)
+
+
+def test_part_numbers_outside_range_are_refused() -> None:
+    domain.check_part_numbers([1, 3], 3)
+    with pytest.raises(DomainError) as raised:
+        domain.check_part_numbers([0, 4], 3)
+    assert raised.value.code == ErrorCode.PART_NUMBER_OUT_OF_RANGE
+
+
+def test_url_never_outlives_session() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert domain.url_expiry(now, 900, now + timedelta(hours=1)) == now + timedelta(seconds=900)
+    assert domain.url_expiry(now, 900, now + timedelta(seconds=60)) == now + timedelta(seconds=60)
+
+
+def test_resume_needs_a_live_unexpired_session() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    assert domain.can_resume(S.UPLOADING, later, now)
+    assert not domain.can_resume(S.UPLOADING, now, now)
+    assert not domain.can_resume(S.CANCELLED, later, now)
+
+
+def test_terminal_refusals_have_precise_codes() -> None:
+    assert domain.refusal_for_terminal(S.CANCELLED).code == ErrorCode.UPLOAD_CANCELLED
+    assert domain.refusal_for_terminal(S.FAILED).code == ErrorCode.UPLOAD_FAILED
