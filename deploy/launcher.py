@@ -62,7 +62,9 @@ class ServiceProcess:
         stop_at = time.monotonic() + deadline_s
         while time.monotonic() < stop_at:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.process.returncode}); log: {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} exited ({self.process.returncode}); log: {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(self.url("/readyz"), timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
@@ -115,7 +117,9 @@ def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: flo
         process.wait(5)
 
 
-def build(env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str, int] | None = None) -> dict[str, ServiceProcess]:
+def build(
+    env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str, int] | None = None
+) -> dict[str, ServiceProcess]:
     ports = {**DEFAULT_PORTS, **(ports or {})}
     processes = {}
     for name in SERVICES:
@@ -129,7 +133,10 @@ def build(env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str
 
 def _stack_env() -> dict[str, str]:
     output = subprocess.run(  # noqa: S603
-        ["bash", str(ROOT / "deploy" / "stack.sh"), "env"], check=True, capture_output=True, text=True  # noqa: S607
+        ["bash", str(ROOT / "deploy" / "stack.sh"), "env"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     env = dict(os.environ)
     for line in output.splitlines():
@@ -151,7 +158,11 @@ def main() -> None:
         for process in processes.values():
             process.wait_ready()
         host = os.environ.get("INTAKE_GATEWAY_HOST", "127.0.0.1")
-        print(json.dumps({"gateway": f"http://{host}:{gateway_port}", "logs": str(STATE / "services")}))
+        print(
+            json.dumps(
+                {"gateway": f"http://{host}:{gateway_port}", "logs": str(STATE / "services")}
+            )
+        )
     elif command == "down":
         for process in reversed(list(processes.values())):
             process.stop()

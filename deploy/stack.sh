@@ -155,7 +155,7 @@ ensure_kafka_jars() {
     command -v mvn >/dev/null || fail kafka "mvn not found (needed once to fetch the Kafka jars)" "$pom"
     say "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_LIBS"
     rm -rf "$KAFKA_LIBS.tmp"
-    mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS.tmp" >&2 ||
+    mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS.tmp" >&2 ||
         fail kafka "Maven could not fetch the Kafka jars" "$pom"
     rm -rf "$KAFKA_LIBS"
     mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
@@ -288,6 +288,8 @@ pg_prepare_dirs() {
     if ((EUID == 0)); then
         install -d -o "$PG_OS_USER" -m 700 "$PG_DATA" "$PG_SOCKET_DIR"
         install -d -o "$PG_OS_USER" -m 755 "$(dirname "$PG_LOG")"
+        # Created here so the server (running as $PG_OS_USER) can append to it.
+        touch "$PG_LOG" && chown "$PG_OS_USER" "$PG_LOG"
         as_pg test -w "$PG_DATA" ||
             fail postgres "OS user $PG_OS_USER cannot reach $PG_DATA (a parent dir is not traversable)" "$PG_LOG"
     else
@@ -330,9 +332,11 @@ start_postgres() {
 }
 
 wait_postgres() {
-    local end=$((SECONDS + PG_DEADLINE))
+    local start=$SECONDS end=$((SECONDS + PG_DEADLINE))
     until "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; do
         ((SECONDS < end)) || fail postgres "not ready within ${PG_DEADLINE}s" "$PG_LOG"
+        # pg_ctl -W does not report a server that dies at once; notice it here.
+        ((SECONDS - start < 5)) || pg_running || fail postgres "server exited during startup" "$PG_LOG"
         sleep 0.3
     done
 }

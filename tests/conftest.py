@@ -18,7 +18,7 @@ from botocore.config import Config
 from tests.support import stack, tokens
 
 sys.path.insert(0, str(stack.ROOT / "deploy"))
-import launcher  # noqa: E402
+import launcher
 
 
 def free_port() -> int:

@@ -31,7 +31,9 @@ def containers_env() -> dict[str, str]:  # pragma: no cover - needs a Docker eng
 
     kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft()
     kafka.start()
-    postgres = PostgresContainer("postgres:15", username="intake", password="intake", dbname="intake")
+    postgres = PostgresContainer(
+        "postgres:15", username="intake", password="intake", dbname="intake"
+    )
     postgres.start()
     s3 = (
         DockerContainer("chrislusf/seaweedfs:4.48")

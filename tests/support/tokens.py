@@ -5,7 +5,7 @@ import uuid
 
 import jwt
 
-DEV_SECRET = "intake-dev-only-jwt-secret"
+DEV_SECRET = "intake-local-development-only-jwt-secret"
 
 
 def mint(

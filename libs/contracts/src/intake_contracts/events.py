@@ -89,10 +89,7 @@ class ResidueRemoved(BaseModel):
 
 
 EVENT_MODELS: Final[dict[EventType, tuple[type[BaseModel], str]]] = {
-    **{
-        event_type: (UploadLifecycleEvent, topics.UPLOAD_EVENTS)
-        for event_type in STATUS_EVENT.values()
-    },
+    **dict.fromkeys(STATUS_EVENT.values(), (UploadLifecycleEvent, topics.UPLOAD_EVENTS)),
     EventType.ASSET_CREATED: (AssetCreated, topics.ASSET_EVENTS),
     EventType.CLEANUP_RUN_COMPLETED: (CleanupRunCompleted, topics.CLEANUP_EVENTS),
     EventType.CLEANUP_RESIDUE_REMOVED: (ResidueRemoved, topics.CLEANUP_EVENTS),

@@ -4,7 +4,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from intake_contracts.commands import COMMAND_MODELS
 from intake_contracts.envelope import Envelope
 from intake_contracts.events import EVENT_MODELS

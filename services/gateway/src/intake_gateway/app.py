@@ -78,10 +78,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
             return {"status": "ready"}
         raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
 
-    prometheus = PrometheusConfig(app_name="intake_gateway", prefix="intake_gateway", group_path=True)
+    prometheus = PrometheusConfig(
+        app_name="intake_gateway", prefix="intake_gateway", group_path=True
+    )
     return Litestar(
         route_handlers=[UploadsController, AssetsController, healthz, readyz, PrometheusController],
-        dependencies={"principal": Provide(principal, sync_to_thread=False), "services": Provide(services, sync_to_thread=False)},
+        dependencies={
+            "principal": Provide(principal, sync_to_thread=False),
+            "services": Provide(services, sync_to_thread=False),
+        },
         lifespan=[messaging],
         middleware=[prometheus.middleware],
         exception_handlers={

@@ -36,7 +36,10 @@ class TokenVerifier:
                 self._key(token),
                 algorithms=[self._settings.jwt_algorithm],
                 audience=self._settings.jwt_audience,
-                options={"require": ["sub", "tenant_id"], "verify_aud": bool(self._settings.jwt_audience)},
+                options={
+                    "require": ["sub", "tenant_id"],
+                    "verify_aud": bool(self._settings.jwt_audience),
+                },
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise DomainError(ErrorCode.UNAUTHENTICATED, f"invalid token: {error}") from None
@@ -44,13 +47,17 @@ class TokenVerifier:
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
-    tenant_id, brand_ids, permissions = claims["tenant_id"], claims.get("brand_ids", []), claims.get(
-        "permissions", []
+    tenant_id, brand_ids, permissions = (
+        claims["tenant_id"],
+        claims.get("brand_ids", []),
+        claims.get("permissions", []),
     )
     if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid token: malformed tenant_id")
     if not _string_list(brand_ids) or not _string_list(permissions):
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid token: malformed brand_ids or permissions")
+        raise DomainError(
+            ErrorCode.UNAUTHENTICATED, "invalid token: malformed brand_ids or permissions"
+        )
     return Principal(
         user_id=str(claims["sub"]),
         tenant_id=tenant_id,
@@ -65,7 +72,9 @@ def _string_list(value: object) -> bool:
 
 def require_upload_permission(principal: Principal) -> None:
     if UPLOAD_PERMISSION not in principal.permissions:
-        raise DomainError(ErrorCode.PERMISSION_DENIED, f"the {UPLOAD_PERMISSION} permission is required")
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, f"the {UPLOAD_PERMISSION} permission is required"
+        )
 
 
 def require_brand(principal: Principal, brand_id: str) -> None:

@@ -15,8 +15,12 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    code: ErrorCode, detail: str, request: Request[object, object, object] | None = None,
-    *, extra: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+    code: ErrorCode,
+    detail: str,
+    request: Request[object, object, object] | None = None,
+    *,
+    extra: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[dict[str, object]]:
     status = HTTP_STATUS[code]
     body: dict[str, object] = {
@@ -32,11 +36,15 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def from_body(error: ErrorBody, request: Request[object, object, object]) -> Response[dict[str, object]]:
+def from_body(
+    error: ErrorBody, request: Request[object, object, object]
+) -> Response[dict[str, object]]:
     return problem(error.code, error.detail, request)
 
 
-def on_domain_error(request: Request[object, object, object], error: DomainError) -> Response[dict[str, object]]:
+def on_domain_error(
+    request: Request[object, object, object], error: DomainError
+) -> Response[dict[str, object]]:
     return problem(error.code, error.detail, request)
 
 
@@ -46,7 +54,9 @@ def on_transient_error(
     return problem(error.code, error.detail, request, headers={"Retry-After": "5"})
 
 
-def on_timeout(request: Request[object, object, object], error: ReplyTimeoutError) -> Response[dict[str, object]]:
+def on_timeout(
+    request: Request[object, object, object], error: ReplyTimeoutError
+) -> Response[dict[str, object]]:
     detail = f"{error}; retrying is safe"
     return problem(ErrorCode.SERVICE_TIMEOUT, detail, request)
 
@@ -76,7 +86,9 @@ def on_validation(
     )
 
 
-def on_http(request: Request[object, object, object], error: HTTPException) -> Response[dict[str, object]]:
+def on_http(
+    request: Request[object, object, object], error: HTTPException
+) -> Response[dict[str, object]]:
     if isinstance(error, NotFoundException):
         return problem(ErrorCode.ROUTE_NOT_FOUND, "no such route", request)
     if error.status_code == 405:
@@ -86,6 +98,8 @@ def on_http(request: Request[object, object, object], error: HTTPException) -> R
     return on_unexpected(request, error)
 
 
-def on_unexpected(request: Request[object, object, object], error: Exception) -> Response[dict[str, object]]:
+def on_unexpected(
+    request: Request[object, object, object], error: Exception
+) -> Response[dict[str, object]]:
     log.error("unhandled error", exc_info=error, extra={"path": request.url.path})
     return problem(ErrorCode.INTERNAL_ERROR, "internal error", request)

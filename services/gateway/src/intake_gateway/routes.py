@@ -6,14 +6,14 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import Parameter
 
 from intake_contracts.commands import (
+    MAX_BATCH_FILES,
+    MAX_SIGNED_PARTS_PER_CALL,
     BatchResult,
     CommandType,
     CompleteUpload,
     CompletionResult,
     InitiateBatch,
     InitiateUpload,
-    MAX_BATCH_FILES,
-    MAX_SIGNED_PARTS_PER_CALL,
     SessionRef,
     SignParts,
     Trail,
@@ -28,7 +28,13 @@ from intake_contracts.sessions import (
     SessionView,
     StatusView,
 )
-from intake_gateway.api import CompleteBody, InitiateBatchBody, InitiateBody, PartUrlBody, PartUrlsBody
+from intake_gateway.api import (
+    CompleteBody,
+    InitiateBatchBody,
+    InitiateBody,
+    PartUrlBody,
+    PartUrlsBody,
+)
 from intake_gateway.auth import require_brand
 from intake_gateway.services import Services, parse_session_id
 
@@ -41,7 +47,11 @@ class UploadsController(Controller):
 
     @post("/initiate", status_code=201)
     async def initiate(
-        self, data: InitiateBody, principal: Principal, services: Services, idempotency_key: IdempotencyKey = None
+        self,
+        data: InitiateBody,
+        principal: Principal,
+        services: Services,
+        idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
         require_brand(principal, data.brand_id)
         command = InitiateUpload(**data.model_dump(), idempotency_key=idempotency_key)
@@ -53,7 +63,9 @@ class UploadsController(Controller):
     ) -> dict[str, Any]:
         require_brand(principal, data.brand_id)
         if len(data.files) > MAX_BATCH_FILES:
-            raise DomainError(ErrorCode.BATCH_TOO_LARGE, f"at most {MAX_BATCH_FILES} files per batch")
+            raise DomainError(
+                ErrorCode.BATCH_TOO_LARGE, f"at most {MAX_BATCH_FILES} files per batch"
+            )
         command = InitiateBatch(**data.model_dump())
         result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
         return _batch_answer(result)
@@ -94,7 +106,9 @@ class UploadsController(Controller):
         )
 
     @put("/{session_id:str}/activity", status_code=200)
-    async def activity(self, session_id: str, principal: Principal, services: Services) -> ActivityView:
+    async def activity(
+        self, session_id: str, principal: Principal, services: Services
+    ) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await services.call(
             ActivityView, CommandType.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
@@ -108,7 +122,9 @@ class UploadsController(Controller):
         )
 
     @get("/{session_id:str}")
-    async def session(self, session_id: str, principal: Principal, services: Services) -> SessionView:
+    async def session(
+        self, session_id: str, principal: Principal, services: Services
+    ) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await services.call(
             SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
@@ -118,8 +134,12 @@ class UploadsController(Controller):
     async def events(self, session_id: str, principal: Principal, services: Services) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        await services.call(SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id)
-        return await services.call(Trail, CommandType.GET_TRAIL, ref, principal, key=ref.upload_session_id)
+        await services.call(
+            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
+        )
+        return await services.call(
+            Trail, CommandType.GET_TRAIL, ref, principal, key=ref.upload_session_id
+        )
 
 
 class AssetsController(Controller):
@@ -148,5 +168,3 @@ def _batch_answer(result: BatchResult) -> dict[str, Any]:
             error = item.error.model_dump(mode="json") if item.error else {}
             uploads.append({"client_reference": item.client_reference, "ok": False, "error": error})
     return {"batch_reference": result.batch_reference, "uploads": uploads}
-
-

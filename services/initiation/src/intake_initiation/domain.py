@@ -79,7 +79,9 @@ def validate_file(file_name: str, size_bytes: int, mime_type: str, max_size: int
             ErrorCode.FILE_TOO_LARGE, f"file_size {size_bytes} exceeds the maximum of {max_size}"
         )
     if not _MIME_TYPE.match(mime_type.lower()):
-        raise DomainError(ErrorCode.MIME_TYPE_INVALID, f"mime_type {mime_type!r} is not type/subtype")
+        raise DomainError(
+            ErrorCode.MIME_TYPE_INVALID, f"mime_type {mime_type!r} is not type/subtype"
+        )
 
 
 def validate_checksum(checksum_sha256: str | None) -> None:

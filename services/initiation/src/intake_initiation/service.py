@@ -66,7 +66,9 @@ class InitiationService:
 
     # --- creating sessions -------------------------------------------------------------
 
-    async def initiate(self, command: Command[InitiateUpload], tx: asyncpg.Connection) -> SessionView:
+    async def initiate(
+        self, command: Command[InitiateUpload], tx: asyncpg.Connection
+    ) -> SessionView:
         return await self._initiate(command.payload, command, tx)
 
     async def initiate_batch(
@@ -169,7 +171,9 @@ class InitiationService:
         await self._store.ensure_bucket(session.bucket)
         if session.upload_type != UploadType.MULTIPART:
             return None
-        return await self._store.create_multipart(session.bucket, session.temp_key, session.mime_type)
+        return await self._store.create_multipart(
+            session.bucket, session.temp_key, session.mime_type
+        )
 
     async def _replay(self, existing: Session, fingerprint: str) -> SessionView:
         if existing.request_fingerprint != fingerprint:
@@ -181,7 +185,9 @@ class InitiationService:
 
     # --- reading and signing -----------------------------------------------------------
 
-    async def get_session(self, command: Command[SessionRef], tx: asyncpg.Connection) -> SessionView:
+    async def get_session(
+        self, command: Command[SessionRef], tx: asyncpg.Connection
+    ) -> SessionView:
         return await self._view(await self._load(command, tx))
 
     async def sign_parts(self, command: Command[SignParts], tx: asyncpg.Connection) -> PartUrls:
@@ -357,7 +363,11 @@ class InitiationService:
         **changes: object,
     ) -> Session | None:
         changed = await repo.transition(
-            tx, session, target, domain.sources_of(target), **changes  # type: ignore[arg-type]
+            tx,
+            session,
+            target,
+            domain.sources_of(target),
+            **changes,  # type: ignore[arg-type]
         )
         if changed is not None:
             await self._emit(tx, changed, session.status, command)

@@ -67,7 +67,7 @@ async def delete_topic(bootstrap: str, name: str) -> None:
             await admin.delete_topics([name])
         finally:
             await admin.close()
-    except (KafkaError, OSError, asyncio.TimeoutError) as error:
+    except (TimeoutError, KafkaError, OSError) as error:
         log.warning("reply topic not deleted", extra={"topic": name, "error": str(error)})
 
 

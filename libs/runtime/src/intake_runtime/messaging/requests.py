@@ -142,9 +142,7 @@ class RequestReplyClient:
             self._resolve(record.headers, record.value)
 
     def _resolve(self, headers: Any, value: bytes | None) -> None:
-        correlation_id = next(
-            (v.decode() for k, v in headers or () if k == "correlation_id"), None
-        )
+        correlation_id = next((v.decode() for k, v in headers or () if k == "correlation_id"), None)
         future = self._pending.get(correlation_id or "")
         if future is None or future.done() or value is None:
             return  # a late or duplicated reply: its caller has already moved on

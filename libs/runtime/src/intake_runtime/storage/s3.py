@@ -177,18 +177,24 @@ class ObjectStore:
 
     @_transient
     async def read_range(self, bucket: str, key: str, first: int, last: int) -> bytes:
-        answer = await self._client.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}")
+        answer = await self._client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes={first}-{last}"
+        )
         async with answer["Body"] as body:
             data: bytes = await body.read()
         return data
 
     @_transient
-    async def stream(self, bucket: str, key: str, chunk_size: int = 8 * 1024 * 1024) -> AsyncIterator[bytes]:
+    async def stream(
+        self, bucket: str, key: str, chunk_size: int = 8 * 1024 * 1024
+    ) -> AsyncIterator[bytes]:
         answer = await self._client.get_object(Bucket=bucket, Key=key)
         return _chunks(answer["Body"], chunk_size)
 
     @_transient
-    async def copy(self, bucket: str, source_key: str, target_key: str, size: int, threshold: int) -> None:
+    async def copy(
+        self, bucket: str, source_key: str, target_key: str, size: int, threshold: int
+    ) -> None:
         """Server-side copy; above `threshold` bytes as a multipart copy (S3 caps one copy at 5 GiB)."""
         source = {"Bucket": bucket, "Key": source_key}
         if size <= threshold:
@@ -273,5 +279,7 @@ async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
         retries={"max_attempts": 3, "mode": "standard"},
         max_pool_connections=50,
     )
-    async with session.client("s3", endpoint_url=settings.aws_endpoint_url, config=config) as client:
+    async with session.client(
+        "s3", endpoint_url=settings.aws_endpoint_url, config=config
+    ) as client:
         yield ObjectStore(client, settings)
