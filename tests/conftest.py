@@ -56,6 +56,8 @@ def service_env(stack_env: dict[str, str], **overrides: str) -> dict[str, str]:
         **stack_env,
         "INTAKE_LOG_LEVEL": "INFO",
         "INTAKE_REQUEST_TIMEOUT_S": "15",
+        # Low, so that small test files exercise the multipart copy of a promotion.
+        "INTAKE_MULTIPART_COPY_THRESHOLD": str(6 * 1024 * 1024),
         **overrides,
     }
 

@@ -43,10 +43,29 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
+    """One JSON handler on stderr, at the root; every other logger only propagates to it.
+
+    Call before building web apps or brokers. A framework that configures logging itself
+    afterwards (Litestar's default `logging_config`) must be told not to.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    route_to_root()
     for noisy in ("aiokafka", "botocore", "aiobotocore", "faststream"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def route_to_root() -> None:
+    """Strip the handlers libraries installed on their own loggers, so nothing bypasses JSON.
+
+    FastStream gives its `faststream` logger a colourised stdout handler at import, and
+    uvicorn's loggers may carry handlers; any of them would print lines no log shipper parses.
+    """
+    for name in list(logging.root.manager.loggerDict):
+        logger = logging.root.manager.loggerDict[name]
+        if isinstance(logger, logging.Logger):
+            logger.handlers.clear()
+            logger.propagate = True

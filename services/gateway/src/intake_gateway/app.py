@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from intake_contracts.envelope import Principal
@@ -28,6 +29,7 @@ from intake_runtime.messaging.requests import (
     RequestReplyClient,
 )
 from intake_runtime.settings import load_settings
+from intake_runtime.telemetry import configure_tracing, shutdown_tracing
 
 SERVICE = "gateway"
 log = logging.getLogger(__name__)
@@ -88,6 +90,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             "services": Provide(services, sync_to_thread=False),
         },
         lifespan=[messaging],
+        # Server spans per request; a no-op until configure_tracing installs a provider.
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        logging_config=None,  # Litestar's default would replace the JSON root handler
         middleware=[prometheus.middleware],
         exception_handlers={
             DomainError: problems.on_domain_error,
@@ -117,4 +122,8 @@ async def serve(settings: GatewaySettings) -> None:
 def main() -> None:
     settings = load_settings(GatewaySettings, SERVICE)
     configure_logging(SERVICE, settings.log_level)
-    asyncio.run(serve(settings))
+    tracing = configure_tracing(SERVICE)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_tracing(tracing)

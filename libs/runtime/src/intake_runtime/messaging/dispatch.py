@@ -15,6 +15,7 @@ from intake_contracts.commands import COMMAND_MODELS, CommandType
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.replies import REPLY_TYPE, Reply
+from intake_runtime import metrics
 from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging.envelopes import decode, encode
 
@@ -77,6 +78,15 @@ class CommandDispatcher(Generic[Tx]):
         return encode(_reply_envelope(envelope, reply))
 
     async def _handle(self, envelope: Envelope) -> Reply:
+        # Unknown types share one label, so a stray sender cannot grow the label set.
+        command = envelope.type if envelope.type in self._handlers else "unknown"
+        with metrics.command_timer(self._service, command):
+            reply = await self._execute(envelope)
+        outcome = "ok" if reply.error is None else str(reply.error.code)
+        metrics.observe_command_outcome(self._service, command, outcome)
+        return reply
+
+    async def _execute(self, envelope: Envelope) -> Reply:
         registered = self._handlers.get(envelope.type)
         if registered is None:
             return Reply.failure(_bad_request(f"{self._service} does not handle {envelope.type}"))
@@ -108,6 +118,7 @@ class CommandDispatcher(Generic[Tx]):
         """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
 
         async def on_command(body: Any, message: KafkaMessage) -> bytes:  # noqa: ARG001
+            metrics.observe_consumer_lag(group_id, message)
             # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
             return await self.dispatch(message.body)
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from intake_contracts import topics
 from intake_contracts.envelope import Principal
 from intake_contracts.replies import Reply
+from intake_runtime import metrics
 from intake_runtime.messaging import kafka
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 
@@ -118,6 +119,7 @@ class RequestReplyClient:
                 await self._publish(topic, encode(envelope), key, correlation_id)
                 return await future
         except TimeoutError as error:
+            metrics.observe_reply_timeout(command_type)
             raise ReplyTimeoutError(f"no reply to {command_type} within {deadline}s") from error
         finally:
             self._pending.pop(correlation_id, None)

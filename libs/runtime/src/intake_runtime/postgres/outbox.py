@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.events import EVENT_MODELS, EventType
+from intake_runtime import metrics
 from intake_runtime.postgres.migrations import checked_schema
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class OutboxRelay:
         batch_size: int = 200,
     ) -> None:
         schema = checked_schema(schema)
+        self._schema = schema
         self._pool = pool
         self._broker = broker
         self._poll_interval_s = poll_interval_s
@@ -126,11 +128,21 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay round failed; retrying")
                 published = 0
+            await self._observe_backlog()
             if published >= self._batch_size:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_interval_s):
                     await self._wake.wait()
+
+    async def _observe_backlog(self) -> None:
+        try:
+            count, age_s = await self.backlog()
+        except Exception:
+            # The relay must outlive a failed measurement; the next round measures again.
+            log.warning("outbox backlog not measured", exc_info=True)
+            return
+        metrics.observe_outbox(self._schema, count, age_s)
 
     async def relay_once(self) -> int:
         """Publish one batch; rows are marked only after Kafka acknowledged every one."""

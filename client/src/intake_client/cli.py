@@ -1,0 +1,181 @@
+"""The `intake` command line: tokens, resumable uploads with progress, session look-ups."""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from intake_client import tokens
+from intake_client.api import DEFAULT_URL, IntakeApi
+from intake_client.errors import IntakeApiError, IntakeError
+from intake_client.manager import FileResult, UploadManager, UploadOptions
+from intake_client.render import UploadBars, summary_line
+from intake_client.state import DEFAULT_STATE_FILE, StateFile
+
+
+class UsageError(IntakeError):
+    """The command line cannot be carried out as given."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        code = args.run(args)
+    except IntakeApiError as error:
+        print(f"error: {error.code} ({error.status}): {error.detail}", file=sys.stderr)
+        code = 1
+    except (IntakeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = 1
+    except httpx.HTTPError as error:
+        print(f"error: cannot reach the gateway at {_url(args)}: {error!r}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        code = 130
+    sys.exit(code)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS lets the options stand before or after the subcommand without clobbering.
+    common.add_argument("--url", default=argparse.SUPPRESS, help="gateway URL (INTAKE_URL)")
+    common.add_argument("--token", default=argparse.SUPPRESS, help="bearer JWT (INTAKE_TOKEN)")
+    parser = argparse.ArgumentParser(prog="intake", parents=[common], description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    token = commands.add_parser("token", parents=[common], help="mint a development JWT")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--brand", action="append", required=True, dest="brands")
+    token.add_argument("--permission", action="append", dest="permissions")
+    token.add_argument("--user", default=None)
+    token.add_argument("--secret", default=None, help="HS256 secret (INTAKE_JWT_SECRET)")
+    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.set_defaults(run=_token)
+
+    upload = commands.add_parser("upload", parents=[common], help="upload files, resumably")
+    upload.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    upload.add_argument("--brand", default=None, help="default: the token's only brand")
+    upload.add_argument("--parallel", type=_positive, default=4, help="parts in flight")
+    upload.add_argument("--title", default=None)
+    state_help = f"resume state (INTAKE_STATE_FILE, default {DEFAULT_STATE_FILE})"
+    upload.add_argument("--state-file", type=Path, default=None, help=state_help)
+    upload.add_argument("--limit-rate", type=_rate, default=None,
+                        help="bandwidth cap in bytes/s, e.g. 500K or 20M")  # fmt: skip
+    upload.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    upload.add_argument("--quiet", action="store_true", help="no progress bars")
+    upload.set_defaults(run=_upload)
+
+    for name, help_text, call in (
+        ("status", "show an upload session", IntakeApi.session_json),
+        ("cancel", "cancel an upload session", IntakeApi.cancel),
+        ("events", "show a session's audit trail", IntakeApi.events),
+    ):
+        command = commands.add_parser(name, parents=[common], help=help_text)
+        command.add_argument("session_id", metavar="ID")
+        command.set_defaults(run=_lookup(call))
+    return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _rate(value: str) -> float:
+    number, unit = value[:-1], value[-1].upper()
+    if unit not in _UNITS:
+        number, unit = value, ""
+    try:
+        rate = float(number) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {value!r}") from None
+    if rate <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return rate
+
+
+def _url(args: argparse.Namespace) -> str:
+    return str(getattr(args, "url", None) or os.environ.get("INTAKE_URL") or DEFAULT_URL)
+
+
+def _token_of(args: argparse.Namespace) -> str:
+    token = getattr(args, "token", None) or os.environ.get("INTAKE_TOKEN")
+    if not token:
+        raise UsageError("no token: pass --token or set INTAKE_TOKEN (see `intake token`)")
+    return str(token)
+
+
+def _token(args: argparse.Namespace) -> int:
+    print(tokens.mint(args.tenant, args.brands, args.permissions, user_id=args.user,
+                      secret=args.secret, ttl_s=args.ttl))  # fmt: skip
+    return 0
+
+
+def _lookup(
+    call: Callable[[IntakeApi, str], Awaitable[dict[str, Any]]],
+) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        async def fetch() -> dict[str, Any]:
+            api = IntakeApi(_url(args), _token_of(args))
+            try:
+                return await call(api, args.session_id)
+            finally:
+                await api.aclose()
+
+        print(json.dumps(asyncio.run(fetch()), indent=2))
+        return 0
+
+    return run
+
+
+def _upload(args: argparse.Namespace) -> int:
+    token = _token_of(args)
+    brand = args.brand or _only_brand(token)
+    state_path = args.state_file or os.environ.get("INTAKE_STATE_FILE")
+    state = StateFile(Path(state_path) if state_path else None)
+    results = asyncio.run(_run_upload(args, token, brand, state))
+    if args.json:
+        print(json.dumps([result.to_json() for result in results], indent=2))
+    else:
+        for result in results:
+            print(summary_line(result))
+    return 0 if all(result.status == "completed" for result in results) else 1
+
+
+async def _run_upload(
+    args: argparse.Namespace, token: str, brand: str, state: StateFile
+) -> list[FileResult]:
+    api = IntakeApi(_url(args), token)
+    bars = UploadBars(args.files, enabled=not args.quiet)
+    options = UploadOptions(
+        brand, args.parallel, args.title, on_file=bars.update, limit_rate=args.limit_rate
+    )
+    try:
+        with bars:
+            async with UploadManager(api, state=state) as manager:
+                return await manager.upload(args.files, options)
+    finally:
+        await api.aclose()
+
+
+def _only_brand(token: str) -> str:
+    brands = tokens.unverified_claims(token).get("brand_ids") or []
+    if isinstance(brands, list) and len(brands) == 1:
+        return str(brands[0])
+    raise UsageError("pass --brand: the token does not name exactly one brand")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Bounded retries with exponential backoff and full jitter, for errors a retry can fix."""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+
+from intake_client.errors import IntakeApiError
+
+T = TypeVar("T")
+
+# Network failures a fresh attempt can get past; protocol misuse (e.g. bad URL) is not here.
+NETWORK_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`attempts` tries in all; the wait before try n+1 is uniform in [0, min(cap, base·2ⁿ)]."""
+
+    attempts: int = 6
+    base_s: float = 0.25
+    cap_s: float = 10.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed try number `attempt` (1-based); full jitter spreads retries."""
+        ceiling = min(self.cap_s, self.base_s * (2 ** (attempt - 1)))
+        return self.rng.uniform(0, ceiling)
+
+    async def run(
+        self,
+        call: Callable[[], Awaitable[T]],
+        retryable: Callable[[BaseException], bool] | None = None,
+    ) -> T:
+        """Run `call`, retrying failures `retryable` accepts; the last failure propagates."""
+        accept = retryable or is_retryable
+        attempt = 1
+        while True:
+            try:
+                return await call()
+            except Exception as error:
+                if attempt >= self.attempts or not accept(error):
+                    raise
+                await asyncio.sleep(self.delay(attempt))
+                attempt += 1
+
+
+class RetryableStatusError(Exception):
+    """S3 answered 5xx (or 429): the request may succeed when sent again."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"storage answered {status}: {body[:200]}")
+        self.status = status
+
+
+def is_retryable(error: BaseException) -> bool:
+    if isinstance(error, IntakeApiError):
+        return error.retryable
+    return isinstance(error, (*NETWORK_ERRORS, RetryableStatusError))
+
+
+def is_retryable_status(status: int) -> bool:
+    return status >= 500 or status == 429

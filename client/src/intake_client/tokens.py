@@ -1,0 +1,42 @@
+"""Development tokens: HS256 JWTs with the claims the gateway reads."""
+
+import os
+import time
+import uuid
+from typing import Any
+
+import jwt
+
+# The local stack's default; every real deployment has its own secret (INTAKE_JWT_SECRET).
+DEV_SECRET = "intake-local-development-only-jwt-secret"  # noqa: S105 - public dev default
+UPLOAD_PERMISSION = "assets.upload"
+
+
+def mint(
+    tenant_id: str,
+    brand_ids: list[str],
+    permissions: list[str] | None = None,
+    *,
+    user_id: str | None = None,
+    secret: str | None = None,
+    ttl_s: int = 24 * 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": user_id or f"user-{uuid.uuid4().hex[:8]}",
+        "tenant_id": tenant_id,
+        "brand_ids": brand_ids,
+        "permissions": permissions if permissions is not None else [UPLOAD_PERMISSION],
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, secret or os.environ.get("INTAKE_JWT_SECRET") or DEV_SECRET)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The token's claims without checking the signature: only to pick sensible defaults."""
+    try:
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims

@@ -1,0 +1,57 @@
+"""Composition root of the audit service: nothing happens at import time."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from intake_audit.handlers import build_dispatcher, subscribe_events
+from intake_audit.service import AuditService
+from intake_audit.settings import SCHEMA, AuditSettings
+from intake_contracts import topics
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.lifecycle import wait_for_shutdown
+from intake_runtime.logs import configure_logging
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.lifecycle import migrated_pool
+from intake_runtime.settings import load_settings
+from intake_runtime.telemetry import configure_tracing, shutdown_tracing
+
+SERVICE = "audit"
+
+
+@contextlib.asynccontextmanager
+async def running(settings: AuditSettings) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
+        )
+        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
+        service = AuditService(pool)
+        group_id = topics.CONSUMER_GROUPS[SERVICE]
+        subscribe_events(broker, service, group_id)
+        # Queries get their own group: a rebalance of one consumer never pauses the other.
+        build_dispatcher(service, PostgresTransactions(pool, SCHEMA)).subscribe(
+            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers
+        )
+        await broker.start()
+
+        async def ready() -> bool:
+            return bool(await pool.fetchval("SELECT 1")) and await broker.ping(timeout=2.0)
+
+        await stack.enter_async_context(health_server(settings, ready))
+        yield
+
+
+async def serve(settings: AuditSettings) -> None:
+    async with running(settings):
+        await wait_for_shutdown()
+
+
+def main() -> None:
+    settings = load_settings(AuditSettings, SERVICE)
+    configure_logging(SERVICE, settings.log_level)
+    tracing = configure_tracing(SERVICE)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_tracing(tracing)

@@ -1,0 +1,11 @@
+"""The audit service's one configuration object."""
+
+from pydantic import Field
+
+from intake_runtime.settings import PostgresSettings, ServiceSettings
+
+SCHEMA = "audit"
+
+
+class AuditSettings(ServiceSettings, PostgresSettings):
+    query_workers: int = Field(default=4, alias="INTAKE_AUDIT_QUERY_WORKERS", ge=1, le=64)

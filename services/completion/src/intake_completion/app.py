@@ -1,0 +1,91 @@
+"""Composition root of the completion service: nothing happens at import time."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from faststream.kafka import KafkaBroker
+
+from intake_completion.handlers import build_dispatcher
+from intake_completion.service import SERVICE, CompletionService
+from intake_completion.sessions import InitiationSessions
+from intake_completion.settings import SCHEMA, CompletionSettings
+from intake_completion.storage import CompletionStorage
+from intake_contracts import topics
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.lifecycle import wait_for_shutdown
+from intake_runtime.logs import configure_logging
+from intake_runtime.messaging.requests import RequestReplyClient
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
+from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.settings import load_settings
+from intake_runtime.storage.s3 import open_object_store
+
+
+@contextlib.asynccontextmanager
+async def reply_client(
+    settings: CompletionSettings, broker: KafkaBroker
+) -> AsyncIterator[RequestReplyClient]:
+    """This instance's own reply topic, for the requests completion sends to initiation."""
+    client = RequestReplyClient(
+        broker,
+        bootstrap=settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        instance_id=settings.instance_id,
+        timeout_s=settings.request_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
+    )
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: CompletionSettings) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
+        )
+        store = await stack.enter_async_context(open_object_store(settings))
+        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
+        # Listening for replies before any command is consumed: no reply can be missed.
+        replies = await stack.enter_async_context(reply_client(settings, broker))
+        service = CompletionService(
+            settings,
+            CompletionStorage(store, settings.multipart_copy_threshold),
+            InitiationSessions(replies),
+            Outbox(SCHEMA),
+        )
+        dispatcher = build_dispatcher(service, PostgresTransactions(pool, SCHEMA))
+        dispatcher.subscribe(
+            broker,
+            topics.COMPLETION_COMMANDS,
+            topics.CONSUMER_GROUPS[SERVICE],
+            settings.command_workers,
+        )
+        await broker.start()
+        await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
+
+        async def ready() -> bool:
+            return (
+                replies.assigned.is_set()
+                and bool(await pool.fetchval("SELECT 1"))
+                and await broker.ping(timeout=2.0)
+            )
+
+        await stack.enter_async_context(health_server(settings, ready))
+        yield
+
+
+async def serve(settings: CompletionSettings) -> None:
+    async with running(settings):
+        await wait_for_shutdown()
+
+
+def main() -> None:
+    settings = load_settings(CompletionSettings, SERVICE)
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(serve(settings))

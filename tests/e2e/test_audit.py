@@ -1,0 +1,173 @@
+"""A session's audit trail: every lifecycle event once, oldest first, even when redelivered."""
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from intake_contracts.envelope import Envelope
+from tests.conftest import Caller, new_caller
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+FULL_UPLOAD = ["upload.initiated", "upload.uploading", "upload.completed", "asset.created"]
+# The schemas whose outbox published this session's events (test-side read, never a service's).
+OUTBOX_SCHEMAS = ("initiation", "completion")
+
+
+async def _trail(api: httpx.AsyncClient, caller: Caller, session_id: str) -> list[dict[str, Any]]:
+    answer = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()["events"]
+    return events
+
+
+async def _upload_directly(api: httpx.AsyncClient, caller: Caller, body: bytes) -> str:
+    answer = await api.post(
+        "/app/uploads/initiate",
+        headers=caller.headers,
+        json={
+            "file_name": f"audit-{uuid.uuid4().hex[:6]}.txt",
+            "file_size": len(body),
+            "mime_type": "text/plain",
+            "brand_id": caller.brand_id,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    session = answer.json()
+    direct = session["direct"]
+    async with httpx.AsyncClient(timeout=30) as storage:
+        put = await storage.put(direct["url"], content=body, headers=direct["headers"])
+    assert put.status_code == 200, put.text
+    completed = await api.post(
+        "/app/assets/upload/complete",
+        headers=caller.headers,
+        json={"upload_session_id": session["upload_session_id"]},
+    )
+    assert completed.status_code == 201, completed.text
+    return str(session["upload_session_id"])
+
+
+async def _published(db: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = []
+    for schema in OUTBOX_SCHEMAS:
+        rows += await db.fetch(
+            f"SELECT topic, key, envelope FROM {schema}.outbox WHERE event_id = ANY($1::uuid[])",
+            event_ids,
+        )
+    return rows
+
+
+async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> list[uuid.UUID]:
+    """Publish every envelope again, then one fresh marker behind it on the same partition.
+
+    Returns the markers' ids: once audit has logged them, it has seen every duplicate before.
+    """
+    markers = []
+    producer = AIOKafkaProducer(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    await producer.start()
+    try:
+        for row in rows:
+            key = row["key"].encode()
+            await producer.send_and_wait(row["topic"], _encode(row["envelope"]), key=key)
+            marker = Envelope(
+                type=row["envelope"]["type"],
+                correlation_id="audit-redelivery-marker",
+                tenant_id=f"t-marker-{uuid.uuid4().hex[:8]}",
+                payload={"upload_session_id": str(uuid.uuid4())},
+            )
+            await producer.send_and_wait(row["topic"], marker.model_dump_json().encode(), key=key)
+            markers.append(marker.message_id)
+    finally:
+        await producer.stop()
+    return markers
+
+
+def _encode(envelope: dict[str, Any]) -> bytes:
+    return Envelope.model_validate(envelope).model_dump_json().encode()
+
+
+async def test_full_upload_yields_each_lifecycle_event_once_in_order(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    session_id = await _upload_directly(api, caller, b"audit me " * 100)
+
+    trail = await eventually(
+        lambda: _trail(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
+    )
+
+    assert [event["type"] for event in trail] == FULL_UPLOAD
+    assert len({event["event_id"] for event in trail}) == len(FULL_UPLOAD)
+    assert all(event["data"]["upload_session_id"] == session_id for event in trail)
+
+
+async def test_redelivered_events_leave_the_trail_unchanged(
+    api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection, stack_env: dict[str, str]
+) -> None:
+    session_id = await _upload_directly(api, caller, b"twice " * 100)
+    before = await eventually(
+        lambda: _trail(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
+    )
+    rows = await _published(db, [uuid.UUID(event["event_id"]) for event in before])
+    assert len(rows) == len(FULL_UPLOAD)
+
+    markers = await _redeliver(stack_env, rows)
+    await eventually(
+        lambda: db.fetchval(
+            "SELECT count(*) FROM audit.events WHERE event_id = ANY($1::uuid[])", markers
+        ),
+        lambda logged: logged == len(markers),
+    )
+
+    assert await _trail(api, caller, session_id) == before
+
+
+async def test_trail_of_another_tenants_session_is_not_found(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    answer = await api.post(
+        "/app/uploads/initiate",
+        headers=caller.headers,
+        json={
+            "file_name": "private.txt",
+            "file_size": 10,
+            "mime_type": "text/plain",
+            "brand_id": caller.brand_id,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    session_id = answer.json()["upload_session_id"]
+    await eventually(lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2)
+
+    stranger = new_caller()
+    denied = await api.get(f"/app/uploads/{session_id}/events", headers=stranger.headers)
+
+    assert denied.status_code == 404
+
+
+async def test_initiated_session_trail_is_initiated_then_uploading(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    """Runs without the completion service: the trail of a session not yet completed."""
+    answer = await api.post(
+        "/app/uploads/initiate",
+        headers=caller.headers,
+        json={
+            "file_name": "pending.txt",
+            "file_size": 10,
+            "mime_type": "text/plain",
+            "brand_id": caller.brand_id,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    session_id = answer.json()["upload_session_id"]
+
+    trail = await eventually(
+        lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2
+    )
+
+    assert [event["type"] for event in trail] == ["upload.initiated", "upload.uploading"]

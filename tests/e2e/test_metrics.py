@@ -1,0 +1,83 @@
+"""Prometheus: HTTP and command histograms count exactly the requests made through the gateway."""
+
+import uuid
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Caller, System
+
+pytestmark = pytest.mark.e2e
+
+REQUESTS = 5
+
+
+async def _samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.get(url)
+    assert answer.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def _value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """Sum of the samples named `name` whose labels include `labels` (0 when none yet)."""
+    wanted = set(labels.items())
+    return sum(
+        value for (sample, have), value in samples.items() if sample == name and wanted <= have
+    )
+
+
+async def test_histograms_count_the_requests_made(
+    system: System, api: httpx.AsyncClient, caller: Caller
+) -> None:
+    gateway_metrics = f"{system.gateway_url}/metrics"
+    initiation_metrics = system.processes["initiation"].url("/metrics")
+    http_before = await _samples(gateway_metrics)
+    commands_before = await _samples(initiation_metrics)
+
+    for _ in range(REQUESTS):
+        answer = await api.post(
+            "/app/uploads/initiate",
+            headers=caller.headers,
+            json={
+                "file_name": f"m-{uuid.uuid4().hex[:6]}.txt",
+                "file_size": 10,
+                "mime_type": "text/plain",
+                "brand_id": caller.brand_id,
+            },
+        )
+        assert answer.status_code == 201, answer.text
+
+    http_after = await _samples(gateway_metrics)
+    commands_after = await _samples(initiation_metrics)
+
+    def http_delta(name: str) -> float:
+        labels = {"method": "POST", "path": "/app/uploads/initiate", "status_code": "201"}
+        return _value(http_after, name, **labels) - _value(http_before, name, **labels)
+
+    def command_delta(name: str, **extra: str) -> float:
+        labels = {"service": "initiation", "command": "initiation.initiate", **extra}
+        return _value(commands_after, name, **labels) - _value(commands_before, name, **labels)
+
+    assert http_delta("intake_gateway_request_duration_seconds_count") == REQUESTS
+    assert http_delta("intake_gateway_requests_total") == REQUESTS
+    assert command_delta("intake_command_duration_seconds_count") == REQUESTS
+    assert command_delta("intake_commands_total", outcome="ok") == REQUESTS
+
+
+async def test_every_service_exposes_the_shared_metrics(system: System) -> None:
+    for name, process in system.processes.items():
+        if name == "gateway":
+            continue
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.get(process.url("/metrics"))
+        assert answer.status_code == 200, name
+        assert "intake_command_duration_seconds" in answer.text, name
+        assert "intake_reply_timeouts_total" in answer.text, name
