@@ -8,6 +8,7 @@ the state folder, so `down` ends exactly what `up` started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ class ServiceProcess:
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own console script
+            self.process = subprocess.Popen(
                 [str(BIN / f"intake-{self.name}")],
                 env=self.env,
                 stdout=log,
@@ -78,10 +79,8 @@ class ServiceProcess:
         pid = self.process.pid if self.process else _read_pid(self.pid_path)
         if pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            pass
         _wait_gone(pid, self.process, timeout_s)
         self.pid_path.unlink(missing_ok=True)
         self.process = None
@@ -133,7 +132,7 @@ def build(
 
 
 def _stack_env() -> dict[str, str]:
-    output = subprocess.run(  # noqa: S603
+    output = subprocess.run(
         ["bash", str(ROOT / "deploy" / "stack.sh"), "env"],
         check=True,
         capture_output=True,

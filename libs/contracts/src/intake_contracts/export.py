@@ -1,4 +1,4 @@
-"""Write the JSON Schema of every event and command for other subscribers: `intake-export-schemas DIR`."""
+"""JSON Schema of every event and command, for other subscribers: `intake-export-schemas DIR`."""
 
 import json
 import sys

@@ -28,9 +28,9 @@ async def kafka_broker(settings: ServiceSettings, service: str) -> AsyncIterator
 
 @contextlib.asynccontextmanager
 async def health_server(
-    settings: ServiceSettings, ready: ReadinessCheck, host: str = "127.0.0.1"
+    settings: ServiceSettings, ready: ReadinessCheck
 ) -> AsyncIterator[HealthServer]:
-    server = HealthServer(host, settings.metrics_port, ready)
+    server = HealthServer(settings.metrics_host, settings.metrics_port, ready)
     await server.start()
     log.info("health endpoint up", extra={"port": server.port})
     try:

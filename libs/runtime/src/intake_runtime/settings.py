@@ -20,6 +20,7 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: uuid.uuid4().hex[:12], alias="INTAKE_INSTANCE_ID"
     )
     log_level: str = Field(default="INFO", alias="INTAKE_LOG_LEVEL")
+    metrics_host: str = Field(default="127.0.0.1", alias="INTAKE_METRICS_HOST")
     metrics_port: int = Field(default=0, alias="INTAKE_METRICS_PORT", ge=0, le=65535)
     topic_partitions: int = Field(default=12, alias="INTAKE_TOPIC_PARTITIONS", ge=1)
     request_timeout_s: float = Field(default=10.0, alias="INTAKE_REQUEST_TIMEOUT_S", gt=0)

@@ -1,7 +1,9 @@
 """RFC 9457 problem+json answers, each with a stable machine-readable `code`."""
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -17,7 +19,7 @@ PROBLEM_JSON = "application/problem+json"
 def problem(
     code: ErrorCode,
     detail: str,
-    request: Request[object, object, object] | None = None,
+    request: Request[Any, Any, Any] | None = None,
     *,
     extra: dict[str, object] | None = None,
     headers: dict[str, str] | None = None,
@@ -36,34 +38,34 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def from_body(
-    error: ErrorBody, request: Request[object, object, object]
-) -> Response[dict[str, object]]:
+def from_body(error: ErrorBody, request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
     return problem(error.code, error.detail, request)
 
 
 def on_domain_error(
-    request: Request[object, object, object], error: DomainError
+    request: Request[Any, Any, Any], error: DomainError
 ) -> Response[dict[str, object]]:
     return problem(error.code, error.detail, request)
 
 
 def on_transient_error(
-    request: Request[object, object, object], error: TransientError
+    request: Request[Any, Any, Any], error: TransientError
 ) -> Response[dict[str, object]]:
     return problem(error.code, error.detail, request, headers={"Retry-After": "5"})
 
 
 def on_timeout(
-    request: Request[object, object, object], error: ReplyTimeoutError
+    request: Request[Any, Any, Any], error: ReplyTimeoutError
 ) -> Response[dict[str, object]]:
     detail = f"{error}; retrying is safe"
     return problem(ErrorCode.SERVICE_TIMEOUT, detail, request)
 
 
-def on_broker_down(retry_after_s: int):  # type: ignore[no-untyped-def]
+def on_broker_down(
+    retry_after_s: int,
+) -> Callable[[Request[Any, Any, Any], BrokerUnavailableError], Response[dict[str, object]]]:
     def handler(
-        request: Request[object, object, object], error: BrokerUnavailableError
+        request: Request[Any, Any, Any], error: BrokerUnavailableError
     ) -> Response[dict[str, object]]:
         return problem(
             ErrorCode.SERVICE_UNAVAILABLE,
@@ -76,7 +78,7 @@ def on_broker_down(retry_after_s: int):  # type: ignore[no-untyped-def]
 
 
 def on_validation(
-    request: Request[object, object, object], error: ValidationException
+    request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
     return problem(
         ErrorCode.VALIDATION_FAILED,
@@ -86,9 +88,7 @@ def on_validation(
     )
 
 
-def on_http(
-    request: Request[object, object, object], error: HTTPException
-) -> Response[dict[str, object]]:
+def on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
     if isinstance(error, NotFoundException):
         return problem(ErrorCode.ROUTE_NOT_FOUND, "no such route", request)
     if error.status_code == 405:
@@ -98,8 +98,6 @@ def on_http(
     return on_unexpected(request, error)
 
 
-def on_unexpected(
-    request: Request[object, object, object], error: Exception
-) -> Response[dict[str, object]]:
+def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     log.error("unhandled error", exc_info=error, extra={"path": request.url.path})
     return problem(ErrorCode.INTERNAL_ERROR, "internal error", request)

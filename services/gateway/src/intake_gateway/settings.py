@@ -11,7 +11,9 @@ class GatewaySettings(ServiceSettings):
     host: str = Field(default="127.0.0.1", alias="INTAKE_GATEWAY_HOST")
     port: int = Field(default=8000, alias="INTAKE_GATEWAY_PORT", ge=0, le=65535)
     # Local development default only; every real deployment sets its own secret or keys.
-    jwt_secret: str = Field(default="intake-local-development-only-jwt-secret", alias="INTAKE_JWT_SECRET")
+    jwt_secret: str = Field(
+        default="intake-local-development-only-jwt-secret", alias="INTAKE_JWT_SECRET"
+    )
     jwt_algorithm: Literal["HS256", "RS256"] = Field(default="HS256", alias="INTAKE_JWT_ALGORITHM")
     jwt_public_key: str | None = Field(default=None, alias="INTAKE_JWT_PUBLIC_KEY")
     jwt_jwks_url: str | None = Field(default=None, alias="INTAKE_JWT_JWKS_URL")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from pydantic import BaseModel
 
 from intake_contracts import keys
 from intake_contracts.commands import (
@@ -96,7 +97,7 @@ class InitiationService:
         return BatchResult(batch_reference=batch_reference, uploads=items)
 
     async def _initiate(
-        self, request: InitiateUpload, command: Command[object], tx: asyncpg.Connection
+        self, request: InitiateUpload, command: Command[BaseModel], tx: asyncpg.Connection
     ) -> SessionView:
         principal = command.principal
         domain.require_brand(request.brand_id, principal.brand_ids)
@@ -193,7 +194,8 @@ class InitiationService:
     async def sign_parts(self, command: Command[SignParts], tx: asyncpg.Connection) -> PartUrls:
         session = await self._load(command, tx)
         self._require_live_multipart(session)
-        assert session.part_count is not None and session.multipart_upload_id is not None  # noqa: S101
+        assert session.part_count is not None  # noqa: S101 - a live multipart session has both
+        assert session.multipart_upload_id is not None  # noqa: S101
         domain.check_part_numbers(command.payload.part_numbers, session.part_count)
         await repo.touch(tx, session.id, session.tenant_id)
         now = self._now()
@@ -350,7 +352,7 @@ class InitiationService:
         return domain.refusal_for_terminal(session.status)
 
     @staticmethod
-    def _require_service(command: Command[object]) -> None:
+    def _require_service(command: Command[BaseModel]) -> None:
         if command.principal.service is None:
             raise DomainError(ErrorCode.PERMISSION_DENIED, "only Intake services may do this")
 
@@ -359,7 +361,7 @@ class InitiationService:
         tx: asyncpg.Connection,
         session: Session,
         target: UploadStatus,
-        command: Command[object],
+        command: Command[BaseModel],
         **changes: object,
     ) -> Session | None:
         changed = await repo.transition(
@@ -378,7 +380,7 @@ class InitiationService:
         tx: asyncpg.Connection,
         session: Session,
         target: UploadStatus,
-        command: Command[object],
+        command: Command[BaseModel],
         **changes: object,
     ) -> Session:
         changed = await self._try_transition(tx, session, target, command, **changes)
@@ -391,7 +393,7 @@ class InitiationService:
         tx: asyncpg.Connection,
         session: Session,
         previous: UploadStatus | None,
-        command: Command[object],
+        command: Command[BaseModel],
     ) -> None:
         await self._outbox.add(
             tx,

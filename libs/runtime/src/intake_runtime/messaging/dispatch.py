@@ -22,16 +22,16 @@ from intake_runtime.messaging.envelopes import decode, encode
 log = logging.getLogger(__name__)
 
 Tx = TypeVar("Tx")
-Tx_contra = TypeVar("Tx_contra", contravariant=True)
-P = TypeVar("P", bound=BaseModel)
+Tx_co = TypeVar("Tx_co", covariant=True)
+P_co = TypeVar("P_co", bound=BaseModel, covariant=True)
 
 
 @dataclass(frozen=True)
-class Command(Generic[P]):
+class Command(Generic[P_co]):
     """A decoded command: who asks, for which tenant, and what."""
 
     envelope: Envelope
-    payload: P
+    payload: P_co
 
     @property
     def principal(self) -> Principal:
@@ -47,14 +47,14 @@ class Command(Generic[P]):
 Handler = Callable[[Command[Any], Tx], Awaitable[BaseModel]]
 
 
-class TransactionRunner(Protocol[Tx]):
+class TransactionRunner(Protocol[Tx_co]):
     """Runs work in one transaction; with a message id, at most once (the inbox)."""
 
     async def run(
         self,
         message_id: UUID | None,
         command_type: str,
-        work: Callable[[Tx], Awaitable[Reply]],
+        work: Callable[[Tx_co], Awaitable[Reply]],
     ) -> Reply: ...
 
 

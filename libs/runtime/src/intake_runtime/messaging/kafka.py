@@ -1,4 +1,4 @@
-"""Kafka clients with Intake's settings: idempotent producer, low-latency fetches, explicit topics."""
+"""Kafka clients with Intake's settings: idempotent producer, low latency, explicit topics."""
 
 import asyncio
 import logging

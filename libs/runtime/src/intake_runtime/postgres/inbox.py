@@ -1,6 +1,7 @@
 """The inbox: a command's effects and its reply commit together, so a redelivery changes nothing."""
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 from uuid import UUID
 
 import asyncpg
@@ -37,7 +38,7 @@ class PostgresTransactions:
                 return Reply.model_validate(await connection.fetchval(self._stored, message_id))
             try:
                 async with connection.transaction():  # a savepoint: a refusal undoes its work
-                    reply = await work(connection)
+                    reply = await work(cast(asyncpg.Connection, connection))
             except DomainError as error:
                 reply = Reply.failure(error.body())
             if message_id is not None:

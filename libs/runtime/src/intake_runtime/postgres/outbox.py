@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from faststream.kafka import KafkaBroker
 from opentelemetry import propagate
 from pydantic import BaseModel
@@ -25,8 +26,8 @@ class Outbox:
         schema = checked_schema(schema)
         self.channel = f"{schema}_outbox"
         self._insert = (
-            f"WITH written AS (INSERT INTO {schema}.outbox (event_id, topic, key, envelope, headers)"
-            " VALUES ($1, $2, $3, $4, $5) RETURNING id)"
+            f"WITH written AS (INSERT INTO {schema}.outbox"
+            " (event_id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4, $5) RETURNING id)"
             f" SELECT pg_notify('{self.channel}', '') FROM written"
         )
 
@@ -95,7 +96,7 @@ class OutboxRelay:
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: PoolConnectionProxy | None = None
 
     async def start(self) -> None:
         self._listener = await self._pool.acquire()

