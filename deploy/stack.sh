@@ -159,8 +159,10 @@ ensure_kafka_jars() {
     command -v mvn >/dev/null || fail kafka "mvn not found (needed once to fetch the Kafka jars)" "$pom"
     say "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_LIBS"
     rm -rf "$KAFKA_LIBS.tmp"
-    mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS.tmp" >&2 ||
-        fail kafka "Maven could not fetch the Kafka jars" "$pom"
+    mkdir -p "$KAFKA_DIR/logs"
+    mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS.tmp" \
+        >"$KAFKA_DIR/logs/maven.log" 2>&1 ||
+        fail kafka "Maven could not fetch the Kafka jars" "$KAFKA_DIR/logs/maven.log"
     rm -rf "$KAFKA_LIBS"
     mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
     echo "$sum" >"$stamp"
@@ -407,8 +409,13 @@ start_seaweedfs() {
     mkdir -p "$S3_DIR/data"
     write_s3_identities
     say "starting SeaweedFS S3 on 127.0.0.1:$S3_PORT"
-    # cwd = our dir: weed reads *.toml from the cwd and writes mini.options into -dir.
-    (cd "$S3_DIR" && spawn "$S3_PID" "$S3_LOG" "$TOOLS_VENV/bin/weed" -logtostderr mini \
+    # cwd = our dir: weed reads *.toml from the cwd. mini also stores its flags in
+    # data/mini.options and reloads them next time; we always pass the full set anyway.
+    # AWS_* are unset because mini would turn them into an extra stored identity; s3.json is
+    # the single source of credentials.
+    (cd "$S3_DIR" && spawn "$S3_PID" "$S3_LOG" \
+        env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+        "$TOOLS_VENV/bin/weed" -logtostderr mini \
         -dir="$S3_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="$SEAWEED_MASTER_PORT" -volume.port="$SEAWEED_VOLUME_PORT" \
         -filer.port="$SEAWEED_FILER_PORT" -admin.port="$SEAWEED_ADMIN_PORT" -admin.ui=false \

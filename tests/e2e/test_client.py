@@ -153,17 +153,23 @@ class ThrottlingProxy:
         self._rate = rate
         self.bytes_up = 0
         self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._connect, "127.0.0.1", 0)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
+        # Closing every socket ends the pipes by EOF, so no handler is left running.
+        for writer in self._writers:
+            writer.close()
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
 
     async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
+        self._writers += [writer, up_writer]
         await asyncio.gather(
             self._pipe(reader, up_writer, throttle=True),
             self._pipe(up_reader, writer, throttle=False),
@@ -172,7 +178,7 @@ class ThrottlingProxy:
     async def _pipe(
         self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, throttle: bool
     ) -> None:
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError, OSError):
             while block := await source.read(64 * 1024):
                 sink.write(block)
                 await sink.drain()

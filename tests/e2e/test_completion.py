@@ -284,18 +284,23 @@ async def test_crash_between_mark_completed_and_asset_is_repaired_by_retry(
         await asyncio.to_thread(faulty.wait_ready, 90)
         first = asyncio.create_task(complete(api, caller, session_id))
         await eventually(lambda: _returncode(faulty), lambda code: code is not None, timeout_s=60)
-        assert _returncode(faulty) == 1
+        print('T crashed', __import__('time').strftime('%X'))
+        assert await _returncode(faulty) == 1
         assert await status_of(api, caller, session_id) == "COMPLETED"
         assert await assets_of(db, session_id) == []
+        print('T checked', __import__('time').strftime('%X'))
     finally:
         await asyncio.to_thread(faulty.stop)
+        print('T stopped', __import__('time').strftime('%X'))
         normal.start()
         await asyncio.to_thread(normal.wait_ready, 90)
 
     async def retry() -> httpx.Response:
         return await complete(api, caller, session_id)
 
+    print('T ready', __import__('time').strftime('%X'))
     retried = await eventually(retry, lambda a: a.status_code in {200, 201}, timeout_s=120)
+    print('T retried', __import__('time').strftime('%X'), retried.status_code)
     answers = [answer for answer in [await first, retried] if answer.status_code in {200, 201}]
     expected = str(keys.asset_id_for(uuid.UUID(session_id)))
     assert {answer.json()["asset"]["asset_id"] for answer in answers} == {expected}

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -52,12 +53,14 @@ def initiation_process_paused(system: System) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def in_process_services(stack_env: dict[str, str]) -> AsyncIterator[AsyncTestClient]:
+async def in_process_services(
+    stack_env: dict[str, str],
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
     # Field names (not env aliases) for the stack's values; everything else keeps its default.
     values = {key.lower(): value for key, value in stack_env.items()}
     async with (
-        running(InitiationSettings(**values)),
-        AsyncTestClient(create_app(GatewaySettings(**values)), timeout=30) as client,
+        running(InitiationSettings.model_validate(values)),
+        AsyncTestClient(create_app(GatewaySettings.model_validate(values)), timeout=30) as client,
     ):
         yield client
 
@@ -87,6 +90,7 @@ async def test_initiate_is_one_trace_across_gateway_and_initiation(
                 },
             )
             assert answer.status_code == 201, answer.text
+            # Fails when another initiation outside this test (a shared stack) took the command.
             spans = await eventually(
                 lambda: _async(exporter.get_finished_spans()),
                 lambda s: bool(_initiation_consumed(s)),

@@ -99,17 +99,17 @@ class MultipartSender:
                         limit=self._transfer.limit,
                     )  # fmt: skip
             except UrlRejectedError as error:
+                self._tracker.part_reset(part.number)
                 rejections, rejected_url = rejections + 1, url.url
                 if rejections > MAX_RESIGNS_PER_PART:
                     raise TransferError(f"part {part.number}: {error}") from error
             except Exception as error:
+                self._tracker.part_reset(part.number)
                 if attempt >= self._transfer.retry.attempts or not is_retryable(error):
                     raise TransferError(f"part {part.number}: {error}") from error
                 self.stats.retries += 1
                 await asyncio.sleep(self._transfer.retry.delay(attempt))
                 attempt += 1
-            finally:
-                self._tracker.part_reset(part.number)
 
     async def _url(self, number: int, rejected: str | None) -> PartUrl:
         async with self._sign_lock:
@@ -164,18 +164,18 @@ async def send_direct(
                 )  # fmt: skip
             break
         except UrlRejectedError as error:
+            tracker.part_reset(1)
             rejections += 1
             if rejections > MAX_RESIGNS_PER_PART:
                 raise TransferError(str(error)) from error
             direct, stats.resigned = await fresh_url(), stats.resigned + 1
         except Exception as error:
+            tracker.part_reset(1)
             if attempt >= transfer.retry.attempts or not is_retryable(error):
                 raise TransferError(str(error)) from error
             stats.retries += 1
             await asyncio.sleep(transfer.retry.delay(attempt))
             attempt += 1
-        finally:
-            tracker.part_reset(1)
     stats.parts_sent = 1
     tracker.part_done(1, size)
     return stats

@@ -50,6 +50,7 @@ class FileTracker:
         self.phase("uploading")
 
     def part_done(self, part_number: int, size: int) -> None:
+        # In-flight bytes become confirmed ones: the total never dips in between.
         self.in_flight.pop(part_number, None)
         self.confirmed += size
 

@@ -2,13 +2,14 @@
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from intake_audit.domain import logged_event, session_of, trail_entry
 from intake_contracts import topics
 from intake_contracts.envelope import Envelope
 
 
-def _envelope(payload: dict[str, object], tenant_id: str | None = "t-1") -> Envelope:
+def _envelope(payload: dict[str, Any], tenant_id: str | None = "t-1") -> Envelope:
     return Envelope(
         type="upload.initiated",
         correlation_id="c-1",

@@ -30,6 +30,10 @@ class Outbox:
             " (event_id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4, $5) RETURNING id)"
             f" SELECT pg_notify('{self.channel}', '') FROM written"
         )
+        self._insert_many = (
+            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope, headers)"
+            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])"
+        )
 
     async def add(
         self,
@@ -63,6 +67,55 @@ class Outbox:
             trace_headers,
         )
         return envelope
+
+    async def add_many(
+        self,
+        connection: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record],
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> int:
+        """Write many events (type, event, key, tenant) in one statement and one NOTIFY: a
+        cleanup run can remove thousands of leftovers, and a round trip each would dominate."""
+        if not events:
+            return 0
+        trace_headers: dict[str, str] = {}
+        propagate.inject(trace_headers)
+        rows = [
+            (*self._envelope(event_type, event, tenant_id, correlation_id, principal), key)
+            for event_type, event, key, tenant_id in events
+        ]
+        await connection.execute(
+            self._insert_many,
+            [envelope.message_id for envelope, _, _ in rows],
+            [topic for _, topic, _ in rows],
+            [key for _, _, key in rows],
+            [envelope.model_dump(mode="json") for envelope, _, _ in rows],
+            [trace_headers] * len(rows),
+        )
+        await connection.execute("SELECT pg_notify($1, '')", self.channel)
+        return len(rows)
+
+    @staticmethod
+    def _envelope(
+        event_type: EventType,
+        event: BaseModel,
+        tenant_id: str | None,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> tuple[Envelope, str]:
+        model, topic = EVENT_MODELS[event_type]
+        if not isinstance(event, model):
+            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
+        envelope = Envelope(
+            type=event_type,
+            correlation_id=correlation_id,
+            tenant_id=tenant_id,
+            principal=principal,
+            payload=event.model_dump(mode="json"),
+        )
+        return envelope, topic
 
 
 class OutboxRelay:

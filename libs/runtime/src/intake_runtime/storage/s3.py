@@ -240,22 +240,38 @@ class ObjectStore:
     async def iter_multipart_uploads(
         self, bucket: str, prefix: str = ""
     ) -> AsyncIterator[list[MultipartUpload]]:
-        """Pages of in-progress multipart uploads, following key and upload-id markers."""
-        key_marker, upload_marker = "", ""
+        """Pages of in-progress multipart uploads, following the markers the server returns.
+
+        AWS pages by key and upload id (both Next markers); SeaweedFS returns only
+        NextUploadIdMarker and reads a KeyMarker as a filter, so only returned markers are sent.
+        """
+        markers: dict[str, str] = {}
         while True:
             kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxUploads": 1000}
-            if key_marker:
-                kwargs["KeyMarker"] = key_marker
-                kwargs["UploadIdMarker"] = upload_marker
-            page = await _transient(self._client.list_multipart_uploads)(**kwargs)
+            page = await _transient(self._client.list_multipart_uploads)(**kwargs, **markers)
             yield [
                 MultipartUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"])
                 for u in page.get("Uploads", [])
             ]
-            if not page.get("IsTruncated"):
-                return
-            key_marker = page.get("NextKeyMarker", "")
-            upload_marker = page.get("NextUploadIdMarker", "")
+            following = {
+                name: str(page[next_name])
+                for name, next_name in (
+                    ("KeyMarker", "NextKeyMarker"),
+                    ("UploadIdMarker", "NextUploadIdMarker"),
+                )
+                if page.get(next_name)
+            }
+            if not page.get("IsTruncated") or not following or following == markers:
+                return  # the last page, or a server that would repeat it forever
+            markers = following
+
+    @_transient
+    async def list_buckets(self, prefix: str = "") -> list[str]:
+        """Names of the buckets these credentials see, starting with `prefix`."""
+        answer = await self._client.list_buckets()
+        return sorted(
+            str(b["Name"]) for b in answer.get("Buckets", []) if str(b["Name"]).startswith(prefix)
+        )
 
 
 async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:

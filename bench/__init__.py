@@ -1,0 +1,1 @@
+"""Benchmarks against the local stack; results land in bench/results/."""

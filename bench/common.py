@@ -1,0 +1,77 @@
+"""What every benchmark records beside its figures: machine, versions, date."""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def versions() -> dict[str, str]:
+    names = ["faststream", "aiokafka", "litestar", "asyncpg", "aioboto3", "httpx", "boto3"]
+    found = {name: metadata.version(name) for name in names if _installed(name)}
+    stack = (Path(__file__).resolve().parents[1] / "deploy" / "stack.sh").read_text()
+    for line in stack.splitlines():
+        if line.startswith(("KAFKA_VERSION=", "SEAWEEDFS_PIN=")):
+            key, _, value = line.partition("=")
+            found[key.lower()] = value.strip('"')
+    postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=False)
+    found["postgres_client"] = postgres.stdout.strip()
+    return found
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "n": len(ordered),
+        "p50_ms": round(cuts[49], 2),
+        "p95_ms": round(cuts[94], 2),
+        "p99_ms": round(cuts[98], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+def write(name: str, figures: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    document = {
+        "benchmark": name,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
+        "figures": figures,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

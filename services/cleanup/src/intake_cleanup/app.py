@@ -1,0 +1,112 @@
+"""Composition root of the cleanup service and its command line: nothing happens at import time.
+
+intake-cleanup              serve: index events, answer run-job commands, run the schedule
+intake-cleanup run <job>    run one job once, print its JSON summary
+"""
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+from intake_cleanup import domain
+from intake_cleanup.handlers import build_dispatcher, subscribe_index
+from intake_cleanup.index import SessionIndex
+from intake_cleanup.peers import SERVICE, Peers
+from intake_cleanup.scheduler import running_schedule
+from intake_cleanup.service import CleanupService, Clock, utc_now
+from intake_cleanup.settings import SCHEMA, CleanupSettings
+from intake_contracts import topics
+from intake_contracts.errors import DomainError
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.lifecycle import wait_for_shutdown
+from intake_runtime.logs import configure_logging
+from intake_runtime.messaging.requests import RequestReplyClient
+from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
+from intake_runtime.postgres.outbox import Outbox, OutboxRelay
+from intake_runtime.settings import load_settings
+from intake_runtime.storage.s3 import open_object_store
+
+
+@contextlib.asynccontextmanager
+async def open_service(
+    settings: CleanupSettings, *, serve: bool = False, clock: Clock = utc_now
+) -> AsyncIterator[tuple[CleanupService, OutboxRelay]]:
+    """The cleanup service wired to the real stack; `serve` adds the subscribers and the
+    health endpoint. The command line and tests use it without them."""
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(
+            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
+        )
+        store = await stack.enter_async_context(open_object_store(settings))
+        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
+        requests = RequestReplyClient(
+            broker,
+            bootstrap=settings.kafka_bootstrap_servers,
+            service=SERVICE,
+            instance_id=settings.instance_id,
+            timeout_s=settings.request_timeout_s,
+            fetch_wait_ms=settings.kafka_fetch_wait_ms,
+        )
+        service = CleanupService(
+            settings, pool, store, Peers(requests), Outbox(SCHEMA), clock=clock
+        )
+        if serve:
+            build_dispatcher(service).subscribe(
+                broker,
+                topics.CLEANUP_COMMANDS,
+                topics.CONSUMER_GROUPS[SERVICE],
+                settings.command_workers,
+            )
+            subscribe_index(broker, SessionIndex(pool))
+        await broker.start()
+        await requests.start()
+        stack.push_async_callback(requests.stop)
+        relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
+        if serve:
+
+            async def ready() -> bool:
+                reachable = bool(await pool.fetchval("SELECT 1"))
+                return reachable and requests.assigned.is_set() and await broker.ping(timeout=2.0)
+
+            await stack.enter_async_context(health_server(settings, ready))
+        yield service, relay
+
+
+async def serve(settings: CleanupSettings) -> None:
+    async with (
+        open_service(settings, serve=True) as (service, _),
+        running_schedule(service, settings),
+    ):
+        await wait_for_shutdown()
+
+
+async def run_once(settings: CleanupSettings, job: domain.Job) -> str:
+    """Run `job` once and return its JSON summary, its events handed to Kafka before exit."""
+    async with open_service(settings) as (service, relay):
+        view = await service.run(job)
+        with contextlib.suppress(Exception):  # the serving replica's relay publishes them later
+            while await relay.relay_once():
+                pass
+    return view.model_dump_json(indent=2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="intake-cleanup", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="run one job once and print its summary")
+    run.add_argument("job", help=", ".join(job.value for job in domain.Job))
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        try:
+            job = domain.parse_job(args.job)
+        except DomainError as error:
+            parser.error(error.detail)  # exits 2
+    settings = load_settings(CleanupSettings, SERVICE)
+    configure_logging(SERVICE, settings.log_level)
+    if args.command == "run":
+        # A run that recorded errors still exits 0: the summary says what failed.
+        sys.stdout.write(asyncio.run(run_once(settings, job)) + "\n")
+        return
+    asyncio.run(serve(settings))

@@ -1,0 +1,103 @@
+"""Pure rules of cleanup: the jobs, and which sessions, objects and uploads each may touch."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.keys import session_id_of_temp_key
+from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus
+
+
+class Job(StrEnum):
+    DETECT_ABANDONED = "detect-abandoned"
+    EXPIRE_SESSIONS = "expire-sessions"
+    ORPHANED_TEMP_OBJECTS = "orphaned-temp-objects"
+    ORPHANED_MULTIPART = "orphaned-multipart"
+    RECONCILE = "reconcile"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class IndexedSession:
+    """What cleanup knows of a session, learnt from lifecycle and asset events only."""
+
+    id: UUID
+    tenant_id: str
+    status: UploadStatus
+    bucket: str
+    temp_key: str
+    multipart_upload_id: str | None
+    expires_at: datetime
+    last_event_at: datetime
+    # A lower bound of the session's last activity: its last event, or a cutoff that
+    # initiation refused to fail it under (activity itself travels in no event).
+    active_since: datetime
+    asset_id: UUID | None
+    asset_created: bool
+
+
+def parse_job(name: str) -> Job:
+    try:
+        return Job(name)
+    except ValueError:
+        known = ", ".join(job.value for job in Job)
+        raise DomainError(ErrorCode.UNKNOWN_JOB, f"unknown job {name!r}; one of {known}") from None
+
+
+def cutoff(now: datetime, after_s: float) -> datetime:
+    return now - timedelta(seconds=after_s)
+
+
+def is_live(status: UploadStatus) -> bool:
+    return status not in TERMINAL_STATUSES
+
+
+def is_abandoned(session: IndexedSession, idle_before: datetime) -> bool:
+    """A candidate only: initiation re-checks the real last activity under its compare-and-set."""
+    return session.status == UploadStatus.UPLOADING and session.active_since < idle_before
+
+
+def is_expired(session: IndexedSession, now: datetime) -> bool:
+    return is_live(session.status) and session.expires_at <= now
+
+
+def needs_reconcile(session: IndexedSession, completed_before: datetime) -> bool:
+    """COMPLETED without an Asset seen: the saga stopped between MarkCompleted and the Asset."""
+    return (
+        session.status == UploadStatus.COMPLETED
+        and not session.asset_created
+        and session.last_event_at <= completed_before
+    )
+
+
+def residue_reason(
+    key: str, created: datetime, session: IndexedSession | None, older_than: datetime
+) -> str | None:
+    """Why an S3 leftover under the temp contract may be removed, or None to keep it.
+
+    Kept: keys outside `temp/uploads/{session}/original`, anything newer than the threshold,
+    anything of a live session, and the temp object of a COMPLETED session whose Asset has not
+    been seen (reconciliation still needs it to promote).
+    """
+    session_id = session_id_of_temp_key(key)
+    if session_id is None or created > older_than:
+        return None
+    if session is None:
+        return "unknown_session"
+    if session.id != session_id or is_live(session.status):
+        return None
+    if session.status == UploadStatus.COMPLETED and not session.asset_created:
+        return None
+    return f"session_{session.status.value.lower()}"
+
+
+def run_status(errors: list[str]) -> RunStatus:
+    return RunStatus.FAILED if errors else RunStatus.OK

@@ -1,0 +1,63 @@
+"""The commands cleanup sends to other services, over Kafka request/reply, as the system."""
+
+from datetime import datetime
+
+from intake_cleanup.domain import IndexedSession
+from intake_contracts import topics
+from intake_contracts.commands import CommandType, CompleteUpload, CompletionResult, MarkFailed
+from intake_contracts.envelope import Principal
+from intake_contracts.sessions import StatusView
+from intake_runtime.messaging.requests import RequestReplyClient
+
+SYSTEM_USER = "system:cleanup"
+SERVICE = "cleanup"
+
+
+def system_principal(tenant_id: str) -> Principal:
+    """Cleanup acts inside the session's tenant, as a service, never as a user."""
+    return Principal(user_id=SYSTEM_USER, tenant_id=tenant_id, service=SERVICE)
+
+
+class Peers:
+    def __init__(self, client: RequestReplyClient) -> None:
+        self._client = client
+
+    async def mark_failed(
+        self,
+        session: IndexedSession,
+        reason: str,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> StatusView:
+        """The session's status after initiation's compare-and-set (FAILED, or unchanged).
+
+        Raises:
+            DomainError: initiation refused (e.g. it does not know the session).
+            ReplyTimeoutError, BrokerUnavailableError: Kafka did not answer.
+        """
+        command = MarkFailed(
+            upload_session_id=session.id,
+            reason=reason,
+            idle_before=idle_before,
+            expired_at=expired_at,
+        )
+        reply = await self._client.request(
+            topics.INITIATION_COMMANDS,
+            CommandType.MARK_FAILED,
+            command,
+            principal=system_principal(session.tenant_id),
+            key=str(session.id),
+        )
+        return reply.unwrap(StatusView)
+
+    async def complete(self, session: IndexedSession) -> CompletionResult:
+        """Run the completion saga again; it converges on the same Asset every time."""
+        reply = await self._client.request(
+            topics.COMPLETION_COMMANDS,
+            CommandType.COMPLETE,
+            CompleteUpload(upload_session_id=session.id),
+            principal=system_principal(session.tenant_id),
+            key=str(session.id),
+        )
+        return reply.unwrap(CompletionResult)

@@ -1,0 +1,178 @@
+"""SQL of the cleanup schema: named, parameterised, schema-qualified statements."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from intake_cleanup.domain import IndexedSession
+from intake_contracts.events import UploadLifecycleEvent
+from intake_contracts.sessions import UploadStatus
+
+Connection = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
+Executor = Connection | asyncpg.Pool
+_INDEX = "cleanup.session_index"
+_ASSETS = "cleanup.assets_seen"
+_RUNS = "cleanup.job_runs"
+_SELECT = (
+    "SELECT s.session_id, s.tenant_id, s.status, s.bucket, s.temp_key, s.multipart_upload_id,"
+    " s.expires_at, s.last_event_at, s.active_since, s.asset_id,"
+    f" EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id) AS asset_created"
+    f" FROM {_INDEX} s"
+)
+_IN_SCOPE = "($3::text IS NULL OR s.tenant_id = $3)"
+
+CLAIM_EVENT = (
+    "INSERT INTO cleanup.seen_events (message_id) VALUES ($1)"
+    " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+)
+# Only forward: a later status wins, an equal one only with a newer event.
+UPSERT_SESSION = (
+    f"INSERT INTO {_INDEX} AS s (session_id, tenant_id, status, bucket, temp_key,"
+    " multipart_upload_id, expires_at, last_event_at, active_since, asset_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)"
+    " ON CONFLICT (session_id) DO UPDATE SET status = EXCLUDED.status,"
+    " multipart_upload_id = coalesce(EXCLUDED.multipart_upload_id, s.multipart_upload_id),"
+    " expires_at = EXCLUDED.expires_at,"
+    " last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at),"
+    " active_since = greatest(s.active_since, EXCLUDED.active_since),"
+    " asset_id = coalesce(EXCLUDED.asset_id, s.asset_id), updated_at = now()"
+    " WHERE cleanup.status_rank(EXCLUDED.status) > cleanup.status_rank(s.status)"
+    " OR (cleanup.status_rank(EXCLUDED.status) = cleanup.status_rank(s.status)"
+    " AND EXCLUDED.last_event_at >= s.last_event_at)"
+)
+RECORD_ASSET = (
+    f"INSERT INTO {_ASSETS} (session_id, asset_id, tenant_id) VALUES ($1, $2, $3)"
+    " ON CONFLICT (session_id) DO NOTHING"
+)
+ADVANCE_STATUS = (
+    f"UPDATE {_INDEX} SET status = $2, updated_at = now()"
+    " WHERE session_id = $1 AND cleanup.status_rank($2) > cleanup.status_rank(status)"
+)
+RAISE_ACTIVE_SINCE = (
+    f"UPDATE {_INDEX} SET active_since = greatest(active_since, $2), updated_at = now()"
+    " WHERE session_id = $1"
+)
+IDLE = (
+    f"{_SELECT} WHERE s.status = 'UPLOADING' AND s.active_since < $1 AND {_IN_SCOPE}"
+    " ORDER BY s.active_since LIMIT $2"
+)
+EXPIRED = (
+    f"{_SELECT} WHERE s.status IN ('INITIATING', 'UPLOADING') AND s.expires_at <= $1"
+    f" AND {_IN_SCOPE} ORDER BY s.expires_at LIMIT $2"
+)
+UNRECONCILED = (
+    f"{_SELECT} WHERE s.status = 'COMPLETED' AND s.last_event_at <= $1 AND {_IN_SCOPE}"
+    f" AND NOT EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id)"
+    " ORDER BY s.last_event_at LIMIT $2"
+)
+BY_IDS = f"{_SELECT} WHERE s.session_id = ANY($1::uuid[])"
+TRY_JOB_LOCK = "SELECT pg_try_advisory_lock(hashtext($1))"
+JOB_UNLOCK = "SELECT pg_advisory_unlock(hashtext($1))"
+START_RUN = (
+    f"INSERT INTO {_RUNS} (run_id, job, instance_id, started_at, status, finished_at)"
+    " VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'skipped' THEN $4 END)"
+)
+FINISH_RUN = (
+    f"UPDATE {_RUNS} SET status = $2, finished_at = $3, stats = $4, errors = $5 WHERE run_id = $1"
+)
+RUN_BY_ID = f"SELECT * FROM {_RUNS} WHERE run_id = $1"
+
+
+def _session(row: asyncpg.Record) -> IndexedSession:
+    values = dict(row)
+    return IndexedSession(
+        id=values.pop("session_id"), status=UploadStatus(values.pop("status")), **values
+    )
+
+
+async def claim_event(connection: Connection, message_id: UUID) -> bool:
+    """False when this event was applied before: a redelivery changes nothing."""
+    return await connection.fetchval(CLAIM_EVENT, message_id) is not None
+
+
+async def upsert_session(
+    connection: Connection, event: UploadLifecycleEvent, occurred_at: datetime
+) -> None:
+    await connection.execute(
+        UPSERT_SESSION,
+        event.upload_session_id,
+        event.tenant_id,
+        event.status.value,
+        event.bucket,
+        event.temp_key,
+        event.multipart_upload_id,
+        event.expires_at,
+        occurred_at,
+        event.asset_id,
+    )
+
+
+async def record_asset(db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str) -> None:
+    await db.execute(RECORD_ASSET, session_id, asset_id, tenant_id)
+
+
+async def advance_status(db: Executor, session_id: UUID, status: UploadStatus) -> None:
+    await db.execute(ADVANCE_STATUS, session_id, status.value)
+
+
+async def raise_active_since(db: Executor, session_id: UUID, active_since: datetime) -> None:
+    await db.execute(RAISE_ACTIVE_SINCE, session_id, active_since)
+
+
+async def idle_sessions(
+    db: Executor, idle_before: datetime, limit: int, tenant_id: str | None
+) -> list[IndexedSession]:
+    return [_session(r) for r in await db.fetch(IDLE, idle_before, limit, tenant_id)]
+
+
+async def expired_sessions(
+    db: Executor, now: datetime, limit: int, tenant_id: str | None
+) -> list[IndexedSession]:
+    return [_session(r) for r in await db.fetch(EXPIRED, now, limit, tenant_id)]
+
+
+async def unreconciled_sessions(
+    db: Executor, completed_before: datetime, limit: int, tenant_id: str | None
+) -> list[IndexedSession]:
+    return [_session(r) for r in await db.fetch(UNRECONCILED, completed_before, limit, tenant_id)]
+
+
+async def sessions_by_ids(db: Executor, ids: Sequence[UUID]) -> dict[UUID, IndexedSession]:
+    rows = await db.fetch(BY_IDS, list(ids))
+    return {session.id: session for session in map(_session, rows)}
+
+
+async def try_job_lock(connection: Connection, job: str) -> bool:
+    """Session-level lock held by this connection: one replica runs a job at a time."""
+    return bool(await connection.fetchval(TRY_JOB_LOCK, f"cleanup-job:{job}"))
+
+
+async def job_unlock(connection: Connection, job: str) -> None:
+    await connection.fetchval(JOB_UNLOCK, f"cleanup-job:{job}")
+
+
+async def start_run(
+    db: Executor, run_id: UUID, *, job: str, instance_id: str, started_at: datetime, status: str
+) -> None:
+    await db.execute(START_RUN, run_id, job, instance_id, started_at, status)
+
+
+async def finish_run(
+    connection: Connection,
+    run_id: UUID,
+    *,
+    status: str,
+    finished_at: datetime,
+    stats: dict[str, int],
+    errors: list[str],
+) -> None:
+    await connection.execute(FINISH_RUN, run_id, status, finished_at, stats, errors)
+
+
+async def run_by_id(db: Executor, run_id: UUID) -> dict[str, Any] | None:
+    row = await db.fetchrow(RUN_BY_ID, run_id)
+    return dict(row) if row else None

@@ -1,0 +1,38 @@
+"""The cleanup service's one configuration object: thresholds, schedules and concurrency."""
+
+from pydantic import Field
+
+from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
+
+SCHEMA = "cleanup"
+HOUR = 3600
+
+
+class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
+    # "off" disables the in-process scheduler (tests, or a deployment using an external cron).
+    schedule: str = Field(default="on", alias="INTAKE_CLEANUP_SCHEDULE", pattern="^(on|off)$")
+    first_run_delay_s: float = Field(default=60.0, alias="INTAKE_CLEANUP_FIRST_RUN_DELAY_S", ge=0)
+    abandoned_every_s: float = Field(default=HOUR, alias="INTAKE_ABANDONED_EVERY_S", gt=0)
+    expire_every_s: float = Field(default=6 * HOUR, alias="INTAKE_EXPIRE_EVERY_S", gt=0)
+    orphan_temp_every_s: float = Field(default=6 * HOUR, alias="INTAKE_ORPHAN_TEMP_EVERY_S", gt=0)
+    orphan_multipart_every_s: float = Field(
+        default=6 * HOUR, alias="INTAKE_ORPHAN_MULTIPART_EVERY_S", gt=0
+    )
+    reconcile_every_s: float = Field(default=6 * HOUR, alias="INTAKE_RECONCILE_EVERY_S", gt=0)
+
+    abandoned_after_s: float = Field(default=HOUR, alias="INTAKE_ABANDONED_AFTER_S", ge=0)
+    # A temp object is only removed once no client could still be writing it; a day matches
+    # the session lifetime, so even a session unknown to the index has surely ended.
+    orphan_temp_after_s: float = Field(default=24 * HOUR, alias="INTAKE_ORPHAN_TEMP_AFTER_S", ge=0)
+    orphan_multipart_after_s: float = Field(
+        default=24 * HOUR, alias="INTAKE_ORPHAN_MULTIPART_AFTER_S", ge=0
+    )
+    # Long enough that a completion still promoting its object is not completed twice at once.
+    reconcile_after_s: float = Field(default=5 * 60, alias="INTAKE_RECONCILE_AFTER_S", ge=0)
+
+    s3_concurrency: int = Field(default=32, alias="INTAKE_CLEANUP_S3_CONCURRENCY", ge=1, le=256)
+    command_concurrency: int = Field(
+        default=16, alias="INTAKE_CLEANUP_COMMAND_CONCURRENCY", ge=1, le=128
+    )
+    batch_limit: int = Field(default=1000, alias="INTAKE_CLEANUP_BATCH_LIMIT", ge=1)
+    command_workers: int = Field(default=2, alias="INTAKE_COMMAND_WORKERS", ge=1, le=16)

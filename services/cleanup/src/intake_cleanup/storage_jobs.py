@@ -1,0 +1,175 @@
+"""Jobs over S3: orphaned temp objects and orphaned multipart uploads, in every bucket."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from botocore.exceptions import ClientError
+
+from intake_cleanup import domain, repo
+from intake_cleanup.domain import IndexedSession
+from intake_cleanup.report import RunReport, bounded
+from intake_cleanup.settings import CleanupSettings
+from intake_contracts.errors import TransientError
+from intake_contracts.events import ResidueRemoved
+from intake_contracts.keys import TEMP_PREFIX, session_id_of_temp_key
+from intake_runtime.storage.s3 import MultipartUpload, ObjectStore, StoredObject, error_code
+
+ABORT = "abort_multipart"
+DELETE = "delete_object"
+
+
+class StorageJobs:
+    def __init__(self, settings: CleanupSettings, pool: asyncpg.Pool, store: ObjectStore) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._store = store
+
+    async def buckets(self) -> list[str]:
+        """The shared bucket, or every `{AWS_BUCKET}-{tenant}` bucket under per_tenant."""
+        base = self._settings.aws_bucket
+        if self._settings.storage_provision_strategy == "shared":
+            return [base]
+        return await self._store.list_buckets(prefix=f"{base}-")
+
+    async def orphaned_temp_objects(self, report: RunReport, now: datetime) -> None:
+        older_than = domain.cutoff(now, self._settings.orphan_temp_after_s)
+        for bucket in await self.buckets():
+            objects = [
+                o async for page in self._store.iter_objects(bucket, TEMP_PREFIX) for o in page
+            ]
+            report.count("listed", len(objects))
+            # Looked up after the whole listing: the index has had that long to catch up with
+            # sessions created just before the run, so none of them looks unknown.
+            sessions = await self._sessions_of([o.key for o in objects])
+            doomed = [
+                (item, reason)
+                for item in objects
+                if (reason := self._reason(item.key, item.last_modified, sessions, older_than))
+            ]
+
+            async def delete(
+                entry: tuple[StoredObject, str],
+                bucket: str = bucket,
+                sessions: dict[UUID, IndexedSession] = sessions,
+            ) -> None:
+                await self._delete(report, bucket, *entry, sessions)
+
+            await bounded(self._settings.s3_concurrency, doomed, delete)
+
+    async def orphaned_multipart(self, report: RunReport, now: datetime) -> None:
+        older_than = domain.cutoff(now, self._settings.orphan_multipart_after_s)
+        for bucket in await self.buckets():
+            uploads = [
+                u
+                async for page in self._store.iter_multipart_uploads(bucket, TEMP_PREFIX)
+                for u in page
+            ]
+            report.count("listed", len(uploads))
+            sessions = await self._sessions_of([u.key for u in uploads])
+            doomed = [
+                (item, reason)
+                for item in uploads
+                if (reason := self._reason(item.key, item.initiated, sessions, older_than))
+            ]
+
+            async def abort(
+                entry: tuple[MultipartUpload, str],
+                bucket: str = bucket,
+                sessions: dict[UUID, IndexedSession] = sessions,
+            ) -> None:
+                await self._abort(report, bucket, *entry, sessions)
+
+            await bounded(self._settings.s3_concurrency, doomed, abort)
+
+    async def _sessions_of(self, keys: Sequence[str]) -> dict[UUID, IndexedSession]:
+        ids = {sid for key in keys if (sid := session_id_of_temp_key(key)) is not None}
+        return await repo.sessions_by_ids(self._pool, sorted(ids))
+
+    @staticmethod
+    def _reason(
+        key: str,
+        created: datetime,
+        sessions: dict[UUID, IndexedSession],
+        older_than: datetime,
+    ) -> str | None:
+        session_id = session_id_of_temp_key(key)
+        session = sessions.get(session_id) if session_id is not None else None
+        return domain.residue_reason(key, created, session, older_than)
+
+    async def _delete(
+        self,
+        report: RunReport,
+        bucket: str,
+        item: StoredObject,
+        reason: str,
+        sessions: dict[UUID, IndexedSession],
+    ) -> None:
+        try:
+            await self._store.delete(bucket, item.key)
+        except (TransientError, ClientError) as error:
+            report.error(f"delete s3://{bucket}/{item.key}", error)
+            return
+        report.count("deleted")
+        report.residue.append(
+            _residue(report.job, DELETE, bucket, item.key, None, reason, sessions)
+        )
+
+    async def _abort(
+        self,
+        report: RunReport,
+        bucket: str,
+        item: MultipartUpload,
+        reason: str,
+        sessions: dict[UUID, IndexedSession],
+    ) -> None:
+        try:
+            await self._store.abort_multipart(bucket, item.key, item.upload_id)
+            remaining = await self._remaining_parts(bucket, item)
+        except (TransientError, ClientError) as error:
+            report.error(f"abort s3://{bucket}/{item.key} upload {item.upload_id}", error)
+            return
+        if remaining is not None:
+            report.error(
+                f"abort s3://{bucket}/{item.key} upload {item.upload_id}",
+                RuntimeError(f"upload still listed with {remaining} parts after abort"),
+            )
+            return
+        report.count("aborted")
+        report.residue.append(
+            _residue(report.job, ABORT, bucket, item.key, item.upload_id, reason, sessions)
+        )
+
+    async def _remaining_parts(self, bucket: str, item: MultipartUpload) -> int | None:
+        """None once S3 answers NoSuchUpload: the abort is confirmed and no part remains."""
+        try:
+            parts = await self._store.list_parts(bucket, item.key, item.upload_id)
+        except ClientError as error:
+            if error_code(error) in {"NoSuchUpload", "404"}:
+                return None
+            raise
+        return len(parts)
+
+
+def _residue(  # noqa: PLR0917 - one value per event field
+    job: str,
+    action: str,
+    bucket: str,
+    key: str,
+    upload_id: str | None,
+    reason: str,
+    sessions: dict[UUID, IndexedSession],
+) -> ResidueRemoved:
+    session_id = session_id_of_temp_key(key)
+    session = sessions.get(session_id) if session_id is not None else None
+    return ResidueRemoved(
+        job=job,
+        action=action,
+        bucket=bucket,
+        key=key,
+        upload_id=upload_id,
+        upload_session_id=session_id,
+        tenant_id=session.tenant_id if session else None,
+        reason=reason,
+    )
