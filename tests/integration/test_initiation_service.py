@@ -1,0 +1,147 @@
+"""The initiation use cases in-process against real Postgres and S3 (no Kafka in between)."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import BaseModel
+
+from intake_contracts.commands import InitiateUpload, MarkCompleted, SessionRef
+from intake_contracts.envelope import Envelope, Principal
+from intake_contracts.replies import Reply
+from intake_contracts.sessions import SessionView, StatusView
+from intake_initiation.service import InitiationService
+from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_runtime.bootstrap import package_dir
+from intake_runtime.messaging.dispatch import Command
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.migrations import migrate
+from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.postgres.pool import create_pool
+from intake_runtime.storage.s3 import open_object_store
+from tests.support import tokens
+
+pytestmark = pytest.mark.integration
+
+
+def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSettings:
+    values = {
+        "DATABASE_URL": stack_env["DATABASE_URL"],
+        "AWS_ENDPOINT_URL": stack_env["AWS_ENDPOINT_URL"],
+        "AWS_BUCKET": stack_env["AWS_BUCKET"],
+        **overrides,
+    }
+    return InitiationSettings(**{key.lower(): value for key, value in values.items()})
+
+
+@pytest.fixture
+async def pool(stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    import intake_initiation.app as initiation_app
+
+    created = await create_pool(settings_for(stack_env))
+    await migrate(created, SCHEMA, package_dir(initiation_app.__file__, "migrations"))
+    yield created
+    await created.close()
+
+
+def command(payload: BaseModel, principal: Principal) -> Command[Any]:
+    envelope = Envelope(
+        type="test", correlation_id="test", tenant_id=principal.tenant_id, principal=principal
+    )
+    return Command(envelope, payload)
+
+
+async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
+    stack_env: dict[str, str], pool: asyncpg.Pool, s3: Any
+) -> None:
+    settings = settings_for(stack_env, STORAGE_PROVISION_STRATEGY="per_tenant")
+    tenant = tokens.new_tenant()
+    principal = Principal(
+        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
+    )
+    runner = PostgresTransactions(pool, SCHEMA)
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, store, Outbox(SCHEMA))
+        request = InitiateUpload(
+            file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
+        )
+
+        async def work(tx: asyncpg.Connection) -> Reply:
+            return Reply.success(await service.initiate(command(request, principal), tx))
+
+        view = (await runner.run(uuid.uuid4(), "test", work)).unwrap(SessionView)
+    expected_bucket = f"{stack_env['AWS_BUCKET']}-{tenant}"
+    assert view.direct is not None
+    assert f"/{expected_bucket}/temp/uploads/{view.upload_session_id}/original" in view.direct.url
+    async with httpx.AsyncClient() as raw:
+        put = await raw.put(view.direct.url, content=b"12345", headers=view.direct.headers)
+    assert put.status_code == 200
+    stored = s3.get_object(
+        Bucket=expected_bucket, Key=f"temp/uploads/{view.upload_session_id}/original"
+    )
+    assert stored["Body"].read() == b"12345"
+
+
+async def test_mark_completed_and_cancel_cannot_both_win(
+    stack_env: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    settings = settings_for(stack_env)
+    tenant = tokens.new_tenant()
+    user = Principal(
+        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
+    )
+    completion = user.model_copy(update={"service": "completion"})
+    runner = PostgresTransactions(pool, SCHEMA)
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, store, Outbox(SCHEMA))
+        request = InitiateUpload(
+            file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
+        )
+
+        async def initiate(tx: asyncpg.Connection) -> Reply:
+            return Reply.success(await service.initiate(command(request, user), tx))
+
+        view = (await runner.run(uuid.uuid4(), "t", initiate)).unwrap(SessionView)
+        ref = SessionRef(upload_session_id=view.upload_session_id)
+        asset_id = uuid.uuid4()
+
+        async def complete(tx: asyncpg.Connection) -> Reply:
+            mark = MarkCompleted(upload_session_id=view.upload_session_id, asset_id=asset_id)
+            return Reply.success(await service.mark_completed(command(mark, completion), tx))
+
+        async def cancel(tx: asyncpg.Connection) -> Reply:
+            return Reply.success(await service.cancel(command(ref, user), tx))
+
+        completed = await runner.run(uuid.uuid4(), "t", complete)
+        cancelled = await runner.run(uuid.uuid4(), "t", cancel)
+        redelivered = await runner.run(uuid.uuid4(), "t", complete)
+    assert completed.ok
+    assert cancelled.unwrap(StatusView).status == "COMPLETED"  # terminal: answered, unchanged
+    assert redelivered.ok  # the same completion again converges
+    row = await pool.fetchrow(
+        "SELECT status, asset_id FROM initiation.upload_sessions WHERE id = $1",
+        view.upload_session_id,
+    )
+    assert (row["status"], row["asset_id"]) == ("COMPLETED", asset_id)
+
+
+async def test_users_cannot_send_service_transitions(
+    stack_env: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    settings = settings_for(stack_env)
+    user = Principal(
+        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
+    )
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, store, Outbox(SCHEMA))
+        mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
+
+        async def work(tx: asyncpg.Connection) -> Reply:
+            return Reply.success(await service.mark_completed(command(mark, user), tx))
+
+        reply = await PostgresTransactions(pool, SCHEMA).run(uuid.uuid4(), "t", work)
+    assert reply.error is not None
+    assert reply.error.code == "permission_denied"
