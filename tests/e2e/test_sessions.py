@@ -448,3 +448,21 @@ async def test_killed_service_loses_no_committed_session_or_event(
         "SELECT count(*) FROM initiation.outbox WHERE key = ANY($1::text[])", ids
     )
     assert total == 10
+
+
+async def test_a_service_that_does_not_answer_is_a_504(
+    system: System, api: httpx.AsyncClient, caller: Caller
+) -> None:
+    session = await initiate(api, caller, 10)
+    system.processes["initiation"].stop()
+    try:
+        answer = await api.get(
+            f"/app/uploads/{session['upload_session_id']}", headers=caller.headers
+        )
+    finally:
+        system.processes["initiation"].start()
+        system.processes["initiation"].wait_ready()
+    assert answer.status_code == 504
+    assert answer.json()["code"] == "service_timeout"
+    retried = await api.get(f"/app/uploads/{session['upload_session_id']}", headers=caller.headers)
+    assert retried.status_code == 200

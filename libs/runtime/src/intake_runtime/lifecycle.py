@@ -1,7 +1,15 @@
-"""Running a service process until SIGTERM or SIGINT, then closing in reverse order."""
+"""Running a service process: settings, logs and tracing set up once, then until a signal."""
 
 import asyncio
 import signal
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from intake_runtime.logs import configure_logging
+from intake_runtime.settings import ServiceSettings, load_settings
+from intake_runtime.telemetry import configure_tracing, shutdown_tracing
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 async def wait_for_shutdown() -> None:
@@ -10,3 +18,16 @@ async def wait_for_shutdown() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+
+
+def run_service(
+    service: str, settings_class: type[S], serve: Callable[[S], Coroutine[Any, Any, None]]
+) -> None:
+    """The body of every service's `main()`."""
+    settings = load_settings(settings_class, service)
+    configure_logging(service, settings.log_level)
+    tracing = configure_tracing(service)
+    try:
+        asyncio.run(serve(settings))
+    finally:
+        shutdown_tracing(tracing)

@@ -1,6 +1,5 @@
 """Composition root of the audit service: nothing happens at import time."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -9,12 +8,9 @@ from intake_audit.service import AuditService
 from intake_audit.settings import SCHEMA, AuditSettings
 from intake_contracts import topics
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import wait_for_shutdown
-from intake_runtime.logs import configure_logging
+from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool
-from intake_runtime.settings import load_settings
-from intake_runtime.telemetry import configure_tracing, shutdown_tracing
 
 SERVICE = "audit"
 
@@ -48,10 +44,4 @@ async def serve(settings: AuditSettings) -> None:
 
 
 def main() -> None:
-    settings = load_settings(AuditSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level)
-    tracing = configure_tracing(SERVICE)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_tracing(tracing)
+    run_service(SERVICE, AuditSettings, serve)

@@ -1,6 +1,5 @@
 """Composition root of the gateway: `create_app(settings)` builds the Litestar app."""
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,14 +21,13 @@ from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.services import Services
 from intake_gateway.settings import GatewaySettings
 from intake_runtime.bootstrap import kafka_broker
-from intake_runtime.logs import configure_logging, tenant_in_scope
+from intake_runtime.lifecycle import run_service
+from intake_runtime.logs import tenant_in_scope
 from intake_runtime.messaging.requests import (
     BrokerUnavailableError,
     ReplyTimeoutError,
     RequestReplyClient,
 )
-from intake_runtime.settings import load_settings
-from intake_runtime.telemetry import configure_tracing, shutdown_tracing
 
 SERVICE = "gateway"
 log = logging.getLogger(__name__)
@@ -120,10 +118,4 @@ async def serve(settings: GatewaySettings) -> None:
 
 
 def main() -> None:
-    settings = load_settings(GatewaySettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level)
-    tracing = configure_tracing(SERVICE)
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        shutdown_tracing(tracing)
+    run_service(SERVICE, GatewaySettings, serve)

@@ -1,6 +1,5 @@
 """Composition root of the initiation service: nothing happens at import time."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -9,12 +8,10 @@ from intake_initiation.handlers import build_dispatcher
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import wait_for_shutdown
-from intake_runtime.logs import configure_logging
+from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
-from intake_runtime.settings import load_settings
 from intake_runtime.storage.s3 import open_object_store
 
 SERVICE = "initiation"
@@ -52,6 +49,4 @@ async def serve(settings: InitiationSettings) -> None:
 
 
 def main() -> None:
-    settings = load_settings(InitiationSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level)
-    asyncio.run(serve(settings))
+    run_service(SERVICE, InitiationSettings, serve)

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from faststream.kafka import KafkaBroker
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from pydantic import BaseModel
 
@@ -70,7 +71,7 @@ class Outbox:
 
     async def add_many(
         self,
-        connection: asyncpg.Connection | PoolConnectionProxy[asyncpg.Record],
+        connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]",
         events: list[tuple[EventType, BaseModel, str, str | None]],
         *,
         correlation_id: str,
@@ -129,6 +130,7 @@ class OutboxRelay:
         *,
         poll_interval_s: float = 1.0,
         batch_size: int = 200,
+        ack_timeout_s: float = 30.0,
     ) -> None:
         schema = checked_schema(schema)
         self._schema = schema
@@ -136,6 +138,7 @@ class OutboxRelay:
         self._broker = broker
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
+        self._ack_timeout_s = ack_timeout_s
         self._channel = f"{schema}_outbox"
         self._lock_key = f"outbox:{schema}"
         self._select = (
@@ -198,6 +201,22 @@ class OutboxRelay:
             return
         metrics.observe_outbox(self._schema, count, age_s)
 
+    async def _send(self, row: asyncpg.Record) -> "asyncio.Future[Any]":
+        # Published inside the writer's trace, so the event's consumers join that trace
+        # rather than one the relay would start.
+        token = otel_context.attach(propagate.extract(row["headers"]))
+        try:
+            future: asyncio.Future[Any] = await self._broker.publish(
+                Envelope.model_validate(row["envelope"]).model_dump_json().encode(),
+                row["topic"],
+                key=row["key"].encode(),
+                headers={"content-type": "application/json"},
+                no_confirm=True,
+            )
+        finally:
+            otel_context.detach(token)
+        return future
+
     async def relay_once(self) -> int:
         """Publish one batch; rows are marked only after Kafka acknowledged every one."""
         async with self._pool.acquire() as connection, connection.transaction():
@@ -211,16 +230,8 @@ class OutboxRelay:
                 return 0
             # Sent without waiting one by one, then awaited together: the idempotent producer
             # keeps each partition's order, and nothing is marked before every ack is in.
-            acks = [
-                await self._broker.publish(
-                    Envelope.model_validate(row["envelope"]).model_dump_json().encode(),
-                    row["topic"],
-                    key=row["key"].encode(),
-                    headers={"content-type": "application/json", **row["headers"]},
-                    no_confirm=True,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
+            acks = [await self._send(row) for row in rows]
+            async with asyncio.timeout(self._ack_timeout_s):  # never hold the lock forever
+                await asyncio.gather(*acks)
             await connection.execute(self._mark, [row["id"] for row in rows])
             return len(rows)

@@ -193,15 +193,25 @@ class ObjectStore:
 
     @_transient
     async def copy(
-        self, bucket: str, source_key: str, target_key: str, size: int, threshold: int
+        self,
+        bucket: str,
+        source_key: str,
+        target_key: str,
+        size: int,
+        threshold: int,
+        *,
+        content_type: str = "application/octet-stream",
     ) -> None:
-        """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)."""
+        """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB).
+
+        A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
+        """
         source = {"Bucket": bucket, "Key": source_key}
         if size <= threshold:
             await self._client.copy_object(Bucket=bucket, Key=target_key, CopySource=source)
             return
         part_size = max(5 * 1024 * 1024, min(MULTIPART_COPY_PART_SIZE, threshold))
-        upload_id = await self.create_multipart(bucket, target_key, "application/octet-stream")
+        upload_id = await self.create_multipart(bucket, target_key, content_type)
         try:
             parts = []
             for number, first in enumerate(range(0, size, part_size), start=1):
