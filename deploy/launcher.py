@@ -9,7 +9,6 @@ the state folder, so `down` ends exactly what `up` started.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -56,6 +55,10 @@ class ServiceProcess:
             )
         self.pid_path.write_text(str(self.process.pid))
 
+    def running(self) -> bool:
+        pid = _read_pid(self.pid_path)
+        return pid is not None and _runs_service(pid, self.name)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.health_port}{path}"
 
@@ -77,7 +80,8 @@ class ServiceProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
         pid = self.process.pid if self.process else _read_pid(self.pid_path)
-        if pid is None:
+        if pid is None or (self.process is None and not _runs_service(pid, self.name)):
+            self.pid_path.unlink(missing_ok=True)  # stale: that pid is not ours any more
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
@@ -94,6 +98,14 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _runs_service(pid: int, name: str) -> bool:
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return f"intake-{name}".encode() in command_line
 
 
 def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
@@ -152,16 +164,14 @@ def main() -> None:
     processes = build(_stack_env(), STATE / "services", gateway_port)
     if command == "up":
         for process in processes.values():
-            if _read_pid(process.pid_path) is not None and _alive(_read_pid(process.pid_path)):
+            if process.running():  # `up` twice leaves the running ones alone
                 continue
             process.start()
         for process in processes.values():
             process.wait_ready()
         host = os.environ.get("INTAKE_GATEWAY_HOST", "127.0.0.1")
         print(
-            json.dumps(
-                {"gateway": f"http://{host}:{gateway_port}", "logs": str(STATE / "services")}
-            )
+            f"Intake is up: gateway http://{host}:{gateway_port}  (service logs: {STATE / 'services'})"
         )
     elif command == "down":
         for process in reversed(list(processes.values())):
@@ -169,17 +179,7 @@ def main() -> None:
     else:
         for name, process in processes.items():
             pid = _read_pid(process.pid_path)
-            print(f"{name}: {'running pid ' + str(pid) if pid and _alive(pid) else 'stopped'}")
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+            print(f"{name}: {'running pid ' + str(pid) if process.running() else 'stopped'}")
 
 
 if __name__ == "__main__":

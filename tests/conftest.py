@@ -64,6 +64,9 @@ def service_env(stack_env: dict[str, str], **overrides: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    # Services left by `make up` would join the same consumer groups and take our commands.
+    for leftover in launcher.build(dict(os.environ), launcher.STATE / "services", 0).values():
+        leftover.stop()
     log_dir = stack.ROOT / ".state" / "test-logs" / uuid.uuid4().hex[:8]
     ports = {name: free_port() for name in launcher.DEFAULT_PORTS}
     processes = launcher.build(
