@@ -170,9 +170,8 @@ def main() -> None:
         for process in processes.values():
             process.wait_ready()
         host = os.environ.get("INTAKE_GATEWAY_HOST", "127.0.0.1")
-        print(
-            f"Intake is up: gateway http://{host}:{gateway_port}  (service logs: {STATE / 'services'})"
-        )
+        print(f"Intake is up: gateway http://{host}:{gateway_port}")
+        print(f"service logs: {STATE / 'services'}")
     elif command == "down":
         for process in reversed(list(processes.values())):
             process.stop()
