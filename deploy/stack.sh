@@ -28,6 +28,8 @@ PG_USER=${INTAKE_PG_USER:-intake}
 PG_PASSWORD=${INTAKE_PG_PASSWORD:-intake}        # LOCAL DEVELOPMENT DEFAULT, not a secret
 PG_DB=${INTAKE_PG_DB:-intake}
 PG_OS_USER=${INTAKE_PG_OS_USER:-postgres}        # initdb/postgres refuse to run as root
+# Cluster superuser = the OS user running the server, so local peer auth lets us in.
+if ((EUID == 0)); then PG_SUPERUSER=$PG_OS_USER; else PG_SUPERUSER=$(id -un); fi
 S3_PORT=${INTAKE_S3_PORT:-18333}
 # SeaweedFS internal ports, away from its defaults so other instances do not collide.
 # Each also opens a gRPC port at +10000 (e.g. 29333, 28080, 28888, 28333, 28646).
@@ -42,10 +44,12 @@ AWS_BUCKET=${AWS_BUCKET:-intake-uploads}
 KAFKA_HEAP=${INTAKE_KAFKA_HEAP:--Xms256m -Xmx512m}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-# Readiness deadlines in seconds.
-KAFKA_DEADLINE=120
-PG_DEADLINE=60
-S3_DEADLINE=60
+# Readiness deadline per part, in seconds. Generous because a 2-core machine busy with test
+# suites has been seen taking ~90s to boot the Kafka JVM; a part whose process dies fails at once.
+READY_TIMEOUT=${INTAKE_READY_TIMEOUT:-180}
+KAFKA_DEADLINE=$READY_TIMEOUT
+PG_DEADLINE=$READY_TIMEOUT
+S3_DEADLINE=$READY_TIMEOUT
 
 TOOLS_VENV=$STATE/tools-venv
 KAFKA_DIR=$STATE/kafka
@@ -76,7 +80,7 @@ our_pid() {
     pid=$(<"$pidfile")
     [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
     cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmdline == *"$STATE"* ]] || return 1
+    [[ $cmdline == *"$STATE/"* ]] || return 1
     echo "$pid"
 }
 
@@ -90,6 +94,7 @@ spawn() {
     local pidfile=$1 log=$2 i
     shift 2
     rm -f "$pidfile"
+    # shellcheck disable=SC2016  # expanded by the inner bash, on purpose
     setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$log" 2>&1 </dev/null 9>&- &
     for i in $(seq 50); do [[ -s $pidfile ]] && return 0; sleep 0.1; done
     return 1
@@ -330,8 +335,8 @@ pg_prepare_dirs() {
         as_pg test -w "$PG_DATA" ||
             fail postgres "OS user $PG_OS_USER cannot reach $PG_DATA (a parent dir is not traversable)" "$PG_LOG"
     else
-        mkdir -p -m 700 "$PG_DATA" "$PG_SOCKET_DIR"
-        mkdir -p "$(dirname "$PG_LOG")"
+        mkdir -p "$PG_DATA" "$PG_SOCKET_DIR" "$(dirname "$PG_LOG")"
+        chmod 700 "$PG_DATA" "$PG_SOCKET_DIR"
     fi
 }
 
@@ -339,7 +344,7 @@ pg_prepare_dirs() {
 init_pg_cluster() {
     [[ -f $PG_DATA/PG_VERSION ]] && return 0
     say "initdb $PG_DATA"
-    as_pg "$(pg_bin)/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+    as_pg "$(pg_bin)/initdb" -D "$PG_DATA" -U "$PG_SUPERUSER" -E UTF8 --locale=C.UTF-8 \
         --auth-local=peer --auth-host=scram-sha-256 >>"$PG_LOG" 2>&1 ||
         fail postgres "initdb failed" "$PG_LOG"
     echo "include 'intake.conf'" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
@@ -381,7 +386,7 @@ wait_postgres() {
 # Role + database, idempotent. The role owns the database, so it may create schemas in it
 # (and in PG15+ also use `public`, which belongs to the database owner).
 ensure_pg_role_and_db() {
-    as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres \
+    as_pg "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres \
         -v u="$PG_USER" -v p="$PG_PASSWORD" -v d="$PG_DB" >>"$PG_LOG" 2>&1 <<'SQL' ||
 SELECT format('CREATE ROLE %I LOGIN', :'u') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u') \gexec
 SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'u', :'p') \gexec
@@ -414,8 +419,8 @@ write_s3_identities() {
 EOF
 }
 
-# `weed mini` = master+volume+filer+S3 in one process, tuned for dev: ~2s start, ~4s clean stop
-# (`weed server -s3` needed ~18s to stop, its filer waits 15s on gRPC streams). WebDAV, Iceberg
+# `weed mini` = master+volume+filer+S3 in one process, tuned for dev: ~2s start, 4-12s clean
+# stop (`weed server -s3` took ~20s to become ready after a restart and ~18s to stop). WebDAV, Iceberg
 # and Lance endpoints are switched off; the admin server cannot be, so it gets its own port.
 start_seaweedfs() {
     our_pid "$S3_PID" >/dev/null && return 0
@@ -523,7 +528,7 @@ cmd_env() {
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
 export DATABASE_URL=postgresql://$u:$p@127.0.0.1:$PG_PORT/$(urlencode "$PG_DB")
 export AWS_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
-export AWS_REGION=$AWS_REGION
+export AWS_REGION=$(printf '%q' "$AWS_REGION")
 export AWS_ACCESS_KEY_ID=$(printf '%q' "$AWS_ACCESS_KEY_ID")
 export AWS_SECRET_ACCESS_KEY=$(printf '%q' "$AWS_SECRET_ACCESS_KEY")
 export AWS_BUCKET=$(printf '%q' "$AWS_BUCKET")
