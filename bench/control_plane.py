@@ -6,17 +6,20 @@ concurrent, beside the same Postgres + S3 work done directly in one process (the
 
 import argparse
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
-
-from bench.common import percentiles, write
 from tests.support import tokens
 
+from bench import floor
+from bench.common import percentiles, write
+
 MiB = 1024 * 1024
+STATE = Path(os.environ.get("INTAKE_STATE_DIR", Path(__file__).resolve().parents[1] / ".state"))
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -25,7 +28,9 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def run_concurrently(call: Callable[[], Awaitable[Any]], total: int, concurrency: int) -> tuple[list[float], float]:
+async def run_concurrently(
+    call: Callable[[], Awaitable[Any]], total: int, concurrency: int
+) -> tuple[list[float], float]:
     samples: list[float] = []
     queue = iter(range(total))
 
@@ -38,11 +43,18 @@ async def run_concurrently(call: Callable[[], Awaitable[Any]], total: int, concu
     return samples, total / (time.perf_counter() - started)
 
 
-def initiate_call(api: httpx.AsyncClient, headers: dict[str, str], brand: str, size: int) -> Callable[[], Awaitable[Any]]:
+def initiate_call(
+    api: httpx.AsyncClient, headers: dict[str, str], brand: str, size: int
+) -> Callable[[], Awaitable[Any]]:
     async def call() -> Any:
         answer = await api.post(
             "/app/uploads/initiate",
-            json={"file_name": "b.bin", "file_size": size, "mime_type": "application/octet-stream", "brand_id": brand},
+            json={
+                "file_name": "b.bin",
+                "file_size": size,
+                "mime_type": "application/octet-stream",
+                "brand_id": brand,
+            },
             headers=headers,
         )
         answer.raise_for_status()
@@ -74,9 +86,53 @@ async def measure(gateway: str, sequential: int, concurrent_total: int) -> dict[
 
         samples = [await timed(part_url) for _ in range(sequential)]
         figures["part_url_sequential"] = percentiles(samples)
-        samples, rate = await run_concurrently(part_url, concurrent_total, 16)
-        figures["part_url_c16"] = {**percentiles(samples), "rps": round(rate, 1)}
+        for concurrency in (16, 64):
+            samples, rate = await run_concurrently(part_url, concurrent_total, concurrency)
+            figures[f"part_url_c{concurrency}"] = {**percentiles(samples), "rps": round(rate, 1)}
+        figures["initiate_batch_100"] = percentiles(
+            [await timed(batch_call(api, headers, brand)) for _ in range(20)]
+        )
+    figures["floor"] = await floor.measure(sequential)
+    figures["service_rss_mib"] = service_rss_mib()
     return figures
+
+
+def batch_call(
+    api: httpx.AsyncClient, headers: dict[str, str], brand: str
+) -> Callable[[], Awaitable[Any]]:
+    files = [
+        {
+            "file_name": f"{i}.jpg",
+            "file_size": 1000 + i,
+            "mime_type": "image/jpeg",
+            "client_reference": str(i),
+        }
+        for i in range(100)
+    ]
+
+    async def call() -> Any:
+        answer = await api.post(
+            "/app/uploads/initiate-batch", json={"brand_id": brand, "files": files}, headers=headers
+        )
+        answer.raise_for_status()
+        assert all(item["ok"] for item in answer.json()["uploads"])
+
+    return call
+
+
+def service_rss_mib() -> dict[str, float]:
+    """Resident memory of each service started by `make up` (its pid files)."""
+    sizes = {}
+    for pid_file in sorted((STATE / "services").glob("*.pid")):
+        try:
+            status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith(("VmRSS", "VmHWM")):
+                key = "rss" if line.startswith("VmRSS") else "peak"
+                sizes[f"{pid_file.stem}_{key}"] = round(int(line.split()[1]) / 1024, 1)
+    return sizes
 
 
 def main() -> None:
