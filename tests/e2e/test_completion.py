@@ -1,6 +1,7 @@
 """Completion end to end: exactly one Asset per upload, through the gateway, on the real stack."""
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import uuid
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from intake_contracts import keys
-from tests.conftest import Caller, System, free_port, launcher, new_caller
+from tests.conftest import Caller, System, free_port, new_caller
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -177,6 +178,7 @@ async def test_multipart_complete_with_the_clients_parts(
     )
     head = s3.head_object(Bucket=bucket, Key=key)
     assert head["ETag"].strip('"').endswith("-2")  # assembled by a two-part copy
+    assert head["ContentType"] == "video/mp4"
     assert not exists(s3, bucket, temp_key(session_id))
     [row] = await assets_of(db, session_id)
     assert (row["size_bytes"], row["mime_type"]) == (12 * MiB, "video/mp4")
@@ -271,36 +273,36 @@ async def test_crash_between_mark_completed_and_asset_is_repaired_by_retry(
     normal = system.processes["completion"]
     port = free_port()
     fault = {"INTAKE_COMPLETION_FAULT": "crash_after_mark_completed"}
-    faulty = launcher.ServiceProcess(
-        "completion",
-        {**normal.env, **fault, "INTAKE_METRICS_PORT": str(port)},
-        normal.log_dir / "faulty",
-        port,
+    faulty = dataclasses.replace(
+        normal,
+        env={**normal.env, **fault, "INTAKE_METRICS_PORT": str(port)},
+        log_dir=normal.log_dir / "faulty",
+        health_port=port,
+        process=None,
     )
+
+    async def exit_code() -> int | None:
+        return None if faulty.process is None else faulty.process.poll()
+
     # The faulty process takes over the consumer group while the normal one is stopped.
     await asyncio.to_thread(normal.stop)
     try:
         faulty.start()
         await asyncio.to_thread(faulty.wait_ready, 90)
         first = asyncio.create_task(complete(api, caller, session_id))
-        await eventually(lambda: _returncode(faulty), lambda code: code is not None, timeout_s=60)
-        print('T crashed', __import__('time').strftime('%X'))
-        assert await _returncode(faulty) == 1
+        await eventually(exit_code, lambda code: code is not None, timeout_s=60)
+        assert await exit_code() == 1
         assert await status_of(api, caller, session_id) == "COMPLETED"
         assert await assets_of(db, session_id) == []
-        print('T checked', __import__('time').strftime('%X'))
     finally:
         await asyncio.to_thread(faulty.stop)
-        print('T stopped', __import__('time').strftime('%X'))
         normal.start()
         await asyncio.to_thread(normal.wait_ready, 90)
 
     async def retry() -> httpx.Response:
         return await complete(api, caller, session_id)
 
-    print('T ready', __import__('time').strftime('%X'))
     retried = await eventually(retry, lambda a: a.status_code in {200, 201}, timeout_s=120)
-    print('T retried', __import__('time').strftime('%X'), retried.status_code)
     answers = [answer for answer in [await first, retried] if answer.status_code in {200, 201}]
     expected = str(keys.asset_id_for(uuid.UUID(session_id)))
     assert {answer.json()["asset"]["asset_id"] for answer in answers} == {expected}
@@ -310,10 +312,6 @@ async def test_crash_between_mark_completed_and_asset_is_repaired_by_retry(
     assert not exists(s3, bucket, temp_key(session_id))
     final = await complete(api, caller, session_id)
     assert (final.status_code, final.json()["asset"]["asset_id"]) == (200, expected)
-
-
-async def _returncode(process: launcher.ServiceProcess) -> int | None:
-    return None if process.process is None else process.process.poll()
 
 
 # --- refusals that change nothing --------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Composition root of the completion service: nothing happens at import time."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -13,13 +12,11 @@ from intake_completion.settings import SCHEMA, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import topics
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import wait_for_shutdown
-from intake_runtime.logs import configure_logging
+from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
-from intake_runtime.settings import load_settings
 from intake_runtime.storage.s3 import open_object_store
 
 
@@ -86,6 +83,4 @@ async def serve(settings: CompletionSettings) -> None:
 
 
 def main() -> None:
-    settings = load_settings(CompletionSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level)
-    asyncio.run(serve(settings))
+    run_service(SERVICE, CompletionSettings, serve)

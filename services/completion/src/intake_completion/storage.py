@@ -91,7 +91,12 @@ class CompletionStorage:
         target = keys.asset_key(session.tenant_id, asset_id)
         if await self._store.head(session.bucket, session.temp_key) is not None:
             await self._store.copy(
-                session.bucket, session.temp_key, target, session.size_bytes, self._copy_threshold
+                session.bucket,
+                session.temp_key,
+                target,
+                session.size_bytes,
+                self._copy_threshold,
+                content_type=session.mime_type,
             )
             await self._store.delete(session.bucket, session.temp_key)
         elif await self._store.head(session.bucket, target) is None:
