@@ -20,7 +20,7 @@ from intake_cleanup.settings import SCHEMA, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import wait_for_shutdown
+from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.logs import configure_logging
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
@@ -98,15 +98,14 @@ def main(argv: list[str] | None = None) -> None:
     run = commands.add_parser("run", help="run one job once and print its summary")
     run.add_argument("job", help=", ".join(job.value for job in domain.Job))
     args = parser.parse_args(argv)
-    if args.command == "run":
-        try:
-            job = domain.parse_job(args.job)
-        except DomainError as error:
-            parser.error(error.detail)  # exits 2
+    if args.command != "run":
+        run_service(SERVICE, CleanupSettings, serve)
+        return
+    try:
+        job = domain.parse_job(args.job)
+    except DomainError as error:
+        parser.error(error.detail)  # exits 2
     settings = load_settings(CleanupSettings, SERVICE)
     configure_logging(SERVICE, settings.log_level)
-    if args.command == "run":
-        # A run that recorded errors still exits 0: the summary says what failed.
-        sys.stdout.write(asyncio.run(run_once(settings, job)) + "\n")
-        return
-    asyncio.run(serve(settings))
+    # A run that recorded errors still exits 0: the summary says what failed.
+    sys.stdout.write(asyncio.run(run_once(settings, job)) + "\n")

@@ -1,6 +1,9 @@
 """The session index: what cleanup learns from lifecycle and asset events, applied once each."""
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -17,20 +20,36 @@ class SessionIndex:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def apply(self, envelope: Envelope) -> bool:
-        """Apply one event; False when it is not ours to index or was applied before."""
-        if envelope.type in _LIFECYCLE_TYPES:
-            event = UploadLifecycleEvent.model_validate(envelope.payload)
-            async with self._pool.acquire() as connection, connection.transaction():
-                if not await repo.claim_event(connection, envelope.message_id):
-                    return False
-                await repo.upsert_session(connection, event, envelope.occurred_at)
-            return True
-        if envelope.type == EventType.ASSET_CREATED:
-            asset = AssetCreated.model_validate(envelope.payload)
+    async def apply(self, envelopes: Sequence[Envelope]) -> int:
+        """Apply a batch of events in one transaction; returns how many were new to the index.
+
+        A batch, not one event at a time: on first start the whole topic history is replayed.
+        """
+        lifecycle = [e for e in envelopes if e.type in _LIFECYCLE_TYPES]
+        assets = [
+            AssetCreated.model_validate(e.payload)
+            for e in envelopes
+            if e.type == EventType.ASSET_CREATED
+        ]
+        async with self._pool.acquire() as connection, connection.transaction():
+            fresh = await repo.claim_events(connection, [e.message_id for e in lifecycle])
+            updates = _unseen(lifecycle, fresh)
+            await repo.upsert_sessions(connection, updates)
             # Recording an asset is idempotent by itself (keyed by session): no claim needed.
-            await repo.record_asset(
-                self._pool, asset.upload_session_id, asset.asset_id, asset.tenant_id
+            await repo.record_assets(
+                connection, [(a.upload_session_id, a.asset_id, a.tenant_id) for a in assets]
             )
-            return True
-        return False
+        return len(updates) + len(assets)
+
+
+def _unseen(
+    envelopes: Sequence[Envelope], fresh: set[UUID]
+) -> list[tuple[UploadLifecycleEvent, datetime]]:
+    """Each fresh event once, in arrival order, even when a batch holds a duplicate."""
+    updates = []
+    for envelope in envelopes:
+        if envelope.message_id in fresh:
+            fresh.discard(envelope.message_id)
+            event = UploadLifecycleEvent.model_validate(envelope.payload)
+            updates.append((event, envelope.occurred_at))
+    return updates

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -12,8 +12,9 @@ from intake_cleanup.domain import IndexedSession
 from intake_contracts.events import UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus
 
-Connection = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
-Executor = Connection | asyncpg.Pool
+# Strings: PoolConnectionProxy is generic only in the stubs.
+Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+Executor: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record] | asyncpg.Pool"
 _INDEX = "cleanup.session_index"
 _ASSETS = "cleanup.assets_seen"
 _RUNS = "cleanup.job_runs"
@@ -25,8 +26,8 @@ _SELECT = (
 )
 _IN_SCOPE = "($3::text IS NULL OR s.tenant_id = $3)"
 
-CLAIM_EVENT = (
-    "INSERT INTO cleanup.seen_events (message_id) VALUES ($1)"
+CLAIM_EVENTS = (
+    "INSERT INTO cleanup.seen_events (message_id) SELECT unnest($1::uuid[])"
     " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
 )
 # Only forward: a later status wins, an equal one only with a newer event.
@@ -74,7 +75,8 @@ TRY_JOB_LOCK = "SELECT pg_try_advisory_lock(hashtext($1))"
 JOB_UNLOCK = "SELECT pg_advisory_unlock(hashtext($1))"
 START_RUN = (
     f"INSERT INTO {_RUNS} (run_id, job, instance_id, started_at, status, finished_at)"
-    " VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'skipped' THEN $4 END)"
+    " VALUES ($1, $2, $3, $4::timestamptz, $5::text,"
+    " CASE WHEN $5::text = 'skipped' THEN $4::timestamptz END)"
 )
 FINISH_RUN = (
     f"UPDATE {_RUNS} SET status = $2, finished_at = $3, stats = $4, errors = $5 WHERE run_id = $1"
@@ -89,26 +91,37 @@ def _session(row: asyncpg.Record) -> IndexedSession:
     )
 
 
-async def claim_event(connection: Connection, message_id: UUID) -> bool:
-    """False when this event was applied before: a redelivery changes nothing."""
-    return await connection.fetchval(CLAIM_EVENT, message_id) is not None
+async def claim_events(connection: Connection, message_ids: Sequence[UUID]) -> set[UUID]:
+    """The ids not applied before: a redelivered event changes nothing."""
+    rows = await connection.fetch(CLAIM_EVENTS, list(message_ids))
+    return {row["message_id"] for row in rows}
 
 
-async def upsert_session(
-    connection: Connection, event: UploadLifecycleEvent, occurred_at: datetime
+async def upsert_sessions(
+    connection: Connection, events: Sequence[tuple[UploadLifecycleEvent, datetime]]
 ) -> None:
-    await connection.execute(
+    """In the order given: a session's events arrive in order on its partition."""
+    await connection.executemany(
         UPSERT_SESSION,
-        event.upload_session_id,
-        event.tenant_id,
-        event.status.value,
-        event.bucket,
-        event.temp_key,
-        event.multipart_upload_id,
-        event.expires_at,
-        occurred_at,
-        event.asset_id,
+        [
+            (
+                event.upload_session_id,
+                event.tenant_id,
+                event.status.value,
+                event.bucket,
+                event.temp_key,
+                event.multipart_upload_id,
+                event.expires_at,
+                occurred_at,
+                event.asset_id,
+            )
+            for event, occurred_at in events
+        ],
     )
+
+
+async def record_assets(connection: Connection, assets: Sequence[tuple[UUID, UUID, str]]) -> None:
+    await connection.executemany(RECORD_ASSET, assets)
 
 
 async def record_asset(db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str) -> None:
