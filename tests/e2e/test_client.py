@@ -97,14 +97,16 @@ async def test_a_killed_upload_resumes_and_sends_only_the_missing_parts(
         command, env=env, capture_output=True, text=True, timeout=180, check=False
     )
 
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 0, (second.stdout, second.stderr)
     [result] = json.loads(second.stdout)
     assert result["status"] == "completed"
     assert result["resumed"] is True
     assert result["upload_session_id"] == session_id
     assert result["parts_total"] == 8
-    assert result["parts_skipped"] == len(stored)
-    assert result["parts_sent"] == 8 - len(stored)
+    # A part whose last byte left before the kill may still land in S3 after our look, so
+    # the rerun can find more than `stored` - never fewer - and sends exactly the rest.
+    assert result["parts_skipped"] >= len(stored)
+    assert result["parts_sent"] == 8 - result["parts_skipped"]
     assert sha256_of_object(s3, result["asset"]) == sha256_of_file(file)
     assert state_entries(state) == {}  # a completed upload is forgotten
 
@@ -138,7 +140,7 @@ async def test_a_rejected_part_url_is_signed_again_transparently(
     assert result.status == "completed", result.error
     assert result.resigned >= 1
     # The whole rejected batch is signed again at once, not part by part.
-    assert signings == [[1, 2, 3], [1, 2, 3]]
+    assert [sorted(numbers) for numbers in signings] == [[1, 2, 3], [1, 2, 3]]
     assert result.parts_sent == 3
     assert result.asset is not None
     assert sha256_of_object(s3, result.asset) == sha256_of_file(file)
@@ -249,7 +251,7 @@ async def test_several_files_go_through_one_batch_and_all_complete(
         env=cli_env(system, token), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
-    assert answer.returncode == 0, answer.stderr
+    assert answer.returncode == 0, (answer.stdout, answer.stderr)
     results = json.loads(answer.stdout)
     assert [r["status"] for r in results] == ["completed", "completed"]
     headers = {"Authorization": f"Bearer {token}"}

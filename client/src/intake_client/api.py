@@ -35,6 +35,11 @@ class IntakeApi:
             transport=transport,
         )
         self._retry = retry or RetryPolicy()
+        # Completion is exactly-once and every byte is already in S3: giving up early would
+        # waste the whole upload, so it waits out a slow finalize (large copies) for longer.
+        self._complete_retry = RetryPolicy(
+            attempts=max(self._retry.attempts, 10), base_s=self._retry.base_s, cap_s=20.0
+        )
         self.base_url = base_url.rstrip("/")
 
     async def aclose(self) -> None:
@@ -87,7 +92,9 @@ class IntakeApi:
             body["title"] = title
         if parts is not None:
             body["parts"] = parts
-        return await self._call("POST", "/complete", body, prefix="/app/assets/upload")
+        return await self._call(
+            "POST", "/complete", body, prefix="/app/assets/upload", policy=self._complete_retry
+        )
 
     async def _call(
         self,
@@ -98,12 +105,13 @@ class IntakeApi:
         headers: dict[str, str] | None = None,
         prefix: str = "/app/uploads",
         retry: bool = True,
+        policy: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         async def attempt() -> dict[str, Any]:
             answer = await self._http.request(method, prefix + path, json=body, headers=headers)
             return _json_or_raise(answer)
 
-        return await self._retry.run(attempt, None if retry else surely_not_processed)
+        return await (policy or self._retry).run(attempt, None if retry else surely_not_processed)
 
 
 def surely_not_processed(error: BaseException) -> bool:

@@ -14,8 +14,10 @@ import httpx
 from intake_client import tokens
 from intake_client.api import DEFAULT_URL, IntakeApi
 from intake_client.errors import IntakeApiError, IntakeError
-from intake_client.manager import FileResult, UploadManager, UploadOptions
+from intake_client.manager import UploadManager
 from intake_client.render import UploadBars, summary_line
+from intake_client.results import FileResult, UploadOptions
+from intake_client.retry import RetryPolicy
 from intake_client.state import DEFAULT_STATE_FILE, StateFile
 
 
@@ -128,7 +130,8 @@ def _lookup(
 ) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         async def fetch() -> dict[str, Any]:
-            api = IntakeApi(_url(args), _token_of(args))
+            # A person is waiting: fail in seconds rather than ride out a long outage.
+            api = IntakeApi(_url(args), _token_of(args), retry=RetryPolicy(attempts=3))
             try:
                 return await call(api, args.session_id)
             finally:

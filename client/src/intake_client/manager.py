@@ -21,7 +21,8 @@ from intake_client.multipart import (
     send_direct,
 )
 from intake_client.plan import parts_to_send, plan_parts
-from intake_client.progress import FileCallback, FileTracker, PartCallback
+from intake_client.progress import FileTracker
+from intake_client.results import FileResult, UploadOptions
 from intake_client.retry import RetryPolicy
 from intake_client.state import StateEntry, StateFile, entry_key
 from intake_client.transfer import RateLimit
@@ -29,45 +30,6 @@ from intake_client.transfer import RateLimit
 # Answers after which a session can never take these bytes: forget it and start over.
 _GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
 _DEAD = frozenset({"upload_cancelled", "upload_failed", "upload_session_expired"})
-
-
-@dataclass(frozen=True)
-class UploadOptions:
-    brand_id: str
-    parallel: int = 4
-    title: str | None = None
-    batch_reference: str | None = None
-    on_part: PartCallback | None = None
-    on_file: FileCallback | None = None
-    limit_rate: float | None = None  # bytes per second across all files; None = unlimited
-
-
-@dataclass
-class FileResult:
-    """One file's outcome; `parts_sent` counts only what this run put into S3."""
-
-    path: Path
-    size: int = 0
-    upload_session_id: str | None = None
-    status: str = "pending"  # "completed" or "failed" once done
-    resumed: bool = False
-    asset: dict[str, Any] | None = None
-    parts_total: int = 0
-    parts_sent: int = 0
-    parts_skipped: int = 0
-    resigned: int = 0
-    retries: int = 0
-    transfer_s: float = 0.0
-    complete_s: float = 0.0
-    error: IntakeError | OSError | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in {"path", "error"}}
-        data["path"] = str(self.path)
-        data["error"] = str(self.error) if self.error else None
-        if isinstance(self.error, IntakeApiError):
-            data["error_code"] = self.error.code
-        return data
 
 
 @dataclass
@@ -80,12 +42,15 @@ class _Job:
     session: Session | None = None
     uploaded: tuple[UploadedPart, ...] = ()
     direct: DirectUpload | None = None
-    done: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def needs_session(self) -> bool:
+        return self.result.upload_session_id is None and self.result.status == "pending"
+
+    @property
     def ready(self) -> bool:
-        return self.result.upload_session_id is not None and not self.done
+        return self.result.upload_session_id is not None and self.result.status == "pending"
 
 
 class UploadManager:
@@ -133,7 +98,7 @@ class UploadManager:
         results = {job.path: job.result for job in jobs}
         for job in jobs:
             await self._guard(job, self._resume_known(job))
-        fresh = [job for job in jobs if job.result.upload_session_id is None and not job.done]
+        fresh = [job for job in jobs if job.needs_session]
         await self._initiate(fresh, options)
         limit = RateLimit(options.limit_rate) if options.limit_rate else None
         transfer = Transfer(self._http, asyncio.Semaphore(options.parallel), self._retry, limit)
@@ -250,11 +215,13 @@ class UploadManager:
             self._check_unchanged(job)
             job.result.transfer_s = time.monotonic() - started
             tracker.phase("completing")
-            answer = await self._complete(job, session_id, parts, options.title)
+            try:
+                answer = await self._complete(job, session_id, parts, options.title)
+            finally:
+                job.result.complete_s = time.monotonic() - started - job.result.transfer_s
         except BaseException:
             tracker.phase("failed")
             raise
-        job.result.complete_s = time.monotonic() - started - job.result.transfer_s
         self._finish(job, session_id, answer.get("asset"))
         tracker.phase("completed")
 
@@ -309,7 +276,7 @@ class UploadManager:
 
     def _finish(self, job: _Job, session_id: str, asset: dict[str, Any] | None) -> None:
         self._state.remove(job.key)
-        job.done, job.result.status, job.result.asset = True, "completed", asset
+        job.result.status, job.result.asset = "completed", asset
         job.result.upload_session_id = session_id
 
     @staticmethod
@@ -329,5 +296,5 @@ def _mime(path: Path) -> str:
 
 def _stat_error(path: Path) -> OSError:
     if path.is_dir():
-        return IsADirectoryError(f"{path}: is a directory")
-    return FileNotFoundError(f"{path}: no such file")
+        return IsADirectoryError("is a directory")
+    return FileNotFoundError("no such file")

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from intake_client.api import MAX_PARTS_PER_SIGNING
-from intake_client.errors import TransferError
+from intake_client.errors import IntakeApiError, TransferError
 from intake_client.models import DirectUpload, PartUrl
 from intake_client.plan import Part
 from intake_client.progress import FileTracker
@@ -71,9 +71,13 @@ class MultipartSender:
         for part in parts:
             queue.put_nowait(part)
         self._pending = [part.number for part in parts]
-        async with asyncio.TaskGroup() as workers:
-            for _ in range(min(parallel, len(parts))):
-                workers.create_task(self._worker(queue))
+        try:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(parallel, len(parts))):
+                    workers.create_task(self._worker(queue))
+        except ExceptionGroup as group:
+            # The first failure is the story; the other workers were cancelled because of it.
+            raise group.exceptions[0] from None
         return self.stats
 
     async def _worker(self, queue: "asyncio.Queue[Part]") -> None:
@@ -98,6 +102,8 @@ class MultipartSender:
                         on_sent=lambda n: self._tracker.part_sent(part.number, part.size, n),
                         limit=self._transfer.limit,
                     )  # fmt: skip
+            except IntakeApiError:
+                raise  # signing refused (cancelled, expired…): already retried where it can be
             except UrlRejectedError as error:
                 self._tracker.part_reset(part.number)
                 rejections, rejected_url = rejections + 1, url.url
@@ -163,6 +169,8 @@ async def send_direct(
                     on_sent=lambda n: tracker.part_sent(1, size, n), limit=transfer.limit,
                 )  # fmt: skip
             break
+        except IntakeApiError:
+            raise
         except UrlRejectedError as error:
             tracker.part_reset(1)
             rejections += 1

@@ -15,8 +15,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from intake_client.manager import FileResult
 from intake_client.progress import FileProgress
+from intake_client.results import FileResult
 
 
 class UploadBars:
