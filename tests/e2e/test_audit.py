@@ -1,5 +1,6 @@
 """A session's audit trail: every lifecycle event once, oldest first, even when redelivered."""
 
+import json
 import uuid
 from typing import Any
 
@@ -75,7 +76,7 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
             key = row["key"].encode()
             await producer.send_and_wait(row["topic"], _encode(row["envelope"]), key=key)
             marker = Envelope(
-                type=row["envelope"]["type"],
+                type=_envelope_type(row["envelope"]),
                 correlation_id="audit-redelivery-marker",
                 tenant_id=f"t-marker-{uuid.uuid4().hex[:8]}",
                 payload={"upload_session_id": str(uuid.uuid4())},
@@ -87,8 +88,14 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
     return markers
 
 
-def _encode(envelope: dict[str, Any]) -> bytes:
-    return Envelope.model_validate(envelope).model_dump_json().encode()
+def _encode(envelope: dict[str, Any] | str) -> bytes:
+    return (
+        Envelope.model_validate_json(
+            envelope if isinstance(envelope, str) else json.dumps(envelope)
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def test_full_upload_yields_each_lifecycle_event_once_in_order(
@@ -171,3 +178,7 @@ async def test_initiated_session_trail_is_initiated_then_uploading(
     )
 
     assert [event["type"] for event in trail] == ["upload.initiated", "upload.uploading"]
+
+
+def _envelope_type(envelope: dict[str, Any] | str) -> str:
+    return str((json.loads(envelope) if isinstance(envelope, str) else envelope)["type"])

@@ -1,5 +1,6 @@
 """SQL of the audit schema: named, parameterised, schema-qualified statements."""
 
+import json
 from uuid import UUID
 
 import asyncpg
@@ -9,10 +10,16 @@ from intake_audit.domain import LoggedEvent
 _TABLE = "audit.events"
 _COLUMNS = "event_id, type, tenant_id, upload_session_id, occurred_at, payload, topic"
 
-# A redelivered event finds its row already there and changes nothing.
-INSERT = (
-    f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+# A redelivered event finds its row already there and changes nothing; a batch keeps its
+# arrival order in `seq` (WITH ORDINALITY).
+APPEND_MANY = (
+    f"WITH written AS (INSERT INTO {_TABLE} ({_COLUMNS})"
+    " SELECT event_id, type, tenant_id, upload_session_id, occurred_at, payload::jsonb, topic"
+    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[],"
+    " $6::text[], $7::text[]) WITH ORDINALITY"
+    " AS batch(event_id, type, tenant_id, upload_session_id, occurred_at, payload, topic, n)"
+    " ORDER BY n ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM written"
 )
 TRAIL = (
     f"SELECT {_COLUMNS} FROM {_TABLE}"
@@ -20,19 +27,21 @@ TRAIL = (
 )
 
 
-async def append(connection: asyncpg.Connection | asyncpg.Pool, event: LoggedEvent) -> bool:
-    """True when the event is new, False when it was logged before."""
+async def append_many(connection: asyncpg.pool.PoolConnectionProxy, events: list[LoggedEvent]) -> int:
+    """How many of the events were new; those logged before change nothing."""
+    if not events:
+        return 0
     inserted = await connection.fetchval(
-        INSERT,
-        event.event_id,
-        event.type,
-        event.tenant_id,
-        event.upload_session_id,
-        event.occurred_at,
-        event.payload,
-        event.topic,
+        APPEND_MANY,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.tenant_id for e in events],
+        [e.upload_session_id for e in events],
+        [e.occurred_at for e in events],
+        [json.dumps(e.payload) for e in events],
+        [e.topic for e in events],
     )
-    return inserted is not None
+    return int(inserted)
 
 
 async def trail(

@@ -3,14 +3,12 @@
 import logging
 
 import asyncpg
-from pydantic import ValidationError
 
 from intake_audit import domain, repo
 from intake_contracts.commands import SessionRef, Trail
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.messaging.envelopes import decode
+from intake_runtime.messaging.events import ReceivedEvent
 
 log = logging.getLogger(__name__)
 
@@ -19,23 +17,16 @@ class AuditService:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def record(self, body: bytes, topic: str) -> bool:
-        """Log one received event; True when new. An undecodable message is dropped, logged.
+    async def record_batch(self, received: list[ReceivedEvent]) -> int:
+        """Log a batch of received events in one transaction; returns how many were new.
 
         Raises:
-            asyncpg.PostgresError, OSError: the log was not written; the event must come again.
+            asyncpg.PostgresError, OSError: nothing was written; the batch must come again.
         """
-        try:
-            envelope = decode(body)
-        except (ValueError, ValidationError) as error:
-            # Retrying cannot fix a malformed message; holding the partition for it would.
-            log.warning("undecodable event dropped", extra={"topic": topic, "error": str(error)})
-            return False
-        event = domain.logged_event(envelope, topic)
-        tenant_in_scope.set(event.tenant_id)
-        session_in_scope.set(str(event.upload_session_id) if event.upload_session_id else None)
-        inserted = await repo.append(self._pool, event)
-        log.debug("event logged", extra={"type": event.type, "new": inserted})
+        events = [domain.logged_event(envelope, topic) for topic, envelope in received]
+        async with self._pool.acquire() as connection, connection.transaction():
+            inserted = await repo.append_many(connection, events)
+        log.debug("events logged", extra={"received": len(events), "new": inserted})
         return inserted
 
     async def get_trail(

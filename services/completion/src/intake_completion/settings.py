@@ -20,6 +20,8 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
     multipart_copy_threshold: int = Field(
         default=5 * GiB, alias="INTAKE_MULTIPART_COPY_THRESHOLD", ge=5 * MiB, le=5 * GiB
     )
+    # Server-side copies of multi-GiB objects take minutes, not the seconds a HEAD takes.
+    s3_timeout_s: float = Field(default=300.0, alias="INTAKE_S3_TIMEOUT_S", gt=0)
     command_workers: int = Field(default=4, alias="INTAKE_COMMAND_WORKERS", ge=1, le=64)
     # How long a completion waits for another completion of the same session to finish.
     session_lock_timeout_s: float = Field(

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
 from intake_gateway import problems
@@ -52,7 +53,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             await client.start()
             app.state.broker = broker
             app.state.client = client
-            app.state.services = Services(client)
+            app.state.services = Services(
+                client, {CommandType.COMPLETE: settings.complete_timeout_s}
+            )
             try:
                 yield
             finally:

@@ -22,8 +22,11 @@ _TOPIC_OF_SERVICE = {
 
 
 class Services:
-    def __init__(self, client: RequestReplyClient) -> None:
+    def __init__(
+        self, client: RequestReplyClient, timeouts: dict[CommandType, float] | None = None
+    ) -> None:
         self._client = client
+        self._timeouts = timeouts or {}  # commands whose deadline differs from the default
 
     async def call(
         self,
@@ -37,7 +40,12 @@ class Services:
         """The command's typed result; a refusal is raised as the DomainError it carries."""
         topic = _TOPIC_OF_SERVICE[command_type.split(".", 1)[0]]
         reply = await self._client.request(
-            topic, command_type, payload, principal=principal, key=str(key) if key else None
+            topic,
+            command_type,
+            payload,
+            principal=principal,
+            key=str(key) if key else None,
+            timeout_s=self._timeouts.get(command_type),
         )
         return reply.unwrap(result_model)
 

@@ -1,11 +1,13 @@
 """Command dispatch: decode the envelope, run the use case once, answer with a reply envelope."""
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -114,13 +116,22 @@ class CommandDispatcher(Generic[Tx]):
             log.exception("command failed", extra={"type": envelope.type})
             return Reply.failure(ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="internal error"))
 
-    def subscribe(self, broker: KafkaBroker, topic: str, group_id: str, workers: int) -> None:
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        topic: str,
+        group_id: str,
+        workers: int,
+        reply_timeout_s: float = 3.0,
+    ) -> None:
         """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
 
-        async def on_command(body: Any, message: KafkaMessage) -> bytes:  # noqa: ARG001
+        async def on_command(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
             metrics.observe_consumer_lag(group_id, message)
             # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-            return await self.dispatch(message.body)
+            reply = await self.dispatch(message.body)
+            if message.reply_to:
+                await _send_reply(broker, message, reply, reply_timeout_s)
 
         broker.subscriber(
             topic,
@@ -129,8 +140,28 @@ class CommandDispatcher(Generic[Tx]):
             auto_offset_reset="earliest",
             max_workers=workers,
             fetch_max_wait_ms=10,
+            no_reply=True,
             title=f"{self._service} commands",
         )(on_command)
+
+
+async def _send_reply(
+    broker: KafkaBroker, message: KafkaMessage, reply: bytes, timeout_s: float
+) -> None:
+    """Best effort within a deadline: a caller that has gone (its reply topic deleted) must not
+    stall this partition; it has timed out already, and its retry is safe."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await broker.publish(
+                reply,
+                message.reply_to,
+                correlation_id=message.correlation_id,
+                headers={"content-type": "application/json"},
+            )
+    except (KafkaError, OSError, TimeoutError) as error:
+        log.warning(
+            "reply not delivered", extra={"reply_to": message.reply_to, "error": str(error)}
+        )
 
 
 def _bad_request(detail: str) -> ErrorBody:
