@@ -27,7 +27,9 @@ TRAIL = (
 )
 
 
-async def append_many(connection: asyncpg.pool.PoolConnectionProxy, events: list[LoggedEvent]) -> int:
+async def append_many(
+    connection: asyncpg.pool.PoolConnectionProxy, events: list[LoggedEvent]
+) -> int:
     """How many of the events were new; those logged before change nothing."""
     if not events:
         return 0
