@@ -9,6 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from intake_runtime.health import HealthServer, ReadinessCheck
 from intake_runtime.messaging import kafka
+from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,27 @@ async def kafka_broker(settings: ServiceSettings, service: str) -> AsyncIterator
         yield broker
     finally:
         await broker.stop()
+
+
+@contextlib.asynccontextmanager
+async def reply_client(
+    settings: ServiceSettings, broker: KafkaBroker, service: str
+) -> AsyncIterator[RequestReplyClient]:
+    """This instance's own reply topic, listening before any request can be sent."""
+    client = RequestReplyClient(
+        broker,
+        bootstrap=settings.kafka_bootstrap_servers,
+        service=service,
+        instance_id=settings.instance_id,
+        timeout_s=settings.request_timeout_s,
+        publish_timeout_s=settings.publish_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
+    )
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
 
 
 @contextlib.asynccontextmanager

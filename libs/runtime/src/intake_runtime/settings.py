@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(default=0, alias="INTAKE_METRICS_PORT", ge=0, le=65535)
     topic_partitions: int = Field(default=12, alias="INTAKE_TOPIC_PARTITIONS", ge=1)
     request_timeout_s: float = Field(default=10.0, alias="INTAKE_REQUEST_TIMEOUT_S", gt=0)
+    # How long handing a message to Kafka may take before the broker counts as unreachable.
+    publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     kafka_linger_ms: int = Field(default=1, alias="INTAKE_KAFKA_LINGER_MS", ge=0, le=5)
     kafka_fetch_wait_ms: int = Field(default=10, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)
 

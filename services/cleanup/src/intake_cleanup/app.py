@@ -19,10 +19,9 @@ from intake_cleanup.service import CleanupService, Clock, utc_now
 from intake_cleanup.settings import SCHEMA, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, reply_client
 from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.logs import configure_logging
-from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.settings import load_settings
@@ -41,14 +40,7 @@ async def open_service(
         )
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        requests = RequestReplyClient(
-            broker,
-            bootstrap=settings.kafka_bootstrap_servers,
-            service=SERVICE,
-            instance_id=settings.instance_id,
-            timeout_s=settings.request_timeout_s,
-            fetch_wait_ms=settings.kafka_fetch_wait_ms,
-        )
+        requests = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
         service = CleanupService(
             settings, pool, store, Peers(requests), Outbox(SCHEMA), clock=clock
         )
@@ -61,8 +53,6 @@ async def open_service(
             )
             subscribe_index(broker, SessionIndex(pool))
         await broker.start()
-        await requests.start()
-        stack.push_async_callback(requests.stop)
         relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         if serve:
 

@@ -3,41 +3,18 @@
 import contextlib
 from collections.abc import AsyncIterator
 
-from faststream.kafka import KafkaBroker
-
 from intake_completion.handlers import build_dispatcher
 from intake_completion.service import SERVICE, CompletionService
 from intake_completion.sessions import InitiationSessions
 from intake_completion.settings import SCHEMA, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import topics
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, reply_client
 from intake_runtime.lifecycle import run_service, wait_for_shutdown
-from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import open_object_store
-
-
-@contextlib.asynccontextmanager
-async def reply_client(
-    settings: CompletionSettings, broker: KafkaBroker
-) -> AsyncIterator[RequestReplyClient]:
-    """This instance's own reply topic, for the requests completion sends to initiation."""
-    client = RequestReplyClient(
-        broker,
-        bootstrap=settings.kafka_bootstrap_servers,
-        service=SERVICE,
-        instance_id=settings.instance_id,
-        timeout_s=settings.request_timeout_s,
-        fetch_wait_ms=settings.kafka_fetch_wait_ms,
-    )
-    await client.start()
-    try:
-        yield client
-    finally:
-        await client.stop()
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +26,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         # Listening for replies before any command is consumed: no reply can be missed.
-        replies = await stack.enter_async_context(reply_client(settings, broker))
+        replies = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
         service = CompletionService(
             settings,
             CompletionStorage(store, settings.multipart_copy_threshold),

@@ -21,7 +21,7 @@ from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.services import Services
 from intake_gateway.settings import GatewaySettings
-from intake_runtime.bootstrap import kafka_broker
+from intake_runtime.bootstrap import kafka_broker, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
 from intake_runtime.messaging.requests import (
@@ -41,25 +41,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
     async def messaging(app: Litestar) -> AsyncIterator[None]:
         async with kafka_broker(settings, SERVICE) as broker:
             await broker.start()
-            client = RequestReplyClient(
-                broker,
-                bootstrap=settings.kafka_bootstrap_servers,
-                service=SERVICE,
-                instance_id=settings.instance_id,
-                timeout_s=settings.request_timeout_s,
-                publish_timeout_s=settings.publish_timeout_s,
-                fetch_wait_ms=settings.kafka_fetch_wait_ms,
-            )
-            await client.start()
-            app.state.broker = broker
-            app.state.client = client
-            app.state.services = Services(
-                client, {CommandType.COMPLETE: settings.complete_timeout_s}
-            )
-            try:
+            async with reply_client(settings, broker, SERVICE) as client:
+                app.state.broker = broker
+                app.state.client = client
+                app.state.services = Services(
+                    client, {CommandType.COMPLETE: settings.complete_timeout_s}
+                )
                 yield
-            finally:
-                await client.stop()
 
     def principal(request: Request[object, object, State]) -> Principal:
         caller = verifier.principal(request.headers.get("authorization"))

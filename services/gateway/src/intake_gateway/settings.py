@@ -20,5 +20,4 @@ class GatewaySettings(ServiceSettings):
     jwt_audience: str | None = Field(default=None, alias="INTAKE_JWT_AUDIENCE")
     # Completion copies the object server-side: large files need longer than other commands.
     complete_timeout_s: float = Field(default=300.0, alias="INTAKE_COMPLETE_TIMEOUT_S", gt=0)
-    publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     retry_after_s: int = Field(default=5, alias="INTAKE_RETRY_AFTER_S", ge=1)

@@ -26,19 +26,17 @@ class Outbox:
     def __init__(self, schema: str) -> None:
         schema = checked_schema(schema)
         self.channel = f"{schema}_outbox"
+        # One statement writes the rows and queues one NOTIFY, delivered at commit.
         self._insert = (
             f"WITH written AS (INSERT INTO {schema}.outbox"
-            " (event_id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4, $5) RETURNING id)"
-            f" SELECT pg_notify('{self.channel}', '') FROM written"
-        )
-        self._insert_many = (
-            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope, headers)"
+            " (event_id, topic, key, envelope, headers)"
             " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])"
+            f" RETURNING id) SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
         )
 
     async def add(
         self,
-        connection: asyncpg.Connection,
+        connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]",
         event_type: EventType,
         event: BaseModel,
         *,
@@ -46,28 +44,13 @@ class Outbox:
         tenant_id: str | None,
         correlation_id: str,
         principal: Principal | None = None,
-    ) -> Envelope:
-        model, topic = EVENT_MODELS[event_type]
-        if not isinstance(event, model):
-            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
-        envelope = Envelope(
-            type=event_type,
+    ) -> None:
+        await self.add_many(
+            connection,
+            [(event_type, event, key, tenant_id)],
             correlation_id=correlation_id,
-            tenant_id=tenant_id,
             principal=principal,
-            payload=event.model_dump(mode="json"),
         )
-        trace_headers: dict[str, str] = {}
-        propagate.inject(trace_headers)  # the event's consumers join the writer's trace
-        await connection.execute(
-            self._insert,
-            envelope.message_id,
-            topic,
-            key,
-            envelope.model_dump(mode="json"),
-            trace_headers,
-        )
-        return envelope
 
     async def add_many(
         self,
@@ -88,14 +71,13 @@ class Outbox:
             for event_type, event, key, tenant_id in events
         ]
         await connection.execute(
-            self._insert_many,
+            self._insert,
             [envelope.message_id for envelope, _, _ in rows],
             [topic for _, topic, _ in rows],
             [key for _, _, key in rows],
             [envelope.model_dump(mode="json") for envelope, _, _ in rows],
             [trace_headers] * len(rows),
         )
-        await connection.execute("SELECT pg_notify($1, '')", self.channel)
         return len(rows)
 
     @staticmethod
