@@ -75,11 +75,13 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
         for row in rows:
             key = row["key"].encode()
             await producer.send_and_wait(row["topic"], _encode(row["envelope"]), key=key)
-            marker = Envelope(
-                type=_envelope_type(row["envelope"]),
-                correlation_id="audit-redelivery-marker",
-                tenant_id=f"t-marker-{uuid.uuid4().hex[:8]}",
-                payload={"upload_session_id": str(uuid.uuid4())},
+            # A valid copy under a fresh id and a stranger tenant: it lands, but in no trail.
+            marker = Envelope.model_validate_json(_encode(row["envelope"])).model_copy(
+                update={
+                    "message_id": uuid.uuid4(),
+                    "tenant_id": f"t-marker-{uuid.uuid4().hex[:8]}",
+                    "correlation_id": "audit-redelivery-marker",
+                }
             )
             await producer.send_and_wait(row["topic"], marker.model_dump_json().encode(), key=key)
             markers.append(marker.message_id)
@@ -178,7 +180,3 @@ async def test_initiated_session_trail_is_initiated_then_uploading(
     )
 
     assert [event["type"] for event in trail] == ["upload.initiated", "upload.uploading"]
-
-
-def _envelope_type(envelope: dict[str, Any] | str) -> str:
-    return str((json.loads(envelope) if isinstance(envelope, str) else envelope)["type"])

@@ -14,12 +14,14 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from intake_contracts.envelope import Envelope
+from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
 from intake_runtime.messaging.envelopes import decode
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+_KNOWN = frozenset(str(event_type) for event_type in EventType)
 
 ReceivedEvent = tuple[str, Envelope]  # (topic, envelope)
 EventBatchHandler = Callable[[list[ReceivedEvent]], Awaitable[object]]
@@ -60,9 +62,17 @@ def subscribe_event_batches(
 
 
 def _decoded(raw: bytes | None, topic: str) -> Envelope | None:
-    # Retrying cannot fix a malformed message; holding the partition for it would.
+    """The envelope of a well-formed event; a known type's payload is checked here too.
+
+    Retrying cannot fix a malformed message and holding the partition for it would stop every
+    event behind it, so it is logged and skipped.
+    """
     try:
-        return decode(raw or b"")
+        envelope = decode(raw or b"")
+        known = EVENT_MODELS.get(EventType(envelope.type)) if envelope.type in _KNOWN else None
+        if known is not None:
+            known[0].model_validate(envelope.payload)
     except (ValueError, ValidationError) as error:
-        log.warning("undecodable event skipped", extra={"topic": topic, "error": str(error)})
+        log.warning("malformed event skipped", extra={"topic": topic, "error": str(error)})
         return None
+    return envelope
