@@ -72,6 +72,8 @@ def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     processes = launcher.build(
         service_env(stack_env, INTAKE_CLEANUP_SCHEDULE="off"), log_dir, free_port(), ports
     )
+    for traced in ("gateway", "initiation"):  # spans as JSON lines in their logs: test_tracing
+        processes[traced].env.update(OTEL_TRACES_EXPORTER="console", OTEL_BSP_SCHEDULE_DELAY="100")
     try:
         for process in processes.values():
             process.start()

@@ -32,7 +32,8 @@ def exporter_name(env: Mapping[str, str]) -> str | None:
 
 def build_exporter(name: str) -> SpanExporter:
     if name == "console":
-        return ConsoleSpanExporter()
+        # One JSON object per line, so a span can be found in a log with grep.
+        return ConsoleSpanExporter(formatter=lambda span: span.to_json(indent=None) + "\n")
     if name == "otlp":
         # Imported here: the exporter pulls in protobuf and requests, useless when tracing is off.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
