@@ -19,6 +19,7 @@ from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, Transient
 from intake_contracts.replies import REPLY_TYPE, Reply
 from intake_runtime import metrics
 from intake_runtime.logs import session_in_scope, tenant_in_scope
+from intake_runtime.messaging import kafka
 from intake_runtime.messaging.envelopes import decode, encode
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class CommandDispatcher(Generic[Tx]):
             ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest",
             max_workers=workers,
-            fetch_max_wait_ms=10,
+            **kafka.CONSUMER_OPTIONS,
             no_reply=True,
             title=f"{self._service} commands",
         )(on_command)

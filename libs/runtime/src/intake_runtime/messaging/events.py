@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from intake_contracts.envelope import Envelope
 from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
+from intake_runtime.messaging import kafka
 from intake_runtime.messaging.envelopes import decode
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def subscribe_event_batches(
         max_records=BATCH_SIZE,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=10,
+        **kafka.CONSUMER_OPTIONS,
         title=title,
     )(on_batch)
 

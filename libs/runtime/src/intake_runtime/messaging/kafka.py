@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Final, TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -13,6 +14,21 @@ from intake_contracts import topics
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+class ConsumerOptions(TypedDict):
+    fetch_max_wait_ms: int
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+
+
+# Every subscriber's consumer: a 10 ms fetch wait keeps request/reply fast, and a short session
+# lets the group hand a killed consumer's partitions on within seconds (the broker's minimum).
+CONSUMER_OPTIONS: Final[ConsumerOptions] = {
+    "fetch_max_wait_ms": 10,
+    "session_timeout_ms": 6_000,
+    "heartbeat_interval_ms": 1_500,
+}
 
 
 def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
