@@ -27,7 +27,7 @@ class ServiceSettings(BaseSettings):
     # How long handing a message to Kafka may take before the broker counts as unreachable.
     publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     kafka_linger_ms: int = Field(default=1, alias="INTAKE_KAFKA_LINGER_MS", ge=0, le=5)
-    kafka_fetch_wait_ms: int = Field(default=10, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)
+    kafka_fetch_wait_ms: int = Field(default=500, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)
 
 
 class PostgresSettings(BaseSettings):

@@ -22,10 +22,12 @@ class ConsumerOptions(TypedDict):
     heartbeat_interval_ms: int
 
 
-# Every subscriber's consumer: a 10 ms fetch wait keeps request/reply fast, and a short session
-# lets the group hand a killed consumer's partitions on within seconds (the broker's minimum).
+# Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte arrives,
+# so a long fetch wait costs no latency, while a 10 ms one made every idle consumer poll a
+# hundred times a second (measured: a fifth of a core per idle service). A short session lets
+# the group hand a killed consumer's partitions on within seconds (the broker's minimum).
 CONSUMER_OPTIONS: Final[ConsumerOptions] = {
-    "fetch_max_wait_ms": 10,
+    "fetch_max_wait_ms": 500,
     "session_timeout_ms": 6_000,
     "heartbeat_interval_ms": 1_500,
 }
