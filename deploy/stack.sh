@@ -7,6 +7,8 @@
 #   status     one line per part; exit 0 only when all parts run
 #   stop-s3    stop only SeaweedFS (data kept), to simulate an S3 outage
 #   start-s3   start SeaweedFS again and wait until S3 answers
+#   stop-kafka   stop only Kafka (data kept), to simulate a broker outage
+#   start-kafka  start Kafka again and wait until it answers
 #
 # Everything lives under $INTAKE_STATE_DIR (default <repo>/.state). See deploy/README.md.
 set -euo pipefail
@@ -508,14 +510,18 @@ cmd_up() {
     say "use: eval \"\$($0 env)\""
 }
 
-cmd_down() {
-    take_lock
-    stop_seaweedfs
+stop_kafka() {
     if our_pid "$KAFKA_PID" >/dev/null; then
         say "stopping Kafka"
         stop_pidfile "$KAFKA_PID" 60
     fi
     rm -f "$KAFKA_PID"
+}
+
+cmd_down() {
+    take_lock
+    stop_seaweedfs
+    stop_kafka
     stop_postgres
     say "down"
 }
@@ -568,8 +574,21 @@ cmd_stop_s3() {
     stop_seaweedfs
 }
 
+cmd_start_kafka() {
+    take_lock
+    ensure_kafka_jars
+    start_kafka
+    wait_kafka
+    say "kafka up on 127.0.0.1:$KAFKA_PORT"
+}
+
+cmd_stop_kafka() {
+    take_lock
+    stop_kafka
+}
+
 usage() {
-    echo "usage: $0 {up|down|env|status|stop-s3|start-s3}" >&2
+    echo "usage: $0 {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka}" >&2
     exit 2
 }
 
@@ -581,6 +600,8 @@ main() {
         status) cmd_status ;;
         start-s3) cmd_start_s3 ;;
         stop-s3) cmd_stop_s3 ;;
+        start-kafka) cmd_start_kafka ;;
+        stop-kafka) cmd_stop_kafka ;;
         *) usage ;;
     esac
 }
