@@ -22,10 +22,10 @@ from intake_cleanup.domain import Job
 from intake_cleanup.service import CleanupService, utc_now
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts import topics
-from intake_contracts.commands import CommandType, JobRunView, RunCleanupJob
+from intake_contracts.commands import CommandType, JobRunView, MarkCompleted, RunCleanupJob
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
-from intake_contracts.keys import TEMP_PREFIX, temp_key
+from intake_contracts.keys import TEMP_PREFIX, asset_id_for, temp_key
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.settings import S3Settings, ServiceSettings
@@ -464,3 +464,49 @@ def test_command_line_runs_a_job_once_and_refuses_an_unknown_one(
     )
     assert bad.returncode == 2
     assert "unknown job" in bad.stderr
+
+
+async def test_reconcile_completes_a_session_left_without_its_asset(
+    system: System,
+    api: httpx.AsyncClient,
+    caller: Caller,
+    db: asyncpg.Connection,
+    s3: Any,
+    bucket: str,
+    stack_env: dict[str, str],
+    requests: RequestReplyClient,
+) -> None:
+    session = await initiate(api, caller, 1000)
+    session_id = session["upload_session_id"]
+    direct = session["direct"]
+    async with httpx.AsyncClient() as storage:
+        put = await storage.put(direct["url"], content=b"r" * 1000, headers=direct["headers"])
+    assert put.status_code == 200
+    # What a completion that crashed right after MarkCompleted leaves: COMPLETED, no Asset.
+    asset_id = asset_id_for(uuid.UUID(session_id))
+    marked = await requests.request(
+        topics.INITIATION_COMMANDS,
+        CommandType.MARK_COMPLETED,
+        MarkCompleted(upload_session_id=uuid.UUID(session_id), asset_id=asset_id),
+        principal=Principal(
+            user_id="test:crashed-completion", tenant_id=caller.tenant_id, service="tests"
+        ),
+    )
+    assert marked.ok, marked.error
+    await wait_indexed(db, [session_id], "COMPLETED")
+    assert (
+        await db.fetchval("SELECT count(*) FROM completion.assets WHERE asset_id = $1", asset_id)
+        == 0
+    )
+
+    async with cleanup(stack_env, INTAKE_RECONCILE_AFTER_S="0") as service:
+        view = await service.run(Job.RECONCILE, tenant_id=caller.tenant_id)
+
+    assert view.status == "ok", view.errors
+    row = await db.fetchrow(
+        "SELECT object_key, size_bytes FROM completion.assets WHERE asset_id = $1", asset_id
+    )
+    assert row is not None
+    assert row["size_bytes"] == 1000
+    assert s3.get_object(Bucket=bucket, Key=row["object_key"])["Body"].read() == b"r" * 1000
+    assert not exists(s3, bucket, temp_key(uuid.UUID(session_id)))
