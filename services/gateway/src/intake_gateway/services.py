@@ -21,6 +21,14 @@ _TOPIC_OF_SERVICE = {
 }
 
 
+# Changes of a session's state travel on the session's partition, one after another. Reads and
+# signing change nothing that ordering protects, so they spread over every partition: one
+# client signing hundreds of parts no longer queues behind itself on a single consumer.
+_KEYED_BY_SESSION = frozenset(
+    {CommandType.CANCEL, CommandType.COMPLETE, CommandType.TOUCH_ACTIVITY}
+)
+
+
 class Services:
     def __init__(
         self, client: RequestReplyClient, timeouts: dict[CommandType, float] | None = None
@@ -44,7 +52,7 @@ class Services:
             command_type,
             payload,
             principal=principal,
-            key=str(key) if key else None,
+            key=str(key) if key and command_type in _KEYED_BY_SESSION else None,
             timeout_s=self._timeouts.get(command_type),
         )
         return reply.unwrap(result_model)
