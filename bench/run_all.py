@@ -25,12 +25,11 @@ p99 <= 50 ms at concurrency 16; data plane >= 0.9 of boto3; initiate-batch of 10
 each service under 150 MiB RSS.
 
 Reading the figures: the whole system (five Python services, Kafka, Postgres, SeaweedFS) and
-the load generator share two cores, and under load the CPU is saturated: throughput levels
-off near 60 requests/s whatever the concurrency, so the concurrent latencies are queueing.
-The in-process floor (the same Postgres and S3 work without gateway and Kafka) shows where the
-rest goes: ~8 ms of an initiate is the database and storage work, the remaining ~25 ms of a
-sequential call is the two Kafka hops and the HTTP layer. All part-URL requests of one session
-share one partition, which one consumer serves in order (see docs/notes.md)."""
+the load generator share two cores, and under load the CPU is saturated: initiate levels off
+near 70 requests/s whatever the concurrency, so the concurrent latencies are queueing. The
+in-process floor (the same Postgres and S3 work without gateway and Kafka) shows where the
+rest goes: ~7 ms of an initiate is the database and storage work, the remaining ~15 ms of a
+sequential call is the two Kafka hops and the HTTP layer."""
 
 
 def run(name: str, arguments: list[str]) -> None:
