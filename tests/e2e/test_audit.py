@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from intake_contracts.envelope import Envelope
 from tests.conftest import Caller, new_caller
+from tests.support.api import initiate
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -138,18 +139,8 @@ async def test_redelivered_events_leave_the_trail_unchanged(
 async def test_trail_of_another_tenants_session_is_not_found(
     api: httpx.AsyncClient, caller: Caller
 ) -> None:
-    answer = await api.post(
-        "/app/uploads/initiate",
-        headers=caller.headers,
-        json={
-            "file_name": "private.txt",
-            "file_size": 10,
-            "mime_type": "text/plain",
-            "brand_id": caller.brand_id,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    session_id = answer.json()["upload_session_id"]
+    session = await initiate(api, caller, 10, file_name="private.txt", mime_type="text/plain")
+    session_id = session["upload_session_id"]
     await eventually(lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2)
 
     stranger = new_caller()
@@ -162,18 +153,8 @@ async def test_initiated_session_trail_is_initiated_then_uploading(
     api: httpx.AsyncClient, caller: Caller
 ) -> None:
     """Runs without the completion service: the trail of a session not yet completed."""
-    answer = await api.post(
-        "/app/uploads/initiate",
-        headers=caller.headers,
-        json={
-            "file_name": "pending.txt",
-            "file_size": 10,
-            "mime_type": "text/plain",
-            "brand_id": caller.brand_id,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    session_id = answer.json()["upload_session_id"]
+    session = await initiate(api, caller, 10, file_name="pending.txt", mime_type="text/plain")
+    session_id = session["upload_session_id"]
 
     trail = await eventually(
         lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2

@@ -32,6 +32,7 @@ from intake_runtime.settings import S3Settings, ServiceSettings
 from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
 from tests.support import stack
+from tests.support.api import initiate
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -84,18 +85,6 @@ async def run_via_command(client: RequestReplyClient, job: str) -> JobRunView:
         principal=OPERATOR,
     )
     return reply.unwrap(JobRunView)
-
-
-async def initiate(api: httpx.AsyncClient, caller: Caller, size: int) -> dict[str, Any]:
-    body = {
-        "file_name": "f.bin",
-        "file_size": size,
-        "mime_type": "application/octet-stream",
-        "brand_id": caller.brand_id,
-    }
-    answer = await api.post("/app/uploads/initiate", json=body, headers=caller.headers)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 async def initiate_batch(api: httpx.AsyncClient, caller: Caller, count: int) -> list[str]:

@@ -14,30 +14,11 @@ from intake_contracts.envelope import Principal
 from intake_runtime.messaging.envelopes import command_envelope, encode
 from tests.conftest import Caller, System, new_caller
 from tests.support import tokens
+from tests.support.api import initiate, initiate_body
 
 pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
-
-
-def initiate_body(caller: Caller, size: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "file_name": f"f-{uuid.uuid4().hex[:6]}.bin",
-        "file_size": size,
-        "mime_type": "application/octet-stream",
-        "brand_id": caller.brand_id,
-        **extra,
-    }
-
-
-async def initiate(
-    api: httpx.AsyncClient, caller: Caller, size: int, **extra: Any
-) -> dict[str, Any]:
-    answer = await api.post(
-        "/app/uploads/initiate", json=initiate_body(caller, size, **extra), headers=caller.headers
-    )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 async def test_direct_upload_lands_exactly_the_bytes(

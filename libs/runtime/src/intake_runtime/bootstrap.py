@@ -4,6 +4,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 
@@ -59,6 +60,28 @@ async def health_server(
         yield server
     finally:
         await server.stop()
+
+
+class _Database(Protocol):
+    async def fetchval(self, query: str) -> object: ...
+
+
+def readiness(
+    broker: KafkaBroker,
+    *,
+    database: _Database | None = None,
+    replies: RequestReplyClient | None = None,
+) -> ReadinessCheck:
+    """Ready = the broker answers, the database answers, and replies can be received."""
+
+    async def ready() -> bool:
+        if replies is not None and not replies.assigned.is_set():
+            return False
+        if database is not None and not await database.fetchval("SELECT 1"):
+            return False
+        return bool(await broker.ping(timeout=2.0))
+
+    return ready
 
 
 def package_dir(module_file: str, name: str) -> Path:

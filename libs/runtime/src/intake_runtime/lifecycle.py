@@ -3,6 +3,7 @@
 import asyncio
 import signal
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from intake_runtime.logs import configure_logging
@@ -18,6 +19,18 @@ async def wait_for_shutdown() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+
+
+def serving(
+    running: Callable[[S], AbstractAsyncContextManager[object]],
+) -> Callable[[S], Coroutine[Any, Any, None]]:
+    """A service's `serve`: its running context, held until SIGTERM or SIGINT."""
+
+    async def serve(settings: S) -> None:
+        async with running(settings):
+            await wait_for_shutdown()
+
+    return serve
 
 
 def run_service(

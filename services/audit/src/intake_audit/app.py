@@ -7,8 +7,8 @@ from intake_audit.handlers import build_dispatcher, subscribe_events
 from intake_audit.service import AuditService
 from intake_audit.settings import SCHEMA, AuditSettings
 from intake_contracts import topics
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import run_service, wait_for_shutdown
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
+from intake_runtime.lifecycle import run_service, serving
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool
 
@@ -30,18 +30,9 @@ async def running(settings: AuditSettings) -> AsyncIterator[None]:
             broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers
         )
         await broker.start()
-
-        async def ready() -> bool:
-            return bool(await pool.fetchval("SELECT 1")) and await broker.ping(timeout=2.0)
-
-        await stack.enter_async_context(health_server(settings, ready))
+        await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))
         yield
 
 
-async def serve(settings: AuditSettings) -> None:
-    async with running(settings):
-        await wait_for_shutdown()
-
-
 def main() -> None:
-    run_service(SERVICE, AuditSettings, serve)
+    run_service(SERVICE, AuditSettings, serving(running))

@@ -19,7 +19,13 @@ from intake_cleanup.service import CleanupService, Clock, utc_now
 from intake_cleanup.settings import SCHEMA, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, reply_client
+from intake_runtime.bootstrap import (
+    health_server,
+    kafka_broker,
+    package_dir,
+    readiness,
+    reply_client,
+)
 from intake_runtime.lifecycle import run_service, wait_for_shutdown
 from intake_runtime.logs import configure_logging
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
@@ -55,11 +61,7 @@ async def open_service(
         await broker.start()
         relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         if serve:
-
-            async def ready() -> bool:
-                reachable = bool(await pool.fetchval("SELECT 1"))
-                return reachable and requests.assigned.is_set() and await broker.ping(timeout=2.0)
-
+            ready = readiness(broker, database=pool, replies=requests)
             await stack.enter_async_context(health_server(settings, ready))
         yield service, relay
 

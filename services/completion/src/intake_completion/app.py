@@ -9,8 +9,14 @@ from intake_completion.sessions import InitiationSessions
 from intake_completion.settings import SCHEMA, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import topics
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, reply_client
-from intake_runtime.lifecycle import run_service, wait_for_shutdown
+from intake_runtime.bootstrap import (
+    health_server,
+    kafka_broker,
+    package_dir,
+    readiness,
+    reply_client,
+)
+from intake_runtime.lifecycle import run_service, serving
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
@@ -42,22 +48,11 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
-
-        async def ready() -> bool:
-            return (
-                replies.assigned.is_set()
-                and bool(await pool.fetchval("SELECT 1"))
-                and await broker.ping(timeout=2.0)
-            )
-
-        await stack.enter_async_context(health_server(settings, ready))
+        await stack.enter_async_context(
+            health_server(settings, readiness(broker, database=pool, replies=replies))
+        )
         yield
 
 
-async def serve(settings: CompletionSettings) -> None:
-    async with running(settings):
-        await wait_for_shutdown()
-
-
 def main() -> None:
-    run_service(SERVICE, CompletionSettings, serve)
+    run_service(SERVICE, CompletionSettings, serving(running))

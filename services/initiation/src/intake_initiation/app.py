@@ -7,8 +7,8 @@ from intake_contracts import topics
 from intake_initiation.handlers import build_dispatcher
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir
-from intake_runtime.lifecycle import run_service, wait_for_shutdown
+from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
+from intake_runtime.lifecycle import run_service, serving
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
@@ -35,18 +35,9 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
-
-        async def ready() -> bool:
-            return bool(await pool.fetchval("SELECT 1")) and await broker.ping(timeout=2.0)
-
-        await stack.enter_async_context(health_server(settings, ready))
+        await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))
         yield
 
 
-async def serve(settings: InitiationSettings) -> None:
-    async with running(settings):
-        await wait_for_shutdown()
-
-
 def main() -> None:
-    run_service(SERVICE, InitiationSettings, serve)
+    run_service(SERVICE, InitiationSettings, serving(running))
