@@ -1,4 +1,4 @@
-"""Request bodies of the HTTP API, exactly as the contract in DESIGN.md spells them."""
+"""Request bodies of the HTTP API, exactly as the contract in docs/architecture.md spells them."""
 
 from uuid import UUID
 
