@@ -10,6 +10,7 @@ UPLOAD_EVENTS: Final = "intake.uploads.events"
 ASSET_EVENTS: Final = "intake.assets.events"
 CLEANUP_EVENTS: Final = "intake.cleanup.events"
 REPLY_TOPIC_PREFIX: Final = "intake.replies."
+DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 SHARED_TOPICS: Final = (
     INITIATION_COMMANDS,
@@ -20,6 +21,14 @@ SHARED_TOPICS: Final = (
     ASSET_EVENTS,
     CLEANUP_EVENTS,
 )
+
+
+def dead_letter_topic(source_topic: str) -> str:
+    """Where a message of `source_topic` goes when it cannot be decoded or keeps failing."""
+    return f"{source_topic}{DEAD_LETTER_SUFFIX}"
+
+
+DEAD_LETTER_TOPICS: Final = tuple(dead_letter_topic(topic) for topic in SHARED_TOPICS)
 
 CONSUMER_GROUPS: Final = {
     "initiation": "intake-initiation",

@@ -46,6 +46,11 @@ CONSUMER_LAG = Gauge(
     "Messages behind the partition's high watermark, sampled at each consumed message.",
     ["group", "topic", "partition"],
 )
+DEAD_LETTERS = Counter(
+    "intake_dead_letters_total",
+    "Messages parked in a dead-letter topic, by consumer group and source topic.",
+    ["group", "topic"],
+)
 CLEANUP_JOB_RUNS = Counter(
     "intake_cleanup_job_runs_total", "Cleanup job runs, by final status.", ["job", "status"]
 )
@@ -110,3 +115,7 @@ def observe_job(job: str, status: str, duration_s: float, stats: Mapping[str, in
     for stat, count in stats.items():
         if count > 0:
             CLEANUP_JOB_ITEMS.labels(job, stat).inc(count)
+
+
+def observe_dead_letter(group: str, topic: str) -> None:
+    DEAD_LETTERS.labels(group, topic).inc()

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 from aiokafka.errors import KafkaError
@@ -20,6 +20,7 @@ from intake_contracts.replies import REPLY_TYPE, Reply
 from intake_runtime import metrics
 from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging import kafka
+from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,13 @@ class Command(Generic[P_co]):
 Handler = Callable[[Command[Any], Tx], Awaitable[BaseModel]]
 
 
+class Dispatched(NamedTuple):
+    """The encoded reply, and why the command must be parked as a dead letter, if it must."""
+
+    reply: bytes
+    poison: str | None = None
+
+
 class TransactionRunner(Protocol[Tx_co]):
     """Runs work in one transaction; with a message id, at most once (the inbox)."""
 
@@ -71,28 +79,29 @@ class CommandDispatcher(Generic[Tx]):
         """`inbox=False` only for commands that are naturally idempotent (reads, signing)."""
         self._handlers[command_type] = (handler, inbox)
 
-    async def dispatch(self, body: bytes | dict[str, Any]) -> bytes:
+    async def dispatch(self, body: bytes | dict[str, Any]) -> Dispatched:
         try:
             envelope = decode(body)
         except (ValueError, ValidationError) as error:
-            log.warning("undecodable command dropped", extra={"error": str(error)})
-            return encode(_reply_envelope(None, Reply.failure(_bad_request(str(error)))))
-        reply = await self._handle(envelope)
-        return encode(_reply_envelope(envelope, reply))
+            reply = Reply.failure(_bad_request(str(error)))
+            return Dispatched(encode(_reply_envelope(None, reply)), f"undecodable: {error}")
+        reply, poison = await self._handle(envelope)
+        return Dispatched(encode(_reply_envelope(envelope, reply)), poison)
 
-    async def _handle(self, envelope: Envelope) -> Reply:
+    async def _handle(self, envelope: Envelope) -> tuple[Reply, str | None]:
         # Unknown types share one label, so a stray sender cannot grow the label set.
         command = envelope.type if envelope.type in self._handlers else "unknown"
         with metrics.command_timer(self._service, command):
-            reply = await self._execute(envelope)
+            reply, poison = await self._execute(envelope)
         outcome = "ok" if reply.error is None else str(reply.error.code)
         metrics.observe_command_outcome(self._service, command, outcome)
-        return reply
+        return reply, poison
 
-    async def _execute(self, envelope: Envelope) -> Reply:
+    async def _execute(self, envelope: Envelope) -> tuple[Reply, str | None]:
         registered = self._handlers.get(envelope.type)
         if registered is None:
-            return Reply.failure(_bad_request(f"{self._service} does not handle {envelope.type}"))
+            detail = f"{self._service} does not handle {envelope.type}"
+            return Reply.failure(_bad_request(detail)), detail
         handler, use_inbox = registered
         tenant_in_scope.set(envelope.tenant_id)
         session_in_scope.set(str(envelope.payload.get("upload_session_id") or "") or None)
@@ -100,22 +109,18 @@ class CommandDispatcher(Generic[Tx]):
             request_model = COMMAND_MODELS[CommandType(envelope.type)][0]
             command = Command(envelope, request_model.model_validate(envelope.payload))
         except ValidationError as error:
-            return Reply.failure(_bad_request(str(error)))
+            return Reply.failure(_bad_request(str(error))), None
 
         async def work(tx: Tx) -> Reply:
             return Reply.success(await handler(command, tx))
 
         message_id = envelope.message_id if use_inbox else None
         try:
-            return await self._runner.run(message_id, envelope.type, work)
+            return await self._runner.run(message_id, envelope.type, work), None
         except DomainError as error:
-            return Reply.failure(error.body())
-        except TransientError as error:
-            log.warning("command failed on a dependency", extra={"type": envelope.type})
-            return Reply.failure(error.body())
-        except Exception:
-            log.exception("command failed", extra={"type": envelope.type})
-            return Reply.failure(ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="internal error"))
+            return Reply.failure(error.body()), None
+        except Exception as error:
+            return _failure(envelope.type, error)
 
     def subscribe(
         self,
@@ -127,10 +132,14 @@ class CommandDispatcher(Generic[Tx]):
     ) -> None:
         """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
 
+        dead_letters = DeadLetters(broker, group_id)
+
         async def on_command(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
             metrics.observe_consumer_lag(group_id, message)
             # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-            reply = await self.dispatch(message.body)
+            reply, poison = await self.dispatch(message.body)
+            if poison is not None:
+                await _park(dead_letters, message, poison)
             if message.reply_to:
                 await _send_reply(broker, message, reply, reply_timeout_s)
 
@@ -144,6 +153,31 @@ class CommandDispatcher(Generic[Tx]):
             no_reply=True,
             title=f"{self._service} commands",
         )(on_command)
+
+
+def _failure(command_type: str, error: Exception) -> tuple[Reply, str | None]:
+    """A dependency that is down answers 503 (retry later); anything else is a bug: 500, and
+    the command is parked so that it can be replayed once the bug is fixed."""
+    if isinstance(error, TransientError):
+        log.warning("command failed on a dependency", extra={"type": command_type})
+        return Reply.failure(error.body()), None
+    if is_transient(error):
+        log.warning(
+            "command failed on a dependency", extra={"type": command_type, "error": str(error)}
+        )
+        unavailable = ErrorBody(code=ErrorCode.SERVICE_UNAVAILABLE, detail="dependency unavailable")
+        return Reply.failure(unavailable), None
+    log.error("command failed", exc_info=error, extra={"type": command_type})
+    internal = ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="internal error")
+    return Reply.failure(internal), f"{type(error).__name__}: {error}"
+
+
+async def _park(dead_letters: DeadLetters, message: KafkaMessage, poison: str) -> None:
+    """The caller has its answer either way; a dead letter Kafka refuses is only logged."""
+    try:
+        await dead_letters.park(message.raw_message, poison)  # type: ignore[arg-type]
+    except (KafkaError, OSError, TimeoutError) as error:
+        log.exception("dead letter not parked", extra={"poison": poison, "error": str(error)})
 
 
 async def _send_reply(

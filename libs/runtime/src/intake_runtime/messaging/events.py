@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -17,6 +18,7 @@ from intake_contracts.envelope import Envelope
 from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
 from intake_runtime.messaging import kafka
+from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode
 
 log = logging.getLogger(__name__)
@@ -36,19 +38,24 @@ def subscribe_event_batches(
     *,
     title: str,
 ) -> None:
-    """Consume `topics` in `group_id`; a batch whose handler fails is delivered again (nack)."""
+    """Consume `topics` in `group_id`. A batch that fails on a dependency is delivered again
+    (nack); one that fails otherwise is retried event by event, and the events that still fail,
+    like the malformed ones, are parked as dead letters so the partition moves on."""
+    dead_letters = DeadLetters(broker, group_id)
 
     async def on_batch(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
         records = message.raw_message
         records = records if isinstance(records, tuple) else (records,)
         if records:
             metrics.observe_consumer_lag(group_id, message)
-        received = [
-            (str(record.topic), envelope)
-            for record in records
-            if (envelope := _decoded(record.value, str(record.topic))) is not None
-        ]
-        await handle(received)
+        received: list[tuple[ConsumerRecord[Any, Any], ReceivedEvent]] = []
+        for record in records:
+            envelope, error = _decoded(record.value, str(record.topic))
+            if envelope is None:
+                await dead_letters.park(record, error)
+            else:
+                received.append((record, (str(record.topic), envelope)))
+        await _handle_isolating(handle, received, dead_letters)
 
     broker.subscriber(
         *topics,
@@ -62,18 +69,42 @@ def subscribe_event_batches(
     )(on_batch)
 
 
-def _decoded(raw: bytes | None, topic: str) -> Envelope | None:
-    """The envelope of a well-formed event; a known type's payload is checked here too.
+async def _handle_isolating(
+    handle: EventBatchHandler,
+    received: list[tuple[ConsumerRecord[Any, Any], ReceivedEvent]],
+    dead_letters: DeadLetters,
+) -> None:
+    """The whole batch in one go; when that fails for a reason retrying cannot fix, each event
+    alone, so only the poisonous ones are parked. Consumers deduplicate by event id, so events
+    of the batch that were written before the failure are not written twice."""
+    if not received:
+        return
+    try:
+        await handle([event for _, event in received])
+    except Exception as error:
+        if is_transient(error):
+            raise
+        log.warning("event batch failed; retrying event by event", extra={"error": str(error)})
+    else:
+        return
+    for record, event in received:
+        try:
+            await handle([event])
+        except Exception as error:
+            if is_transient(error):
+                raise
+            await dead_letters.park(record, f"{type(error).__name__}: {error}")
 
-    Retrying cannot fix a malformed message and holding the partition for it would stop every
-    event behind it, so it is logged and skipped.
-    """
+
+def _decoded(raw: bytes | None, topic: str) -> tuple[Envelope | None, str]:
+    """The envelope of a well-formed event (a known type's payload is checked here too), or
+    why it is malformed. Retrying cannot fix a malformed message."""
     try:
         envelope = decode(raw or b"")
         known = EVENT_MODELS.get(EventType(envelope.type)) if envelope.type in _KNOWN else None
         if known is not None:
             known[0].model_validate(envelope.payload)
     except (ValueError, ValidationError) as error:
-        log.warning("malformed event skipped", extra={"topic": topic, "error": str(error)})
-        return None
-    return envelope
+        log.warning("malformed event", extra={"topic": topic, "error": str(error)})
+        return None, f"malformed: {error}"
+    return envelope, ""

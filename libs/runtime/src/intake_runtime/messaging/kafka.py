@@ -75,6 +75,8 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
 
 async def provision_shared_topics(bootstrap: str, partitions: int) -> None:
     await ensure_topics(bootstrap, topics.SHARED_TOPICS, partitions)
+    # Dead letters are rare and read in order by an operator: one partition each.
+    await ensure_topics(bootstrap, topics.DEAD_LETTER_TOPICS, 1)
 
 
 async def delete_topic(bootstrap: str, name: str) -> None:

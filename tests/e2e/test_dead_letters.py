@@ -1,0 +1,119 @@
+"""Dead letters: what cannot be decoded or keeps failing is parked with its error, counted,
+listed and replayed; the partition behind it moves on."""
+
+import asyncio
+import json
+import subprocess
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from intake_contracts import topics
+from intake_contracts.envelope import Envelope
+from intake_runtime import ops
+from tests.conftest import System
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+INTAKE_OPS = str(ops.__file__).split("/libs/")[0] + "/.venv/bin/intake-ops"
+
+
+async def _send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def _letters_with_key(bootstrap: str, source: str, key: str) -> list[dict[str, Any]]:
+    listed = await _intake_ops(bootstrap, "list", "--topic", source, "--limit", "100000")
+    letters = [json.loads(line) for line in listed.stdout.splitlines()]
+    return [letter for letter in letters if letter["key"] == key]
+
+
+async def _intake_ops(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [INTAKE_OPS, "dlq", *args],
+        env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+async def _dead_letter_count(url: str, group: str, topic: str) -> float:
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.get(url)
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            if sample.name == "intake_dead_letters_total" and sample.labels == {
+                "group": group,
+                "topic": topic,
+            }:
+                return sample.value
+    return 0.0
+
+
+async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(
+    system: System, api: httpx.AsyncClient
+) -> None:
+    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    metrics_url = system.processes["initiation"].url("/metrics")
+    group = topics.CONSUMER_GROUPS["initiation"]
+    before = await _dead_letter_count(metrics_url, group, topics.INITIATION_COMMANDS)
+    key = f"garbage-{uuid.uuid4().hex}"
+
+    await _send(bootstrap, topics.INITIATION_COMMANDS, key.encode(), b"\x00not json at all")
+
+    [letter] = await eventually(
+        lambda: _letters_with_key(bootstrap, topics.INITIATION_COMMANDS, key), timeout_s=30
+    )
+    assert letter["error"].startswith("undecodable")
+    assert letter["group"] == group
+    assert letter["source_topic"] == topics.INITIATION_COMMANDS
+    assert letter["value"].endswith("not json at all")
+    after = await _dead_letter_count(metrics_url, group, topics.INITIATION_COMMANDS)
+    assert after == before + 1
+    # The partition moved on: the service still answers.
+    assert (await api.get("/readyz")).status_code == 200
+
+
+async def test_an_event_that_keeps_failing_is_parked_alone_and_replay_sends_it_back(
+    system: System,
+) -> None:
+    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    key = f"poison-{uuid.uuid4().hex}"
+    # Well formed, but Postgres cannot store a NUL in jsonb: retrying never helps.
+    poison = Envelope(type="x.test.poison", correlation_id=key, payload={"text": "a\u0000b"})
+
+    await _send(bootstrap, topics.UPLOAD_EVENTS, key.encode(), poison.model_dump_json().encode())
+
+    [letter] = await eventually(
+        lambda: _letters_with_key(bootstrap, topics.UPLOAD_EVENTS, key), timeout_s=30
+    )
+    assert letter["group"] == topics.CONSUMER_GROUPS["audit"]
+    assert "UntranslatableCharacter" in letter["error"]
+
+    replayed = await _intake_ops(bootstrap, "replay", "--topic", topics.UPLOAD_EVENTS)
+
+    assert "replayed" in replayed.stderr
+    assert int(replayed.stderr.split("replayed ")[1].split()[0]) >= 1
+    # Back on its source topic, it fails the same way and is parked a second time.
+    letters = await eventually(
+        lambda: _letters_with_key(bootstrap, topics.UPLOAD_EVENTS, key),
+        lambda found: len(found) == 2,
+        timeout_s=30,
+    )
+    assert int(letters[1]["offset"]) > int(letters[0]["offset"])
+    assert letters[1]["source_offset"] != letters[0]["source_offset"]
