@@ -15,6 +15,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from intake_runtime.messaging import names
 from tests.support import stack, tokens
 
 sys.path.insert(0, str(stack.ROOT / "deploy"))
@@ -28,8 +29,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack_env() -> dict[str, str]:
-    return stack.stack_env()
+def stack_env() -> Iterator[dict[str, str]]:
+    """The stack, and a namespace of this run's own: its topics and consumer groups are apart
+    from those of a running `make up` or another test run on the same Kafka."""
+    env = stack.stack_env()
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    names.use_namespace(namespace)
+    yield {**env, "INTAKE_NAMESPACE": namespace}
+    stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
 
 
 @dataclass
@@ -64,9 +71,6 @@ def service_env(stack_env: dict[str, str], **overrides: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    # Services left by `make up` would join the same consumer groups and take our commands.
-    for leftover in launcher.build(dict(os.environ), launcher.STATE / "services", 0).values():
-        leftover.stop()
     log_dir = stack.ROOT / ".state" / "test-logs" / uuid.uuid4().hex[:8]
     ports = {name: free_port() for name in launcher.DEFAULT_PORTS}
     processes = launcher.build(

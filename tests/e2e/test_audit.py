@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from intake_contracts.envelope import Envelope
+from intake_runtime.messaging import names
 from tests.conftest import Caller, new_caller
 from tests.support.api import initiate
 from tests.support.waiting import eventually
@@ -75,7 +76,9 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
     try:
         for row in rows:
             key = row["key"].encode()
-            await producer.send_and_wait(row["topic"], _encode(row["envelope"]), key=key)
+            await producer.send_and_wait(
+                names.topic(row["topic"]), _encode(row["envelope"]), key=key
+            )
             # A valid copy under a fresh id and a stranger tenant: it lands, but in no trail.
             marker = Envelope.model_validate_json(_encode(row["envelope"])).model_copy(
                 update={
@@ -84,7 +87,9 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
                     "correlation_id": "audit-redelivery-marker",
                 }
             )
-            await producer.send_and_wait(row["topic"], marker.model_dump_json().encode(), key=key)
+            await producer.send_and_wait(
+                names.topic(row["topic"]), marker.model_dump_json().encode(), key=key
+            )
             markers.append(marker.message_id)
     finally:
         await producer.stop()

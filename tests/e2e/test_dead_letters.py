@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from intake_contracts import topics
 from intake_contracts.envelope import Envelope
 from intake_runtime import ops
+from intake_runtime.messaging import names
 from tests.conftest import System
 from tests.support.waiting import eventually
 
@@ -27,7 +28,7 @@ async def _send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key)
+        await producer.send_and_wait(names.topic(topic), value, key=key)
     finally:
         await producer.stop()
 
@@ -42,7 +43,11 @@ async def _intake_ops(bootstrap: str, *args: str) -> subprocess.CompletedProcess
     done = await asyncio.to_thread(
         subprocess.run,
         [INTAKE_OPS, "dlq", *args],
-        env={"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "PATH": "/usr/bin:/bin"},
+        env={
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "INTAKE_NAMESPACE": names.namespace(),
+            "PATH": "/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -70,8 +75,9 @@ async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(
 ) -> None:
     bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
     metrics_url = system.processes["initiation"].url("/metrics")
-    group = topics.CONSUMER_GROUPS["initiation"]
-    before = await _dead_letter_count(metrics_url, group, topics.INITIATION_COMMANDS)
+    group = names.group(topics.CONSUMER_GROUPS["initiation"])
+    source = names.topic(topics.INITIATION_COMMANDS)
+    before = await _dead_letter_count(metrics_url, group, source)
     key = f"garbage-{uuid.uuid4().hex}"
 
     await _send(bootstrap, topics.INITIATION_COMMANDS, key.encode(), b"\x00not json at all")
@@ -81,9 +87,9 @@ async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(
     )
     assert letter["error"].startswith("undecodable")
     assert letter["group"] == group
-    assert letter["source_topic"] == topics.INITIATION_COMMANDS
+    assert letter["source_topic"] == source
     assert letter["value"].endswith("not json at all")
-    after = await _dead_letter_count(metrics_url, group, topics.INITIATION_COMMANDS)
+    after = await _dead_letter_count(metrics_url, group, source)
     assert after == before + 1
     # The partition moved on: the service still answers.
     assert (await api.get("/readyz")).status_code == 200
@@ -102,7 +108,7 @@ async def test_an_event_that_keeps_failing_is_parked_alone_and_replay_sends_it_b
     [letter] = await eventually(
         lambda: _letters_with_key(bootstrap, topics.UPLOAD_EVENTS, key), timeout_s=30
     )
-    assert letter["group"] == topics.CONSUMER_GROUPS["audit"]
+    assert letter["group"] == names.group(topics.CONSUMER_GROUPS["audit"])
     assert "UntranslatableCharacter" in letter["error"]
 
     replayed = await _intake_ops(bootstrap, "replay", "--topic", topics.UPLOAD_EVENTS)

@@ -11,6 +11,7 @@ import pytest
 from intake_contracts import topics
 from intake_contracts.commands import CommandType, InitiateUpload
 from intake_contracts.envelope import Principal
+from intake_runtime.messaging import names
 from intake_runtime.messaging.envelopes import command_envelope, encode
 from tests.conftest import Caller, System, new_caller
 from tests.support import tokens
@@ -378,7 +379,7 @@ async def test_a_command_delivered_twice_creates_one_session(
         ]
         for _ in range(2):
             await producer.send_and_wait(
-                topics.INITIATION_COMMANDS, encode(envelope), headers=headers
+                names.topic(topics.INITIATION_COMMANDS), encode(envelope), headers=headers
             )
         replies = []
         async with asyncio.timeout(30):

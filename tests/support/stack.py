@@ -1,5 +1,6 @@
 """The real Kafka, Postgres and S3 for a test run: native (default) or testcontainers."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -46,6 +47,26 @@ def containers_env() -> dict[str, str]:  # pragma: no cover - needs a Docker eng
         "DATABASE_URL": postgres.get_connection_url(driver=None),
         "AWS_ENDPOINT_URL": f"http://{s3.get_container_host_ip()}:{s3.get_exposed_port(8333)}",
     }
+
+
+def delete_namespace_topics(bootstrap: str, namespace: str) -> None:
+    """A test run's topics go with it; a failure here only leaves them behind."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            ours = [name for name in await admin.list_topics() if name.startswith(f"{namespace}.")]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(delete())
+    except Exception as error:
+        sys.stderr.write(f"topics of namespace {namespace} not deleted: {error}\n")
 
 
 def stack_env() -> dict[str, str]:

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from intake_runtime.logs import configure_logging
+from intake_runtime.messaging import names
 from intake_runtime.settings import ServiceSettings, load_settings
 from intake_runtime.telemetry import configure_tracing, shutdown_tracing
 
@@ -38,6 +39,7 @@ def run_service(
 ) -> None:
     """The body of every service's `main()`."""
     settings = load_settings(settings_class, service)
+    names.use_namespace(settings.namespace)
     configure_logging(service, settings.log_level)
     tracing = configure_tracing(service)
     try:

@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.structs import OffsetAndMetadata
 
 from intake_contracts import topics
-from intake_runtime.messaging import dead_letters
+from intake_runtime.messaging import dead_letters, names
 from intake_runtime.settings import ServiceSettings, load_settings
 
-REPLAY_GROUP: Final = "intake-ops-dlq-replay"
+REPLAY_GROUP: Final = "intake-ops-dlq-replay"  # under the namespace, like every group
 # Headers that tie a command to a caller long gone: a replayed command needs no reply.
 _CALLER_HEADERS: Final = frozenset({"reply_to", "correlation_id"})
 _PREVIEW_BYTES: Final = 500
@@ -39,11 +39,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def dead_letter_topics(source: str | None) -> list[str]:
+    """The broker's names of the dead-letter topics of `source` (a contracts name), or of all."""
     if source is None:
-        return list(topics.DEAD_LETTER_TOPICS)
+        return [names.topic(topic) for topic in topics.DEAD_LETTER_TOPICS]
     if source not in topics.SHARED_TOPICS:
         raise SystemExit(f"intake-ops: unknown source topic {source!r}")
-    return [topics.dead_letter_topic(source)]
+    return [names.topic(topics.dead_letter_topic(source))]
 
 
 def describe(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
@@ -111,7 +112,7 @@ async def replay_letters(bootstrap: str, source: str, from_offset: int | None) -
     partition = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
-        group_id=REPLAY_GROUP,
+        group_id=names.group(REPLAY_GROUP),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
@@ -123,7 +124,7 @@ async def replay_letters(bootstrap: str, source: str, from_offset: int | None) -
         consumer.assign([partition])
         async for record in _letters(consumer, partition, from_offset):
             await producer.send_and_wait(
-                source, record.value, key=record.key, headers=replay_headers(record)
+                names.topic(source), record.value, key=record.key, headers=replay_headers(record)
             )
             # Remembered after each send: an interrupted replay resumes after the last one sent.
             await consumer.commit({partition: OffsetAndMetadata(record.offset + 1, "")})
@@ -136,7 +137,9 @@ async def replay_letters(bootstrap: str, source: str, from_offset: int | None) -
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    bootstrap = load_settings(ServiceSettings, "ops").kafka_bootstrap_servers
+    settings = load_settings(ServiceSettings, "ops")
+    names.use_namespace(settings.namespace)
+    bootstrap = settings.kafka_bootstrap_servers
     if args.action == "list":
         shown = asyncio.run(list_letters(bootstrap, args.topic, args.limit))
         sys.stderr.write(f"intake-ops: {shown} dead letter(s)\n")

@@ -7,6 +7,8 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intake_runtime.messaging.names import NAMESPACE_PATTERN
+
 S = TypeVar("S", bound=BaseSettings)
 
 
@@ -28,6 +30,8 @@ class ServiceSettings(BaseSettings):
     publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     kafka_linger_ms: int = Field(default=1, alias="INTAKE_KAFKA_LINGER_MS", ge=0, le=5)
     kafka_fetch_wait_ms: int = Field(default=500, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)
+    # A prefix on every topic and consumer group: several systems can share one Kafka.
+    namespace: str = Field(default="", alias="INTAKE_NAMESPACE", pattern=NAMESPACE_PATTERN)
 
 
 class PostgresSettings(BaseSettings):

@@ -19,7 +19,7 @@ from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, Transient
 from intake_contracts.replies import REPLY_TYPE, Reply
 from intake_runtime import metrics
 from intake_runtime.logs import session_in_scope, tenant_in_scope
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
 
@@ -132,7 +132,7 @@ class CommandDispatcher(Generic[Tx]):
     ) -> None:
         """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
 
-        dead_letters = DeadLetters(broker, group_id)
+        dead_letters = DeadLetters(broker, names.group(group_id))
 
         async def on_command(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
             metrics.observe_consumer_lag(group_id, message)
@@ -144,8 +144,8 @@ class CommandDispatcher(Generic[Tx]):
                 await _send_reply(broker, message, reply, reply_timeout_s)
 
         broker.subscriber(
-            topic,
-            group_id=group_id,
+            names.topic(topic),
+            group_id=names.group(group_id),
             ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest",
             max_workers=workers,

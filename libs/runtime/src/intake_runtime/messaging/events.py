@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from intake_contracts.envelope import Envelope
 from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode
 
@@ -41,7 +41,7 @@ def subscribe_event_batches(
     """Consume `topics` in `group_id`. A batch that fails on a dependency is delivered again
     (nack); one that fails otherwise is retried event by event, and the events that still fail,
     like the malformed ones, are parked as dead letters so the partition moves on."""
-    dead_letters = DeadLetters(broker, group_id)
+    dead_letters = DeadLetters(broker, names.group(group_id))
 
     async def on_batch(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
         records = message.raw_message
@@ -54,12 +54,12 @@ def subscribe_event_batches(
             if envelope is None:
                 await dead_letters.park(record, error)
             else:
-                received.append((record, (str(record.topic), envelope)))
+                received.append((record, (names.logical(str(record.topic)), envelope)))
         await _handle_isolating(handle, received, dead_letters)
 
     broker.subscriber(
-        *topics,
-        group_id=group_id,
+        *(names.topic(topic) for topic in topics),
+        group_id=names.group(group_id),
         batch=True,
         max_records=BATCH_SIZE,
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from intake_contracts import topics
+from intake_runtime.messaging import names
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
 
 
 async def provision_shared_topics(bootstrap: str, partitions: int) -> None:
-    await ensure_topics(bootstrap, topics.SHARED_TOPICS, partitions)
+    await ensure_topics(bootstrap, [names.topic(t) for t in topics.SHARED_TOPICS], partitions)
     # Dead letters are rare and read in order by an operator: one partition each.
-    await ensure_topics(bootstrap, topics.DEAD_LETTER_TOPICS, 1)
+    await ensure_topics(bootstrap, [names.topic(t) for t in topics.DEAD_LETTER_TOPICS], 1)
 
 
 async def delete_topic(bootstrap: str, name: str) -> None:

@@ -20,7 +20,7 @@ from intake_contracts import topics
 from intake_contracts.envelope import Principal
 from intake_contracts.replies import Reply
 from intake_runtime import metrics
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class RequestReplyClient:
         self._timeout_s = timeout_s
         self._publish_timeout_s = publish_timeout_s
         self._fetch_wait_ms = fetch_wait_ms
-        self.reply_topic = topics.reply_topic(service, instance_id)
+        self.reply_topic = names.topic(topics.reply_topic(service, instance_id))
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -129,7 +129,7 @@ class RequestReplyClient:
             async with asyncio.timeout(self._publish_timeout_s):
                 await self._broker.publish(
                     body,
-                    topic,
+                    names.topic(topic),
                     key=key.encode() if key else None,
                     correlation_id=correlation_id,
                     reply_to=self.reply_topic,

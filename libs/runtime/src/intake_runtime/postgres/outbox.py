@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
+from intake_runtime.messaging import names
 from intake_runtime.postgres.migrations import checked_schema
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class OutboxRelay:
         try:
             future: asyncio.Future[Any] = await self._broker.publish(
                 Envelope.model_validate(row["envelope"]).model_dump_json().encode(),
-                row["topic"],
+                names.topic(row["topic"]),
                 key=row["key"].encode(),
                 headers={"content-type": "application/json"},
                 no_confirm=True,
