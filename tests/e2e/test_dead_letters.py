@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 
 from intake_contracts import topics
 from intake_contracts.envelope import Envelope
 from intake_runtime import ops
 from intake_runtime.messaging import names
 from tests.conftest import System
+from tests.support.metrics import metric
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -58,16 +58,7 @@ async def _intake_ops(bootstrap: str, *args: str) -> subprocess.CompletedProcess
 
 
 async def _dead_letter_count(url: str, group: str, topic: str) -> float:
-    async with httpx.AsyncClient(timeout=10) as client:
-        answer = await client.get(url)
-    for family in text_string_to_metric_families(answer.text):
-        for sample in family.samples:
-            if sample.name == "intake_dead_letters_total" and sample.labels == {
-                "group": group,
-                "topic": topic,
-            }:
-                return sample.value
-    return 0.0
+    return await metric(url, "intake_dead_letters_total", group=group, topic=topic)
 
 
 async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(

@@ -4,34 +4,14 @@ import uuid
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Caller, System
+from tests.support.metrics import samples as _samples
+from tests.support.metrics import value as _value
 
 pytestmark = pytest.mark.e2e
 
 REQUESTS = 5
-
-
-async def _samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        answer = await client.get(url)
-    assert answer.status_code == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def _value(
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
-) -> float:
-    """Sum of the samples named `name` whose labels include `labels` (0 when none yet)."""
-    wanted = set(labels.items())
-    return sum(
-        value for (sample, have), value in samples.items() if sample == name and wanted <= have
-    )
 
 
 async def test_histograms_count_the_requests_made(
