@@ -3,7 +3,9 @@
     python deploy/launcher.py up|down|status
 
 Each service runs as its own process with its own health port; pid files and logs live in
-the state folder, so `down` ends exactly what `up` started.
+the state folder, so `down` ends exactly what `up` started. `INTAKE_REPLICAS`
+("initiation=3,completion=2") runs more processes of a consumer service, each a member of the
+same consumer group; replica r listens on the service's health port + 10 * (r - 1).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +28,29 @@ BIN = ROOT / ".venv" / "bin"
 # Health/metrics port of each service; the gateway serves its own on the API port.
 DEFAULT_PORTS = {"initiation": 8101, "completion": 8102, "cleanup": 8103, "audit": 8104}
 SERVICES = ("initiation", "completion", "cleanup", "audit", "gateway")
+# A consumer group spreads at most one member per partition; the gateway is scaled behind a
+# load balancer instead, which the local stack does not have.
+SCALABLE = frozenset(DEFAULT_PORTS)
+MAX_REPLICAS = 12
+REPLICA_PORT_STEP = 10
 
 
 @dataclass
 class ServiceProcess:
-    name: str
+    service: str
     env: dict[str, str]
     log_dir: Path
     health_port: int
+    replica: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.service if self.replica == 1 else f"{self.service}-{self.replica}"
+
+    @property
+    def instance_path(self) -> Path:
+        return self.log_dir / f"{self.name}.instance"
 
     @property
     def log_path(self) -> Path:
@@ -45,10 +62,13 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Named after the replica, so its Kafka client id says which process holds a partition.
+        instance_id = f"r{self.replica}-{uuid.uuid4().hex[:8]}"
+        self.instance_path.write_text(instance_id)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(BIN / f"intake-{self.name}")],
-                env=self.env,
+                [str(BIN / f"intake-{self.service}")],
+                env={**self.env, "INTAKE_INSTANCE_ID": instance_id},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -57,7 +77,7 @@ class ServiceProcess:
 
     def running(self) -> bool:
         pid = _read_pid(self.pid_path)
-        return pid is not None and _runs_service(pid, self.name)
+        return pid is not None and _runs_service(pid, self.service)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.health_port}{path}"
@@ -80,7 +100,7 @@ class ServiceProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
         pid = self.process.pid if self.process else _read_pid(self.pid_path)
-        if pid is None or (self.process is None and not _runs_service(pid, self.name)):
+        if pid is None or (self.process is None and not _runs_service(pid, self.service)):
             self.pid_path.unlink(missing_ok=True)  # stale: that pid is not ours any more
             return
         with contextlib.suppress(ProcessLookupError):
@@ -128,19 +148,55 @@ def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: flo
         process.wait(5)
 
 
+def parse_replicas(spec: str) -> dict[str, int]:
+    """ "initiation=3,completion=2" → {"initiation": 3, "completion": 2}; others run once."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        service, _, count = item.partition("=")
+        if service not in SCALABLE:
+            raise ValueError(f"INTAKE_REPLICAS: {service!r} is not one of {sorted(SCALABLE)}")
+        if not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise ValueError(f"INTAKE_REPLICAS: {item!r} needs a count from 1 to {MAX_REPLICAS}")
+        counts[service] = int(count)
+    return counts
+
+
 def build(
     env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str, int] | None = None
 ) -> dict[str, ServiceProcess]:
+    """Every process to run, by name ("initiation", "initiation-2", …). `ports` may name a
+    service (its first replica) or one replica."""
     ports = {**DEFAULT_PORTS, **(ports or {})}
+    replicas = parse_replicas(env.get("INTAKE_REPLICAS", ""))
     processes = {}
     only = os.environ.get("INTAKE_ONLY_SERVICES")  # a subset, while developing one service
-    for name in SERVICES if not only else [s for s in SERVICES if s in only.split(",")]:
-        port = gateway_port if name == "gateway" else ports[name]
-        service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
-        if name == "gateway":
-            service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
-        processes[name] = ServiceProcess(name, service_env, log_dir, port)
+    for service in SERVICES if not only else [s for s in SERVICES if s in only.split(",")]:
+        for replica in range(1, replicas.get(service, 1) + 1):
+            process = _process(
+                env, log_dir, service, replica, gateway_port=gateway_port, ports=ports
+            )
+            processes[process.name] = process
     return processes
+
+
+def _process(
+    env: dict[str, str],
+    log_dir: Path,
+    service: str,
+    replica: int,
+    *,
+    gateway_port: int,
+    ports: dict[str, int],
+) -> ServiceProcess:
+    name = service if replica == 1 else f"{service}-{replica}"
+    if service == "gateway":
+        port = gateway_port
+    else:
+        port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
+    service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
+    if service == "gateway":
+        service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
+    return ServiceProcess(service, service_env, log_dir, port, replica)
 
 
 def _stack_env() -> dict[str, str]:
@@ -158,6 +214,16 @@ def _stack_env() -> dict[str, str]:
     return env
 
 
+def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, ServiceProcess]:
+    """Replicas an earlier `up` started with a larger INTAKE_REPLICAS: `down` ends them too."""
+    found: dict[str, ServiceProcess] = {}
+    for pid_file in log_dir.glob("*-*.pid"):
+        service, _, replica = pid_file.stem.rpartition("-")
+        if service in SCALABLE and replica.isdigit():
+            found.update(build({"INTAKE_REPLICAS": f"{service}={replica}"}, log_dir, gateway_port))
+    return {name: process for name, process in found.items() if process.pid_path.exists()}
+
+
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     gateway_port = int(os.environ.get("INTAKE_GATEWAY_PORT", "8000"))
@@ -173,12 +239,17 @@ def main() -> None:
         print(f"Intake is up: gateway http://{host}:{gateway_port}")
         print(f"service logs: {STATE / 'services'}")
     elif command == "down":
+        processes = {**processes, **_replicas_left_running(STATE / "services", gateway_port)}
         for process in reversed(list(processes.values())):
             process.stop()
     else:
         for name, process in processes.items():
             pid = _read_pid(process.pid_path)
-            print(f"{name}: {'running pid ' + str(pid) if process.running() else 'stopped'}")
+            instance = process.instance_path.read_text() if process.instance_path.exists() else ""
+            running = f"running pid {pid}, instance {instance}" if process.running() else "stopped"
+            print(f"{name}: {running}")
+        print("consumer groups (members by instance):")
+        subprocess.run([str(BIN / "intake-ops"), "groups"], env=_stack_env(), check=False)
 
 
 if __name__ == "__main__":
