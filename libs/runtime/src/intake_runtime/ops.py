@@ -1,5 +1,8 @@
 """Operator commands: `intake-ops dlq list` shows dead letters, `intake-ops dlq replay` sends
-them back to their source topic once the cause is fixed.
+them back to their source topic once the cause is fixed. `intake-ops migrate SERVICE` applies
+one service's database migrations and `intake-ops provision-topics` creates the missing topics,
+each then exits: what a deployment runs once before rolling the services out (the services do
+both at start-up too, so skipping them is harmless).
 
 Replay remembers how far it got in the consumer group `intake-ops-dlq-replay`, so running it
 twice does not send a letter twice; `--from-offset` starts elsewhere on purpose.
@@ -7,19 +10,24 @@ twice does not send a letter twice; `--from-offset` starts elsewhere on purpose.
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from intake_contracts import topics
-from intake_runtime.messaging import dead_letters
-from intake_runtime.settings import ServiceSettings, load_settings
+from intake_runtime.messaging import dead_letters, kafka
+from intake_runtime.settings import PostgresSettings, ServiceSettings, load_settings
 
 REPLAY_GROUP: Final = "intake-ops-dlq-replay"
+# The services owning a Postgres schema; each package `intake_<service>` keeps its SQL in
+# `migrations/` and its schema name in `intake_<service>.settings.SCHEMA`.
+MIGRATING_SERVICES: Final = ("initiation", "completion", "cleanup", "audit")
 # Headers that tie a command to a caller long gone: a replayed command needs no reply.
 _CALLER_HEADERS: Final = frozenset({"reply_to", "correlation_id"})
 _PREVIEW_BYTES: Final = 500
@@ -35,7 +43,33 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     replay = dlq.add_parser("replay", help="send dead letters back to their source topic")
     replay.add_argument("--topic", required=True, help="source topic, e.g. intake.uploads.events")
     replay.add_argument("--from-offset", type=int, help="start here instead of where it stopped")
+    migrate = areas.add_parser("migrate", help="apply one service's migrations (DATABASE_URL)")
+    migrate.add_argument("service", choices=MIGRATING_SERVICES)
+    areas.add_parser("provision-topics", help="create the missing shared and dead-letter topics")
     return parser.parse_args(argv)
+
+
+def service_migrations(service: str) -> tuple[str, Path]:
+    """The schema and the migrations folder of `service`."""
+    if service not in MIGRATING_SERVICES:
+        raise SystemExit(f"intake-ops: {service!r} has no database schema")
+    package = importlib.import_module(f"intake_{service}")
+    settings = importlib.import_module(f"intake_{service}.settings")
+    return str(settings.SCHEMA), Path(str(package.__file__)).parent / "migrations"
+
+
+async def migrate_service(settings: PostgresSettings, service: str) -> list[str]:
+    """What the service does at start-up before it consumes anything, and nothing else."""
+    # Imported here: without the runtime's postgres extra, the dead-letter commands still work.
+    from intake_runtime.postgres.lifecycle import migrate_only  # noqa: PLC0415
+
+    schema, directory = service_migrations(service)
+    return await migrate_only(settings, schema, directory)
+
+
+async def provision_topics(settings: ServiceSettings) -> None:
+    await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
+    await kafka.provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
 
 
 def dead_letter_topics(source: str | None) -> list[str]:
@@ -136,7 +170,18 @@ async def replay_letters(bootstrap: str, source: str, from_offset: int | None) -
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    bootstrap = load_settings(ServiceSettings, "ops").kafka_bootstrap_servers
+    if args.area == "migrate":
+        applied = asyncio.run(migrate_service(load_settings(PostgresSettings, "ops"), args.service))
+        sys.stderr.write(f"intake-ops: {args.service}: {len(applied)} migration(s) applied\n")
+        for version in applied:
+            print(version)  # noqa: T201 - the command's output
+        return
+    settings = load_settings(ServiceSettings, "ops")
+    if args.area == "provision-topics":
+        asyncio.run(provision_topics(settings))
+        sys.stderr.write(f"intake-ops: topics ready ({settings.topic_partitions} partitions)\n")
+        return
+    bootstrap = settings.kafka_bootstrap_servers
     if args.action == "list":
         shown = asyncio.run(list_letters(bootstrap, args.topic, args.limit))
         sys.stderr.write(f"intake-ops: {shown} dead letter(s)\n")
