@@ -6,9 +6,10 @@ export UV_LINK_MODE ?= copy
 
 .PHONY: bootstrap up down status test lint unit demo bench docs check-docs
 
-bootstrap:  ## install uv (from PyPI) and the locked workspace
+bootstrap:  ## install uv (from PyPI), the locked workspace, and kustomize (Go module proxy)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+	@bash deploy/k8s/kustomize.sh >/dev/null
 
 up: bootstrap  ## the native stack plus every service as its own process
 	@bash deploy/stack.sh up
