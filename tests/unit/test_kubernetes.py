@@ -191,10 +191,14 @@ def test_every_object_is_valid_against_the_kubernetes_api_schemas(rendered: Rend
 
 
 def test_the_validator_rejects_what_the_api_server_would(rendered: Rendered) -> None:
-    deployment = json.loads(json.dumps(rendered.deployment("gateway")))
-    deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memroy"] = "1"
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    misspelt = json.loads(json.dumps(rendered.deployment("gateway")))
+    container = misspelt["spec"]["template"]["spec"]["containers"][0]
+    container["imagePulPolicy"] = container.pop("imagePullPolicy")
+    mistyped = json.loads(json.dumps(rendered.deployment("gateway")))
+    mistyped["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = "yes"
+    for broken in (misspelt, mistyped):
+        with pytest.raises(kubernetes_validate.ValidationError):
+            kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
 def test_every_reference_resolves_within_the_render(rendered: Rendered) -> None:
