@@ -363,7 +363,8 @@ def test_every_process_starts_in_production_mode_with_what_it_needs(
         needed = {
             variable for field, variable in INFRASTRUCTURE.items() if field in settings.model_fields
         }
-        # No endpoint and no keys: AWS itself, with the service account's role.
+        # No endpoint and no keys: AWS itself, with the service account's role; no JWT secret:
+        # RS256 (checked below).
         needed -= {
             "AWS_ENDPOINT_URL",
             "AWS_ACCESS_KEY_ID",
@@ -371,14 +372,15 @@ def test_every_process_starts_in_production_mode_with_what_it_needs(
             "INTAKE_JWT_SECRET",
         }
         assert needed <= set(env), f"{name} lacks {needed - set(env)}"
-        for variable, value in env.items():
-            monkeypatch.setenv(variable, value)
-        loaded = settings()  # raises on a value its settings refuse
+        with monkeypatch.context() as patched:
+            for variable in aliases(settings) | set(env):  # nothing from the developer's shell
+                patched.delenv(variable, raising=False)
+            for variable, value in env.items():
+                patched.setenv(variable, value)
+            loaded = settings()  # raises on a value its settings refuse
         refusals = getattr(loaded, "refusals", None)  # production checks, where present
         if refusals is not None:
             assert refusals() == [], name
-        for variable in env:
-            monkeypatch.delenv(variable)
 
 
 def test_storage_services_use_the_role_of_their_service_account(rendered: Rendered) -> None:
