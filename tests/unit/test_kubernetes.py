@@ -384,9 +384,12 @@ def test_every_process_starts_in_production_mode_with_what_it_needs(
 
 
 def test_storage_services_use_the_role_of_their_service_account(rendered: Rendered) -> None:
+    gateway = rendered.deployment("gateway")["spec"]["template"]["spec"]
+    origins = rendered.env(only_container(gateway))["INTAKE_CORS_ORIGINS"]
     for service in STORAGE:
         pod = rendered.deployment(service)["spec"]["template"]["spec"]
         env = rendered.env(only_container(pod))
+        assert env["INTAKE_CORS_ORIGINS"] == origins, "the bucket's CORS rule as the gateway's"
         assert not {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env)
         assert {"AWS_BUCKET", "AWS_REGION", "AWS_EXPECTED_BUCKET_OWNER"} <= set(env)
         account = rendered.get("ServiceAccount", pod["serviceAccountName"])
