@@ -465,6 +465,7 @@ def test_every_consumer_group_scales_on_its_lag_within_its_partitions(rendered: 
     common = rendered.common()
     partitions = int(common["INTAKE_TOPIC_PARTITIONS"])
     assert partitions == 12
+    assert int(common["INTAKE_TOPIC_REPLICATION"]) >= 3, "one lost broker must lose no message"
     # The scalers watch the plain group names: a namespace would prefix them.
     assert common.get("INTAKE_NAMESPACE", "") == ""
     triggers: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}

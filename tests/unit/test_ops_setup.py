@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import NewTopic
 
+from intake_contracts import topics
 from intake_runtime import ops
+from intake_runtime.messaging import kafka
 from intake_runtime.postgres import lifecycle
 from intake_runtime.postgres.migrations import migration_files
 from intake_runtime.settings import PostgresSettings
@@ -59,7 +62,7 @@ def test_migrate_applies_the_service_s_schema_and_prints_what_it_applied(
     assert "completion: 2 migration(s) applied" in captured.err
 
 
-def test_provision_topics_waits_for_kafka_then_creates_with_the_configured_partitions(
+def test_provision_topics_waits_for_kafka_then_creates_with_the_configured_layout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[tuple[str, Any]] = []
@@ -67,19 +70,20 @@ def test_provision_topics_waits_for_kafka_then_creates_with_the_configured_parti
     async def fake_wait(bootstrap: str) -> None:
         calls.append(("wait", bootstrap))
 
-    async def fake_provision(bootstrap: str, partitions: int) -> None:
-        calls.append(("provision", (bootstrap, partitions)))
+    async def fake_provision(bootstrap: str, partitions: int, replication: int) -> None:
+        calls.append(("provision", (bootstrap, partitions, replication)))
 
     monkeypatch.setattr(ops.kafka, "wait_for_kafka", fake_wait)
     monkeypatch.setattr(ops.kafka, "provision_shared_topics", fake_provision)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example.invalid:9092")
     monkeypatch.setenv("INTAKE_TOPIC_PARTITIONS", "24")
+    monkeypatch.setenv("INTAKE_TOPIC_REPLICATION", "3")
 
     ops.main(["provision-topics"])
 
     assert calls == [
         ("wait", "kafka.example.invalid:9092"),
-        ("provision", ("kafka.example.invalid:9092", 24)),
+        ("provision", ("kafka.example.invalid:9092", 24, 3)),
     ]
 
 
@@ -104,3 +108,34 @@ async def test_migrate_only_closes_its_pool_even_when_a_migration_fails(
     with pytest.raises(RuntimeError, match="0002"):
         await lifecycle.migrate_only(PostgresSettings(), "audit", Path("unused"))
     assert closed == [True]
+
+
+async def test_topics_are_created_with_the_replication_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    created: list[NewTopic] = []
+
+    class Admin:
+        async def list_topics(self) -> list[str]:
+            return [topics.INITIATION_COMMANDS]
+
+        async def create_topics(self, new_topics: list[NewTopic]) -> None:
+            created.extend(new_topics)
+
+        async def close(self) -> None:
+            pass
+
+    async def fake_admin(bootstrap: str) -> Admin:
+        return Admin()
+
+    monkeypatch.setattr(kafka, "_admin", fake_admin)
+
+    await kafka.provision_shared_topics("kafka.example.invalid:9092", 12, 3)
+
+    layout = {t.name: (t.num_partitions, t.replication_factor) for t in created}
+    assert topics.INITIATION_COMMANDS not in layout, "an existing topic is left alone"
+    assert layout[topics.COMPLETION_COMMANDS] == (12, 3)
+    assert layout[topics.dead_letter_topic(topics.UPLOAD_EVENTS)] == (1, 3)
+    assert set(layout) == (set(topics.SHARED_TOPICS) | set(topics.DEAD_LETTER_TOPICS)) - {
+        topics.INITIATION_COMMANDS
+    }

@@ -69,7 +69,9 @@ async def migrate_service(settings: PostgresSettings, service: str) -> list[str]
 
 async def provision_topics(settings: ServiceSettings) -> None:
     await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
-    await kafka.provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
+    await kafka.provision_shared_topics(
+        settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication
+    )
 
 
 def dead_letter_topics(source: str | None) -> list[str]:
@@ -179,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = load_settings(ServiceSettings, "ops")
     if args.area == "provision-topics":
         asyncio.run(provision_topics(settings))
-        sys.stderr.write(f"intake-ops: topics ready ({settings.topic_partitions} partitions)\n")
+        sys.stderr.write(
+            f"intake-ops: topics ready ({settings.topic_partitions} partitions,"
+            f" {settings.topic_replication} replica(s) each where created)\n"
+        )
         return
     bootstrap = settings.kafka_bootstrap_servers
     if args.action == "list":
