@@ -4,11 +4,14 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap up down status test lint unit demo bench docs check-docs
+.PHONY: bootstrap kustomize up down status test lint unit demo bench docs check-docs
 
 bootstrap:  ## install uv (from PyPI) and the locked workspace
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+
+kustomize:  ## the pinned kustomize (Go module proxy), which the manifest tests render with
+	@bash deploy/k8s/kustomize.sh >/dev/null
 
 up: bootstrap  ## the native stack plus every service as its own process
 	@bash deploy/stack.sh up
@@ -27,10 +30,10 @@ lint: bootstrap  ## ruff (lint + format) and mypy strict
 	@.venv/bin/ruff format --check libs services client tests bench deploy scripts
 	@.venv/bin/mypy
 
-unit: bootstrap
+unit: bootstrap kustomize
 	@.venv/bin/pytest tests/unit -q
 
-test: lint  ## lint, then every test against the real stack (started if needed)
+test: lint kustomize  ## lint, then every test against the real stack (started if needed)
 	@.venv/bin/pytest -q
 
 demo: up  ## run the system and show it working: two uploads, one killed and resumed

@@ -13,15 +13,15 @@ from aiokafka import AIOKafkaProducer
 
 from intake_contracts import topics
 from intake_contracts.envelope import Envelope
-from intake_runtime import ops
 from intake_runtime.messaging import names
 from tests.conftest import System
+from tests.support import stack
 from tests.support.metrics import metric
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-INTAKE_OPS = str(ops.__file__).split("/libs/")[0] + "/.venv/bin/intake-ops"
+INTAKE_OPS = str(stack.ROOT / ".venv" / "bin" / "intake-ops")
 
 
 async def _send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:

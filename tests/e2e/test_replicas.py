@@ -11,7 +11,7 @@ import launcher
 import pytest
 
 from intake_contracts import topics
-from intake_runtime import ops
+from intake_runtime.ops.groups import describe_groups
 from tests.conftest import Caller, System, free_port, service_env
 from tests.support.api import initiate_body
 from tests.support.metrics import metric
@@ -45,7 +45,7 @@ def more_replicas(system: System, tmp_path: Path) -> Iterator[list[launcher.Serv
 
 async def _processes_with_partitions(bootstrap: str) -> int:
     """Each process runs several consumers, all with its instance's client id."""
-    groups = {group.group: group for group in await ops.describe_groups(bootstrap)}
+    groups = {group.group: group for group in await describe_groups(bootstrap)}
     group = groups.get(topics.CONSUMER_GROUPS["initiation"])
     members = group.members if group else []
     return len({member.client_id for member in members if member.partitions})

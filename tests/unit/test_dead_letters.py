@@ -11,8 +11,8 @@ from aiokafka.errors import KafkaConnectionError
 
 from intake_contracts import topics
 from intake_contracts.errors import ErrorCode, TransientError
-from intake_runtime import ops
 from intake_runtime.messaging import dead_letters
+from intake_runtime.ops import letters
 
 
 @dataclass
@@ -120,7 +120,7 @@ def test_a_replay_drops_the_parking_headers_and_the_departed_caller() -> None:
         ]
     )
 
-    assert ops.replay_headers(record) == [("traceparent", b"00-abc-def-01")]
+    assert letters.replay_headers(record) == [("traceparent", b"00-abc-def-01")]
 
 
 def test_a_listed_letter_shows_its_origin_and_error() -> None:
@@ -132,7 +132,7 @@ def test_a_listed_letter_shows_its_origin_and_error() -> None:
         ]
     )
 
-    described = ops.describe(record)
+    described = letters.describe(record)
 
     assert described["source_topic"] == topics.INITIATION_COMMANDS
     assert described["error"] == "undecodable: bad json"
@@ -143,4 +143,4 @@ def test_a_listed_letter_shows_its_origin_and_error() -> None:
 
 def test_replay_refuses_a_topic_that_is_not_ours() -> None:
     with pytest.raises(SystemExit, match="unknown source topic"):
-        ops.dead_letter_topics("somebody.elses.topic")
+        letters.dead_letter_topics("somebody.elses.topic")

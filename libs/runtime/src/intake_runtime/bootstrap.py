@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 async def kafka_broker(settings: ServiceSettings, service: str) -> AsyncIterator[KafkaBroker]:
     """A broker for `service` once Kafka answers and every shared topic exists."""
     await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
-    await kafka.provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
+    await kafka.provision_shared_topics(
+        settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication
+    )
     broker = kafka.build_broker(settings, service)
     try:
         yield broker

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", alias="INTAKE_METRICS_HOST")
     metrics_port: int = Field(default=0, alias="INTAKE_METRICS_PORT", ge=0, le=65535)
     topic_partitions: int = Field(default=12, alias="INTAKE_TOPIC_PARTITIONS", ge=1)
+    # Copies Kafka keeps of each partition of the topics Intake creates: 1 for a single broker;
+    # a production cluster wants 3 (with the brokers' min.insync.replicas at 2).
+    topic_replication: int = Field(default=1, alias="INTAKE_TOPIC_REPLICATION", ge=1)
     request_timeout_s: float = Field(default=10.0, alias="INTAKE_REQUEST_TIMEOUT_S", gt=0)
     # How long handing a message to Kafka may take before the broker counts as unreachable.
     publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)

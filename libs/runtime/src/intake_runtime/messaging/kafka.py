@@ -56,7 +56,9 @@ async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
     return admin
 
 
-async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str, names: Iterable[str], partitions: int, replication: int = 1
+) -> None:
     """Create the topics that are missing; existing ones are left exactly as they are."""
     admin = await _admin(bootstrap)
     try:
@@ -64,7 +66,7 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         missing = [name for name in names if name not in existing]
         if not missing:
             return
-        new_topics = [NewTopic(name, partitions, 1) for name in missing]
+        new_topics = [NewTopic(name, partitions, replication) for name in missing]
         try:
             await admin.create_topics(new_topics)
         except TopicAlreadyExistsError:
@@ -74,10 +76,12 @@ async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -
         await admin.close()
 
 
-async def provision_shared_topics(bootstrap: str, partitions: int) -> None:
-    await ensure_topics(bootstrap, [names.topic(t) for t in topics.SHARED_TOPICS], partitions)
+async def provision_shared_topics(bootstrap: str, partitions: int, replication: int = 1) -> None:
+    shared = [names.topic(topic) for topic in topics.SHARED_TOPICS]
+    await ensure_topics(bootstrap, shared, partitions, replication)
     # Dead letters are rare and read in order by an operator: one partition each.
-    await ensure_topics(bootstrap, [names.topic(t) for t in topics.DEAD_LETTER_TOPICS], 1)
+    dead_letters = [names.topic(topic) for topic in topics.DEAD_LETTER_TOPICS]
+    await ensure_topics(bootstrap, dead_letters, 1, replication)
 
 
 async def delete_topic(bootstrap: str, name: str) -> None:

@@ -25,6 +25,15 @@ async def migrated_pool(
         await pool.close()
 
 
+async def migrate_only(settings: PostgresSettings, schema: str, migrations: Path) -> list[str]:
+    """Apply the migrations of `schema` and close again: a deployment's migration job."""
+    pool = await create_pool(settings)
+    try:
+        return await migrate(pool, schema, migrations)
+    finally:
+        await pool.close()
+
+
 @contextlib.asynccontextmanager
 async def running_relay(
     pool: asyncpg.Pool, broker: KafkaBroker, schema: str
