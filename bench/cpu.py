@@ -1,0 +1,62 @@
+"""CPU time of every process of the system, read from /proc: per-operation CPU is the figure
+that stays stable on a noisy machine, where wall-clock throughput does not."""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+# Parts of the native stack, told apart by their command lines (all under the state folder).
+STACK_MARKERS = {"kafka": "kafka.Kafka", "postgres": "postgres", "seaweedfs": "weed"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of `pid` and its waited-for children (Postgres backends are)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def stack_pids(state_dir: Path) -> dict[str, list[int]]:
+    """Kafka, Postgres (postmaster and its backends) and SeaweedFS of this state folder."""
+    found: dict[str, list[int]] = {name: [] for name in STACK_MARKERS}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        for name, marker in STACK_MARKERS.items():
+            if marker in command and (str(state_dir) in command or name == "postgres"):
+                if name == "postgres" and not _is_our_postgres(entry, state_dir):
+                    continue
+                found[name].append(int(entry.name))
+    return found
+
+
+def _is_our_postgres(entry: Path, state_dir: Path) -> bool:
+    try:
+        return str(state_dir) in str((entry / "cwd").readlink())
+    except OSError:
+        return False
+
+
+def snapshot(pids: Mapping[str, list[int]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                continue  # a backend that ended meanwhile; its time went to the postmaster
+        totals[name] = total
+    return totals
+
+
+def per_operation_ms(
+    before: Mapping[str, float], after: Mapping[str, float], operations: int
+) -> dict[str, float]:
+    spent = {name: (after[name] - before.get(name, 0.0)) * 1000 / operations for name in after}
+    return {**{k: round(v, 2) for k, v in spent.items()}, "total": round(sum(spent.values()), 2)}
