@@ -21,7 +21,7 @@ from intake_contracts.commands import (
     SignParts,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.events import STATUS_EVENT
 from intake_contracts.sessions import (
     ActivityView,
@@ -94,6 +94,17 @@ class InitiationService:
                 items.append(BatchItem(client_reference=file.client_reference, session=view))
             except (DomainError, TransientError) as error:
                 items.append(BatchItem(client_reference=file.client_reference, error=error.body()))
+            except Exception as error:  # one file's fault, whatever it is, stays that file's
+                log.exception(
+                    "batch file failed", extra={"client_reference": file.client_reference}
+                )
+                detail = f"this file could not be initiated ({type(error).__name__}); retry it"
+                items.append(
+                    BatchItem(
+                        client_reference=file.client_reference,
+                        error=ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail=detail),
+                    )
+                )
         return BatchResult(batch_reference=batch_reference, uploads=items)
 
     async def _initiate(
@@ -103,6 +114,11 @@ class InitiationService:
         domain.require_brand(request.brand_id, principal.brand_ids)
         domain.validate_file(
             request.file_name, request.file_size, request.mime_type, self._settings.max_file_size
+        )
+        domain.check_mime_policy(
+            request.mime_type,
+            self._settings.allowed_mime_type_patterns,
+            self._settings.denied_mime_type_patterns,
         )
         domain.validate_checksum(request.checksum_sha256)
         fingerprint = _fingerprint(request)
@@ -196,6 +212,7 @@ class InitiationService:
         self._require_live_multipart(session)
         assert session.part_count is not None  # noqa: S101 - a live multipart session has both
         assert session.multipart_upload_id is not None  # noqa: S101
+        assert session.chunk_size is not None  # noqa: S101
         domain.check_part_numbers(command.payload.part_numbers, session.part_count)
         await repo.touch(tx, session.id, session.tenant_id)
         now = self._now()
@@ -205,7 +222,12 @@ class InitiationService:
             PartUrl(
                 part_number=number,
                 url=await self._store.presign_part(
-                    session.bucket, session.temp_key, session.multipart_upload_id, number, expires_s
+                    session.bucket,
+                    session.temp_key,
+                    session.multipart_upload_id,
+                    number,
+                    content_length=domain.part_size(number, session.size_bytes, session.chunk_size),
+                    expires_s=expires_s,
                 ),
                 expires_at=expires_at,
             )

@@ -1,0 +1,114 @@
+"""The OpenAPI document: bearer auth and, per operation, every problem+json it can answer."""
+
+from collections import defaultdict
+from typing import Any, Final, Literal
+
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIType, Schema, SecurityScheme
+from pydantic import BaseModel, create_model
+
+from intake_contracts.errors import HTTP_STATUS, ErrorCode
+
+PROBLEM_JSON: Final = "application/problem+json"
+BEARER: Final = "BearerToken"
+SECURITY: Final[list[dict[str, list[str]]]] = [{BEARER: []}]
+
+# What any authenticated operation may answer, whatever it does.
+_EVERY_CALL: Final = (
+    ErrorCode.UNAUTHENTICATED,
+    ErrorCode.PERMISSION_DENIED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.SERVICE_UNAVAILABLE,
+    ErrorCode.STORAGE_UNAVAILABLE,
+    ErrorCode.SERVICE_TIMEOUT,
+)
+# Operations with a JSON body may also answer these.
+WITH_BODY: Final = (ErrorCode.MALFORMED_JSON, ErrorCode.BODY_TOO_LARGE, ErrorCode.VALIDATION_FAILED)
+ON_A_SESSION: Final = (ErrorCode.UPLOAD_SESSION_NOT_FOUND, ErrorCode.BRAND_NOT_ALLOWED)
+ON_A_LIVE_SESSION: Final = (
+    *ON_A_SESSION,
+    ErrorCode.INVALID_SESSION_STATE,
+    ErrorCode.UPLOAD_CANCELLED,
+    ErrorCode.UPLOAD_FAILED,
+    ErrorCode.UPLOAD_SESSION_EXPIRED,
+)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with Intake's stable machine-readable `code`."""
+
+    type: str
+    title: str
+    status: int
+    code: ErrorCode
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problems(operation: str, *codes: ErrorCode) -> dict[int, ResponseSpec]:
+    """One problem+json response per status this operation can answer, naming its codes."""
+    by_status: dict[int, list[ErrorCode]] = defaultdict(list)
+    for code in dict.fromkeys((*_EVERY_CALL, *codes)):
+        by_status[HTTP_STATUS[code]].append(code)
+    return {
+        status: ResponseSpec(
+            data_container=_problem_model(operation, status, found),
+            description="codes: " + ", ".join(code.value for code in found),
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status, found in sorted(by_status.items())
+    }
+
+
+def _problem_model(operation: str, status: int, codes: list[ErrorCode]) -> type[BaseModel]:
+    code_type: Any = Literal[tuple(code.value for code in codes)]
+    status_type: Any = Literal[status]
+    return create_model(
+        f"Problem{status}{operation}",
+        __base__=Problem,
+        __doc__=Problem.__doc__,
+        code=(code_type, ...),
+        status=(status_type, ...),
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Intake",
+        version="1.0.0",
+        path="/schema",
+        components=Components(
+            security_schemes={
+                BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+    )
+
+
+def restore_optional_patterns(document: OpenAPI, models: list[type[BaseModel]]) -> None:
+    """Litestar drops `pattern` from optional string fields; put pydantic's back.
+
+    Without it the document would not say that an optional reference refuses control
+    characters, and generated clients (and schemathesis) would believe otherwise.
+    """
+    schemas = document.components.schemas if document.components else None
+    for model in models:
+        target = (schemas or {}).get(model.__name__)
+        properties = target.properties if isinstance(target, Schema) else None
+        for name, definition in model.model_json_schema()["properties"].items():
+            pattern = next(
+                (
+                    branch["pattern"]
+                    for branch in definition.get("anyOf", [])
+                    if "pattern" in branch
+                ),
+                None,
+            )
+            prop = (properties or {}).get(name)
+            if pattern is None or not isinstance(prop, Schema):
+                continue
+            for branch in prop.one_of or []:
+                if isinstance(branch, Schema) and branch.type == OpenAPIType.STRING:
+                    branch.pattern = pattern
