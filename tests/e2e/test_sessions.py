@@ -305,7 +305,7 @@ async def test_bad_input_is_a_precise_422(api: httpx.AsyncClient, caller: Caller
         content=b"{",
         headers={**caller.headers, "content-type": "application/json"},
     )
-    assert (not_json.status_code, not_json.json()["code"]) == (422, "validation_failed")
+    assert (not_json.status_code, not_json.json()["code"]) == (400, "malformed_json")
     missing_field = await api.post(
         "/app/uploads/initiate", json={"file_name": "a"}, headers=caller.headers
     )

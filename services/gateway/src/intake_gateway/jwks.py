@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,12 +20,19 @@ log = logging.getLogger(__name__)
 
 class JwksCache:
     def __init__(
-        self, url: str, *, timeout_s: float, refresh_s: float, unknown_kid_interval_s: float
+        self,
+        url: str,
+        *,
+        timeout_s: float,
+        refresh_s: float,
+        unknown_kid_interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
         self._timeout_s = timeout_s
         self._refresh_s = refresh_s
         self._unknown_kid_interval_s = unknown_kid_interval_s
+        self._clock = clock
         self._keys: dict[str, Any] = {}
         self._last_fetch = float("-inf")
         self._lock = asyncio.Lock()
@@ -33,7 +41,7 @@ class JwksCache:
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=self._timeout_s)
-        await self._refresh()  # best effort: a provider down at start-up is retried
+        await self.refresh()  # best effort: a provider down at start-up is retried
         self._task = asyncio.create_task(self._refresh_forever(), name="jwks-refresh")
 
     async def stop(self) -> None:
@@ -50,7 +58,7 @@ class JwksCache:
         if found is None and self._may_refetch():
             async with self._lock:
                 if self._find(kid) is None and self._may_refetch():
-                    await self._refresh()
+                    await self.refresh()
             found = self._find(kid)
         return found
 
@@ -60,18 +68,18 @@ class JwksCache:
         return self._keys.get(kid)
 
     def _may_refetch(self) -> bool:
-        return time.monotonic() - self._last_fetch >= self._unknown_kid_interval_s
+        return self._clock() - self._last_fetch >= self._unknown_kid_interval_s
 
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self._refresh_s)
             async with self._lock:
-                await self._refresh()
+                await self.refresh()
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
         """Replace the keys with the provider's; on any failure keep the stale ones."""
         assert self._http is not None  # noqa: S101 - start() opened it
-        self._last_fetch = time.monotonic()
+        self._last_fetch = self._clock()
         try:
             answer = await self._http.get(self._url)
             answer.raise_for_status()
