@@ -32,6 +32,7 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
         "DATABASE_URL": stack_env["DATABASE_URL"],
         "AWS_ENDPOINT_URL": stack_env["AWS_ENDPOINT_URL"],
         "AWS_BUCKET": stack_env["AWS_BUCKET"],
+        "INTAKE_ENV": "local",
         **overrides,
     }
     return InitiationSettings(**{key.lower(): value for key, value in values.items()})
