@@ -33,6 +33,12 @@ from intake_runtime.messaging.requests import (
 )
 
 SERVICE = "gateway"
+
+
+class MetricsController(PrometheusController):
+    include_in_schema = False  # operators' text format, not part of the API
+
+
 log = logging.getLogger(__name__)
 
 
@@ -79,13 +85,13 @@ def create_app(settings: GatewaySettings) -> Litestar:
         raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
 
     def complete_document(app: Litestar) -> None:
-        openapi.restore_optional_patterns(app.openapi_schema, BODY_MODELS)
+        openapi.restore_constraints(app.openapi_schema, BODY_MODELS)
 
     prometheus = PrometheusConfig(
         app_name="intake_gateway", prefix="intake_gateway", group_path=True
     )
     return Litestar(
-        route_handlers=[UploadsController, AssetsController, healthz, readyz, PrometheusController],
+        route_handlers=[UploadsController, AssetsController, healthz, readyz, MetricsController],
         dependencies={
             "principal": Provide(principal),
             "services": Provide(services, sync_to_thread=False),

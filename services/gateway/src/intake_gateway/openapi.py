@@ -87,28 +87,31 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def restore_optional_patterns(document: OpenAPI, models: list[type[BaseModel]]) -> None:
-    """Litestar drops `pattern` from optional string fields; put pydantic's back.
+def restore_constraints(document: OpenAPI, models: list[type[BaseModel]]) -> None:
+    """Put back the bounds Litestar drops: patterns of optional strings, limits of list items.
 
-    Without it the document would not say that an optional reference refuses control
-    characters, and generated clients (and schemathesis) would believe otherwise.
+    Without them the document would not say that an optional reference refuses control
+    characters or that part numbers start at 1, and generated clients would not know.
     """
-    schemas = document.components.schemas if document.components else None
+    schemas = (document.components.schemas if document.components else None) or {}
     for model in models:
-        target = (schemas or {}).get(model.__name__)
-        properties = target.properties if isinstance(target, Schema) else None
+        target = schemas.get(model.__name__)
+        properties = (target.properties if isinstance(target, Schema) else None) or {}
         for name, definition in model.model_json_schema()["properties"].items():
-            pattern = next(
-                (
-                    branch["pattern"]
-                    for branch in definition.get("anyOf", [])
-                    if "pattern" in branch
-                ),
-                None,
-            )
-            prop = (properties or {}).get(name)
-            if pattern is None or not isinstance(prop, Schema):
-                continue
-            for branch in prop.one_of or []:
-                if isinstance(branch, Schema) and branch.type == OpenAPIType.STRING:
-                    branch.pattern = pattern
+            prop = properties.get(name)
+            if isinstance(prop, Schema):
+                _restore_property(prop, definition)
+
+
+def _restore_property(prop: Schema, definition: dict[str, Any]) -> None:
+    pattern = next(
+        (branch["pattern"] for branch in definition.get("anyOf", []) if "pattern" in branch),
+        None,
+    )
+    for branch in prop.one_of or []:
+        if pattern and isinstance(branch, Schema) and branch.type == OpenAPIType.STRING:
+            branch.pattern = pattern
+    items = definition.get("items", {})
+    if isinstance(prop.items, Schema) and prop.items.type == OpenAPIType.INTEGER:
+        prop.items.minimum = items.get("minimum", prop.items.minimum)
+        prop.items.maximum = items.get("maximum", prop.items.maximum)

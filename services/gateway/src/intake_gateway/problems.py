@@ -119,8 +119,8 @@ def on_validation(
 def on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
     if isinstance(error, NotFoundException):
         return problem(ErrorCode.ROUTE_NOT_FOUND, "no such route", request)
-    if error.status_code == 405:
-        return problem(ErrorCode.METHOD_NOT_ALLOWED, error.detail, request)
+    if error.status_code == 405:  # with the Allow header RFC 9110 asks for
+        return problem(ErrorCode.METHOD_NOT_ALLOWED, error.detail, request, headers=error.headers)
     if error.status_code == 413:
         return problem(ErrorCode.BODY_TOO_LARGE, "request body is larger than allowed", request)
     if error.status_code == 400:
