@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from intake_contracts import keys
 from intake_contracts.commands import (
+    BatchFile,
     BatchItem,
     BatchResult,
     InitiateBatch,
@@ -78,34 +79,49 @@ class InitiationService:
         """Each file under its own savepoint: one file's failure never touches another's."""
         batch = command.payload
         batch_reference = batch.batch_reference or str(uuid.uuid4())
-        items: list[BatchItem] = []
-        for file in batch.files:
+        items = [
+            await self._initiate_in_batch(file, batch, batch_reference, command, tx)
+            for file in batch.files
+        ]
+        return BatchResult(batch_reference=batch_reference, uploads=items)
+
+    async def _initiate_in_batch(
+        self,
+        file: BatchFile,
+        batch: InitiateBatch,
+        batch_reference: str,
+        command: Command[InitiateBatch],
+        tx: asyncpg.Connection,
+    ) -> BatchItem:
+        """One file's outcome; whatever goes wrong with it, it is this file's error entry."""
+        reference = file.client_reference
+        try:
             request = InitiateUpload(
                 file_name=file.file_name,
                 file_size=file.file_size,
                 mime_type=file.mime_type,
                 brand_id=file.brand_id or batch.brand_id,
-                client_reference=file.client_reference,
+                client_reference=reference,
                 batch_reference=batch_reference,
             )
-            try:
-                async with tx.transaction():
-                    view = await self._initiate(request, command, tx)
-                items.append(BatchItem(client_reference=file.client_reference, session=view))
-            except (DomainError, TransientError) as error:
-                items.append(BatchItem(client_reference=file.client_reference, error=error.body()))
-            except Exception as error:  # one file's fault, whatever it is, stays that file's
-                log.exception(
-                    "batch file failed", extra={"client_reference": file.client_reference}
-                )
-                detail = f"this file could not be initiated ({type(error).__name__}); retry it"
-                items.append(
-                    BatchItem(
-                        client_reference=file.client_reference,
-                        error=ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail=detail),
-                    )
-                )
-        return BatchResult(batch_reference=batch_reference, uploads=items)
+            async with tx.transaction():
+                view = await self._initiate(request, command, tx)
+        except (DomainError, TransientError) as error:
+            return BatchItem(client_reference=reference, error=error.body())
+        except ValidationError as error:
+            detail = f"invalid file: {error.errors()[0]['msg']}"
+            return BatchItem(
+                client_reference=reference,
+                error=ErrorBody(code=ErrorCode.VALIDATION_FAILED, detail=detail),
+            )
+        except Exception as error:
+            log.exception("batch file failed", extra={"client_reference": reference})
+            detail = f"this file could not be initiated ({type(error).__name__}); retry it"
+            return BatchItem(
+                client_reference=reference,
+                error=ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail=detail),
+            )
+        return BatchItem(client_reference=reference, session=view)
 
     async def _initiate(
         self, request: InitiateUpload, command: Command[BaseModel], tx: asyncpg.Connection

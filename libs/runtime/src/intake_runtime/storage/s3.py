@@ -361,7 +361,8 @@ async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
     )
     config = Config(
         signature_version="s3v4",
-        s3={"addressing_style": "path"},
+        # S3-compatible servers want path-style; AWS itself prefers virtual-hosted URLs.
+        s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
         connect_timeout=settings.s3_timeout_s,
         read_timeout=settings.s3_timeout_s,
         retries={"max_attempts": 3, "mode": "standard"},
