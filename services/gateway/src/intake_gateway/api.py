@@ -3,6 +3,7 @@
 Every bound comes from `intake_contracts.fields`, so the OpenAPI document states it.
 """
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from intake_contracts.commands import (
     MAX_BATCH_FILES,
     MAX_SIGNED_PARTS_PER_CALL,
+    AssetView,
     BatchFile,
     CompletedPart,
 )
+from intake_contracts.errors import ErrorBody
 from intake_contracts.fields import (
     MAX_PARTS_PER_COMPLETE,
     Checksum,
@@ -24,6 +27,7 @@ from intake_contracts.fields import (
     Reference,
     Title,
 )
+from intake_contracts.sessions import SessionView
 
 
 class _Body(BaseModel):
@@ -62,6 +66,28 @@ class CompleteBody(_Body):
     upload_session_id: UUID
     title: Title | None = None
     parts: list[CompletedPartBody] | None = Field(default=None, max_length=MAX_PARTS_PER_COMPLETE)
+
+
+class CompletionView(BaseModel):
+    asset: AssetView
+    upload_session_id: UUID
+    status: Literal["COMPLETED"] = "COMPLETED"
+
+
+class BatchUploadAccepted(SessionView):
+    client_reference: str
+    ok: Literal[True] = True
+
+
+class BatchUploadRefused(BaseModel):
+    client_reference: str
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+class BatchAnswer(BaseModel):
+    batch_reference: str
+    uploads: list[BatchUploadAccepted | BatchUploadRefused]
 
 
 BODY_MODELS: list[type[BaseModel]] = [

@@ -1,8 +1,9 @@
 """HTTP routes: thin translations from the API contract to one command each."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from intake_contracts.commands import (
@@ -17,7 +18,7 @@ from intake_contracts.commands import (
     Trail,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import ErrorCode
+from intake_contracts.errors import ErrorBody, ErrorCode
 from intake_contracts.fields import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     NO_CONTROL_CHARACTERS,
@@ -32,7 +33,11 @@ from intake_contracts.sessions import (
     StatusView,
 )
 from intake_gateway.api import (
+    BatchAnswer,
+    BatchUploadAccepted,
+    BatchUploadRefused,
     CompleteBody,
+    CompletionView,
     InitiateBatchBody,
     InitiateBody,
     PartUrlBody,
@@ -101,7 +106,7 @@ class UploadsController(Controller):
     )
     async def initiate_batch(
         self, data: InitiateBatchBody, principal: Principal, services: Services
-    ) -> dict[str, Any]:
+    ) -> BatchAnswer:
         require_brand(principal, data.brand_id)
         command = InitiateBatch(**data.model_dump())
         result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
@@ -194,7 +199,10 @@ class AssetsController(Controller):
     @post(
         "/upload/complete",
         status_code=201,
-        responses=problems(
+        responses={
+            200: ResponseSpec(CompletionView, description="completed before: the same asset"),
+        }
+        | problems(
             "Complete",
             *WITH_BODY,
             *ON_A_LIVE_SESSION,
@@ -206,22 +214,22 @@ class AssetsController(Controller):
     )
     async def complete(
         self, data: CompleteBody, principal: Principal, services: Services
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         result = await services.call(
             CompletionResult, CommandType.COMPLETE, command, principal, key=data.upload_session_id
         )
-        body = result.model_dump(mode="json", exclude={"created"})
-        return Response(body, status_code=201 if result.created else 200)
+        view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
+        return Response(view, status_code=201 if result.created else 200)
 
 
-def _batch_answer(result: BatchResult) -> dict[str, Any]:
-    uploads: list[dict[str, Any]] = []
+def _batch_answer(result: BatchResult) -> BatchAnswer:
+    uploads: list[BatchUploadAccepted | BatchUploadRefused] = []
     for item in result.uploads:
         if item.session is not None:
-            view = item.session.model_dump(mode="json")
-            uploads.append({"client_reference": item.client_reference, "ok": True, **view})
+            view = item.session.model_dump(exclude={"client_reference"})
+            uploads.append(BatchUploadAccepted(client_reference=item.client_reference, **view))
         else:
-            error = item.error.model_dump(mode="json") if item.error else {}
-            uploads.append({"client_reference": item.client_reference, "ok": False, "error": error})
-    return {"batch_reference": result.batch_reference, "uploads": uploads}
+            error = item.error or ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="no outcome")
+            uploads.append(BatchUploadRefused(client_reference=item.client_reference, error=error))
+    return BatchAnswer(batch_reference=result.batch_reference, uploads=uploads)
