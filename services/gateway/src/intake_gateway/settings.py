@@ -38,8 +38,8 @@ class GatewaySettings(ServiceSettings):
         default=1024 * 1024, alias="INTAKE_MAX_BODY_BYTES", ge=1024, le=1024 * 1024
     )
     # Per tenant: a token bucket of `burst` requests refilled at `rate` per second; 0 = off.
-    rate_limit_per_s: float = Field(default=50.0, alias="INTAKE_RATE_LIMIT_PER_S", ge=0)
-    rate_limit_burst: int = Field(default=100, alias="INTAKE_RATE_LIMIT_BURST", ge=1)
+    rate_limit_per_s: float = Field(default=200.0, alias="INTAKE_RATE_LIMIT_PER_S", ge=0)
+    rate_limit_burst: int = Field(default=400, alias="INTAKE_RATE_LIMIT_BURST", ge=1)
 
     def refusals(self) -> list[str]:
         problems = super().refusals()
