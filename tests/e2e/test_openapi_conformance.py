@@ -27,7 +27,8 @@ def test_the_live_gateway_conforms_to_its_openapi_document(system: System, tmp_p
             f"{system.gateway_url}/schema/openapi.json",
             "--checks=all",
             f"--max-examples={EXAMPLES_PER_OPERATION}",
-            "--phases=examples,coverage,fuzzing",
+            # Stateful: from an initiate, along the document's links, to its session's operations.
+            "--phases=examples,coverage,fuzzing,stateful",
             "--workers=2",
             "--seed=10",
             "--generation-deterministic",
@@ -64,6 +65,8 @@ def test_every_operation_declares_bearer_auth_and_its_problems(system: System) -
     initiate = document["paths"]["/app/uploads/initiate"]["post"]["responses"]
     assert {"400", "413", "422"} <= set(initiate)
     assert "mime_type_not_allowed" in initiate["422"]["description"]
+    links = document["paths"]["/app/uploads/initiate"]["post"]["responses"]["201"]["links"]
+    assert len(links) == 7  # every operation on a session follows from the one initiate created
     body = document["components"]["schemas"]["InitiateBody"]["properties"]
     assert body["file_name"]["maxLength"] == 255
     assert "pattern" in body["client_reference"]["oneOf"][0]

@@ -86,6 +86,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
     def complete_document(app: Litestar) -> None:
         openapi.restore_constraints(app.openapi_schema, BODY_MODELS)
+        openapi.link_sessions(app.openapi_schema, ("/app/uploads/initiate", "post"))
 
     prometheus = PrometheusConfig(
         app_name="intake_gateway", prefix="intake_gateway", group_path=True

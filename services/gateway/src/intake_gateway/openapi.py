@@ -4,7 +4,15 @@ from collections import defaultdict
 from typing import Any, Final, Literal
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.spec import Components, OpenAPI, OpenAPIType, Schema, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    Link,
+    OpenAPI,
+    OpenAPIResponse,
+    OpenAPIType,
+    Schema,
+    SecurityScheme,
+)
 from pydantic import BaseModel, create_model
 
 from intake_contracts.errors import HTTP_STATUS, ErrorCode
@@ -115,3 +123,26 @@ def _restore_property(prop: Schema, definition: dict[str, Any]) -> None:
     if isinstance(prop.items, Schema) and prop.items.type == OpenAPIType.INTEGER:
         prop.items.minimum = items.get("minimum", prop.items.minimum)
         prop.items.maximum = items.get("maximum", prop.items.maximum)
+
+
+def link_sessions(document: OpenAPI, created_by: tuple[str, str]) -> None:
+    """Say that the session `created_by` answers is the `{session_id}` of every session path.
+
+    Generated clients and stateful testers (schemathesis) follow these OpenAPI links from an
+    initiate to the operations on the session it created.
+    """
+    path, method = created_by
+    source = getattr(document.paths[path], method) if document.paths else None
+    answer = source.responses.get("201") if source and source.responses else None
+    if not isinstance(answer, OpenAPIResponse):
+        return
+    answer.links = {
+        operation.operation_id: Link(
+            operation_id=operation.operation_id,
+            parameters={"session_id": "$response.body#/upload_session_id"},
+        )
+        for session_path, item in (document.paths or {}).items()
+        if "{session_id}" in session_path
+        for operation in (item.get, item.post, item.put)
+        if operation is not None and operation.operation_id
+    }
