@@ -538,6 +538,8 @@ export AWS_REGION=$(printf '%q' "$AWS_REGION")
 export AWS_ACCESS_KEY_ID=$(printf '%q' "$AWS_ACCESS_KEY_ID")
 export AWS_SECRET_ACCESS_KEY=$(printf '%q' "$AWS_SECRET_ACCESS_KEY")
 export AWS_BUCKET=$(printf '%q' "$AWS_BUCKET")
+# The native stack is a laptop: its services run with the local development defaults.
+export INTAKE_ENV=local
 EOF
 }
 

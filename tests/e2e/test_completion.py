@@ -337,11 +337,19 @@ async def test_missing_parts_are_an_incomplete_upload_that_can_still_finish(
 
 
 async def test_a_short_part_is_a_size_mismatch_and_changes_nothing(
-    api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection
+    api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection, s3: Any, bucket: str
 ) -> None:
     session = await initiate(api, caller, 12 * MiB)
     session_id = session["upload_session_id"]
-    await upload_parts(api, caller, session_id, {1: os.urandom(8 * MiB), 2: os.urandom(MiB)})
+    await upload_parts(api, caller, session_id, {1: os.urandom(8 * MiB)})
+    # Part URLs sign each part's exact length, so the short part is put behind their back.
+    s3.upload_part(
+        Bucket=bucket,
+        Key=temp_key(session_id),
+        UploadId=session["multipart"]["upload_id"],
+        PartNumber=2,
+        Body=os.urandom(MiB),
+    )
 
     refused(await complete(api, caller, session_id), 422, "size_mismatch")
     await assert_unchanged(api, caller, db, session_id)

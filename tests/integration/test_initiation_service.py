@@ -9,8 +9,16 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from intake_contracts.commands import InitiateUpload, MarkCompleted, SessionRef
+from intake_contracts.commands import (
+    BatchFile,
+    BatchResult,
+    InitiateBatch,
+    InitiateUpload,
+    MarkCompleted,
+    SessionRef,
+)
 from intake_contracts.envelope import Envelope, Principal
+from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView, StatusView
 from intake_initiation.service import InitiationService
@@ -32,6 +40,7 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
         "DATABASE_URL": stack_env["DATABASE_URL"],
         "AWS_ENDPOINT_URL": stack_env["AWS_ENDPOINT_URL"],
         "AWS_BUCKET": stack_env["AWS_BUCKET"],
+        "INTAKE_ENV": "local",
         **overrides,
     }
     return InitiationSettings(**{key.lower(): value for key, value in values.items()})
@@ -145,3 +154,41 @@ async def test_users_cannot_send_service_transitions(
         reply = await PostgresTransactions(pool, SCHEMA).run(uuid.uuid4(), "t", work)
     assert reply.error is not None
     assert reply.error.code == "permission_denied"
+
+
+async def test_a_batch_file_failing_for_any_reason_fails_alone(
+    stack_env: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    settings = settings_for(stack_env)
+    user = Principal(
+        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
+    )
+    files = [
+        BatchFile(
+            file_name=f"{i}.txt", file_size=5, mime_type="text/plain", client_reference=f"r{i}"
+        )
+        for i in range(3)
+    ]
+    # Past the contract's bounds, as a command from an older producer could be: this file fails
+    # with a ValidationError, not a DomainError, and the others must not notice.
+    files[1] = BatchFile.model_construct(
+        file_name="1.txt",
+        file_size=2**60,
+        mime_type="text/plain",
+        client_reference="r1",
+        brand_id=None,
+    )
+    batch = InitiateBatch.model_construct(brand_id="b", batch_reference=None, files=files)
+    runner = PostgresTransactions(pool, SCHEMA)
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, store, Outbox(SCHEMA))
+
+        async def work(tx: asyncpg.Connection) -> Reply:
+            return Reply.success(await service.initiate_batch(command(batch, user), tx))
+
+        result = (await runner.run(uuid.uuid4(), "t", work)).unwrap(BatchResult)
+    outcomes = [
+        (item.session is not None, item.error.code if item.error else None)
+        for item in result.uploads
+    ]
+    assert outcomes == [(True, None), (False, ErrorCode.VALIDATION_FAILED), (True, None)]

@@ -82,3 +82,14 @@ def test_kafka_in_compose_creates_no_topics_by_itself(compose: dict[str, Any]) -
     environment = compose["services"]["kafka"]["environment"]
     assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert environment["KAFKA_NUM_PARTITIONS"] == "12"
+
+
+def test_compose_runs_production_mode_unless_told_otherwise(compose: dict[str, Any]) -> None:
+    for service in SERVICES:
+        assert compose["services"][service]["environment"]["INTAKE_ENV"] == (
+            "${INTAKE_ENV:-production}"
+        )
+    # No secret of ours is baked in: production mode refuses an empty or development secret.
+    assert compose["services"]["gateway"]["environment"]["INTAKE_JWT_SECRET"] == (
+        "${INTAKE_JWT_SECRET:-}"
+    )

@@ -44,12 +44,7 @@ KEDA = "keda.sh/v1alpha1"
 # that does not read one yet ignores it. Once every branch is in, this set can go.
 PENDING_SETTINGS = frozenset(
     {
-        "INTAKE_ENV",
-        "INTAKE_NAMESPACE",
         "INTAKE_CORS_ORIGINS",
-        "INTAKE_JWT_ISSUER",
-        "AWS_EXPECTED_BUCKET_OWNER",
-        "INTAKE_ALLOWED_MIME_TYPES",
     }
 )
 

@@ -9,6 +9,7 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation import domain
 from intake_initiation.domain import GiB, MiB, TiB
+from intake_initiation.settings import EXECUTABLE_MIME_TYPES
 
 S = UploadStatus
 ALLOWED = {
@@ -115,3 +116,23 @@ def test_resume_needs_a_live_unexpired_session() -> None:
 def test_terminal_refusals_have_precise_codes() -> None:
     assert domain.refusal_for_terminal(S.CANCELLED).code == ErrorCode.UPLOAD_CANCELLED
     assert domain.refusal_for_terminal(S.FAILED).code == ErrorCode.UPLOAD_FAILED
+
+
+@pytest.mark.parametrize(("number", "size"), [(1, 8 * MiB), (2, 8 * MiB), (3, 20 * MiB - 16 * MiB)])
+def test_each_part_is_signed_for_its_exact_size(number: int, size: int) -> None:
+    assert domain.part_size(number, 20 * MiB, 8 * MiB) == size
+
+
+@pytest.mark.parametrize(
+    "mime_type", ["text/html", "TEXT/HTML", "application/xhtml+xml", "text/javascript"]
+)
+def test_types_browsers_execute_are_refused_by_default(mime_type: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        domain.check_mime_policy(mime_type, ["*/*"], list(EXECUTABLE_MIME_TYPES))
+    assert refused.value.code == ErrorCode.MIME_TYPE_NOT_ALLOWED
+
+
+def test_an_allow_list_admits_only_its_patterns() -> None:
+    domain.check_mime_policy("image/png", ["image/*", "application/pdf"], [])
+    with pytest.raises(DomainError):
+        domain.check_mime_policy("video/mp4", ["image/*", "application/pdf"], [])

@@ -8,6 +8,19 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from intake_contracts.errors import ErrorBody
+from intake_contracts.fields import (
+    MAX_PARTS_PER_COMPLETE,
+    Checksum,
+    ETag,
+    FileName,
+    FileSize,
+    IdempotencyKey,
+    Identifier,
+    MimeType,
+    PartNumber,
+    Reference,
+    Title,
+)
 from intake_contracts.sessions import (
     ActivityView,
     PartUrls,
@@ -38,28 +51,28 @@ class CommandType(StrEnum):
 
 
 class InitiateUpload(BaseModel):
-    file_name: str
-    file_size: int
-    mime_type: str
-    brand_id: str
-    client_reference: str | None = None
-    category_id: str | None = None
-    checksum_sha256: str | None = None
-    idempotency_key: str | None = None
-    batch_reference: str | None = None
+    file_name: FileName
+    file_size: FileSize
+    mime_type: MimeType
+    brand_id: Identifier
+    client_reference: Reference | None = None
+    category_id: Identifier | None = None
+    checksum_sha256: Checksum | None = None
+    idempotency_key: IdempotencyKey | None = None
+    batch_reference: Reference | None = None
 
 
 class BatchFile(BaseModel):
-    file_name: str
-    file_size: int
-    mime_type: str
-    client_reference: str
-    brand_id: str | None = None
+    file_name: FileName
+    file_size: FileSize
+    mime_type: MimeType
+    client_reference: Reference
+    brand_id: Identifier | None = None
 
 
 class InitiateBatch(BaseModel):
-    brand_id: str
-    batch_reference: str | None = None
+    brand_id: Identifier
+    batch_reference: Reference | None = None
     files: list[BatchFile] = Field(max_length=MAX_BATCH_FILES)
 
 
@@ -81,7 +94,7 @@ class SessionRef(BaseModel):
 
 
 class SignParts(SessionRef):
-    part_numbers: list[int] = Field(min_length=1, max_length=MAX_SIGNED_PARTS_PER_CALL)
+    part_numbers: list[PartNumber] = Field(min_length=1, max_length=MAX_SIGNED_PARTS_PER_CALL)
 
 
 class MarkCompleted(SessionRef):
@@ -97,13 +110,14 @@ class MarkFailed(SessionRef):
 
 
 class CompletedPart(BaseModel):
+    # Unbounded here: completion answers a number outside 1..part_count with parts_invalid.
     part_number: int
-    etag: str
+    etag: ETag
 
 
 class CompleteUpload(SessionRef):
-    title: str | None = None
-    parts: list[CompletedPart] | None = None
+    title: Title | None = None
+    parts: list[CompletedPart] | None = Field(default=None, max_length=MAX_PARTS_PER_COMPLETE)
 
 
 class AssetView(BaseModel):

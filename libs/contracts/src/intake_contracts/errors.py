@@ -15,7 +15,11 @@ class ErrorCode(StrEnum):
     FILE_SIZE_INVALID = "file_size_invalid"
     FILE_NAME_INVALID = "file_name_invalid"
     MIME_TYPE_INVALID = "mime_type_invalid"
+    MIME_TYPE_NOT_ALLOWED = "mime_type_not_allowed"
     BATCH_TOO_LARGE = "batch_too_large"
+    BODY_TOO_LARGE = "body_too_large"
+    MALFORMED_JSON = "malformed_json"
+    RATE_LIMITED = "rate_limited"
     PART_NUMBER_OUT_OF_RANGE = "part_number_out_of_range"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     INVALID_SESSION_STATE = "invalid_session_state"
@@ -45,7 +49,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FILE_SIZE_INVALID: 422,
     ErrorCode.FILE_NAME_INVALID: 422,
     ErrorCode.MIME_TYPE_INVALID: 422,
+    ErrorCode.MIME_TYPE_NOT_ALLOWED: 422,
     ErrorCode.BATCH_TOO_LARGE: 422,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.PART_NUMBER_OUT_OF_RANGE: 422,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.INVALID_SESSION_STATE: 409,

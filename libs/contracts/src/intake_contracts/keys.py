@@ -39,3 +39,47 @@ def bucket_for(base_bucket: str, strategy: str, tenant_id: str) -> str:
     if strategy == "per_tenant":
         return f"{base_bucket}-{tenant_id}"
     return base_bucket
+
+
+# S3 bucket names: 3-63 lowercase letters, digits and hyphens (dots are left out: they break
+# virtual-hosted TLS), starting and ending with a letter or digit.
+_BUCKET_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]")
+_RESERVED_PREFIXES: Final = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES: Final = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+MAX_BUCKET_NAME_LENGTH: Final = 63
+MAX_TENANT_ID_LENGTH: Final = 40
+# One rule for every tenant id: lowercase letters and digits in runs joined by single hyphens,
+# so `{AWS_BUCKET}-{tenant_id}` never ends in a hyphen, a reserved suffix or a double hyphen.
+TENANT_ID_PATTERN: Final = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
+
+
+def is_valid_tenant_id(tenant_id: str) -> bool:
+    return (
+        len(tenant_id) <= MAX_TENANT_ID_LENGTH
+        and _TENANT_ID.fullmatch(tenant_id) is not None
+        and not tenant_id.endswith("s3alias")
+    )
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid S3 bucket name, or None when it is."""
+    if not _BUCKET_NAME.fullmatch(name):
+        return f"{name!r} is not 3-63 lowercase letters, digits and inner hyphens"
+    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+        return f"{name!r} uses a prefix or suffix S3 reserves"
+    return None
+
+
+def per_tenant_bucket_problem(base_bucket: str) -> str | None:
+    """Why `{base_bucket}-{tenant_id}` could be invalid for some valid tenant id, or None."""
+    if problem := bucket_name_problem(base_bucket):
+        return problem
+    room = MAX_BUCKET_NAME_LENGTH - len(base_bucket) - 1
+    if room < MAX_TENANT_ID_LENGTH:
+        return (
+            f"{base_bucket!r} leaves {room} characters for tenant ids of up to "
+            f"{MAX_TENANT_ID_LENGTH}; per_tenant needs a base of at most "
+            f"{MAX_BUCKET_NAME_LENGTH - MAX_TENANT_ID_LENGTH - 1} characters"
+        )
+    return None

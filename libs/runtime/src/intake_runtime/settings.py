@@ -1,21 +1,64 @@
-"""Settings read from the environment once, validated at start-up, passed down explicitly."""
+"""Settings read from the environment once, validated at start-up, passed down explicitly.
+
+`INTAKE_ENV=local` fills the native stack's development defaults (addresses, keys, secrets);
+`production` (the default) fills nothing, so AWS means AWS and its credential chain, and each
+service lists every value a production deployment must set before it refuses to start.
+"""
 
 import sys
 import uuid
-from typing import Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from intake_contracts.keys import bucket_name_problem, per_tenant_bucket_problem
 from intake_runtime.messaging.names import NAMESPACE_PATTERN
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound="IntakeSettings")
+
+Environment = Literal["local", "production"]
+_LOCAL_ONLY: Final = "local_only"
 
 
-class ServiceSettings(BaseSettings):
-    """What every service process needs."""
+def local_only(value: str, **field: Any) -> Any:
+    """A field unset in production whose value in local mode is `value` (never a real one)."""
+    return Field(default=None, json_schema_extra={_LOCAL_ONLY: value}, **field)
+
+
+class IntakeSettings(BaseSettings):
+    """The base of every settings class: the environment mode and the start-up refusals."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    environment: Environment = Field(default="production", alias="INTAKE_ENV")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_local_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        # An empty variable means unset: AWS_ENDPOINT_URL="" must not become an endpoint.
+        values = {key: value for key, value in data.items() if value != ""}
+        if values.get("INTAKE_ENV", "production") != "local":
+            return values
+        for name, field in cls.model_fields.items():
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and _LOCAL_ONLY in extra:
+                values.setdefault(field.alias or name, extra[_LOCAL_ONLY])
+        return values
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def refusals(self) -> list[str]:
+        """One `VARIABLE: problem` line per setting this process must not start with."""
+        return []
+
+
+class ServiceSettings(IntakeSettings):
+    """What every service process needs."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     instance_id: str = Field(
@@ -37,35 +80,64 @@ class ServiceSettings(BaseSettings):
     namespace: str = Field(default="", alias="INTAKE_NAMESPACE", pattern=NAMESPACE_PATTERN)
 
 
-class PostgresSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
-
-    # Local development default; production sets its own URL and role per service.
-    database_url: str = "postgresql://intake:intake@127.0.0.1:15432/intake"
+class PostgresSettings(IntakeSettings):
+    # LOCAL DEVELOPMENT ONLY; production sets its own URL and role per service.
+    database_url: str | None = local_only("postgresql://intake:intake@127.0.0.1:15432/intake")
     db_pool_min: int = Field(default=2, alias="INTAKE_DB_POOL_MIN", ge=1)
     db_pool_max: int = Field(default=10, alias="INTAKE_DB_POOL_MAX", ge=1)
     db_command_timeout_s: float = Field(default=10.0, alias="INTAKE_DB_COMMAND_TIMEOUT_S", gt=0)
 
+    def refusals(self) -> list[str]:
+        problems = super().refusals()
+        if self.database_url is None:
+            problems.append("DATABASE_URL: required in production")
+        return problems
 
-class S3Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
-    aws_endpoint_url: str | None = "http://127.0.0.1:18333"
+class S3Settings(IntakeSettings):
+    # Unset = AWS's own endpoints; LOCAL DEVELOPMENT ONLY default: the native stack's S3.
+    aws_endpoint_url: str | None = local_only("http://127.0.0.1:18333")
     aws_region: str = "us-east-1"
-    # Local development defaults of the native stack, never valid anywhere else.
-    aws_access_key_id: str = "intake-dev-access-key"
-    aws_secret_access_key: str = "intake-dev-secret-key"  # noqa: S105
+    # Unset = the default AWS credential chain (IAM role, profile, …). LOCAL DEVELOPMENT ONLY
+    # defaults of the native stack, never valid anywhere else.
+    aws_access_key_id: str | None = local_only("intake-dev-access-key")
+    aws_secret_access_key: str | None = local_only("intake-dev-secret-key")
     aws_bucket: str = "intake-uploads"
+    # The account that must own every bucket Intake touches; S3 refuses a call otherwise.
+    aws_expected_bucket_owner: str | None = None
     storage_provision_strategy: Literal["shared", "per_tenant"] = "shared"
     s3_timeout_s: float = Field(default=10.0, alias="INTAKE_S3_TIMEOUT_S", gt=0)
 
+    def refusals(self) -> list[str]:
+        problems = super().refusals()
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            problems.append(
+                "AWS_ACCESS_KEY_ID: set together with AWS_SECRET_ACCESS_KEY, or neither "
+                "(the default credential chain)"
+            )
+        bucket_problem = (
+            per_tenant_bucket_problem(self.aws_bucket)
+            if self.storage_provision_strategy == "per_tenant"
+            else bucket_name_problem(self.aws_bucket)
+        )
+        if bucket_problem:
+            problems.append(f"AWS_BUCKET: {bucket_problem}")
+        return problems
+
 
 def load_settings(settings_class: type[S], service: str) -> S:
-    """Build the settings or stop the process with one clear line per bad value."""
+    """Build the settings or stop the process with one clear line per problem."""
     try:
-        return settings_class()
+        settings = settings_class()
     except ValidationError as error:
-        for problem in error.errors():
-            name = ".".join(str(part) for part in problem["loc"]).upper()
-            sys.stderr.write(f"intake-{service}: configuration error: {name}: {problem['msg']}\n")
-        raise SystemExit(2) from None
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            for problem in error.errors()
+        ]
+    else:
+        problems = settings.refusals()
+        if not problems:
+            return settings
+    for problem in problems:
+        sys.stderr.write(f"intake-{service}: configuration error: {problem}\n")
+    raise SystemExit(2)

@@ -9,15 +9,16 @@ from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_gateway import problems
+from intake_gateway import openapi, problems
+from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
+from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.services import Services
 from intake_gateway.settings import GatewaySettings
@@ -26,16 +27,29 @@ from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
 from intake_runtime.messaging.requests import (
     BrokerUnavailableError,
+    CommandTooLargeError,
     ReplyTimeoutError,
     RequestReplyClient,
 )
 
 SERVICE = "gateway"
+
+
+class MetricsController(PrometheusController):
+    include_in_schema = False  # operators' text format, not part of the API
+
+
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
     verifier = TokenVerifier(settings)
+    limiter = TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+
+    @contextlib.asynccontextmanager
+    async def signing_keys(_: Litestar) -> AsyncIterator[None]:
+        async with verifier.running():
+            yield
 
     @contextlib.asynccontextmanager
     async def messaging(app: Litestar) -> AsyncIterator[None]:
@@ -49,10 +63,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
                 )
                 yield
 
-    def principal(request: Request[object, object, State]) -> Principal:
-        caller = verifier.principal(request.headers.get("authorization"))
+    async def principal(request: Request[object, object, State]) -> Principal:
+        caller = await verifier.principal(request.headers.get("authorization"))
         require_upload_permission(caller)
         tenant_in_scope.set(caller.tenant_id)
+        limiter.admit(caller.tenant_id)
         return caller
 
     def services(state: State) -> Services:
@@ -69,16 +84,22 @@ def create_app(settings: GatewaySettings) -> Litestar:
             return {"status": "ready"}
         raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
 
+    def complete_document(app: Litestar) -> None:
+        openapi.restore_constraints(app.openapi_schema, BODY_MODELS)
+        openapi.link_sessions(app.openapi_schema, ("/app/uploads/initiate", "post"))
+
     prometheus = PrometheusConfig(
         app_name="intake_gateway", prefix="intake_gateway", group_path=True
     )
     return Litestar(
-        route_handlers=[UploadsController, AssetsController, healthz, readyz, PrometheusController],
+        route_handlers=[UploadsController, AssetsController, healthz, readyz, MetricsController],
         dependencies={
-            "principal": Provide(principal, sync_to_thread=False),
+            "principal": Provide(principal),
             "services": Provide(services, sync_to_thread=False),
         },
-        lifespan=[messaging],
+        on_startup=[complete_document],
+        lifespan=[signing_keys, messaging],
+        request_max_body_size=settings.max_body_bytes,
         # Server spans per request; a no-op until configure_tracing installs a provider.
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
         logging_config=None,  # Litestar's default would replace the JSON root handler
@@ -88,11 +109,14 @@ def create_app(settings: GatewaySettings) -> Litestar:
             TransientError: problems.on_transient_error,
             ReplyTimeoutError: problems.on_timeout,
             BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),
+            CommandTooLargeError: problems.on_command_too_large,
+            RateLimitedError: problems.on_rate_limited,
+            RecursionError: problems.on_too_deep,
             ValidationException: problems.on_validation,
             HTTPException: problems.on_http,
             Exception: problems.on_unexpected,
         },
-        openapi_config=OpenAPIConfig(title="Intake", version="1.0.0", path="/schema"),
+        openapi_config=openapi.openapi_config(),
     )
 
 

@@ -1,49 +1,92 @@
-"""Bearer JWT → Principal. HS256 with a shared secret by default; RS256 by key or JWKS."""
+"""Bearer JWT → Principal. HS256 with a shared secret by default; RS256 by key or JWKS.
 
-import re
+Every token must carry `exp` and `iat`, live no longer than the configured maximum, and match
+the configured issuer and audience; clocks may differ by the configured leeway.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
 
 from intake_contracts.envelope import UPLOAD_PERMISSION, Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.keys import is_valid_tenant_id
+from intake_gateway.jwks import JwksCache
 from intake_gateway.settings import GatewaySettings
 
-# Tenant ids name per-tenant buckets, so they must be bucket-name safe.
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,46}$")
+_REQUIRED_CLAIMS = ["exp", "iat", "sub", "tenant_id"]
 
 
 class TokenVerifier:
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self._jwks = (
+            JwksCache(
+                settings.jwt_jwks_url,
+                timeout_s=settings.jwks_timeout_s,
+                refresh_s=settings.jwks_refresh_s,
+                unknown_kid_interval_s=settings.jwks_unknown_kid_interval_s,
+            )
+            if settings.jwt_algorithm == "RS256" and settings.jwt_jwks_url
+            else None
+        )
 
-    def _key(self, token: str) -> Any:
-        if self._settings.jwt_algorithm == "HS256":
-            return self._settings.jwt_secret
-        if self._jwks is not None:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        return self._settings.jwt_public_key
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Keeps the JWKS keys fresh in the background while the app runs."""
+        if self._jwks is None:
+            yield
+            return
+        await self._jwks.start()
+        try:
+            yield
+        finally:
+            await self._jwks.stop()
 
-    def principal(self, authorization: str | None) -> Principal:
+    async def principal(self, authorization: str | None) -> Principal:
         """The verified caller. Raises DomainError(unauthenticated) for anything else."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        if scheme.lower() != "bearer" or not token.strip():
             raise DomainError(ErrorCode.UNAUTHENTICATED, "a Bearer token is required")
         try:
-            claims = jwt.decode(
-                token,
-                self._key(token),
-                algorithms=[self._settings.jwt_algorithm],
-                audience=self._settings.jwt_audience,
-                options={
-                    "require": ["sub", "tenant_id"],
-                    "verify_aud": bool(self._settings.jwt_audience),
-                },
-            )
-        except (jwt.PyJWTError, ValueError) as error:
+            claims = self._decode(token.strip(), await self._key(token.strip()))
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise DomainError(ErrorCode.UNAUTHENTICATED, f"invalid token: {error}") from None
         return _principal(claims)
+
+    async def _key(self, token: str) -> Any:
+        if self._settings.jwt_algorithm == "HS256":
+            return self._settings.jwt_secret
+        if self._jwks is None:
+            return self._settings.jwt_public_key
+        key = await self._jwks.key(jwt.get_unverified_header(token).get("kid"))
+        if key is None:
+            raise jwt.InvalidKeyError("no known signing key for this token")
+        return key
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        settings = self._settings
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_s,
+            options={
+                "require": _REQUIRED_CLAIMS,
+                "verify_aud": bool(settings.jwt_audience),
+                "verify_iss": bool(settings.jwt_issuer),
+            },
+        )
+        lifetime = claims["exp"] - claims["iat"]
+        if lifetime > settings.jwt_max_lifetime_s:
+            raise jwt.InvalidTokenError(
+                f"lives {lifetime}s, longer than the {settings.jwt_max_lifetime_s}s allowed"
+            )
+        return claims
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
@@ -52,7 +95,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
         claims.get("brand_ids", []),
         claims.get("permissions", []),
     )
-    if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
+    if not isinstance(tenant_id, str) or not is_valid_tenant_id(tenant_id):
         raise DomainError(ErrorCode.UNAUTHENTICATED, "invalid token: malformed tenant_id")
     if not _string_list(brand_ids) or not _string_list(permissions):
         raise DomainError(

@@ -9,7 +9,12 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
 from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorBody, ErrorCode, TransientError
-from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
+from intake_gateway.ratelimit import RateLimitedError
+from intake_runtime.messaging.requests import (
+    BrokerUnavailableError,
+    CommandTooLargeError,
+    ReplyTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,29 @@ def on_broker_down(
     return handler
 
 
+def on_command_too_large(
+    request: Request[Any, Any, Any], error: CommandTooLargeError
+) -> Response[dict[str, object]]:
+    # Never 503: a retry of the same request can only fail the same way.
+    return problem(ErrorCode.BODY_TOO_LARGE, f"request too large to process: {error}", request)
+
+
+def on_rate_limited(
+    request: Request[Any, Any, Any], error: RateLimitedError
+) -> Response[dict[str, object]]:
+    return problem(
+        ErrorCode.RATE_LIMITED,
+        "too many requests for this tenant",
+        request,
+        headers={"Retry-After": str(error.retry_after_s)},
+    )
+
+
+def on_too_deep(request: Request[Any, Any, Any], _: RecursionError) -> Response[dict[str, object]]:
+    # The JSON decoder gives up on very deep nesting with a RecursionError.
+    return problem(ErrorCode.MALFORMED_JSON, "request body is nested too deeply", request)
+
+
 def on_validation(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
@@ -91,8 +119,12 @@ def on_validation(
 def on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, object]]:
     if isinstance(error, NotFoundException):
         return problem(ErrorCode.ROUTE_NOT_FOUND, "no such route", request)
-    if error.status_code == 405:
-        return problem(ErrorCode.METHOD_NOT_ALLOWED, error.detail, request)
+    if error.status_code == 405:  # with the Allow header RFC 9110 asks for
+        return problem(ErrorCode.METHOD_NOT_ALLOWED, error.detail, request, headers=error.headers)
+    if error.status_code == 413:
+        return problem(ErrorCode.BODY_TOO_LARGE, "request body is larger than allowed", request)
+    if error.status_code == 400:
+        return problem(ErrorCode.MALFORMED_JSON, error.detail, request)
     if error.status_code < 500:  # malformed bodies and the like: a validation failure
         return problem(ErrorCode.VALIDATION_FAILED, error.detail, request)
     return on_unexpected(request, error)

@@ -1,13 +1,12 @@
 """HTTP routes: thin translations from the API contract to one command each."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
 from intake_contracts.commands import (
-    MAX_BATCH_FILES,
-    MAX_SIGNED_PARTS_PER_CALL,
     BatchResult,
     CommandType,
     CompleteUpload,
@@ -19,7 +18,12 @@ from intake_contracts.commands import (
     Trail,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.errors import ErrorBody, ErrorCode
+from intake_contracts.fields import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    NO_CONTROL_CHARACTERS,
+    blank_is_absent,
+)
 from intake_contracts.sessions import (
     ActivityView,
     PartUrl,
@@ -29,23 +33,59 @@ from intake_contracts.sessions import (
     StatusView,
 )
 from intake_gateway.api import (
+    BatchAnswer,
+    BatchUploadAccepted,
+    BatchUploadRefused,
     CompleteBody,
+    CompletionView,
     InitiateBatchBody,
     InitiateBody,
     PartUrlBody,
     PartUrlsBody,
 )
 from intake_gateway.auth import require_brand
+from intake_gateway.openapi import (
+    ON_A_LIVE_SESSION,
+    ON_A_SESSION,
+    SECURITY,
+    WITH_BODY,
+    problems,
+)
 from intake_gateway.services import Services, parse_session_id
 
-IdempotencyKey = Annotated[str | None, Parameter(header="Idempotency-Key", required=False)]
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="The same key from the same tenant returns the same session; blank = none.",
+    ),
+]
+_PART_NUMBERS = (ErrorCode.PART_NUMBER_OUT_OF_RANGE,)
 
 
 class UploadsController(Controller):
     path = "/app/uploads"
     tags = ["uploads"]
+    security = SECURITY
 
-    @post("/initiate", status_code=201)
+    @post(
+        "/initiate",
+        status_code=201,
+        responses=problems(
+            "Initiate",
+            *WITH_BODY,
+            ErrorCode.BRAND_NOT_ALLOWED,
+            ErrorCode.FILE_TOO_LARGE,
+            ErrorCode.FILE_SIZE_INVALID,
+            ErrorCode.FILE_NAME_INVALID,
+            ErrorCode.MIME_TYPE_INVALID,
+            ErrorCode.MIME_TYPE_NOT_ALLOWED,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        ),
+    )
     async def initiate(
         self,
         data: InitiateBody,
@@ -54,38 +94,43 @@ class UploadsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
         require_brand(principal, data.brand_id)
-        command = InitiateUpload(**data.model_dump(), idempotency_key=idempotency_key)
+        command = InitiateUpload(
+            **data.model_dump(), idempotency_key=blank_is_absent(idempotency_key)
+        )
         return await services.call(SessionView, CommandType.INITIATE, command, principal)
 
-    @post("/initiate-batch", status_code=200)
+    @post(
+        "/initiate-batch",
+        status_code=200,
+        responses=problems("InitiateBatch", *WITH_BODY, ErrorCode.BRAND_NOT_ALLOWED),
+    )
     async def initiate_batch(
         self, data: InitiateBatchBody, principal: Principal, services: Services
-    ) -> dict[str, Any]:
+    ) -> BatchAnswer:
         require_brand(principal, data.brand_id)
-        if len(data.files) > MAX_BATCH_FILES:
-            raise DomainError(
-                ErrorCode.BATCH_TOO_LARGE, f"at most {MAX_BATCH_FILES} files per batch"
-            )
         command = InitiateBatch(**data.model_dump())
         result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
         return _batch_answer(result)
 
-    @post("/{session_id:str}/multipart-part-url", status_code=200)
+    @post(
+        "/{session_id:str}/multipart-part-url",
+        status_code=200,
+        responses=problems("PartUrl", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
+    )
     async def part_url(
         self, session_id: str, data: PartUrlBody, principal: Principal, services: Services
     ) -> PartUrl:
         parts = await self._sign(session_id, [data.part_number], principal, services)
         return parts.parts[0]
 
-    @post("/{session_id:str}/multipart-part-urls", status_code=200)
+    @post(
+        "/{session_id:str}/multipart-part-urls",
+        status_code=200,
+        responses=problems("PartUrls", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
+    )
     async def part_urls(
         self, session_id: str, data: PartUrlsBody, principal: Principal, services: Services
     ) -> PartUrls:
-        if not 1 <= len(data.part_numbers) <= MAX_SIGNED_PARTS_PER_CALL:
-            raise DomainError(
-                ErrorCode.VALIDATION_FAILED,
-                f"part_numbers must hold 1 to {MAX_SIGNED_PARTS_PER_CALL} numbers",
-            )
         return await self._sign(session_id, data.part_numbers, principal, services)
 
     @staticmethod
@@ -98,14 +143,18 @@ class UploadsController(Controller):
             PartUrls, CommandType.SIGN_PARTS, command, principal, key=upload_session_id
         )
 
-    @get("/{session_id:str}/resume")
+    @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
     async def resume(self, session_id: str, principal: Principal, services: Services) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await services.call(
             ResumeView, CommandType.RESUME, ref, principal, key=ref.upload_session_id
         )
 
-    @put("/{session_id:str}/activity", status_code=200)
+    @put(
+        "/{session_id:str}/activity",
+        status_code=200,
+        responses=problems("Activity", *ON_A_LIVE_SESSION),
+    )
     async def activity(
         self, session_id: str, principal: Principal, services: Services
     ) -> ActivityView:
@@ -114,14 +163,14 @@ class UploadsController(Controller):
             ActivityView, CommandType.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
         )
 
-    @post("/{session_id:str}/cancel", status_code=200)
+    @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
     async def cancel(self, session_id: str, principal: Principal, services: Services) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await services.call(
             StatusView, CommandType.CANCEL, ref, principal, key=ref.upload_session_id
         )
 
-    @get("/{session_id:str}")
+    @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
     async def session(
         self, session_id: str, principal: Principal, services: Services
     ) -> SessionView:
@@ -130,7 +179,7 @@ class UploadsController(Controller):
             SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
         )
 
-    @get("/{session_id:str}/events")
+    @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
     async def events(self, session_id: str, principal: Principal, services: Services) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
@@ -145,26 +194,42 @@ class UploadsController(Controller):
 class AssetsController(Controller):
     path = "/app/assets"
     tags = ["assets"]
+    security = SECURITY
 
-    @post("/upload/complete", status_code=201)
+    @post(
+        "/upload/complete",
+        status_code=201,
+        responses={
+            200: ResponseSpec(CompletionView, description="completed before: the same asset"),
+        }
+        | problems(
+            "Complete",
+            *WITH_BODY,
+            *ON_A_LIVE_SESSION,
+            ErrorCode.UPLOAD_INCOMPLETE,
+            ErrorCode.PARTS_INVALID,
+            ErrorCode.SIZE_MISMATCH,
+            ErrorCode.CHECKSUM_MISMATCH,
+        ),
+    )
     async def complete(
         self, data: CompleteBody, principal: Principal, services: Services
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         result = await services.call(
             CompletionResult, CommandType.COMPLETE, command, principal, key=data.upload_session_id
         )
-        body = result.model_dump(mode="json", exclude={"created"})
-        return Response(body, status_code=201 if result.created else 200)
+        view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
+        return Response(view, status_code=201 if result.created else 200)
 
 
-def _batch_answer(result: BatchResult) -> dict[str, Any]:
-    uploads: list[dict[str, Any]] = []
+def _batch_answer(result: BatchResult) -> BatchAnswer:
+    uploads: list[BatchUploadAccepted | BatchUploadRefused] = []
     for item in result.uploads:
         if item.session is not None:
-            view = item.session.model_dump(mode="json")
-            uploads.append({"client_reference": item.client_reference, "ok": True, **view})
+            view = item.session.model_dump(exclude={"client_reference"})
+            uploads.append(BatchUploadAccepted(client_reference=item.client_reference, **view))
         else:
-            error = item.error.model_dump(mode="json") if item.error else {}
-            uploads.append({"client_reference": item.client_reference, "ok": False, "error": error})
-    return {"batch_reference": result.batch_reference, "uploads": uploads}
+            error = item.error or ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail="no outcome")
+            uploads.append(BatchUploadRefused(client_reference=item.client_reference, error=error))
+    return BatchAnswer(batch_reference=result.batch_reference, uploads=uploads)

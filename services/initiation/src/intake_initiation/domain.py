@@ -1,5 +1,6 @@
 """Pure rules of the UploadSession: state machine, strategy, chunk size, validation. No I/O."""
 
+import fnmatch
 import re
 from datetime import datetime, timedelta
 from typing import Final
@@ -63,6 +64,11 @@ def part_count_for(size_bytes: int, chunk_size: int) -> int:
     return max(1, -(-size_bytes // chunk_size))
 
 
+def part_size(part_number: int, size_bytes: int, chunk_size: int) -> int:
+    """Every part is one chunk except the last, which holds what remains."""
+    return min(chunk_size, size_bytes - (part_number - 1) * chunk_size)
+
+
 def validate_file(file_name: str, size_bytes: int, mime_type: str, max_size: int) -> None:
     """Raises DomainError with the precise code of the first problem found."""
     if not file_name.strip() or len(file_name) > MAX_FILE_NAME_LENGTH:
@@ -81,6 +87,16 @@ def validate_file(file_name: str, size_bytes: int, mime_type: str, max_size: int
     if not _MIME_TYPE.match(mime_type.lower()):
         raise DomainError(
             ErrorCode.MIME_TYPE_INVALID, f"mime_type {mime_type!r} is not type/subtype"
+        )
+
+
+def check_mime_policy(mime_type: str, allowed: list[str], denied: list[str]) -> None:
+    """`mime_type` must match an allowed pattern and no denied one (`image/*`, `*/*`)."""
+    normalised = mime_type.lower()
+    permitted = any(fnmatch.fnmatchcase(normalised, pattern) for pattern in allowed)
+    if not permitted or any(fnmatch.fnmatchcase(normalised, pattern) for pattern in denied):
+        raise DomainError(
+            ErrorCode.MIME_TYPE_NOT_ALLOWED, f"mime_type {mime_type!r} is not accepted here"
         )
 
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from intake_contracts import keys
 from intake_contracts.commands import (
+    BatchFile,
     BatchItem,
     BatchResult,
     InitiateBatch,
@@ -21,7 +22,7 @@ from intake_contracts.commands import (
     SignParts,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.events import STATUS_EVENT
 from intake_contracts.sessions import (
     ActivityView,
@@ -78,23 +79,49 @@ class InitiationService:
         """Each file under its own savepoint: one file's failure never touches another's."""
         batch = command.payload
         batch_reference = batch.batch_reference or str(uuid.uuid4())
-        items: list[BatchItem] = []
-        for file in batch.files:
+        items = [
+            await self._initiate_in_batch(file, batch, batch_reference, command, tx)
+            for file in batch.files
+        ]
+        return BatchResult(batch_reference=batch_reference, uploads=items)
+
+    async def _initiate_in_batch(
+        self,
+        file: BatchFile,
+        batch: InitiateBatch,
+        batch_reference: str,
+        command: Command[InitiateBatch],
+        tx: asyncpg.Connection,
+    ) -> BatchItem:
+        """One file's outcome; whatever goes wrong with it, it is this file's error entry."""
+        reference = file.client_reference
+        try:
             request = InitiateUpload(
                 file_name=file.file_name,
                 file_size=file.file_size,
                 mime_type=file.mime_type,
                 brand_id=file.brand_id or batch.brand_id,
-                client_reference=file.client_reference,
+                client_reference=reference,
                 batch_reference=batch_reference,
             )
-            try:
-                async with tx.transaction():
-                    view = await self._initiate(request, command, tx)
-                items.append(BatchItem(client_reference=file.client_reference, session=view))
-            except (DomainError, TransientError) as error:
-                items.append(BatchItem(client_reference=file.client_reference, error=error.body()))
-        return BatchResult(batch_reference=batch_reference, uploads=items)
+            async with tx.transaction():
+                view = await self._initiate(request, command, tx)
+        except (DomainError, TransientError) as error:
+            return BatchItem(client_reference=reference, error=error.body())
+        except ValidationError as error:
+            detail = f"invalid file: {error.errors()[0]['msg']}"
+            return BatchItem(
+                client_reference=reference,
+                error=ErrorBody(code=ErrorCode.VALIDATION_FAILED, detail=detail),
+            )
+        except Exception as error:
+            log.exception("batch file failed", extra={"client_reference": reference})
+            detail = f"this file could not be initiated ({type(error).__name__}); retry it"
+            return BatchItem(
+                client_reference=reference,
+                error=ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail=detail),
+            )
+        return BatchItem(client_reference=reference, session=view)
 
     async def _initiate(
         self, request: InitiateUpload, command: Command[BaseModel], tx: asyncpg.Connection
@@ -103,6 +130,11 @@ class InitiationService:
         domain.require_brand(request.brand_id, principal.brand_ids)
         domain.validate_file(
             request.file_name, request.file_size, request.mime_type, self._settings.max_file_size
+        )
+        domain.check_mime_policy(
+            request.mime_type,
+            self._settings.allowed_mime_type_patterns,
+            self._settings.denied_mime_type_patterns,
         )
         domain.validate_checksum(request.checksum_sha256)
         fingerprint = _fingerprint(request)
@@ -196,6 +228,7 @@ class InitiationService:
         self._require_live_multipart(session)
         assert session.part_count is not None  # noqa: S101 - a live multipart session has both
         assert session.multipart_upload_id is not None  # noqa: S101
+        assert session.chunk_size is not None  # noqa: S101
         domain.check_part_numbers(command.payload.part_numbers, session.part_count)
         await repo.touch(tx, session.id, session.tenant_id)
         now = self._now()
@@ -205,7 +238,12 @@ class InitiationService:
             PartUrl(
                 part_number=number,
                 url=await self._store.presign_part(
-                    session.bucket, session.temp_key, session.multipart_upload_id, number, expires_s
+                    session.bucket,
+                    session.temp_key,
+                    session.multipart_upload_id,
+                    number,
+                    content_length=domain.part_size(number, session.size_bytes, session.chunk_size),
+                    expires_s=expires_s,
                 ),
                 expires_at=expires_at,
             )

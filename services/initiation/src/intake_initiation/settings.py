@@ -1,10 +1,22 @@
 """The initiation service's one configuration object."""
 
+from typing import Final
+
 from pydantic import Field
 
 from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
 
 SCHEMA = "initiation"
+# Types a browser renders and runs when the object is opened from the bucket's origin.
+EXECUTABLE_MIME_TYPES: Final = (
+    "text/html",
+    "application/xhtml+xml",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "application/ecmascript",
+)
 
 
 class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
@@ -15,3 +27,21 @@ class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=8 * 1024 * 1024, alias="INTAKE_DEFAULT_CHUNK_SIZE", ge=5 * 1024 * 1024
     )
     command_workers: int = Field(default=4, alias="INTAKE_COMMAND_WORKERS", ge=1, le=64)
+    # Comma-separated patterns (`image/*`, `application/pdf`): a type must match an allowed
+    # pattern and no denied one, else 422 mime_type_not_allowed.
+    allowed_mime_types: str = Field(default="*/*", alias="INTAKE_ALLOWED_MIME_TYPES")
+    denied_mime_types: str = Field(
+        default=",".join(EXECUTABLE_MIME_TYPES), alias="INTAKE_DENIED_MIME_TYPES"
+    )
+
+    @property
+    def allowed_mime_type_patterns(self) -> list[str]:
+        return _patterns(self.allowed_mime_types)
+
+    @property
+    def denied_mime_type_patterns(self) -> list[str]:
+        return _patterns(self.denied_mime_types)
+
+
+def _patterns(value: str) -> list[str]:
+    return [pattern.strip().lower() for pattern in value.split(",") if pattern.strip()]

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
@@ -32,6 +32,10 @@ class ReplyTimeoutError(TimeoutError):
 
 class BrokerUnavailableError(ConnectionError):
     """The command could not be handed to Kafka."""
+
+
+class CommandTooLargeError(ValueError):
+    """The command exceeds Kafka's message size: retrying can never succeed."""
 
 
 class RequestReplyClient:
@@ -101,6 +105,7 @@ class RequestReplyClient:
 
         Raises:
             BrokerUnavailableError: Kafka did not take the command.
+            CommandTooLargeError: the command is larger than Kafka accepts.
             ReplyTimeoutError: no reply arrived before the deadline.
         """
         correlation_id = uuid.uuid4().hex
@@ -135,6 +140,8 @@ class RequestReplyClient:
                     reply_to=self.reply_topic,
                     headers={"content-type": "application/json"},
                 )
+        except MessageSizeTooLargeError as error:
+            raise CommandTooLargeError(f"{len(body)} bytes is more than Kafka takes") from error
         except (KafkaError, OSError, TimeoutError) as error:
             raise BrokerUnavailableError(str(error)) from error
 

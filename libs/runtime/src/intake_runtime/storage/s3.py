@@ -72,6 +72,12 @@ class ObjectStore:
         self._client = client
         self._settings = settings
         self._known_buckets: set[str] = set()
+        # With an expected owner, S3 refuses any call on a bucket another account owns.
+        self._owner: dict[str, str] = (
+            {"ExpectedBucketOwner": settings.aws_expected_bucket_owner}
+            if settings.aws_expected_bucket_owner
+            else {}
+        )
 
     @_transient
     async def ensure_bucket(self, bucket: str) -> None:
@@ -79,13 +85,30 @@ class ObjectStore:
         if bucket in self._known_buckets:
             return
         try:
-            await self._client.head_bucket(Bucket=bucket)
+            await self._client.head_bucket(Bucket=bucket, **self._owner)
         except ClientError as error:
             if error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
-            with contextlib.suppress(ClientError):  # created meanwhile by a replica
-                await self._client.create_bucket(Bucket=bucket)
+            await self._create_bucket(bucket)
         self._known_buckets.add(bucket)
+
+    async def _create_bucket(self, bucket: str) -> None:
+        """Only "already owned by you" (a replica created it meanwhile) is success.
+
+        BucketAlreadyExists means another account owns the name: writing there would hand
+        tenant data to a stranger, so it surfaces.
+        """
+        region = self._settings.aws_region
+        location = (
+            {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            if region != "us-east-1"
+            else {}
+        )
+        try:
+            await self._client.create_bucket(Bucket=bucket, **location)
+        except ClientError as error:
+            if error_code(error) != "BucketAlreadyOwnedByYou":
+                raise
 
     async def presign_put(
         self, bucket: str, key: str, *, content_type: str, content_length: int, expires_s: int
@@ -104,11 +127,25 @@ class ObjectStore:
         return url
 
     async def presign_part(
-        self, bucket: str, key: str, upload_id: str, part_number: int, expires_s: int
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        content_length: int,
+        expires_s: int,
     ) -> str:
+        # Signing the part's exact Content-Length stops a client putting 5 GiB into any part.
         url: str = await self._client.generate_presigned_url(
             "upload_part",
-            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+                "ContentLength": content_length,
+            },
             ExpiresIn=expires_s,
         )
         return url
@@ -116,7 +153,7 @@ class ObjectStore:
     @_transient
     async def create_multipart(self, bucket: str, key: str, content_type: str) -> str:
         answer = await self._client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type
+            Bucket=bucket, Key=key, ContentType=content_type, **self._owner
         )
         return str(answer["UploadId"])
 
@@ -127,7 +164,11 @@ class ObjectStore:
         marker = 0
         while True:
             page = await self._client.list_parts(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+                **self._owner,
             )
             parts.extend(
                 StoredPart(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"]).strip('"'))
@@ -148,13 +189,16 @@ class ObjectStore:
             MultipartUpload={
                 "Parts": [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in parts]
             },
+            **self._owner,
         )
 
     @_transient
     async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> bool:
         """True when aborted now, False when S3 no longer knew the upload."""
         try:
-            await self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            await self._client.abort_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, **self._owner
+            )
         except ClientError as error:
             if error_code(error) in {"NoSuchUpload", "404"}:
                 return False
@@ -164,7 +208,9 @@ class ObjectStore:
     @_transient
     async def head(self, bucket: str, key: str) -> dict[str, Any] | None:
         try:
-            answer: dict[str, Any] = await self._client.head_object(Bucket=bucket, Key=key)
+            answer: dict[str, Any] = await self._client.head_object(
+                Bucket=bucket, Key=key, **self._owner
+            )
         except ClientError as error:
             if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
                 return None
@@ -173,12 +219,12 @@ class ObjectStore:
 
     @_transient
     async def delete(self, bucket: str, key: str) -> None:
-        await self._client.delete_object(Bucket=bucket, Key=key)
+        await self._client.delete_object(Bucket=bucket, Key=key, **self._owner)
 
     @_transient
     async def read_range(self, bucket: str, key: str, first: int, last: int) -> bytes:
         answer = await self._client.get_object(
-            Bucket=bucket, Key=key, Range=f"bytes={first}-{last}"
+            Bucket=bucket, Key=key, Range=f"bytes={first}-{last}", **self._owner
         )
         async with answer["Body"] as body:
             data: bytes = await body.read()
@@ -188,7 +234,7 @@ class ObjectStore:
     async def stream(
         self, bucket: str, key: str, chunk_size: int = 8 * 1024 * 1024
     ) -> AsyncIterator[bytes]:
-        answer = await self._client.get_object(Bucket=bucket, Key=key)
+        answer = await self._client.get_object(Bucket=bucket, Key=key, **self._owner)
         return _chunks(answer["Body"], chunk_size)
 
     @_transient
@@ -207,8 +253,13 @@ class ObjectStore:
         A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
         """
         source = {"Bucket": bucket, "Key": source_key}
+        owners = {**self._owner}
+        if self._owner:
+            owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
         if size <= threshold:
-            await self._client.copy_object(Bucket=bucket, Key=target_key, CopySource=source)
+            await self._client.copy_object(
+                Bucket=bucket, Key=target_key, CopySource=source, **owners
+            )
             return
         part_size = max(5 * 1024 * 1024, min(MULTIPART_COPY_PART_SIZE, threshold))
         upload_id = await self.create_multipart(bucket, target_key, content_type)
@@ -223,6 +274,7 @@ class ObjectStore:
                     PartNumber=number,
                     CopySource=source,
                     CopySourceRange=f"bytes={first}-{last}",
+                    **owners,
                 )
                 parts.append((number, str(answer["CopyPartResult"]["ETag"]).strip('"')))
             await self.complete_multipart(bucket, target_key, upload_id, parts)
@@ -235,7 +287,12 @@ class ObjectStore:
         """Pages of objects under `prefix`, every page."""
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+            kwargs: dict[str, Any] = {
+                "Bucket": bucket,
+                "Prefix": prefix,
+                "MaxKeys": 1000,
+                **self._owner,
+            }
             if token:
                 kwargs["ContinuationToken"] = token
             page = await _transient(self._client.list_objects_v2)(**kwargs)
@@ -257,7 +314,12 @@ class ObjectStore:
         """
         markers: dict[str, str] = {}
         while True:
-            kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxUploads": 1000}
+            kwargs: dict[str, Any] = {
+                "Bucket": bucket,
+                "Prefix": prefix,
+                "MaxUploads": 1000,
+                **self._owner,
+            }
             page = await _transient(self._client.list_multipart_uploads)(**kwargs, **markers)
             yield [
                 MultipartUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"])
@@ -299,7 +361,8 @@ async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
     )
     config = Config(
         signature_version="s3v4",
-        s3={"addressing_style": "path"},
+        # S3-compatible servers want path-style; AWS itself prefers virtual-hosted URLs.
+        s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
         connect_timeout=settings.s3_timeout_s,
         read_timeout=settings.s3_timeout_s,
         retries={"max_attempts": 3, "mode": "standard"},

@@ -1,0 +1,111 @@
+"""S3 and Kafka edges of issue #10, against the real SeaweedFS and Kafka."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from intake_contracts import topics
+from intake_runtime.messaging.kafka import build_broker
+from intake_runtime.messaging.requests import CommandTooLargeError, RequestReplyClient
+from intake_runtime.settings import S3Settings, ServiceSettings
+from intake_runtime.storage.s3 import open_object_store
+
+pytestmark = pytest.mark.integration
+
+OWNER = "123456789012"
+
+
+def s3_settings(stack_env: dict[str, str], **changes: str) -> S3Settings:
+    values: dict[str, Any] = {key.lower(): value for key, value in stack_env.items()}
+    return S3Settings(**{**values, **changes})
+
+
+async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[str, str]) -> None:
+    settings = s3_settings(stack_env, AWS_EXPECTED_BUCKET_OWNER=OWNER)
+    bucket, key = settings.aws_bucket, f"temp/uploads/{uuid.uuid4()}/original"
+    sent: list[tuple[str, bytes | None]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append((request.method, request.headers.get("x-amz-expected-bucket-owner")))
+
+    async with open_object_store(settings) as store:
+        store._client.meta.events.register("before-send.s3", record)
+        await store.ensure_bucket(bucket)
+        upload_id = await store.create_multipart(bucket, key, "image/png")
+        await store.list_parts(bucket, key, upload_id)
+        await store.abort_multipart(bucket, key, upload_id)
+        await store.head(bucket, key)
+        await store.delete(bucket, key)
+        async for _ in store.iter_objects(bucket, key):
+            pass
+        async for _ in store.iter_multipart_uploads(bucket, key):
+            pass
+    assert len(sent) == 8
+    assert {owner for _, owner in sent} == {OWNER.encode()}
+
+
+async def test_create_bucket_errors_other_than_already_owned_surface(
+    stack_env: dict[str, str],
+) -> None:
+    async with open_object_store(s3_settings(stack_env)) as store:
+        await store.ensure_bucket(f"intake-t-{uuid.uuid4().hex[:10]}")  # created
+        with pytest.raises(ClientError) as refused:
+            await store.ensure_bucket("Not_A_Valid_Bucket")
+    assert refused.value.response["Error"]["Code"] == "InvalidBucketName"
+
+
+async def test_without_keys_the_default_credential_chain_is_used(
+    stack_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\n"
+        f"aws_access_key_id = {stack_env['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {stack_env['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    settings = S3Settings(
+        INTAKE_ENV="production",
+        AWS_ENDPOINT_URL=stack_env["AWS_ENDPOINT_URL"],
+        AWS_BUCKET=stack_env["AWS_BUCKET"],
+    )
+    assert settings.aws_access_key_id is None
+    async with open_object_store(settings) as store:
+        assert stack_env["AWS_BUCKET"] in await store.list_buckets()
+
+
+class Oversized(BaseModel):
+    blob: str
+
+
+async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
+    stack_env: dict[str, str],
+) -> None:
+    settings = ServiceSettings(kafka_bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    broker = build_broker(settings, "edge-tests")
+    await broker.start()
+    client = RequestReplyClient(
+        broker,
+        bootstrap=settings.kafka_bootstrap_servers,
+        service="edge-tests",
+        instance_id=uuid.uuid4().hex[:12],
+        timeout_s=30,
+    )
+    await client.start()
+    try:
+        with pytest.raises(CommandTooLargeError):
+            await client.request(
+                topics.INITIATION_COMMANDS,
+                "initiation.get_session",
+                Oversized(blob="x" * (2 * 1024 * 1024)),
+                principal=None,
+            )
+    finally:
+        await client.stop()
+        await broker.stop()

@@ -1,0 +1,54 @@
+"""Local defaults only in local mode; production means AWS and its credential chain."""
+
+import pytest
+
+from intake_gateway.settings import GatewaySettings
+from intake_runtime.settings import PostgresSettings, S3Settings
+
+STACK_VARIABLES = (
+    "INTAKE_ENV",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "DATABASE_URL",
+    "INTAKE_JWT_SECRET",
+)
+
+
+@pytest.fixture(autouse=True)
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in STACK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_production_talks_to_aws_with_the_default_credential_chain() -> None:
+    settings = S3Settings(INTAKE_ENV="production")
+    assert settings.aws_endpoint_url is None
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == (None, None)
+    assert settings.refusals() == []
+
+
+def test_an_empty_endpoint_means_aws_not_a_crash() -> None:
+    assert S3Settings(INTAKE_ENV="production", AWS_ENDPOINT_URL="").aws_endpoint_url is None
+
+
+def test_local_mode_fills_the_native_stack_defaults() -> None:
+    settings = S3Settings(INTAKE_ENV="local")
+    assert settings.aws_endpoint_url == "http://127.0.0.1:18333"
+    assert settings.aws_access_key_id == "intake-dev-access-key"
+    assert PostgresSettings(INTAKE_ENV="local").database_url is not None
+    assert GatewaySettings(INTAKE_ENV="local").refusals() == []
+
+
+def test_unset_mode_is_production() -> None:
+    assert PostgresSettings().refusals() == ["DATABASE_URL: required in production"]
+
+
+def test_production_accepts_a_strong_secret_with_issuer_and_audience() -> None:
+    settings = GatewaySettings(
+        INTAKE_ENV="production",
+        INTAKE_JWT_SECRET="x" * 32,
+        INTAKE_JWT_ISSUER="https://idp",
+        INTAKE_JWT_AUDIENCE="intake",
+    )
+    assert settings.refusals() == []
