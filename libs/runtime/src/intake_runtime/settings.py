@@ -40,7 +40,27 @@ class PostgresSettings(BaseSettings):
     db_command_timeout_s: float = Field(default=10.0, alias="INTAKE_DB_COMMAND_TIMEOUT_S", gt=0)
 
 
-class S3Settings(BaseSettings):
+# Browsers on these origins may call the gateway and PUT to the buckets: the gateway's
+# default origin plus the usual local development servers.
+DEFAULT_CORS_ORIGINS = ",".join(
+    f"http://{host}:{port}" for port in (8000, 3000, 5173) for host in ("127.0.0.1", "localhost")
+)
+
+
+class CorsSettings(BaseSettings):
+    """Which web origins may use Intake from a browser (gateway CORS and bucket CORS rule)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    cors_origins: str = Field(default=DEFAULT_CORS_ORIGINS, alias="INTAKE_CORS_ORIGINS")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The comma-separated origins, without blanks or trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+
+class S3Settings(CorsSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     aws_endpoint_url: str | None = "http://127.0.0.1:18333"

@@ -16,7 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_gateway import problems
+from intake_gateway import problems, web
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.services import Services
@@ -73,7 +73,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
         app_name="intake_gateway", prefix="intake_gateway", group_path=True
     )
     return Litestar(
-        route_handlers=[UploadsController, AssetsController, healthz, readyz, PrometheusController],
+        route_handlers=[
+            UploadsController,
+            AssetsController,
+            healthz,
+            readyz,
+            PrometheusController,
+            web.page_router(),
+        ],
+        cors_config=web.cors_config(settings),
         dependencies={
             "principal": Provide(principal, sync_to_thread=False),
             "services": Provide(services, sync_to_thread=False),

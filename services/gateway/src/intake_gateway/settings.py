@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from intake_runtime.settings import ServiceSettings
+from intake_runtime.settings import CorsSettings, ServiceSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, CorsSettings):
     host: str = Field(default="127.0.0.1", alias="INTAKE_GATEWAY_HOST")
     port: int = Field(default=8000, alias="INTAKE_GATEWAY_PORT", ge=0, le=65535)
     # Local development default only; every real deployment sets its own secret or keys.

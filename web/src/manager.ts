@@ -1,0 +1,488 @@
+/** The UploadManager: one per page; initiates, sends, completes, cancels and resumes uploads. */
+
+import { ApiError, type BatchFile, IntakeApi } from "./api.js";
+import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
+import { batches, DIRECT_LIMIT, doneBytes, missingParts, partRange } from "./plan.js";
+import { overall, type ProgressSnapshot } from "./progress.js";
+import { classifyPut, expiresSoon, type PutAnswer } from "./retry.js";
+import { fromServer } from "./state.js";
+import { UploadStore } from "./store.js";
+import { Gate, Semaphore, sleep } from "./sync.js";
+import { putBytes } from "./transfer.js";
+import { Stopped, Upload, type UploadView } from "./upload.js";
+
+export interface ManagerOptions {
+  readonly baseUrl: string;
+  readonly token: () => string;
+  readonly brandId: () => string;
+  /** Parts of one file in flight at once. */
+  readonly partsPerFile?: number;
+  /** Parts of all files in flight at once. */
+  readonly maxParts?: number;
+  /** Parts signed per multipart-part-urls request (≤ 100). */
+  readonly signBatch?: number;
+  /** Files up to this size are kept in IndexedDB and resume with no user action. */
+  readonly persistLimit?: number;
+  readonly stallMs?: number;
+  readonly heartbeatMs?: number;
+  /** A URL expiring within this margin is signed again before use. */
+  readonly urlMarginMs?: number;
+}
+
+export type Listener = (uploads: readonly UploadView[], total: ProgressSnapshot) => void;
+
+const MAX_RESIGNS = 5;
+const DEFAULTS = {
+  partsPerFile: 4,
+  maxParts: 8,
+  signBatch: 20,
+  persistLimit: 100 * 1024 * 1024,
+  stallMs: 30_000,
+  heartbeatMs: 60_000,
+  urlMarginMs: 60_000,
+};
+
+let instance: UploadManager | null = null;
+
+/** The page's one UploadManager, created on first use. */
+export function uploadManager(options: ManagerOptions): UploadManager {
+  instance ??= new UploadManager(options);
+  return instance;
+}
+
+export class UploadManager {
+  private readonly uploads: Upload[] = [];
+  private readonly listeners = new Set<Listener>();
+  private readonly api: IntakeApi;
+  private readonly store = new UploadStore();
+  private readonly slots: Semaphore;
+  private readonly network = new Gate();
+  private offline = new AbortController();
+  private readonly settings: typeof DEFAULTS;
+  private notifyTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.settings = { ...DEFAULTS, ...stripUndefined(options) };
+    this.api = new IntakeApi(options.baseUrl, options.token);
+    this.slots = new Semaphore(this.settings.maxParts);
+    addEventListener("offline", () => this.goOffline());
+    addEventListener("online", () => this.goOnline());
+    setInterval(() => this.heartbeat(), this.settings.heartbeatMs);
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    listener(this.views(), this.total());
+    return () => this.listeners.delete(listener);
+  }
+
+  views(): UploadView[] {
+    const now = performance.now();
+    return this.uploads.map((upload) => upload.view(now));
+  }
+
+  /** Start uploading `files`: one initiate-batch request per 100 files. */
+  async add(files: readonly FileLike[]): Promise<void> {
+    const added = files.map((file) => new Upload(file, file.name, file.size, file.type || "application/octet-stream"));
+    this.uploads.push(...added);
+    this.changed(true);
+    await Promise.all(added.map(async (upload, index) => {
+      upload.fingerprint = await fingerprintOf(files[index] as FileLike);
+    }));
+    for (const group of batches(added, 100)) await this.initiate(group);
+  }
+
+  /** Called on page load: every unfinished upload of an earlier page continues. */
+  async restore(): Promise<void> {
+    for (const stored of await this.store.list()) {
+      if (this.uploads.some((upload) => upload.sessionId === stored.sessionId)) continue;
+      const upload = Upload.fromRecord(stored);
+      this.uploads.push(upload);
+      this.changed(true);
+      try {
+        if (!(await this.resync(upload))) continue;
+        const blob = stored.hasBlob ? await this.store.blob(stored.sessionId) : null;
+        if (blob) {
+          upload.file = blob;
+          void this.run(upload);
+        } else {
+          upload.needsFile = true;
+          upload.move("pause");
+        }
+      } catch (error) {
+        this.fail(upload, error);
+      }
+      this.changed(true);
+    }
+  }
+
+  /** The user picked a file for an upload that needs it again; refused unless it is the same. */
+  async provideFile(id: string, file: FileLike): Promise<boolean> {
+    const upload = this.find(id);
+    if (!upload?.needsFile || upload.fingerprint === null) return false;
+    const why = mismatch(upload.fingerprint, await fingerprintOf(file));
+    if (why !== null) {
+      upload.error = `"${file.name}" is not the file this upload started with: ${why}. Pick "${upload.fileName}".`;
+      this.changed(true);
+      return false;
+    }
+    upload.file = file;
+    upload.needsFile = false;
+    upload.error = null;
+    upload.move("resume");
+    void this.run(upload);
+    return true;
+  }
+
+  async cancel(id: string): Promise<void> {
+    const upload = this.find(id);
+    if (!upload?.move("cancel")) return;
+    upload.controller.abort();
+    this.changed(true);
+    if (upload.sessionId !== null) {
+      await this.api.cancel(upload.sessionId);
+      await this.forget(upload);
+    }
+  }
+
+  /** Try a failed file again: it continues where S3 is, or starts a new session. */
+  async retry(id: string): Promise<void> {
+    const upload = this.find(id);
+    if (!upload?.move("retry")) return;
+    upload.error = null;
+    upload.controller = new AbortController();
+    upload.budget.reset();
+    this.changed(true);
+    try {
+      if (upload.sessionId !== null && (await this.resync(upload))) {
+        void this.run(upload);
+        return;
+      }
+      if (upload.status === "queued") {
+        upload.sessionId = null;
+        upload.done.clear();
+        await this.initiate([upload]);
+      }
+    } catch (error) {
+      this.fail(upload, error);
+    }
+  }
+
+  private find(id: string): Upload | undefined {
+    return this.uploads.find((upload) => upload.id === id);
+  }
+
+  private async initiate(group: readonly Upload[]): Promise<void> {
+    const files: BatchFile[] = group.map((upload) => ({
+      file_name: upload.fileName,
+      file_size: upload.size,
+      mime_type: upload.mimeType,
+      client_reference: upload.id,
+    }));
+    let answer;
+    try {
+      answer = await this.api.initiateBatch(this.options.brandId(), files);
+    } catch (error) {
+      group.forEach((upload) => this.fail(upload, error));
+      return;
+    }
+    for (const item of answer.uploads) {
+      const upload = this.find(item.client_reference);
+      if (!upload || upload.status === "cancelled") continue;
+      if (!item.ok) {
+        this.fail(upload, new ApiError(422, item.error.code, item.error.detail));
+        continue;
+      }
+      upload.adopt(item);
+      this.persistNew(upload);
+      void this.run(upload);
+    }
+  }
+
+  private persistNew(upload: Upload): void {
+    const keepBytes = upload.file !== null && upload.size <= this.settings.persistLimit;
+    upload.saving = (async () => {
+      if (keepBytes && upload.sessionId && upload.file) await this.store.saveBlob(upload.sessionId, upload.file);
+      await this.store.save(upload.record(keepBytes));
+      upload.persisted = true;
+      this.changed(true);
+    })().catch(() => undefined); // a full or blocked IndexedDB only loses resume-on-reload
+    upload.hasBlob = keepBytes;
+  }
+
+  private persistProgress(upload: Upload): void {
+    upload.saving = upload.saving
+      .then(() => (upload.status === "uploading" ? this.store.save(upload.record(upload.hasBlob)) : undefined))
+      .catch(() => undefined);
+  }
+
+  private async forget(upload: Upload): Promise<void> {
+    await upload.saving;
+    if (upload.sessionId !== null) await this.store.remove(upload.sessionId).catch(() => undefined);
+  }
+
+  /** Ask /resume where the session is; false when it needs no more bytes (finished or over). */
+  private async resync(upload: Upload): Promise<boolean> {
+    let answer;
+    try {
+      answer = await this.api.resume(upload.sessionId as string);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        this.uploads.splice(this.uploads.indexOf(upload), 1);
+        await this.forget(upload);
+        return false;
+      }
+      throw error;
+    }
+    const over = fromServer(answer.status);
+    if (over !== null || !answer.can_resume) {
+      if (over === "completed") upload.progress.finish();
+      upload.status = over ?? "failed";
+      upload.error = over === null ? `the server cannot resume this upload (${answer.status})` : null;
+      await this.forget(upload);
+      return false;
+    }
+    upload.done.clear();
+    for (const part of answer.uploaded_parts) upload.done.set(part.part_number, part.etag);
+    upload.direct = answer.direct ?? null;
+    if (upload.uploadType === "multipart") {
+      upload.progress.setConfirmed(doneBytes(upload.size, upload.chunkSize, upload.done.keys()));
+    }
+    return true;
+  }
+
+  private async run(upload: Upload): Promise<void> {
+    if (upload.running || upload.file === null) return;
+    upload.running = true;
+    try {
+      upload.move("start");
+      this.changed(true);
+      if (upload.uploadType === "direct") await this.sendDirect(upload);
+      else await this.sendParts(upload);
+      upload.stopIfOver();
+      await this.complete(upload);
+    } catch (error) {
+      if (!(error instanceof Stopped)) this.fail(upload, error);
+    } finally {
+      upload.running = false;
+      this.changed(true);
+    }
+  }
+
+  private async complete(upload: Upload): Promise<void> {
+    const parts =
+      upload.uploadType === "multipart"
+        ? [...upload.done].sort(([a], [b]) => a - b).map(([part_number, etag]) => ({ part_number, etag }))
+        : null;
+    const answer = await this.api.complete(upload.sessionId as string, parts);
+    upload.assetId = answer.asset.asset_id;
+    upload.progress.finish();
+    upload.move("complete");
+    await this.forget(upload);
+  }
+
+  private async sendParts(upload: Upload): Promise<void> {
+    upload.queue = missingParts(upload.partCount, new Set(upload.done.keys()));
+    const worker = async (): Promise<void> => {
+      for (let next = upload.queue.shift(); next !== undefined; next = upload.queue.shift()) {
+        await this.sendPart(upload, next);
+      }
+    };
+    const workers = Math.min(this.settings.partsPerFile, upload.queue.length);
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } catch (error) {
+      upload.controller.abort(); // the other workers of this file stop too
+      throw error;
+    }
+    const missing = missingParts(upload.partCount, new Set(upload.done.keys()));
+    if (missing.length > 0) await this.sendParts(upload); // a resync found parts S3 lost
+  }
+
+  private async sendPart(upload: Upload, partNumber: number): Promise<void> {
+    const range = partRange(upload.size, upload.chunkSize, partNumber);
+    let resigns = 0;
+    for (;;) {
+      const url = await this.partUrl(upload, partNumber);
+      const answer = await this.put(upload, partNumber, url, (upload.file as Blob).slice(range.start, range.end));
+      if (answer === null) continue; // paused by going offline; sent again once online
+      const outcome = classifyPut(answer);
+      if (outcome.kind === "ok") {
+        upload.done.set(partNumber, outcome.etag);
+        upload.progress.done(partNumber, range.end - range.start);
+        this.persistProgress(upload);
+        this.changed();
+        return;
+      }
+      upload.progress.reset(partNumber);
+      if (outcome.kind === "resign") {
+        upload.urls.delete(partNumber);
+        if ((resigns += 1) > MAX_RESIGNS) throw new Error(`${outcome.reason}, again after signing anew`);
+      } else if (outcome.kind === "resume") {
+        if (!(await this.resync(upload))) throw new Stopped("over");
+        if (upload.done.has(partNumber)) return;
+      } else if (outcome.kind === "fatal") {
+        throw new Error(outcome.reason);
+      } else {
+        await this.backOff(upload, outcome.reason, outcome.waitMs);
+      }
+    }
+  }
+
+  private async sendDirect(upload: Upload): Promise<void> {
+    let resigns = 0;
+    for (;;) {
+      if (upload.direct === null || expiresSoon(upload.direct.expires_at, this.settings.urlMarginMs)) {
+        if (!(await this.resync(upload))) throw new Stopped("over");
+      }
+      const target = upload.direct;
+      if (target === null) throw new Error("the server gave no upload URL for this file");
+      const answer = await this.put(upload, 1, target.url, upload.file as Blob, target.headers);
+      if (answer === null) continue;
+      const outcome = classifyPut(answer, false);
+      if (outcome.kind === "ok") {
+        upload.progress.done(1, upload.size);
+        return;
+      }
+      upload.progress.reset(1);
+      if (outcome.kind === "resign" || outcome.kind === "resume") {
+        upload.direct = null;
+        if ((resigns += 1) > MAX_RESIGNS) throw new Error(outcome.reason);
+      } else if (outcome.kind === "fatal") {
+        throw new Error(outcome.reason);
+      } else {
+        await this.backOff(upload, outcome.reason, outcome.waitMs);
+      }
+    }
+  }
+
+  /** One PUT under the global cap; null when going offline interrupted it. */
+  private async put(
+    upload: Upload,
+    partNumber: number,
+    url: string,
+    body: Blob,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<PutAnswer | null> {
+    await this.network.passed();
+    upload.stopIfOver();
+    const release = await this.slots.acquire();
+    let moved = false;
+    try {
+      await this.network.passed();
+      upload.stopIfOver();
+      const answer = await putBytes(url, body, {
+        headers,
+        stallMs: this.settings.stallMs,
+        signal: AbortSignal.any([upload.controller.signal, this.offline.signal]),
+        onProgress: (loaded) => {
+          moved ||= loaded > 0;
+          upload.progress.update(partNumber, loaded);
+          this.changed();
+        },
+      });
+      upload.stopIfOver();
+      if (moved) upload.budget.reset(); // bytes moved: the link works, the budget starts over
+      if (answer.status === 0 && !this.network.isOpen) {
+        upload.progress.reset(partNumber);
+        return null;
+      }
+      return answer;
+    } finally {
+      release();
+    }
+  }
+
+  private async backOff(upload: Upload, reason: string, waitMs: number | null): Promise<void> {
+    if (!this.network.isOpen) return; // offline: wait for the network, not for the budget
+    if (!upload.budget.spend()) throw new Error(`gave up after ${upload.budget.spent} tries: ${reason}`);
+    await sleep(waitMs ?? upload.budget.delay());
+    upload.stopIfOver();
+  }
+
+  /** A fresh URL for the part; signs it with the next parts in one request when needed. */
+  private async partUrl(upload: Upload, partNumber: number): Promise<string> {
+    for (;;) {
+      const signed = upload.urls.get(partNumber);
+      if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed.url;
+      upload.stopIfOver();
+      await this.network.passed();
+      upload.signing ??= this.sign(upload, partNumber).finally(() => {
+        upload.signing = null;
+      });
+      await upload.signing;
+    }
+  }
+
+  private async sign(upload: Upload, partNumber: number): Promise<void> {
+    const stale = (number: number): boolean => {
+      const signed = upload.urls.get(number);
+      return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
+    };
+    const wanted = [partNumber, ...upload.queue.filter((n) => n !== partNumber && stale(n))];
+    const answer = await this.api.signParts(upload.sessionId as string, wanted.slice(0, this.settings.signBatch));
+    for (const part of answer.parts) upload.urls.set(part.part_number, part);
+  }
+
+  private fail(upload: Upload, error: unknown): void {
+    if (upload.status === "cancelled" || upload.status === "completed") return;
+    upload.error = error instanceof Error ? error.message : String(error);
+    upload.move("fail");
+    upload.controller.abort();
+    this.changed(true);
+  }
+
+  private goOffline(): void {
+    this.network.close();
+    this.offline.abort(); // parts in flight would fail anyway; they are sent again once online
+    this.offline = new AbortController();
+    for (const upload of this.uploads) if (upload.running) upload.move("pause");
+    this.changed(true);
+  }
+
+  private goOnline(): void {
+    for (const upload of this.uploads) if (upload.running && upload.move("resume")) upload.move("start");
+    this.network.open();
+    this.changed(true);
+  }
+
+  private heartbeat(): void {
+    for (const upload of this.uploads) {
+      if (upload.status === "uploading" && upload.sessionId !== null) {
+        this.api.activity(upload.sessionId).catch(() => undefined); // best effort: parts count too
+      }
+    }
+  }
+
+  private total(): ProgressSnapshot {
+    const now = performance.now();
+    const live = this.uploads.filter((upload) => upload.status !== "cancelled");
+    return overall(live.map((upload) => upload.progress.snapshot(now)));
+  }
+
+  /** Tell listeners; progress is batched to a few renders per second. */
+  private changed(now = false): void {
+    if (now) {
+      if (this.notifyTimer !== null) clearTimeout(this.notifyTimer);
+      this.notifyTimer = null;
+      this.notify();
+      return;
+    }
+    this.notifyTimer ??= setTimeout(() => {
+      this.notifyTimer = null;
+      this.notify();
+    }, 200);
+  }
+
+  private notify(): void {
+    const views = this.views();
+    const total = this.total();
+    for (const listener of this.listeners) listener(views, total);
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export { DIRECT_LIMIT };
