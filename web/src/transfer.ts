@@ -48,7 +48,8 @@ export function putBytes(url: string, body: Blob, options: PutOptions): Promise<
         status: xhr.status,
         body: xhr.responseText,
         etag: xhr.getResponseHeader("ETag"),
-        retryAfter: xhr.getResponseHeader("Retry-After"),
+        // Only throttling answers carry it; asking otherwise logs a CORS warning.
+        retryAfter: xhr.status === 429 || xhr.status === 503 ? xhr.getResponseHeader("Retry-After") : null,
       });
     xhr.onerror = () => failed("network error");
     xhr.ontimeout = () => failed("timeout");
