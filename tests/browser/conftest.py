@@ -2,8 +2,9 @@
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +20,7 @@ from playwright.async_api import (
 from tests.conftest import Caller, System
 
 MiB = 1024 * 1024
+T = TypeVar("T")
 CHROMIUM = os.environ.get("INTAKE_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -47,7 +49,9 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
         await context.close()
 
 
-async def open_page(context: BrowserContext, system: System, caller: Caller, query: str = "") -> Page:
+async def open_page(
+    context: BrowserContext, system: System, caller: Caller, query: str = ""
+) -> Page:
     page = await context.new_page()
     await page.goto(f"{system.gateway_url}/{query}#token={caller.token}")
     return page
@@ -58,7 +62,7 @@ async def pick(page: Page, *paths: Path) -> None:
     await page.get_by_test_id("file-input").set_input_files(list(paths))
 
 
-def row(page: Page, name: str):  # noqa: ANN201 - Playwright's Locator
+def row(page: Page, name: str):
     return page.locator(f'[data-testid="upload-row"][data-file-name="{name}"]')
 
 
@@ -97,3 +101,12 @@ class PartLog:
 
 
 PARTS = "**/temp/uploads/**"
+
+
+def reading(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A plain read as the async probe `eventually` polls."""
+
+    async def probe() -> T:
+        return read()
+
+    return probe

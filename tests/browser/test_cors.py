@@ -35,8 +35,12 @@ async def test_bucket_grants_configured_origins_only_and_exposes_etag(
 ) -> None:
     answer = await api.post(
         "/app/uploads/initiate",
-        json={"file_name": "a.bin", "file_size": 10, "mime_type": "application/octet-stream",
-              "brand_id": caller.brand_id},
+        json={
+            "file_name": "a.bin",
+            "file_size": 10,
+            "mime_type": "application/octet-stream",
+            "brand_id": caller.brand_id,
+        },
         headers=caller.headers,
     )
     assert answer.status_code == 201, answer.text
@@ -49,6 +53,6 @@ async def test_bucket_grants_configured_origins_only_and_exposes_etag(
     assert "etag" in granted.headers.get("access-control-expose-headers", "").lower()
     assert "access-control-allow-origin" not in refused.headers
     rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    assert [rule["ExposeHeaders"] for rule in rules if rule.get("ID") == "intake-browser-uploads"] == [
-        ["ETag"]
-    ]
+    assert [
+        rule["ExposeHeaders"] for rule in rules if rule.get("ID") == "intake-browser-uploads"
+    ] == [["ETag"]]

@@ -8,7 +8,17 @@ import pytest
 from botocore.exceptions import ClientError
 from playwright.async_api import BrowserContext, Route, expect
 
-from tests.browser.conftest import PARTS, MiB, PartLog, open_page, part_number, pick, random_file, row
+from tests.browser.conftest import (
+    PARTS,
+    MiB,
+    PartLog,
+    open_page,
+    part_number,
+    pick,
+    random_file,
+    reading,
+    row,
+)
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
 
@@ -34,7 +44,9 @@ async def test_expired_url_is_signed_again_and_500s_are_retried(
     signing: list[str] = []
     context.on(
         "request",
-        lambda request: signing.append(request.url) if "multipart-part-urls" in request.url else None,
+        lambda request: (
+            signing.append(request.url) if "multipart-part-urls" in request.url else None
+        ),
     )
     parts = PartLog(context)
 
@@ -51,7 +63,9 @@ async def test_expired_url_is_signed_again_and_500s_are_retried(
     page = await open_page(context, system, caller)
     await pick(page, video)
 
-    await expect(row(page, video.name)).to_have_attribute("data-status", "completed", timeout=120_000)
+    await expect(row(page, video.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
     assert faults == {1: [], 2: []}
     assert sorted(parts.sent) == [1, 1, 2, 2, 2, 3]
     assert len(signing) >= 2  # part 1 was signed again after its URL "expired"
@@ -80,7 +94,9 @@ async def test_offline_pauses_the_upload_and_online_finishes_it(
     await expect(row(page, video.name)).to_have_attribute("data-status", "paused")
     await context.set_offline(False)
 
-    await expect(row(page, video.name)).to_have_attribute("data-status", "completed", timeout=120_000)
+    await expect(row(page, video.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
 
 
 async def test_cancel_mid_upload_cancels_the_session_and_aborts_the_multipart_upload(
@@ -102,7 +118,7 @@ async def test_cancel_mid_upload_cancels_the_session_and_aborts_the_multipart_up
     await context.route(PARTS, only_first)
     page = await open_page(context, system, caller)
     await pick(page, video)
-    await eventually(_read(lambda: parts.stored), lambda stored: stored == [1], timeout_s=120)
+    await eventually(reading(lambda: parts.stored), lambda stored: stored == [1], timeout_s=120)
 
     await row(page, video.name).get_by_test_id("cancel-button").click()
 
@@ -123,10 +139,3 @@ async def _session(api: Any, caller: Caller, session_id: str | None) -> dict[str
     answer = await api.get(f"/app/uploads/{session_id}", headers=caller.headers)
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
-
-
-def _read(read):  # noqa: ANN001, ANN202 - a sync read wrapped for `eventually`
-    async def probe():  # noqa: ANN202
-        return read()
-
-    return probe

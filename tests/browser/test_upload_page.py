@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     part_number,
     pick,
     random_file,
+    reading,
     row,
 )
 from tests.conftest import Caller, System
@@ -57,7 +58,9 @@ async def test_small_and_40_mib_files_from_one_pick_complete(
     await pick(page, small, large)
 
     for path in (small, large):
-        await expect(row(page, path.name)).to_have_attribute("data-status", "completed", timeout=120_000)
+        await expect(row(page, path.name)).to_have_attribute(
+            "data-status", "completed", timeout=120_000
+        )
         session_id = await row(page, path.name).get_attribute("data-session-id")
         asset = await promoted_asset(db, session_id)
         assert str(asset["asset_id"]) == await row(page, path.name).get_attribute("data-asset-id")
@@ -81,7 +84,9 @@ async def test_reload_after_two_of_five_parts_resumes_with_only_the_missing_part
     await context.route(PARTS, first_two_only)
     page = await open_page(context, system, caller)
     await pick(page, large)
-    await eventually(async_value(lambda: sorted(parts.stored)), lambda stored: stored == [1, 2], timeout_s=120)
+    await eventually(
+        reading(lambda: sorted(parts.stored)), lambda stored: stored == [1, 2], timeout_s=120
+    )
     await expect(row(page, large.name)).to_have_attribute("data-persisted", "true")
     await context.unroute(PARTS)
     stored_before = set(parts.stored)
@@ -89,7 +94,9 @@ async def test_reload_after_two_of_five_parts_resumes_with_only_the_missing_part
 
     await page.reload()
 
-    await expect(row(page, large.name)).to_have_attribute("data-status", "completed", timeout=120_000)
+    await expect(row(page, large.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
     assert sorted(parts.sent) == [3, 4, 5]  # no user action, and nothing S3 held was sent again
     assert stored_before == {1, 2}
     asset = await promoted_asset(db, await row(page, large.name).get_attribute("data-session-id"))
@@ -113,7 +120,7 @@ async def test_a_file_above_the_persistence_size_asks_to_be_picked_again(
     await context.route(PARTS, first_only)
     page = await open_page(context, system, caller, f"?persistLimit={MiB}")
     await pick(page, large)
-    await eventually(async_value(lambda: parts.stored), lambda stored: stored == [1], timeout_s=120)
+    await eventually(reading(lambda: parts.stored), lambda stored: stored == [1], timeout_s=120)
     await expect(row(page, large.name)).to_have_attribute("data-persisted", "true")
     await context.unroute(PARTS)
 
@@ -131,12 +138,7 @@ async def test_a_file_above_the_persistence_size_asks_to_be_picked_again(
 
     await prompt.get_by_test_id("resume-file-input").set_input_files(large)
 
-    await expect(row(page, large.name)).to_have_attribute("data-status", "completed", timeout=120_000)
+    await expect(row(page, large.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
     assert parts.sent == [2]
-
-
-def async_value(read):  # noqa: ANN001, ANN201 - a sync read wrapped for `eventually`
-    async def probe():  # noqa: ANN202
-        return read()
-
-    return probe
