@@ -72,7 +72,8 @@ export class UploadManager {
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
-    listener(this.views(), this.total());
+    const views = this.views();
+    listener(views, this.total(views));
     return () => this.listeners.delete(listener);
   }
 
@@ -454,10 +455,8 @@ export class UploadManager {
     }
   }
 
-  private total(): ProgressSnapshot {
-    const now = performance.now();
-    const live = this.uploads.filter((upload) => upload.status !== "cancelled");
-    return overall(live.map((upload) => upload.progress.snapshot(now)));
+  private total(views: readonly UploadView[]): ProgressSnapshot {
+    return overall(views.filter((view) => view.status !== "cancelled").map((view) => view.progress));
   }
 
   /** Tell listeners; progress is batched to a few renders per second. */
@@ -476,7 +475,7 @@ export class UploadManager {
 
   private notify(): void {
     const views = this.views();
-    const total = this.total();
+    const total = this.total(views);
     for (const listener of this.listeners) listener(views, total);
   }
 }

@@ -117,6 +117,12 @@ export class Upload {
     return upload;
   }
 
+  /** Only an upload that is sending has a speed and an ETA; the others add nothing to totals. */
+  private moving(snapshot: ProgressSnapshot): ProgressSnapshot {
+    if (this.status === "uploading") return snapshot;
+    return { ...snapshot, speed: 0, etaS: this.status === "completed" ? 0 : null };
+  }
+
   view(now: number): UploadView {
     return {
       id: this.id,
@@ -128,7 +134,7 @@ export class Upload {
       error: this.error,
       needsFile: this.needsFile,
       persisted: this.persisted,
-      progress: this.progress.snapshot(now),
+      progress: this.moving(this.progress.snapshot(now)),
     };
   }
 }
