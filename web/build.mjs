@@ -21,7 +21,7 @@ if (process.argv.includes("--tests")) {
 } else {
   await mkdir(out, { recursive: true });
   await build({
-    entryPoints: { app: `${here}src/page.ts` },
+    entryPoints: { app: `${here}src/page.ts`, "sha256-worker": `${here}src/sha256-worker.ts` },
     outdir: out,
     bundle: true,
     format: "esm",

@@ -142,3 +142,20 @@ async def test_a_file_above_the_persistence_size_asks_to_be_picked_again(
         "data-status", "completed", timeout=120_000
     )
     assert parts.sent == [2]
+
+
+async def test_verified_upload_sends_the_sha256_completion_checks(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, db: Any
+) -> None:
+    photo = random_file(tmp_path / "verified.tif", 6 * MiB)
+    page = await open_page(context, system, caller)
+    await page.get_by_test_id("add-asset-button").click()
+    await page.get_by_test_id("verify-checksum").check()
+
+    await page.get_by_test_id("file-input").set_input_files(photo)
+
+    await expect(row(page, photo.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    asset = await promoted_asset(db, await row(page, photo.name).get_attribute("data-session-id"))
+    assert asset["checksum_sha256"] == digest(photo.read_bytes())

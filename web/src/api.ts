@@ -84,6 +84,15 @@ export class IntakeApi {
     return this.call("POST", "/app/uploads/initiate-batch", { brand_id: brandId, files });
   }
 
+  /** One file, with the optional SHA-256 completion verifies (the batch form has no checksum). */
+  initiate(brandId: string, file: BatchFile, checksumSha256: string): Promise<SessionView> {
+    return this.call("POST", "/app/uploads/initiate", {
+      ...file,
+      brand_id: brandId,
+      checksum_sha256: checksumSha256,
+    });
+  }
+
   signParts(sessionId: string, partNumbers: readonly number[]): Promise<{ parts: SignedPart[] }> {
     return this.call("POST", `/app/uploads/${sessionId}/multipart-part-urls`, {
       part_numbers: partNumbers,

@@ -1,7 +1,8 @@
 /** The UploadManager: one per page; initiates, sends, completes, cancels and resumes uploads. */
 
-import { ApiError, type BatchFile, IntakeApi } from "./api.js";
+import { ApiError, type BatchFile, IntakeApi, type SessionView } from "./api.js";
 import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
+import { sha256InWorker } from "./checksum.js";
 import { batches, DIRECT_LIMIT, doneBytes, missingParts, partRange } from "./plan.js";
 import { overall, type ProgressSnapshot } from "./progress.js";
 import { classifyPut, expiresSoon, type PutAnswer } from "./retry.js";
@@ -27,6 +28,9 @@ export interface ManagerOptions {
   readonly heartbeatMs?: number;
   /** A URL expiring within this margin is signed again before use. */
   readonly urlMarginMs?: number;
+  /** Files up to this size get a SHA-256 (in a worker) that completion verifies; 0: none. */
+  readonly hashLimit?: () => number;
+  readonly workerUrl?: string;
 }
 
 export type Listener = (uploads: readonly UploadView[], total: ProgressSnapshot) => void;
@@ -40,6 +44,7 @@ const DEFAULTS = {
   stallMs: 30_000,
   heartbeatMs: 60_000,
   urlMarginMs: 60_000,
+  workerUrl: "/static/sha256-worker.js",
 };
 
 let instance: UploadManager | null = null;
@@ -58,7 +63,7 @@ export class UploadManager {
   private readonly slots: Semaphore;
   private readonly network = new Gate();
   private offline = new AbortController();
-  private readonly settings: typeof DEFAULTS;
+  private readonly settings: typeof DEFAULTS & Pick<ManagerOptions, "hashLimit">;
   private notifyTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: ManagerOptions) {
@@ -90,7 +95,13 @@ export class UploadManager {
     await Promise.all(added.map(async (upload, index) => {
       upload.fingerprint = await fingerprintOf(files[index] as FileLike);
     }));
-    for (const group of batches(added, 100)) await this.initiate(group);
+    const limit = this.settings.hashLimit?.() ?? 0;
+    const hashed = added.filter((upload) => upload.size > 0 && upload.size <= limit);
+    const plain = added.filter((upload) => !hashed.includes(upload));
+    await Promise.all([
+      ...hashed.map((upload) => this.initiateWithChecksum(upload)),
+      ...batches(plain, 100).map((group) => this.initiate(group)),
+    ]);
   }
 
   /** Called on page load: every unfinished upload of an earlier page continues. */
@@ -173,13 +184,31 @@ export class UploadManager {
     return this.uploads.find((upload) => upload.id === id);
   }
 
+  private async initiateWithChecksum(upload: Upload): Promise<void> {
+    const checksum = await sha256InWorker(upload.file as Blob, this.settings.workerUrl);
+    if (checksum === null) {
+      await this.initiate([upload]); // no worker here: upload without the optional check
+      return;
+    }
+    try {
+      this.started(upload, await this.api.initiate(this.options.brandId(), batchFile(upload), checksum));
+    } catch (error) {
+      this.fail(upload, error);
+    }
+  }
+
+  private started(upload: Upload, session: SessionView): void {
+    if (upload.status === "cancelled") {
+      void this.api.cancel(session.upload_session_id).catch(() => undefined); // cancelled meanwhile
+      return;
+    }
+    upload.adopt(session);
+    this.persistNew(upload);
+    void this.run(upload);
+  }
+
   private async initiate(group: readonly Upload[]): Promise<void> {
-    const files: BatchFile[] = group.map((upload) => ({
-      file_name: upload.fileName,
-      file_size: upload.size,
-      mime_type: upload.mimeType,
-      client_reference: upload.id,
-    }));
+    const files: BatchFile[] = group.map(batchFile);
     let answer;
     try {
       answer = await this.api.initiateBatch(this.options.brandId(), files);
@@ -189,14 +218,9 @@ export class UploadManager {
     }
     for (const item of answer.uploads) {
       const upload = this.find(item.client_reference);
-      if (!upload || upload.status === "cancelled") continue;
-      if (!item.ok) {
-        this.fail(upload, new ApiError(422, item.error.code, item.error.detail));
-        continue;
-      }
-      upload.adopt(item);
-      this.persistNew(upload);
-      void this.run(upload);
+      if (!upload) continue;
+      if (item.ok) this.started(upload, item);
+      else this.fail(upload, new ApiError(422, item.error.code, item.error.detail));
     }
   }
 
@@ -478,6 +502,15 @@ export class UploadManager {
     const total = this.total(views);
     for (const listener of this.listeners) listener(views, total);
   }
+}
+
+function batchFile(upload: Upload): BatchFile {
+  return {
+    file_name: upload.fileName,
+    file_size: upload.size,
+    mime_type: upload.mimeType,
+    client_reference: upload.id,
+  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -4,6 +4,9 @@ import { UploadAssetDialog } from "./dialog.js";
 import { uploadManager } from "./manager.js";
 import { adoptFragmentToken, claims, currentToken, setToken } from "./token.js";
 
+/** Hashing runs before initiation, so it is offered only for files it delays little. */
+const HASH_LIMIT = 256 * 1024 * 1024;
+
 function byId<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (!found) throw new Error(`the page has no #${id}`);
@@ -31,6 +34,7 @@ function start(): void {
     token: currentToken,
     brandId: () => claims(currentToken())?.brand_ids?.[0] ?? "",
     ...(persistLimit === undefined ? {} : { persistLimit }),
+    hashLimit: () => (byId<HTMLInputElement>("verify-checksum").checked ? HASH_LIMIT : 0),
   });
   const dialog = new UploadAssetDialog(byId<HTMLDialogElement>("upload-dialog"), manager);
   byId("add-asset").addEventListener("click", () => dialog.open());
