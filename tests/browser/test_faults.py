@@ -71,6 +71,32 @@ async def test_expired_url_is_signed_again_and_500s_are_retried(
     assert len(signing) >= 2  # part 1 was signed again after its URL "expired"
 
 
+async def test_bad_signature_fails_the_file_clearly_and_retry_finishes_it(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path
+) -> None:
+    photo = random_file(tmp_path / "tampered.jpg", MiB)  # one direct PUT
+    refused = "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>"
+
+    async def bad_signature(route: Route) -> None:
+        await route.fulfill(status=403, body=refused, headers=cors_headers(route))
+
+    await context.route(PARTS, bad_signature)
+    page = await open_page(context, system, caller)
+    await pick(page, photo)
+    await expect(row(page, photo.name)).to_have_attribute("data-status", "failed")
+    await expect(row(page, photo.name).get_by_test_id("row-error")).to_contain_text(
+        "SignatureDoesNotMatch"
+    )
+    await context.unroute(PARTS)
+
+    await row(page, photo.name).get_by_test_id("retry-button").click()
+
+    await expect(row(page, photo.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    assert await row(page, photo.name).get_attribute("data-asset-id")
+
+
 async def test_offline_pauses_the_upload_and_online_finishes_it(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path
 ) -> None:

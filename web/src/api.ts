@@ -103,6 +103,10 @@ export class IntakeApi {
     return this.call("GET", `/app/uploads/${sessionId}/resume`);
   }
 
+  session(sessionId: string): Promise<SessionView> {
+    return this.call("GET", `/app/uploads/${sessionId}`);
+  }
+
   activity(sessionId: string): Promise<unknown> {
     return this.call("PUT", `/app/uploads/${sessionId}/activity`);
   }

@@ -157,7 +157,7 @@ export class UploadManager {
     }
   }
 
-  /** Try a failed file again: it continues where S3 is, or starts a new session. */
+  /** Try a failed file again: it continues where S3 is, or starts over in a new session. */
   async retry(id: string): Promise<void> {
     const upload = this.find(id);
     if (!upload?.move("retry")) return;
@@ -170,11 +170,9 @@ export class UploadManager {
         void this.run(upload);
         return;
       }
-      if (upload.status === "queued") {
-        upload.sessionId = null;
-        upload.done.clear();
-        await this.initiate([upload]);
-      }
+      if (upload.status === "completed" || !this.uploads.includes(upload)) return;
+      upload.restart(performance.now()); // the session is over: a new one from byte zero
+      await this.initiate([upload]);
     } catch (error) {
       this.fail(upload, error);
     }
@@ -261,7 +259,10 @@ export class UploadManager {
     }
     const over = fromServer(answer.status);
     if (over !== null || !answer.can_resume) {
-      if (over === "completed") upload.progress.finish();
+      if (over === "completed") {
+        upload.progress.finish();
+        upload.assetId = (await this.api.session(upload.sessionId as string)).asset_id;
+      }
       upload.status = over ?? "failed";
       upload.error = over === null ? `the server cannot resume this upload (${answer.status})` : null;
       await this.forget(upload);

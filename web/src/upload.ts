@@ -50,7 +50,7 @@ export class Upload {
   saving: Promise<void> = Promise.resolve();
   controller = new AbortController();
   readonly budget = new RetryBudget(DEFAULT_BACKOFF);
-  readonly progress: Progress;
+  progress: Progress;
 
   constructor(
     public file: Blob | null,
@@ -67,6 +67,16 @@ export class Upload {
     if (next === null) return false;
     this.status = next;
     return true;
+  }
+
+  /** Forget the old session (it ended on the server): initiate anew, progress from zero. */
+  restart(now: number): void {
+    this.status = "queued";
+    this.sessionId = null;
+    this.done.clear();
+    this.urls.clear();
+    this.direct = null;
+    this.progress = new Progress(this.size, now);
   }
 
   adopt(session: SessionView): void {
