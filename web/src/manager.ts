@@ -3,13 +3,12 @@
 import { ApiError, type BatchFile, IntakeApi, type SessionView } from "./api.js";
 import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
 import { sha256InWorker } from "./checksum.js";
-import { batches, DIRECT_LIMIT, doneBytes, missingParts, partRange } from "./plan.js";
+import { batches, doneBytes } from "./plan.js";
 import { overall, type ProgressSnapshot } from "./progress.js";
-import { classifyPut, expiresSoon, type PutAnswer } from "./retry.js";
 import { fromServer } from "./state.js";
 import { UploadStore } from "./store.js";
-import { Gate, Semaphore, sleep } from "./sync.js";
-import { putBytes } from "./transfer.js";
+import { Sender } from "./sender.js";
+import { Gate, Semaphore } from "./sync.js";
 import { Stopped, Upload, type UploadView } from "./upload.js";
 
 export interface ManagerOptions {
@@ -35,7 +34,6 @@ export interface ManagerOptions {
 
 export type Listener = (uploads: readonly UploadView[], total: ProgressSnapshot) => void;
 
-const MAX_RESIGNS = 5;
 const DEFAULTS = {
   partsPerFile: 4,
   maxParts: 8,
@@ -60,7 +58,7 @@ export class UploadManager {
   private readonly listeners = new Set<Listener>();
   private readonly api: IntakeApi;
   private readonly store = new UploadStore();
-  private readonly slots: Semaphore;
+  private readonly sender: Sender;
   private readonly network = new Gate();
   private offline = new AbortController();
   private readonly settings: typeof DEFAULTS & Pick<ManagerOptions, "hashLimit">;
@@ -69,7 +67,12 @@ export class UploadManager {
   constructor(private readonly options: ManagerOptions) {
     this.settings = { ...DEFAULTS, ...stripUndefined(options) };
     this.api = new IntakeApi(options.baseUrl, options.token);
-    this.slots = new Semaphore(this.settings.maxParts);
+    this.sender = new Sender(this.api, this.settings, new Semaphore(this.settings.maxParts), this.network, {
+      resync: (upload) => this.resync(upload),
+      saved: (upload) => this.persistProgress(upload),
+      changed: () => this.changed(),
+      offlineSignal: () => this.offline.signal,
+    });
     addEventListener("offline", () => this.goOffline());
     addEventListener("online", () => this.goOnline());
     setInterval(() => this.heartbeat(), this.settings.heartbeatMs);
@@ -283,8 +286,7 @@ export class UploadManager {
     try {
       upload.move("start");
       this.changed(true);
-      if (upload.uploadType === "direct") await this.sendDirect(upload);
-      else await this.sendParts(upload);
+      await this.sender.send(upload);
       upload.stopIfOver();
       await this.complete(upload);
     } catch (error) {
@@ -305,149 +307,6 @@ export class UploadManager {
     upload.progress.finish();
     upload.move("complete");
     await this.forget(upload);
-  }
-
-  private async sendParts(upload: Upload): Promise<void> {
-    upload.queue = missingParts(upload.partCount, new Set(upload.done.keys()));
-    const worker = async (): Promise<void> => {
-      for (let next = upload.queue.shift(); next !== undefined; next = upload.queue.shift()) {
-        await this.sendPart(upload, next);
-      }
-    };
-    const workers = Math.min(this.settings.partsPerFile, upload.queue.length);
-    try {
-      await Promise.all(Array.from({ length: workers }, worker));
-    } catch (error) {
-      upload.controller.abort(); // the other workers of this file stop too
-      throw error;
-    }
-    const missing = missingParts(upload.partCount, new Set(upload.done.keys()));
-    if (missing.length > 0) await this.sendParts(upload); // a resync found parts S3 lost
-  }
-
-  private async sendPart(upload: Upload, partNumber: number): Promise<void> {
-    const range = partRange(upload.size, upload.chunkSize, partNumber);
-    let resigns = 0;
-    for (;;) {
-      const url = await this.partUrl(upload, partNumber);
-      const answer = await this.put(upload, partNumber, url, (upload.file as Blob).slice(range.start, range.end));
-      if (answer === null) continue; // paused by going offline; sent again once online
-      const outcome = classifyPut(answer);
-      if (outcome.kind === "ok") {
-        upload.done.set(partNumber, outcome.etag);
-        upload.progress.done(partNumber, range.end - range.start);
-        this.persistProgress(upload);
-        this.changed();
-        return;
-      }
-      upload.progress.reset(partNumber);
-      if (outcome.kind === "resign") {
-        upload.urls.delete(partNumber);
-        if ((resigns += 1) > MAX_RESIGNS) throw new Error(`${outcome.reason}, again after signing anew`);
-      } else if (outcome.kind === "resume") {
-        if (!(await this.resync(upload))) throw new Stopped("over");
-        if (upload.done.has(partNumber)) return;
-      } else if (outcome.kind === "fatal") {
-        throw new Error(outcome.reason);
-      } else {
-        await this.backOff(upload, outcome.reason, outcome.waitMs);
-      }
-    }
-  }
-
-  private async sendDirect(upload: Upload): Promise<void> {
-    let resigns = 0;
-    for (;;) {
-      if (upload.direct === null || expiresSoon(upload.direct.expires_at, this.settings.urlMarginMs)) {
-        if (!(await this.resync(upload))) throw new Stopped("over");
-      }
-      const target = upload.direct;
-      if (target === null) throw new Error("the server gave no upload URL for this file");
-      const answer = await this.put(upload, 1, target.url, upload.file as Blob, target.headers);
-      if (answer === null) continue;
-      const outcome = classifyPut(answer, false);
-      if (outcome.kind === "ok") {
-        upload.progress.done(1, upload.size);
-        return;
-      }
-      upload.progress.reset(1);
-      if (outcome.kind === "resign" || outcome.kind === "resume") {
-        upload.direct = null;
-        if ((resigns += 1) > MAX_RESIGNS) throw new Error(outcome.reason);
-      } else if (outcome.kind === "fatal") {
-        throw new Error(outcome.reason);
-      } else {
-        await this.backOff(upload, outcome.reason, outcome.waitMs);
-      }
-    }
-  }
-
-  /** One PUT under the global cap; null when going offline interrupted it. */
-  private async put(
-    upload: Upload,
-    partNumber: number,
-    url: string,
-    body: Blob,
-    headers: Readonly<Record<string, string>> = {},
-  ): Promise<PutAnswer | null> {
-    await this.network.passed();
-    upload.stopIfOver();
-    const release = await this.slots.acquire();
-    let moved = false;
-    try {
-      await this.network.passed();
-      upload.stopIfOver();
-      const answer = await putBytes(url, body, {
-        headers,
-        stallMs: this.settings.stallMs,
-        signal: AbortSignal.any([upload.controller.signal, this.offline.signal]),
-        onProgress: (loaded) => {
-          moved ||= loaded > 0;
-          upload.progress.update(partNumber, loaded);
-          this.changed();
-        },
-      });
-      upload.stopIfOver();
-      if (moved) upload.budget.reset(); // bytes moved: the link works, the budget starts over
-      if (answer.status === 0 && !this.network.isOpen) {
-        upload.progress.reset(partNumber);
-        return null;
-      }
-      return answer;
-    } finally {
-      release();
-    }
-  }
-
-  private async backOff(upload: Upload, reason: string, waitMs: number | null): Promise<void> {
-    if (!this.network.isOpen) return; // offline: wait for the network, not for the budget
-    if (!upload.budget.spend()) throw new Error(`gave up after ${upload.budget.spent} tries: ${reason}`);
-    await sleep(waitMs ?? upload.budget.delay());
-    upload.stopIfOver();
-  }
-
-  /** A fresh URL for the part; signs it with the next parts in one request when needed. */
-  private async partUrl(upload: Upload, partNumber: number): Promise<string> {
-    for (;;) {
-      const signed = upload.urls.get(partNumber);
-      if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed.url;
-      upload.stopIfOver();
-      await this.network.passed();
-      upload.signing ??= this.sign(upload, partNumber).finally(() => {
-        upload.signing = null;
-      });
-      await upload.signing;
-    }
-  }
-
-  private async sign(upload: Upload, partNumber: number): Promise<void> {
-    const stale = (number: number): boolean => {
-      const signed = upload.urls.get(number);
-      return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
-    };
-    const wanted = [partNumber, ...upload.queue.filter((n) => n !== partNumber && stale(n))];
-    const answer = await this.api.signParts(upload.sessionId as string, wanted.slice(0, this.settings.signBatch));
-    for (const part of answer.parts) upload.urls.set(part.part_number, part);
   }
 
   private fail(upload: Upload, error: unknown): void {
@@ -518,4 +377,3 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-export { DIRECT_LIMIT };
