@@ -170,7 +170,11 @@ export class Sender {
       upload.signing ??= this.sign(upload, partNumber).finally(() => {
         upload.signing = null;
       });
-      await upload.signing;
+      try {
+        await upload.signing;
+      } catch (error) {
+        if (this.network.isOpen) throw error; // offline: sign again once the network is back
+      }
     }
   }
 
