@@ -4,14 +4,29 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap kustomize up down status test lint unit demo bench docs check-docs
+.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench docs check-docs
 
-bootstrap:  ## install uv (from PyPI) and the locked workspace
+bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
 
 kustomize:  ## the pinned kustomize (Go module proxy), which the manifest tests render with
 	@bash deploy/k8s/kustomize.sh >/dev/null
+
+web:  ## npm ci (only when the lock changed) and the esbuild bundle the gateway serves at /
+	@command -v npm >/dev/null 2>&1 || { echo "make: web/ needs Node.js 20+ with npm" >&2; exit 1; }
+	@[ web/node_modules/.package-lock.json -nt web/package-lock.json ] || \
+		(cd web && npm ci --no-audit --no-fund --loglevel=error)
+	@cd web && npm run --silent build
+
+web-test: web  ## unit tests of the UploadManager's pure logic (node --test)
+	@cd web && npm test --silent
+
+chromium:  ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)
+	@command -v chromium >/dev/null 2>&1 || { \
+		[ "$$(id -u)" = 0 ] || { echo "make: install chromium (apt-get install chromium)" >&2; exit 1; }; \
+		echo "make: installing chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 up: bootstrap  ## the native stack plus every service as its own process
 	@bash deploy/stack.sh up
@@ -25,15 +40,16 @@ status:
 	@bash deploy/stack.sh status
 	@.venv/bin/python deploy/launcher.py status
 
-lint: bootstrap  ## ruff (lint + format) and mypy strict
+lint: bootstrap  ## ruff (lint + format), mypy strict, and tsc strict on web/
 	@.venv/bin/ruff check libs services client tests bench deploy scripts
 	@.venv/bin/ruff format --check libs services client tests bench deploy scripts
 	@.venv/bin/mypy
+	@cd web && npm run --silent typecheck
 
 unit: bootstrap kustomize
 	@.venv/bin/pytest tests/unit -q
 
-test: lint kustomize  ## lint, then every test against the real stack (started if needed)
+test: lint kustomize web-test chromium  ## lint, web unit tests, then every test against the real stack
 	@.venv/bin/pytest -q
 
 demo: up  ## run the system and show it working: two uploads, one killed and resumed

@@ -1,5 +1,6 @@
-"""`make demo`: upload a small and a 64 MiB file, kill the large one midway, resume it, and
-show both assets with their audit trails. Needs a running system (`make up`).
+"""`make demo`: upload a small and a 64 MiB file, kill the large one midway, resume it, show
+both assets with their audit trails, and print a ready link to the upload page with a
+development token. Needs a running system (`make up`).
 
     uv run python scripts/demo.py [--url http://127.0.0.1:8000]
 """
@@ -41,6 +42,8 @@ def main() -> None:
         results.append(upload(large, state, env))
     for result in results:
         show(result, env)
+    step("the upload page, signed in as the same demo user (the token stays out of the URL)")
+    print(f"    {args.url}/#token={env['INTAKE_TOKEN']}", flush=True)
     if any(result.get("status") != "completed" for result in results):
         sys.exit(1)
 

@@ -39,6 +39,10 @@ def stack_env() -> Iterator[dict[str, str]]:
     stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
 
 
+# A web origin the test run grants (gateway and bucket CORS), besides the gateway's own.
+CONFIGURED_ORIGIN = "http://app.intake.test:3000"
+
+
 @dataclass
 class System:
     """Every service running as its own process against the real stack."""
@@ -73,8 +77,14 @@ def service_env(stack_env: dict[str, str], **overrides: str) -> dict[str, str]:
 def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     log_dir = stack.ROOT / ".state" / "test-logs" / uuid.uuid4().hex[:8]
     ports = {name: free_port() for name in launcher.DEFAULT_PORTS}
+    gateway_port = free_port()
+    # The page is served by this run's gateway: its origin must reach the bucket's CORS rule.
+    origins = f"http://127.0.0.1:{gateway_port},{CONFIGURED_ORIGIN}"
     processes = launcher.build(
-        service_env(stack_env, INTAKE_CLEANUP_SCHEDULE="off"), log_dir, free_port(), ports
+        service_env(stack_env, INTAKE_CLEANUP_SCHEDULE="off", INTAKE_CORS_ORIGINS=origins),
+        log_dir,
+        gateway_port,
+        ports,
     )
     for traced in ("gateway", "initiation"):  # spans as JSON lines in their logs: test_tracing
         processes[traced].env.update(OTEL_TRACES_EXPORTER="console", OTEL_BSP_SCHEDULE_DELAY="100")

@@ -8,7 +8,7 @@ import httpx
 import launcher
 import pytest
 
-from tests.conftest import Caller, System, free_port, service_env
+from tests.conftest import Caller, System, free_port
 from tests.support import stack
 from tests.support.api import initiate
 from tests.support.metrics import metric
@@ -24,7 +24,8 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     """A second gateway and initiation on the same Kafka, Postgres and S3, in another namespace:
     without namespaces its initiation would join our consumer group and take our commands."""
     namespace = f"nbr-{uuid.uuid4().hex[:8]}"
-    env = service_env(system.env, INTAKE_NAMESPACE=namespace)
+    # The system's own settings (its CORS origins among them) but for the namespace.
+    env = {**system.processes["initiation"].env, "INTAKE_NAMESPACE": namespace}
     every = launcher.build(env, tmp_path, free_port(), {"initiation": free_port()})
     processes = {name: every[name] for name in ("initiation", "gateway")}
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from intake_contracts import topics
 from intake_runtime.ops.groups import describe_groups
-from tests.conftest import Caller, System, free_port, service_env
+from tests.conftest import Caller, System, free_port
 from tests.support.api import initiate_body
 from tests.support.metrics import metric
 from tests.support.waiting import eventually
@@ -28,7 +28,8 @@ INITIATED_OK = {"service": "initiation", "command": "initiation.initiate", "outc
 @pytest.fixture
 def more_replicas(system: System, tmp_path: Path) -> Iterator[list[launcher.ServiceProcess]]:
     """Replicas 2 and 3 of initiation, beside the system's own, in its namespace and group."""
-    env = service_env(system.env, INTAKE_REPLICAS="initiation=3")
+    # The system's own settings (its CORS origins among them), so no replica rewrites the bucket.
+    env = {**system.processes["initiation"].env, "INTAKE_REPLICAS": "initiation=3"}
     ports = {"initiation-2": free_port(), "initiation-3": free_port()}
     every = launcher.build(env, tmp_path, free_port(), ports)
     replicas = [every["initiation-2"], every["initiation-3"]]

@@ -40,14 +40,6 @@ CONSUMERS = ("initiation", "completion", "cleanup", "audit")
 STORAGE = ("initiation", "completion", "cleanup")
 KEDA = "keda.sh/v1alpha1"
 
-# Settings being added beside this work (issue 14's namespace, issues 10 and 11); a service
-# that does not read one yet ignores it. Once every branch is in, this set can go.
-PENDING_SETTINGS = frozenset(
-    {
-        "INTAKE_CORS_ORIGINS",
-    }
-)
-
 # Every consumer group the services subscribe with: its service, its topics, and the settings
 # field giving its consumers per process (None: one, as for every batch subscriber).
 CONSUMER_GROUPS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
@@ -348,7 +340,7 @@ def workload_settings(
 
 def test_every_variable_given_is_one_the_process_reads(rendered: Rendered) -> None:
     for name, settings, env in workload_settings(rendered):
-        unknown = set(env) - aliases(settings) - PENDING_SETTINGS
+        unknown = set(env) - aliases(settings)
         assert not unknown, f"{name} is given variables it never reads: {unknown}"
 
 

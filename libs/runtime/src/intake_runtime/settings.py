@@ -94,7 +94,25 @@ class PostgresSettings(IntakeSettings):
         return problems
 
 
-class S3Settings(IntakeSettings):
+# Browsers on these origins may call the gateway and PUT to the buckets: the gateway's
+# default origin plus the usual local development servers.
+DEFAULT_CORS_ORIGINS = ",".join(
+    f"http://{host}:{port}" for port in (8000, 3000, 5173) for host in ("127.0.0.1", "localhost")
+)
+
+
+class CorsSettings(IntakeSettings):
+    """Which web origins may use Intake from a browser (gateway CORS and bucket CORS rule)."""
+
+    cors_origins: str = Field(default=DEFAULT_CORS_ORIGINS, alias="INTAKE_CORS_ORIGINS")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The comma-separated origins, without blanks or trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+
+class S3Settings(CorsSettings):
     # Unset = AWS's own endpoints; LOCAL DEVELOPMENT ONLY default: the native stack's S3.
     aws_endpoint_url: str | None = local_only("http://127.0.0.1:18333")
     aws_region: str = "us-east-1"

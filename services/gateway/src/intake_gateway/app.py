@@ -15,7 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_gateway import openapi, problems
+from intake_gateway import openapi, problems, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
@@ -92,7 +92,15 @@ def create_app(settings: GatewaySettings) -> Litestar:
         app_name="intake_gateway", prefix="intake_gateway", group_path=True
     )
     return Litestar(
-        route_handlers=[UploadsController, AssetsController, healthz, readyz, MetricsController],
+        route_handlers=[
+            UploadsController,
+            AssetsController,
+            healthz,
+            readyz,
+            MetricsController,
+            web.page_router(),
+        ],
+        cors_config=web.cors_config(settings),
         dependencies={
             "principal": Provide(principal),
             "services": Provide(services, sync_to_thread=False),

@@ -4,14 +4,14 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from intake_runtime.settings import ServiceSettings, local_only
+from intake_runtime.settings import CorsSettings, ServiceSettings, local_only
 
 # Published in the README: a token signed with it proves nothing outside a laptop.
 DEVELOPMENT_JWT_SECRET: Final = "intake-local-development-only-jwt-secret"  # noqa: S105
 MIN_SECRET_BYTES: Final = 32
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, CorsSettings):
     host: str = Field(default="127.0.0.1", alias="INTAKE_GATEWAY_HOST")
     port: int = Field(default=8000, alias="INTAKE_GATEWAY_PORT", ge=0, le=65535)
     # LOCAL DEVELOPMENT ONLY default; production refuses it and any secret under 32 bytes.

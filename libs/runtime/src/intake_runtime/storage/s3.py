@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
+from intake_runtime.storage import cors
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class ObjectStore:
 
     @_transient
     async def ensure_bucket(self, bucket: str) -> None:
-        """Create the bucket on first use (per-tenant strategy); remembered once seen."""
+        """Create the bucket on first use (per-tenant strategy) and give it the browser CORS
+        rule; remembered once seen."""
         if bucket in self._known_buckets:
             return
         try:
@@ -90,6 +92,7 @@ class ObjectStore:
             if error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
                 raise
             await self._create_bucket(bucket)
+        await self.ensure_cors(bucket)
         self._known_buckets.add(bucket)
 
     async def _create_bucket(self, bucket: str) -> None:
@@ -109,6 +112,31 @@ class ObjectStore:
         except ClientError as error:
             if error_code(error) != "BucketAlreadyOwnedByYou":
                 raise
+
+    @_transient
+    async def ensure_cors(self, bucket: str) -> None:
+        """Set Intake's CORS rule on the bucket, keeping other rules; no write when it is there.
+
+        Credentials without PutBucketCors (a bucket provisioned outside Intake) only log: the
+        operator then sets the documented rule, and scripts upload without CORS anyway.
+        """
+        try:
+            answer = await self._client.get_bucket_cors(Bucket=bucket, **self._owner)
+            existing: list[dict[str, Any]] = list(answer.get("CORSRules", []))
+        except ClientError as error:
+            if error_code(error) not in {"NoSuchCORSConfiguration", "404", "NotFound"}:
+                log.warning("cannot read the CORS rules of bucket %s: %s", bucket, error)
+                return
+            existing = []
+        rules = cors.merged_rules(existing, self._settings.cors_origin_list)
+        if rules is None:
+            return
+        try:
+            await self._client.put_bucket_cors(
+                Bucket=bucket, CORSConfiguration={"CORSRules": rules}, **self._owner
+            )
+        except ClientError as error:
+            log.warning("cannot set the CORS rule of bucket %s: %s", bucket, error)
 
     async def presign_put(
         self, bucket: str, key: str, *, content_type: str, content_length: int, expires_s: int

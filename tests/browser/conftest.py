@@ -1,0 +1,112 @@
+"""Headless Chromium (Debian's package) driven by Playwright against the real system."""
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    Response,
+    async_playwright,
+)
+
+from tests.conftest import Caller, System
+
+MiB = 1024 * 1024
+T = TypeVar("T")
+CHROMIUM = os.environ.get("INTAKE_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make bootstrap` installs Debian's chromium")
+    async with async_playwright() as playwright:
+        # Root (CI, containers) cannot use Chromium's sandbox.
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh profile per test: its own IndexedDB and sessionStorage."""
+    context = await browser.new_context()
+    context.set_default_timeout(60_000)
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+async def open_page(
+    context: BrowserContext, system: System, caller: Caller, query: str = ""
+) -> Page:
+    page = await context.new_page()
+    await page.goto(f"{system.gateway_url}/{query}#token={caller.token}")
+    return page
+
+
+async def pick(page: Page, *paths: Path) -> None:
+    await page.get_by_test_id("add-asset-button").click()
+    await page.get_by_test_id("file-input").set_input_files(list(paths))
+
+
+def row(page: Page, name: str):
+    return page.locator(f'[data-testid="upload-row"][data-file-name="{name}"]')
+
+
+def random_file(path: Path, size: int) -> Path:
+    with path.open("wb") as out:
+        for start in range(0, size, MiB):
+            out.write(os.urandom(min(MiB, size - start)))
+    return path
+
+
+def part_number(url: str) -> int | None:
+    """The part a presigned multipart PUT carries, or None for other requests."""
+    query = parse_qs(urlsplit(url).query)
+    numbers = query.get("partNumber")
+    return int(numbers[0]) if numbers else None
+
+
+class PartLog:
+    """Every part PUT the page sends and every one S3 answered with 200, in order."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.sent: list[int] = []
+        self.stored: list[int] = []
+        context.on("request", self._on_request)
+        context.on("response", self._on_response)
+
+    def _on_request(self, request: Request) -> None:
+        number = part_number(request.url)
+        if request.method == "PUT" and number is not None:
+            self.sent.append(number)
+
+    def _on_response(self, response: Response) -> None:
+        number = part_number(response.url)
+        if response.request.method == "PUT" and number is not None and response.status == 200:
+            self.stored.append(number)
+
+
+PARTS = "**/temp/uploads/**"
+
+
+def reading(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A plain read as the async probe `eventually` polls."""
+
+    async def probe() -> T:
+        return read()
+
+    return probe

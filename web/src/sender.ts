@@ -1,0 +1,191 @@
+/** Sends one upload's bytes: parts under the per-file and global caps, or one direct PUT. */
+
+import type { IntakeApi } from "./api.js";
+import { missingParts, partRange } from "./plan.js";
+import { classifyPut, expiresSoon, type PutAnswer } from "./retry.js";
+import { type Gate, type Semaphore, sleep } from "./sync.js";
+import { putBytes } from "./transfer.js";
+import { Stopped, type Upload } from "./upload.js";
+
+const MAX_RESIGNS = 5;
+
+export interface SendSettings {
+  readonly partsPerFile: number;
+  readonly signBatch: number;
+  readonly stallMs: number;
+  readonly urlMarginMs: number;
+}
+
+/** What the sender needs from the manager around it. */
+export interface SendHooks {
+  /** Ask /resume where the session is; false when it needs no more bytes. */
+  resync(upload: Upload): Promise<boolean>;
+  /** A part was stored: keep the progress for a reload. */
+  saved(upload: Upload): void;
+  changed(): void;
+  /** Aborts when the page goes offline. */
+  offlineSignal(): AbortSignal;
+}
+
+export class Sender {
+  constructor(
+    private readonly api: IntakeApi,
+    private readonly settings: SendSettings,
+    private readonly slots: Semaphore,
+    private readonly network: Gate,
+    private readonly hooks: SendHooks,
+  ) {}
+
+  /** Every byte S3 still lacks; returns once all are stored (or throws why not). */
+  send(upload: Upload): Promise<void> {
+    return upload.uploadType === "direct" ? this.sendDirect(upload) : this.sendParts(upload);
+  }
+
+  private async sendParts(upload: Upload): Promise<void> {
+    upload.queue = missingParts(upload.partCount, new Set(upload.done.keys()));
+    const worker = async (): Promise<void> => {
+      for (let next = upload.queue.shift(); next !== undefined; next = upload.queue.shift()) {
+        await this.sendPart(upload, next);
+      }
+    };
+    const workers = Math.min(this.settings.partsPerFile, upload.queue.length);
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } catch (error) {
+      upload.controller.abort(); // the other workers of this file stop too
+      throw error;
+    }
+    const missing = missingParts(upload.partCount, new Set(upload.done.keys()));
+    if (missing.length > 0) await this.sendParts(upload); // a resync found parts S3 lost
+  }
+
+  private async sendPart(upload: Upload, partNumber: number): Promise<void> {
+    const range = partRange(upload.size, upload.chunkSize, partNumber);
+    let resigns = 0;
+    for (;;) {
+      const url = await this.partUrl(upload, partNumber);
+      const answer = await this.put(upload, partNumber, url, (upload.file as Blob).slice(range.start, range.end));
+      if (answer === null) continue; // paused by going offline; sent again once online
+      const outcome = classifyPut(answer);
+      if (outcome.kind === "ok") {
+        upload.done.set(partNumber, outcome.etag);
+        upload.progress.done(partNumber, range.end - range.start);
+        this.hooks.saved(upload);
+        this.hooks.changed();
+        return;
+      }
+      upload.progress.reset(partNumber);
+      if (outcome.kind === "resign") {
+        upload.urls.delete(partNumber);
+        if ((resigns += 1) > MAX_RESIGNS) throw new Error(`${outcome.reason}, again after signing anew`);
+      } else if (outcome.kind === "resume") {
+        if (!(await this.hooks.resync(upload))) throw new Stopped("over");
+        if (upload.done.has(partNumber)) return;
+      } else if (outcome.kind === "fatal") {
+        throw new Error(outcome.reason);
+      } else {
+        await this.backOff(upload, outcome.reason, outcome.waitMs);
+      }
+    }
+  }
+
+  private async sendDirect(upload: Upload): Promise<void> {
+    let resigns = 0;
+    for (;;) {
+      if (upload.direct === null || expiresSoon(upload.direct.expires_at, this.settings.urlMarginMs)) {
+        if (!(await this.hooks.resync(upload))) throw new Stopped("over");
+      }
+      const target = upload.direct;
+      if (target === null) throw new Error("the server gave no upload URL for this file");
+      const answer = await this.put(upload, 1, target.url, upload.file as Blob, target.headers);
+      if (answer === null) continue;
+      const outcome = classifyPut(answer, false);
+      if (outcome.kind === "ok") {
+        upload.progress.done(1, upload.size);
+        return;
+      }
+      upload.progress.reset(1);
+      if (outcome.kind === "resign" || outcome.kind === "resume") {
+        upload.direct = null;
+        if ((resigns += 1) > MAX_RESIGNS) throw new Error(outcome.reason);
+      } else if (outcome.kind === "fatal") {
+        throw new Error(outcome.reason);
+      } else {
+        await this.backOff(upload, outcome.reason, outcome.waitMs);
+      }
+    }
+  }
+
+  /** One PUT under the global cap; null when going offline interrupted it. */
+  private async put(
+    upload: Upload,
+    partNumber: number,
+    url: string,
+    body: Blob,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<PutAnswer | null> {
+    await this.network.passed();
+    upload.stopIfOver();
+    const release = await this.slots.acquire();
+    let moved = false;
+    try {
+      await this.network.passed();
+      upload.stopIfOver();
+      const answer = await putBytes(url, body, {
+        headers,
+        stallMs: this.settings.stallMs,
+        signal: AbortSignal.any([upload.controller.signal, this.hooks.offlineSignal()]),
+        onProgress: (loaded) => {
+          moved ||= loaded > 0;
+          upload.progress.update(partNumber, loaded);
+          this.hooks.changed();
+        },
+      });
+      upload.stopIfOver();
+      if (moved) upload.budget.reset(); // bytes moved: the link works, the budget starts over
+      if (answer.status === 0 && !this.network.isOpen) {
+        upload.progress.reset(partNumber);
+        return null;
+      }
+      return answer;
+    } finally {
+      release();
+    }
+  }
+
+  private async backOff(upload: Upload, reason: string, waitMs: number | null): Promise<void> {
+    if (!this.network.isOpen) return; // offline: wait for the network, not for the budget
+    if (!upload.budget.spend()) throw new Error(`gave up after ${upload.budget.spent} tries: ${reason}`);
+    await sleep(waitMs ?? upload.budget.delay());
+    upload.stopIfOver();
+  }
+
+  /** A fresh URL for the part; signs it with the next parts in one request when needed. */
+  private async partUrl(upload: Upload, partNumber: number): Promise<string> {
+    for (;;) {
+      const signed = upload.urls.get(partNumber);
+      if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed.url;
+      upload.stopIfOver();
+      await this.network.passed();
+      upload.signing ??= this.sign(upload, partNumber).finally(() => {
+        upload.signing = null;
+      });
+      try {
+        await upload.signing;
+      } catch (error) {
+        if (this.network.isOpen) throw error; // offline: sign again once the network is back
+      }
+    }
+  }
+
+  private async sign(upload: Upload, partNumber: number): Promise<void> {
+    const stale = (number: number): boolean => {
+      const signed = upload.urls.get(number);
+      return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
+    };
+    const wanted = [partNumber, ...upload.queue.filter((n) => n !== partNumber && stale(n))];
+    const answer = await this.api.signParts(upload.sessionId as string, wanted.slice(0, this.settings.signBatch));
+    for (const part of answer.parts) upload.urls.set(part.part_number, part);
+  }
+
+}
