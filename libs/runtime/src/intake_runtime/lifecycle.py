@@ -34,13 +34,20 @@ def serving(
     return serve
 
 
+def prepared_process(service: str, settings_class: type[S]) -> S:
+    """Settings, logs and Kafka names, once per process, before any client is made: what a
+    service and a one-off command of it (`intake-cleanup run JOB`) both need."""
+    settings = load_settings(settings_class, service)
+    names.use_namespace(settings.namespace)
+    configure_logging(service, settings.log_level)
+    return settings
+
+
 def run_service(
     service: str, settings_class: type[S], serve: Callable[[S], Coroutine[Any, Any, None]]
 ) -> None:
     """The body of every service's `main()`."""
-    settings = load_settings(settings_class, service)
-    names.use_namespace(settings.namespace)
-    configure_logging(service, settings.log_level)
+    settings = prepared_process(service, settings_class)
     tracing = configure_tracing(service)
     try:
         asyncio.run(serve(settings))

@@ -26,11 +26,9 @@ from intake_runtime.bootstrap import (
     readiness,
     reply_client,
 )
-from intake_runtime.lifecycle import run_service, wait_for_shutdown
-from intake_runtime.logs import configure_logging
+from intake_runtime.lifecycle import prepared_process, run_service, wait_for_shutdown
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
-from intake_runtime.settings import load_settings
 from intake_runtime.storage.s3 import open_object_store
 
 
@@ -97,7 +95,6 @@ def main(argv: list[str] | None = None) -> None:
         job = domain.parse_job(args.job)
     except DomainError as error:
         parser.error(error.detail)  # exits 2
-    settings = load_settings(CleanupSettings, SERVICE)
-    configure_logging(SERVICE, settings.log_level)
+    settings = prepared_process(SERVICE, CleanupSettings)
     # A run that recorded errors still exits 0: the summary says what failed.
     sys.stdout.write(asyncio.run(run_once(settings, job)) + "\n")
