@@ -354,7 +354,12 @@ async def test_crash_between_mark_completed_and_asset_is_repaired_by_retry(
         return await complete(api, caller, session_id)
 
     retried = await eventually(retry, lambda a: a.status_code in {200, 201}, timeout_s=120)
-    answers = [answer for answer in [await first, retried] if answer.status_code in {200, 201}]
+    try:
+        # Redelivered to the restarted process, whose start may outlast the client's patience.
+        first_answer: httpx.Response | None = await first
+    except httpx.TimeoutException:
+        first_answer = None
+    answers = [a for a in [first_answer, retried] if a is not None and a.status_code in {200, 201}]
     expected = str(keys.asset_id_for(uuid.UUID(session_id)))
     assert {answer.json()["asset"]["asset_id"] for answer in answers} == {expected}
     row = await promoted(db, session_id)
