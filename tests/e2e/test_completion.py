@@ -223,7 +223,9 @@ async def test_multipart_complete_with_the_clients_parts(
     assert answer.status_code == 201, answer.text
     expected = hashlib.sha256(parts[1] + parts[2]).digest()
     seen_keys = await readable_until_promoted(api, caller, s3, session_id, expected)
-    assert seen_keys[-1] == keys.asset_key(caller.tenant_id, keys.asset_id_for(uuid.UUID(session_id)))
+    assert seen_keys[-1] == keys.asset_key(
+        caller.tenant_id, keys.asset_id_for(uuid.UUID(session_id))
+    )
     key = (await promoted(db, session_id))["object_key"]
     assert key == seen_keys[-1]
     assert hashlib.sha256(read(s3, bucket, key)).digest() == expected
