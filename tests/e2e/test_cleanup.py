@@ -149,6 +149,18 @@ async def live_uploads(stack_env: dict[str, str]) -> set[str]:
         }
 
 
+async def saga_done(db: asyncpg.Connection, session_id: str) -> None:
+    """Completion finished the session's saga: the Asset is promoted, its temp object gone."""
+    await eventually(
+        lambda: db.fetchval(
+            "SELECT step FROM completion.completions WHERE upload_session_id = $1",
+            uuid.UUID(session_id),
+        ),
+        lambda step: step == "done",
+        timeout_s=60,
+    )
+
+
 def stack_command(command: str) -> None:
     subprocess.run(["bash", str(stack.STACK), command], check=True, capture_output=True)
 
@@ -258,15 +270,18 @@ async def test_completed_and_promoted_leftover_is_removed(
     )
     assert done.status_code == 201, done.text
     key = temp_key(uuid.UUID(session["upload_session_id"]))
-    s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
+    # Cleanup has seen the promotion (asset.promoted), and completion deleted the temp object.
     await eventually(
         lambda: db.fetchval(
-            "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1",
+            "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1"
+            " AND promoted_at IS NOT NULL",
             uuid.UUID(session["upload_session_id"]),
         ),
         lambda n: n == 1,
         timeout_s=60,
     )
+    await saga_done(db, session["upload_session_id"])
+    s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
 
     async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
         view = await service.run(Job.ORPHANED_TEMP_OBJECTS)
@@ -492,6 +507,8 @@ async def test_reconcile_completes_a_session_left_without_its_asset(
         view = await service.run(Job.RECONCILE, tenant_id=caller.tenant_id)
 
     assert view.status == "ok", view.errors
+    # Completion answered once the Asset was recorded; it promotes the object right after.
+    await saga_done(db, session_id)
     row = await db.fetchrow(
         "SELECT object_key, size_bytes FROM completion.assets WHERE asset_id = $1", asset_id
     )
