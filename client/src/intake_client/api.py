@@ -9,7 +9,7 @@ from intake_client.errors import IntakeApiError
 from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 from intake_client.retry import RetryPolicy
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = "http://127.0.0.1:8000"  # the command line spells it too (cli.DEFAULT_URL)
 MAX_BATCH_FILES = 100
 MAX_PARTS_PER_SIGNING = 100
 
