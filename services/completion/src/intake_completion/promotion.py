@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from intake_completion import leases, repo, saga
+from intake_completion import faults, leases, repo, saga
 from intake_completion.repo import Asset
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
@@ -98,7 +98,7 @@ class Promoter:
         asset = await self._asset(session_id)
         target = keys.asset_key(asset.tenant_id, asset.asset_id)
         await self._storage.copy_to_permanent(asset, target)
-        self._inject_fault(CRASH_DURING_PROMOTION)
+        faults.inject(self._settings, CRASH_DURING_PROMOTION, self._crash)
         # One transaction: the Asset names the new key exactly when the event says so.
         async with self._pool.acquire() as connection, connection.transaction():
             promoted = await repo.mark_promoted(connection, session_id, target)
@@ -125,12 +125,6 @@ class Promoter:
         if asset is None:
             raise RuntimeError(f"saga of {session_id} is past finalizing without an asset")
         return asset
-
-    def _inject_fault(self, point: str) -> None:
-        """Test-only crash at a named point of the saga (INTAKE_COMPLETION_FAULT)."""
-        if self._settings.fault == point:
-            log.critical("fault injected: process exits", extra={"fault": point})
-            self._crash(1)
 
 
 def _promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:

@@ -10,17 +10,17 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from intake_completion import domain, leases, metrics, repo, saga
+from intake_completion import domain, faults, leases, metrics, repo, saga, views
 from intake_completion.promotion import Promoter
 from intake_completion.repo import Asset
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
-from intake_contracts.commands import AssetView, CompleteUpload, CompletionResult
+from intake_contracts.commands import CompleteUpload, CompletionResult
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_contracts.events import AssetCreated, EventType
+from intake_contracts.events import EventType
 from intake_contracts.sessions import SessionRecord, UploadStatus
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.outbox import Outbox
@@ -91,7 +91,7 @@ class CompletionService:
             domain.require_brand(existing.brand_id, command.principal)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
                 self._promoter.kick(session_id, command.envelope.correlation_id)
-            return _result(existing, created=False)
+            return views.result(existing, created=False)
         attempt = await repo.attempt(self._pool, session_id)
         if attempt is not None and attempt.tenant_id != command.tenant_id:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
@@ -168,7 +168,7 @@ class CompletionService:
             await leases.release(self._pool, session_id, owner, error)
             raise
         self._promoter.kick(session_id, command.envelope.correlation_id)
-        return _result(asset, created=created)
+        return views.result(asset, created=created)
 
     async def _finish_upload(
         self, session: SessionRecord, command: Command[CompleteUpload]
@@ -187,7 +187,7 @@ class CompletionService:
             keys.asset_id_for(session.upload_session_id),
             domain.acting_as(command.principal, SERVICE),
         )
-        self._inject_fault(CRASH_AFTER_MARK_COMPLETED)
+        faults.inject(self._settings, CRASH_AFTER_MARK_COMPLETED, self._crash)
         return completed
 
     async def _record(
@@ -196,7 +196,7 @@ class CompletionService:
         """Insert the Asset at the temp key with its event and move the saga on, in one
         transaction; (the Asset, whether this call created it)."""
         asset_id = session.asset_id or keys.asset_id_for(session.upload_session_id)
-        draft = _draft(session, asset_id, session.temp_key, command.payload.title)
+        draft = views.draft(session, asset_id, session.temp_key, command.payload.title)
         async with self._pool.acquire() as connection, connection.transaction():
             asset = await repo.insert(connection, draft)
             if asset is None:  # recorded by a worker whose lease had expired under it
@@ -209,7 +209,7 @@ class CompletionService:
             await self._outbox.add(
                 connection,
                 EventType.ASSET_CREATED,
-                _event(asset),
+                views.created_event(asset),
                 key=str(asset.upload_session_id),
                 tenant_id=asset.tenant_id,
                 correlation_id=command.envelope.correlation_id,
@@ -224,58 +224,3 @@ class CompletionService:
                 )
         log.info("asset created", extra={"asset_id": str(asset.asset_id)})
         return asset, True
-
-    def _inject_fault(self, point: str) -> None:
-        """Test-only crash at a named point of the saga (INTAKE_COMPLETION_FAULT)."""
-        if self._settings.fault == point:
-            log.critical("fault injected: process exits", extra={"fault": point})
-            self._crash(1)
-
-
-def _draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | None) -> Asset:
-    return Asset(
-        asset_id=asset_id,
-        upload_session_id=session.upload_session_id,
-        tenant_id=session.tenant_id,
-        brand_id=session.brand_id,
-        user_id=session.user_id,
-        title=domain.title_for(title, session.file_name),
-        file_name=session.file_name,
-        mime_type=session.mime_type,
-        size_bytes=session.size_bytes,
-        bucket=session.bucket,
-        object_key=object_key,
-        checksum_sha256=session.checksum_sha256,
-        created_at=None,
-    )
-
-
-def _view(asset: Asset) -> AssetView:
-    if asset.created_at is None:
-        raise ValueError("an asset is shown only once it is stored")
-    return AssetView(
-        asset_id=asset.asset_id,
-        upload_session_id=asset.upload_session_id,
-        tenant_id=asset.tenant_id,
-        brand_id=asset.brand_id,
-        title=asset.title,
-        file_name=asset.file_name,
-        mime_type=asset.mime_type,
-        size_bytes=asset.size_bytes,
-        bucket=asset.bucket,
-        object_key=asset.object_key,
-        checksum_sha256=asset.checksum_sha256,
-        created_at=asset.created_at,
-        promoted_at=asset.promoted_at,
-    )
-
-
-def _result(asset: Asset, *, created: bool) -> CompletionResult:
-    return CompletionResult(
-        asset=_view(asset), upload_session_id=asset.upload_session_id, created=created
-    )
-
-
-def _event(asset: Asset) -> AssetCreated:
-    view = _view(asset)
-    return AssetCreated(**view.model_dump(exclude={"created_at", "promoted_at"}))
