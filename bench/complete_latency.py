@@ -16,6 +16,7 @@ settings) against the local stack. `--mib`/`--gib` set the samples of the 1 MiB 
 import argparse
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import sys
@@ -180,8 +181,13 @@ async def compare_sizes(bench: Bench, mib_samples: int, gib_samples: int) -> dic
     return figures
 
 
+@functools.cache
+def _s3() -> Any:
+    return s3_client(stack.stack_env())  # stack_env() runs `stack.sh up`: once is enough
+
+
 def _delete(bucket: str, key: str) -> None:
-    s3_client(stack.stack_env()).delete_object(Bucket=bucket, Key=key)
+    _s3().delete_object(Bucket=bucket, Key=key)
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -192,7 +198,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def own_services() -> Iterator[str]:
+def own_services(copy_threshold: int | None = None) -> Iterator[str]:
     """Initiation, completion and gateway as processes, like the e2e `system` fixture."""
     sys.path.insert(0, str(stack.ROOT / "deploy"))
     import launcher  # type: ignore[import-not-found]
@@ -205,8 +211,11 @@ def own_services() -> Iterator[str]:
     processes = launcher.build(env, log_dir, free_port(), ports)
     try:
         for process in processes.values():
-            # The production default: a promotion below 5 GiB is one server-side copy.
+            # The production default (a promotion below 5 GiB is one server-side copy) unless
+            # asked otherwise, e.g. to compare parallel part copies.
             process.env.pop("INTAKE_MULTIPART_COPY_THRESHOLD", None)
+            if copy_threshold is not None:
+                process.env["INTAKE_MULTIPART_COPY_THRESHOLD"] = str(copy_threshold)
             process.start()
         for process in processes.values():
             process.wait_ready(120)
@@ -224,10 +233,18 @@ def main() -> None:
     parser.add_argument("--multipart", type=int, default=30)
     parser.add_argument("--mib", type=int, default=20, help="1 MiB samples (0: no comparison)")
     parser.add_argument("--gib", type=int, default=5, help="1 GiB samples (0: no comparison)")
+    parser.add_argument(
+        "--copy-threshold-mib", type=int, default=None, help="with --start: part copies above"
+    )
+    parser.add_argument("--name", default="complete_latency", help="result file name")
     args = parser.parse_args()
-    with own_services() if args.start else contextlib.nullcontext(args.gateway) as gateway:
+    threshold = args.copy_threshold_mib * MiB if args.copy_threshold_mib else None
+    services = own_services(threshold) if args.start else contextlib.nullcontext(args.gateway)
+    with services as gateway:
         figures = asyncio.run(measure(gateway, args.direct, args.multipart, args.mib, args.gib))
-    print(write("complete_latency", figures))
+    if threshold:
+        figures["copy_threshold_bytes"] = threshold
+    print(write(args.name, figures))
     for name, values in figures.items():
         print(name, values)
 
