@@ -33,6 +33,7 @@ from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
 from tests.support import stack
 from tests.support.api import initiate
+from tests.support.saga import saga_done
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -147,18 +148,6 @@ async def live_uploads(stack_env: dict[str, str]) -> set[str]:
             async for page in store.iter_multipart_uploads(settings.aws_bucket, TEMP_PREFIX)
             for u in page
         }
-
-
-async def saga_done(db: asyncpg.Connection, session_id: str) -> None:
-    """Completion finished the session's saga: the Asset is promoted, its temp object gone."""
-    await eventually(
-        lambda: db.fetchval(
-            "SELECT step FROM completion.completions WHERE upload_session_id = $1",
-            uuid.UUID(session_id),
-        ),
-        lambda step: step == "done",
-        timeout_s=60,
-    )
 
 
 def stack_command(command: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from intake_contracts import keys
 from tests.conftest import Caller, System, free_port, new_caller
+from tests.support.saga import saga_done
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -108,14 +109,7 @@ async def assets_of(db: asyncpg.Connection, session_id: str) -> list[asyncpg.Rec
 
 async def promoted(db: asyncpg.Connection, session_id: str) -> asyncpg.Record:
     """The Asset once its saga is done: promoted, and the temp object deleted."""
-    await eventually(
-        lambda: db.fetchval(
-            "SELECT step FROM completion.completions WHERE upload_session_id = $1",
-            uuid.UUID(session_id),
-        ),
-        lambda step: step == "done",
-        timeout_s=60,
-    )
+    await saga_done(db, session_id)
     [row] = await assets_of(db, session_id)
     return row
 
