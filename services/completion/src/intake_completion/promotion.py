@@ -14,13 +14,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from intake_completion import faults, leases, repo, saga
+from intake_completion import faults, leases, repo, saga, views
 from intake_completion.repo import Asset
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
-from intake_contracts.events import AssetPromoted, EventType
+from intake_contracts.events import EventType
 from intake_runtime.postgres.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class Promoter:
                 await self._outbox.add(
                     connection,
                     EventType.ASSET_PROMOTED,
-                    _promoted_event(promoted, asset.object_key),
+                    views.promoted_event(promoted, asset.object_key),
                     key=str(session_id),
                     tenant_id=asset.tenant_id,
                     correlation_id=correlation_id,
@@ -125,21 +125,6 @@ class Promoter:
         if asset is None:
             raise RuntimeError(f"saga of {session_id} is past finalizing without an asset")
         return asset
-
-
-def _promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:
-    if asset.promoted_at is None:
-        raise ValueError("a promoted asset carries its promotion time")
-    return AssetPromoted(
-        asset_id=asset.asset_id,
-        upload_session_id=asset.upload_session_id,
-        tenant_id=asset.tenant_id,
-        bucket=asset.bucket,
-        object_key=asset.object_key,
-        previous_key=previous_key,
-        size_bytes=asset.size_bytes,
-        promoted_at=asset.promoted_at,
-    )
 
 
 @contextlib.asynccontextmanager

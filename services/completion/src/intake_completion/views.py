@@ -1,11 +1,11 @@
-"""What completion shows of an Asset: the reply to `complete` and the asset.created event."""
+"""What completion shows of an Asset: the reply to `complete` and the asset events."""
 
 from uuid import UUID
 
 from intake_completion import domain
 from intake_completion.repo import Asset
 from intake_contracts.commands import AssetView, CompletionResult
-from intake_contracts.events import AssetCreated
+from intake_contracts.events import AssetCreated, AssetPromoted
 from intake_contracts.sessions import SessionRecord
 
 
@@ -56,3 +56,18 @@ def result(asset: Asset, *, created: bool) -> CompletionResult:
 def created_event(asset: Asset) -> AssetCreated:
     shown = view(asset)
     return AssetCreated(**shown.model_dump(exclude={"created_at", "promoted_at"}))
+
+
+def promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:
+    if asset.promoted_at is None:
+        raise ValueError("a promoted asset carries its promotion time")
+    return AssetPromoted(
+        asset_id=asset.asset_id,
+        upload_session_id=asset.upload_session_id,
+        tenant_id=asset.tenant_id,
+        bucket=asset.bucket,
+        object_key=asset.object_key,
+        previous_key=previous_key,
+        size_bytes=asset.size_bytes,
+        promoted_at=asset.promoted_at,
+    )
