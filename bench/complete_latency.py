@@ -9,7 +9,7 @@ follows after the answer and is timed apart, as the lag until the Asset names it
         [--multipart N] [--mib N] [--gib N]
 
 `--start` runs initiation, completion and gateway as processes of their own (free ports, default
-settings) against the local stack. `--mib`/`--gib` set the samples of the 1 MiB (direct) and
+settings; --copy-threshold-mib overrides the promotion's copy threshold) against the local stack. `--mib`/`--gib` set the samples of the 1 MiB (direct) and
 1 GiB (128 parts of 8 MiB) comparison; 0 skips it.
 """
 
@@ -211,8 +211,8 @@ def own_services(copy_threshold: int | None = None) -> Iterator[str]:
     processes = launcher.build(env, log_dir, free_port(), ports)
     try:
         for process in processes.values():
-            # The production default (a promotion below 5 GiB is one server-side copy) unless
-            # asked otherwise, e.g. to compare parallel part copies.
+            # The production default (parts copied in parallel above 256 MiB) unless asked
+            # otherwise, e.g. 5120 for one CopyObject per promotion.
             process.env.pop("INTAKE_MULTIPART_COPY_THRESHOLD", None)
             if copy_threshold is not None:
                 process.env["INTAKE_MULTIPART_COPY_THRESHOLD"] = str(copy_threshold)
