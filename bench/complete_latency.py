@@ -9,8 +9,9 @@ follows after the answer and is timed apart, as the lag until the Asset names it
         [--multipart N] [--mib N] [--gib N]
 
 `--start` runs initiation, completion and gateway as processes of their own (free ports, default
-settings; --copy-threshold-mib overrides the promotion's copy threshold) against the local stack. `--mib`/`--gib` set the samples of the 1 MiB (direct) and
-1 GiB (128 parts of 8 MiB) comparison; 0 skips it.
+settings; `--copy-threshold-mib` overrides the promotion's copy threshold) against the local
+stack. `--mib`/`--gib` set the samples of the 1 MiB (direct) and 1 GiB (128 parts of 8 MiB)
+comparison; 0 skips it.
 """
 
 import argparse
