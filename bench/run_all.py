@@ -41,12 +41,16 @@ the background. complete_latency times the answer for a fresh 1 MiB (direct) and
 (128 parts) upload, and the lag until the Asset names its permanent key (`promotion_lag_*`,
 polled every 50 ms through `complete`, so an upper bound). complete_latency ran with one
 CopyObject per promotion (the default then), complete_latency_part_copies with parts copied
-in parallel above 256 MiB (the default now), to compare the promotion itself. Before this change a 1 GiB `complete` took
-4.1 s (the copy ran inside the request). cli_first_request times exec of `intake` to its first
-request arriving at a local server; cli_first_request_before runs the client as it was
-before the lazy imports. These runs shared the two cores with two other engineers' stacks and
-test suites (load average ~10, recorded in the CLI figures): absolute latencies are several
-times the idle figures above; compare within a run."""
+in parallel above 256 MiB (the default now), to compare the promotion itself. Before this
+change a 1 GiB `complete` took 4.1 s (the copy ran inside the request).
+
+cli_first_request times exec of `intake` to its first request arriving at a local server
+(wall), and the CPU time the client had used by then (`*_cpu`, from /proc, 10 ms ticks);
+cli_first_request_before runs the client as it was before the lazy imports. Start-up is
+single-threaded and CPU-bound, so its CPU time is what it takes on an idle machine; the wall
+figures include waiting for a core. These runs shared the two cores with two other engineers'
+stacks and test suites (load average 5-12, recorded in the CLI figures): absolute latencies
+are several times the idle figures above; compare within a run."""
 
 
 def run(name: str, arguments: list[str]) -> None:
