@@ -69,12 +69,15 @@ class FirstRequest(http.server.BaseHTTPRequestHandler):
 
 
 def first_request_ms(command: list[str], env: dict[str, str]) -> float:
+    """Wall time from spawning `command` to its first request (its CPU time is kept apart)."""
     FirstRequest.arrivals.clear()
+    FirstRequest.spawned.clear()
+    quiet = subprocess.DEVNULL
     started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    process.wait(timeout=60)
+    with subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet) as process:
+        FirstRequest.client_pid = process.pid
+        FirstRequest.spawned.set()
+        process.wait(timeout=60)
     if not FirstRequest.arrivals:
         raise RuntimeError(f"{command[1]} sent no request")
     return (FirstRequest.arrivals[0] - started) * 1000
