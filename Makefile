@@ -8,7 +8,7 @@ export UV_LINK_MODE ?= copy
 
 bootstrap:  ## install uv (from PyPI) and the locked workspace
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+	@$$(command -v uv || echo $(UV)) sync --frozen --quiet --compile-bytecode
 
 up: bootstrap  ## the native stack plus every service as its own process
 	@bash deploy/stack.sh up
