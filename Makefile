@@ -8,7 +8,7 @@ export UV_LINK_MODE ?= copy
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+	@$$(command -v uv || echo $(UV)) sync --frozen --quiet --compile-bytecode
 
 kustomize:  ## the pinned kustomize (Go module proxy), which the manifest tests render with
 	@bash deploy/k8s/kustomize.sh >/dev/null

@@ -22,6 +22,7 @@ from botocore.config import Config
 
 from bench.common import write
 from intake_client import tokens
+from intake_contracts import keys
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -74,6 +75,20 @@ def stack_env() -> dict[str, str]:
         "AWS_BUCKET": "intake-uploads",
     }
     return {key: os.environ.get(key, value) for key, value in defaults.items()}
+
+
+def drop_asset(s3: Any, asset: dict[str, Any]) -> None:
+    """Free the bench's bytes once promotion (after `complete` answered) put them in place:
+    deleting the temp key earlier would leave the promotion nothing to copy."""
+    key = keys.asset_key(asset["tenant_id"], uuid.UUID(asset["asset_id"]))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            s3.head_object(Bucket=asset["bucket"], Key=key)
+            break
+        except s3.exceptions.ClientError:
+            time.sleep(0.2)
+    s3.delete_object(Bucket=asset["bucket"], Key=key)
 
 
 def s3_client(env: dict[str, str]) -> Any:
@@ -152,8 +167,7 @@ def intake_upload(
         print(f"intake upload did not complete: {result['error']}", file=sys.stderr)
     size = path.stat().st_size
     if result["asset"]:
-        asset = result["asset"]
-        s3_client(s3_env).delete_object(Bucket=asset["bucket"], Key=asset["object_key"])
+        drop_asset(s3_client(s3_env), result["asset"])
     elif result["upload_session_id"]:  # the bytes are in S3 but completion failed: free them
         cancel = [str(BIN / "intake"), "cancel", result["upload_session_id"]]
         subprocess.run(cancel, env=env, capture_output=True, check=False)

@@ -69,6 +69,9 @@ def service_env(stack_env: dict[str, str], **overrides: str) -> dict[str, str]:
         "INTAKE_REQUEST_TIMEOUT_S": "15",
         # Low, so that small test files exercise the multipart copy of a promotion.
         "INTAKE_MULTIPART_COPY_THRESHOLD": str(6 * 1024 * 1024),
+        # Short, so that a promotion left by a crashed completion is taken over within seconds.
+        "INTAKE_COMPLETION_LEASE_S": "3",
+        "INTAKE_PROMOTION_SWEEP_S": "1",
         **overrides,
     }
 

@@ -17,7 +17,13 @@ from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-FULL_UPLOAD = ["upload.initiated", "upload.uploading", "upload.completed", "asset.created"]
+FULL_UPLOAD = [
+    "upload.initiated",
+    "upload.uploading",
+    "upload.completed",
+    "asset.created",
+    "asset.promoted",  # after `complete` answered: the object moved to its permanent key
+]
 # The schemas whose outbox published this session's events (test-side read, never a service's).
 OUTBOX_SCHEMAS = ("initiation", "completion")
 

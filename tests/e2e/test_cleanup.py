@@ -33,6 +33,7 @@ from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
 from tests.support import stack
 from tests.support.api import initiate
+from tests.support.saga import saga_done
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -258,15 +259,18 @@ async def test_completed_and_promoted_leftover_is_removed(
     )
     assert done.status_code == 201, done.text
     key = temp_key(uuid.UUID(session["upload_session_id"]))
-    s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
+    # Cleanup has seen the promotion (asset.promoted), and completion deleted the temp object.
     await eventually(
         lambda: db.fetchval(
-            "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1",
+            "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1"
+            " AND promoted_at IS NOT NULL",
             uuid.UUID(session["upload_session_id"]),
         ),
         lambda n: n == 1,
         timeout_s=60,
     )
+    await saga_done(db, session["upload_session_id"])
+    s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
 
     async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
         view = await service.run(Job.ORPHANED_TEMP_OBJECTS)
@@ -492,6 +496,8 @@ async def test_reconcile_completes_a_session_left_without_its_asset(
         view = await service.run(Job.RECONCILE, tenant_id=caller.tenant_id)
 
     assert view.status == "ok", view.errors
+    # Completion answered once the Asset was recorded; it promotes the object right after.
+    await saga_done(db, session_id)
     row = await db.fetchrow(
         "SELECT object_key, size_bytes FROM completion.assets WHERE asset_id = $1", asset_id
     )

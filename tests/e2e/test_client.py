@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from intake_client import IntakeApi, StateFile, UploadManager, UploadOptions
 from intake_client.models import PartUrl
+from intake_contracts import keys
 from tests.conftest import Caller, System
 from tests.support import stack
 from tests.support.waiting import eventually
@@ -48,7 +50,18 @@ def sha256_of_file(path: Path) -> str:
 
 
 def sha256_of_object(s3: Any, asset: dict[str, Any]) -> str:
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"]
+    """The digest of the Asset's bytes at its permanent key, once promotion put them there
+    (`complete` answers before that, naming the temp key it then deletes)."""
+    key = keys.asset_key(asset["tenant_id"], uuid.UUID(asset["asset_id"]))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            body = s3.get_object(Bucket=asset["bucket"], Key=key)["Body"]
+            break
+        except s3.exceptions.NoSuchKey:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     digest = hashlib.sha256()
     for block in body.iter_chunks(MiB):
         digest.update(block)

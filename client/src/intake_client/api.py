@@ -9,7 +9,7 @@ from intake_client.errors import IntakeApiError
 from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 from intake_client.retry import RetryPolicy
 
-DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_URL = "http://127.0.0.1:8000"  # the command line spells it too (cli.DEFAULT_URL)
 MAX_BATCH_FILES = 100
 MAX_PARTS_PER_SIGNING = 100
 
@@ -33,6 +33,9 @@ class IntakeApi:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout_s,
             transport=transport,
+            # Every call goes to base_url: over plain http there is no TLS to verify, and not
+            # loading the CA bundle takes a good part of the CLI's start-up off its first request.
+            verify=base_url.startswith("https://"),
         )
         self._retry = retry or RetryPolicy()
         # Completion is exactly-once and every byte is already in S3: giving up early would

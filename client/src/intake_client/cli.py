@@ -1,24 +1,30 @@
-"""The `intake` command line: tokens, resumable uploads with progress, session look-ups."""
+"""The `intake` command line: tokens, resumable uploads with progress, session look-ups.
+
+Start-up is on the clock (≤ 150 ms from exec to the first request, see docs/benchmarks.md):
+only the standard library and this package's light modules load before the arguments are
+parsed; httpx, the upload machinery, rich and PyJWT load where a command needs them, and
+rich only after the first request.
+"""
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from intake_client import tokens
-from intake_client.api import DEFAULT_URL, IntakeApi
 from intake_client.errors import IntakeApiError, IntakeError
-from intake_client.manager import UploadManager
-from intake_client.render import UploadBars, summary_line
-from intake_client.results import FileResult, UploadOptions
-from intake_client.retry import RetryPolicy
-from intake_client.state import DEFAULT_STATE_FILE, StateFile
+from intake_client.state import DEFAULT_STATE_FILE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from intake_client.results import FileResult
+    from intake_client.state import StateFile
+
+# The gateway `make up` starts; kept here too so parsing needs no HTTP module.
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class UsageError(IntakeError):
@@ -26,6 +32,7 @@ class UsageError(IntakeError):
 
 
 def main(argv: list[str] | None = None) -> None:
+    _skip_httpx_command_line()
     args = _parser().parse_args(argv)
     try:
         code = args.run(args)
@@ -35,13 +42,28 @@ def main(argv: list[str] | None = None) -> None:
     except (IntakeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         code = 1
-    except httpx.HTTPError as error:
+    except Exception as error:
+        if not _is_http_error(error):
+            raise
         print(f"error: cannot reach the gateway at {_url(args)}: {error!r}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         code = 130
     sys.exit(code)
+
+
+def _skip_httpx_command_line() -> None:
+    """httpx imports its own command line (click, rich, pygments: ~0.3 s) whenever click is
+    installed; `intake` never runs it, so that import is made to fail as if click were absent,
+    which httpx handles (https://github.com/encode/httpx/blob/0.28.1/httpx/__init__.py)."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def _is_http_error(error: BaseException) -> bool:
+    """An httpx error, told without importing httpx (none can occur before it is imported)."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(error, httpx.HTTPError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,9 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     upload.set_defaults(run=_upload)
 
     for name, help_text, call in (
-        ("status", "show an upload session", IntakeApi.session_json),
-        ("cancel", "cancel an upload session", IntakeApi.cancel),
-        ("events", "show a session's audit trail", IntakeApi.events),
+        ("status", "show an upload session", "session_json"),
+        ("cancel", "cancel an upload session", "cancel"),
+        ("events", "show a session's audit trail", "events"),
     ):
         command = commands.add_parser(name, parents=[common], help=help_text)
         command.add_argument("session_id", metavar="ID")
@@ -125,17 +147,23 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lookup(
-    call: Callable[[IntakeApi, str], Awaitable[dict[str, Any]]],
-) -> Callable[[argparse.Namespace], int]:
+def _lookup(method: str) -> "Callable[[argparse.Namespace], int]":
+    """A command that calls one IntakeApi `method` with the session id and prints its JSON."""
+
     def run(args: argparse.Namespace) -> int:
+        import asyncio  # noqa: PLC0415 - see the module docstring
+
+        from intake_client.api import IntakeApi  # noqa: PLC0415
+        from intake_client.retry import RetryPolicy  # noqa: PLC0415
+
         async def fetch() -> dict[str, Any]:
             # A person is waiting: fail in seconds rather than ride out a long outage.
             api = IntakeApi(_url(args), _token_of(args), retry=RetryPolicy(attempts=3))
             try:
-                return await call(api, args.session_id)
+                answer: dict[str, Any] = await getattr(api, method)(args.session_id)
             finally:
                 await api.aclose()
+            return answer
 
         print(json.dumps(asyncio.run(fetch()), indent=2))
         return 0
@@ -144,6 +172,11 @@ def _lookup(
 
 
 def _upload(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - see the module docstring
+
+    from intake_client.render import summary_line  # noqa: PLC0415
+    from intake_client.state import StateFile  # noqa: PLC0415
+
     token = _token_of(args)
     brand = args.brand or _only_brand(token)
     state_path = args.state_file or os.environ.get("INTAKE_STATE_FILE")
@@ -158,8 +191,13 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 async def _run_upload(
-    args: argparse.Namespace, token: str, brand: str, state: StateFile
-) -> list[FileResult]:
+    args: argparse.Namespace, token: str, brand: str, state: "StateFile"
+) -> "list[FileResult]":
+    from intake_client.api import IntakeApi  # noqa: PLC0415 - see the module docstring
+    from intake_client.manager import UploadManager  # noqa: PLC0415
+    from intake_client.render import UploadBars  # noqa: PLC0415
+    from intake_client.results import UploadOptions  # noqa: PLC0415
+
     api = IntakeApi(_url(args), token)
     bars = UploadBars(args.files, enabled=not args.quiet)
     options = UploadOptions(

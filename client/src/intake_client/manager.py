@@ -75,7 +75,9 @@ class UploadManager:
         self._api = api
         self._state = state or StateFile()
         self._own_http = s3_http is None
-        self._http = s3_http or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        # Made on first use, after the first API request: building a client loads the CA
+        # bundle, which would otherwise delay that request (see cli.py).
+        self._http = s3_http
         self._signer: PartSigner = signer or api.sign_parts
         self._retry = retry or RetryPolicy()
 
@@ -88,8 +90,13 @@ class UploadManager:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._own_http:
+        if self._own_http and self._http is not None:
             await self._http.aclose()
+
+    def _s3(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        return self._http
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
         """Upload every file; one file's failure is in its result and never stops the others."""
@@ -101,7 +108,7 @@ class UploadManager:
         fresh = [job for job in jobs if job.needs_session]
         await self._initiate(fresh, options)
         limit = RateLimit(options.limit_rate) if options.limit_rate else None
-        transfer = Transfer(self._http, asyncio.Semaphore(options.parallel), self._retry, limit)
+        transfer = Transfer(self._s3(), asyncio.Semaphore(options.parallel), self._retry, limit)
         files = asyncio.Semaphore(options.parallel)
 
         async def run(job: _Job) -> None:

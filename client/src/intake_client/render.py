@@ -2,51 +2,48 @@
 
 from pathlib import Path
 from types import TracebackType
-from typing import Self
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, Self
 
 from intake_client.progress import FileProgress
 from intake_client.results import FileResult
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 
 class UploadBars:
-    """Bars on stderr, so stdout stays clean for --json."""
+    """Bars on stderr, so stdout stays clean for --json.
+
+    rich is imported and the bars drawn at the first progress event, which comes after the
+    upload's first request: its import (a few hundred milliseconds) then no longer delays it.
+    """
 
     def __init__(self, paths: list[Path], *, enabled: bool = True) -> None:
-        self._progress = Progress(
-            TextColumn("{task.fields[name]}", style="bold"),
-            BarColumn(),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[phase]}"),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
+        self._paths = list(dict.fromkeys(paths))
+        self._enabled = enabled
+        self._entered = False
+        self._progress: Progress | None = None
         self._tasks: dict[Path, TaskID] = {}
-        for path in dict.fromkeys(paths):
-            size = path.stat().st_size if path.is_file() else 0
-            self._tasks[path] = self._progress.add_task(
-                "", total=size, name=path.name, phase="waiting"
-            )
 
     def update(self, event: FileProgress) -> None:
+        progress = self._drawn()
         task = self._tasks.get(event.path)
-        if task is not None:
-            self._progress.update(task, completed=event.sent, phase=event.phase)
+        if progress is not None and task is not None:
+            progress.update(task, completed=event.sent, phase=event.phase)
+
+    def _drawn(self) -> "Progress | None":
+        if self._progress is None and self._enabled and self._entered:
+            self._progress = _bars()
+            for path in self._paths:
+                size = path.stat().st_size if path.is_file() else 0
+                self._tasks[path] = self._progress.add_task(
+                    "", total=size, name=path.name, phase="waiting"
+                )
+            self._progress.start()
+        return self._progress
 
     def __enter__(self) -> Self:
-        self._progress.start()
+        self._entered = True
         return self
 
     def __exit__(
@@ -55,7 +52,32 @@ class UploadBars:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._progress.stop()
+        self._entered = False
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _bars() -> "Progress":
+    # Imported here, on first use: see UploadBars.
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.fields[name]}", style="bold"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[phase]}"),
+        console=Console(stderr=True),
+    )
 
 
 def summary_line(result: FileResult) -> str:

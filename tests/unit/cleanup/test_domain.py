@@ -30,6 +30,7 @@ def session(status: UploadStatus = UploadStatus.UPLOADING, **changes: object) ->
         active_since=NOW - 2 * HOUR,
         asset_id=None,
         asset_created=False,
+        asset_promoted=False,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -57,10 +58,13 @@ def test_expired_means_live_and_past_expiry() -> None:
     assert not domain.is_expired(session(UploadStatus.CANCELLED, expires_at=NOW - HOUR), NOW)
 
 
-def test_reconcile_only_completed_sessions_without_an_asset_after_the_grace() -> None:
+def test_reconcile_only_completed_sessions_without_a_promoted_asset_after_the_grace() -> None:
     before = domain.cutoff(NOW, 300)
     assert domain.needs_reconcile(session(UploadStatus.COMPLETED), before)
-    assert not domain.needs_reconcile(session(UploadStatus.COMPLETED, asset_created=True), before)
+    unpromoted = session(UploadStatus.COMPLETED, asset_created=True)
+    assert domain.needs_reconcile(unpromoted, before)
+    promoted = session(UploadStatus.COMPLETED, asset_created=True, asset_promoted=True)
+    assert not domain.needs_reconcile(promoted, before)
     assert not domain.needs_reconcile(session(UploadStatus.COMPLETED, last_event_at=NOW), before)
     assert not domain.needs_reconcile(session(UploadStatus.UPLOADING), before)
 
@@ -83,12 +87,21 @@ def test_residue_of_live_sessions_and_unpromoted_completions_is_kept() -> None:
     for status in (UploadStatus.INITIATING, UploadStatus.UPLOADING):
         live = session(status)
         assert domain.residue_reason(live.temp_key, old, live, older_than) is None
-    unpromoted = session(UploadStatus.COMPLETED)
+    no_asset = session(UploadStatus.COMPLETED)
+    assert domain.residue_reason(no_asset.temp_key, old, no_asset, older_than) is None
+    # The Asset names the temp key until its promotion is seen: its bytes are kept.
+    unpromoted = session(UploadStatus.COMPLETED, asset_created=True)
     assert domain.residue_reason(unpromoted.temp_key, old, unpromoted, older_than) is None
-    promoted = session(UploadStatus.COMPLETED, asset_created=True)
+    promoted = session(UploadStatus.COMPLETED, asset_created=True, asset_promoted=True)
     assert domain.residue_reason(promoted.temp_key, old, promoted, older_than) == (
         "session_completed"
     )
+
+
+def test_an_asset_created_at_a_permanent_key_was_promoted_at_creation() -> None:
+    session_id = uuid.uuid4()
+    assert not domain.promoted_at_creation(temp_key(session_id))
+    assert domain.promoted_at_creation(f"tenants/t-1/assets/{session_id}/original")
 
 
 @pytest.mark.parametrize(

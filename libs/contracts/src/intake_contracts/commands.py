@@ -133,6 +133,9 @@ class AssetView(BaseModel):
     object_key: str
     checksum_sha256: str | None
     created_at: datetime
+    # None while the bytes are still at the temp key that `object_key` names; set once they
+    # were moved to the permanent key (then `object_key` names that key).
+    promoted_at: datetime | None = None
 
 
 class CompletionResult(BaseModel):

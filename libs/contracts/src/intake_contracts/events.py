@@ -18,6 +18,7 @@ class EventType(StrEnum):
     UPLOAD_FAILED = "upload.failed"
     UPLOAD_CANCELLED = "upload.cancelled"
     ASSET_CREATED = "asset.created"
+    ASSET_PROMOTED = "asset.promoted"
     CLEANUP_RUN_COMPLETED = "cleanup.run_completed"
     CLEANUP_RESIDUE_REMOVED = "cleanup.residue_removed"
 
@@ -65,6 +66,24 @@ class AssetCreated(BaseModel):
     checksum_sha256: str | None
 
 
+class AssetPromoted(BaseModel):
+    """The Asset's bytes moved from the temp key to their permanent key; emitted once per Asset.
+
+    `asset.created` names the key the bytes were at when the Asset was recorded (the temp key
+    since promotion runs after `complete` answered); this event tells subscribers where they are
+    now. The temp object is deleted after this event.
+    """
+
+    asset_id: UUID
+    upload_session_id: UUID
+    tenant_id: str
+    bucket: str
+    object_key: str
+    previous_key: str
+    size_bytes: int
+    promoted_at: datetime
+
+
 class CleanupRunCompleted(BaseModel):
     run_id: UUID
     job: str
@@ -91,6 +110,7 @@ class ResidueRemoved(BaseModel):
 EVENT_MODELS: Final[dict[EventType, tuple[type[BaseModel], str]]] = {
     **dict.fromkeys(STATUS_EVENT.values(), (UploadLifecycleEvent, topics.UPLOAD_EVENTS)),
     EventType.ASSET_CREATED: (AssetCreated, topics.ASSET_EVENTS),
+    EventType.ASSET_PROMOTED: (AssetPromoted, topics.ASSET_EVENTS),
     EventType.CLEANUP_RUN_COMPLETED: (CleanupRunCompleted, topics.CLEANUP_EVENTS),
     EventType.CLEANUP_RESIDUE_REMOVED: (ResidueRemoved, topics.CLEANUP_EVENTS),
 }

@@ -6,7 +6,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.keys import session_id_of_temp_key
+from intake_contracts.keys import TEMP_PREFIX, session_id_of_temp_key
 from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus
 
 
@@ -42,6 +42,9 @@ class IndexedSession:
     active_since: datetime
     asset_id: UUID | None
     asset_created: bool
+    # The Asset names its permanent key (asset.promoted seen): the temp object is no longer
+    # its bytes.
+    asset_promoted: bool
 
 
 def parse_job(name: str) -> Job:
@@ -70,12 +73,19 @@ def is_expired(session: IndexedSession, now: datetime) -> bool:
 
 
 def needs_reconcile(session: IndexedSession, completed_before: datetime) -> bool:
-    """COMPLETED without an Asset seen: the saga stopped between MarkCompleted and the Asset."""
+    """COMPLETED without a promoted Asset seen: the saga stopped between MarkCompleted and the
+    Asset, or its promotion has not finished."""
     return (
         session.status == UploadStatus.COMPLETED
-        and not session.asset_created
+        and not session.asset_promoted
         and session.last_event_at <= completed_before
     )
+
+
+def promoted_at_creation(object_key: str) -> bool:
+    """An asset.created naming a key outside the temp prefix was recorded already promoted
+    (Assets created before promotion became asynchronous)."""
+    return not object_key.startswith(TEMP_PREFIX)
 
 
 def residue_reason(
@@ -85,7 +95,7 @@ def residue_reason(
 
     Kept: keys outside `temp/uploads/{session}/original`, anything newer than the threshold,
     anything of a live session, and the temp object of a COMPLETED session whose Asset has not
-    been seen (reconciliation still needs it to promote).
+    been seen promoted (the Asset may name it, and promotion still needs it).
     """
     session_id = session_id_of_temp_key(key)
     if session_id is None or created > older_than:
@@ -94,7 +104,7 @@ def residue_reason(
         return "unknown_session"
     if session.id != session_id or is_live(session.status):
         return None
-    if session.status == UploadStatus.COMPLETED and not session.asset_created:
+    if session.status == UploadStatus.COMPLETED and not session.asset_promoted:
         return None
     return f"session_{session.status.value.lower()}"
 

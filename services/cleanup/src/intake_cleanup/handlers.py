@@ -1,8 +1,6 @@
 """Broker adapters: the run-job command and the event subscribers that feed the session index."""
 
 import logging
-from collections.abc import Awaitable, Callable
-from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 
@@ -10,8 +8,7 @@ from intake_cleanup.index import SessionIndex
 from intake_cleanup.service import CleanupService
 from intake_contracts import topics
 from intake_contracts.commands import CommandType
-from intake_contracts.replies import Reply
-from intake_runtime.messaging.dispatch import CommandDispatcher
+from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 from intake_runtime.messaging.events import ReceivedEvent, subscribe_event_batches
 
 log = logging.getLogger(__name__)
@@ -20,19 +17,8 @@ INDEX_GROUP = "intake-cleanup-index"
 ASSETS_GROUP = "intake-cleanup-assets"
 
 
-class NoTransaction:
-    """Running a job is idempotent by nature and manages its own transactions: no inbox."""
-
-    async def run(
-        self,
-        message_id: UUID | None,  # noqa: ARG002
-        command_type: str,  # noqa: ARG002
-        work: Callable[[None], Awaitable[Reply]],
-    ) -> Reply:
-        return await work(None)
-
-
 def build_dispatcher(service: CleanupService) -> CommandDispatcher[None]:
+    # Running a job is idempotent by nature and manages its own transactions: no inbox.
     dispatcher: CommandDispatcher[None] = CommandDispatcher("cleanup", NoTransaction())
     dispatcher.register(CommandType.RUN_CLEANUP_JOB, service.run_command, inbox=False)
     return dispatcher

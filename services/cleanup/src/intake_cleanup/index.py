@@ -7,13 +7,20 @@ from uuid import UUID
 
 import asyncpg
 
-from intake_cleanup import repo
+from intake_cleanup import domain, repo
 from intake_contracts.envelope import Envelope
-from intake_contracts.events import STATUS_EVENT, AssetCreated, EventType, UploadLifecycleEvent
+from intake_contracts.events import (
+    STATUS_EVENT,
+    AssetCreated,
+    AssetPromoted,
+    EventType,
+    UploadLifecycleEvent,
+)
 
 log = logging.getLogger(__name__)
 
 _LIFECYCLE_TYPES = frozenset(STATUS_EVENT.values())
+_ASSET_TYPES = frozenset({EventType.ASSET_CREATED, EventType.ASSET_PROMOTED})
 
 
 class SessionIndex:
@@ -26,20 +33,28 @@ class SessionIndex:
         A batch, not one event at a time: on first start the whole topic history is replayed.
         """
         lifecycle = [e for e in envelopes if e.type in _LIFECYCLE_TYPES]
-        assets = [
-            AssetCreated.model_validate(e.payload)
-            for e in envelopes
-            if e.type == EventType.ASSET_CREATED
-        ]
+        assets = [_asset_seen(e) for e in envelopes if e.type in _ASSET_TYPES]
         async with self._pool.acquire() as connection, connection.transaction():
             fresh = await repo.claim_events(connection, [e.message_id for e in lifecycle])
             updates = _unseen(lifecycle, fresh)
             await repo.upsert_sessions(connection, updates)
             # Recording an asset is idempotent by itself (keyed by session): no claim needed.
-            await repo.record_assets(
-                connection, [(a.upload_session_id, a.asset_id, a.tenant_id) for a in assets]
-            )
+            await repo.record_assets(connection, assets)
         return len(updates) + len(assets)
+
+
+def _asset_seen(envelope: Envelope) -> tuple[UUID, UUID, str, bool]:
+    """(session, asset, tenant, promoted) of an asset event."""
+    if envelope.type == EventType.ASSET_PROMOTED:
+        promoted = AssetPromoted.model_validate(envelope.payload)
+        return promoted.upload_session_id, promoted.asset_id, promoted.tenant_id, True
+    created = AssetCreated.model_validate(envelope.payload)
+    return (
+        created.upload_session_id,
+        created.asset_id,
+        created.tenant_id,
+        domain.promoted_at_creation(created.object_key),
+    )
 
 
 def _unseen(

@@ -21,7 +21,9 @@ _RUNS = "cleanup.job_runs"
 _SELECT = (
     "SELECT s.session_id, s.tenant_id, s.status, s.bucket, s.temp_key, s.multipart_upload_id,"
     " s.expires_at, s.last_event_at, s.active_since, s.asset_id,"
-    f" EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id) AS asset_created"
+    f" EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id) AS asset_created,"
+    f" EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id"
+    " AND a.promoted_at IS NOT NULL) AS asset_promoted"
     f" FROM {_INDEX} s"
 )
 _IN_SCOPE = "($3::text IS NULL OR s.tenant_id = $3)"
@@ -45,9 +47,12 @@ UPSERT_SESSION = (
     " OR (cleanup.status_rank(EXCLUDED.status) = cleanup.status_rank(s.status)"
     " AND EXCLUDED.last_event_at >= s.last_event_at)"
 )
+# Either event may be seen first (a replay, a reconcile's reply): promotion is only ever kept.
 RECORD_ASSET = (
-    f"INSERT INTO {_ASSETS} (session_id, asset_id, tenant_id) VALUES ($1, $2, $3)"
-    " ON CONFLICT (session_id) DO NOTHING"
+    f"INSERT INTO {_ASSETS} AS a (session_id, asset_id, tenant_id, promoted_at)"
+    " VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN now() END)"
+    " ON CONFLICT (session_id) DO UPDATE SET promoted_at = coalesce(a.promoted_at,"
+    " EXCLUDED.promoted_at)"
 )
 ADVANCE_STATUS = (
     f"UPDATE {_INDEX} SET status = $2, updated_at = now()"
@@ -65,9 +70,11 @@ EXPIRED = (
     f"{_SELECT} WHERE s.status IN ('INITIATING', 'UPLOADING') AND s.expires_at <= $1"
     f" AND {_IN_SCOPE} ORDER BY s.expires_at LIMIT $2"
 )
+# COMPLETED without an Asset, or with one still at the temp key.
 UNRECONCILED = (
     f"{_SELECT} WHERE s.status = 'COMPLETED' AND s.last_event_at <= $1 AND {_IN_SCOPE}"
-    f" AND NOT EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id)"
+    f" AND NOT EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id"
+    " AND a.promoted_at IS NOT NULL)"
     " ORDER BY s.last_event_at LIMIT $2"
 )
 BY_IDS = f"{_SELECT} WHERE s.session_id = ANY($1::uuid[])"
@@ -120,12 +127,17 @@ async def upsert_sessions(
     )
 
 
-async def record_assets(connection: Connection, assets: Sequence[tuple[UUID, UUID, str]]) -> None:
+async def record_assets(
+    connection: Connection, assets: Sequence[tuple[UUID, UUID, str, bool]]
+) -> None:
+    """(session, asset, tenant, promoted) each; promoted once is promoted for good."""
     await connection.executemany(RECORD_ASSET, assets)
 
 
-async def record_asset(db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str) -> None:
-    await db.execute(RECORD_ASSET, session_id, asset_id, tenant_id)
+async def record_asset(
+    db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str, *, promoted: bool
+) -> None:
+    await db.execute(RECORD_ASSET, session_id, asset_id, tenant_id, promoted)
 
 
 async def advance_status(db: Executor, session_id: UUID, status: UploadStatus) -> None:

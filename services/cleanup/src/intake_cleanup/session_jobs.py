@@ -103,5 +103,11 @@ class SessionJobs:
         except (DomainError, ReplyTimeoutError) as error:
             report.error(f"complete {session.id}", error)
             return
-        await repo.record_asset(self._pool, session.id, result.asset.asset_id, session.tenant_id)
-        report.count("completed")
+        asset = result.asset
+        # The reply says where the bytes are now; promotion goes on in completion, and its
+        # asset.promoted event marks the session done here.
+        promoted = asset.promoted_at is not None
+        await repo.record_asset(
+            self._pool, session.id, asset.asset_id, session.tenant_id, promoted=promoted
+        )
+        report.count("completed" if promoted else "promoting")

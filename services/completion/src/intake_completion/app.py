@@ -4,10 +4,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from intake_completion.handlers import build_dispatcher
+from intake_completion.promotion import Promoter, sweeping
 from intake_completion.service import SERVICE, CompletionService
 from intake_completion.sessions import InitiationSessions
 from intake_completion.settings import SCHEMA, CompletionSettings
-from intake_completion.storage import CompletionStorage
+from intake_completion.storage import CompletionStorage, CopyPlan
 from intake_contracts import topics
 from intake_runtime.bootstrap import (
     health_server,
@@ -17,7 +18,6 @@ from intake_runtime.bootstrap import (
     reply_client,
 )
 from intake_runtime.lifecycle import run_service, serving
-from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import open_object_store
@@ -33,13 +33,22 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         # Listening for replies before any command is consumed: no reply can be missed.
         replies = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
-        service = CompletionService(
-            settings,
-            CompletionStorage(store, settings.multipart_copy_threshold),
-            InitiationSessions(replies),
-            Outbox(SCHEMA),
+        storage = CompletionStorage(
+            store,
+            CopyPlan(
+                settings.multipart_copy_threshold,
+                settings.copy_part_size,
+                settings.copy_concurrency,
+            ),
         )
-        dispatcher = build_dispatcher(service, PostgresTransactions(pool, SCHEMA))
+        outbox = Outbox(SCHEMA)
+        promoter = await stack.enter_async_context(
+            sweeping(Promoter(settings, pool, storage, outbox))
+        )
+        service = CompletionService(
+            settings, pool, storage, InitiationSessions(replies), outbox, promoter
+        )
+        dispatcher = build_dispatcher(service)
         dispatcher.subscribe(
             broker,
             topics.COMPLETION_COMMANDS,

@@ -1,16 +1,14 @@
-"""Broker adapter: the one command the completion service handles, through the inbox."""
-
-import asyncpg
+"""Broker adapter: the one command the completion service handles."""
 
 from intake_completion.service import SERVICE, CompletionService
 from intake_contracts.commands import CommandType
-from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
+from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 
 
-def build_dispatcher(
-    service: CompletionService, runner: TransactionRunner[asyncpg.Connection]
-) -> CommandDispatcher[asyncpg.Connection]:
-    dispatcher: CommandDispatcher[asyncpg.Connection] = CommandDispatcher(SERVICE, runner)
-    # Through the inbox: a redelivered command gets its stored reply and changes nothing.
-    dispatcher.register(CommandType.COMPLETE, service.complete, inbox=True)
+def build_dispatcher(service: CompletionService) -> CommandDispatcher[None]:
+    dispatcher: CommandDispatcher[None] = CommandDispatcher(SERVICE, NoTransaction())
+    # No inbox transaction around the saga: it commits each step on its own and is idempotent
+    # through its saga row and the Asset's unique session, so a redelivery converges (it is
+    # answered 200 with the Asset where the first delivery may have answered 201).
+    dispatcher.register(CommandType.COMPLETE, service.complete, inbox=False)
     return dispatcher

@@ -1,12 +1,16 @@
 """SQL of the completion schema: named, parameterised, schema-qualified statements."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import TypeAlias
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-from intake_contracts.errors import ErrorCode, TransientError
+from intake_completion import saga
+from intake_completion.saga import Step
 
 
 @dataclass(frozen=True)
@@ -24,19 +28,81 @@ class Asset:
     object_key: str
     checksum_sha256: str | None
     created_at: datetime | None  # None until the row is written
+    promoted_at: datetime | None = None  # set when object_key became the permanent key
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One session's completion saga: the step reached and who works on it."""
+
+    upload_session_id: UUID
+    tenant_id: str
+    asset_id: UUID
+    step: Step
+    lease_owner: UUID | None
+    lease_until: datetime | None
 
 
 _TABLE = "completion.assets"
 _COLUMNS = ", ".join(field.name for field in fields(Asset))
-_WRITTEN = [field.name for field in fields(Asset) if field.name != "created_at"]
+_WRITTEN = [
+    field.name for field in fields(Asset) if field.name not in {"created_at", "promoted_at"}
+]
+_SAGA = "completion.completions"
+_ATTEMPT = "upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until"
 
-# Serialises completions of one session across workers and replicas until commit.
-LOCK_SESSION = "SELECT pg_advisory_xact_lock(hashtext('completion:' || $1))"
+# Strings: PoolConnectionProxy is generic only in the stubs.
+Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+Executor: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record] | asyncpg.Pool"
+
 BY_SESSION = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE upload_session_id = $1 AND tenant_id = $2"
+BY_SESSION_ANY_TENANT = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE upload_session_id = $1"
 INSERT = (
     f"INSERT INTO {_TABLE} ({', '.join(_WRITTEN)})"
     f" VALUES ({', '.join(f'${n}' for n in range(1, len(_WRITTEN) + 1))})"
     f" ON CONFLICT (upload_session_id) DO NOTHING RETURNING {_COLUMNS}"
+)
+# The compare-and-set that makes `asset.promoted` happen once: only an unpromoted Asset moves.
+MARK_PROMOTED = (
+    f"UPDATE {_TABLE} SET object_key = $2, promoted_at = now()"
+    f" WHERE upload_session_id = $1 AND promoted_at IS NULL RETURNING {_COLUMNS}"
+)
+
+ATTEMPT = f"SELECT {_ATTEMPT} FROM {_SAGA} WHERE upload_session_id = $1"
+OPEN_ATTEMPT = (
+    f"INSERT INTO {_SAGA} (upload_session_id, tenant_id, asset_id, step)"
+    " VALUES ($1, $2, $3, 'finalizing') ON CONFLICT (upload_session_id) DO NOTHING"
+)
+# Held only for the claim's own short transaction: claims of one tenant count one at a time.
+LOCK_TENANT = "SELECT pg_advisory_xact_lock(hashtext('completion-tenant:' || $1))"
+RUNNING_IN_TENANT = (
+    f"SELECT count(*) FROM {_SAGA} WHERE tenant_id = $1 AND step = 'finalizing'"
+    " AND lease_until > now() AND upload_session_id <> $2"
+)
+CLAIM = (
+    f"UPDATE {_SAGA} SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),"
+    " tries = tries + 1, updated_at = now()"
+    " WHERE upload_session_id = $1 AND step = ANY($2::text[])"
+    " AND (lease_until IS NULL OR lease_until <= now())"
+    f" RETURNING {_ATTEMPT}"
+)
+RENEW = (
+    f"UPDATE {_SAGA} SET lease_until = now() + make_interval(secs => $3)"
+    " WHERE upload_session_id = $1 AND lease_owner = $2"
+)
+ADVANCE = (
+    f"UPDATE {_SAGA} SET step = $3, last_error = NULL, updated_at = now(),"
+    " lease_owner = CASE WHEN $5 THEN NULL ELSE lease_owner END,"
+    " lease_until = CASE WHEN $5 THEN NULL ELSE lease_until END"
+    " WHERE upload_session_id = $1 AND step = $2 AND lease_owner = $4"
+)
+RELEASE = (
+    f"UPDATE {_SAGA} SET lease_owner = NULL, lease_until = NULL, last_error = $3,"
+    " updated_at = now() WHERE upload_session_id = $1 AND lease_owner = $2"
+)
+DUE = (
+    f"SELECT upload_session_id FROM {_SAGA} WHERE step IN ('promoting', 'releasing')"
+    " AND (lease_until IS NULL OR lease_until <= now()) ORDER BY updated_at LIMIT $1"
 )
 
 
@@ -44,27 +110,77 @@ def _asset(row: asyncpg.Record | None) -> Asset | None:
     return None if row is None else Asset(**dict(row))
 
 
-async def lock_session(connection: asyncpg.Connection, session_id: UUID, timeout_s: float) -> None:
-    """Wait until no other transaction completes this session; held until this one ends.
-
-    Raises:
-        TransientError: another completion held the session longer than `timeout_s`.
-    """
-    try:
-        await connection.execute(LOCK_SESSION, str(session_id), timeout=timeout_s)
-    except TimeoutError as error:
-        raise TransientError(
-            ErrorCode.SERVICE_TIMEOUT, "another completion of this upload is still running"
-        ) from error
+def _attempt(row: asyncpg.Record | None) -> Attempt | None:
+    if row is None:
+        return None
+    values = dict(row)
+    return Attempt(step=Step(values.pop("step")), **values)
 
 
-async def by_session(
-    connection: asyncpg.Connection, session_id: UUID, tenant_id: str
-) -> Asset | None:
-    return _asset(await connection.fetchrow(BY_SESSION, session_id, tenant_id))
+async def by_session(db: Executor, session_id: UUID, tenant_id: str) -> Asset | None:
+    return _asset(await db.fetchrow(BY_SESSION, session_id, tenant_id))
 
 
-async def insert(connection: asyncpg.Connection, asset: Asset) -> Asset | None:
+async def asset_of(db: Executor, session_id: UUID) -> Asset | None:
+    """The promoter's read: the session id came from the saga row, already tenant-bound."""
+    return _asset(await db.fetchrow(BY_SESSION_ANY_TENANT, session_id))
+
+
+async def insert(connection: Connection, asset: Asset) -> Asset | None:
     """The written asset, or None when the session already has one."""
     values = [getattr(asset, name) for name in _WRITTEN]
     return _asset(await connection.fetchrow(INSERT, *values))
+
+
+async def mark_promoted(connection: Connection, session_id: UUID, object_key: str) -> Asset | None:
+    """The Asset now naming `object_key`, or None when it was promoted before."""
+    return _asset(await connection.fetchrow(MARK_PROMOTED, session_id, object_key))
+
+
+async def attempt(db: Executor, session_id: UUID) -> Attempt | None:
+    return _attempt(await db.fetchrow(ATTEMPT, session_id))
+
+
+async def open_attempt(
+    connection: Connection, session_id: UUID, tenant_id: str, asset_id: UUID
+) -> None:
+    await connection.execute(OPEN_ATTEMPT, session_id, tenant_id, asset_id)
+
+
+async def lock_tenant(connection: Connection, tenant_id: str) -> None:
+    await connection.execute(LOCK_TENANT, tenant_id)
+
+
+async def running_in_tenant(connection: Connection, tenant_id: str, session_id: UUID) -> int:
+    """The tenant's finalizations holding a live lease, this session's own aside."""
+    return int(await connection.fetchval(RUNNING_IN_TENANT, tenant_id, session_id))
+
+
+async def claim(
+    db: Executor, session_id: UUID, steps: Iterable[Step], owner: UUID, lease_s: float
+) -> Attempt | None:
+    """Take the lease when the saga is at one of `steps` and nobody holds it; else None."""
+    row = await db.fetchrow(CLAIM, session_id, [str(step) for step in steps], owner, lease_s)
+    return _attempt(row)
+
+
+async def renew(db: Executor, session_id: UUID, owner: UUID, lease_s: float) -> None:
+    await db.execute(RENEW, session_id, owner, lease_s)
+
+
+async def advance(
+    db: Executor, session_id: UUID, current: Step, owner: UUID, *, release: bool
+) -> bool:
+    """Compare-and-set to the next step; False when the saga or its lease moved on."""
+    target = saga.next_step(current)
+    status = await db.execute(ADVANCE, session_id, str(current), str(target), owner, release)
+    return bool(status == "UPDATE 1")
+
+
+async def release(db: Executor, session_id: UUID, owner: UUID, error: str | None) -> None:
+    await db.execute(RELEASE, session_id, owner, error)
+
+
+async def due(db: Executor, limit: int) -> list[UUID]:
+    """Sessions whose background steps wait for a worker (never taken, failed or crashed)."""
+    return [row[0] for row in await db.fetch(DUE, limit)]

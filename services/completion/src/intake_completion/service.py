@@ -1,22 +1,26 @@
 """The completion use case: the saga that turns a finished upload into exactly one Asset."""
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
-from typing import Protocol
-from uuid import UUID
+from datetime import UTC, datetime
+from typing import Final, Protocol
+from uuid import UUID, uuid4
 
 import asyncpg
 
-from intake_completion import domain, metrics, repo
+from intake_completion import domain, faults, leases, metrics, repo, saga, views
+from intake_completion.promotion import Promoter
 from intake_completion.repo import Asset
+from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
-from intake_contracts.commands import AssetView, CompleteUpload, CompletionResult
+from intake_contracts.commands import CompleteUpload, CompletionResult
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError
-from intake_contracts.events import AssetCreated, EventType
+from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_contracts.events import EventType
 from intake_contracts.sessions import SessionRecord, UploadStatus
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.outbox import Outbox
@@ -24,6 +28,8 @@ from intake_runtime.postgres.outbox import Outbox
 log = logging.getLogger(__name__)
 
 SERVICE = "completion"
+# How often a completion waiting on another one of the same session looks again.
+_POLL_S: Final = 0.05
 
 
 class Sessions(Protocol):
@@ -37,44 +43,132 @@ class Sessions(Protocol):
 
 
 class CompletionService:
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the composition root hands every collaborator in
         self,
         settings: CompletionSettings,
+        pool: asyncpg.Pool,
         storage: CompletionStorage,
         sessions: Sessions,
         outbox: Outbox,
+        promoter: Promoter,
         crash: Callable[[int], object] = os._exit,
     ) -> None:
         self._settings = settings
+        self._pool = pool
         self._storage = storage
         self._sessions = sessions
         self._outbox = outbox
+        self._promoter = promoter
         self._crash = crash
 
-    async def complete(
-        self, command: Command[CompleteUpload], tx: asyncpg.Connection
-    ) -> CompletionResult:
-        result = await self._complete(command, tx)
+    async def complete(self, command: Command[CompleteUpload], _: None) -> CompletionResult:
+        """The Asset of a finished upload, answered once it is recorded (before promotion).
+
+        No transaction spans the S3 work: each step commits on its own (see saga.py).
+        """
+        result = await self._complete(command)
         metrics.observe_result(result.created)
         return result
 
-    async def _complete(
-        self, command: Command[CompleteUpload], tx: asyncpg.Connection
-    ) -> CompletionResult:
-        session_id = command.payload.upload_session_id
+    async def _complete(self, command: Command[CompleteUpload]) -> CompletionResult:
         domain.check_title(command.payload.title)
-        # Concurrent completions of one session wait here; the later ones find the Asset.
-        await repo.lock_session(tx, session_id, self._settings.session_lock_timeout_s)
-        existing = await repo.by_session(tx, session_id, command.tenant_id)
+        deadline = asyncio.get_running_loop().time() + self._settings.session_lock_timeout_s
+        while True:
+            recorded = await self._recorded(command)
+            if recorded is not None:
+                return recorded
+            session, owner = await self._claim(command)
+            if owner is not None:
+                return await self._finalize(session, owner, command)
+            await self._wait_for_other(session.upload_session_id, deadline)
+
+    async def _recorded(self, command: Command[CompleteUpload]) -> CompletionResult | None:
+        """The stored Asset's answer, or None. Both reads are scoped to the caller's tenant and
+        come before any wait: another tenant's session is refused at once."""
+        session_id = command.payload.upload_session_id
+        existing = await repo.by_session(self._pool, session_id, command.tenant_id)
         if existing is not None:
             domain.require_brand(existing.brand_id, command.principal)
-            return _result(existing, created=False)
-        session = await self._sessions.begin_completion(session_id, command.principal)
-        if session.status != UploadStatus.COMPLETED:
-            session = await self._finish_upload(session, command)
-        # From here the session is COMPLETED: a crash before the insert is repaired by a retry,
-        # which begins again here.
-        return await self._create_asset(tx, session, command)
+            if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
+                self._promoter.kick(session_id, command.envelope.correlation_id)
+            return views.result(existing, created=False)
+        attempt = await repo.attempt(self._pool, session_id)
+        if attempt is not None and attempt.tenant_id != command.tenant_id:
+            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        return None
+
+    async def _claim(self, command: Command[CompleteUpload]) -> tuple[SessionRecord, UUID | None]:
+        """The session, and a lease on its finalization unless another worker holds it.
+
+        Raises:
+            DomainError: initiation's refusal (not found, cancelled, expired...).
+            TransientError: service_unavailable when the tenant is at its cap.
+        """
+        session = await self._sessions.begin_completion(
+            command.payload.upload_session_id, command.principal
+        )
+        owner = uuid4()
+        async with self._pool.acquire() as connection, connection.transaction():
+            await repo.lock_tenant(connection, session.tenant_id)
+            await repo.open_attempt(
+                connection,
+                session.upload_session_id,
+                session.tenant_id,
+                session.asset_id or keys.asset_id_for(session.upload_session_id),
+            )
+            running = await repo.running_in_tenant(
+                connection, session.tenant_id, session.upload_session_id
+            )
+            claimed = await repo.claim(
+                connection,
+                session.upload_session_id,
+                [Step.FINALIZING],
+                owner,
+                self._settings.lease_s,
+            )
+            if claimed is not None and not saga.within_cap(running, self._settings.tenant_cap):
+                raise TransientError(  # rolls the claim back
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    f"{running} completions of this tenant are running; retry shortly",
+                )
+        return session, owner if claimed is not None else None
+
+    async def _wait_for_other(self, session_id: UUID, deadline: float) -> None:
+        """Until the worker holding the session records the Asset, gives up, or crashes.
+
+        Raises:
+            TransientError: service_timeout at the deadline.
+        """
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            await asyncio.sleep(_POLL_S)
+            attempt = await repo.attempt(self._pool, session_id)
+            if (
+                attempt is None
+                or saga.asset_recorded(attempt.step)
+                or saga.lease_free(attempt.lease_until, datetime.now(UTC))
+            ):
+                return
+        raise TransientError(
+            ErrorCode.SERVICE_TIMEOUT, "another completion of this upload is still running"
+        )
+
+    async def _finalize(
+        self, session: SessionRecord, owner: UUID, command: Command[CompleteUpload]
+    ) -> CompletionResult:
+        session_id = session.upload_session_id
+        try:
+            async with leases.held(self._pool, session_id, owner, self._settings.lease_s):
+                if session.status != UploadStatus.COMPLETED:
+                    session = await self._finish_upload(session, command)
+                # From here the session is COMPLETED: a crash before the Asset is recorded is
+                # repaired by a retry (or reconcile), which claims the step again.
+                asset, created = await self._record(session, owner, command)
+        except BaseException as error:
+            await leases.release(self._pool, session_id, owner, error)
+            raise
+        self._promoter.kick(session_id, command.envelope.correlation_id)
+        return views.result(asset, created=created)
 
     async def _finish_upload(
         self, session: SessionRecord, command: Command[CompleteUpload]
@@ -93,83 +187,40 @@ class CompletionService:
             keys.asset_id_for(session.upload_session_id),
             domain.acting_as(command.principal, SERVICE),
         )
-        self._inject_fault(CRASH_AFTER_MARK_COMPLETED)
+        faults.inject(self._settings, CRASH_AFTER_MARK_COMPLETED, self._crash)
         return completed
 
-    async def _create_asset(
-        self, tx: asyncpg.Connection, session: SessionRecord, command: Command[CompleteUpload]
-    ) -> CompletionResult:
+    async def _record(
+        self, session: SessionRecord, owner: UUID, command: Command[CompleteUpload]
+    ) -> tuple[Asset, bool]:
+        """Insert the Asset at the temp key with its event and move the saga on, in one
+        transaction; (the Asset, whether this call created it)."""
         asset_id = session.asset_id or keys.asset_id_for(session.upload_session_id)
-        object_key = await self._storage.promote(session, asset_id)
-        draft = _draft(session, asset_id, object_key, command.payload.title)
-        asset = await repo.insert(tx, draft)
-        if asset is None:  # only possible without the session lock; answer the stored one
-            stored = await repo.by_session(tx, session.upload_session_id, session.tenant_id)
-            if stored is None:
-                raise RuntimeError(f"asset of {session.upload_session_id} vanished")
-            return _result(stored, created=False)
-        await self._outbox.add(
-            tx,
-            EventType.ASSET_CREATED,
-            _event(asset),
-            key=str(asset.upload_session_id),
-            tenant_id=asset.tenant_id,
-            correlation_id=command.envelope.correlation_id,
-            principal=command.envelope.principal,
-        )
+        draft = views.draft(session, asset_id, session.temp_key, command.payload.title)
+        async with self._pool.acquire() as connection, connection.transaction():
+            asset = await repo.insert(connection, draft)
+            if asset is None:  # recorded by a worker whose lease had expired under it
+                stored = await repo.by_session(
+                    connection, session.upload_session_id, session.tenant_id
+                )
+                if stored is None:
+                    raise RuntimeError(f"asset of {session.upload_session_id} vanished")
+                return stored, False
+            await self._outbox.add(
+                connection,
+                EventType.ASSET_CREATED,
+                views.created_event(asset),
+                key=str(asset.upload_session_id),
+                tenant_id=asset.tenant_id,
+                correlation_id=command.envelope.correlation_id,
+                principal=command.envelope.principal,
+            )
+            moved = await repo.advance(
+                connection, session.upload_session_id, Step.FINALIZING, owner, release=True
+            )
+            if not moved:  # our lease expired and another worker took the step: let it finish
+                raise TransientError(
+                    ErrorCode.SERVICE_TIMEOUT, "this completion was taken over; retry"
+                )
         log.info("asset created", extra={"asset_id": str(asset.asset_id)})
-        return _result(asset, created=True)
-
-    def _inject_fault(self, point: str) -> None:
-        """Test-only crash at a named point of the saga (INTAKE_COMPLETION_FAULT)."""
-        if self._settings.fault == point:
-            log.critical("fault injected: process exits", extra={"fault": point})
-            self._crash(1)
-
-
-def _draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | None) -> Asset:
-    return Asset(
-        asset_id=asset_id,
-        upload_session_id=session.upload_session_id,
-        tenant_id=session.tenant_id,
-        brand_id=session.brand_id,
-        user_id=session.user_id,
-        title=domain.title_for(title, session.file_name),
-        file_name=session.file_name,
-        mime_type=session.mime_type,
-        size_bytes=session.size_bytes,
-        bucket=session.bucket,
-        object_key=object_key,
-        checksum_sha256=session.checksum_sha256,
-        created_at=None,
-    )
-
-
-def _view(asset: Asset) -> AssetView:
-    if asset.created_at is None:
-        raise ValueError("an asset is shown only once it is stored")
-    return AssetView(
-        asset_id=asset.asset_id,
-        upload_session_id=asset.upload_session_id,
-        tenant_id=asset.tenant_id,
-        brand_id=asset.brand_id,
-        title=asset.title,
-        file_name=asset.file_name,
-        mime_type=asset.mime_type,
-        size_bytes=asset.size_bytes,
-        bucket=asset.bucket,
-        object_key=asset.object_key,
-        checksum_sha256=asset.checksum_sha256,
-        created_at=asset.created_at,
-    )
-
-
-def _result(asset: Asset, *, created: bool) -> CompletionResult:
-    return CompletionResult(
-        asset=_view(asset), upload_session_id=asset.upload_session_id, created=created
-    )
-
-
-def _event(asset: Asset) -> AssetCreated:
-    view = _view(asset)
-    return AssetCreated(**view.model_dump(exclude={"created_at"}))
+        return asset, True

@@ -1,15 +1,15 @@
-"""The S3 work of a completion: finalize the upload, verify its bytes, promote the object."""
+"""The S3 work of a completion: finalize the upload, verify its bytes, copy the object."""
 
 import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
-from uuid import UUID
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from intake_completion import domain
-from intake_contracts import keys
+from intake_completion import domain, saga
+from intake_completion.repo import Asset
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
@@ -22,10 +22,19 @@ _UPLOAD_GONE = frozenset({"NoSuchUpload", "404"})
 _PARTS_REFUSED = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
+@dataclass(frozen=True)
+class CopyPlan:
+    """How promotion copies: one copy up to `threshold`, else parts copied side by side."""
+
+    threshold: int
+    part_size: int
+    concurrency: int
+
+
 class CompletionStorage:
-    def __init__(self, store: ObjectStore, copy_threshold: int) -> None:
+    def __init__(self, store: ObjectStore, copy: CopyPlan) -> None:
         self._store = store
-        self._copy_threshold = copy_threshold
+        self._copy = copy
 
     async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
         """Make the upload one object at the temp key whose size is the declared size.
@@ -68,39 +77,52 @@ class CompletionStorage:
             log.info("multipart upload already gone", extra={"upload_id": upload_id})
 
     async def verify_checksum(self, session: SessionRecord, declared_sha256: str) -> None:
-        """Stream the object once and compare its SHA-256 with the declared one.
+        """Compare the object's SHA-256 with the declared one: the digest S3 stored with the
+        object when it has a full-object one, else the object read back once.
 
         Raises:
             DomainError: checksum_mismatch.
         """
+        head = await self._store.head(session.bucket, session.temp_key, checksums=True)
+        stored = saga.stored_sha256(head or {})
+        if stored is None:
+            stored = await self._read_sha256(session.bucket, session.temp_key)
+        domain.check_checksum(stored, declared_sha256)
+
+    async def _read_sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()
-        async for chunk in await self._store.stream(session.bucket, session.temp_key):
+        async for chunk in await self._store.stream(bucket, key):
             # hashlib releases the GIL on large buffers: a thread keeps the loop responsive.
             await asyncio.to_thread(digest.update, chunk)
-        domain.check_checksum(digest.hexdigest(), declared_sha256)
+        return digest.hexdigest()
 
-    async def promote(self, session: SessionRecord, asset_id: UUID) -> str:
-        """Move the object to its permanent key; safe to repeat after a crash at any step.
+    async def copy_to_permanent(self, asset: Asset, target: str) -> None:
+        """Server-side copy of the Asset's temp object to `target`; safe to repeat.
 
-        Returns:
-            The permanent key.
+        A copy that already landed (a crash before the Asset was updated) is not made again;
+        a multipart copy a crash interrupted is aborted before a new one starts.
 
         Raises:
-            DomainError: upload_incomplete when neither the temp nor the permanent object exists.
+            DomainError: upload_incomplete when neither the temp nor the target object exists.
         """
-        target = keys.asset_key(session.tenant_id, asset_id)
-        if await self._store.head(session.bucket, session.temp_key) is not None:
-            await self._store.copy(
-                session.bucket,
-                session.temp_key,
-                target,
-                session.size_bytes,
-                self._copy_threshold,
-                content_type=session.mime_type,
-            )
-            await self._store.delete(session.bucket, session.temp_key)
-        elif await self._store.head(session.bucket, target) is None:
+        landed = await self._store.head(asset.bucket, target)
+        if landed is not None and int(landed["ContentLength"]) == asset.size_bytes:
+            return
+        if await self._store.head(asset.bucket, asset.object_key) is None:
             raise DomainError(
                 ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
             )
-        return target
+        await self._store.abort_uploads_of(asset.bucket, target)
+        await self._store.copy(
+            asset.bucket,
+            asset.object_key,
+            target,
+            asset.size_bytes,
+            self._copy.threshold,
+            content_type=asset.mime_type,
+            part_size=min(self._copy.part_size, self._copy.threshold),
+            concurrency=self._copy.concurrency,
+        )
+
+    async def delete(self, bucket: str, key: str) -> None:
+        await self._store.delete(bucket, key)

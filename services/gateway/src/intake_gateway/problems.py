@@ -50,7 +50,11 @@ def from_body(error: ErrorBody, request: Request[Any, Any, Any]) -> Response[dic
 def on_domain_error(
     request: Request[Any, Any, Any], error: DomainError
 ) -> Response[dict[str, object]]:
-    return problem(error.code, error.detail, request)
+    # A service's own 503 (S3 down, a tenant at its completion cap) arrives as a refusal in
+    # its reply: it says when to come back like the gateway's own 503s do.
+    unavailable = HTTP_STATUS[error.code] == HTTPStatus.SERVICE_UNAVAILABLE
+    headers = {"Retry-After": "5"} if unavailable else None
+    return problem(error.code, error.detail, request, headers=headers)
 
 
 def on_transient_error(

@@ -69,6 +69,19 @@ class TransactionRunner(Protocol[Tx_co]):
     ) -> Reply: ...
 
 
+class NoTransaction:
+    """For use cases that manage their own short transactions (or need none): no inbox, so
+    they must be idempotent by themselves."""
+
+    async def run(
+        self,
+        message_id: UUID | None,  # noqa: ARG002
+        command_type: str,  # noqa: ARG002
+        work: Callable[[None], Awaitable[Reply]],
+    ) -> Reply:
+        return await work(None)
+
+
 class CommandDispatcher(Generic[Tx]):
     def __init__(self, service: str, runner: TransactionRunner[Tx]) -> None:
         self._service = service

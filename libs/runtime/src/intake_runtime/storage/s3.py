@@ -4,6 +4,7 @@ Connection-level failures surface as TransientError(storage_unavailable); S3's o
 (no such upload, no such key) stay botocore ClientErrors for the caller to interpret.
 """
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -26,6 +27,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MULTIPART_COPY_PART_SIZE = 512 * 1024 * 1024
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -234,10 +237,15 @@ class ObjectStore:
         return True
 
     @_transient
-    async def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+    async def head(
+        self, bucket: str, key: str, *, checksums: bool = False
+    ) -> dict[str, Any] | None:
+        """The object's metadata, or None when it does not exist; `checksums` asks S3 for the
+        checksums it stored with the object (ChecksumSHA256, ChecksumType), where it has any."""
+        extra = {"ChecksumMode": "ENABLED"} if checksums else {}
         try:
             answer: dict[str, Any] = await self._client.head_object(
-                Bucket=bucket, Key=key, **self._owner
+                Bucket=bucket, Key=key, **extra, **self._owner
             )
         except ClientError as error:
             if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
@@ -275,8 +283,11 @@ class ObjectStore:
         threshold: int,
         *,
         content_type: str = "application/octet-stream",
+        part_size: int = MULTIPART_COPY_PART_SIZE,
+        concurrency: int = 1,
     ) -> None:
-        """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB).
+        """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)
+        whose parts are copied `concurrency` at a time.
 
         A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
         """
@@ -289,12 +300,12 @@ class ObjectStore:
                 Bucket=bucket, Key=target_key, CopySource=source, **owners
             )
             return
-        part_size = max(5 * 1024 * 1024, min(MULTIPART_COPY_PART_SIZE, threshold))
+        ranges = copy_ranges(size, part_size)
         upload_id = await self.create_multipart(bucket, target_key, content_type)
-        try:
-            parts = []
-            for number, first in enumerate(range(0, size, part_size), start=1):
-                last = min(first + part_size, size) - 1
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def copy_part(number: int, first: int, last: int) -> tuple[int, str]:
+            async with gate:
                 answer = await self._client.upload_part_copy(
                     Bucket=bucket,
                     Key=target_key,
@@ -304,12 +315,31 @@ class ObjectStore:
                     CopySourceRange=f"bytes={first}-{last}",
                     **owners,
                 )
-                parts.append((number, str(answer["CopyPartResult"]["ETag"]).strip('"')))
-            await self.complete_multipart(bucket, target_key, upload_id, parts)
+            return number, str(answer["CopyPartResult"]["ETag"]).strip('"')
+
+        try:
+            parts = await asyncio.gather(*(copy_part(*part) for part in ranges))
+            await self.complete_multipart(bucket, target_key, upload_id, sorted(parts))
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.abort_multipart(bucket, target_key, upload_id)
             raise
+
+    async def abort_uploads_of(self, bucket: str, key: str) -> int:
+        """Abort every multipart upload still open on exactly `key`; how many were aborted.
+
+        A copy interrupted by a crash leaves its multipart upload behind; the retry clears it.
+        """
+        stale = [
+            upload
+            async for page in self.iter_multipart_uploads(bucket, key)
+            for upload in page
+            if upload.key == key
+        ]
+        aborted = 0
+        for upload in stale:
+            aborted += await self.abort_multipart(bucket, key, upload.upload_id)
+        return aborted
 
     async def iter_objects(self, bucket: str, prefix: str) -> AsyncIterator[list[StoredObject]]:
         """Pages of objects under `prefix`, every page."""
@@ -372,6 +402,18 @@ class ObjectStore:
         return sorted(
             str(b["Name"]) for b in answer.get("Buckets", []) if str(b["Name"]).startswith(prefix)
         )
+
+
+def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number, first byte, last byte) of a multipart copy of `size` bytes.
+
+    The part size is raised when needed so that no copy has more than 10,000 parts.
+    """
+    part_size = max(MIN_PART_SIZE, part_size, -(-size // MAX_PARTS))
+    return [
+        (number, first, min(first + part_size, size) - 1)
+        for number, first in enumerate(range(0, size, part_size), start=1)
+    ]
 
 
 async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:

@@ -1,0 +1,45 @@
+"""A saga step's lease, renewed while its worker lives: only a crashed worker's step expires."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import asyncpg
+
+from intake_completion import repo
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def held(
+    pool: asyncpg.Pool, session_id: UUID, owner: UUID, lease_s: float
+) -> AsyncIterator[None]:
+    """Renew `owner`'s lease every third of its length until the block ends."""
+
+    async def renew_forever() -> None:
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                await repo.renew(pool, session_id, owner, lease_s)
+            except (asyncpg.PostgresError, OSError) as error:
+                # One missed renewal leaves two more before the lease expires.
+                log.warning("lease not renewed", extra={"error": str(error)})
+
+    renewal = asyncio.create_task(renew_forever(), name=f"lease-{session_id}")
+    try:
+        yield
+    finally:
+        renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewal
+
+
+async def release(pool: asyncpg.Pool, session_id: UUID, owner: UUID, error: BaseException) -> None:
+    """Give the step back after a failure, so a retry need not wait for the lease to expire."""
+    try:
+        await repo.release(pool, session_id, owner, f"{type(error).__name__}: {error}"[:500])
+    except (asyncpg.PostgresError, OSError) as failure:
+        log.warning("lease not released; it expires", extra={"error": str(failure)})

@@ -1,0 +1,140 @@
+"""The saga's background steps: copy the object to its permanent key, then drop the temp one.
+
+Runs after `complete` answered. Each promotion is retried until done: a failure releases the
+step, a crash lets its lease expire, and the sweep (or cleanup's reconcile, through `complete`)
+starts it again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from intake_completion import faults, leases, repo, saga, views
+from intake_completion.repo import Asset
+from intake_completion.saga import Step
+from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
+from intake_completion.storage import CompletionStorage
+from intake_contracts import keys
+from intake_contracts.events import EventType
+from intake_runtime.postgres.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+_SWEEP_BATCH = 100
+
+
+class Promoter:
+    def __init__(
+        self,
+        settings: CompletionSettings,
+        pool: asyncpg.Pool,
+        storage: CompletionStorage,
+        outbox: Outbox,
+        crash: Callable[[int], object] = os._exit,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self._storage = storage
+        self._outbox = outbox
+        self._crash = crash
+        self._gate = asyncio.Semaphore(settings.promotion_workers)
+        self._running: dict[UUID, asyncio.Task[None]] = {}
+
+    def kick(self, session_id: UUID, correlation_id: str = "") -> None:
+        """Start the background steps of `session_id` unless this process runs them already."""
+        if session_id in self._running:
+            return
+        task = asyncio.create_task(self._run(session_id, correlation_id), name="promotion")
+        self._running[session_id] = task
+        task.add_done_callback(lambda _: self._running.pop(session_id, None))
+
+    async def sweep_forever(self) -> None:
+        """Pick up steps nobody holds: failed ones, and a crashed replica's once expired."""
+        while True:
+            try:
+                for session_id in await repo.due(self._pool, _SWEEP_BATCH):
+                    self.kick(session_id)
+            except (asyncpg.PostgresError, OSError) as error:
+                log.warning("promotion sweep failed", extra={"error": str(error)})
+            await asyncio.sleep(self._settings.promotion_sweep_s)
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def _run(self, session_id: UUID, correlation_id: str) -> None:
+        try:
+            async with self._gate:
+                await self.promote(session_id, correlation_id)
+        except Exception:
+            # Released (or left to expire): the sweep retries it.
+            log.exception("promotion failed", extra={"upload_session_id": str(session_id)})
+
+    async def promote(self, session_id: UUID, correlation_id: str = "") -> bool:
+        """Run the background steps once; False when nothing was due or another worker has them."""
+        owner = uuid4()
+        lease_s = self._settings.lease_s
+        attempt = await repo.claim(self._pool, session_id, saga.BACKGROUND, owner, lease_s)
+        if attempt is None:
+            return False
+        try:
+            async with leases.held(self._pool, session_id, owner, lease_s):
+                if attempt.step == Step.PROMOTING:
+                    await self._promote(session_id, owner, correlation_id)
+                await self._release_temp(session_id, owner)
+        except BaseException as error:
+            await leases.release(self._pool, session_id, owner, error)
+            raise
+        log.info("asset promoted", extra={"upload_session_id": str(session_id)})
+        return True
+
+    async def _promote(self, session_id: UUID, owner: UUID, correlation_id: str) -> None:
+        asset = await self._asset(session_id)
+        target = keys.asset_key(asset.tenant_id, asset.asset_id)
+        await self._storage.copy_to_permanent(asset, target)
+        faults.inject(self._settings, CRASH_DURING_PROMOTION, self._crash)
+        # One transaction: the Asset names the new key exactly when the event says so.
+        async with self._pool.acquire() as connection, connection.transaction():
+            promoted = await repo.mark_promoted(connection, session_id, target)
+            if promoted is not None:
+                await self._outbox.add(
+                    connection,
+                    EventType.ASSET_PROMOTED,
+                    views.promoted_event(promoted, asset.object_key),
+                    key=str(session_id),
+                    tenant_id=asset.tenant_id,
+                    correlation_id=correlation_id,
+                )
+            if not await repo.advance(connection, session_id, Step.PROMOTING, owner, release=False):
+                raise saga.StepConflictError(f"promotion of {session_id} was taken over")
+
+    async def _release_temp(self, session_id: UUID, owner: UUID) -> None:
+        asset = await self._asset(session_id)
+        # Deleted only now that the Asset names the permanent key: nothing points here.
+        await self._storage.delete(asset.bucket, keys.temp_key(session_id))
+        await repo.advance(self._pool, session_id, Step.RELEASING, owner, release=True)
+
+    async def _asset(self, session_id: UUID) -> Asset:
+        asset = await repo.asset_of(self._pool, session_id)
+        if asset is None:
+            raise RuntimeError(f"saga of {session_id} is past finalizing without an asset")
+        return asset
+
+
+@contextlib.asynccontextmanager
+async def sweeping(promoter: Promoter) -> AsyncIterator[Promoter]:
+    """The promoter with its sweep running; both stop when the service does."""
+    sweep = asyncio.create_task(promoter.sweep_forever(), name="promotion-sweep")
+    try:
+        yield promoter
+    finally:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
+        await promoter.close()

@@ -1,0 +1,73 @@
+"""What completion shows of an Asset: the reply to `complete` and the asset events."""
+
+from uuid import UUID
+
+from intake_completion import domain
+from intake_completion.repo import Asset
+from intake_contracts.commands import AssetView, CompletionResult
+from intake_contracts.events import AssetCreated, AssetPromoted
+from intake_contracts.sessions import SessionRecord
+
+
+def draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | None) -> Asset:
+    return Asset(
+        asset_id=asset_id,
+        upload_session_id=session.upload_session_id,
+        tenant_id=session.tenant_id,
+        brand_id=session.brand_id,
+        user_id=session.user_id,
+        title=domain.title_for(title, session.file_name),
+        file_name=session.file_name,
+        mime_type=session.mime_type,
+        size_bytes=session.size_bytes,
+        bucket=session.bucket,
+        object_key=object_key,
+        checksum_sha256=session.checksum_sha256,
+        created_at=None,
+    )
+
+
+def view(asset: Asset) -> AssetView:
+    if asset.created_at is None:
+        raise ValueError("an asset is shown only once it is stored")
+    return AssetView(
+        asset_id=asset.asset_id,
+        upload_session_id=asset.upload_session_id,
+        tenant_id=asset.tenant_id,
+        brand_id=asset.brand_id,
+        title=asset.title,
+        file_name=asset.file_name,
+        mime_type=asset.mime_type,
+        size_bytes=asset.size_bytes,
+        bucket=asset.bucket,
+        object_key=asset.object_key,
+        checksum_sha256=asset.checksum_sha256,
+        created_at=asset.created_at,
+        promoted_at=asset.promoted_at,
+    )
+
+
+def result(asset: Asset, *, created: bool) -> CompletionResult:
+    return CompletionResult(
+        asset=view(asset), upload_session_id=asset.upload_session_id, created=created
+    )
+
+
+def created_event(asset: Asset) -> AssetCreated:
+    shown = view(asset)
+    return AssetCreated(**shown.model_dump(exclude={"created_at", "promoted_at"}))
+
+
+def promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:
+    if asset.promoted_at is None:
+        raise ValueError("a promoted asset carries its promotion time")
+    return AssetPromoted(
+        asset_id=asset.asset_id,
+        upload_session_id=asset.upload_session_id,
+        tenant_id=asset.tenant_id,
+        bucket=asset.bucket,
+        object_key=asset.object_key,
+        previous_key=previous_key,
+        size_bytes=asset.size_bytes,
+        promoted_at=asset.promoted_at,
+    )
