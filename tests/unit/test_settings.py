@@ -2,6 +2,7 @@
 
 import pytest
 
+from intake_completion.settings import CompletionSettings
 from intake_gateway.settings import GatewaySettings
 from intake_runtime.settings import PostgresSettings, S3Settings
 
@@ -52,3 +53,15 @@ def test_production_accepts_a_strong_secret_with_issuer_and_audience() -> None:
         INTAKE_JWT_AUDIENCE="intake",
     )
     assert settings.refusals() == []
+
+
+def test_a_test_only_crash_point_is_refused_in_production_only() -> None:
+    production = CompletionSettings(
+        INTAKE_ENV="production",
+        DATABASE_URL="postgresql://u@db.invalid/intake",
+        INTAKE_COMPLETION_FAULT="crash_during_promotion",
+    )
+    local = CompletionSettings(INTAKE_ENV="local", INTAKE_COMPLETION_FAULT="crash_during_promotion")
+
+    assert any(p.startswith("INTAKE_COMPLETION_FAULT") for p in production.refusals())
+    assert local.refusals() == []

@@ -53,3 +53,11 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
     fault: Literal["", "crash_after_mark_completed", "crash_during_promotion"] = Field(
         default="", alias="INTAKE_COMPLETION_FAULT"
     )
+
+    def refusals(self) -> list[str]:
+        problems = super().refusals()
+        if self.production and self.fault:
+            problems.append(
+                "INTAKE_COMPLETION_FAULT: a test-only crash point, refused in production"
+            )
+        return problems
