@@ -8,7 +8,6 @@ namespace of its own, on the running native stack (`make up` or `bash deploy/sta
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import uuid
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 from tests.support import stack, tokens
+from tests.support.ports import free_port
 
 from bench import cpu
 from bench.common import percentiles, write
@@ -24,12 +24,6 @@ from bench.control_plane import initiate_call, run_concurrently
 
 sys.path.insert(0, str(stack.ROOT / "deploy"))
 import launcher
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def measure_replicas(

@@ -1,7 +1,6 @@
 """Fixtures: the real stack once per run, every service as its own process, and clients."""
 
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,15 +16,10 @@ from botocore.config import Config
 
 from intake_runtime.messaging import names
 from tests.support import stack, tokens
+from tests.support.ports import free_port
 
 sys.path.insert(0, str(stack.ROOT / "deploy"))
 import launcher
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
