@@ -3,7 +3,7 @@
 import random
 import socket
 
-# Below Linux's ephemeral range (32768–60999 by default): a port the kernel may hand to any
+# Below Linux's ephemeral range (32768-60999 by default): a port the kernel may hand to any
 # outgoing connection between our probe and the server's bind would make the bind fail.
 _LOW, _HIGH = 20_000, 32_000
 
