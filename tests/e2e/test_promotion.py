@@ -25,7 +25,6 @@ from tests.e2e.test_completion import (
     assert_unchanged,
     complete,
     direct_upload,
-    exists,
     promoted,
     promoted_events,
     read,
@@ -33,6 +32,7 @@ from tests.e2e.test_completion import (
     refused,
     temp_key,
 )
+from tests.support.storage import exists
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
