@@ -59,15 +59,8 @@ def created_event(asset: Asset) -> AssetCreated:
 
 
 def promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:
-    if asset.promoted_at is None:
+    shown = view(asset)
+    if shown.promoted_at is None:
         raise ValueError("a promoted asset carries its promotion time")
-    return AssetPromoted(
-        asset_id=asset.asset_id,
-        upload_session_id=asset.upload_session_id,
-        tenant_id=asset.tenant_id,
-        bucket=asset.bucket,
-        object_key=asset.object_key,
-        previous_key=previous_key,
-        size_bytes=asset.size_bytes,
-        promoted_at=asset.promoted_at,
-    )
+    fields = set(AssetPromoted.model_fields) - {"previous_key"}
+    return AssetPromoted(**shown.model_dump(include=fields), previous_key=previous_key)
