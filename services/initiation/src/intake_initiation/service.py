@@ -204,9 +204,10 @@ class InitiationService:
         await self._store.ensure_bucket(session.bucket)
         if session.upload_type != UploadType.MULTIPART:
             return None
-        return await self._store.create_multipart(
+        upload = await self._store.create_multipart(
             session.bucket, session.temp_key, session.mime_type
         )
+        return upload.upload_id
 
     async def _replay(self, existing: Session, fingerprint: str) -> SessionView:
         if existing.request_fingerprint != fingerprint:
