@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Final, TypedDict
+from typing import TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -23,15 +23,17 @@ class ConsumerOptions(TypedDict):
     heartbeat_interval_ms: int
 
 
-# Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte arrives,
-# so a long fetch wait costs no latency, while a 10 ms one made every idle consumer poll a
-# hundred times a second (measured: a fifth of a core per idle service). A short session lets
-# the group hand a killed consumer's partitions on within seconds (the broker's minimum).
-CONSUMER_OPTIONS: Final[ConsumerOptions] = {
-    "fetch_max_wait_ms": 500,
-    "session_timeout_ms": 6_000,
-    "heartbeat_interval_ms": 1_500,
-}
+def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
+    """Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte
+    arrives, so a long fetch wait (INTAKE_KAFKA_FETCH_WAIT_MS) costs no latency, while a 10 ms
+    one made every idle consumer poll a hundred times a second (measured: a fifth of a core per
+    idle service). A short session lets the group hand a killed consumer's partitions on within
+    seconds (the broker's minimum)."""
+    return {
+        "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
+        "session_timeout_ms": 6_000,
+        "heartbeat_interval_ms": 1_500,
+    }
 
 
 def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
