@@ -53,6 +53,10 @@ def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
         allow_auto_create_topics=False,
         middlewares=(KafkaTelemetryMiddleware(),),
         logger=logging.getLogger(f"intake.{service}.broker"),
+        # FastStream's "Received"/"Processed" lines, two per message in every consumer, at
+        # DEBUG: on the hot path they were most of every service's log volume. Failures are
+        # still logged at their own level.
+        log_level=logging.DEBUG,
         graceful_timeout=10.0,
     )
 
