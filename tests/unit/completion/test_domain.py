@@ -141,9 +141,9 @@ def test_a_long_title_is_refused_before_anything_changes() -> None:
 
 def test_users_see_only_assets_of_their_brands_services_all() -> None:
     user = Principal(user_id="u", tenant_id="t", brand_ids=("b1",))
-    domain.require_brand("b1", user)
-    assert refusal(domain.require_brand, "b2", user).code == ErrorCode.BRAND_NOT_ALLOWED
-    domain.require_brand("b2", domain.acting_as(user, "cleanup"))
+    user.require_brand("b1")
+    assert refusal(user.require_brand, "b2").code == ErrorCode.BRAND_NOT_ALLOWED
+    domain.acting_as(user, "cleanup").require_brand("b2")
 
 
 def test_acting_as_keeps_the_callers_identity() -> None:

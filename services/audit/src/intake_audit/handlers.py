@@ -5,7 +5,7 @@ from faststream.kafka import KafkaBroker
 
 from intake_audit.service import AuditService
 from intake_contracts import topics
-from intake_contracts.commands import CommandType
+from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
 from intake_runtime.messaging.events import subscribe_event_batches
 
@@ -17,7 +17,7 @@ def build_dispatcher(
 ) -> CommandDispatcher[asyncpg.Connection]:
     dispatcher: CommandDispatcher[asyncpg.Connection] = CommandDispatcher("audit", runner)
     # A read changes nothing, so it needs no inbox row.
-    dispatcher.register(CommandType.GET_TRAIL, service.get_trail, inbox=False)
+    dispatcher.register(Commands.GET_TRAIL, service.get_trail, inbox=False)
     return dispatcher
 
 

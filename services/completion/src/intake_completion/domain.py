@@ -150,12 +150,6 @@ def title_for(title: str | None, file_name: str) -> str:
     return (title or "").strip() or file_name[:MAX_TITLE_LENGTH]
 
 
-def require_brand(brand_id: str, principal: Principal) -> None:
-    """A user sees only the assets of their brands; Intake's own services see all of a tenant."""
-    if principal.service is None and brand_id not in principal.brand_ids:
-        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")
-
-
 def acting_as(principal: Principal, service: str) -> Principal:
     """The caller's identity, with `service` vouching for the command (initiation requires it)."""
     return principal.model_copy(update={"service": service})

@@ -88,7 +88,7 @@ class CompletionService:
         session_id = command.payload.upload_session_id
         existing = await repo.by_session(self._pool, session_id, command.tenant_id)
         if existing is not None:
-            domain.require_brand(existing.brand_id, command.principal)
+            command.principal.require_brand(existing.brand_id)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
                 self._promoter.kick(session_id, command.envelope.correlation_id)
             return views.result(existing, created=False)

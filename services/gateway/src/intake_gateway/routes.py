@@ -8,9 +8,8 @@ from litestar.params import Parameter
 
 from intake_contracts.commands import (
     BatchResult,
-    CommandType,
+    Commands,
     CompleteUpload,
-    CompletionResult,
     InitiateBatch,
     InitiateUpload,
     SessionRef,
@@ -43,7 +42,6 @@ from intake_gateway.api import (
     PartUrlBody,
     PartUrlsBody,
 )
-from intake_gateway.auth import require_brand
 from intake_gateway.openapi import (
     ON_A_LIVE_SESSION,
     ON_A_SESSION,
@@ -93,11 +91,11 @@ class UploadsController(Controller):
         services: Services,
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
-        require_brand(principal, data.brand_id)
+        principal.require_brand(data.brand_id)
         command = InitiateUpload(
             **data.model_dump(), idempotency_key=blank_is_absent(idempotency_key)
         )
-        return await services.call(SessionView, CommandType.INITIATE, command, principal)
+        return await services.call(Commands.INITIATE, command, principal)
 
     @post(
         "/initiate-batch",
@@ -107,9 +105,9 @@ class UploadsController(Controller):
     async def initiate_batch(
         self, data: InitiateBatchBody, principal: Principal, services: Services
     ) -> BatchAnswer:
-        require_brand(principal, data.brand_id)
+        principal.require_brand(data.brand_id)
         command = InitiateBatch(**data.model_dump())
-        result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
+        result = await services.call(Commands.INITIATE_BATCH, command, principal)
         return _batch_answer(result)
 
     @post(
@@ -139,16 +137,12 @@ class UploadsController(Controller):
     ) -> PartUrls:
         upload_session_id = parse_session_id(session_id)
         command = SignParts(upload_session_id=upload_session_id, part_numbers=part_numbers)
-        return await services.call(
-            PartUrls, CommandType.SIGN_PARTS, command, principal, key=upload_session_id
-        )
+        return await services.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
     async def resume(self, session_id: str, principal: Principal, services: Services) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            ResumeView, CommandType.RESUME, ref, principal, key=ref.upload_session_id
-        )
+        return await services.call(Commands.RESUME, ref, principal, key=ref.upload_session_id)
 
     @put(
         "/{session_id:str}/activity",
@@ -160,35 +154,27 @@ class UploadsController(Controller):
     ) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await services.call(
-            ActivityView, CommandType.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
+            Commands.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
         )
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
     async def cancel(self, session_id: str, principal: Principal, services: Services) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            StatusView, CommandType.CANCEL, ref, principal, key=ref.upload_session_id
-        )
+        return await services.call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
     async def session(
         self, session_id: str, principal: Principal, services: Services
     ) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
-        )
+        return await services.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
     async def events(self, session_id: str, principal: Principal, services: Services) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        await services.call(
-            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
-        )
-        return await services.call(
-            Trail, CommandType.GET_TRAIL, ref, principal, key=ref.upload_session_id
-        )
+        await services.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
+        return await services.call(Commands.GET_TRAIL, ref, principal, key=ref.upload_session_id)
 
 
 class AssetsController(Controller):
@@ -217,7 +203,7 @@ class AssetsController(Controller):
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         result = await services.call(
-            CompletionResult, CommandType.COMPLETE, command, principal, key=data.upload_session_id
+            Commands.COMPLETE, command, principal, key=data.upload_session_id
         )
         view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
         return Response(view, status_code=201 if result.created else 200)

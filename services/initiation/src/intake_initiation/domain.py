@@ -136,8 +136,3 @@ def refusal_for_terminal(status: UploadStatus) -> DomainError:
         UploadStatus.FAILED: ErrorCode.UPLOAD_FAILED,
     }.get(status, ErrorCode.INVALID_SESSION_STATE)
     return DomainError(code, f"upload session is {status}")
-
-
-def require_brand(brand_id: str, brand_ids: tuple[str, ...]) -> None:
-    if brand_id not in brand_ids:
-        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")

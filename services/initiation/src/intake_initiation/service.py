@@ -127,7 +127,7 @@ class InitiationService:
         self, request: InitiateUpload, command: Command[BaseModel], tx: asyncpg.Connection
     ) -> SessionView:
         principal = command.principal
-        domain.require_brand(request.brand_id, principal.brand_ids)
+        principal.require_brand(request.brand_id)
         domain.validate_file(
             request.file_name, request.file_size, request.mime_type, self._settings.max_file_size
         )
@@ -364,8 +364,7 @@ class InitiationService:
         session = await repo.get(tx, command.payload.upload_session_id, principal.tenant_id)
         if session is None:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
-        if principal.service is None:
-            domain.require_brand(session.brand_id, principal.brand_ids)
+        principal.require_brand(session.brand_id)
         return session
 
     async def _reload(self, tx: asyncpg.Connection, session: Session) -> Session:
