@@ -1,16 +1,16 @@
 """Broker adapter: which command runs which use case, and whether it goes through the inbox."""
 
-import asyncpg
-
 from intake_contracts.commands import Commands
+from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
+from intake_initiation.settings import SERVICE
 from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
 
 
 def build_dispatcher(
-    service: InitiationService, runner: TransactionRunner[asyncpg.Connection]
-) -> CommandDispatcher[asyncpg.Connection]:
-    dispatcher: CommandDispatcher[asyncpg.Connection] = CommandDispatcher("initiation", runner)
+    service: InitiationService, runner: TransactionRunner[Unit]
+) -> CommandDispatcher[Unit]:
+    dispatcher: CommandDispatcher[Unit] = CommandDispatcher(SERVICE, runner)
     # Changes of state go through the inbox; reads and signing are idempotent by nature.
     dispatcher.register(Commands.INITIATE, service.initiate, inbox=True)
     dispatcher.register(Commands.INITIATE_BATCH, service.initiate_batch, inbox=True)
