@@ -5,14 +5,12 @@ from collections.abc import AsyncIterator
 
 from intake_audit.handlers import build_dispatcher, subscribe_events
 from intake_audit.service import AuditService
-from intake_audit.settings import SCHEMA, AuditSettings
+from intake_audit.settings import SCHEMA, SERVICE, AuditSettings
 from intake_contracts import topics
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
 from intake_runtime.lifecycle import run_service, serving
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool
-
-SERVICE = "audit"
 
 
 @contextlib.asynccontextmanager

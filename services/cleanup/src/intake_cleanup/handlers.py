@@ -6,6 +6,7 @@ from faststream.kafka import KafkaBroker
 
 from intake_cleanup.index import SessionIndex
 from intake_cleanup.service import CleanupService
+from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
 from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
@@ -19,7 +20,7 @@ ASSETS_GROUP = "intake-cleanup-assets"
 
 def build_dispatcher(service: CleanupService) -> CommandDispatcher[None]:
     # Running a job is idempotent by nature and manages its own transactions: no inbox.
-    dispatcher: CommandDispatcher[None] = CommandDispatcher("cleanup", NoTransaction())
+    dispatcher: CommandDispatcher[None] = CommandDispatcher(SERVICE, NoTransaction())
     dispatcher.register(Commands.RUN_CLEANUP_JOB, service.run_command, inbox=False)
     return dispatcher
 

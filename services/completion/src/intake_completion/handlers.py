@@ -1,6 +1,7 @@
 """Broker adapter: the one command the completion service handles."""
 
-from intake_completion.service import SERVICE, CompletionService
+from intake_completion.service import CompletionService
+from intake_completion.settings import SERVICE
 from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
 
+SERVICE: Final = "completion"
 SCHEMA: Final = "completion"
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB

@@ -23,7 +23,7 @@ _KEYED_BY_SESSION = frozenset(
 )
 
 
-class Services:
+class Peers:
     def __init__(
         self, client: RequestReplyClient, timeouts: dict[CommandType, float] | None = None
     ) -> None:
