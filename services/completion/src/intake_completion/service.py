@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from intake_completion import domain, faults, leases, metrics, repo, saga, views
+from intake_completion.domain import Asset
 from intake_completion.promotion import Promoter
-from intake_completion.repo import Asset
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_completion.storage import CompletionStorage
