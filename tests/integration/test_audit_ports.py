@@ -20,7 +20,7 @@ class TestPostgresEventLog(EventLogContract):
     async def events(self, stack_env: dict[str, str]) -> AsyncIterator[PostgresEventLog]:
         """Rows of tenants unique to each test: they never meet another test's."""
         pool = await create_pool(
-            AuditSettings(database_url=stack_env["DATABASE_URL"], intake_env="local")
+            AuditSettings(DATABASE_URL=stack_env["DATABASE_URL"], INTAKE_ENV="local")
         )
         try:
             await migrate(pool, SCHEMA, package_dir(audit_app.__file__, "migrations"))

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.integration
 
 def _settings(stack_env: dict[str, str]) -> InitiationSettings:
     keys = ("DATABASE_URL", "AWS_ENDPOINT_URL", "AWS_BUCKET")
-    values = {key.lower(): stack_env[key] for key in keys}
-    return InitiationSettings(**values, intake_env="local")
+    return InitiationSettings(**{key: stack_env[key] for key in keys}, INTAKE_ENV="local")
 
 
 class TestPostgresSessions(SessionRepositoryContract):

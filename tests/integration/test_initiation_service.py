@@ -46,7 +46,7 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
         "INTAKE_ENV": "local",
         **overrides,
     }
-    return InitiationSettings(**{key.lower(): value for key, value in values.items()})
+    return InitiationSettings(**values)
 
 
 @pytest.fixture

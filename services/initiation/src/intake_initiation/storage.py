@@ -13,9 +13,10 @@ class S3SessionStorage:
         await self._store.ensure_bucket(session.bucket)
         if session.upload_type != UploadType.MULTIPART:
             return None
-        return await self._store.create_multipart(
+        upload = await self._store.create_multipart(
             session.bucket, session.temp_key, session.mime_type
         )
+        return upload.upload_id
 
     async def presign_part(
         self, session: Session, part_number: int, content_length: int, expires_s: int
