@@ -64,7 +64,7 @@ def subscribe_event_batches(
         max_records=BATCH_SIZE,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        **kafka.CONSUMER_OPTIONS,
+        **kafka.EVENT_CONSUMER_OPTIONS,
         title=title,
     )(on_batch)
 
