@@ -4,6 +4,7 @@ from pydantic import Field
 
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
+SERVICE = "cleanup"
 SCHEMA = "cleanup"
 HOUR = 3600
 

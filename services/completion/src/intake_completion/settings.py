@@ -12,6 +12,7 @@ from intake_runtime.settings import (
     ServiceSettings,
 )
 
+SERVICE: Final = "completion"
 SCHEMA: Final = "completion"
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from intake_completion import domain, saga
-from intake_completion.repo import Asset
+from intake_completion.domain import Asset
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
+SERVICE = "initiation"
 SCHEMA = "initiation"
 # Types a browser renders and runs when the object is opened from the bucket's origin.
 EXECUTABLE_MIME_TYPES: Final = (

@@ -66,7 +66,7 @@ def subscribe_event_batches(
         max_records=BATCH_SIZE,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        **kafka.consumer_options(settings),
+        **kafka.event_consumer_options(settings),
         title=title,
     )(on_batch)
 
