@@ -37,7 +37,6 @@ def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
     }
 
 
-
 def event_consumer_options(settings: ServiceSettings) -> ConsumerOptions:
     """Event consumers (audit, cleanup's index) need no low latency: the broker holds their
     fetch until 64 KiB of events or the fetch wait has passed, so that a busy system hands them
