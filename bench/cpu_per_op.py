@@ -338,6 +338,8 @@ def main() -> None:
         "INTAKE_NAMESPACE": namespace,
         "INTAKE_LOG_LEVEL": os.environ.get("INTAKE_LOG_LEVEL", "INFO"),
         "INTAKE_CLEANUP_SCHEDULE": "off",
+        # A loaded machine can take seconds per call at c16: wait rather than fail the run.
+        "INTAKE_REQUEST_TIMEOUT_S": "60",
     }
     state = Path(stack_env.get("INTAKE_STATE_DIR", stack.ROOT / ".state")).resolve()
     with running_services(checkout, env) as processes:
