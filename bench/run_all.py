@@ -106,6 +106,50 @@ PHASES = (
 )
 
 
+def cpu_targets() -> list[str]:
+    """Issue 15's targets beside the latest cpu_per_op figures (after)."""
+    now = _figures("cpu_per_op")
+    if not now:
+        return []
+
+    def phase(key: str, field: str) -> Any:
+        return now.get(key, {}).get(field, "?")
+
+    def cpu(key: str) -> str:
+        figures = now.get(key, {})
+        raw = figures.get("cpu_ms_per_op", {}).get("total", "?")
+        net = figures.get("cpu_ms_per_op_net_of_idle", {}).get("total", "?")
+        return f"{raw} ms raw, {net} ms net of idle"
+
+    floor = now.get("floor", {}).get("initiate_direct_in_process", {})
+    rss = now.get("service_peak_rss_mib", {})
+    return [
+        "| issue 15 target | measured (after) |",
+        "|---|---|",
+        (
+            f"| all processes <= 10 ms CPU per initiate | c16 {cpu('initiate_c16')};"
+            f" sequential {cpu('initiate_sequential')} |"
+        ),
+        (
+            f"| <= 0.5 ms per event in each event consumer |"
+            f" {now.get('event_consumers_cpu_ms_per_event')} |"
+        ),
+        (
+            f"| initiate c16 >= 200 req/s, p99 <= 150 ms | {phase('initiate_c16', 'rps')} req/s,"
+            f" p99 {phase('initiate_c16', 'p99_ms')} ms |"
+        ),
+        f"| initiate sequential p50 <= 12 ms | {phase('initiate_sequential', 'p50_ms')} ms |",
+        (
+            f"| complete (64 KiB direct) p50 <= 30 ms |"
+            f" {phase('complete_direct_64KiB', 'p50_ms')} ms |"
+        ),
+        f"| part URL sequential p50 <= 8 ms | {phase('part_url_sequential', 'p50_ms')} ms |",
+        f"| in-process floor for initiate <= 3 ms | p50 {floor.get('p50_ms', '?')} ms |",
+        f"| each service < 150 MiB RSS | peak {rss} |",
+        f"| (load average during the run) | {now.get('load_average')} |",
+    ]
+
+
 def cpu_table() -> list[str]:
     """Before/after CPU per operation, per process, and latency, from the two result files."""
     before, after = _figures("cpu_per_op_before"), _figures("cpu_per_op")
@@ -251,7 +295,7 @@ def _issue_16_rows() -> list[str]:
 
 def render() -> None:
     parts = ["# Benchmarks", "", TARGETS, "", "## Summary", "", *summary(), "", ISSUE_16, ""]
-    parts += [ISSUE_15, "", *cpu_table(), ""]
+    parts += [ISSUE_15, "", *cpu_targets(), "", *cpu_table(), ""]
     parts += [section(path) for path in sorted(RESULTS.glob("*.json"))]
     REPORT.write_text("\n".join(parts))
     print(f"wrote {REPORT}")
