@@ -32,6 +32,8 @@ from intake_contracts.sessions import (
 
 MAX_BATCH_FILES: Final = 100
 MAX_SIGNED_PARTS_PER_CALL: Final = 100
+MAX_PRUNE_BATCH: Final = 10_000
+MAX_PROMOTING_KEYS: Final = 1000
 
 
 class CommandType(StrEnum):
@@ -45,7 +47,10 @@ class CommandType(StrEnum):
     BEGIN_COMPLETION = "initiation.begin_completion"
     MARK_COMPLETED = "initiation.mark_completed"
     MARK_FAILED = "initiation.mark_failed"
+    PRUNE_TERMINAL_SESSIONS = "initiation.prune_terminal_sessions"
     COMPLETE = "completion.complete"
+    PRUNE_COMPLETION_RECORDS = "completion.prune_completion_records"
+    PROMOTING_KEYS = "completion.promoting_keys"
     RUN_CLEANUP_JOB = "cleanup.run_job"
     GET_TRAIL = "audit.get_trail"
 
@@ -159,6 +164,38 @@ class JobRunView(BaseModel):
     errors: list[str]
 
 
+class PruneOlderThan(BaseModel):
+    """Retention: remove up to `limit` finished rows last changed before `older_than`, with the
+    inbox and published outbox rows of the same age. Sent by cleanup only."""
+
+    older_than: datetime
+    limit: int = Field(ge=1, le=MAX_PRUNE_BATCH)
+
+
+class PruneResult(BaseModel):
+    """How many rows one batch removed; fewer than the limit each means nothing older is left."""
+
+    removed: int
+    inbox_removed: int
+    outbox_removed: int
+
+    def exhausted(self, limit: int) -> bool:
+        return max(self.removed, self.inbox_removed, self.outbox_removed) < limit
+
+
+class PromotingKeys(BaseModel):
+    """Permanent keys (`tenants/{tenant}/assets/{asset}/original`) of the principal's tenant
+    that cleanup found a multipart upload under."""
+
+    object_keys: list[str] = Field(max_length=MAX_PROMOTING_KEYS)
+
+
+class PromotingKeysView(BaseModel):
+    """The subset of the keys asked about whose promotion completion still owns."""
+
+    promoting: list[str]
+
+
 class TrailEntry(BaseModel):
     event_id: UUID
     type: str
@@ -182,7 +219,10 @@ COMMAND_MODELS: Final[dict[CommandType, tuple[type[BaseModel], type[BaseModel]]]
     CommandType.BEGIN_COMPLETION: (SessionRef, SessionRecord),
     CommandType.MARK_COMPLETED: (MarkCompleted, SessionRecord),
     CommandType.MARK_FAILED: (MarkFailed, StatusView),
+    CommandType.PRUNE_TERMINAL_SESSIONS: (PruneOlderThan, PruneResult),
     CommandType.COMPLETE: (CompleteUpload, CompletionResult),
+    CommandType.PRUNE_COMPLETION_RECORDS: (PruneOlderThan, PruneResult),
+    CommandType.PROMOTING_KEYS: (PromotingKeys, PromotingKeysView),
     CommandType.RUN_CLEANUP_JOB: (RunCleanupJob, JobRunView),
     CommandType.GET_TRAIL: (SessionRef, Trail),
 }

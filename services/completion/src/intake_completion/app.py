@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 from intake_completion.handlers import build_dispatcher
 from intake_completion.promotion import Promoter, sweeping
+from intake_completion.retention import CompletionRetention
 from intake_completion.service import SERVICE, CompletionService
 from intake_completion.sessions import InitiationSessions
 from intake_completion.settings import SCHEMA, CompletionSettings
@@ -48,7 +49,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         service = CompletionService(
             settings, pool, storage, InitiationSessions(replies), outbox, promoter
         )
-        dispatcher = build_dispatcher(service)
+        dispatcher = build_dispatcher(service, CompletionRetention(pool))
         dispatcher.subscribe(
             broker,
             topics.COMPLETION_COMMANDS,

@@ -3,6 +3,7 @@
 import asyncpg
 
 from intake_contracts.commands import CommandType
+from intake_initiation.retention import prune_terminal_sessions
 from intake_initiation.service import InitiationService
 from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
 
@@ -22,4 +23,9 @@ def build_dispatcher(
     dispatcher.register(CommandType.GET_SESSION, service.get_session, inbox=False)
     dispatcher.register(CommandType.RESUME, service.resume, inbox=False)
     dispatcher.register(CommandType.BEGIN_COMPLETION, service.begin_completion, inbox=False)
+    # Retention is idempotent by nature (it deletes by age) and must not add an inbox row for
+    # each batch it runs.
+    dispatcher.register(
+        CommandType.PRUNE_TERMINAL_SESSIONS, prune_terminal_sessions, inbox=False
+    )
     return dispatcher

@@ -71,6 +71,12 @@ TOUCH = (
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
     f" RETURNING {_COLUMNS}"
 )
+# Finished sessions by when they finished; SKIP LOCKED: a batch never waits on a live writer.
+PRUNE_FINISHED = (
+    f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE}"
+    " WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND updated_at < $1"
+    " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+)
 
 
 def _session(row: asyncpg.Record | None) -> Session | None:
@@ -149,3 +155,9 @@ async def transition(
 
 async def touch(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
     return _session(await connection.fetchrow(TOUCH, session_id, tenant_id))
+
+
+async def prune_finished(connection: asyncpg.Connection, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` terminal sessions that finished before `older_than`."""
+    status = await connection.execute(PRUNE_FINISHED, older_than, limit)
+    return int(status.rsplit(" ", 1)[-1])
