@@ -29,9 +29,7 @@ class CompletionRetention:
                 ),
             )
 
-    async def promoting_keys(
-        self, command: Command[PromotingKeys], _: None
-    ) -> PromotingKeysView:
+    async def promoting_keys(self, command: Command[PromotingKeys], _: None) -> PromotingKeysView:
         """The asked keys of the caller's tenant that an unfinished saga will still copy to;
         a key of another tenant, or outside the asset layout, is never owned here."""
         retention.require_retention_caller(command.principal)

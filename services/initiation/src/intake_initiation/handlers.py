@@ -25,7 +25,5 @@ def build_dispatcher(
     dispatcher.register(CommandType.BEGIN_COMPLETION, service.begin_completion, inbox=False)
     # Retention is idempotent by nature (it deletes by age) and must not add an inbox row for
     # each batch it runs.
-    dispatcher.register(
-        CommandType.PRUNE_TERMINAL_SESSIONS, prune_terminal_sessions, inbox=False
-    )
+    dispatcher.register(CommandType.PRUNE_TERMINAL_SESSIONS, prune_terminal_sessions, inbox=False)
     return dispatcher

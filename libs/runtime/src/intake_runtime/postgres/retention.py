@@ -28,9 +28,7 @@ def _prune(schema: str, table: str, key: str, where: str) -> str:
     )
 
 
-async def prune_inbox(
-    connection: Connection, schema: str, older_than: datetime, limit: int
-) -> int:
+async def prune_inbox(connection: Connection, schema: str, older_than: datetime, limit: int) -> int:
     """Inbox rows received before `older_than`: a redelivery of their command is no longer
     possible (the command topic's retention is shorter than any inbox retention allowed)."""
     query = _prune(schema, "inbox", "message_id", "received_at < $1")
