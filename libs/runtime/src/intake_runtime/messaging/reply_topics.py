@@ -33,12 +33,17 @@ async def reply_topics_liveness(bootstrap: str) -> dict[str, bool]:
 
 
 async def _groups_with_members(admin: AIOKafkaAdminClient, groups: list[str]) -> set[str]:
+    """Only groups the broker lists are described, one at a time: describing a group that does
+    not exist returns a record aiokafka cannot decode."""
+    wanted = set(groups)
+    existing = sorted(g for g, _ in await admin.list_consumer_groups() if g in wanted)
     with_members: set[str] = set()
-    for response in await admin.describe_consumer_groups(groups):
-        for group in response.groups:
-            error_code, group_id, state, _, _, members = group[:6]
-            if error_code == 0 and state not in _MEMBERLESS and members:
-                with_members.add(group_id)
+    for group_id in existing:
+        for response in await admin.describe_consumer_groups([group_id]):
+            for group in response.groups:
+                error_code, _, state, _, _, members = group[:6]
+                if error_code == 0 and state not in _MEMBERLESS and members:
+                    with_members.add(group_id)
     return with_members
 
 
