@@ -43,9 +43,9 @@ OPERATOR = Principal(user_id="test:operator", tenant_id="system", service="tests
 
 
 def cleanup_settings(stack_env: dict[str, str], **aliases: str) -> CleanupSettings:
-    values: dict[str, Any] = {k.lower(): v for k, v in stack_env.items()}
-    values |= {"INTAKE_CLEANUP_SCHEDULE": "off", **aliases}
-    return CleanupSettings.model_validate(values)
+    return CleanupSettings.model_validate(
+        {**stack_env, "INTAKE_CLEANUP_SCHEDULE": "off", **aliases}
+    )
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +60,7 @@ async def cleanup(
 
 @pytest.fixture
 async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
-    settings = ServiceSettings(kafka_bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
     broker = build_broker(settings, "cleanup-tests")
     await broker.start()
     client = RequestReplyClient(
@@ -132,8 +132,7 @@ async def wait_indexed(db: asyncpg.Connection, ids: list[str], status: str) -> N
 
 async def live_uploads(stack_env: dict[str, str]) -> set[str]:
     """Upload ids still in progress under the temp prefix, every page."""
-    values: dict[str, Any] = {k.lower(): v for k, v in stack_env.items()}
-    settings = S3Settings(**values)
+    settings = S3Settings.model_validate(stack_env)
     async with open_object_store(settings) as store:
         return {
             u.upload_id

@@ -22,11 +22,13 @@ from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView, StatusView
+from intake_initiation import repo
+from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
@@ -44,7 +46,7 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
         "INTAKE_ENV": "local",
         **overrides,
     }
-    return InitiationSettings(**{key.lower(): value for key, value in values.items()})
+    return InitiationSettings(**values)
 
 
 @pytest.fixture
@@ -75,14 +77,14 @@ async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
     principal = Principal(
         user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
     )
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         request = InitiateUpload(
             file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
         )
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.initiate(command(request, principal), tx))
 
         view = (await runner.run(uuid.uuid4(), "test", work)).unwrap(SessionView)
@@ -107,14 +109,14 @@ async def test_mark_completed_and_cancel_cannot_both_win(
         user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
     )
     completion = user.model_copy(update={"service": "completion"})
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         request = InitiateUpload(
             file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
         )
 
-        async def initiate(tx: asyncpg.Connection) -> Reply:
+        async def initiate(tx: Unit) -> Reply:
             return Reply.success(await service.initiate(command(request, user), tx))
 
         for _ in range(RACE_ROUNDS):
@@ -123,12 +125,12 @@ async def test_mark_completed_and_cancel_cannot_both_win(
             asset_id = uuid.uuid4()
 
             async def complete(
-                tx: asyncpg.Connection, ref: SessionRef = ref, asset_id: uuid.UUID = asset_id
+                tx: Unit, ref: SessionRef = ref, asset_id: uuid.UUID = asset_id
             ) -> Reply:
                 mark = MarkCompleted(upload_session_id=ref.upload_session_id, asset_id=asset_id)
                 return Reply.success(await service.mark_completed(command(mark, completion), tx))
 
-            async def cancel(tx: asyncpg.Connection, ref: SessionRef = ref) -> Reply:
+            async def cancel(tx: Unit, ref: SessionRef = ref) -> Reply:
                 return Reply.success(await service.cancel(command(ref, user), tx))
 
             # Both at once, each in its own transaction: the compare-and-set decides.
@@ -158,13 +160,13 @@ async def test_users_cannot_send_service_transitions(
         user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
     )
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.mark_completed(command(mark, user), tx))
 
-        reply = await PostgresTransactions(pool, SCHEMA).run(uuid.uuid4(), "t", work)
+        reply = await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "t", work)
     assert reply.error is not None
     assert reply.error.code == "permission_denied"
 
@@ -192,11 +194,11 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         brand_id=None,
     )
     batch = InitiateBatch.model_construct(brand_id="b", batch_reference=None, files=files)
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.initiate_batch(command(batch, user), tx))
 
         result = (await runner.run(uuid.uuid4(), "t", work)).unwrap(BatchResult)

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
-from intake_cleanup.peers import SERVICE, Peers
+from intake_cleanup.peers import Peers
 from intake_cleanup.scheduler import running_schedule
 from intake_cleanup.service import CleanupService, Clock, utc_now
-from intake_cleanup.settings import SCHEMA, CleanupSettings
+from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
 from intake_runtime.bootstrap import (

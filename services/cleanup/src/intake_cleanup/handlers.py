@@ -6,8 +6,9 @@ from faststream.kafka import KafkaBroker
 
 from intake_cleanup.index import SessionIndex
 from intake_cleanup.service import CleanupService
+from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
-from intake_contracts.commands import CommandType
+from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 from intake_runtime.messaging.events import ReceivedEvent, subscribe_event_batches
 
@@ -19,8 +20,8 @@ ASSETS_GROUP = "intake-cleanup-assets"
 
 def build_dispatcher(service: CleanupService) -> CommandDispatcher[None]:
     # Running a job is idempotent by nature and manages its own transactions: no inbox.
-    dispatcher: CommandDispatcher[None] = CommandDispatcher("cleanup", NoTransaction())
-    dispatcher.register(CommandType.RUN_CLEANUP_JOB, service.run_command, inbox=False)
+    dispatcher: CommandDispatcher[None] = CommandDispatcher(SERVICE, NoTransaction())
+    dispatcher.register(Commands.RUN_CLEANUP_JOB, service.run_command, inbox=False)
     return dispatcher
 
 

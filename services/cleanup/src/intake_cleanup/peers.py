@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from intake_cleanup.domain import IndexedSession
+from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
 from intake_contracts.commands import (
     CommandType,
@@ -19,7 +20,6 @@ from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-SERVICE = "cleanup"
 # The tenant retention acts in: it removes rows of every tenant by age, as the system.
 SYSTEM_TENANT = "system"
 

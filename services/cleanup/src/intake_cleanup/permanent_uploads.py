@@ -12,8 +12,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
 from intake_cleanup import domain
 from intake_cleanup.peers import Peers
 from intake_cleanup.report import RunReport, bounded
@@ -23,7 +21,7 @@ from intake_contracts.errors import DomainError, TransientError
 from intake_contracts.events import ResidueRemoved
 from intake_contracts.keys import PERMANENT_PREFIX, asset_of_key
 from intake_runtime.messaging.requests import ReplyTimeoutError
-from intake_runtime.storage.s3 import MultipartUpload, ObjectStore, error_code
+from intake_runtime.storage.s3 import MultipartUpload, ObjectStore, StorageError
 
 ABORT = "abort_multipart"
 STAT = "permanent"
@@ -89,12 +87,9 @@ class PermanentUploads:
         self, report: RunReport, bucket: str, upload: MultipartUpload, reason: str
     ) -> None:
         try:
+            # False when S3 no longer knew the upload: gone already, which is the goal.
             await self._store.abort_multipart(bucket, upload.key, upload.upload_id)
-        except ClientError as error:
-            if error_code(error) not in {"NoSuchUpload", "404"}:  # gone already: fine
-                report.error(f"abort s3://{bucket}/{upload.key} upload {upload.upload_id}", error)
-                return
-        except TransientError as error:
+        except (TransientError, StorageError) as error:
             report.error(f"abort s3://{bucket}/{upload.key} upload {upload.upload_id}", error)
             return
         report.count(f"{STAT}_aborted")
