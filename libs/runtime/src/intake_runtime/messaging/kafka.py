@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TypedDict
+from typing import Final, TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -28,6 +28,12 @@ class ConsumerOptions(TypedDict, total=False):
     fetch_min_bytes: int
     session_timeout_ms: int
     heartbeat_interval_ms: int
+
+
+# A short session lets the group hand a killed consumer's partitions on within seconds (the
+# broker's minimum); every consumer of ours, the reply consumers included, uses it.
+SESSION_TIMEOUT_MS: Final = 6_000
+HEARTBEAT_INTERVAL_MS: Final = 1_500
 
 
 def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
