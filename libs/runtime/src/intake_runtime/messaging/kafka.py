@@ -17,12 +17,6 @@ from intake_runtime.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-# A short session lets the group hand a killed consumer's partitions on within seconds (the
-# broker's minimum); every group member, reply consumers included, uses it.
-SESSION_TIMEOUT_MS = 6_000
-HEARTBEAT_INTERVAL_MS = 1_500
-
-
 class ConsumerOptions(TypedDict, total=False):
     fetch_max_wait_ms: int
     fetch_min_bytes: int
