@@ -13,12 +13,15 @@ from pydantic import BaseModel
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import Job, RunStatus
 from intake_cleanup.peers import Peers, system_principal
+from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.report import RunReport
+from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
 from intake_contracts.commands import JobRunView, RunCleanupJob
 from intake_contracts.events import CleanupRunCompleted, EventType
+from intake_runtime import metrics
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import ObjectStore
@@ -51,13 +54,23 @@ class CleanupService:
         self._now = clock
         sessions = SessionJobs(settings, pool, peers)
         storage = StorageJobs(settings, pool, store)
+        permanent = PermanentUploads(settings, store, peers)
+        retention = RetentionJobs(settings, pool, peers)
+
+        async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
+            await storage.orphaned_multipart(report, now)
+            await permanent.sweep(report, await storage.buckets(), now)
+
         # Storage jobs ignore a tenant scope: a temp key does not name its tenant.
         self._jobs: dict[Job, JobBody] = {
             Job.DETECT_ABANDONED: sessions.detect_abandoned,
             Job.EXPIRE_SESSIONS: sessions.expire_sessions,
             Job.RECONCILE: sessions.reconcile,
             Job.ORPHANED_TEMP_OBJECTS: lambda r, now, _: storage.orphaned_temp_objects(r, now),
-            Job.ORPHANED_MULTIPART: lambda r, now, _: storage.orphaned_multipart(r, now),
+            Job.ORPHANED_MULTIPART: orphaned_multipart,
+            # Retention is by age, across tenants: a tenant scope does not apply.
+            Job.PRUNE_SESSIONS: retention.prune_sessions,
+            Job.SWEEP_REPLY_TOPICS: lambda r, now, _: retention.sweep_reply_topics(r, now),
         }
 
     async def run_command(self, command: Command[RunCleanupJob], _tx: object) -> JobRunView:
@@ -69,6 +82,11 @@ class CleanupService:
         Args:
             tenant_id: limit the session jobs to one tenant (operations, tests).
         """
+        view = await self._run(job, tenant_id)
+        metrics.observe_job(job, view.status, _duration_s(view), view.stats)
+        return view
+
+    async def _run(self, job: Job, tenant_id: str | None) -> JobRunView:
         run_id, started = uuid.uuid4(), self._now()
         try:
             async with self._job_lock(job) as locked:
@@ -95,6 +113,7 @@ class CleanupService:
             report.error(f"{job} stopped", error)
         view = _view(run_id, job, domain.run_status(report.errors), started, self._now(), report)
         await self._record(view, report)
+        metrics.observe_job(job, view.status, (self._now() - started).total_seconds(), view.stats)
         log.info(
             "job finished",
             extra={"job": job, "run_id": str(run_id), "status": view.status, "stats": view.stats},
@@ -168,6 +187,12 @@ async def _unlock(connection: repo.Connection, job: str) -> None:
         # The lock must not outlive the run: drop the connection, and the lock with it.
         log.warning("job unlock failed; closing its connection", extra={"job": job})
         connection.terminate()
+
+
+def _duration_s(view: JobRunView) -> float:
+    if view.started_at is None or view.finished_at is None:
+        return 0.0
+    return (view.finished_at - view.started_at).total_seconds()
 
 
 def _view(  # noqa: PLR0917 - mirrors JobRunView's fields

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Final, TypedDict
+from typing import TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -17,6 +17,12 @@ from intake_runtime.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+# A short session lets the group hand a killed consumer's partitions on within seconds (the
+# broker's minimum); every group member, reply consumers included, uses it.
+SESSION_TIMEOUT_MS = 6_000
+HEARTBEAT_INTERVAL_MS = 1_500
+
+
 class ConsumerOptions(TypedDict, total=False):
     fetch_max_wait_ms: int
     fetch_min_bytes: int
@@ -24,21 +30,24 @@ class ConsumerOptions(TypedDict, total=False):
     heartbeat_interval_ms: int
 
 
-# Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte arrives,
-# so a long fetch wait costs no latency, while a 10 ms one made every idle consumer poll a
-# hundred times a second (measured: a fifth of a core per idle service). A short session lets
-# the group hand a killed consumer's partitions on within seconds (the broker's minimum).
-CONSUMER_OPTIONS: Final[ConsumerOptions] = {
-    "fetch_max_wait_ms": 500,
-    "session_timeout_ms": 6_000,
-    "heartbeat_interval_ms": 1_500,
-}
+def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
+    """Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte
+    arrives, so a long fetch wait (INTAKE_KAFKA_FETCH_WAIT_MS) costs no latency, while a 10 ms
+    one made every idle consumer poll a hundred times a second (measured: a fifth of a core per
+    idle service)."""
+    return {
+        "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
+        "session_timeout_ms": SESSION_TIMEOUT_MS,
+        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
+    }
 
-# Event consumers (audit, cleanup's index) need no low latency: the broker holds their fetch
-# until 64 KiB of events or the fetch wait has passed, so that a busy system hands them batches
-# of tens of events (one transaction and one offset commit each) rather than one event per
-# fetch, which cost more CPU in the Kafka client than in the consumer's own work.
-EVENT_CONSUMER_OPTIONS: Final[ConsumerOptions] = {**CONSUMER_OPTIONS, "fetch_min_bytes": 64 * 1024}
+
+def event_consumer_options(settings: ServiceSettings) -> ConsumerOptions:
+    """Event consumers (audit, cleanup's index) need no low latency: the broker holds their
+    fetch until 64 KiB of events or the fetch wait has passed, so that a busy system hands them
+    batches of tens of events (one transaction and one offset commit each) rather than one event
+    per fetch, which cost more CPU in the Kafka client than in the consumer's own work."""
+    return {**consumer_options(settings), "fetch_min_bytes": 64 * 1024}
 
 
 def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
