@@ -113,7 +113,6 @@ class CleanupService:
             report.error(f"{job} stopped", error)
         view = _view(run_id, job, domain.run_status(report.errors), started, self._now(), report)
         await self._record(view, report)
-        metrics.observe_job(job, view.status, (self._now() - started).total_seconds(), view.stats)
         log.info(
             "job finished",
             extra={"job": job, "run_id": str(run_id), "status": view.status, "stats": view.stats},
