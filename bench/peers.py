@@ -15,6 +15,10 @@ median of 3. The peers are benchmark tools only (bench/peers/install.sh puts the
 folder); nothing of theirs enters the product.
 
     uv run python -m bench.peers [--runs 3] [--sizes-mib 256,1024] [--total 640]
+        [--gateway URL | --start] [--only boto3,tusd,companion,intake]
+
+Without --start, Intake is the system `make up` runs (as `make bench` does); --start runs its
+services as processes of their own on free ports instead.
 """
 
 import argparse
@@ -23,7 +27,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +41,7 @@ from typing import Any
 
 import httpx
 from tests.support import stack, tokens
+from tests.support.ports import free_port
 
 from bench import cpu
 from bench.common import percentiles, write
@@ -68,12 +72,6 @@ class System:
     version: str
     flags: list[str] = field(default_factory=list)
     bucket: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def install_peers() -> dict[str, Path]:
@@ -182,6 +180,26 @@ def companion(folder_of_install: Path, env: dict[str, str], folder: Path) -> Ite
 
 
 @contextlib.contextmanager
+def intake_running(url: str) -> Iterator[System]:
+    """The system `make up` started (its pid files name the services), as `make bench` runs."""
+    pids = {}
+    for pid_file in sorted((STATE / "services").glob("*.pid")):
+        pids[pid_file.stem] = [int(pid_file.read_text().strip())]
+    if not pids:
+        raise RuntimeError(f"no services of `make up` under {STATE}: run it, or pass --start")
+    yield System("intake", url, pids | _native(), _intake_version(), ["make up"], "")
+
+
+def _native() -> dict[str, list[int]]:
+    native = cpu.stack_pids(STATE)
+    return {"kafka": native["kafka"], "postgres": native["postgres"]}
+
+
+def _intake_version() -> str:
+    return f"intake {_output(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])}"
+
+
+@contextlib.contextmanager
 def intake(env: dict[str, str]) -> Iterator[System]:
     """Every Intake service as a process of its own (free ports), production settings."""
     sys.path.insert(0, str(ROOT / "deploy"))
@@ -197,12 +215,9 @@ def intake(env: dict[str, str]) -> Iterator[System]:
         for process in processes.values():
             process.wait_ready(180)
         pids = {name: [process.process.pid] for name, process in processes.items()}
-        native = cpu.stack_pids(STATE)
-        pids |= {"kafka": native["kafka"], "postgres": native["postgres"]}
-        commit = _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
         url = f"http://127.0.0.1:{processes['gateway'].health_port}"
-        yield System("intake", url, pids, f"intake {commit}", ["INTAKE_LOG_LEVEL=WARNING"],
-                     env["AWS_BUCKET"])  # fmt: skip
+        yield System("intake", url, pids | _native(), _intake_version(),
+                     ["INTAKE_LOG_LEVEL=WARNING"], env["AWS_BUCKET"])  # fmt: skip
     finally:
         for process in reversed(list(processes.values())):
             process.stop()
@@ -411,6 +426,8 @@ def main() -> None:
     parser.add_argument("--sizes-mib", default="256,1024")
     parser.add_argument("--total", type=int, default=640, help="requests per c16 measurement")
     parser.add_argument("--only", default="boto3,tusd,companion,intake")
+    parser.add_argument("--gateway", default=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--start", action="store_true", help="run Intake's services for the bench")
     args = parser.parse_args()
     only = args.only.split(",")
     tools = install_peers()
@@ -426,7 +443,7 @@ def main() -> None:
         systems: dict[str, Callable[[], contextlib.AbstractContextManager[System]]] = {
             "tusd": lambda: tusd(tools["tusd"], env, folder),
             "companion": lambda: companion(tools["companion"], env, folder),
-            "intake": lambda: intake(env),
+            "intake": lambda: intake(env) if args.start else intake_running(args.gateway),
         }
         if "boto3" in only:
             figures["boto3"] = {

@@ -21,6 +21,7 @@ BENCHMARKS = (
     ("browser_page", []),
     ("cli_first_request", []),
     ("replicas", []),
+    ("peers", []),
 )
 
 TARGETS = """Targets we report against (not test assertions): initiate p50 <= 10 ms and
@@ -170,8 +171,83 @@ def _issue_16_rows() -> list[str]:
     return rows
 
 
+PEERS_INTRO = """One sitting, one system running at a time, all against the stack's
+SeaweedFS, each in its own bucket (bench/peers.py; bench/peers/install.sh builds tusd from the
+Go module proxy and installs Companion from bench/peers/package-lock.json into the state folder:
+benchmark tools only, nothing of theirs enters the product). Clients: boto3's upload_file with
+8 MiB parts and 4 threads (no server: the ceiling); tusd's one streaming PATCH (tus-js-client's
+default); for Companion a client doing what Uppy's AwsS3 plugin does (create, sign each part,
+PUT the parts to S3, 4 at a time, 8 MiB, with Intake's own transfer code); `intake upload
+--parallel 4`. Every client is a process timed from exec to exit. Create is of a 64 MiB file,
+so every system starts an S3 multipart upload. Companion authenticates nothing and persists
+nothing (sessions in memory); tusd authenticates nothing and writes one .info object per
+upload; Intake authenticates, persists to Postgres and emits Kafka events."""
+
+PEER_NAMES = (("boto3", "boto3 upload_file"), ("tusd", "tusd"), ("companion", "Uppy Companion"),
+              ("intake", "Intake"))  # fmt: skip
+
+
+def peers_section() -> list[str]:
+    """Intake beside boto3, tusd and Companion, from one sitting (bench/peers.py)."""
+    path = RESULTS / "peers.json"
+    if not path.exists():
+        return []
+    document = json.loads(path.read_text())
+    peers = document["figures"]
+    present = [(key, label) for key, label in PEER_NAMES if key in peers]
+    servers = [(key, label) for key, label in present if key != "boto3"]
+    when = (
+        f"Measured {document['date']}; load average (1, 5, 15 min) at start"
+        f" {peers.get('load_average_at_start')}, at end {peers.get('load_average_at_end')}."
+    )
+    lines = ["## Intake beside its peers (issue 16)", "", PEERS_INTRO, "", when, ""]
+    lines += ["End to end, exec of the client to its exit, MiB/s (median of the runs):", ""]
+    lines += _table("file", present)
+    sizes = {k for key, _ in present for k in peers[key] if k.startswith("upload_")}
+    for size in sorted(sizes, key=lambda k: int(k.removeprefix("upload_").removesuffix("mib"))):
+        cells = [str(peers[key].get(size, {}).get("median_mib_s", "-")) for key, _ in present]
+        lines.append(f"| {size.removeprefix('upload_')} | " + " | ".join(cells) + " |")
+    lines += ["", CONTROL_HEADING, ""]
+    lines += _table("operation", servers)
+    for operation, title in (("create_c16", "create an upload"), ("sign_c16", "sign one part")):
+        cells = [_control_cell(peers[key].get(operation)) for key, _ in servers]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    idle = [f"{label} {peers[key]['idle_cpu_percent_of_a_core']['total']} %"
+            for key, label in servers]  # fmt: skip
+    lines += ["", f"Idle CPU (share of one core, before the load): {', '.join(idle)}.", ""]
+    lines += ["Versions and flags:", ""]
+    for key, label in present:
+        flags = " ".join(peers[key].get("flags", []))
+        lines.append(f"- {label}: {peers[key]['version']}; bucket {peers[key]['bucket']}; {flags}")
+    return [*lines, ""]
+
+
+CONTROL_HEADING = (
+    "Control plane at concurrency 16 (req/s; p50/p99 ms; server CPU ms per request over every"
+    " process of the system, SeaweedFS's apart):"
+)
+
+
+def _table(first: str, columns: list[tuple[str, str]]) -> list[str]:
+    return [
+        f"| {first} | " + " | ".join(label for _, label in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+
+
+def _control_cell(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "-"
+    return (
+        f"{cell['rps']} req/s; {cell['p50_ms']}/{cell['p99_ms']} ms;"
+        f" CPU {cell['server_cpu_ms_per_request']['total']} ms"
+        f" (+S3 {cell['s3_cpu_ms_per_request']})"
+    )
+
+
 def render() -> None:
     parts = ["# Benchmarks", "", TARGETS, "", "## Summary", "", *summary(), "", ISSUE_16, ""]
+    parts += peers_section()
     parts += [section(path) for path in sorted(RESULTS.glob("*.json"))]
     REPORT.write_text("\n".join(parts))
     print(f"wrote {REPORT}")
