@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from intake_cleanup.domain import IndexedSession
+from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
 from intake_contracts.commands import CommandType, CompleteUpload, CompletionResult, MarkFailed
 from intake_contracts.envelope import Principal
@@ -10,7 +11,6 @@ from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-SERVICE = "cleanup"
 
 
 def system_principal(tenant_id: str) -> Principal:

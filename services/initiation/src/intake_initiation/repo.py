@@ -1,42 +1,19 @@
-"""SQL of the initiation schema: named, parameterised, schema-qualified statements."""
+"""SQL of the initiation schema: named, parameterised, schema-qualified statements, and the
+Postgres adapters of the SessionRepository and Unit ports. The only SQL of the service."""
 
-from dataclasses import dataclass, fields
+from contextlib import AbstractAsyncContextManager
+from dataclasses import fields
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from intake_contracts.sessions import UploadStatus, UploadType
-
-
-@dataclass(frozen=True)
-class Session:
-    id: UUID
-    tenant_id: str
-    brand_id: str
-    user_id: str
-    status: UploadStatus
-    file_name: str
-    mime_type: str
-    size_bytes: int
-    upload_type: UploadType
-    chunk_size: int | None
-    part_count: int | None
-    bucket: str
-    temp_key: str
-    multipart_upload_id: str | None
-    client_reference: str | None
-    batch_reference: str | None
-    category_id: str | None
-    checksum_sha256: str | None
-    idempotency_key: str | None
-    request_fingerprint: str | None
-    expires_at: datetime
-    last_activity_at: datetime
-    failure_reason: str | None
-    asset_id: UUID | None
-    created_at: datetime
-
+from intake_initiation.domain import Session
+from intake_initiation.settings import SCHEMA
+from intake_runtime.messaging.dispatch import BoundTransactions
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.outbox import BoundOutbox, Outbox
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"
@@ -46,9 +23,9 @@ INSERT = (
     f"INSERT INTO {_TABLE} (id, tenant_id, brand_id, user_id, status, file_name, mime_type,"
     " size_bytes, upload_type, chunk_size, part_count, bucket, temp_key, client_reference,"
     " batch_reference, category_id, checksum_sha256, idempotency_key, request_fingerprint,"
-    " expires_at, last_activity_at)"
+    " expires_at, last_activity_at, created_at, updated_at)"
     " VALUES ($1, $2, $3, $4, 'INITIATING', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " $16, $17, $18, $19, now())"
+    " $16, $17, $18, $19, $20, $21, $21)"
     f" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     f" RETURNING {_COLUMNS}"
 )
@@ -58,7 +35,7 @@ BY_IDEMPOTENCY_KEY = (
 )
 # The compare-and-set every status change goes through: it wins only from an allowed status.
 TRANSITION = (
-    f"UPDATE {_TABLE} SET status = $3, updated_at = now(),"
+    f"UPDATE {_TABLE} SET status = $3, updated_at = $10,"
     " multipart_upload_id = coalesce($5, multipart_upload_id),"
     " failure_reason = coalesce($6, failure_reason), asset_id = coalesce($7, asset_id)"
     " WHERE id = $1 AND tenant_id = $2 AND status = ANY($4::text[])"
@@ -67,7 +44,7 @@ TRANSITION = (
     f" RETURNING {_COLUMNS}"
 )
 TOUCH = (
-    f"UPDATE {_TABLE} SET last_activity_at = now()"
+    f"UPDATE {_TABLE} SET last_activity_at = $3"
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
     f" RETURNING {_COLUMNS}"
 )
@@ -82,70 +59,101 @@ def _session(row: asyncpg.Record | None) -> Session | None:
     return Session(**values)
 
 
-async def insert(connection: asyncpg.Connection, session: Session) -> Session | None:
-    """The new session, or None when its idempotency key is already taken in the tenant."""
-    row = await connection.fetchrow(
-        INSERT,
-        session.id,
-        session.tenant_id,
-        session.brand_id,
-        session.user_id,
-        session.file_name,
-        session.mime_type,
-        session.size_bytes,
-        session.upload_type.value,
-        session.chunk_size,
-        session.part_count,
-        session.bucket,
-        session.temp_key,
-        session.client_reference,
-        session.batch_reference,
-        session.category_id,
-        session.checksum_sha256,
-        session.idempotency_key,
-        session.request_fingerprint,
-        session.expires_at,
+class PostgresSessions:
+    """The SessionRepository port over one connection (the unit of work's transaction)."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def insert(self, session: Session) -> Session | None:
+        row = await self._connection.fetchrow(
+            INSERT,
+            session.id,
+            session.tenant_id,
+            session.brand_id,
+            session.user_id,
+            session.file_name,
+            session.mime_type,
+            session.size_bytes,
+            session.upload_type.value,
+            session.chunk_size,
+            session.part_count,
+            session.bucket,
+            session.temp_key,
+            session.client_reference,
+            session.batch_reference,
+            session.category_id,
+            session.checksum_sha256,
+            session.idempotency_key,
+            session.request_fingerprint,
+            session.expires_at,
+            session.last_activity_at,
+            session.created_at,
+        )
+        return _session(row)
+
+    async def get(self, session_id: UUID, tenant_id: str) -> Session | None:
+        return _session(await self._connection.fetchrow(BY_ID, session_id, tenant_id))
+
+    async def by_idempotency_key(self, tenant_id: str, key: str) -> Session | None:
+        return _session(await self._connection.fetchrow(BY_IDEMPOTENCY_KEY, tenant_id, key))
+
+    async def transition(
+        self,
+        session: Session,
+        target: UploadStatus,
+        allowed_from: list[UploadStatus],
+        now: datetime,
+        *,
+        multipart_upload_id: str | None = None,
+        failure_reason: str | None = None,
+        asset_id: UUID | None = None,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> Session | None:
+        row = await self._connection.fetchrow(
+            TRANSITION,
+            session.id,
+            session.tenant_id,
+            target.value,
+            [status.value for status in allowed_from],
+            multipart_upload_id,
+            failure_reason,
+            asset_id,
+            idle_before,
+            expired_at,
+            now,
+        )
+        return _session(row)
+
+    async def touch(self, session_id: UUID, tenant_id: str, now: datetime) -> Session | None:
+        return _session(await self._connection.fetchrow(TOUCH, session_id, tenant_id, now))
+
+
+class PostgresUnit:
+    """The Unit port: repository and outbox on the one connection of the command's transaction."""
+
+    def __init__(self, connection: asyncpg.Connection, outbox: Outbox) -> None:
+        self._connection = connection
+        self._sessions = PostgresSessions(connection)
+        self._outbox = outbox.bound(connection)
+
+    @property
+    def sessions(self) -> PostgresSessions:
+        return self._sessions
+
+    @property
+    def outbox(self) -> BoundOutbox:
+        return self._outbox
+
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
+        return self._connection.transaction()
+
+
+def transactions(
+    pool: asyncpg.Pool, outbox: Outbox
+) -> BoundTransactions[asyncpg.Connection, PostgresUnit]:
+    """The runner of initiation's commands: inbox, state change and outbox in one transaction."""
+    return BoundTransactions(
+        PostgresTransactions(pool, SCHEMA), lambda connection: PostgresUnit(connection, outbox)
     )
-    return _session(row)
-
-
-async def get(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
-    return _session(await connection.fetchrow(BY_ID, session_id, tenant_id))
-
-
-async def by_idempotency_key(
-    connection: asyncpg.Connection, tenant_id: str, key: str
-) -> Session | None:
-    return _session(await connection.fetchrow(BY_IDEMPOTENCY_KEY, tenant_id, key))
-
-
-async def transition(
-    connection: asyncpg.Connection,
-    session: Session,
-    target: UploadStatus,
-    allowed_from: list[UploadStatus],
-    *,
-    multipart_upload_id: str | None = None,
-    failure_reason: str | None = None,
-    asset_id: UUID | None = None,
-    idle_before: datetime | None = None,
-    expired_at: datetime | None = None,
-) -> Session | None:
-    """The session after the change, or None when another writer got there first."""
-    row = await connection.fetchrow(
-        TRANSITION,
-        session.id,
-        session.tenant_id,
-        target.value,
-        [status.value for status in allowed_from],
-        multipart_upload_id,
-        failure_reason,
-        asset_id,
-        idle_before,
-        expired_at,
-    )
-    return _session(row)
-
-
-async def touch(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
-    return _session(await connection.fetchrow(TOUCH, session_id, tenant_id))
