@@ -44,7 +44,7 @@ from tests.support import stack, tokens
 from tests.support.ports import free_port
 
 from bench import cpu
-from bench.common import percentiles, write
+from bench.common import RESULTS, percentiles, write
 from bench.control_plane import run_concurrently
 from bench.data_plane import BOTO3_UPLOAD, drop_asset, s3_client, write_random
 
@@ -57,7 +57,6 @@ IDLE_S = 5.0
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STATE = Path(os.environ.get("INTAKE_STATE_DIR", ROOT / ".state")).resolve()
-TUSD_VERSION = "v2.9.1"
 
 Call = Callable[[], Awaitable[Any]]
 
@@ -129,7 +128,7 @@ def tusd(binary: Path, env: dict[str, str], folder: Path) -> Iterator[System]:
     tmp = folder / "tusd-tmp"
     tmp.mkdir(exist_ok=True)
     peer_env = {**_aws(env), "TMPDIR": str(tmp), "PATH": os.environ["PATH"]}
-    version = _output([str(binary), "-version"])
+    version = f"tusd {binary.parent.name.removeprefix('tusd-')} ({_output(['go', 'version'])})"
     url = f"http://127.0.0.1:{port}"
     with peer_process([str(binary), *flags], peer_env, f"{url}/files/", folder / "tusd.log") as pid:
         yield System("tusd", url, {"tusd": [pid]}, " ".join(version.split()), flags, bucket)
@@ -452,11 +451,13 @@ def main() -> None:
                 "bucket": "bench-boto3", "load_average_at_start": load(),
                 **end_to_end(None, files, args.runs, env, folder),
             }  # fmt: skip
+        write("peers", figures)  # after each system: a long sitting keeps what it measured
         for name, opened in systems.items():
             if name in only:
                 figures[name] = measure_system(opened(), files, args, env, folder)
-    figures["load_average_at_end"] = load()
-    print(write("peers", figures))
+                figures["load_average_at_end"] = load()
+                write("peers", figures)
+    print(RESULTS / "peers.json")
 
 
 if __name__ == "__main__":

@@ -262,6 +262,8 @@ so every system starts an S3 multipart upload. Companion authenticates nothing a
 nothing (sessions in memory); tusd authenticates nothing and writes one .info object per
 upload; Intake authenticates, persists to Postgres and emits Kafka events."""
 
+ISSUE_16_STANDING = """(written with the figures above; see also docs/notes.md)"""
+
 PEER_NAMES = (("boto3", "boto3 upload_file"), ("tusd", "tusd"), ("companion", "Uppy Companion"),
               ("intake", "Intake"))  # fmt: skip
 
@@ -298,7 +300,47 @@ def peers_section() -> list[str]:
     for key, label in present:
         flags = " ".join(peers[key].get("flags", []))
         lines.append(f"- {label}: {peers[key]['version']}; bucket {peers[key]['bucket']}; {flags}")
-    return [*lines, ""]
+    return [*lines, "", *issue_16_targets(peers), ""]
+
+
+def issue_16_targets(peers: dict[str, Any]) -> list[str]:
+    """Each target of issue 16 against the figures measured for it, met or not."""
+    rows = ["### Issue 16 targets: where Intake stands", "", "| target | measured | met |",
+            "|---|---|---|"]  # fmt: skip
+    ours, boto3, tusd, companion = (
+        peers.get(k, {}) for k in ("intake", "boto3", "tusd", "companion")
+    )
+    for size in ("upload_256mib", "upload_1024mib"):
+        if size in ours and size in boto3 and size in tusd:
+            mine, ceiling = ours[size]["median_mib_s"], boto3[size]["median_mib_s"]
+            theirs = tusd[size]["median_mib_s"]
+            rows.append(
+                f"| end to end {size.removeprefix('upload_')} >= 1.0x boto3 and ahead of tusd |"
+                f" Intake {mine} MiB/s = {mine / ceiling:.2f}x boto3 ({ceiling}); tusd {theirs} |"
+                f" {_yes(mine >= ceiling and mine > theirs)} |"
+            )
+    for operation in ("create_c16", "sign_c16"):
+        if operation in ours and operation in companion:
+            mine, theirs = ours[operation]["rps"], companion[operation]["rps"]
+            rows.append(
+                f"| {operation.removesuffix('_c16')} at c16 ahead of Companion | Intake {mine}"
+                f" req/s, Companion {theirs} req/s ({mine / theirs:.2f}x) | {_yes(mine > theirs)} |"
+            )
+    if ratio := _figures("complete_latency").get("complete_p50_ratio_1GiB_to_1MiB"):
+        rows.append(f"| complete p50 1 GiB within 2x of 1 MiB | {ratio}x | {_yes(ratio <= 2)} |")
+    cli = _figures("cli_first_request")
+    if upload := cli.get("upload_with_bars"):
+        floor = cli["python_floor"]["p50_ms"]
+        rows.append(
+            f"| `intake` first request <= 150 ms from exec | {upload['p50_ms']} ms wall"
+            f" ({cli['upload_with_bars_cpu']['p50_ms']} ms CPU); bare Python {floor} ms;"
+            f" load {cli.get('load_average_during_run')} | {_yes(upload['p50_ms'] <= 150)} |"
+        )
+    return [*rows, "", ISSUE_16_STANDING]
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "no"
 
 
 CONTROL_HEADING = (
