@@ -440,9 +440,9 @@ def main() -> None:
             files[mib] = folder / f"{mib}mib.bin"
             write_random(files[mib], mib * MiB)
         systems: dict[str, Callable[[], contextlib.AbstractContextManager[System]]] = {
+            "intake": lambda: intake(env) if args.start else intake_running(args.gateway),
             "tusd": lambda: tusd(tools["tusd"], env, folder),
             "companion": lambda: companion(tools["companion"], env, folder),
-            "intake": lambda: intake(env) if args.start else intake_running(args.gateway),
         }
         if "boto3" in only:
             figures["boto3"] = {

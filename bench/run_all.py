@@ -63,8 +63,12 @@ Both CLI runs used compiled bytecode. This environment sets PYTHONDONTWRITEBYTEC
 installed no .pyc files, so until now every `intake` compiled its dependencies from source:
 measured on a nearly idle machine (load 0.8) the lazy client still took 680-790 ms to its
 first request that way, against 310-350 ms with bytecode. `make bootstrap` now installs with
-`--compile-bytecode`. The 150 ms target is not met: what remains is mostly importing httpx,
-httpcore, anyio and asyncio before the first request (docs/notes.md)."""
+`--compile-bytecode`. Since then the gateway's calls go over the standard library
+(intake_client/wire.py) and `upload` prepares its sessions before httpx, httpcore and anyio
+load: the figures above are of that client, cli_first_request_before of the one before it,
+measured one after the other in the same sitting. The 150 ms target is still not met: what
+remains is the standard library (asyncio, http.client, dataclasses, argparse) on a machine
+whose bare interpreter start-up is the `python_floor` figure (docs/notes.md)."""
 
 
 ISSUE_15 = """Issue 15 (CPU per operation). bench/cpu_per_op.py starts every service of a checkout
