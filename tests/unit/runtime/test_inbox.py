@@ -16,7 +16,7 @@ from intake_runtime.postgres.inbox import PostgresTransactions
 
 
 class InboxConnection:
-    """Answers the inbox's three statements; counts transactions and savepoints undone."""
+    """Answers the inbox's statements; a transaction that raises restores the rows."""
 
     def __init__(self, rows: dict[uuid.UUID, Any]) -> None:
         self.rows = rows
@@ -27,7 +27,7 @@ class InboxConnection:
             message_id = args[0]
             if message_id in self.rows:
                 return None
-            self.rows[message_id] = None
+            self.rows[message_id] = args[2] if len(args) > 2 else None  # a refusal's reply
             return message_id
         return self.rows[args[0]]
 
@@ -38,10 +38,13 @@ class InboxConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
+        before = dict(self.rows)
         try:
             yield
         except BaseException:
             self.undone += 1
+            self.rows.clear()
+            self.rows.update(before)
             raise
 
 
@@ -84,15 +87,21 @@ async def test_a_redelivered_message_answers_the_stored_reply_without_running_ag
 
 
 async def test_a_refusal_undoes_its_work_and_is_stored_as_the_reply(pool: InboxPool) -> None:
+    runs = 0
+
     async def refuse(_: Any) -> Reply:
+        nonlocal runs
+        runs += 1
         raise DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED")
 
     message_id = uuid.uuid4()
     reply = await runner(pool).run(message_id, "initiation.cancel", refuse)
     assert reply.error is not None
     assert reply.error.code == ErrorCode.UPLOAD_CANCELLED
-    assert pool.connection.undone == 1  # the savepoint, not the transaction
+    assert pool.connection.undone == 1  # the work's transaction
     assert Reply.model_validate(pool.rows[message_id]) == reply
+    assert await runner(pool).run(message_id, "initiation.cancel", refuse) == reply
+    assert runs == 1
 
 
 async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxPool) -> None:
@@ -101,7 +110,7 @@ async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxP
 
     with pytest.raises(OSError, match="went away"):
         await runner(pool).run(uuid.uuid4(), "initiation.cancel", crash)
-    assert pool.connection.undone == 2  # savepoint and transaction: the claim is undone too
+    assert pool.rows == {}  # the claim went with the transaction: a redelivery runs again
 
 
 async def test_without_a_message_id_nothing_is_claimed(pool: InboxPool) -> None:
