@@ -5,12 +5,23 @@ from datetime import datetime
 from intake_cleanup.domain import IndexedSession
 from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
-from intake_contracts.commands import CommandType, CompleteUpload, CompletionResult, MarkFailed
+from intake_contracts.commands import (
+    CommandType,
+    CompleteUpload,
+    CompletionResult,
+    MarkFailed,
+    PromotingKeys,
+    PromotingKeysView,
+    PruneOlderThan,
+    PruneResult,
+)
 from intake_contracts.envelope import Principal
 from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
+# The tenant retention acts in: it removes rows of every tenant by age, as the system.
+SYSTEM_TENANT = "system"
 
 
 def system_principal(tenant_id: str) -> Principal:
@@ -61,3 +72,37 @@ class Peers:
             key=str(session.id),
         )
         return reply.unwrap(CompletionResult)
+
+    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:
+        """One retention batch in initiation (terminal sessions, inbox, outbox)."""
+        return await self._prune(
+            topics.INITIATION_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS, older_than, limit
+        )
+
+    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:
+        """One retention batch in completion (finished sagas, inbox, outbox; never Assets)."""
+        return await self._prune(
+            topics.COMPLETION_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS, older_than, limit
+        )
+
+    async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
+        """The keys of `tenant_id` whose promotion completion still owns."""
+        reply = await self._client.request(
+            topics.COMPLETION_COMMANDS,
+            CommandType.PROMOTING_KEYS,
+            PromotingKeys(object_keys=keys),
+            principal=system_principal(tenant_id),
+            key=tenant_id,
+        )
+        return set(reply.unwrap(PromotingKeysView).promoting)
+
+    async def _prune(
+        self, topic: str, command_type: CommandType, older_than: datetime, limit: int
+    ) -> PruneResult:
+        reply = await self._client.request(
+            topic,
+            command_type,
+            PruneOlderThan(older_than=older_than, limit=limit),
+            principal=system_principal(SYSTEM_TENANT),
+        )
+        return reply.unwrap(PruneResult)

@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import Job, RunStatus
 from intake_cleanup.peers import Peers, system_principal
+from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.report import RunReport
+from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -52,13 +54,23 @@ class CleanupService:
         self._now = clock
         sessions = SessionJobs(settings, pool, peers)
         storage = StorageJobs(settings, pool, store)
+        permanent = PermanentUploads(settings, store, peers)
+        retention = RetentionJobs(settings, pool, peers)
+
+        async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
+            await storage.orphaned_multipart(report, now)
+            await permanent.sweep(report, await storage.buckets(), now)
+
         # Storage jobs ignore a tenant scope: a temp key does not name its tenant.
         self._jobs: dict[Job, JobBody] = {
             Job.DETECT_ABANDONED: sessions.detect_abandoned,
             Job.EXPIRE_SESSIONS: sessions.expire_sessions,
             Job.RECONCILE: sessions.reconcile,
             Job.ORPHANED_TEMP_OBJECTS: lambda r, now, _: storage.orphaned_temp_objects(r, now),
-            Job.ORPHANED_MULTIPART: lambda r, now, _: storage.orphaned_multipart(r, now),
+            Job.ORPHANED_MULTIPART: orphaned_multipart,
+            # Retention is by age, across tenants: a tenant scope does not apply.
+            Job.PRUNE_SESSIONS: retention.prune_sessions,
+            Job.SWEEP_REPLY_TOPICS: lambda r, now, _: retention.sweep_reply_topics(r, now),
         }
 
     async def run_command(self, command: Command[RunCleanupJob], _tx: object) -> JobRunView:
@@ -101,6 +113,7 @@ class CleanupService:
             report.error(f"{job} stopped", error)
         view = _view(run_id, job, domain.run_status(report.errors), started, self._now(), report)
         await self._record(view, report)
+        metrics.observe_job(job, view.status, (self._now() - started).total_seconds(), view.stats)
         log.info(
             "job finished",
             extra={"job": job, "run_id": str(run_id), "status": view.status, "stats": view.stats},
