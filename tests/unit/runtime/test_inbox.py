@@ -88,15 +88,21 @@ async def test_a_redelivered_message_answers_the_stored_reply_without_running_ag
 
 
 async def test_a_refusal_undoes_its_work_and_is_stored_as_the_reply(pool: InboxPool) -> None:
+    runs = 0
+
     async def refuse(_: Any) -> Reply:
+        nonlocal runs
+        runs += 1
         raise DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED")
 
     message_id = uuid.uuid4()
     reply = await runner(pool).run(message_id, "initiation.cancel", refuse)
     assert reply.error is not None
     assert reply.error.code == ErrorCode.UPLOAD_CANCELLED
-    assert pool.connection.undone == 1  # the work's transaction, claim included
-    assert Reply.model_validate(pool.rows[message_id]) == reply  # stored on its own after
+    assert pool.connection.undone == 1  # the work's transaction
+    assert Reply.model_validate(pool.rows[message_id]) == reply
+    assert await runner(pool).run(message_id, "initiation.cancel", refuse) == reply
+    assert runs == 1
 
 
 async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxPool) -> None:
@@ -106,7 +112,7 @@ async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxP
     with pytest.raises(OSError, match="went away"):
         await runner(pool).run(uuid.uuid4(), "initiation.cancel", crash)
     assert pool.connection.undone == 1  # the transaction: the claim is undone too
-    assert pool.rows == {}
+    assert pool.rows == {}  # so a redelivery runs again
 
 
 async def test_without_a_message_id_nothing_is_claimed(pool: InboxPool) -> None:
