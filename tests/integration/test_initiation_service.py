@@ -19,9 +19,9 @@ from intake_contracts.commands import (
     SessionRef,
 )
 from intake_contracts.envelope import Envelope, Principal
-from intake_contracts.errors import ErrorCode
+from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import SessionView, StatusView
+from intake_contracts.sessions import SessionView, StatusView, UploadStatus
 from intake_initiation import repo
 from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
@@ -29,6 +29,7 @@ from intake_initiation.settings import SCHEMA, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging.dispatch import Command
+from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
@@ -207,3 +208,54 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         for item in result.uploads
     ]
     assert outcomes == [(True, None), (False, ErrorCode.VALIDATION_FAILED), (True, None)]
+
+
+async def test_a_refused_command_keeps_only_its_refusal_which_a_redelivery_gets(
+    pool: asyncpg.Pool,
+) -> None:
+    runner, message_id, event_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4(), uuid.uuid4()
+    runs = 0
+
+    async def refused(tx: asyncpg.Connection) -> Reply:
+        nonlocal runs
+        runs += 1
+        await tx.execute(
+            "INSERT INTO initiation.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
+            event_id,
+            {},
+        )
+        raise DomainError(ErrorCode.INVALID_SESSION_STATE, "refused")
+
+    first = await runner.run(message_id, "t", refused)
+    again = await runner.run(message_id, "t", refused)
+    assert first.error is not None
+    assert first.error.code == ErrorCode.INVALID_SESSION_STATE
+    assert again == first
+    assert runs == 1  # the redelivery got the stored refusal without running the work
+    written = "SELECT count(*) FROM initiation.outbox WHERE event_id = $1"
+    assert await pool.fetchval(written, event_id) == 0  # the refused work left nothing
+
+
+async def test_a_duplicate_racing_a_refusal_gets_the_same_single_reply(pool: asyncpg.Pool) -> None:
+    """The first delivery is refused, the second (blocked on the first's claim) succeeds:
+    both answer the one reply stored, never two different ones."""
+    runner, message_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4()
+    runs = 0
+
+    async def work(tx: asyncpg.Connection) -> Reply:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            await asyncio.sleep(0.3)  # the duplicate is waiting on our claim meanwhile
+            raise DomainError(ErrorCode.INVALID_SESSION_STATE, "refused")
+        return Reply.success(
+            StatusView(upload_session_id=uuid.uuid4(), status=UploadStatus.CANCELLED)
+        )
+
+    first, second = await asyncio.gather(
+        runner.run(message_id, "t", work), runner.run(message_id, "t", work)
+    )
+    stored = await pool.fetchval(
+        "SELECT reply FROM initiation.inbox WHERE message_id = $1", message_id
+    )
+    assert first == second == Reply.model_validate(stored)

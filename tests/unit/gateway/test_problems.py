@@ -8,6 +8,8 @@ from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorCode, Transie
 from intake_gateway import problems
 from intake_runtime.messaging.requests import ReplyTimeoutError
 
+# INTAKE_RETRY_AFTER_S as configured: every 503 says it, whatever raised it.
+RETRY_AFTER_S = 7
 RAISED: dict[str, Exception] = {
     "refused": DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED"),
     "busy": DomainError(ErrorCode.SERVICE_UNAVAILABLE, "tenant at its cap"),
@@ -27,8 +29,8 @@ def client() -> TestClient[Litestar]:
     app = Litestar(
         [raising],
         exception_handlers={
-            DomainError: problems.on_domain_error,
-            TransientError: problems.on_transient_error,
+            DomainError: problems.on_domain_error(RETRY_AFTER_S),
+            TransientError: problems.on_transient_error(RETRY_AFTER_S),
             ReplyTimeoutError: problems.on_timeout,
             Exception: problems.on_unexpected,
         },
@@ -40,8 +42,8 @@ def client() -> TestClient[Litestar]:
     ("name", "code", "retry_after"),
     [
         ("refused", ErrorCode.UPLOAD_CANCELLED, None),
-        ("busy", ErrorCode.SERVICE_UNAVAILABLE, "5"),
-        ("down", ErrorCode.STORAGE_UNAVAILABLE, "5"),
+        ("busy", ErrorCode.SERVICE_UNAVAILABLE, "7"),
+        ("down", ErrorCode.STORAGE_UNAVAILABLE, "7"),
         ("slow", ErrorCode.SERVICE_TIMEOUT, None),
         ("bug", ErrorCode.INTERNAL_ERROR, None),
     ],

@@ -15,6 +15,7 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_runtime.messaging import names
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
+from intake_runtime.settings import ServiceSettings
 from tests.support.fakes import FakeEventLog
 
 REPLIES = "test.replies"
@@ -24,7 +25,7 @@ async def exchange(body: bytes) -> list[tuple[Reply, str]]:
     """Send `body` as a command; the replies that came back, with their correlation ids."""
     broker = KafkaBroker()
     build_dispatcher(AuditService(FakeEventLog())).subscribe(
-        broker, topics.AUDIT_QUERIES, "test-group", workers=1
+        broker, topics.AUDIT_QUERIES, "test-group", workers=1, settings=ServiceSettings()
     )
     replies: list[tuple[Reply, str]] = []
 

@@ -22,10 +22,10 @@ async def running(settings: AuditSettings) -> AsyncIterator[None]:
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         service = AuditService(PostgresEventLog(pool))
         group_id = topics.CONSUMER_GROUPS[SERVICE]
-        subscribe_events(broker, service, group_id)
+        subscribe_events(broker, service, group_id, settings)
         # Queries get their own group: a rebalance of one consumer never pauses the other.
         build_dispatcher(service).subscribe(
-            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers
+            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers, settings
         )
         await broker.start()
         await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))

@@ -8,6 +8,7 @@ from intake_contracts import topics
 from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 from intake_runtime.messaging.events import subscribe_event_batches
+from intake_runtime.settings import ServiceSettings
 
 EVENT_TOPICS = (topics.UPLOAD_EVENTS, topics.ASSET_EVENTS, topics.CLEANUP_EVENTS)
 
@@ -19,8 +20,15 @@ def build_dispatcher(service: AuditService) -> CommandDispatcher[None]:
     return dispatcher
 
 
-def subscribe_events(broker: KafkaBroker, service: AuditService, group_id: str) -> None:
+def subscribe_events(
+    broker: KafkaBroker, service: AuditService, group_id: str, settings: ServiceSettings
+) -> None:
     """Consume every lifecycle topic; the offsets move on only after the rows are written."""
     subscribe_event_batches(
-        broker, EVENT_TOPICS, group_id, service.record_batch, title="audit event log"
+        broker,
+        EVENT_TOPICS,
+        group_id,
+        service.record_batch,
+        title="audit event log",
+        settings=settings,
     )

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 from uuid import UUID
 
 from intake_contracts.errors import DomainError, ErrorCode
@@ -18,6 +19,10 @@ class Job(StrEnum):
     RECONCILE = "reconcile"
     PRUNE_SESSIONS = "prune-sessions"
     SWEEP_REPLY_TOPICS = "sweep-reply-topics"
+
+
+# Jobs over S3 objects: a temp key does not name its tenant, so no tenant scope applies.
+STORAGE_JOBS: Final = frozenset({Job.ORPHANED_TEMP_OBJECTS, Job.ORPHANED_MULTIPART})
 
 
 class RunStatus(StrEnum):

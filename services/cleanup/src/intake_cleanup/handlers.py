@@ -11,6 +11,7 @@ from intake_contracts import topics
 from intake_contracts.commands import Commands
 from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 from intake_runtime.messaging.events import ReceivedEvent, subscribe_event_batches
+from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,13 @@ def build_dispatcher(service: CleanupService) -> CommandDispatcher[None]:
     return dispatcher
 
 
-def subscribe_index(broker: KafkaBroker, index: SessionIndex) -> None:
+def subscribe_index(broker: KafkaBroker, index: SessionIndex, settings: ServiceSettings) -> None:
     """Lifecycle and asset events into the index; a failed write is redelivered (nack)."""
 
     async def apply(received: list[ReceivedEvent]) -> None:
         await index.apply([envelope for _, envelope in received])
 
     for topic, group in ((topics.UPLOAD_EVENTS, INDEX_GROUP), (topics.ASSET_EVENTS, ASSETS_GROUP)):
-        subscribe_event_batches(broker, [topic], group, apply, title=f"cleanup index of {topic}")
+        subscribe_event_batches(
+            broker, [topic], group, apply, title=f"cleanup index of {topic}", settings=settings
+        )

@@ -53,6 +53,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
             topics.COMPLETION_COMMANDS,
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
+            settings,
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))

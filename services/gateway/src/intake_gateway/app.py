@@ -109,8 +109,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
         logging_config=None,  # Litestar's default would replace the JSON root handler
         middleware=[prometheus.middleware],
         exception_handlers={
-            DomainError: problems.on_domain_error,
-            TransientError: problems.on_transient_error,
+            DomainError: problems.on_domain_error(settings.retry_after_s),
+            TransientError: problems.on_transient_error(settings.retry_after_s),
             ReplyTimeoutError: problems.on_timeout,
             BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),
             CommandTooLargeError: problems.on_command_too_large,

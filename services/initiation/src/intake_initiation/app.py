@@ -34,6 +34,7 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
             topics.INITIATION_COMMANDS,
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
+            settings,
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))

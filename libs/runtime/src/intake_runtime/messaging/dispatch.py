@@ -22,6 +22,7 @@ from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
+from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +177,11 @@ class CommandDispatcher(Generic[Tx]):
         topic: str,
         group_id: str,
         workers: int,
-        reply_timeout_s: float = 3.0,
+        settings: ServiceSettings,
     ) -> None:
-        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
+        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent,
+        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S."""
+        reply_timeout_s = settings.publish_timeout_s
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
@@ -197,7 +200,7 @@ class CommandDispatcher(Generic[Tx]):
             ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest",
             max_workers=workers,
-            **kafka.CONSUMER_OPTIONS,
+            **kafka.consumer_options(settings),
             no_reply=True,
             title=f"{self._service} commands",
         )(on_command)

@@ -73,8 +73,8 @@ class RequestReplyClient:
             enable_auto_commit=False,
             auto_offset_reset="latest",
             fetch_max_wait_ms=self._fetch_wait_ms,
-            session_timeout_ms=kafka.CONSUMER_OPTIONS["session_timeout_ms"],
-            heartbeat_interval_ms=kafka.CONSUMER_OPTIONS["heartbeat_interval_ms"],
+            session_timeout_ms=kafka.SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=kafka.HEARTBEAT_INTERVAL_MS,
         )
         await self._consumer.start()
         async with asyncio.timeout(join_timeout_s):
