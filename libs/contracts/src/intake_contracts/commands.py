@@ -32,6 +32,9 @@ from intake_contracts.sessions import (
 
 MAX_BATCH_FILES: Final = 100
 MAX_SIGNED_PARTS_PER_CALL: Final = 100
+# Sessions per FailSessions command: a command of 1,000 rows stays near 100 KB, far below
+# Kafka's default 1 MiB message limit.
+MAX_SESSIONS_PER_FAIL: Final = 1000
 
 
 class CommandType(StrEnum):
@@ -45,6 +48,7 @@ class CommandType(StrEnum):
     BEGIN_COMPLETION = "initiation.begin_completion"
     MARK_COMPLETED = "initiation.mark_completed"
     MARK_FAILED = "initiation.mark_failed"
+    FAIL_SESSIONS = "initiation.fail_sessions"
     COMPLETE = "completion.complete"
     RUN_CLEANUP_JOB = "cleanup.run_job"
     GET_TRAIL = "audit.get_trail"
@@ -107,6 +111,31 @@ class MarkFailed(SessionRef):
     idle_before: datetime | None = None
     # Set by expiry: fail only when the session is past its expiry at this instant.
     expired_at: datetime | None = None
+
+
+class SessionOfTenant(SessionRef):
+    """A session named with its tenant: a bulk command acts in many tenants, each row in its own."""
+
+    tenant_id: str
+
+
+class FailSessions(BaseModel):
+    """Fail many live sessions at once, each under the same conditions as MarkFailed: cleanup's
+    abandoned and expiry jobs send one per batch instead of one MarkFailed per session."""
+
+    sessions: list[SessionOfTenant] = Field(min_length=1, max_length=MAX_SESSIONS_PER_FAIL)
+    reason: str
+    idle_before: datetime | None = None
+    expired_at: datetime | None = None
+
+
+class FailedSessions(BaseModel):
+    """Which sessions this command moved to FAILED, and where the others are (still live,
+    because of activity after the cutoff, or terminal already). Sessions initiation does not
+    know (in that tenant) are in neither list."""
+
+    moved: list[UUID]
+    unchanged: list[StatusView]
 
 
 class CompletedPart(BaseModel):
@@ -182,6 +211,7 @@ COMMAND_MODELS: Final[dict[CommandType, tuple[type[BaseModel], type[BaseModel]]]
     CommandType.BEGIN_COMPLETION: (SessionRef, SessionRecord),
     CommandType.MARK_COMPLETED: (MarkCompleted, SessionRecord),
     CommandType.MARK_FAILED: (MarkFailed, StatusView),
+    CommandType.FAIL_SESSIONS: (FailSessions, FailedSessions),
     CommandType.COMPLETE: (CompleteUpload, CompletionResult),
     CommandType.RUN_CLEANUP_JOB: (RunCleanupJob, JobRunView),
     CommandType.GET_TRAIL: (SessionRef, Trail),

@@ -17,6 +17,7 @@ def build_dispatcher(
     dispatcher.register(CommandType.CANCEL, service.cancel, inbox=True)
     dispatcher.register(CommandType.MARK_COMPLETED, service.mark_completed, inbox=True)
     dispatcher.register(CommandType.MARK_FAILED, service.mark_failed, inbox=True)
+    dispatcher.register(CommandType.FAIL_SESSIONS, service.fail_sessions, inbox=True)
     dispatcher.register(CommandType.TOUCH_ACTIVITY, service.touch_activity, inbox=False)
     dispatcher.register(CommandType.SIGN_PARTS, service.sign_parts, inbox=False)
     dispatcher.register(CommandType.GET_SESSION, service.get_session, inbox=False)

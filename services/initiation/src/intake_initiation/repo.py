@@ -66,6 +66,27 @@ TRANSITION = (
     " AND ($9::timestamptz IS NULL OR expires_at <= $9)"
     f" RETURNING {_COLUMNS}"
 )
+# MarkFailed's compare-and-set for many sessions, each row in its own tenant. FOR UPDATE
+# re-checks the conditions against a row a concurrent writer changed, so a session touched or
+# completed meanwhile is left alone; the previous status comes back for the lifecycle event.
+FAIL_MANY = (
+    f"WITH wanted AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)),"
+    f" old AS (SELECT s.id, s.status AS previous FROM {_TABLE} s"
+    " JOIN wanted w ON s.id = w.id AND s.tenant_id = w.tenant_id"
+    f" WHERE s.status = ANY({_LIVE})"
+    " AND ($4::timestamptz IS NULL OR s.last_activity_at < $4)"
+    " AND ($5::timestamptz IS NULL OR s.expires_at <= $5)"
+    " ORDER BY s.id FOR UPDATE OF s)"
+    f" UPDATE {_TABLE} s SET status = 'FAILED', updated_at = now(),"
+    " failure_reason = coalesce($3, s.failure_reason)"
+    " FROM old WHERE s.id = old.id"
+    f" RETURNING {', '.join(f's.{field.name}' for field in fields(Session))}, old.previous"
+)
+STATUSES = (
+    f"SELECT s.id, s.status FROM {_TABLE} s"
+    " JOIN unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)"
+    " ON s.id = w.id AND s.tenant_id = w.tenant_id"
+)
 TOUCH = (
     f"UPDATE {_TABLE} SET last_activity_at = now()"
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
@@ -76,10 +97,13 @@ TOUCH = (
 def _session(row: asyncpg.Record | None) -> Session | None:
     if row is None:
         return None
-    values = dict(row)
-    values["status"] = UploadStatus(values["status"])
-    values["upload_type"] = UploadType(values["upload_type"])
-    return Session(**values)
+    return _from_values(dict(row))
+
+
+def _from_values(values: dict[str, object]) -> Session:
+    values["status"] = UploadStatus(str(values["status"]))
+    values["upload_type"] = UploadType(str(values["upload_type"]))
+    return Session(**values)  # type: ignore[arg-type]
 
 
 async def insert(connection: asyncpg.Connection, session: Session) -> Session | None:
@@ -149,3 +173,40 @@ async def transition(
 
 async def touch(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
     return _session(await connection.fetchrow(TOUCH, session_id, tenant_id))
+
+
+async def fail_many(
+    connection: asyncpg.Connection,
+    sessions: list[tuple[UUID, str]],
+    reason: str,
+    *,
+    idle_before: datetime | None,
+    expired_at: datetime | None,
+) -> list[tuple[Session, UploadStatus]]:
+    """(session after, status before) of each live session this moved to FAILED."""
+    rows = await connection.fetch(
+        FAIL_MANY,
+        [session_id for session_id, _ in sessions],
+        [tenant_id for _, tenant_id in sessions],
+        reason,
+        idle_before,
+        expired_at,
+    )
+    failed = []
+    for row in rows:
+        values = dict(row)
+        previous = UploadStatus(values.pop("previous"))
+        failed.append((_from_values(values), previous))
+    return failed
+
+
+async def statuses(
+    connection: asyncpg.Connection, sessions: list[tuple[UUID, str]]
+) -> dict[UUID, UploadStatus]:
+    """The status of each session found in its tenant."""
+    rows = await connection.fetch(
+        STATUSES,
+        [session_id for session_id, _ in sessions],
+        [tenant_id for _, tenant_id in sessions],
+    )
+    return {row["id"]: UploadStatus(row["status"]) for row in rows}

@@ -14,6 +14,8 @@ from intake_contracts.commands import (
     BatchFile,
     BatchItem,
     BatchResult,
+    FailedSessions,
+    FailSessions,
     InitiateBatch,
     InitiateUpload,
     MarkCompleted,
@@ -355,6 +357,43 @@ class InitiationService:
             await self._remove_residue(failed)
         current = failed or await self._reload(tx, session)
         return StatusView(upload_session_id=current.id, status=current.status)
+
+    async def fail_sessions(
+        self, command: Command[FailSessions], tx: asyncpg.Connection
+    ) -> FailedSessions:
+        """MarkFailed for a whole batch in one statement, each row in its own tenant: one
+        lifecycle event per session moved. The storage residue is left to the caller (cleanup
+        removes it outside this transaction, and its orphan jobs find whatever stays)."""
+        self._require_service(command)
+        request = command.payload
+        wanted = [(row.upload_session_id, row.tenant_id) for row in request.sessions]
+        failed = await repo.fail_many(
+            tx,
+            wanted,
+            request.reason,
+            idle_before=request.idle_before,
+            expired_at=request.expired_at,
+        )
+        await self._outbox.add_many(
+            tx,
+            [
+                (
+                    STATUS_EVENT[session.status],
+                    views.lifecycle_event(session, previous),
+                    str(session.id),
+                    session.tenant_id,
+                )
+                for session, previous in failed
+            ],
+            correlation_id=command.envelope.correlation_id,
+            principal=command.envelope.principal,
+        )
+        moved = {session.id for session, _ in failed}
+        others = await repo.statuses(tx, [row for row in wanted if row[0] not in moved])
+        return FailedSessions(
+            moved=sorted(moved),
+            unchanged=[StatusView(upload_session_id=i, status=s) for i, s in others.items()],
+        )
 
     # --- helpers --------------------------------------------------------------------------
 
