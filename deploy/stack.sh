@@ -9,6 +9,7 @@
 #   start-s3   start SeaweedFS again and wait until S3 answers
 #   stop-kafka   stop only Kafka (data kept), to simulate a broker outage
 #   start-kafka  start Kafka again and wait until it answers
+#   restart-postgres  stop PostgreSQL at once (-m immediate, like a crash) and start it again
 #
 # Everything lives under $INTAKE_STATE_DIR (default <repo>/.state). See deploy/README.md.
 set -euo pipefail
@@ -589,8 +590,21 @@ cmd_stop_kafka() {
     stop_kafka
 }
 
+# Immediate mode: every connection is cut without a checkpoint, as when the server crashes;
+# only this state dir's cluster is touched (pg_ctl -D).
+cmd_restart_postgres() {
+    take_lock
+    if pg_running; then
+        say "stopping PostgreSQL (immediate)"
+        as_pg "$(pg_bin)/pg_ctl" -D "$PG_DATA" stop -m immediate -w -t 60 >/dev/null
+    fi
+    start_postgres
+    wait_postgres
+    say "postgres up on 127.0.0.1:$PG_PORT"
+}
+
 usage() {
-    echo "usage: $0 {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka}" >&2
+    echo "usage: $0 {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka|restart-postgres}" >&2
     exit 2
 }
 
@@ -604,6 +618,7 @@ main() {
         stop-s3) cmd_stop_s3 ;;
         start-kafka) cmd_start_kafka ;;
         stop-kafka) cmd_stop_kafka ;;
+        restart-postgres) cmd_restart_postgres ;;
         *) usage ;;
     esac
 }
