@@ -8,6 +8,7 @@ The short variant runs inside `make test` (tests/soak/test_soak.py).
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -15,14 +16,16 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+from bench.common import machine
 from botocore.config import Config
 
 from tests.soak import driver, snapshot
-from tests.soak.faults import FaultDriver
+from tests.soak.faults import FaultDriver, Supervisor
 from tests.soak.invariants import Snapshot, Verdict, check
 from tests.support import stack
 from tests.support.ports import free_port
@@ -46,6 +49,8 @@ class SoakConfig:
     concurrency: int = 12
     seed: int = 1
     min_fault_rounds: int = 1
+    # None: rounds go on (with a rest between them) as long as the workload runs.
+    max_fault_rounds: int | None = None
     settle_timeout_s: float = 180.0
 
 
@@ -67,6 +72,9 @@ def soak_env(stack_env: dict[str, str], namespace: str) -> dict[str, str]:
         **os.environ,
         **stack_env,
         "INTAKE_NAMESPACE": namespace,
+        # Fewer partitions than production's 12: a Kafka restart reloads every partition on
+        # disk, and on two shared cores that dominated the outage.
+        "INTAKE_TOPIC_PARTITIONS": "4",
         "INTAKE_LOG_LEVEL": "INFO",
         "INTAKE_REQUEST_TIMEOUT_S": "10",
         "INTAKE_COMPLETE_TIMEOUT_S": "20",
@@ -123,13 +131,19 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
             process.wait_ready(180)
         gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
         books = driver.Books()
-        faults = FaultDriver(processes, {**os.environ}, seed=config.seed)
+        supervisor = Supervisor(processes)
+        faults = FaultDriver(supervisor, {**os.environ}, seed=config.seed)
         workload = driver.Workload(config.uploads, config.concurrency, config.seed, run_id)
-        await _load_under_faults(workload, gateway, books, faults, config.min_fault_rounds)
-        loaded = time.monotonic()
-        say(f"workload and faults done in {loaded - started:.0f}s; settling")
-        for process in processes.values():  # a fault's restart must have left each one ready
-            process.wait_ready(180)
+        stop_supervising = asyncio.Event()
+        supervising = asyncio.create_task(supervisor.run(stop_supervising))
+        try:
+            await _load_under_faults(workload, gateway, books, faults, config)
+            loaded = time.monotonic()
+            say(f"workload and faults done in {loaded - started:.0f}s; settling")
+            await supervisor.all_ready()
+        finally:
+            stop_supervising.set()
+            await supervising
         s3 = s3_client(env)
         await _settle(env, s3, books, config.settle_timeout_s)
         for jobs in (
@@ -146,11 +160,16 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
     finally:
         for process in reversed(list(processes.values())):
             process.stop()
-        stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+        await asyncio.to_thread(
+            stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
+        )
     figures = _figures(
         books, books_now, faults, loaded - started, settled - loaded, settled - started
     )
+    figures["service restarts"] = dict(sorted(supervisor.restarts.items()))
+    figures["exits no fault caused"] = dict(sorted(supervisor.unplanned.items()))
     result = SoakResult(verdicts, figures)
+    say(*(f"fault {line}" for line in faults.log))
     for verdict in verdicts:
         say(verdict.line())
     for name, value in figures.items():
@@ -160,7 +179,11 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
 
 
 async def _load_under_faults(
-    workload: driver.Workload, gateway: str, books: driver.Books, faults: FaultDriver, rounds: int
+    workload: driver.Workload,
+    gateway: str,
+    books: driver.Books,
+    faults: FaultDriver,
+    config: SoakConfig,
 ) -> None:
     done = asyncio.Event()
 
@@ -170,7 +193,7 @@ async def _load_under_faults(
         finally:
             done.set()
 
-    await asyncio.gather(load(), faults.run(done, rounds))
+    await asyncio.gather(load(), faults.run(done, config.min_fault_rounds, config.max_fault_rounds))
 
 
 async def _settle(env: dict[str, str], s3: Any, books: driver.Books, timeout_s: float) -> Snapshot:
@@ -239,10 +262,35 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    parser.add_argument("--record", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--fault-rounds", type=int, help="at most this many rounds of faults")
     args = parser.parse_args()
-    config = SoakConfig(args.uploads, args.concurrency, args.seed)
+    config = SoakConfig(
+        args.uploads, args.concurrency, args.seed, max_fault_rounds=args.fault_rounds
+    )
+    load_before = os.getloadavg()
     result = asyncio.run(soak(config, stack.stack_env()))
+    if args.record:
+        record(args.record, config, result, load_before)
     sys.exit(1 if result.violations else 0)
+
+
+def record(
+    path: Path, config: SoakConfig, result: SoakResult, load_before: tuple[float, ...]
+) -> None:
+    """The run's figures with the machine and its load (other engineers share the cores)."""
+    document = {
+        "soak": {"uploads": config.uploads, "concurrency": config.concurrency, "seed": config.seed},
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "invariants": [verdict.line() for verdict in result.verdicts],
+        "violations": result.violations,
+        "figures": result.figures,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from tests.soak.run import SoakConfig, soak
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, min_fault_rounds=1)
+SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1)
 
 
 @pytest.mark.timeout(900)

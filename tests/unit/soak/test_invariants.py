@@ -161,8 +161,10 @@ def test_a_success_the_stores_do_not_hold_is_reported() -> None:
     assert len(violated(snapshot)["client successes kept"]) == 3
 
 
-def test_every_fault_round_strikes_each_kind_once_in_a_seeded_order() -> None:
-    first = plan_round(random.Random(7), 5.0)
+def test_every_fault_round_strikes_each_kind_once_at_seeded_offsets_within_its_window() -> None:
+    first = plan_round(random.Random(7), 30.0)
     assert sorted(kind for _, kind in first) == sorted(Fault)
-    assert first == plan_round(random.Random(7), 5.0)
-    assert all(0.5 <= gap <= 5.0 for gap, _ in first)
+    assert first == plan_round(random.Random(7), 30.0)
+    assert first != plan_round(random.Random(8), 30.0)
+    assert all(0.0 <= offset <= 30.0 for offset, _ in first)
+    assert [offset for offset, _ in first] == sorted(offset for offset, _ in first)
