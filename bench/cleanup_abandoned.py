@@ -84,7 +84,8 @@ async def run_job(env: dict[str, str], tenant: str) -> tuple[dict[str, int], flo
         cpu, started = cpu_seconds(os.getpid()), time.perf_counter()
         view = await service.run(Job.DETECT_ABANDONED, tenant_id=tenant)
         wall, cpu = time.perf_counter() - started, cpu_seconds(os.getpid()) - cpu
-    assert view.status == "ok", view.errors
+    # "skipped": another cleanup on this database holds the job (a soak's, say): run alone.
+    assert view.status == "ok", (view.status, view.errors)
     return dict(view.stats), wall, cpu
 
 
@@ -107,7 +108,9 @@ async def main(sessions: int) -> dict[str, Any]:
             initiation_cpu = cpu_seconds(initiation.process.pid) - initiation_cpu
     finally:
         initiation.stop()
-        stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+        await asyncio.to_thread(
+            stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
+        )
     failed = await count(env["DATABASE_URL"], FAILED, tenant)
     events = await count(env["DATABASE_URL"], EVENTS, tenant)
     assert failed == sessions, f"{failed} of {sessions} failed"
