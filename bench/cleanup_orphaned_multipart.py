@@ -29,9 +29,10 @@ async def create_orphans(store: ObjectStore, bucket: str, count: int, parallel: 
 
     async def one() -> str:
         async with semaphore:
-            return await store.create_multipart(
+            upload = await store.create_multipart(
                 bucket, temp_key(uuid.uuid4()), "application/octet-stream"
             )
+            return upload.upload_id
 
     return set(await asyncio.gather(*(one() for _ in range(count))))
 
@@ -45,7 +46,7 @@ async def still_listed(store: ObjectStore, bucket: str) -> set[str]:
 
 
 async def main(uploads: int, concurrency: int) -> dict[str, Any]:
-    env: dict[str, Any] = {k.lower(): v for k, v in stack.native_env().items()}
+    env: dict[str, Any] = dict(stack.native_env())
     env |= {
         "INTAKE_CLEANUP_SCHEDULE": "off",
         "INTAKE_ORPHAN_MULTIPART_AFTER_S": "0",

@@ -5,6 +5,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -33,11 +34,11 @@ def _cpu_model() -> str:
 def versions() -> dict[str, str]:
     names = ["faststream", "aiokafka", "litestar", "asyncpg", "aioboto3", "httpx", "boto3"]
     found = {name: metadata.version(name) for name in names if _installed(name)}
-    stack = (Path(__file__).resolve().parents[1] / "deploy" / "stack.sh").read_text()
-    for line in stack.splitlines():
-        if line.startswith(("KAFKA_VERSION=", "SEAWEEDFS_PIN=")):
-            key, _, value = line.partition("=")
-            found[key.lower()] = value.strip('"')
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
+    import native_stack
+
+    found["kafka_version"] = native_stack.KAFKA_VERSION
+    found["seaweedfs_pin"] = native_stack.SEAWEEDFS_PIN
     postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=False)
     found["postgres_client"] = postgres.stdout.strip()
     return found

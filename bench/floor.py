@@ -6,17 +6,17 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
-
 from bench.common import percentiles
 from intake_contracts.commands import InitiateUpload, SignParts
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView
+from intake_initiation import repo
+from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_initiation.storage import S3SessionStorage
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
@@ -40,9 +40,9 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
     )
     pool = await create_pool(settings)
     try:
-        runner = PostgresTransactions(pool, SCHEMA)
+        runner = repo.transactions(pool, Outbox(SCHEMA))
         async with open_object_store(settings) as store:
-            service = InitiationService(settings, store, Outbox(SCHEMA))
+            service = InitiationService(settings, S3SessionStorage(store))
             request = InitiateUpload(
                 file_name="b.bin",
                 file_size=1000,
@@ -50,7 +50,7 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
                 brand_id="b",
             )
 
-            async def initiate(tx: asyncpg.Connection) -> Reply:
+            async def initiate(tx: Unit) -> Reply:
                 return Reply.success(await service.initiate(_command(request, principal), tx))
 
             initiate_ms = []
@@ -66,13 +66,13 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
                 brand_id="b",
             )
 
-            async def initiate_big(tx: asyncpg.Connection) -> Reply:
+            async def initiate_big(tx: Unit) -> Reply:
                 return Reply.success(await service.initiate(_command(big, principal), tx))
 
             session = (await runner.run(uuid.uuid4(), "bench", initiate_big)).unwrap(SessionView)
             sign = SignParts(upload_session_id=session.upload_session_id, part_numbers=[1])
 
-            async def part_url(tx: asyncpg.Connection) -> Reply:
+            async def part_url(tx: Unit) -> Reply:
                 return Reply.success(await service.sign_parts(_command(sign, principal), tx))
 
             part_ms = []

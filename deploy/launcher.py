@@ -10,7 +10,6 @@ same consumer group; replica r listens on the service's health port + 10 * (r - 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +19,10 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import native_stack
+from processes import command_line, read_pid, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("INTAKE_STATE_DIR", ROOT / ".state"))
@@ -76,7 +79,7 @@ class ServiceProcess:
         self.pid_path.write_text(str(self.process.pid))
 
     def running(self) -> bool:
-        pid = _read_pid(self.pid_path)
+        pid = read_pid(self.pid_path)
         return pid is not None and _runs_service(pid, self.service)
 
     def url(self, path: str) -> str:
@@ -99,13 +102,11 @@ class ServiceProcess:
         raise RuntimeError(f"{self.name} not ready after {deadline_s}s; log: {self.log_path}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> None:
-        pid = self.process.pid if self.process else _read_pid(self.pid_path)
+        pid = self.process.pid if self.process else read_pid(self.pid_path)
         if pid is None or (self.process is None and not _runs_service(pid, self.service)):
             self.pid_path.unlink(missing_ok=True)  # stale: that pid is not ours any more
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        _wait_gone(pid, self.process, timeout_s)
+        terminate(pid, timeout_s, process=self.process, sig=sig)
         self.pid_path.unlink(missing_ok=True)
         self.process = None
 
@@ -113,39 +114,8 @@ class ServiceProcess:
         self.stop(signal.SIGKILL)
 
 
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _runs_service(pid: int, name: str) -> bool:
-    try:
-        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return f"intake-{name}".encode() in command_line
-
-
-def _wait_gone(pid: int, process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
-    stop_at = time.monotonic() + timeout_s
-    while time.monotonic() < stop_at:
-        if process is not None:
-            if process.poll() is not None:
-                return
-        else:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    if process is not None:
-        process.wait(5)
+    return f"intake-{name}".encode() in command_line(pid)
 
 
 def parse_replicas(spec: str) -> dict[str, int]:
@@ -200,18 +170,7 @@ def _process(
 
 
 def _stack_env() -> dict[str, str]:
-    output = subprocess.run(
-        ["bash", str(ROOT / "deploy" / "stack.sh"), "env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    env = dict(os.environ)
-    for line in output.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value.strip("'\"")
-    return env
+    return {**os.environ, **native_stack.stack_env()}
 
 
 def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, ServiceProcess]:
@@ -244,7 +203,7 @@ def main() -> None:
             process.stop()
     else:
         for name, process in processes.items():
-            pid = _read_pid(process.pid_path)
+            pid = read_pid(process.pid_path)
             instance = process.instance_path.read_text() if process.instance_path.exists() else ""
             running = f"running pid {pid}, instance {instance}" if process.running() else "stopped"
             print(f"{name}: {running}")

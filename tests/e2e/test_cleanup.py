@@ -30,7 +30,7 @@ from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.settings import S3Settings, ServiceSettings
 from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
-from tests.support import stack
+from tests.support import metrics, stack, tokens
 from tests.support.api import initiate
 from tests.support.saga import saga_done
 from tests.support.storage import exists
@@ -43,9 +43,9 @@ OPERATOR = Principal(user_id="test:operator", tenant_id="system", service="tests
 
 
 def cleanup_settings(stack_env: dict[str, str], **aliases: str) -> CleanupSettings:
-    values: dict[str, Any] = {k.lower(): v for k, v in stack_env.items()}
-    values |= {"INTAKE_CLEANUP_SCHEDULE": "off", **aliases}
-    return CleanupSettings.model_validate(values)
+    return CleanupSettings.model_validate(
+        {**stack_env, "INTAKE_CLEANUP_SCHEDULE": "off", **aliases}
+    )
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +60,7 @@ async def cleanup(
 
 @pytest.fixture
 async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
-    settings = ServiceSettings(kafka_bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
     broker = build_broker(settings, "cleanup-tests")
     await broker.start()
     client = RequestReplyClient(
@@ -132,8 +132,7 @@ async def wait_indexed(db: asyncpg.Connection, ids: list[str], status: str) -> N
 
 async def live_uploads(stack_env: dict[str, str]) -> set[str]:
     """Upload ids still in progress under the temp prefix, every page."""
-    values: dict[str, Any] = {k.lower(): v for k, v in stack_env.items()}
-    settings = S3Settings(**values)
+    settings = S3Settings.model_validate(stack_env)
     async with open_object_store(settings) as store:
         return {
             u.upload_id
@@ -428,6 +427,37 @@ async def test_run_completed_is_published_and_unknown_jobs_are_refused(
     assert reply.error.code == ErrorCode.UNKNOWN_JOB
 
 
+async def test_a_run_shows_on_the_metrics_with_its_status_duration_and_counts(
+    system: System, requests: RequestReplyClient, s3: Any, bucket: str
+) -> None:
+    for _ in range(2):  # at least two uploads for the job to list
+        s3.create_multipart_upload(Bucket=bucket, Key=temp_key(uuid.uuid4()))
+    endpoint = system.processes["cleanup"].url("/metrics")
+    job = Job.ORPHANED_MULTIPART
+    before = await metrics.samples(endpoint)
+
+    view = await run_via_command(requests, job)
+
+    after = await metrics.samples(endpoint)
+
+    def delta(name: str, **labels: str) -> float:
+        return metrics.value(after, name, job=job, **labels) - metrics.value(
+            before, name, job=job, **labels
+        )
+
+    assert view.status == "ok", view.errors
+    assert view.started_at is not None
+    assert view.finished_at is not None
+    assert delta("intake_cleanup_job_runs_total", status="ok") == 1
+    assert delta("intake_cleanup_job_duration_seconds_count") == 1
+    assert delta("intake_cleanup_job_duration_seconds_sum") == pytest.approx(
+        (view.finished_at - view.started_at).total_seconds()
+    )
+    assert view.stats["listed"] >= 2
+    for stat, count in view.stats.items():
+        assert delta("intake_cleanup_job_items_total", stat=stat) == count
+
+
 def test_command_line_runs_a_job_once_and_refuses_an_unknown_one(
     system: System, stack_env: dict[str, str]
 ) -> None:
@@ -450,6 +480,39 @@ def test_command_line_runs_a_job_once_and_refuses_an_unknown_one(
     )
     assert bad.returncode == 2
     assert "unknown job" in bad.stderr
+
+
+async def test_command_line_limits_a_session_job_to_one_tenant(
+    system: System, api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection
+) -> None:
+    ids = await initiate_batch(api, caller, 1)
+    await wait_indexed(db, ids, "UPLOADING")
+    binary = str(stack.ROOT / ".venv" / "bin" / "intake-cleanup")
+    # Every idle session is abandoned at once: only the scope keeps the caller's alive.
+    env = {
+        **system.processes["cleanup"].env,
+        "INTAKE_METRICS_PORT": "0",
+        "INTAKE_ABANDONED_AFTER_S": "0",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, "run", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    scoped = run("detect-abandoned", "--tenant", tokens.new_tenant())
+    storage = run("orphaned-temp-objects", "--tenant", caller.tenant_id)
+
+    assert scoped.returncode == 0, scoped.stderr[-2000:]
+    assert JobRunView.model_validate_json(scoped.stdout).stats.get("candidates", 0) == 0
+    assert await status_of(api, caller, ids[0]) == "UPLOADING"
+    assert storage.returncode == 2
+    assert "cannot be limited to a tenant" in storage.stderr
 
 
 async def test_reconcile_completes_a_session_left_without_its_asset(

@@ -19,11 +19,14 @@ from intake_contracts.commands import (
     SessionRef,
 )
 from intake_contracts.envelope import Envelope, Principal
-from intake_contracts.errors import ErrorCode
+from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import SessionView, StatusView
+from intake_contracts.sessions import SessionView, StatusView, UploadStatus
+from intake_initiation import repo
+from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.inbox import PostgresTransactions
@@ -44,7 +47,7 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
         "INTAKE_ENV": "local",
         **overrides,
     }
-    return InitiationSettings(**{key.lower(): value for key, value in values.items()})
+    return InitiationSettings(**values)
 
 
 @pytest.fixture
@@ -75,14 +78,14 @@ async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
     principal = Principal(
         user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
     )
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         request = InitiateUpload(
             file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
         )
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.initiate(command(request, principal), tx))
 
         view = (await runner.run(uuid.uuid4(), "test", work)).unwrap(SessionView)
@@ -107,14 +110,14 @@ async def test_mark_completed_and_cancel_cannot_both_win(
         user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
     )
     completion = user.model_copy(update={"service": "completion"})
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         request = InitiateUpload(
             file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
         )
 
-        async def initiate(tx: asyncpg.Connection) -> Reply:
+        async def initiate(tx: Unit) -> Reply:
             return Reply.success(await service.initiate(command(request, user), tx))
 
         for _ in range(RACE_ROUNDS):
@@ -123,12 +126,12 @@ async def test_mark_completed_and_cancel_cannot_both_win(
             asset_id = uuid.uuid4()
 
             async def complete(
-                tx: asyncpg.Connection, ref: SessionRef = ref, asset_id: uuid.UUID = asset_id
+                tx: Unit, ref: SessionRef = ref, asset_id: uuid.UUID = asset_id
             ) -> Reply:
                 mark = MarkCompleted(upload_session_id=ref.upload_session_id, asset_id=asset_id)
                 return Reply.success(await service.mark_completed(command(mark, completion), tx))
 
-            async def cancel(tx: asyncpg.Connection, ref: SessionRef = ref) -> Reply:
+            async def cancel(tx: Unit, ref: SessionRef = ref) -> Reply:
                 return Reply.success(await service.cancel(command(ref, user), tx))
 
             # Both at once, each in its own transaction: the compare-and-set decides.
@@ -158,13 +161,13 @@ async def test_users_cannot_send_service_transitions(
         user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
     )
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
         mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.mark_completed(command(mark, user), tx))
 
-        reply = await PostgresTransactions(pool, SCHEMA).run(uuid.uuid4(), "t", work)
+        reply = await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "t", work)
     assert reply.error is not None
     assert reply.error.code == "permission_denied"
 
@@ -192,11 +195,11 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         brand_id=None,
     )
     batch = InitiateBatch.model_construct(brand_id="b", batch_reference=None, files=files)
-    runner = PostgresTransactions(pool, SCHEMA)
+    runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
-        service = InitiationService(settings, store, Outbox(SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
 
-        async def work(tx: asyncpg.Connection) -> Reply:
+        async def work(tx: Unit) -> Reply:
             return Reply.success(await service.initiate_batch(command(batch, user), tx))
 
         result = (await runner.run(uuid.uuid4(), "t", work)).unwrap(BatchResult)
@@ -205,3 +208,54 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         for item in result.uploads
     ]
     assert outcomes == [(True, None), (False, ErrorCode.VALIDATION_FAILED), (True, None)]
+
+
+async def test_a_refused_command_keeps_only_its_refusal_which_a_redelivery_gets(
+    pool: asyncpg.Pool,
+) -> None:
+    runner, message_id, event_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4(), uuid.uuid4()
+    runs = 0
+
+    async def refused(tx: asyncpg.Connection) -> Reply:
+        nonlocal runs
+        runs += 1
+        await tx.execute(
+            "INSERT INTO initiation.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
+            event_id,
+            {},
+        )
+        raise DomainError(ErrorCode.INVALID_SESSION_STATE, "refused")
+
+    first = await runner.run(message_id, "t", refused)
+    again = await runner.run(message_id, "t", refused)
+    assert first.error is not None
+    assert first.error.code == ErrorCode.INVALID_SESSION_STATE
+    assert again == first
+    assert runs == 1  # the redelivery got the stored refusal without running the work
+    written = "SELECT count(*) FROM initiation.outbox WHERE event_id = $1"
+    assert await pool.fetchval(written, event_id) == 0  # the refused work left nothing
+
+
+async def test_a_duplicate_racing_a_refusal_gets_the_same_single_reply(pool: asyncpg.Pool) -> None:
+    """The first delivery is refused, the second (blocked on the first's claim) succeeds:
+    both answer the one reply stored, never two different ones."""
+    runner, message_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4()
+    runs = 0
+
+    async def work(tx: asyncpg.Connection) -> Reply:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            await asyncio.sleep(0.3)  # the duplicate is waiting on our claim meanwhile
+            raise DomainError(ErrorCode.INVALID_SESSION_STATE, "refused")
+        return Reply.success(
+            StatusView(upload_session_id=uuid.uuid4(), status=UploadStatus.CANCELLED)
+        )
+
+    first, second = await asyncio.gather(
+        runner.run(message_id, "t", work), runner.run(message_id, "t", work)
+    )
+    stored = await pool.fetchval(
+        "SELECT reply FROM initiation.inbox WHERE message_id = $1", message_id
+    )
+    assert first == second == Reply.model_validate(stored)

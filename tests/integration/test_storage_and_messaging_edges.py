@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from intake_contracts import topics
@@ -20,8 +19,7 @@ OWNER = "123456789012"
 
 
 def s3_settings(stack_env: dict[str, str], **changes: str) -> S3Settings:
-    values: dict[str, Any] = {key.lower(): value for key, value in stack_env.items()}
-    return S3Settings(**{**values, **changes})
+    return S3Settings(**{**stack_env, **changes})
 
 
 async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[str, str]) -> None:
@@ -35,7 +33,7 @@ async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[st
     async with open_object_store(settings) as store:
         store._client.meta.events.register("before-send.s3", record)
         await store.ensure_bucket(bucket)
-        upload_id = await store.create_multipart(bucket, key, "image/png")
+        upload_id = (await store.create_multipart(bucket, key, "image/png")).upload_id
         await store.list_parts(bucket, key, upload_id)
         await store.abort_multipart(bucket, key, upload_id)
         await store.head(bucket, key)
@@ -48,16 +46,6 @@ async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[st
     # left other origins on it): every one of them names the owner.
     assert len(sent) >= 9
     assert {owner for _, owner in sent} == {OWNER.encode()}
-
-
-async def test_create_bucket_errors_other_than_already_owned_surface(
-    stack_env: dict[str, str],
-) -> None:
-    async with open_object_store(s3_settings(stack_env)) as store:
-        await store.ensure_bucket(f"intake-t-{uuid.uuid4().hex[:10]}")  # created
-        with pytest.raises(ClientError) as refused:
-            await store.ensure_bucket("Not_A_Valid_Bucket")
-    assert refused.value.response["Error"]["Code"] == "InvalidBucketName"
 
 
 async def test_without_keys_the_default_credential_chain_is_used(
@@ -89,7 +77,7 @@ class Oversized(BaseModel):
 async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
     stack_env: dict[str, str],
 ) -> None:
-    settings = ServiceSettings(kafka_bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
     # This run's namespace has its topics only once a service started: Kafka must know the
     # topic to judge the message's size rather than wait for the topic to appear.
     await provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)

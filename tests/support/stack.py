@@ -8,20 +8,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "stack.sh"
+sys.path.insert(0, str(ROOT / "deploy"))
+import native_stack  # noqa: E402 - deploy/ is no package: found once it is on the path
 
 
 def native_env() -> dict[str, str]:
     """Start the native stack (idempotent) and return the environment that reaches it."""
     subprocess.run(["bash", str(STACK), "up"], check=True, stdout=sys.stderr)
-    output = subprocess.run(
-        ["bash", str(STACK), "env"], check=True, capture_output=True, text=True
-    ).stdout
-    env: dict[str, str] = {}
-    for line in output.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value.strip("'\"")
-    return env
+    return native_stack.stack_env()
 
 
 def containers_env() -> dict[str, str]:  # pragma: no cover - needs a Docker engine

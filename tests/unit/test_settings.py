@@ -1,10 +1,22 @@
 """Local defaults only in local mode; production means AWS and its credential chain."""
 
 import pytest
+from pydantic_settings import BaseSettings
 
+from intake_audit.settings import AuditSettings
+from intake_cleanup.settings import CleanupSettings
 from intake_completion.settings import CompletionSettings
 from intake_gateway.settings import GatewaySettings
-from intake_runtime.settings import PostgresSettings, S3Settings
+from intake_initiation.settings import InitiationSettings
+from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
+
+EVERY_SETTINGS: tuple[type[BaseSettings], ...] = (
+    AuditSettings,
+    CleanupSettings,
+    CompletionSettings,
+    GatewaySettings,
+    InitiationSettings,
+)
 
 STACK_VARIABLES = (
     "INTAKE_ENV",
@@ -13,6 +25,8 @@ STACK_VARIABLES = (
     "AWS_SECRET_ACCESS_KEY",
     "DATABASE_URL",
     "INTAKE_JWT_SECRET",
+    "AWS_BUCKET",
+    "KAFKA_BOOTSTRAP_SERVERS",
 )
 
 
@@ -65,3 +79,38 @@ def test_a_test_only_crash_point_is_refused_in_production_only() -> None:
 
     assert any(p.startswith("INTAKE_COMPLETION_FAULT") for p in production.refusals())
     assert local.refusals() == []
+
+
+def test_every_field_is_read_from_one_named_variable() -> None:
+    for settings in EVERY_SETTINGS:
+        for name, field in settings.model_fields.items():
+            assert field.alias, f"{settings.__name__}.{name} names no variable"
+            assert field.alias == field.alias.upper(), f"{settings.__name__}.{name}"
+
+
+def test_the_variable_is_the_only_spelling() -> None:
+    # A field's Python name is no second way in: code and tests use the variable too, in
+    # any case, as the environment does.
+    assert S3Settings(s3_timeout_s="1").s3_timeout_s == 10
+    assert S3Settings(INTAKE_S3_TIMEOUT_S="1").s3_timeout_s == 1
+    assert S3Settings(intake_s3_timeout_s="1").s3_timeout_s == 1
+    assert ServiceSettings(KAFKA_BOOTSTRAP_SERVERS="k:1").kafka_bootstrap_servers == "k:1"
+
+
+def test_a_shared_variable_has_one_field_name_and_one_set_of_bounds() -> None:
+    declared: dict[str, set[tuple[str, str]]] = {}
+    for settings in EVERY_SETTINGS:
+        for name, field in settings.model_fields.items():
+            declared.setdefault(str(field.alias), set()).add((name, repr(field.metadata)))
+    shared = {alias: fields for alias, fields in declared.items() if len(fields) > 1}
+    assert shared == {}
+    assert len(declared["INTAKE_COMMAND_WORKERS"]) == 1
+
+
+def test_services_keep_their_own_defaults_of_a_shared_field() -> None:
+    assert CleanupSettings().command_workers == 2
+    assert InitiationSettings().command_workers == 4
+    assert CompletionSettings().s3_timeout_s == 300
+    assert S3Settings().s3_timeout_s == 10
+    with pytest.raises(ValueError, match="INTAKE_COMMAND_WORKERS"):
+        CleanupSettings(INTAKE_COMMAND_WORKERS="0")

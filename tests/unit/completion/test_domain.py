@@ -139,13 +139,6 @@ def test_a_long_title_is_refused_before_anything_changes() -> None:
     assert refusal(domain.check_title, "x" * 256).code == ErrorCode.VALIDATION_FAILED
 
 
-def test_users_see_only_assets_of_their_brands_services_all() -> None:
-    user = Principal(user_id="u", tenant_id="t", brand_ids=("b1",))
-    domain.require_brand("b1", user)
-    assert refusal(domain.require_brand, "b2", user).code == ErrorCode.BRAND_NOT_ALLOWED
-    domain.require_brand("b2", domain.acting_as(user, "cleanup"))
-
-
 def test_acting_as_keeps_the_callers_identity() -> None:
     user = Principal(user_id="u", tenant_id="t", brand_ids=("b1",), permissions=("p",))
     service = domain.acting_as(user, "completion")

@@ -1,19 +1,70 @@
-"""Problem answers a client is meant to retry say when: Retry-After on every 503 and 504."""
+"""The gateway's problem mapping: every error answers problem+json with its stable code."""
 
+import pytest
+from litestar import Litestar, get
+from litestar.testing import TestClient
+
+from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorCode, TransientError
 from intake_gateway import problems
-from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
+from intake_runtime.messaging.requests import ReplyTimeoutError
+
+RAISED: dict[str, Exception] = {
+    "refused": DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED"),
+    "busy": DomainError(ErrorCode.SERVICE_UNAVAILABLE, "tenant at its cap"),
+    "down": TransientError(ErrorCode.STORAGE_UNAVAILABLE, "S3 down"),
+    "slow": ReplyTimeoutError("no reply"),
+    "bug": RuntimeError("boom"),
+}
 
 
-def test_a_service_timeout_is_a_504_with_retry_after() -> None:
-    # Found by the soak: 504s came without the header, so a client could not tell them from
-    # an error a retry will not fix.
-    answer = problems.on_timeout(7)(None, ReplyTimeoutError("initiation did not answer"))  # type: ignore[arg-type]
-    assert answer.status_code == 504
-    assert answer.headers["Retry-After"] == "7"
-    assert answer.content["code"] == "service_timeout"
+@get("/raise/{name:str}")
+async def raising(name: str) -> None:
+    raise RAISED[name]
 
 
-def test_an_unreachable_broker_is_a_503_with_retry_after() -> None:
-    answer = problems.on_broker_down(3)(None, BrokerUnavailableError("no broker"))  # type: ignore[arg-type]
-    assert answer.status_code == 503
-    assert answer.headers["Retry-After"] == "3"
+@pytest.fixture
+def client() -> TestClient[Litestar]:
+    app = Litestar(
+        [raising],
+        exception_handlers={
+            DomainError: problems.on_domain_error(5),
+            TransientError: problems.on_transient_error(5),
+            ReplyTimeoutError: problems.on_timeout(5),
+            Exception: problems.on_unexpected,
+        },
+    )
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "retry_after"),
+    [
+        ("refused", ErrorCode.UPLOAD_CANCELLED, None),
+        ("busy", ErrorCode.SERVICE_UNAVAILABLE, "5"),
+        ("down", ErrorCode.STORAGE_UNAVAILABLE, "5"),
+        # The soak found 504s without Retry-After: a client could not tell them from an error
+        # a retry will not fix.
+        ("slow", ErrorCode.SERVICE_TIMEOUT, "5"),
+        ("bug", ErrorCode.INTERNAL_ERROR, None),
+    ],
+)
+def test_each_error_answers_its_code_and_status(
+    client: TestClient[Litestar], name: str, code: ErrorCode, retry_after: str | None
+) -> None:
+    with client:
+        answer = client.get(f"/raise/{name}")
+    assert answer.status_code == HTTP_STATUS[code]
+    assert answer.headers["content-type"].startswith(problems.PROBLEM_JSON)
+    body = answer.json()
+    assert (body["code"], body["status"], body["instance"]) == (
+        code.value,
+        HTTP_STATUS[code],
+        f"/raise/{name}",
+    )
+    assert answer.headers.get("retry-after") == retry_after
+
+
+def test_an_unexpected_error_shows_no_internals(client: TestClient[Litestar]) -> None:
+    with client:
+        body = client.get("/raise/bug").json()
+    assert "boom" not in body["detail"]

@@ -1,8 +1,9 @@
 """Commands (requests) each service accepts, with the result model its reply carries."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -54,7 +55,9 @@ class CommandType(StrEnum):
     GET_TRAIL = "audit.get_trail"
 
 
-class InitiateUpload(BaseModel):
+class InitiateFields(BaseModel):
+    """What a client says of one file to upload: the HTTP body and the command share it."""
+
     file_name: FileName
     file_size: FileSize
     mime_type: MimeType
@@ -62,6 +65,9 @@ class InitiateUpload(BaseModel):
     client_reference: Reference | None = None
     category_id: Identifier | None = None
     checksum_sha256: Checksum | None = None
+
+
+class InitiateUpload(InitiateFields):
     idempotency_key: IdempotencyKey | None = None
     batch_reference: Reference | None = None
 
@@ -149,7 +155,9 @@ class CompleteUpload(SessionRef):
     parts: list[CompletedPart] | None = Field(default=None, max_length=MAX_PARTS_PER_COMPLETE)
 
 
-class AssetView(BaseModel):
+class AssetFields(BaseModel):
+    """An Asset as every message shows it; the view, the event and the entity extend it."""
+
     asset_id: UUID
     upload_session_id: UUID
     tenant_id: str
@@ -161,6 +169,9 @@ class AssetView(BaseModel):
     bucket: str
     object_key: str
     checksum_sha256: str | None
+
+
+class AssetView(AssetFields):
     created_at: datetime
     # None while the bytes are still at the temp key that `object_key` names; set once they
     # were moved to the permanent key (then `object_key` names that key).
@@ -200,19 +211,41 @@ class Trail(BaseModel):
     events: list[TrailEntry]
 
 
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class CommandSpec(Generic[Req, Res]):
+    """A command type with its request and result models, so that mypy checks a handler's
+    signature (dispatch) and a caller's payload and result (request/reply) against them."""
+
+    name: CommandType
+    request: type[Req]
+    result: type[Res]
+
+
+class Commands:
+    """Every command, typed: `Commands.INITIATE` is a CommandSpec[InitiateUpload, SessionView]."""
+
+    INITIATE: Final = CommandSpec(CommandType.INITIATE, InitiateUpload, SessionView)
+    INITIATE_BATCH: Final = CommandSpec(CommandType.INITIATE_BATCH, InitiateBatch, BatchResult)
+    SIGN_PARTS: Final = CommandSpec(CommandType.SIGN_PARTS, SignParts, PartUrls)
+    GET_SESSION: Final = CommandSpec(CommandType.GET_SESSION, SessionRef, SessionView)
+    RESUME: Final = CommandSpec(CommandType.RESUME, SessionRef, ResumeView)
+    TOUCH_ACTIVITY: Final = CommandSpec(CommandType.TOUCH_ACTIVITY, SessionRef, ActivityView)
+    CANCEL: Final = CommandSpec(CommandType.CANCEL, SessionRef, StatusView)
+    BEGIN_COMPLETION: Final = CommandSpec(CommandType.BEGIN_COMPLETION, SessionRef, SessionRecord)
+    MARK_COMPLETED: Final = CommandSpec(CommandType.MARK_COMPLETED, MarkCompleted, SessionRecord)
+    MARK_FAILED: Final = CommandSpec(CommandType.MARK_FAILED, MarkFailed, StatusView)
+    FAIL_SESSIONS: Final = CommandSpec(CommandType.FAIL_SESSIONS, FailSessions, FailedSessions)
+    COMPLETE: Final = CommandSpec(CommandType.COMPLETE, CompleteUpload, CompletionResult)
+    RUN_CLEANUP_JOB: Final = CommandSpec(CommandType.RUN_CLEANUP_JOB, RunCleanupJob, JobRunView)
+    GET_TRAIL: Final = CommandSpec(CommandType.GET_TRAIL, SessionRef, Trail)
+
+
 COMMAND_MODELS: Final[dict[CommandType, tuple[type[BaseModel], type[BaseModel]]]] = {
-    CommandType.INITIATE: (InitiateUpload, SessionView),
-    CommandType.INITIATE_BATCH: (InitiateBatch, BatchResult),
-    CommandType.SIGN_PARTS: (SignParts, PartUrls),
-    CommandType.GET_SESSION: (SessionRef, SessionView),
-    CommandType.RESUME: (SessionRef, ResumeView),
-    CommandType.TOUCH_ACTIVITY: (SessionRef, ActivityView),
-    CommandType.CANCEL: (SessionRef, StatusView),
-    CommandType.BEGIN_COMPLETION: (SessionRef, SessionRecord),
-    CommandType.MARK_COMPLETED: (MarkCompleted, SessionRecord),
-    CommandType.MARK_FAILED: (MarkFailed, StatusView),
-    CommandType.FAIL_SESSIONS: (FailSessions, FailedSessions),
-    CommandType.COMPLETE: (CompleteUpload, CompletionResult),
-    CommandType.RUN_CLEANUP_JOB: (RunCleanupJob, JobRunView),
-    CommandType.GET_TRAIL: (SessionRef, Trail),
+    spec.name: (spec.request, spec.result)
+    for spec in vars(Commands).values()
+    if isinstance(spec, CommandSpec)
 }

@@ -6,6 +6,8 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intake_contracts.errors import DomainError, ErrorCode
+
 CURRENT_SCHEMA_VERSION: Final = 1
 
 UPLOAD_PERMISSION: Final = "assets.upload"
@@ -21,6 +23,12 @@ class Principal(BaseModel):
     brand_ids: tuple[str, ...] = ()
     permissions: tuple[str, ...] = ()
     service: str | None = None
+
+    def require_brand(self, brand_id: str) -> None:
+        """A user acts only in the brands of their token; a service vouching for a command acts
+        for the whole tenant (it checked the user's brand where the user asked)."""
+        if self.service is None and brand_id not in self.brand_ids:
+            raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")
 
 
 class Envelope(BaseModel):

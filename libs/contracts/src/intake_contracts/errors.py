@@ -85,25 +85,21 @@ class ErrorBody(BaseModel):
         return HTTP_STATUS[self.code]
 
 
-class DomainError(Exception):
+class CodedError(Exception):
+    """An error that travels: a stable code and a detail, answered as an error reply."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, detail=self.detail)
+
+
+class DomainError(CodedError):
     """Raised by use cases; carried back to the caller as an error reply."""
 
-    def __init__(self, code: ErrorCode, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
-    def body(self) -> ErrorBody:
-        return ErrorBody(code=self.code, detail=self.detail)
-
-
-class TransientError(Exception):
+class TransientError(CodedError):
     """A dependency failed (S3, Postgres): nothing was changed, and a retry may succeed."""
-
-    def __init__(self, code: ErrorCode, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-
-    def body(self) -> ErrorBody:
-        return ErrorBody(code=self.code, detail=self.detail)

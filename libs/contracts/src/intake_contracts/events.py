@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_contracts import topics
+from intake_contracts.commands import AssetFields
 from intake_contracts.sessions import UploadStatus, UploadType
 
 
@@ -52,18 +53,9 @@ class UploadLifecycleEvent(BaseModel):
     reason: str | None = None
 
 
-class AssetCreated(BaseModel):
-    asset_id: UUID
-    upload_session_id: UUID
-    tenant_id: str
-    brand_id: str
-    title: str
-    file_name: str
-    mime_type: str
-    size_bytes: int
-    bucket: str
-    object_key: str
-    checksum_sha256: str | None
+# No docstring: it would become the published schema's description.
+class AssetCreated(AssetFields):
+    pass
 
 
 class AssetPromoted(BaseModel):

@@ -37,6 +37,19 @@ CONSUMER_GROUPS: Final = {
     "audit": "intake-audit",
 }
 
+# Which topic carries a service's commands; a command type is `<service>.<verb>`.
+COMMAND_TOPICS: Final = {
+    "initiation": INITIATION_COMMANDS,
+    "completion": COMPLETION_COMMANDS,
+    "cleanup": CLEANUP_COMMANDS,
+    "audit": AUDIT_QUERIES,
+}
+
+
+def command_topic(command_type: str) -> str:
+    """The topic a command of `command_type` is sent to."""
+    return COMMAND_TOPICS[command_type.split(".", 1)[0]]
+
 
 def reply_topic(service: str, instance_id: str) -> str:
     """Each caller instance owns one reply topic, consumed without a group."""

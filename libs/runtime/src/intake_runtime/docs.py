@@ -25,12 +25,6 @@ from intake_contracts.replies import REPLY_TYPE
 
 SCHEMAS_DIR = "schemas"
 ASYNCAPI_FILE = "asyncapi.json"
-_COMMAND_TOPICS = {
-    "initiation": topics.INITIATION_COMMANDS,
-    "completion": topics.COMPLETION_COMMANDS,
-    "cleanup": topics.CLEANUP_COMMANDS,
-    "audit": topics.AUDIT_QUERIES,
-}
 _REPLY_TOPIC = f"{topics.REPLY_TOPIC_PREFIX}{{service}}.{{instance_id}}"
 
 
@@ -73,7 +67,7 @@ def _declare_event(broker: KafkaBroker, event_type: EventType) -> None:
 
 def _declare_command(broker: KafkaBroker, command_type: CommandType) -> None:
     request, result = COMMAND_MODELS[command_type]
-    topic = _COMMAND_TOPICS[command_type.split(".", 1)[0]]
+    topic = topics.command_topic(command_type)
     command = _envelope_of(f"{_camel(command_type)}Command", command_type, request)
 
     async def handle(body: command) -> None:  # type: ignore[valid-type]

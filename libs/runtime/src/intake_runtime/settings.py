@@ -1,5 +1,9 @@
 """Settings read from the environment once, validated at start-up, passed down explicitly.
 
+Each field is read from exactly one environment variable, its alias (the only spelling: code
+and tests construct settings with the same names). A field several services share, with a
+default of their own, is an annotated type declared here once with its variable and bounds.
+
 `INTAKE_ENV=local` fills the native stack's development defaults (addresses, keys, secrets);
 `production` (the default) fills nothing, so AWS means AWS and its credential chain, and each
 service lists every value a production deployment must set before it refuses to start.
@@ -7,7 +11,7 @@ service lists every value a production deployment must set before it refuses to 
 
 import sys
 import uuid
-from typing import Any, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,7 +64,7 @@ class IntakeSettings(BaseSettings):
 class ServiceSettings(IntakeSettings):
     """What every service process needs."""
 
-    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:19092", alias="KAFKA_BOOTSTRAP_SERVERS")
     instance_id: str = Field(
         default_factory=lambda: uuid.uuid4().hex[:12], alias="INTAKE_INSTANCE_ID"
     )
@@ -80,9 +84,17 @@ class ServiceSettings(IntakeSettings):
     namespace: str = Field(default="", alias="INTAKE_NAMESPACE", pattern=NAMESPACE_PATTERN)
 
 
+# Command handlers one process runs at once, across the partitions of its command topic.
+CommandWorkers = Annotated[int, Field(alias="INTAKE_COMMAND_WORKERS", ge=1, le=64)]
+# Connect and read timeout of every S3 call.
+S3TimeoutS = Annotated[float, Field(alias="INTAKE_S3_TIMEOUT_S", gt=0)]
+
+
 class PostgresSettings(IntakeSettings):
     # LOCAL DEVELOPMENT ONLY; production sets its own URL and role per service.
-    database_url: str | None = local_only("postgresql://intake:intake@127.0.0.1:15432/intake")
+    database_url: str | None = local_only(
+        "postgresql://intake:intake@127.0.0.1:15432/intake", alias="DATABASE_URL"
+    )
     db_pool_min: int = Field(default=2, alias="INTAKE_DB_POOL_MIN", ge=1)
     db_pool_max: int = Field(default=10, alias="INTAKE_DB_POOL_MAX", ge=1)
     db_command_timeout_s: float = Field(default=10.0, alias="INTAKE_DB_COMMAND_TIMEOUT_S", gt=0)
@@ -114,17 +126,21 @@ class CorsSettings(IntakeSettings):
 
 class S3Settings(CorsSettings):
     # Unset = AWS's own endpoints; LOCAL DEVELOPMENT ONLY default: the native stack's S3.
-    aws_endpoint_url: str | None = local_only("http://127.0.0.1:18333")
-    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = local_only("http://127.0.0.1:18333", alias="AWS_ENDPOINT_URL")
+    aws_region: str = Field(default="us-east-1", alias="AWS_REGION")
     # Unset = the default AWS credential chain (IAM role, profile, …). LOCAL DEVELOPMENT ONLY
     # defaults of the native stack, never valid anywhere else.
-    aws_access_key_id: str | None = local_only("intake-dev-access-key")
-    aws_secret_access_key: str | None = local_only("intake-dev-secret-key")
-    aws_bucket: str = "intake-uploads"
+    aws_access_key_id: str | None = local_only("intake-dev-access-key", alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = local_only(
+        "intake-dev-secret-key", alias="AWS_SECRET_ACCESS_KEY"
+    )
+    aws_bucket: str = Field(default="intake-uploads", alias="AWS_BUCKET")
     # The account that must own every bucket Intake touches; S3 refuses a call otherwise.
-    aws_expected_bucket_owner: str | None = None
-    storage_provision_strategy: Literal["shared", "per_tenant"] = "shared"
-    s3_timeout_s: float = Field(default=10.0, alias="INTAKE_S3_TIMEOUT_S", gt=0)
+    aws_expected_bucket_owner: str | None = Field(default=None, alias="AWS_EXPECTED_BUCKET_OWNER")
+    storage_provision_strategy: Literal["shared", "per_tenant"] = Field(
+        default="shared", alias="STORAGE_PROVISION_STRATEGY"
+    )
+    s3_timeout_s: S3TimeoutS = 10.0
 
     def refusals(self) -> list[str]:
         problems = super().refusals()

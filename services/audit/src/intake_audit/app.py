@@ -4,15 +4,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from intake_audit.handlers import build_dispatcher, subscribe_events
+from intake_audit.repo import PostgresEventLog
 from intake_audit.service import AuditService
-from intake_audit.settings import SCHEMA, AuditSettings
+from intake_audit.settings import SCHEMA, SERVICE, AuditSettings
 from intake_contracts import topics
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
 from intake_runtime.lifecycle import run_service, serving
-from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool
-
-SERVICE = "audit"
 
 
 @contextlib.asynccontextmanager
@@ -22,12 +20,12 @@ async def running(settings: AuditSettings) -> AsyncIterator[None]:
             migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
         )
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        service = AuditService(pool)
+        service = AuditService(PostgresEventLog(pool))
         group_id = topics.CONSUMER_GROUPS[SERVICE]
-        subscribe_events(broker, service, group_id)
+        subscribe_events(broker, service, group_id, settings)
         # Queries get their own group: a rebalance of one consumer never pauses the other.
-        build_dispatcher(service, PostgresTransactions(pool, SCHEMA)).subscribe(
-            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers
+        build_dispatcher(service).subscribe(
+            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers, settings
         )
         await broker.start()
         await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))

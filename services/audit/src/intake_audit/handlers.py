@@ -1,28 +1,34 @@
 """Broker adapters: the event subscriber that fills the log, and the trail query."""
 
-import asyncpg
 from faststream.kafka import KafkaBroker
 
 from intake_audit.service import AuditService
+from intake_audit.settings import SERVICE
 from intake_contracts import topics
-from intake_contracts.commands import CommandType
-from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
+from intake_contracts.commands import Commands
+from intake_runtime.messaging.dispatch import CommandDispatcher, NoTransaction
 from intake_runtime.messaging.events import subscribe_event_batches
+from intake_runtime.settings import ServiceSettings
 
 EVENT_TOPICS = (topics.UPLOAD_EVENTS, topics.ASSET_EVENTS, topics.CLEANUP_EVENTS)
 
 
-def build_dispatcher(
-    service: AuditService, runner: TransactionRunner[asyncpg.Connection]
-) -> CommandDispatcher[asyncpg.Connection]:
-    dispatcher: CommandDispatcher[asyncpg.Connection] = CommandDispatcher("audit", runner)
+def build_dispatcher(service: AuditService) -> CommandDispatcher[None]:
+    dispatcher: CommandDispatcher[None] = CommandDispatcher(SERVICE, NoTransaction())
     # A read changes nothing, so it needs no inbox row.
-    dispatcher.register(CommandType.GET_TRAIL, service.get_trail, inbox=False)
+    dispatcher.register(Commands.GET_TRAIL, service.get_trail, inbox=False)
     return dispatcher
 
 
-def subscribe_events(broker: KafkaBroker, service: AuditService, group_id: str) -> None:
+def subscribe_events(
+    broker: KafkaBroker, service: AuditService, group_id: str, settings: ServiceSettings
+) -> None:
     """Consume every lifecycle topic; the offsets move on only after the rows are written."""
     subscribe_event_batches(
-        broker, EVENT_TOPICS, group_id, service.record_batch, title="audit event log"
+        broker,
+        EVENT_TOPICS,
+        group_id,
+        service.record_batch,
+        title="audit event log",
+        settings=settings,
     )

@@ -1,4 +1,5 @@
-"""SQL of the audit schema: named, parameterised, schema-qualified statements."""
+"""SQL of the audit schema: named, parameterised, schema-qualified statements, and the
+Postgres adapter of the EventLog port. The only SQL of the service."""
 
 import json
 from uuid import UUID
@@ -27,13 +28,24 @@ TRAIL = (
 )
 
 
-async def append_many(
-    connection: asyncpg.pool.PoolConnectionProxy, events: list[LoggedEvent]
-) -> int:
+class PostgresEventLog:
+    """The EventLog port over the pool: each call is one statement, so one transaction."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append_many(self, events: list[LoggedEvent]) -> int:
+        return await append_many(self._pool, events)
+
+    async def trail(self, tenant_id: str, upload_session_id: UUID) -> list[LoggedEvent]:
+        return await trail(self._pool, tenant_id, upload_session_id)
+
+
+async def append_many(db: asyncpg.Pool | asyncpg.Connection, events: list[LoggedEvent]) -> int:
     """How many of the events were new; those logged before change nothing."""
     if not events:
         return 0
-    inserted = await connection.fetchval(
+    inserted = await db.fetchval(
         APPEND_MANY,
         [e.event_id for e in events],
         [e.type for e in events],
@@ -47,7 +59,7 @@ async def append_many(
 
 
 async def trail(
-    connection: asyncpg.Connection, tenant_id: str, upload_session_id: UUID
+    db: asyncpg.Pool | asyncpg.Connection, tenant_id: str, upload_session_id: UUID
 ) -> list[LoggedEvent]:
-    rows = await connection.fetch(TRAIL, tenant_id, upload_session_id)
+    rows = await db.fetch(TRAIL, tenant_id, upload_session_id)
     return [LoggedEvent(**dict(row)) for row in rows]

@@ -2,9 +2,8 @@
 
 import logging
 
-import asyncpg
-
-from intake_audit import domain, repo
+from intake_audit import domain
+from intake_audit.ports import EventLog
 from intake_contracts.commands import SessionRef, Trail
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_runtime.messaging.dispatch import Command
@@ -14,8 +13,8 @@ log = logging.getLogger(__name__)
 
 
 class AuditService:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, events: EventLog) -> None:
+        self._events = events
 
     async def record_batch(self, received: list[ReceivedEvent]) -> int:
         """Log a batch of received events in one transaction; returns how many were new.
@@ -24,18 +23,19 @@ class AuditService:
             asyncpg.PostgresError, OSError: nothing was written; the batch must come again.
         """
         events = [domain.logged_event(envelope, topic) for topic, envelope in received]
-        async with self._pool.acquire() as connection, connection.transaction():
-            inserted = await repo.append_many(connection, events)
+        inserted = await self._events.append_many(events)
         log.debug("events logged", extra={"received": len(events), "new": inserted})
         return inserted
 
     async def get_trail(
-        self, command: Command[SessionRef], connection: asyncpg.Connection
+        self,
+        command: Command[SessionRef],
+        _: None,  # a single read: no transaction of its own
     ) -> Trail:
         """The session's events in the caller's tenant, oldest first; none for another tenant."""
         tenant_id = command.envelope.tenant_id
         if tenant_id is None:
             raise DomainError(ErrorCode.UNAUTHENTICATED, "query carries no tenant")
         session_id = command.payload.upload_session_id
-        events = await repo.trail(connection, tenant_id, session_id)
+        events = await self._events.trail(tenant_id, session_id)
         return Trail(upload_session_id=session_id, events=[domain.trail_entry(e) for e in events])

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from intake_runtime.settings import PostgresSettings, ServiceSettings
 
+SERVICE = "audit"
 SCHEMA = "audit"
 
 

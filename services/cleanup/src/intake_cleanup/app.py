@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
-from intake_cleanup.peers import SERVICE, Peers
+from intake_cleanup.peers import Peers
 from intake_cleanup.scheduler import running_schedule
 from intake_cleanup.service import CleanupService, Clock, utc_now
-from intake_cleanup.settings import SCHEMA, CleanupSettings
+from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
 from intake_runtime.bootstrap import (
@@ -54,8 +54,9 @@ async def open_service(
                 topics.CLEANUP_COMMANDS,
                 topics.CONSUMER_GROUPS[SERVICE],
                 settings.command_workers,
+                settings,
             )
-            subscribe_index(broker, SessionIndex(pool))
+            subscribe_index(broker, SessionIndex(pool), settings)
         await broker.start()
         relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         if serve:
@@ -72,10 +73,10 @@ async def serve(settings: CleanupSettings) -> None:
         await wait_for_shutdown()
 
 
-async def run_once(settings: CleanupSettings, job: domain.Job) -> str:
+async def run_once(settings: CleanupSettings, job: domain.Job, tenant_id: str | None) -> str:
     """Run `job` once and return its JSON summary, its events handed to Kafka before exit."""
     async with open_service(settings) as (service, relay):
-        view = await service.run(job)
+        view = await service.run(job, tenant_id)
         with contextlib.suppress(Exception):  # the serving replica's relay publishes them later
             while await relay.relay_once():
                 pass
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser("run", help="run one job once and print its summary")
     run.add_argument("job", help=", ".join(job.value for job in domain.Job))
+    run.add_argument("--tenant", help="limit a session job to this tenant's sessions")
     args = parser.parse_args(argv)
     if args.command != "run":
         run_service(SERVICE, CleanupSettings, serve)
@@ -95,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         job = domain.parse_job(args.job)
     except DomainError as error:
         parser.error(error.detail)  # exits 2
+    if args.tenant and job in domain.STORAGE_JOBS:
+        parser.error(f"{job} cannot be limited to a tenant: a temp key does not name its tenant")
     settings = prepared_process(SERVICE, CleanupSettings)
     # A run that recorded errors still exits 0: the summary says what failed.
-    sys.stdout.write(asyncio.run(run_once(settings, job)) + "\n")
+    sys.stdout.write(asyncio.run(run_once(settings, job, args.tenant)) + "\n")

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Final, TypeVar
 from uuid import UUID
 
 from intake_contracts.errors import DomainError, ErrorCode
@@ -20,6 +20,10 @@ class Job(StrEnum):
     ORPHANED_TEMP_OBJECTS = "orphaned-temp-objects"
     ORPHANED_MULTIPART = "orphaned-multipart"
     RECONCILE = "reconcile"
+
+
+# Jobs over S3 objects: a temp key does not name its tenant, so no tenant scope applies.
+STORAGE_JOBS: Final = frozenset({Job.ORPHANED_TEMP_OBJECTS, Job.ORPHANED_MULTIPART})
 
 
 class RunStatus(StrEnum):

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from intake_cleanup.domain import IndexedSession
+from intake_cleanup.settings import SERVICE
 from intake_contracts import topics
 from intake_contracts.commands import (
     CommandType,
@@ -19,7 +20,6 @@ from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-SERVICE = "cleanup"
 # The tenant a command acting in many tenants is sent as; each of its rows names its own.
 SYSTEM_TENANT = "system"
 

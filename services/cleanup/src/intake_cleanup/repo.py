@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -104,7 +104,6 @@ START_RUN = (
 FINISH_RUN = (
     f"UPDATE {_RUNS} SET status = $2, finished_at = $3, stats = $4, errors = $5 WHERE run_id = $1"
 )
-RUN_BY_ID = f"SELECT * FROM {_RUNS} WHERE run_id = $1"
 
 
 def _session(row: asyncpg.Record) -> IndexedSession:
@@ -246,8 +245,3 @@ async def finish_run(
     errors: list[str],
 ) -> None:
     await connection.execute(FINISH_RUN, run_id, status, finished_at, stats, errors)
-
-
-async def run_by_id(db: Executor, run_id: UUID) -> dict[str, Any] | None:
-    row = await db.fetchrow(RUN_BY_ID, run_id)
-    return dict(row) if row else None

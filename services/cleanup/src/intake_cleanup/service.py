@@ -19,6 +19,7 @@ from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
 from intake_contracts.commands import JobRunView, RunCleanupJob
 from intake_contracts.events import CleanupRunCompleted, EventType
+from intake_runtime import metrics
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import ObjectStore
@@ -68,6 +69,11 @@ class CleanupService:
         Args:
             tenant_id: limit the session jobs to one tenant (operations, tests).
         """
+        view = await self._run(job, tenant_id)
+        metrics.observe_job(job, view.status, _duration_s(view), view.stats)
+        return view
+
+    async def _run(self, job: Job, tenant_id: str | None) -> JobRunView:
         run_id, started = uuid.uuid4(), self._now()
         try:
             async with self._job_lock(job) as locked:
@@ -167,6 +173,12 @@ async def _unlock(connection: repo.Connection, job: str) -> None:
         # The lock must not outlive the run: drop the connection, and the lock with it.
         log.warning("job unlock failed; closing its connection", extra={"job": job})
         connection.terminate()
+
+
+def _duration_s(view: JobRunView) -> float:
+    if view.started_at is None or view.finished_at is None:
+        return 0.0
+    return (view.finished_at - view.started_at).total_seconds()
 
 
 def _view(  # noqa: PLR0917 - mirrors JobRunView's fields

@@ -2,8 +2,9 @@
 
 from pydantic import Field
 
-from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
+from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
+SERVICE = "cleanup"
 SCHEMA = "cleanup"
 HOUR = 3600
 
@@ -35,4 +36,4 @@ class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=16, alias="INTAKE_CLEANUP_COMMAND_CONCURRENCY", ge=1, le=128
     )
     batch_limit: int = Field(default=1000, alias="INTAKE_CLEANUP_BATCH_LIMIT", ge=1)
-    command_workers: int = Field(default=2, alias="INTAKE_COMMAND_WORKERS", ge=1, le=16)
+    command_workers: CommandWorkers = 2

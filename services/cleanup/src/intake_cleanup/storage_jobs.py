@@ -5,7 +5,6 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from botocore.exceptions import ClientError
 
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import IndexedSession
@@ -14,7 +13,13 @@ from intake_cleanup.settings import CleanupSettings
 from intake_contracts.errors import TransientError
 from intake_contracts.events import ResidueRemoved
 from intake_contracts.keys import TEMP_PREFIX, session_id_of_temp_key
-from intake_runtime.storage.s3 import MultipartUpload, ObjectStore, StoredObject, error_code
+from intake_runtime.storage.s3 import (
+    MultipartUpload,
+    ObjectStore,
+    StorageError,
+    StoredObject,
+    UploadNotFoundError,
+)
 
 ABORT = "abort_multipart"
 DELETE = "delete_object"
@@ -108,7 +113,7 @@ class StorageJobs:
     ) -> None:
         try:
             await self._store.delete(bucket, item.key)
-        except (TransientError, ClientError) as error:
+        except (TransientError, StorageError) as error:
             report.error(f"delete s3://{bucket}/{item.key}", error)
             return
         report.count("deleted")
@@ -127,7 +132,7 @@ class StorageJobs:
         try:
             await self._store.abort_multipart(bucket, item.key, item.upload_id)
             remaining = await self._remaining_parts(bucket, item)
-        except (TransientError, ClientError) as error:
+        except (TransientError, StorageError) as error:
             report.error(f"abort s3://{bucket}/{item.key} upload {item.upload_id}", error)
             return
         if remaining is not None:
@@ -145,10 +150,8 @@ class StorageJobs:
         """None once S3 answers NoSuchUpload: the abort is confirmed and no part remains."""
         try:
             parts = await self._store.list_parts(bucket, item.key, item.upload_id)
-        except ClientError as error:
-            if error_code(error) in {"NoSuchUpload", "404"}:
-                return None
-            raise
+        except UploadNotFoundError:
+            return None
         return len(parts)
 
 

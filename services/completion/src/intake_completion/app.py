@@ -4,10 +4,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from intake_completion.handlers import build_dispatcher
+from intake_completion.peers import Peers
 from intake_completion.promotion import Promoter, sweeping
-from intake_completion.service import SERVICE, CompletionService
-from intake_completion.sessions import InitiationSessions
-from intake_completion.settings import SCHEMA, CompletionSettings
+from intake_completion.service import CompletionService
+from intake_completion.settings import SCHEMA, SERVICE, CompletionSettings
 from intake_completion.storage import CompletionStorage, CopyPlan
 from intake_contracts import topics
 from intake_runtime.bootstrap import (
@@ -45,15 +45,14 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         promoter = await stack.enter_async_context(
             sweeping(Promoter(settings, pool, storage, outbox))
         )
-        service = CompletionService(
-            settings, pool, storage, InitiationSessions(replies), outbox, promoter
-        )
+        service = CompletionService(settings, pool, storage, Peers(replies), outbox, promoter)
         dispatcher = build_dispatcher(service)
         dispatcher.subscribe(
             broker,
             topics.COMPLETION_COMMANDS,
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
+            settings,
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))

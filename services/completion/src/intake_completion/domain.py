@@ -3,9 +3,12 @@
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
-from intake_contracts.commands import CompletedPart
+from pydantic import ConfigDict
+
+from intake_contracts.commands import AssetFields, CompletedPart
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 
@@ -13,6 +16,17 @@ MiB: Final = 1024 * 1024
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_TITLE_LENGTH: Final = 255
 _SHOWN: Final = 10  # part numbers named in one error detail
+
+
+class Asset(AssetFields):
+    """The Asset as completion keeps it: the fields every message shows, who uploaded it, and
+    when it was recorded and promoted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    created_at: datetime | None  # None until the row is written
+    promoted_at: datetime | None = None  # set when object_key became the permanent key
 
 
 @dataclass(frozen=True)
@@ -148,12 +162,6 @@ def check_title(title: str | None) -> None:
 def title_for(title: str | None, file_name: str) -> str:
     """The client's title, or the file name when none (or only blanks) was given."""
     return (title or "").strip() or file_name[:MAX_TITLE_LENGTH]
-
-
-def require_brand(brand_id: str, principal: Principal) -> None:
-    """A user sees only the assets of their brands; Intake's own services see all of a tenant."""
-    if principal.service is None and brand_id not in principal.brand_ids:
-        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")
 
 
 def acting_as(principal: Principal, service: str) -> Principal:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from intake_completion import faults, leases, repo, saga, views
-from intake_completion.repo import Asset
+from intake_completion.domain import Asset
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_completion.storage import CompletionStorage

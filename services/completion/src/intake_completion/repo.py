@@ -1,7 +1,7 @@
 """SQL of the completion schema: named, parameterised, schema-qualified statements."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
 from uuid import UUID
@@ -10,25 +10,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from intake_completion import saga
+from intake_completion.domain import Asset
 from intake_completion.saga import Step
-
-
-@dataclass(frozen=True)
-class Asset:
-    asset_id: UUID
-    upload_session_id: UUID
-    tenant_id: str
-    brand_id: str
-    user_id: str
-    title: str
-    file_name: str
-    mime_type: str
-    size_bytes: int
-    bucket: str
-    object_key: str
-    checksum_sha256: str | None
-    created_at: datetime | None  # None until the row is written
-    promoted_at: datetime | None = None  # set when object_key became the permanent key
 
 
 @dataclass(frozen=True)
@@ -44,10 +27,8 @@ class Attempt:
 
 
 _TABLE = "completion.assets"
-_COLUMNS = ", ".join(field.name for field in fields(Asset))
-_WRITTEN = [
-    field.name for field in fields(Asset) if field.name not in {"created_at", "promoted_at"}
-]
+_COLUMNS = ", ".join(Asset.model_fields)
+_WRITTEN = [name for name in Asset.model_fields if name not in {"created_at", "promoted_at"}]
 _SAGA = "completion.completions"
 _ATTEMPT = "upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until"
 

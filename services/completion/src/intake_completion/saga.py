@@ -10,10 +10,9 @@ done        nothing left to do
 
 import base64
 import binascii
-from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 
 class Step(StrEnum):
@@ -74,7 +73,7 @@ def within_cap(running: int, cap: int) -> bool:
     return running < cap
 
 
-def stored_sha256(head: Mapping[str, Any]) -> str | None:
+def stored_sha256(checksum_sha256: str | None, checksum_type: str | None = None) -> str | None:
     """The whole object's SHA-256 (hex) as S3 stored it, or None when S3 has none usable.
 
     S3 keeps a SHA-256 only when the uploader sent one. A multipart upload's SHA-256 is
@@ -82,13 +81,12 @@ def stored_sha256(head: Mapping[str, Any]) -> str | None:
     comparable to the file's own digest, so only a full-object value counts. SeaweedFS stores
     none: the caller then reads the object back.
     """
-    value = head.get("ChecksumSHA256")
-    if not isinstance(value, str) or not value or "-" in value:
+    if not checksum_sha256 or "-" in checksum_sha256:
         return None
-    if head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+    if (checksum_type or "FULL_OBJECT") != "FULL_OBJECT":
         return None
     try:
-        digest = base64.b64decode(value, validate=True)
+        digest = base64.b64decode(checksum_sha256, validate=True)
     except (binascii.Error, ValueError):
         return None
     return digest.hex() if len(digest) == 32 else None

@@ -11,10 +11,10 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from intake_completion import domain, faults, leases, metrics, repo, saga, views
+from intake_completion.domain import Asset
 from intake_completion.promotion import Promoter
-from intake_completion.repo import Asset
 from intake_completion.saga import Step
-from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, CompletionSettings
+from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
 from intake_contracts.commands import CompleteUpload, CompletionResult
@@ -27,13 +27,12 @@ from intake_runtime.postgres.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-SERVICE = "completion"
 # How often a completion waiting on another one of the same session looks again.
 _POLL_S: Final = 0.05
 
 
 class Sessions(Protocol):
-    """Initiation as completion needs it (see sessions.InitiationSessions)."""
+    """Initiation as completion needs it (see peers.Peers)."""
 
     async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord: ...
 
@@ -88,7 +87,7 @@ class CompletionService:
         session_id = command.payload.upload_session_id
         existing = await repo.by_session(self._pool, session_id, command.tenant_id)
         if existing is not None:
-            domain.require_brand(existing.brand_id, command.principal)
+            command.principal.require_brand(existing.brand_id)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
                 self._promoter.kick(session_id, command.envelope.correlation_id)
             return views.result(existing, created=False)

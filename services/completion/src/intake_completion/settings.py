@@ -4,8 +4,15 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
+from intake_runtime.settings import (
+    CommandWorkers,
+    PostgresSettings,
+    S3Settings,
+    S3TimeoutS,
+    ServiceSettings,
+)
 
+SERVICE: Final = "completion"
 SCHEMA: Final = "completion"
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
@@ -30,8 +37,8 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
     )
     copy_concurrency: int = Field(default=8, alias="INTAKE_COPY_CONCURRENCY", ge=1, le=64)
     # Server-side copies of multi-GiB objects take minutes, not the seconds a HEAD takes.
-    s3_timeout_s: float = Field(default=300.0, alias="INTAKE_S3_TIMEOUT_S", gt=0)
-    command_workers: int = Field(default=4, alias="INTAKE_COMMAND_WORKERS", ge=1, le=64)
+    s3_timeout_s: S3TimeoutS = 300.0
+    command_workers: CommandWorkers = 4
     # How long a completion waits for another completion of the same session to finish.
     session_lock_timeout_s: float = Field(
         default=120.0, alias="INTAKE_COMPLETION_LOCK_TIMEOUT_S", gt=0

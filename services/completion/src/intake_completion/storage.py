@@ -6,20 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError
-
 from intake_completion import domain, saga
-from intake_completion.repo import Asset
+from intake_completion.domain import Asset
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
-from intake_runtime.storage.s3 import ObjectStore, error_code
+from intake_runtime.storage.s3 import ObjectStore, PartsRejectedError, UploadNotFoundError
 
 log = logging.getLogger(__name__)
-
-_UPLOAD_GONE = frozenset({"NoSuchUpload", "404"})
-# S3's refusals of a part list that our own checks could not foresee (e.g. a re-uploaded part).
-_PARTS_REFUSED = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
 
 
 @dataclass(frozen=True)
@@ -47,7 +41,7 @@ class CompletionStorage:
         head = await self._store.head(session.bucket, session.temp_key)
         if head is None:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
-        domain.check_size(int(head["ContentLength"]), session.size_bytes)
+        domain.check_size(head.size, session.size_bytes)
 
     async def _complete_multipart(
         self, session: SessionRecord, requested: Sequence[CompletedPart] | None
@@ -64,14 +58,12 @@ class CompletionStorage:
             await self._store.complete_multipart(
                 session.bucket, session.temp_key, upload_id, chosen
             )
-        except ClientError as error:
-            code = error_code(error)
-            if code in _PARTS_REFUSED:
-                raise DomainError(
-                    ErrorCode.PARTS_INVALID, f"S3 refused the parts: {code}"
-                ) from error
-            if code not in _UPLOAD_GONE:
-                raise
+        except PartsRejectedError as error:
+            # A refusal our own checks could not foresee (e.g. a re-uploaded part).
+            raise DomainError(
+                ErrorCode.PARTS_INVALID, f"S3 refused the parts: {error.code}"
+            ) from error
+        except UploadNotFoundError:
             # An earlier attempt completed it (the object then exists) or it was aborted: the
             # HEAD that follows tells which.
             log.info("multipart upload already gone", extra={"upload_id": upload_id})
@@ -84,7 +76,7 @@ class CompletionStorage:
             DomainError: checksum_mismatch.
         """
         head = await self._store.head(session.bucket, session.temp_key, checksums=True)
-        stored = saga.stored_sha256(head or {})
+        stored = saga.stored_sha256(head.checksum_sha256, head.checksum_type) if head else None
         if stored is None:
             stored = await self._read_sha256(session.bucket, session.temp_key)
         domain.check_checksum(stored, declared_sha256)
@@ -106,7 +98,7 @@ class CompletionStorage:
             DomainError: upload_incomplete when neither the temp nor the target object exists.
         """
         landed = await self._store.head(asset.bucket, target)
-        if landed is not None and int(landed["ContentLength"]) == asset.size_bytes:
+        if landed is not None and landed.size == asset.size_bytes:
             return
         if await self._store.head(asset.bucket, asset.object_key) is None:
             raise DomainError(

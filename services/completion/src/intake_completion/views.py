@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from intake_completion import domain
-from intake_completion.repo import Asset
+from intake_completion.domain import Asset
 from intake_contracts.commands import AssetView, CompletionResult
 from intake_contracts.events import AssetCreated, AssetPromoted
 from intake_contracts.sessions import SessionRecord
@@ -30,21 +30,7 @@ def draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | 
 def view(asset: Asset) -> AssetView:
     if asset.created_at is None:
         raise ValueError("an asset is shown only once it is stored")
-    return AssetView(
-        asset_id=asset.asset_id,
-        upload_session_id=asset.upload_session_id,
-        tenant_id=asset.tenant_id,
-        brand_id=asset.brand_id,
-        title=asset.title,
-        file_name=asset.file_name,
-        mime_type=asset.mime_type,
-        size_bytes=asset.size_bytes,
-        bucket=asset.bucket,
-        object_key=asset.object_key,
-        checksum_sha256=asset.checksum_sha256,
-        created_at=asset.created_at,
-        promoted_at=asset.promoted_at,
-    )
+    return AssetView(**asset.model_dump(exclude={"user_id"}))
 
 
 def result(asset: Asset, *, created: bool) -> CompletionResult:

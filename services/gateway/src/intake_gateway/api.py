@@ -14,15 +14,12 @@ from intake_contracts.commands import (
     AssetView,
     BatchFile,
     CompletedPart,
+    InitiateFields,
 )
 from intake_contracts.errors import ErrorBody
 from intake_contracts.fields import (
     MAX_PARTS_PER_COMPLETE,
-    Checksum,
-    FileName,
-    FileSize,
     Identifier,
-    MimeType,
     PartNumber,
     Reference,
     Title,
@@ -34,14 +31,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class InitiateBody(_Body):
-    file_name: FileName
-    file_size: FileSize
-    mime_type: MimeType
-    brand_id: Identifier
-    client_reference: Reference | None = None
-    category_id: Identifier | None = None
-    checksum_sha256: Checksum | None = None
+# The Idempotency-Key travels as a header and the batch reference only in batches. No
+# docstring: it would become the OpenAPI schema's description.
+class InitiateBody(InitiateFields, _Body):
+    pass
 
 
 class InitiateBatchBody(_Body):

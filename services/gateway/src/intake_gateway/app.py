@@ -18,10 +18,10 @@ from intake_contracts.errors import DomainError, ErrorCode, TransientError
 from intake_gateway import openapi, problems, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
+from intake_gateway.peers import Peers
 from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
 from intake_gateway.routes import AssetsController, UploadsController
-from intake_gateway.services import Services
-from intake_gateway.settings import GatewaySettings
+from intake_gateway.settings import SERVICE, GatewaySettings
 from intake_runtime.bootstrap import kafka_broker, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
@@ -31,8 +31,6 @@ from intake_runtime.messaging.requests import (
     ReplyTimeoutError,
     RequestReplyClient,
 )
-
-SERVICE = "gateway"
 
 
 class MetricsController(PrometheusController):
@@ -58,9 +56,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             async with reply_client(settings, broker, SERVICE) as client:
                 app.state.broker = broker
                 app.state.client = client
-                app.state.services = Services(
-                    client, {CommandType.COMPLETE: settings.complete_timeout_s}
-                )
+                app.state.peers = Peers(client, {CommandType.COMPLETE: settings.complete_timeout_s})
                 yield
 
     async def principal(request: Request[object, object, State]) -> Principal:
@@ -70,8 +66,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
         limiter.admit(caller.tenant_id)
         return caller
 
-    def services(state: State) -> Services:
-        return state.services  # type: ignore[no-any-return]
+    def peers(state: State) -> Peers:
+        return state.peers  # type: ignore[no-any-return]
 
     @get("/healthz", include_in_schema=False, sync_to_thread=False)
     def healthz() -> dict[str, str]:
@@ -103,7 +99,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         cors_config=web.cors_config(settings),
         dependencies={
             "principal": Provide(principal),
-            "services": Provide(services, sync_to_thread=False),
+            "peers": Provide(peers, sync_to_thread=False),
         },
         on_startup=[complete_document],
         lifespan=[signing_keys, messaging],
@@ -113,8 +109,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
         logging_config=None,  # Litestar's default would replace the JSON root handler
         middleware=[prometheus.middleware],
         exception_handlers={
-            DomainError: problems.on_domain_error,
-            TransientError: problems.on_transient_error,
+            DomainError: problems.on_domain_error(settings.retry_after_s),
+            TransientError: problems.on_transient_error(settings.retry_after_s),
             ReplyTimeoutError: problems.on_timeout(settings.retry_after_s),
             BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),
             CommandTooLargeError: problems.on_command_too_large,

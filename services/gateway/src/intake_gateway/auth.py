@@ -118,8 +118,3 @@ def require_upload_permission(principal: Principal) -> None:
         raise DomainError(
             ErrorCode.PERMISSION_DENIED, f"the {UPLOAD_PERMISSION} permission is required"
         )
-
-
-def require_brand(principal: Principal, brand_id: str) -> None:
-    if brand_id not in principal.brand_ids:
-        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not in your token")

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorBody, ErrorCode, TransientError
+from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorCode, TransientError
 from intake_gateway.ratelimit import RateLimitedError
 from intake_runtime.messaging.requests import (
     BrokerUnavailableError,
@@ -43,24 +43,30 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def from_body(error: ErrorBody, request: Request[Any, Any, Any]) -> Response[dict[str, object]]:
-    return problem(error.code, error.detail, request)
-
-
 def on_domain_error(
-    request: Request[Any, Any, Any], error: DomainError
-) -> Response[dict[str, object]]:
-    # A service's own 503 (S3 down, a tenant at its completion cap) arrives as a refusal in
-    # its reply: it says when to come back like the gateway's own 503s do.
-    unavailable = HTTP_STATUS[error.code] == HTTPStatus.SERVICE_UNAVAILABLE
-    headers = {"Retry-After": "5"} if unavailable else None
-    return problem(error.code, error.detail, request, headers=headers)
+    retry_after_s: int,
+) -> Callable[[Request[Any, Any, Any], DomainError], Response[dict[str, object]]]:
+    def handler(request: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, object]]:
+        # A service's own 503 (S3 down, a tenant at its completion cap) arrives as a refusal
+        # in its reply: it says when to come back like the gateway's own 503s do.
+        unavailable = HTTP_STATUS[error.code] == HTTPStatus.SERVICE_UNAVAILABLE
+        headers = {"Retry-After": str(retry_after_s)} if unavailable else None
+        return problem(error.code, error.detail, request, headers=headers)
+
+    return handler
 
 
 def on_transient_error(
-    request: Request[Any, Any, Any], error: TransientError
-) -> Response[dict[str, object]]:
-    return problem(error.code, error.detail, request, headers={"Retry-After": "5"})
+    retry_after_s: int,
+) -> Callable[[Request[Any, Any, Any], TransientError], Response[dict[str, object]]]:
+    def handler(
+        request: Request[Any, Any, Any], error: TransientError
+    ) -> Response[dict[str, object]]:
+        return problem(
+            error.code, error.detail, request, headers={"Retry-After": str(retry_after_s)}
+        )
+
+    return handler
 
 
 def on_timeout(

@@ -8,9 +8,8 @@ from litestar.params import Parameter
 
 from intake_contracts.commands import (
     BatchResult,
-    CommandType,
+    Commands,
     CompleteUpload,
-    CompletionResult,
     InitiateBatch,
     InitiateUpload,
     SessionRef,
@@ -43,7 +42,6 @@ from intake_gateway.api import (
     PartUrlBody,
     PartUrlsBody,
 )
-from intake_gateway.auth import require_brand
 from intake_gateway.openapi import (
     ON_A_LIVE_SESSION,
     ON_A_SESSION,
@@ -51,7 +49,7 @@ from intake_gateway.openapi import (
     WITH_BODY,
     problems,
 )
-from intake_gateway.services import Services, parse_session_id
+from intake_gateway.peers import Peers, parse_session_id
 
 IdempotencyKey = Annotated[
     str | None,
@@ -90,14 +88,14 @@ class UploadsController(Controller):
         self,
         data: InitiateBody,
         principal: Principal,
-        services: Services,
+        peers: Peers,
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
-        require_brand(principal, data.brand_id)
+        principal.require_brand(data.brand_id)
         command = InitiateUpload(
             **data.model_dump(), idempotency_key=blank_is_absent(idempotency_key)
         )
-        return await services.call(SessionView, CommandType.INITIATE, command, principal)
+        return await peers.call(Commands.INITIATE, command, principal)
 
     @post(
         "/initiate-batch",
@@ -105,11 +103,11 @@ class UploadsController(Controller):
         responses=problems("InitiateBatch", *WITH_BODY, ErrorCode.BRAND_NOT_ALLOWED),
     )
     async def initiate_batch(
-        self, data: InitiateBatchBody, principal: Principal, services: Services
+        self, data: InitiateBatchBody, principal: Principal, peers: Peers
     ) -> BatchAnswer:
-        require_brand(principal, data.brand_id)
+        principal.require_brand(data.brand_id)
         command = InitiateBatch(**data.model_dump())
-        result = await services.call(BatchResult, CommandType.INITIATE_BATCH, command, principal)
+        result = await peers.call(Commands.INITIATE_BATCH, command, principal)
         return _batch_answer(result)
 
     @post(
@@ -118,9 +116,9 @@ class UploadsController(Controller):
         responses=problems("PartUrl", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_url(
-        self, session_id: str, data: PartUrlBody, principal: Principal, services: Services
+        self, session_id: str, data: PartUrlBody, principal: Principal, peers: Peers
     ) -> PartUrl:
-        parts = await self._sign(session_id, [data.part_number], principal, services)
+        parts = await self._sign(session_id, [data.part_number], principal, peers)
         return parts.parts[0]
 
     @post(
@@ -129,66 +127,48 @@ class UploadsController(Controller):
         responses=problems("PartUrls", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_urls(
-        self, session_id: str, data: PartUrlsBody, principal: Principal, services: Services
+        self, session_id: str, data: PartUrlsBody, principal: Principal, peers: Peers
     ) -> PartUrls:
-        return await self._sign(session_id, data.part_numbers, principal, services)
+        return await self._sign(session_id, data.part_numbers, principal, peers)
 
     @staticmethod
     async def _sign(
-        session_id: str, part_numbers: list[int], principal: Principal, services: Services
+        session_id: str, part_numbers: list[int], principal: Principal, peers: Peers
     ) -> PartUrls:
         upload_session_id = parse_session_id(session_id)
         command = SignParts(upload_session_id=upload_session_id, part_numbers=part_numbers)
-        return await services.call(
-            PartUrls, CommandType.SIGN_PARTS, command, principal, key=upload_session_id
-        )
+        return await peers.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
-    async def resume(self, session_id: str, principal: Principal, services: Services) -> ResumeView:
+    async def resume(self, session_id: str, principal: Principal, peers: Peers) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            ResumeView, CommandType.RESUME, ref, principal, key=ref.upload_session_id
-        )
+        return await peers.call(Commands.RESUME, ref, principal, key=ref.upload_session_id)
 
     @put(
         "/{session_id:str}/activity",
         status_code=200,
         responses=problems("Activity", *ON_A_LIVE_SESSION),
     )
-    async def activity(
-        self, session_id: str, principal: Principal, services: Services
-    ) -> ActivityView:
+    async def activity(self, session_id: str, principal: Principal, peers: Peers) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            ActivityView, CommandType.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id
-        )
+        return await peers.call(Commands.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
-    async def cancel(self, session_id: str, principal: Principal, services: Services) -> StatusView:
+    async def cancel(self, session_id: str, principal: Principal, peers: Peers) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            StatusView, CommandType.CANCEL, ref, principal, key=ref.upload_session_id
-        )
+        return await peers.call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
-    async def session(
-        self, session_id: str, principal: Principal, services: Services
-    ) -> SessionView:
+    async def session(self, session_id: str, principal: Principal, peers: Peers) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await services.call(
-            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
-        )
+        return await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, services: Services) -> Trail:
+    async def events(self, session_id: str, principal: Principal, peers: Peers) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        await services.call(
-            SessionView, CommandType.GET_SESSION, ref, principal, key=ref.upload_session_id
-        )
-        return await services.call(
-            Trail, CommandType.GET_TRAIL, ref, principal, key=ref.upload_session_id
-        )
+        await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
+        return await peers.call(Commands.GET_TRAIL, ref, principal, key=ref.upload_session_id)
 
 
 class AssetsController(Controller):
@@ -213,12 +193,10 @@ class AssetsController(Controller):
         ),
     )
     async def complete(
-        self, data: CompleteBody, principal: Principal, services: Services
+        self, data: CompleteBody, principal: Principal, peers: Peers
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
-        result = await services.call(
-            CompletionResult, CommandType.COMPLETE, command, principal, key=data.upload_session_id
-        )
+        result = await peers.call(Commands.COMPLETE, command, principal, key=data.upload_session_id)
         view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
         return Response(view, status_code=201 if result.created else 200)
 

@@ -8,6 +8,7 @@ from intake_runtime.settings import CorsSettings, ServiceSettings, local_only
 
 # Published in the README: a token signed with it proves nothing outside a laptop.
 DEVELOPMENT_JWT_SECRET: Final = "intake-local-development-only-jwt-secret"  # noqa: S105
+SERVICE: Final = "gateway"
 MIN_SECRET_BYTES: Final = 32
 
 

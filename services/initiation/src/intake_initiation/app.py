@@ -4,17 +4,16 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from intake_contracts import topics
+from intake_initiation import repo
 from intake_initiation.handlers import build_dispatcher
 from intake_initiation.service import InitiationService
-from intake_initiation.settings import SCHEMA, InitiationSettings
+from intake_initiation.settings import SCHEMA, SERVICE, InitiationSettings
+from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
 from intake_runtime.lifecycle import run_service, serving
-from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import open_object_store
-
-SERVICE = "initiation"
 
 
 @contextlib.asynccontextmanager
@@ -25,13 +24,14 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
         )
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        service = InitiationService(settings, store, Outbox(SCHEMA))
-        dispatcher = build_dispatcher(service, PostgresTransactions(pool, SCHEMA))
+        service = InitiationService(settings, S3SessionStorage(store))
+        dispatcher = build_dispatcher(service, repo.transactions(pool, Outbox(SCHEMA)))
         dispatcher.subscribe(
             broker,
             topics.INITIATION_COMMANDS,
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
+            settings,
         )
         await broker.start()
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))

@@ -1,10 +1,17 @@
-"""Pure rules of the UploadSession: state machine, strategy, chunk size, validation. No I/O."""
+"""The UploadSession and its pure rules: state machine, strategy, chunk size, validation,
+the draft of a new session and the refusals of a finished one. No I/O."""
 
 import fnmatch
+import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+from uuid import UUID
 
+from intake_contracts import keys
+from intake_contracts.commands import InitiateUpload
+from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus, UploadType
 
@@ -28,7 +35,37 @@ _TRANSITIONS: Final[dict[UploadStatus, frozenset[UploadStatus]]] = {
     UploadStatus.FAILED: frozenset(),
     UploadStatus.CANCELLED: frozenset(),
 }
+EXPIRED_REASON: Final = "expired"
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+@dataclass(frozen=True)
+class Session:
+    id: UUID
+    tenant_id: str
+    brand_id: str
+    user_id: str
+    status: UploadStatus
+    file_name: str
+    mime_type: str
+    size_bytes: int
+    upload_type: UploadType
+    chunk_size: int | None
+    part_count: int | None
+    bucket: str
+    temp_key: str
+    multipart_upload_id: str | None
+    client_reference: str | None
+    batch_reference: str | None
+    category_id: str | None
+    checksum_sha256: str | None
+    idempotency_key: str | None
+    request_fingerprint: str | None
+    expires_at: datetime
+    last_activity_at: datetime
+    failure_reason: str | None
+    asset_id: UUID | None
+    created_at: datetime
 
 
 def can_transition(current: UploadStatus, target: UploadStatus) -> bool:
@@ -138,6 +175,104 @@ def refusal_for_terminal(status: UploadStatus) -> DomainError:
     return DomainError(code, f"upload session is {status}")
 
 
-def require_brand(brand_id: str, brand_ids: tuple[str, ...]) -> None:
-    if brand_id not in brand_ids:
-        raise DomainError(ErrorCode.BRAND_NOT_ALLOWED, f"brand {brand_id!r} is not yours")
+@dataclass(frozen=True)
+class Placement:
+    """Where and for how long new sessions live: the settings the draft needs."""
+
+    bucket: str
+    ttl_s: int
+    default_chunk_size: int
+
+
+def draft(
+    request: InitiateUpload,
+    principal: Principal,
+    session_id: UUID,
+    now: datetime,
+    placement: Placement,
+) -> Session:
+    """The session an initiate request asks for, before it is stored."""
+    upload_type = strategy_for(request.file_size)
+    chunk_size = part_count = None
+    if upload_type == UploadType.MULTIPART:
+        chunk_size = chunk_size_for(request.file_size, placement.default_chunk_size)
+        part_count = part_count_for(request.file_size, chunk_size)
+    return Session(
+        id=session_id,
+        tenant_id=principal.tenant_id,
+        brand_id=request.brand_id,
+        user_id=principal.user_id,
+        status=UploadStatus.INITIATING,
+        file_name=request.file_name,
+        mime_type=request.mime_type,
+        size_bytes=request.file_size,
+        upload_type=upload_type,
+        chunk_size=chunk_size,
+        part_count=part_count,
+        bucket=placement.bucket,
+        temp_key=keys.temp_key(session_id),
+        multipart_upload_id=None,
+        client_reference=request.client_reference,
+        batch_reference=request.batch_reference,
+        category_id=request.category_id,
+        checksum_sha256=request.checksum_sha256,
+        idempotency_key=request.idempotency_key,
+        request_fingerprint=fingerprint(request),
+        expires_at=now + timedelta(seconds=placement.ttl_s),
+        last_activity_at=now,
+        failure_reason=None,
+        asset_id=None,
+        created_at=now,
+    )
+
+
+def fingerprint(request: InitiateUpload) -> str:
+    """What makes two initiate requests the same request, for Idempotency-Key replays."""
+    material = request.model_dump_json(exclude={"idempotency_key", "batch_reference"})
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def check_replay(existing: Session, request_fingerprint: str) -> None:
+    """An Idempotency-Key replays only the request it was first used for."""
+    if existing.request_fingerprint != request_fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a different request",
+        )
+
+
+def refusal(session: Session) -> DomainError:
+    """Why a finished session refuses an operation that needs a live one."""
+    if session.status == UploadStatus.FAILED and session.failure_reason == EXPIRED_REASON:
+        return DomainError(ErrorCode.UPLOAD_SESSION_EXPIRED, "upload session has expired")
+    return refusal_for_terminal(session.status)
+
+
+def require_live(session: Session, now: datetime) -> None:
+    if is_terminal(session.status):
+        raise refusal(session)
+    if is_expired(session.expires_at, now):
+        raise DomainError(ErrorCode.UPLOAD_SESSION_EXPIRED, "upload session has expired")
+
+
+def require_live_multipart(session: Session, now: datetime) -> None:
+    require_live(session, now)
+    if session.upload_type != UploadType.MULTIPART or session.status != UploadStatus.UPLOADING:
+        raise DomainError(
+            ErrorCode.INVALID_SESSION_STATE, "part URLs exist only for multipart uploads"
+        )
+
+
+def require_startable_completion(session: Session, now: datetime) -> None:
+    """Completion may begin on an UPLOADING live session, or answer a COMPLETED one again."""
+    if session.status == UploadStatus.COMPLETED:
+        return
+    require_live(session, now)
+    if session.status != UploadStatus.UPLOADING:
+        raise DomainError(ErrorCode.INVALID_SESSION_STATE, "upload has not started")
+
+
+def require_service(principal: Principal) -> None:
+    """Status changes that only Intake's own services may ask for."""
+    if principal.service is None:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "only Intake services may do this")

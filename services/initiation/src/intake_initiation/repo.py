@@ -1,42 +1,19 @@
-"""SQL of the initiation schema: named, parameterised, schema-qualified statements."""
+"""SQL of the initiation schema: named, parameterised, schema-qualified statements, and the
+Postgres adapters of the SessionRepository and Unit ports. The only SQL of the service."""
 
-from dataclasses import dataclass, fields
+from contextlib import AbstractAsyncContextManager
+from dataclasses import fields
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from intake_contracts.sessions import UploadStatus, UploadType
-
-
-@dataclass(frozen=True)
-class Session:
-    id: UUID
-    tenant_id: str
-    brand_id: str
-    user_id: str
-    status: UploadStatus
-    file_name: str
-    mime_type: str
-    size_bytes: int
-    upload_type: UploadType
-    chunk_size: int | None
-    part_count: int | None
-    bucket: str
-    temp_key: str
-    multipart_upload_id: str | None
-    client_reference: str | None
-    batch_reference: str | None
-    category_id: str | None
-    checksum_sha256: str | None
-    idempotency_key: str | None
-    request_fingerprint: str | None
-    expires_at: datetime
-    last_activity_at: datetime
-    failure_reason: str | None
-    asset_id: UUID | None
-    created_at: datetime
-
+from intake_initiation.domain import Session
+from intake_initiation.settings import SCHEMA
+from intake_runtime.messaging.dispatch import BoundTransactions
+from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.outbox import BoundOutbox, Outbox
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"
@@ -46,9 +23,9 @@ INSERT = (
     f"INSERT INTO {_TABLE} (id, tenant_id, brand_id, user_id, status, file_name, mime_type,"
     " size_bytes, upload_type, chunk_size, part_count, bucket, temp_key, client_reference,"
     " batch_reference, category_id, checksum_sha256, idempotency_key, request_fingerprint,"
-    " expires_at, last_activity_at)"
+    " expires_at, last_activity_at, created_at, updated_at)"
     " VALUES ($1, $2, $3, $4, 'INITIATING', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " $16, $17, $18, $19, now())"
+    " $16, $17, $18, $19, $20, $21, $21)"
     f" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     f" RETURNING {_COLUMNS}"
 )
@@ -58,7 +35,7 @@ BY_IDEMPOTENCY_KEY = (
 )
 # The compare-and-set every status change goes through: it wins only from an allowed status.
 TRANSITION = (
-    f"UPDATE {_TABLE} SET status = $3, updated_at = now(),"
+    f"UPDATE {_TABLE} SET status = $3, updated_at = $10,"
     " multipart_upload_id = coalesce($5, multipart_upload_id),"
     " failure_reason = coalesce($6, failure_reason), asset_id = coalesce($7, asset_id)"
     " WHERE id = $1 AND tenant_id = $2 AND status = ANY($4::text[])"
@@ -70,14 +47,14 @@ TRANSITION = (
 # re-checks the conditions against a row a concurrent writer changed, so a session touched or
 # completed meanwhile is left alone; the previous status comes back for the lifecycle event.
 FAIL_MANY = (
-    f"WITH wanted AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)),"
+    "WITH wanted AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)),"
     f" old AS (SELECT s.id, s.status AS previous FROM {_TABLE} s"
     " JOIN wanted w ON s.id = w.id AND s.tenant_id = w.tenant_id"
     f" WHERE s.status = ANY({_LIVE})"
     " AND ($4::timestamptz IS NULL OR s.last_activity_at < $4)"
     " AND ($5::timestamptz IS NULL OR s.expires_at <= $5)"
     " ORDER BY s.id FOR UPDATE OF s)"
-    f" UPDATE {_TABLE} s SET status = 'FAILED', updated_at = now(),"
+    f" UPDATE {_TABLE} s SET status = 'FAILED', updated_at = $6,"
     " failure_reason = coalesce($3, s.failure_reason)"
     " FROM old WHERE s.id = old.id"
     f" RETURNING {', '.join(f's.{field.name}' for field in fields(Session))}, old.previous"
@@ -88,7 +65,7 @@ STATUSES = (
     " ON s.id = w.id AND s.tenant_id = w.tenant_id"
 )
 TOUCH = (
-    f"UPDATE {_TABLE} SET last_activity_at = now()"
+    f"UPDATE {_TABLE} SET last_activity_at = $3"
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
     f" RETURNING {_COLUMNS}"
 )
@@ -106,107 +83,134 @@ def _from_values(values: dict[str, object]) -> Session:
     return Session(**values)  # type: ignore[arg-type]
 
 
-async def insert(connection: asyncpg.Connection, session: Session) -> Session | None:
-    """The new session, or None when its idempotency key is already taken in the tenant."""
-    row = await connection.fetchrow(
-        INSERT,
-        session.id,
-        session.tenant_id,
-        session.brand_id,
-        session.user_id,
-        session.file_name,
-        session.mime_type,
-        session.size_bytes,
-        session.upload_type.value,
-        session.chunk_size,
-        session.part_count,
-        session.bucket,
-        session.temp_key,
-        session.client_reference,
-        session.batch_reference,
-        session.category_id,
-        session.checksum_sha256,
-        session.idempotency_key,
-        session.request_fingerprint,
-        session.expires_at,
+class PostgresSessions:
+    """The SessionRepository port over one connection (the unit of work's transaction)."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+
+    async def insert(self, session: Session) -> Session | None:
+        row = await self._connection.fetchrow(
+            INSERT,
+            session.id,
+            session.tenant_id,
+            session.brand_id,
+            session.user_id,
+            session.file_name,
+            session.mime_type,
+            session.size_bytes,
+            session.upload_type.value,
+            session.chunk_size,
+            session.part_count,
+            session.bucket,
+            session.temp_key,
+            session.client_reference,
+            session.batch_reference,
+            session.category_id,
+            session.checksum_sha256,
+            session.idempotency_key,
+            session.request_fingerprint,
+            session.expires_at,
+            session.last_activity_at,
+            session.created_at,
+        )
+        return _session(row)
+
+    async def get(self, session_id: UUID, tenant_id: str) -> Session | None:
+        return _session(await self._connection.fetchrow(BY_ID, session_id, tenant_id))
+
+    async def by_idempotency_key(self, tenant_id: str, key: str) -> Session | None:
+        return _session(await self._connection.fetchrow(BY_IDEMPOTENCY_KEY, tenant_id, key))
+
+    async def transition(
+        self,
+        session: Session,
+        target: UploadStatus,
+        allowed_from: list[UploadStatus],
+        now: datetime,
+        *,
+        multipart_upload_id: str | None = None,
+        failure_reason: str | None = None,
+        asset_id: UUID | None = None,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> Session | None:
+        row = await self._connection.fetchrow(
+            TRANSITION,
+            session.id,
+            session.tenant_id,
+            target.value,
+            [status.value for status in allowed_from],
+            multipart_upload_id,
+            failure_reason,
+            asset_id,
+            idle_before,
+            expired_at,
+            now,
+        )
+        return _session(row)
+
+    async def touch(self, session_id: UUID, tenant_id: str, now: datetime) -> Session | None:
+        return _session(await self._connection.fetchrow(TOUCH, session_id, tenant_id, now))
+
+    async def fail_many(
+        self,
+        sessions: list[tuple[UUID, str]],
+        reason: str,
+        now: datetime,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> list[tuple[Session, UploadStatus]]:
+        rows = await self._connection.fetch(
+            FAIL_MANY,
+            [session_id for session_id, _ in sessions],
+            [tenant_id for _, tenant_id in sessions],
+            reason,
+            idle_before,
+            expired_at,
+            now,
+        )
+        failed = []
+        for row in rows:
+            values = dict(row)
+            previous = UploadStatus(values.pop("previous"))
+            failed.append((_from_values(values), previous))
+        return failed
+
+    async def statuses(self, sessions: list[tuple[UUID, str]]) -> dict[UUID, UploadStatus]:
+        rows = await self._connection.fetch(
+            STATUSES,
+            [session_id for session_id, _ in sessions],
+            [tenant_id for _, tenant_id in sessions],
+        )
+        return {row["id"]: UploadStatus(row["status"]) for row in rows}
+
+
+class PostgresUnit:
+    """The Unit port: repository and outbox on the one connection of the command's transaction."""
+
+    def __init__(self, connection: asyncpg.Connection, outbox: Outbox) -> None:
+        self._connection = connection
+        self._sessions = PostgresSessions(connection)
+        self._outbox = outbox.bound(connection)
+
+    @property
+    def sessions(self) -> PostgresSessions:
+        return self._sessions
+
+    @property
+    def outbox(self) -> BoundOutbox:
+        return self._outbox
+
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
+        return self._connection.transaction()
+
+
+def transactions(
+    pool: asyncpg.Pool, outbox: Outbox
+) -> BoundTransactions[asyncpg.Connection, PostgresUnit]:
+    """The runner of initiation's commands: inbox, state change and outbox in one transaction."""
+    return BoundTransactions(
+        PostgresTransactions(pool, SCHEMA), lambda connection: PostgresUnit(connection, outbox)
     )
-    return _session(row)
-
-
-async def get(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
-    return _session(await connection.fetchrow(BY_ID, session_id, tenant_id))
-
-
-async def by_idempotency_key(
-    connection: asyncpg.Connection, tenant_id: str, key: str
-) -> Session | None:
-    return _session(await connection.fetchrow(BY_IDEMPOTENCY_KEY, tenant_id, key))
-
-
-async def transition(
-    connection: asyncpg.Connection,
-    session: Session,
-    target: UploadStatus,
-    allowed_from: list[UploadStatus],
-    *,
-    multipart_upload_id: str | None = None,
-    failure_reason: str | None = None,
-    asset_id: UUID | None = None,
-    idle_before: datetime | None = None,
-    expired_at: datetime | None = None,
-) -> Session | None:
-    """The session after the change, or None when another writer got there first."""
-    row = await connection.fetchrow(
-        TRANSITION,
-        session.id,
-        session.tenant_id,
-        target.value,
-        [status.value for status in allowed_from],
-        multipart_upload_id,
-        failure_reason,
-        asset_id,
-        idle_before,
-        expired_at,
-    )
-    return _session(row)
-
-
-async def touch(connection: asyncpg.Connection, session_id: UUID, tenant_id: str) -> Session | None:
-    return _session(await connection.fetchrow(TOUCH, session_id, tenant_id))
-
-
-async def fail_many(
-    connection: asyncpg.Connection,
-    sessions: list[tuple[UUID, str]],
-    reason: str,
-    *,
-    idle_before: datetime | None,
-    expired_at: datetime | None,
-) -> list[tuple[Session, UploadStatus]]:
-    """(session after, status before) of each live session this moved to FAILED."""
-    rows = await connection.fetch(
-        FAIL_MANY,
-        [session_id for session_id, _ in sessions],
-        [tenant_id for _, tenant_id in sessions],
-        reason,
-        idle_before,
-        expired_at,
-    )
-    failed = []
-    for row in rows:
-        values = dict(row)
-        previous = UploadStatus(values.pop("previous"))
-        failed.append((_from_values(values), previous))
-    return failed
-
-
-async def statuses(
-    connection: asyncpg.Connection, sessions: list[tuple[UUID, str]]
-) -> dict[UUID, UploadStatus]:
-    """The status of each session found in its tenant."""
-    rows = await connection.fetch(
-        STATUSES,
-        [session_id for session_id, _ in sessions],
-        [tenant_id for _, tenant_id in sessions],
-    )
-    return {row["id"]: UploadStatus(row["status"]) for row in rows}

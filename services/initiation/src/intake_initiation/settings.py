@@ -4,8 +4,9 @@ from typing import Final
 
 from pydantic import Field
 
-from intake_runtime.settings import PostgresSettings, S3Settings, ServiceSettings
+from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
+SERVICE = "initiation"
 SCHEMA = "initiation"
 # Types a browser renders and runs when the object is opened from the bucket's origin.
 EXECUTABLE_MIME_TYPES: Final = (
@@ -26,7 +27,7 @@ class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
     default_chunk_size: int = Field(
         default=8 * 1024 * 1024, alias="INTAKE_DEFAULT_CHUNK_SIZE", ge=5 * 1024 * 1024
     )
-    command_workers: int = Field(default=4, alias="INTAKE_COMMAND_WORKERS", ge=1, le=64)
+    command_workers: CommandWorkers = 4
     # Comma-separated patterns (`image/*`, `application/pdf`): a type must match an allowed
     # pattern and no denied one, else 422 mime_type_not_allowed.
     allowed_mime_types: str = Field(default="*/*", alias="INTAKE_ALLOWED_MIME_TYPES")

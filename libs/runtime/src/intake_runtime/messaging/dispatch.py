@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 
-from intake_contracts.commands import COMMAND_MODELS, CommandType
+from intake_contracts.commands import CommandSpec
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.replies import REPLY_TYPE, Reply
@@ -22,12 +22,15 @@ from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
+from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 Tx = TypeVar("Tx")
 Tx_co = TypeVar("Tx_co", covariant=True)
 P_co = TypeVar("P_co", bound=BaseModel, covariant=True)
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,16 @@ class Command(Generic[P_co]):
         return self.principal.tenant_id
 
 
-Handler = Callable[[Command[Any], Tx], Awaitable[BaseModel]]
+Handler = Callable[[Command[Req], Tx], Awaitable[Res]]
+
+
+@dataclass(frozen=True)
+class _Registered(Generic[Tx]):
+    """A handler as the dispatcher keeps it: typed at registration, decoded by `request`."""
+
+    request: type[BaseModel]
+    handler: Handler[Any, Tx, BaseModel]
+    inbox: bool
 
 
 class Dispatched(NamedTuple):
@@ -69,6 +81,29 @@ class TransactionRunner(Protocol[Tx_co]):
     ) -> Reply: ...
 
 
+Raw = TypeVar("Raw")
+
+
+class BoundTransactions(Generic[Raw, Tx]):
+    """A runner whose transaction handle is turned into the use cases' unit of work (their
+    repository and outbox bound to that one transaction): atomicity stays the runner's."""
+
+    def __init__(self, runner: TransactionRunner[Raw], bind: Callable[[Raw], Tx]) -> None:
+        self._runner = runner
+        self._bind = bind
+
+    async def run(
+        self,
+        message_id: UUID | None,
+        command_type: str,
+        work: Callable[[Tx], Awaitable[Reply]],
+    ) -> Reply:
+        async def bound(raw: Raw) -> Reply:
+            return await work(self._bind(raw))
+
+        return await self._runner.run(message_id, command_type, bound)
+
+
 class NoTransaction:
     """For use cases that manage their own short transactions (or need none): no inbox, so
     they must be idempotent by themselves."""
@@ -86,11 +121,14 @@ class CommandDispatcher(Generic[Tx]):
     def __init__(self, service: str, runner: TransactionRunner[Tx]) -> None:
         self._service = service
         self._runner = runner
-        self._handlers: dict[str, tuple[Handler[Tx], bool]] = {}
+        self._handlers: dict[str, _Registered[Tx]] = {}
 
-    def register(self, command_type: CommandType, handler: Handler[Tx], *, inbox: bool) -> None:
-        """`inbox=False` only for commands that are naturally idempotent (reads, signing)."""
-        self._handlers[command_type] = (handler, inbox)
+    def register(
+        self, spec: CommandSpec[Req, Res], handler: Handler[Req, Tx, Res], *, inbox: bool
+    ) -> None:
+        """`inbox=False` only for commands that are naturally idempotent (reads, signing).
+        mypy checks `handler` against the spec: it takes the spec's request, returns its result."""
+        self._handlers[spec.name] = _Registered(spec.request, handler, inbox)
 
     async def dispatch(self, body: bytes | dict[str, Any]) -> Dispatched:
         try:
@@ -115,19 +153,17 @@ class CommandDispatcher(Generic[Tx]):
         if registered is None:
             detail = f"{self._service} does not handle {envelope.type}"
             return Reply.failure(_bad_request(detail)), detail
-        handler, use_inbox = registered
         tenant_in_scope.set(envelope.tenant_id)
         session_in_scope.set(str(envelope.payload.get("upload_session_id") or "") or None)
         try:
-            request_model = COMMAND_MODELS[CommandType(envelope.type)][0]
-            command = Command(envelope, request_model.model_validate(envelope.payload))
+            command = Command(envelope, registered.request.model_validate(envelope.payload))
         except ValidationError as error:
             return Reply.failure(_bad_request(str(error))), None
 
         async def work(tx: Tx) -> Reply:
-            return Reply.success(await handler(command, tx))
+            return Reply.success(await registered.handler(command, tx))
 
-        message_id = envelope.message_id if use_inbox else None
+        message_id = envelope.message_id if registered.inbox else None
         try:
             return await self._runner.run(message_id, envelope.type, work), None
         except DomainError as error:
@@ -141,9 +177,11 @@ class CommandDispatcher(Generic[Tx]):
         topic: str,
         group_id: str,
         workers: int,
-        reply_timeout_s: float = 3.0,
+        settings: ServiceSettings,
     ) -> None:
-        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent."""
+        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent,
+        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S."""
+        reply_timeout_s = settings.publish_timeout_s
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
@@ -162,7 +200,7 @@ class CommandDispatcher(Generic[Tx]):
             ack_policy=AckPolicy.ACK,
             auto_offset_reset="earliest",
             max_workers=workers,
-            **kafka.CONSUMER_OPTIONS,
+            **kafka.consumer_options(settings),
             no_reply=True,
             title=f"{self._service} commands",
         )(on_command)

@@ -20,6 +20,7 @@ from intake_runtime import metrics
 from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode
+from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def subscribe_event_batches(
     handle: EventBatchHandler,
     *,
     title: str,
+    settings: ServiceSettings,
 ) -> None:
     """Consume `topics` in `group_id`. A batch that fails on a dependency is delivered again
     (nack); one that fails otherwise is retried event by event, and the events that still fail,
@@ -64,7 +66,7 @@ def subscribe_event_batches(
         max_records=BATCH_SIZE,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        **kafka.CONSUMER_OPTIONS,
+        **kafka.event_consumer_options(settings),
         title=title,
     )(on_batch)
 

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Final, TypedDict
+from typing import TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -17,21 +17,32 @@ from intake_runtime.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-class ConsumerOptions(TypedDict):
+class ConsumerOptions(TypedDict, total=False):
     fetch_max_wait_ms: int
+    fetch_min_bytes: int
     session_timeout_ms: int
     heartbeat_interval_ms: int
 
 
-# Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte arrives,
-# so a long fetch wait costs no latency, while a 10 ms one made every idle consumer poll a
-# hundred times a second (measured: a fifth of a core per idle service). A short session lets
-# the group hand a killed consumer's partitions on within seconds (the broker's minimum).
-CONSUMER_OPTIONS: Final[ConsumerOptions] = {
-    "fetch_max_wait_ms": 500,
-    "session_timeout_ms": 6_000,
-    "heartbeat_interval_ms": 1_500,
-}
+def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
+    """Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte
+    arrives, so a long fetch wait (INTAKE_KAFKA_FETCH_WAIT_MS) costs no latency, while a 10 ms
+    one made every idle consumer poll a hundred times a second (measured: a fifth of a core per
+    idle service). A short session lets the group hand a killed consumer's partitions on within
+    seconds (the broker's minimum)."""
+    return {
+        "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
+        "session_timeout_ms": 6_000,
+        "heartbeat_interval_ms": 1_500,
+    }
+
+
+def event_consumer_options(settings: ServiceSettings) -> ConsumerOptions:
+    """Event consumers (audit, cleanup's index) need no low latency: the broker holds their
+    fetch until 64 KiB of events or the fetch wait has passed, so that a busy system hands them
+    batches of tens of events (one transaction and one offset commit each) rather than one event
+    per fetch, which cost more CPU in the Kafka client than in the consumer's own work."""
+    return {**consumer_options(settings), "fetch_min_bytes": 64 * 1024}
 
 
 def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
@@ -46,6 +57,10 @@ def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
         allow_auto_create_topics=False,
         middlewares=(KafkaTelemetryMiddleware(),),
         logger=logging.getLogger(f"intake.{service}.broker"),
+        # FastStream's "Received"/"Processed" lines, two per message in every consumer, at
+        # DEBUG: on the hot path they were most of every service's log volume. Failures are
+        # still logged at their own level.
+        log_level=logging.DEBUG,
         graceful_timeout=10.0,
     )
 

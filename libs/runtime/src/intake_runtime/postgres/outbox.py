@@ -35,6 +35,12 @@ class Outbox:
             f" RETURNING id) SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
         )
 
+    def bound(
+        self, connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+    ) -> "BoundOutbox":
+        """This outbox inside one transaction: the EventOutbox port of the use cases."""
+        return BoundOutbox(self, connection)
+
     async def add(
         self,
         connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]",
@@ -100,6 +106,36 @@ class Outbox:
             payload=event.model_dump(mode="json"),
         )
         return envelope, topic
+
+
+class BoundOutbox:
+    """The outbox bound to the connection of one unit of work (implements EventOutbox)."""
+
+    def __init__(
+        self, outbox: Outbox, connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+    ) -> None:
+        self._outbox = outbox
+        self._connection = connection
+
+    async def add(
+        self,
+        event_type: EventType,
+        event: BaseModel,
+        *,
+        key: str,
+        tenant_id: str | None,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> None:
+        await self._outbox.add(
+            self._connection,
+            event_type,
+            event,
+            key=key,
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            principal=principal,
+        )
 
 
 class OutboxRelay:

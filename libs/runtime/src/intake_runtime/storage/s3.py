@@ -1,21 +1,23 @@
 """The S3 operations Intake performs, over one long-lived aioboto3 client.
 
-Connection-level failures surface as TransientError(storage_unavailable); S3's own answers
-(no such upload, no such key) stay botocore ClientErrors for the caller to interpret.
+This module is the only one that speaks botocore: callers get typed results and the errors
+below. Connection-level failures and S3's "try later" answers are StorageUnavailableError (a
+TransientError, storage_unavailable); S3's refusals are StorageError subclasses for what callers
+act on, and a plain StorageError carrying S3's code for the rest.
 """
 
 import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import aioboto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
@@ -31,10 +33,67 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 
 
+class StorageError(Exception):
+    """S3 refused the call; `code` is S3's own error code (for logs and reports)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"S3 {code}: {detail}")
+        self.code = code
+
+
+class ObjectNotFoundError(StorageError):
+    """No object at that key (or the bucket does not exist)."""
+
+
+class UploadNotFoundError(StorageError):
+    """S3 no longer knows the multipart upload: completed or aborted."""
+
+
+class PartsRejectedError(StorageError):
+    """S3 refused the part list of a completion (a part missing, re-uploaded or too small)."""
+
+
+class StorageUnavailableError(TransientError):
+    """S3 could not be reached or asked us to come back later: a retry may succeed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(ErrorCode.STORAGE_UNAVAILABLE, detail)
+
+
+_UNAVAILABLE = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "503"})
+_REFUSALS: Mapping[str, type[StorageError]] = {
+    "NoSuchKey": ObjectNotFoundError,
+    "NoSuchBucket": ObjectNotFoundError,
+    "NoSuchUpload": UploadNotFoundError,
+    "InvalidPart": PartsRejectedError,
+    "InvalidPartOrder": PartsRejectedError,
+    "EntityTooSmall": PartsRejectedError,
+}
+_BUCKET_MISSING = frozenset({"404", "NoSuchBucket", "NotFound"})
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """An object's metadata; the checksum fields only when asked for and S3 stored one."""
+
+    size: int
+    content_type: str | None
+    etag: str
+    last_modified: datetime | None
+    checksum_sha256: str | None
+    checksum_type: str | None
+
+
 @dataclass(frozen=True)
 class StoredPart:
     part_number: int
     size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class CopiedPart:
+    part_number: int
     etag: str
 
 
@@ -46,29 +105,59 @@ class MultipartUpload:
 
 
 @dataclass(frozen=True)
+class OpenedUpload:
+    key: str
+    upload_id: str
+
+
+@dataclass(frozen=True)
+class CompletedUpload:
+    key: str
+    etag: str
+
+
+@dataclass(frozen=True)
 class StoredObject:
     key: str
     size: int
     last_modified: datetime
 
 
-def error_code(error: ClientError) -> str:
+def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _transient(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    @functools.wraps(operation)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await operation(*args, **kwargs)
-        except ClientError as error:
-            if error_code(error) in {"SlowDown", "ServiceUnavailable", "InternalError", "503"}:
-                raise TransientError(ErrorCode.STORAGE_UNAVAILABLE, str(error)) from error
-            raise
-        except (BotoCoreError, OSError, TimeoutError) as error:
-            raise TransientError(ErrorCode.STORAGE_UNAVAILABLE, f"S3: {error}") from error
+def _translated(error: Exception, missing: type[StorageError]) -> Exception:
+    """Our error for a botocore one; `missing` is what a bare 404 (a HEAD has no body to name
+    the code) means for the operation at hand."""
+    if isinstance(error, ClientError):
+        code = _code(error)
+        if code in _UNAVAILABLE:
+            return StorageUnavailableError(str(error))
+        kind = missing if code in {"404", "NotFound"} else _REFUSALS.get(code, StorageError)
+        return kind(code, str(error))
+    if isinstance(error, ParamValidationError):  # our bug: a retry would fail the same way
+        return StorageError("ParamValidation", str(error))
+    return StorageUnavailableError(f"S3: {error}")
 
-    return wrapper
+
+_BOTO_ERRORS = (ClientError, BotoCoreError, OSError, TimeoutError)
+
+
+def _s3(
+    missing: type[StorageError] = ObjectNotFoundError,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    def decorate(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(operation)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await operation(*args, **kwargs)
+            except _BOTO_ERRORS as error:
+                raise _translated(error, missing) from error
+
+        return wrapper
+
+    return decorate
 
 
 class ObjectStore:
@@ -83,7 +172,7 @@ class ObjectStore:
             else {}
         )
 
-    @_transient
+    @_s3()
     async def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket on first use (per-tenant strategy) and give it the browser CORS
         rule; remembered once seen."""
@@ -92,10 +181,10 @@ class ObjectStore:
         try:
             await self._client.head_bucket(Bucket=bucket, **self._owner)
         except ClientError as error:
-            if error_code(error) not in {"404", "NoSuchBucket", "NotFound"}:
+            if _code(error) not in _BUCKET_MISSING:
                 raise
             await self._create_bucket(bucket)
-        await self.ensure_cors(bucket)
+        await self._ensure_cors(bucket)
         self._known_buckets.add(bucket)
 
     async def _create_bucket(self, bucket: str) -> None:
@@ -113,11 +202,10 @@ class ObjectStore:
         try:
             await self._client.create_bucket(Bucket=bucket, **location)
         except ClientError as error:
-            if error_code(error) != "BucketAlreadyOwnedByYou":
+            if _code(error) != "BucketAlreadyOwnedByYou":
                 raise
 
-    @_transient
-    async def ensure_cors(self, bucket: str) -> None:
+    async def _ensure_cors(self, bucket: str) -> None:
         """Set Intake's CORS rule on the bucket, keeping other rules; no write when it is there.
 
         Credentials without PutBucketCors (a bucket provisioned outside Intake) only log: the
@@ -127,7 +215,7 @@ class ObjectStore:
             answer = await self._client.get_bucket_cors(Bucket=bucket, **self._owner)
             existing: list[dict[str, Any]] = list(answer.get("CORSRules", []))
         except ClientError as error:
-            if error_code(error) not in {"NoSuchCORSConfiguration", "404", "NotFound"}:
+            if _code(error) not in {"NoSuchCORSConfiguration", "404", "NotFound"}:
                 log.warning("cannot read the CORS rules of bucket %s: %s", bucket, error)
                 return
             existing = []
@@ -181,16 +269,20 @@ class ObjectStore:
         )
         return url
 
-    @_transient
-    async def create_multipart(self, bucket: str, key: str, content_type: str) -> str:
+    @_s3()
+    async def create_multipart(self, bucket: str, key: str, content_type: str) -> OpenedUpload:
         answer = await self._client.create_multipart_upload(
             Bucket=bucket, Key=key, ContentType=content_type, **self._owner
         )
-        return str(answer["UploadId"])
+        return OpenedUpload(key=key, upload_id=str(answer["UploadId"]))
 
-    @_transient
+    @_s3(missing=UploadNotFoundError)
     async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[StoredPart]:
-        """Every uploaded part, across all pages, in part-number order."""
+        """Every uploaded part, across all pages, in part-number order.
+
+        Raises:
+            UploadNotFoundError: the upload was completed or aborted.
+        """
         parts: list[StoredPart] = []
         marker = 0
         while True:
@@ -202,18 +294,22 @@ class ObjectStore:
                 **self._owner,
             )
             parts.extend(
-                StoredPart(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"]).strip('"'))
+                StoredPart(int(p["PartNumber"]), int(p["Size"]), _unquoted(p["ETag"]))
                 for p in page.get("Parts", [])
             )
             if not page.get("IsTruncated"):
                 return sorted(parts, key=lambda part: part.part_number)
             marker = int(page["NextPartNumberMarker"])
 
-    @_transient
+    @_s3(missing=UploadNotFoundError)
     async def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
-    ) -> None:
-        await self._client.complete_multipart_upload(
+    ) -> CompletedUpload:
+        """Raises:
+        UploadNotFoundError: already completed or aborted.
+        PartsRejectedError: S3 refused the part list.
+        """
+        answer = await self._client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
@@ -222,58 +318,60 @@ class ObjectStore:
             },
             **self._owner,
         )
+        return CompletedUpload(key=key, etag=_unquoted(answer.get("ETag", "")))
 
-    @_transient
     async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> bool:
         """True when aborted now, False when S3 no longer knew the upload."""
         try:
-            await self._client.abort_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload_id, **self._owner
-            )
-        except ClientError as error:
-            if error_code(error) in {"NoSuchUpload", "404"}:
-                return False
-            raise
+            await self._abort(bucket, key, upload_id)
+        except UploadNotFoundError:
+            return False
         return True
 
-    @_transient
-    async def head(
-        self, bucket: str, key: str, *, checksums: bool = False
-    ) -> dict[str, Any] | None:
-        """The object's metadata, or None when it does not exist; `checksums` asks S3 for the
-        checksums it stored with the object (ChecksumSHA256, ChecksumType), where it has any."""
-        extra = {"ChecksumMode": "ENABLED"} if checksums else {}
-        try:
-            answer: dict[str, Any] = await self._client.head_object(
-                Bucket=bucket, Key=key, **extra, **self._owner
-            )
-        except ClientError as error:
-            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
-        return answer
+    @_s3(missing=UploadNotFoundError)
+    async def _abort(self, bucket: str, key: str, upload_id: str) -> None:
+        await self._client.abort_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, **self._owner
+        )
 
-    @_transient
+    async def head(self, bucket: str, key: str, *, checksums: bool = False) -> ObjectHead | None:
+        """The object's metadata, or None when it does not exist; `checksums` asks S3 for the
+        checksums it stored with the object, where it has any."""
+        try:
+            return await self._head(bucket, key, checksums=checksums)
+        except ObjectNotFoundError:
+            return None
+
+    @_s3()
+    async def _head(self, bucket: str, key: str, *, checksums: bool) -> ObjectHead:
+        extra = {"ChecksumMode": "ENABLED"} if checksums else {}
+        answer = await self._client.head_object(Bucket=bucket, Key=key, **extra, **self._owner)
+        return ObjectHead(
+            size=int(answer["ContentLength"]),
+            content_type=answer.get("ContentType"),
+            etag=_unquoted(answer.get("ETag", "")),
+            last_modified=answer.get("LastModified"),
+            checksum_sha256=answer.get("ChecksumSHA256"),
+            checksum_type=answer.get("ChecksumType"),
+        )
+
+    @_s3()
     async def delete(self, bucket: str, key: str) -> None:
         await self._client.delete_object(Bucket=bucket, Key=key, **self._owner)
 
-    @_transient
-    async def read_range(self, bucket: str, key: str, first: int, last: int) -> bytes:
-        answer = await self._client.get_object(
-            Bucket=bucket, Key=key, Range=f"bytes={first}-{last}", **self._owner
-        )
-        async with answer["Body"] as body:
-            data: bytes = await body.read()
-        return data
-
-    @_transient
+    @_s3()
     async def stream(
         self, bucket: str, key: str, chunk_size: int = 8 * 1024 * 1024
     ) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks.
+
+        Raises:
+            ObjectNotFoundError: no object at `key`.
+        """
         answer = await self._client.get_object(Bucket=bucket, Key=key, **self._owner)
         return _chunks(answer["Body"], chunk_size)
 
-    @_transient
+    @_s3()
     async def copy(
         self,
         bucket: str,
@@ -290,6 +388,9 @@ class ObjectStore:
         whose parts are copied `concurrency` at a time.
 
         A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
+
+        Raises:
+            ObjectNotFoundError: no object at `source_key`.
         """
         source = {"Bucket": bucket, "Key": source_key}
         owners = {**self._owner}
@@ -301,28 +402,29 @@ class ObjectStore:
             )
             return
         ranges = copy_ranges(size, part_size)
-        upload_id = await self.create_multipart(bucket, target_key, content_type)
+        upload = await self.create_multipart(bucket, target_key, content_type)
         gate = asyncio.Semaphore(max(1, concurrency))
 
-        async def copy_part(number: int, first: int, last: int) -> tuple[int, str]:
+        async def copy_part(number: int, first: int, last: int) -> CopiedPart:
             async with gate:
                 answer = await self._client.upload_part_copy(
                     Bucket=bucket,
                     Key=target_key,
-                    UploadId=upload_id,
+                    UploadId=upload.upload_id,
                     PartNumber=number,
                     CopySource=source,
                     CopySourceRange=f"bytes={first}-{last}",
                     **owners,
                 )
-            return number, str(answer["CopyPartResult"]["ETag"]).strip('"')
+            return CopiedPart(number, _unquoted(answer["CopyPartResult"]["ETag"]))
 
         try:
-            parts = await asyncio.gather(*(copy_part(*part) for part in ranges))
-            await self.complete_multipart(bucket, target_key, upload_id, sorted(parts))
+            copied = await asyncio.gather(*(copy_part(*part) for part in ranges))
+            parts = sorted((part.part_number, part.etag) for part in copied)
+            await self.complete_multipart(bucket, target_key, upload.upload_id, parts)
         except BaseException:
             with contextlib.suppress(Exception):
-                await self.abort_multipart(bucket, target_key, upload_id)
+                await self.abort_multipart(bucket, target_key, upload.upload_id)
             raise
 
     async def abort_uploads_of(self, bucket: str, key: str) -> int:
@@ -353,7 +455,7 @@ class ObjectStore:
             }
             if token:
                 kwargs["ContinuationToken"] = token
-            page = await _transient(self._client.list_objects_v2)(**kwargs)
+            page = await _s3()(self._client.list_objects_v2)(**kwargs)
             yield [
                 StoredObject(str(o["Key"]), int(o["Size"]), o["LastModified"])
                 for o in page.get("Contents", [])
@@ -378,7 +480,7 @@ class ObjectStore:
                 "MaxUploads": 1000,
                 **self._owner,
             }
-            page = await _transient(self._client.list_multipart_uploads)(**kwargs, **markers)
+            page = await _s3()(self._client.list_multipart_uploads)(**kwargs, **markers)
             yield [
                 MultipartUpload(str(u["Key"]), str(u["UploadId"]), u["Initiated"])
                 for u in page.get("Uploads", [])
@@ -395,13 +497,17 @@ class ObjectStore:
                 return  # the last page, or a server that would repeat it forever
             markers = following
 
-    @_transient
+    @_s3()
     async def list_buckets(self, prefix: str = "") -> list[str]:
         """Names of the buckets these credentials see, starting with `prefix`."""
         answer = await self._client.list_buckets()
         return sorted(
             str(b["Name"]) for b in answer.get("Buckets", []) if str(b["Name"]).startswith(prefix)
         )
+
+
+def _unquoted(etag: Any) -> str:
+    return str(etag).strip('"')
 
 
 def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
@@ -417,9 +523,12 @@ def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
 
 
 async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:
-    async with body:
-        while chunk := await body.read(chunk_size):
-            yield chunk
+    try:
+        async with body:
+            while chunk := await body.read(chunk_size):
+                yield chunk
+    except _BOTO_ERRORS as error:  # a connection dropped mid-body
+        raise _translated(error, ObjectNotFoundError) from error
 
 
 @contextlib.asynccontextmanager

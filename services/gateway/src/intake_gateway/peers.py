@@ -6,19 +6,13 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_contracts import topics
-from intake_contracts.commands import CommandType
+from intake_contracts.commands import CommandSpec, CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_runtime.messaging.requests import RequestReplyClient
 
-M = TypeVar("M", bound=BaseModel)
-
-_TOPIC_OF_SERVICE = {
-    "initiation": topics.INITIATION_COMMANDS,
-    "completion": topics.COMPLETION_COMMANDS,
-    "cleanup": topics.CLEANUP_COMMANDS,
-    "audit": topics.AUDIT_QUERIES,
-}
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
 
 
 # Changes of a session's state travel on the session's partition, one after another. Reads and
@@ -29,7 +23,7 @@ _KEYED_BY_SESSION = frozenset(
 )
 
 
-class Services:
+class Peers:
     def __init__(
         self, client: RequestReplyClient, timeouts: dict[CommandType, float] | None = None
     ) -> None:
@@ -38,24 +32,22 @@ class Services:
 
     async def call(
         self,
-        result_model: type[M],
-        command_type: CommandType,
-        payload: BaseModel,
+        command: CommandSpec[Req, Res],
+        payload: Req,
         principal: Principal,
         *,
         key: UUID | None = None,
-    ) -> M:
+    ) -> Res:
         """The command's typed result; a refusal is raised as the DomainError it carries."""
-        topic = _TOPIC_OF_SERVICE[command_type.split(".", 1)[0]]
         reply = await self._client.request(
-            topic,
-            command_type,
+            topics.command_topic(command.name),
+            command.name,
             payload,
             principal=principal,
-            key=str(key) if key and command_type in _KEYED_BY_SESSION else None,
-            timeout_s=self._timeouts.get(command_type),
+            key=str(key) if key and command.name in _KEYED_BY_SESSION else None,
+            timeout_s=self._timeouts.get(command.name),
         )
-        return reply.unwrap(result_model)
+        return reply.unwrap(command.result)
 
 
 def parse_session_id(raw: str) -> UUID:

@@ -14,7 +14,7 @@ from intake_runtime.messaging.requests import (
 )
 
 
-class InitiationSessions:
+class Peers:
     """Request/reply to initiation; its refusals arrive as the DomainError it answered."""
 
     def __init__(self, client: RequestReplyClient) -> None:

@@ -1,0 +1,57 @@
+"""The SessionStorage port over S3: the only place the initiation service calls the store."""
+
+from intake_contracts.sessions import UploadedPart, UploadType
+from intake_initiation.domain import Session
+from intake_runtime.storage.s3 import ObjectStore
+
+
+class S3SessionStorage:
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    async def open(self, session: Session) -> str | None:
+        await self._store.ensure_bucket(session.bucket)
+        if session.upload_type != UploadType.MULTIPART:
+            return None
+        upload = await self._store.create_multipart(
+            session.bucket, session.temp_key, session.mime_type
+        )
+        return upload.upload_id
+
+    async def presign_part(
+        self, session: Session, part_number: int, content_length: int, expires_s: int
+    ) -> str:
+        if session.multipart_upload_id is None:
+            raise ValueError("only a multipart session has parts to sign")
+        return await self._store.presign_part(
+            session.bucket,
+            session.temp_key,
+            session.multipart_upload_id,
+            part_number,
+            content_length=content_length,
+            expires_s=expires_s,
+        )
+
+    async def presign_put(self, session: Session, expires_s: int) -> str:
+        return await self._store.presign_put(
+            session.bucket,
+            session.temp_key,
+            content_type=session.mime_type,
+            content_length=session.size_bytes,
+            expires_s=expires_s,
+        )
+
+    async def uploaded_parts(self, session: Session) -> list[UploadedPart]:
+        if session.multipart_upload_id is None:
+            return []
+        stored = await self._store.list_parts(
+            session.bucket, session.temp_key, session.multipart_upload_id
+        )
+        return [UploadedPart(part_number=p.part_number, size=p.size, etag=p.etag) for p in stored]
+
+    async def remove_residue(self, session: Session) -> None:
+        if session.multipart_upload_id is not None:
+            await self._store.abort_multipart(
+                session.bucket, session.temp_key, session.multipart_upload_id
+            )
+        await self._store.delete(session.bucket, session.temp_key)

@@ -1,0 +1,157 @@
+"""The S3 adapter against the real SeaweedFS: typed results, and each S3 answer callers act on
+mapped to the adapter's own error."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from intake_contracts.errors import ErrorCode, TransientError
+from intake_runtime.settings import S3Settings
+from intake_runtime.storage.s3 import (
+    ObjectHead,
+    ObjectNotFoundError,
+    ObjectStore,
+    PartsRejectedError,
+    StorageError,
+    StorageUnavailableError,
+    UploadNotFoundError,
+    open_object_store,
+)
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+
+
+def s3_settings(stack_env: dict[str, str], **changes: str) -> S3Settings:
+    return S3Settings(**{**stack_env, **changes})
+
+
+@pytest.fixture
+async def store(stack_env: dict[str, str]) -> AsyncIterator[ObjectStore]:
+    async with open_object_store(s3_settings(stack_env)) as opened:
+        await opened.ensure_bucket(stack_env["AWS_BUCKET"])
+        yield opened
+
+
+def new_key() -> str:
+    return f"temp/uploads/{uuid.uuid4()}/original"
+
+
+async def put_part(
+    store: ObjectStore, bucket: str, key: str, upload_id: str, n: int, data: bytes
+) -> str:
+    url = await store.presign_part(
+        bucket, key, upload_id, n, content_length=len(data), expires_s=300
+    )
+    async with httpx.AsyncClient() as client:
+        answer = await client.put(url, content=data)
+    answer.raise_for_status()
+    return answer.headers["ETag"].strip('"')
+
+
+async def put_object(store: ObjectStore, bucket: str, key: str, data: bytes) -> None:
+    url = await store.presign_put(
+        bucket, key, content_type="image/png", content_length=len(data), expires_s=300
+    )
+    async with httpx.AsyncClient() as client:
+        answer = await client.put(url, content=data, headers={"Content-Type": "image/png"})
+    answer.raise_for_status()
+
+
+async def test_head_is_typed_and_none_for_a_missing_object(store: ObjectStore, bucket: str) -> None:
+    key = new_key()
+    assert await store.head(bucket, key) is None
+    await put_object(store, bucket, key, b"x" * 1000)
+    head = await store.head(bucket, key, checksums=True)
+    assert isinstance(head, ObjectHead)
+    assert (head.size, head.content_type) == (1000, "image/png")
+    assert head.etag
+    assert '"' not in head.etag
+
+
+async def test_a_missing_object_is_object_not_found(store: ObjectStore, bucket: str) -> None:
+    with pytest.raises(ObjectNotFoundError) as streamed:
+        await store.stream(bucket, new_key())
+    with pytest.raises(ObjectNotFoundError) as copied:
+        await store.copy(bucket, new_key(), new_key(), 10, threshold=100)
+    assert streamed.value.code == "NoSuchKey"
+    assert copied.value.code == "NoSuchKey"
+
+
+async def test_multipart_round_trip_gives_typed_results(store: ObjectStore, bucket: str) -> None:
+    key = new_key()
+    opened = await store.create_multipart(bucket, key, "image/png")
+    assert opened.key == key
+    assert opened.upload_id
+    etags = [
+        await put_part(store, bucket, key, opened.upload_id, n, bytes([n]) * size)
+        for n, size in ((1, 5 * MIB), (2, 1000))
+    ]
+    parts = await store.list_parts(bucket, key, opened.upload_id)
+    assert [(p.part_number, p.size, p.etag) for p in parts] == [
+        (1, 5 * MIB, etags[0]),
+        (2, 1000, etags[1]),
+    ]
+    listed = [u async for page in store.iter_multipart_uploads(bucket, key) for u in page]
+    assert opened.upload_id in {u.upload_id for u in listed}
+    done = await store.complete_multipart(
+        bucket, key, opened.upload_id, [(1, etags[0]), (2, etags[1])]
+    )
+    assert done.key == key
+    head = await store.head(bucket, key)
+    assert head is not None
+    assert head.size == 5 * MIB + 1000
+    objects = [o async for page in store.iter_objects(bucket, key) for o in page]
+    assert [(o.key, o.size) for o in objects] == [(key, 5 * MIB + 1000)]
+
+
+async def test_an_aborted_upload_is_upload_not_found(store: ObjectStore, bucket: str) -> None:
+    key = new_key()
+    opened = await store.create_multipart(bucket, key, "image/png")
+    assert await store.abort_multipart(bucket, key, opened.upload_id) is True
+    with pytest.raises(UploadNotFoundError) as listed:
+        await store.list_parts(bucket, key, opened.upload_id)
+    with pytest.raises(UploadNotFoundError):
+        await store.complete_multipart(bucket, key, opened.upload_id, [(1, "0" * 32)])
+    assert listed.value.code in {"NoSuchUpload", "404"}
+
+
+async def test_a_part_list_s3_refuses_is_parts_rejected(store: ObjectStore, bucket: str) -> None:
+    key = new_key()
+    opened = await store.create_multipart(bucket, key, "image/png")
+    etag = await put_part(store, bucket, key, opened.upload_id, 1, b"a" * 1000)
+    try:
+        with pytest.raises(PartsRejectedError) as refused:
+            # A part that was never uploaded.
+            await store.complete_multipart(bucket, key, opened.upload_id, [(1, etag), (2, etag)])
+    finally:
+        await store.abort_multipart(bucket, key, opened.upload_id)
+    assert refused.value.code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall"}
+
+
+async def test_other_refusals_are_storage_errors_with_s3s_code(
+    stack_env: dict[str, str],
+) -> None:
+    async with open_object_store(s3_settings(stack_env)) as store:
+        with pytest.raises(StorageError) as refused:
+            await store.ensure_bucket("Not_A_Valid_Bucket")
+    assert type(refused.value) is StorageError
+    assert refused.value.code == "InvalidBucketName"
+
+
+async def test_an_unreachable_s3_is_storage_unavailable(stack_env: dict[str, str]) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = s3_settings(stack_env, AWS_ENDPOINT_URL=closed, INTAKE_S3_TIMEOUT_S="1")
+    async with open_object_store(settings) as store:
+        with pytest.raises(StorageUnavailableError) as unreachable:
+            await store.head(settings.aws_bucket, new_key())
+        with pytest.raises(StorageUnavailableError):
+            async for _ in store.iter_objects(settings.aws_bucket, "temp/"):
+                pass
+    # Still the TransientError the dispatcher answers storage_unavailable (503) with.
+    assert isinstance(unreachable.value, TransientError)
+    assert unreachable.value.code == ErrorCode.STORAGE_UNAVAILABLE

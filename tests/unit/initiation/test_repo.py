@@ -1,0 +1,13 @@
+"""The SessionRepository contract held by the in-memory fake (the Postgres adapter runs the
+same suite in tests/integration/test_initiation_ports.py)."""
+
+import pytest
+
+from tests.support.contracts import SessionRepositoryContract
+from tests.support.fakes import FakeSessions
+
+
+class TestFakeSessions(SessionRepositoryContract):
+    @pytest.fixture
+    def sessions(self) -> FakeSessions:
+        return FakeSessions()

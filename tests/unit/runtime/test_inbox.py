@@ -1,0 +1,112 @@
+"""The inbox's rules in PostgresTransactions itself, on a stand-in pool that keeps the inbox
+table in a dict (the SQL meets the real Postgres in the integration and e2e tests)."""
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.replies import Reply
+from intake_contracts.sessions import StatusView, UploadStatus
+from intake_runtime.postgres.inbox import PostgresTransactions
+
+
+class InboxConnection:
+    """Answers the inbox's three statements; counts transactions and savepoints undone."""
+
+    def __init__(self, rows: dict[uuid.UUID, Any]) -> None:
+        self.rows = rows
+        self.undone = 0
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        if query.startswith("INSERT"):
+            message_id = args[0]
+            if message_id in self.rows:
+                return None
+            self.rows[message_id] = None
+            return message_id
+        return self.rows[args[0]]
+
+    async def execute(self, query: str, *args: Any) -> str:
+        assert query.startswith("UPDATE")
+        self.rows[args[0]] = args[1]
+        return "UPDATE 1"
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.undone += 1
+            raise
+
+
+class InboxPool:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Any] = {}
+        self.connection = InboxConnection(self.rows)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[InboxConnection]:
+        yield self.connection
+
+
+CANCELLED = StatusView(upload_session_id=uuid.uuid4(), status=UploadStatus.CANCELLED)
+
+
+@pytest.fixture
+def pool() -> InboxPool:
+    return InboxPool()
+
+
+def runner(pool: InboxPool) -> PostgresTransactions:
+    return PostgresTransactions(cast(asyncpg.Pool, pool), "initiation")
+
+
+async def test_a_redelivered_message_answers_the_stored_reply_without_running_again(
+    pool: InboxPool,
+) -> None:
+    runs: list[object] = []
+
+    async def work(connection: Any) -> Reply:
+        runs.append(connection)
+        return Reply.success(CANCELLED)
+
+    message_id = uuid.uuid4()
+    first = await runner(pool).run(message_id, "initiation.cancel", work)
+    again = await runner(pool).run(message_id, "initiation.cancel", work)
+    assert again == first
+    assert len(runs) == 1
+
+
+async def test_a_refusal_undoes_its_work_and_is_stored_as_the_reply(pool: InboxPool) -> None:
+    async def refuse(_: Any) -> Reply:
+        raise DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED")
+
+    message_id = uuid.uuid4()
+    reply = await runner(pool).run(message_id, "initiation.cancel", refuse)
+    assert reply.error is not None
+    assert reply.error.code == ErrorCode.UPLOAD_CANCELLED
+    assert pool.connection.undone == 1  # the savepoint, not the transaction
+    assert Reply.model_validate(pool.rows[message_id]) == reply
+
+
+async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxPool) -> None:
+    async def crash(_: Any) -> Reply:
+        raise OSError("database went away")
+
+    with pytest.raises(OSError, match="went away"):
+        await runner(pool).run(uuid.uuid4(), "initiation.cancel", crash)
+    assert pool.connection.undone == 2  # savepoint and transaction: the claim is undone too
+
+
+async def test_without_a_message_id_nothing_is_claimed(pool: InboxPool) -> None:
+    async def work(_: Any) -> Reply:
+        return Reply.success(CANCELLED)
+
+    assert (await runner(pool).run(None, "initiation.get_session", work)).ok
+    assert pool.rows == {}

@@ -1,0 +1,100 @@
+"""The outbox's rows without a server: what a use case's event becomes in its transaction."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from intake_contracts import topics
+from intake_contracts.events import EventType, ResidueRemoved, UploadLifecycleEvent
+from intake_contracts.sessions import UploadStatus, UploadType
+from intake_runtime.postgres.outbox import Outbox
+
+
+class RecordingConnection:
+    """Stands in for the transaction's connection: keeps the statements it was given."""
+
+    def __init__(self) -> None:
+        self.executed: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def execute(self, query: str, *args: Any) -> str:
+        self.executed.append((query, args))
+        return "SELECT 1"
+
+
+def lifecycle() -> UploadLifecycleEvent:
+    return UploadLifecycleEvent(
+        upload_session_id=uuid.uuid4(),
+        tenant_id="t1",
+        brand_id="b",
+        user_id="u",
+        status=UploadStatus.CANCELLED,
+        previous_status=UploadStatus.UPLOADING,
+        upload_type=UploadType.DIRECT,
+        file_name="a.txt",
+        size_bytes=5,
+        bucket="bk",
+        temp_key="temp/x",
+        multipart_upload_id=None,
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+async def test_an_event_is_one_row_on_its_types_topic_in_the_callers_transaction() -> None:
+    connection = RecordingConnection()
+    outbox = Outbox("initiation").bound(cast(asyncpg.Connection, connection))
+    event = lifecycle()
+    await outbox.add(
+        EventType.UPLOAD_CANCELLED, event, key="k1", tenant_id="t1", correlation_id="c1"
+    )
+    [(query, (ids, row_topics, keys, envelopes, _))] = connection.executed
+    assert "initiation.outbox" in query
+    assert "pg_notify('initiation_outbox'" in query  # the relay wakes on commit
+    assert (row_topics, keys) == ([topics.UPLOAD_EVENTS], ["k1"])
+    [envelope] = envelopes
+    assert envelope["message_id"] == str(ids[0])
+    assert (envelope["type"], envelope["tenant_id"], envelope["correlation_id"]) == (
+        "upload.cancelled",
+        "t1",
+        "c1",
+    )
+    assert envelope["payload"] == event.model_dump(mode="json")
+
+
+async def test_an_event_of_the_wrong_model_is_refused_before_anything_is_written() -> None:
+    connection = RecordingConnection()
+    outbox = Outbox("initiation").bound(cast(asyncpg.Connection, connection))
+    with pytest.raises(TypeError):
+        await outbox.add(
+            EventType.CLEANUP_RESIDUE_REMOVED,
+            lifecycle(),
+            key="k",
+            tenant_id=None,
+            correlation_id="",
+        )
+    assert connection.executed == []
+
+
+async def test_many_events_are_one_statement_and_none_are_no_statement() -> None:
+    connection = RecordingConnection()
+    outbox = Outbox("cleanup")
+    db = cast(asyncpg.Connection, connection)
+    assert await outbox.add_many(db, [], correlation_id="c") == 0
+    removed = ResidueRemoved(
+        job="orphans",
+        action="deleted",
+        bucket="bk",
+        key="temp/x",
+        upload_id=None,
+        upload_session_id=None,
+        tenant_id=None,
+        reason="orphaned",
+    )
+    events = [(EventType.CLEANUP_RESIDUE_REMOVED, removed, f"k{n}", None) for n in range(3)]
+    assert await outbox.add_many(db, events, correlation_id="c") == 3
+    [(_, (ids, row_topics, keys, _, _))] = connection.executed
+    assert row_topics == [topics.CLEANUP_EVENTS] * 3
+    assert keys == ["k0", "k1", "k2"]
+    assert len(set(ids)) == 3
