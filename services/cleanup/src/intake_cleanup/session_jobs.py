@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
-from botocore.exceptions import ClientError
 
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import IndexedSession
@@ -21,7 +20,7 @@ from intake_contracts.commands import MAX_SESSIONS_PER_FAIL, FailedSessions
 from intake_contracts.errors import DomainError, TransientError
 from intake_contracts.sessions import UploadStatus
 from intake_runtime.messaging.requests import ReplyTimeoutError
-from intake_runtime.storage.s3 import ObjectStore
+from intake_runtime.storage.s3 import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ class SessionJobs:
                     session.bucket, session.temp_key, session.multipart_upload_id
                 )
             await self._store.delete(session.bucket, session.temp_key)
-        except (TransientError, ClientError) as error:
+        except (TransientError, StorageError) as error:
             report.count("residue_left")
             log.warning(
                 "storage residue left for the orphan jobs",
