@@ -18,6 +18,7 @@ BENCHMARKS: tuple[tuple[str, list[str]], ...] = (
     ("complete_latency", []),
     ("data_plane", []),
     ("cleanup_orphaned_multipart", []),
+    ("cleanup_abandoned", []),
     ("browser_page", []),
     ("cli_first_request", []),
     ("replicas", []),

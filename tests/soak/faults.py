@@ -138,7 +138,7 @@ class FaultDriver:
         await asyncio.sleep(offset_s)
         started = time.monotonic()
         await self.inject(fault)
-        self.injected[fault] += 1
+        self.injected[fault.value] += 1
         self.log.append(f"{fault} at +{offset_s:.0f}s took {time.monotonic() - started:.1f}s")
 
     async def inject(self, fault: Fault) -> None:

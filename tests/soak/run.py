@@ -233,7 +233,8 @@ def _figures(
     statuses = Counter(session.status for session in final.sessions.values())
     five_xx = Counter(a.status for a in books.answers if a.status >= 500)
     return {
-        "uploads (sessions)": len(final.sessions),
+        "uploads run": sum(books.outcomes.values()),
+        "sessions created": len(final.sessions),
         "sessions by status": dict(sorted(statuses.items())),
         "scenario outcomes": dict(sorted(books.outcomes.items())),
         "faults by kind": dict(sorted(faults.injected.items())),

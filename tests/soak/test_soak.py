@@ -21,6 +21,8 @@ async def test_short_soak_loses_nothing_doubles_nothing_and_leaves_nothing(
     printed = io.StringIO()
     result = await soak(SHORT, stack_env, out=printed)
     sys.stderr.write(printed.getvalue())
-    assert result.figures["uploads (sessions)"] >= SHORT.uploads
+    # A client that gave up on its initiate (faults outlasting its 180 s) may have no session.
+    assert result.figures["uploads run"] >= SHORT.uploads
+    assert result.figures["sessions created"] > SHORT.uploads // 2
     assert set(result.figures["faults by kind"]) == {fault.value for fault in Fault}
     assert result.violations == 0, printed.getvalue()
