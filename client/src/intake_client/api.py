@@ -3,11 +3,10 @@
 import uuid
 from typing import Any
 
-import httpx
-
-from intake_client.errors import IntakeApiError
+from intake_client.errors import GatewayUnreachableError, IntakeApiError
 from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 from intake_client.retry import RetryPolicy
+from intake_client.wire import Wire
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # the command line spells it too (cli.DEFAULT_URL)
 MAX_BATCH_FILES = 100
@@ -26,17 +25,9 @@ class IntakeApi:
         *,
         retry: RetryPolicy | None = None,
         timeout_s: float = 60.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=timeout_s,
-            transport=transport,
-            # Every call goes to base_url: over plain http there is no TLS to verify, and not
-            # loading the CA bundle takes a good part of the CLI's start-up off its first request.
-            verify=base_url.startswith("https://"),
-        )
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._wire = Wire(base_url, headers, timeout_s)
         self._retry = retry or RetryPolicy()
         # Completion is exactly-once and every byte is already in S3: giving up early would
         # waste the whole upload, so it waits out a slow finalize (large copies) for longer.
@@ -46,7 +37,7 @@ class IntakeApi:
         self.base_url = base_url.rstrip("/")
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        self._wire.close()
 
     async def initiate(
         self, file_name: str, file_size: int, mime_type: str, brand_id: str, **extra: Any
@@ -111,8 +102,7 @@ class IntakeApi:
         policy: RetryPolicy | None = None,
     ) -> dict[str, Any]:
         async def attempt() -> dict[str, Any]:
-            answer = await self._http.request(method, prefix + path, json=body, headers=headers)
-            return _json_or_raise(answer)
+            return await self._wire.request(method, prefix + path, body, headers)
 
         return await (policy or self._retry).run(attempt, None if retry else surely_not_processed)
 
@@ -121,27 +111,7 @@ def surely_not_processed(error: BaseException) -> bool:
     """A failure after which the request certainly changed nothing, so resending is safe."""
     if isinstance(error, IntakeApiError):
         return error.code == "service_unavailable"  # the broker was unreachable: never sent on
-    return isinstance(error, httpx.ConnectError)
-
-
-def _json_or_raise(answer: httpx.Response) -> dict[str, Any]:
-    if answer.is_success:
-        data: dict[str, Any] = answer.json()
-        return data
-    raise problem_error(answer)
-
-
-def problem_error(answer: httpx.Response) -> IntakeApiError:
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "code" in body:
-        status = int(body.get("status", answer.status_code))
-        return IntakeApiError(str(body["code"]), status, str(body.get("detail", "")))
-    return IntakeApiError(
-        "http_error", answer.status_code, answer.text[:200] or answer.reason_phrase
-    )
+    return isinstance(error, GatewayUnreachableError) and not error.sent
 
 
 def _outcome(item: dict[str, Any]) -> BatchOutcome:

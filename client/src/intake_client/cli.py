@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from intake_client import tokens
-from intake_client.errors import IntakeApiError, IntakeError
+from intake_client.errors import GatewayUnreachableError, IntakeApiError, IntakeError
 from intake_client.state import DEFAULT_STATE_FILE
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         code = args.run(args)
     except IntakeApiError as error:
         print(f"error: {error.code} ({error.status}): {error.detail}", file=sys.stderr)
+        code = 1
+    except GatewayUnreachableError as error:
+        print(f"error: cannot reach the gateway at {_url(args)}: {error}", file=sys.stderr)
         code = 1
     except (IntakeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -194,9 +197,9 @@ async def _run_upload(
     args: argparse.Namespace, token: str, brand: str, state: "StateFile"
 ) -> "list[FileResult]":
     from intake_client.api import IntakeApi  # noqa: PLC0415 - see the module docstring
-    from intake_client.manager import UploadManager  # noqa: PLC0415
     from intake_client.render import UploadBars  # noqa: PLC0415
     from intake_client.results import UploadOptions  # noqa: PLC0415
+    from intake_client.sessions import Sessions  # noqa: PLC0415
 
     api = IntakeApi(_url(args), token)
     bars = UploadBars(args.files, enabled=not args.quiet)
@@ -205,8 +208,13 @@ async def _run_upload(
     )
     try:
         with bars:
+            # Sessions first: they need only the gateway, so httpx and the rest of the
+            # transfer machinery load after the first request has gone out.
+            prepared = await Sessions(api, state).prepare(args.files, options)
+            from intake_client.manager import UploadManager  # noqa: PLC0415
+
             async with UploadManager(api, state=state) as manager:
-                return await manager.upload(args.files, options)
+                return await manager.send(prepared, options)
     finally:
         await api.aclose()
 

@@ -20,6 +20,18 @@ class IntakeApiError(IntakeError):
         return self.status >= 500
 
 
+class GatewayUnreachableError(IntakeError):
+    """No answer from the gateway: the connection was refused, broke, or timed out.
+
+    `sent` is False when the connection could not even be opened: the request then surely
+    changed nothing, and resending it is safe whatever it was.
+    """
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
 class TransferError(IntakeError):
     """Bytes could not be stored in S3 after the allowed retries and re-signings."""
 

@@ -1,18 +1,16 @@
 """UploadManager: many files through initiation, S3 and completion, resumable across runs."""
 
 import asyncio
-import mimetypes
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from intake_client.api import MAX_BATCH_FILES, IntakeApi
-from intake_client.errors import FileChangedError, IntakeApiError, IntakeError
-from intake_client.models import DirectUpload, Session, UploadedPart
+from intake_client.api import IntakeApi
+from intake_client.errors import FileChangedError, IntakeApiError
+from intake_client.models import DirectUpload
 from intake_client.multipart import (
     MultipartSender,
     PartSigner,
@@ -24,33 +22,12 @@ from intake_client.plan import parts_to_send, plan_parts
 from intake_client.progress import FileTracker
 from intake_client.results import FileResult, UploadOptions
 from intake_client.retry import RetryPolicy
-from intake_client.state import StateEntry, StateFile, entry_key
+from intake_client.sessions import Job, Prepared, Sessions, guard
+from intake_client.state import StateFile
 from intake_client.transfer import RateLimit
 
 # Answers after which a session can never take these bytes: forget it and start over.
-_GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
 _DEAD = frozenset({"upload_cancelled", "upload_failed", "upload_session_expired"})
-
-
-@dataclass
-class _Job:
-    path: Path
-    key: str
-    size: int
-    mtime_ns: int
-    result: FileResult
-    session: Session | None = None
-    uploaded: tuple[UploadedPart, ...] = ()
-    direct: DirectUpload | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def needs_session(self) -> bool:
-        return self.result.upload_session_id is None and self.result.status == "pending"
-
-    @property
-    def ready(self) -> bool:
-        return self.result.upload_session_id is not None and self.result.status == "pending"
 
 
 class UploadManager:
@@ -73,7 +50,7 @@ class UploadManager:
         retry: RetryPolicy | None = None,
     ) -> None:
         self._api = api
-        self._state = state or StateFile()
+        self.sessions = Sessions(api, state or StateFile())
         self._own_http = s3_http is None
         # Made on first use, after the first API request: building a client loads the CA
         # bundle, which would otherwise delay that request (see cli.py).
@@ -100,120 +77,26 @@ class UploadManager:
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
         """Upload every file; one file's failure is in its result and never stops the others."""
-        paths = list(dict.fromkeys(paths))  # the same file twice would race for one session
-        jobs = [job for job in map(self._job, paths) if job is not None]
-        results = {job.path: job.result for job in jobs}
-        for job in jobs:
-            await self._guard(job, self._resume_known(job))
-        fresh = [job for job in jobs if job.needs_session]
-        await self._initiate(fresh, options)
+        return await self.send(await self.sessions.prepare(paths, options), options)
+
+    async def send(self, prepared: Prepared, options: UploadOptions) -> list[FileResult]:
+        """The bytes and completion of files whose sessions `sessions.prepare` found or made."""
+        results = {job.path: job.result for job in prepared.jobs}
         limit = RateLimit(options.limit_rate) if options.limit_rate else None
         transfer = Transfer(self._s3(), asyncio.Semaphore(options.parallel), self._retry, limit)
         files = asyncio.Semaphore(options.parallel)
 
-        async def run(job: _Job) -> None:
+        async def run(job: Job) -> None:
             async with files:
-                await self._guard(job, self._upload_one(job, transfer, options))
+                await guard(job, self._upload_one(job, transfer, options))
 
-        await asyncio.gather(*(run(job) for job in jobs if job.ready))
+        await asyncio.gather(*(run(job) for job in prepared.jobs if job.ready))
         return [
-            results.get(p) or FileResult(p, status="failed", error=_stat_error(p)) for p in paths
+            results.get(p) or FileResult(p, status="failed", error=_stat_error(p))
+            for p in prepared.paths
         ]
 
-    def _job(self, path: Path) -> _Job | None:
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        if not path.is_file():
-            return None
-        key = entry_key(self._api.base_url, path)
-        return _Job(path, key, stat.st_size, stat.st_mtime_ns, FileResult(path, stat.st_size))
-
-    @staticmethod
-    async def _guard(job: _Job, work: Any) -> None:
-        try:
-            await work
-        except (IntakeError, OSError) as error:
-            job.result.status, job.result.error = "failed", error
-
-    async def _resume_known(self, job: _Job) -> None:
-        entry = self._state.get(job.key)
-        if entry is None:
-            return
-        if not entry.matches(job.size, job.mtime_ns):
-            self._state.remove(job.key)  # another file now: its old session is left to cleanup
-            return
-        try:
-            resume = await self._api.resume(entry.upload_session_id)
-        except IntakeApiError as error:
-            if error.code not in _GONE:
-                raise
-            self._state.remove(job.key)
-            return
-        if resume.status == "COMPLETED":
-            session = await self._api.session(entry.upload_session_id)
-            self._finish(job, session.upload_session_id, {"asset_id": session.asset_id})
-            job.result.resumed = True
-        elif resume.can_resume:
-            job.result.upload_session_id, job.result.resumed = resume.upload_session_id, True
-            job.uploaded, job.direct = resume.uploaded_parts, resume.direct
-            job.fields = {"upload_type": resume.upload_type, "chunk_size": resume.chunk_size}
-            job.fields["part_count"] = resume.part_count
-        else:
-            self._state.remove(job.key)
-
-    async def _initiate(self, jobs: list[_Job], options: UploadOptions) -> None:
-        if len(jobs) == 1:
-            await self._guard(jobs[0], self._initiate_one(jobs[0], options))
-            return
-        for start in range(0, len(jobs), MAX_BATCH_FILES):
-            chunk = jobs[start : start + MAX_BATCH_FILES]
-            try:
-                await self._initiate_batch(chunk, options)
-            except IntakeError as error:
-                for job in chunk:
-                    job.result.status, job.result.error = "failed", error
-
-    async def _initiate_one(self, job: _Job, options: UploadOptions) -> None:
-        session = await self._api.initiate(
-            job.path.name, job.size, _mime(job.path), options.brand_id
-        )
-        self._remember(job, session)
-
-    async def _initiate_batch(self, jobs: list[_Job], options: UploadOptions) -> None:
-        files = [
-            {"file_name": j.path.name, "file_size": j.size, "mime_type": _mime(j.path),
-             "client_reference": str(index)}
-            for index, j in enumerate(jobs)
-        ]  # fmt: skip
-        _, outcomes = await self._api.initiate_batch(
-            options.brand_id, files, options.batch_reference
-        )
-        for outcome in outcomes:
-            job = jobs[int(outcome.client_reference)]
-            if outcome.session is not None:
-                self._remember(job, outcome.session)
-            else:
-                error = IntakeApiError(
-                    outcome.error_code or "unknown", 0, outcome.error_detail or ""
-                )
-                job.result.status, job.result.error = "failed", error
-
-    def _remember(self, job: _Job, session: Session) -> None:
-        job.session, job.direct = session, session.direct
-        job.result.upload_session_id = session.upload_session_id
-        multipart = session.multipart
-        job.fields = {
-            "upload_type": session.upload_type,
-            "chunk_size": multipart.chunk_size if multipart else None,
-            "part_count": multipart.part_count if multipart else None,
-        }
-        entry = StateEntry(session.upload_session_id, str(job.path.resolve()), job.size,
-                           job.mtime_ns, **job.fields)  # fmt: skip
-        self._state.put(job.key, entry)
-
-    async def _upload_one(self, job: _Job, transfer: Transfer, options: UploadOptions) -> None:
+    async def _upload_one(self, job: Job, transfer: Transfer, options: UploadOptions) -> None:
         session_id = job.result.upload_session_id or ""
         tracker = FileTracker(job.path, job.size, session_id, options.on_file, options.on_part)
         started = time.monotonic()
@@ -229,11 +112,11 @@ class UploadManager:
         except BaseException:
             tracker.phase("failed")
             raise
-        self._finish(job, session_id, answer.get("asset"))
+        self.sessions.finish(job, session_id, answer.get("asset"))
         tracker.phase("completed")
 
     async def _send(
-        self, job: _Job, session_id: str, tracker: FileTracker, transfer: Transfer, parallel: int
+        self, job: Job, session_id: str, tracker: FileTracker, transfer: Transfer, parallel: int
     ) -> list[dict[str, Any]] | None:
         """The parts list for completion (None for a direct upload)."""
         if job.fields["upload_type"] == "direct":
@@ -251,7 +134,7 @@ class UploadManager:
         etags = {p.part_number: p.etag for p in job.uploaded if p.part_number not in todo_numbers}
         sender = MultipartSender(
             transfer, self._signer, session_id, job.path, tracker=tracker,
-            on_part_done=lambda number, etag: self._state.record_part(job.key, number, etag),
+            on_part_done=lambda number, etag: self.sessions.record_part(job, number, etag),
         )  # fmt: skip
         tracker.phase("uploading")
         stats = await sender.send(todo, parallel)
@@ -267,27 +150,22 @@ class UploadManager:
         return resume.direct
 
     async def _complete(
-        self, job: _Job, session_id: str, parts: list[dict[str, Any]] | None, title: str | None
+        self, job: Job, session_id: str, parts: list[dict[str, Any]] | None, title: str | None
     ) -> dict[str, Any]:
         try:
             return await self._api.complete(session_id, parts, title)
         except IntakeApiError as error:
             if error.code in _DEAD:
-                self._state.remove(job.key)
+                self.sessions.forget(job)
             raise
 
-    def _check_unchanged(self, job: _Job) -> None:
+    def _check_unchanged(self, job: Job) -> None:
         stat = job.path.stat()
         if (stat.st_size, stat.st_mtime_ns) != (job.size, job.mtime_ns):
             raise FileChangedError(f"{job.path} changed while it was uploading")
 
-    def _finish(self, job: _Job, session_id: str, asset: dict[str, Any] | None) -> None:
-        self._state.remove(job.key)
-        job.result.status, job.result.asset = "completed", asset
-        job.result.upload_session_id = session_id
-
     @staticmethod
-    def _count(job: _Job, stats: TransferStats, *, skipped: int, total: int) -> None:
+    def _count(job: Job, stats: TransferStats, *, skipped: int, total: int) -> None:
         result = job.result
         result.parts_sent, result.parts_skipped, result.parts_total = (
             stats.parts_sent,
@@ -295,10 +173,6 @@ class UploadManager:
             total,
         )
         result.resigned, result.retries = stats.resigned, stats.retries
-
-
-def _mime(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _stat_error(path: Path) -> OSError:

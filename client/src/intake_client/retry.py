@@ -2,18 +2,14 @@
 
 import asyncio
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import httpx
-
-from intake_client.errors import IntakeApiError
+from intake_client.errors import GatewayUnreachableError, IntakeApiError
 
 T = TypeVar("T")
-
-# Network failures a fresh attempt can get past; protocol misuse (e.g. bad URL) is not here.
-NETWORK_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,15 @@ class RetryableStatusError(Exception):
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, IntakeApiError):
         return error.retryable
-    return isinstance(error, (*NETWORK_ERRORS, RetryableStatusError))
+    return isinstance(error, (GatewayUnreachableError, RetryableStatusError)) or _is_network(error)
+
+
+def _is_network(error: BaseException) -> bool:
+    """A failure of httpx's network layer (S3 transfers), which a fresh attempt can get past;
+    protocol misuse (e.g. a bad URL) is not one. Told without importing httpx: the gateway's
+    calls do not use it, and none of its errors can exist before it is imported."""
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(error, httpx.TransportError)
 
 
 def is_retryable_status(status: int) -> bool:

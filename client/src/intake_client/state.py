@@ -8,7 +8,6 @@ processes never lose each other's entries.
 import fcntl
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,6 +99,8 @@ class StateFile:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _write(self, document: dict[str, Any]) -> None:
+        import tempfile  # noqa: PLC0415 - shutil, random, bz2, lzma: only when a state is written
+
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".uploads-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as out:

@@ -8,6 +8,8 @@ from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorCode, Transie
 from intake_gateway import problems
 from intake_runtime.messaging.requests import ReplyTimeoutError
 
+# INTAKE_RETRY_AFTER_S as configured: every 503 says it, whatever raised it.
+RETRY_AFTER_S = 7
 RAISED: dict[str, Exception] = {
     "refused": DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED"),
     "busy": DomainError(ErrorCode.SERVICE_UNAVAILABLE, "tenant at its cap"),
@@ -27,9 +29,9 @@ def client() -> TestClient[Litestar]:
     app = Litestar(
         [raising],
         exception_handlers={
-            DomainError: problems.on_domain_error(5),
-            TransientError: problems.on_transient_error(5),
-            ReplyTimeoutError: problems.on_timeout(5),
+            DomainError: problems.on_domain_error(RETRY_AFTER_S),
+            TransientError: problems.on_transient_error(RETRY_AFTER_S),
+            ReplyTimeoutError: problems.on_timeout(RETRY_AFTER_S),
             Exception: problems.on_unexpected,
         },
     )
@@ -40,11 +42,11 @@ def client() -> TestClient[Litestar]:
     ("name", "code", "retry_after"),
     [
         ("refused", ErrorCode.UPLOAD_CANCELLED, None),
-        ("busy", ErrorCode.SERVICE_UNAVAILABLE, "5"),
-        ("down", ErrorCode.STORAGE_UNAVAILABLE, "5"),
+        ("busy", ErrorCode.SERVICE_UNAVAILABLE, "7"),
+        ("down", ErrorCode.STORAGE_UNAVAILABLE, "7"),
         # The soak found 504s without Retry-After: a client could not tell them from an error
         # a retry will not fix.
-        ("slow", ErrorCode.SERVICE_TIMEOUT, "5"),
+        ("slow", ErrorCode.SERVICE_TIMEOUT, "7"),
         ("bug", ErrorCode.INTERNAL_ERROR, None),
     ],
 )

@@ -16,7 +16,8 @@ from intake_runtime.postgres.inbox import PostgresTransactions
 
 
 class InboxConnection:
-    """Answers the inbox's three statements; counts transactions and savepoints undone."""
+    """Answers the inbox's statements; a transaction undone restores the rows it changed and
+    is counted."""
 
     def __init__(self, rows: dict[uuid.UUID, Any]) -> None:
         self.rows = rows
@@ -27,7 +28,7 @@ class InboxConnection:
             message_id = args[0]
             if message_id in self.rows:
                 return None
-            self.rows[message_id] = None
+            self.rows[message_id] = args[2] if len(args) > 2 else None  # a refusal's own claim
             return message_id
         return self.rows[args[0]]
 
@@ -38,10 +39,13 @@ class InboxConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
+        before = dict(self.rows)
         try:
             yield
         except BaseException:
             self.undone += 1
+            self.rows.clear()
+            self.rows.update(before)
             raise
 
 
@@ -91,8 +95,8 @@ async def test_a_refusal_undoes_its_work_and_is_stored_as_the_reply(pool: InboxP
     reply = await runner(pool).run(message_id, "initiation.cancel", refuse)
     assert reply.error is not None
     assert reply.error.code == ErrorCode.UPLOAD_CANCELLED
-    assert pool.connection.undone == 1  # the savepoint, not the transaction
-    assert Reply.model_validate(pool.rows[message_id]) == reply
+    assert pool.connection.undone == 1  # the work's transaction, claim included
+    assert Reply.model_validate(pool.rows[message_id]) == reply  # stored on its own after
 
 
 async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxPool) -> None:
@@ -101,7 +105,8 @@ async def test_any_other_error_undoes_everything_and_stores_nothing(pool: InboxP
 
     with pytest.raises(OSError, match="went away"):
         await runner(pool).run(uuid.uuid4(), "initiation.cancel", crash)
-    assert pool.connection.undone == 2  # savepoint and transaction: the claim is undone too
+    assert pool.connection.undone == 1  # the transaction: the claim is undone too
+    assert pool.rows == {}
 
 
 async def test_without_a_message_id_nothing_is_claimed(pool: InboxPool) -> None:

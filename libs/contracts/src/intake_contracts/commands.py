@@ -36,6 +36,8 @@ MAX_SIGNED_PARTS_PER_CALL: Final = 100
 # Sessions per FailSessions command: a command of 1,000 rows stays near 100 KB, far below
 # Kafka's default 1 MiB message limit.
 MAX_SESSIONS_PER_FAIL: Final = 1000
+MAX_PRUNE_BATCH: Final = 10_000
+MAX_PROMOTING_KEYS: Final = 1000
 
 
 class CommandType(StrEnum):
@@ -50,7 +52,10 @@ class CommandType(StrEnum):
     MARK_COMPLETED = "initiation.mark_completed"
     MARK_FAILED = "initiation.mark_failed"
     FAIL_SESSIONS = "initiation.fail_sessions"
+    PRUNE_TERMINAL_SESSIONS = "initiation.prune_terminal_sessions"
     COMPLETE = "completion.complete"
+    PRUNE_COMPLETION_RECORDS = "completion.prune_completion_records"
+    PROMOTING_KEYS = "completion.promoting_keys"
     RUN_CLEANUP_JOB = "cleanup.run_job"
     GET_TRAIL = "audit.get_trail"
 
@@ -199,6 +204,38 @@ class JobRunView(BaseModel):
     errors: list[str]
 
 
+class PruneOlderThan(BaseModel):
+    """Retention: remove up to `limit` finished rows last changed before `older_than`, with the
+    inbox and published outbox rows of the same age. Sent by cleanup only."""
+
+    older_than: datetime
+    limit: int = Field(ge=1, le=MAX_PRUNE_BATCH)
+
+
+class PruneResult(BaseModel):
+    """How many rows one batch removed; fewer than the limit each means nothing older is left."""
+
+    removed: int
+    inbox_removed: int
+    outbox_removed: int
+
+    def exhausted(self, limit: int) -> bool:
+        return max(self.removed, self.inbox_removed, self.outbox_removed) < limit
+
+
+class PromotingKeys(BaseModel):
+    """Permanent keys (`tenants/{tenant}/assets/{asset}/original`) of the principal's tenant
+    that cleanup found a multipart upload under."""
+
+    object_keys: list[str] = Field(max_length=MAX_PROMOTING_KEYS)
+
+
+class PromotingKeysView(BaseModel):
+    """The subset of the keys asked about whose promotion completion still owns."""
+
+    promoting: list[str]
+
+
 class TrailEntry(BaseModel):
     event_id: UUID
     type: str
@@ -239,7 +276,16 @@ class Commands:
     MARK_COMPLETED: Final = CommandSpec(CommandType.MARK_COMPLETED, MarkCompleted, SessionRecord)
     MARK_FAILED: Final = CommandSpec(CommandType.MARK_FAILED, MarkFailed, StatusView)
     FAIL_SESSIONS: Final = CommandSpec(CommandType.FAIL_SESSIONS, FailSessions, FailedSessions)
+    PRUNE_TERMINAL_SESSIONS: Final = CommandSpec(
+        CommandType.PRUNE_TERMINAL_SESSIONS, PruneOlderThan, PruneResult
+    )
     COMPLETE: Final = CommandSpec(CommandType.COMPLETE, CompleteUpload, CompletionResult)
+    PRUNE_COMPLETION_RECORDS: Final = CommandSpec(
+        CommandType.PRUNE_COMPLETION_RECORDS, PruneOlderThan, PruneResult
+    )
+    PROMOTING_KEYS: Final = CommandSpec(
+        CommandType.PROMOTING_KEYS, PromotingKeys, PromotingKeysView
+    )
     RUN_CLEANUP_JOB: Final = CommandSpec(CommandType.RUN_CLEANUP_JOB, RunCleanupJob, JobRunView)
     GET_TRAIL: Final = CommandSpec(CommandType.GET_TRAIL, SessionRef, Trail)
 

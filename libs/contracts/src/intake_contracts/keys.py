@@ -6,6 +6,8 @@ from typing import Final
 from uuid import UUID
 
 TEMP_PREFIX: Final = "temp/uploads/"
+PERMANENT_PREFIX: Final = "tenants/"
+_ASSET_KEY = re.compile(r"^tenants/(?P<tenant>[^/]+)/assets/(?P<asset>[0-9a-f-]{36})/original$")
 _TEMP_KEY = re.compile(r"^temp/uploads/(?P<session>[0-9a-f-]{36})/original$")
 # Fixed forever: every retry of a completion must land on the same asset id.
 ASSET_NAMESPACE: Final = UUID("6f1c7c1e-3d4b-5a8e-9b1f-2c6d8e0a4b7d")
@@ -28,6 +30,17 @@ def session_id_of_temp_key(key: str) -> UUID | None:
 
 def asset_key(tenant_id: str, asset_id: UUID) -> str:
     return f"tenants/{tenant_id}/assets/{asset_id}/original"
+
+
+def asset_of_key(key: str) -> tuple[str, UUID] | None:
+    """(tenant, asset) a permanent key names, or None for a key outside that layout."""
+    match = _ASSET_KEY.match(key)
+    if match is None:
+        return None
+    try:
+        return match["tenant"], UUID(match["asset"])
+    except ValueError:
+        return None
 
 
 def asset_id_for(upload_session_id: UUID) -> UUID:

@@ -8,7 +8,7 @@ from typing import Final, TypeVar
 from uuid import UUID
 
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.keys import TEMP_PREFIX, session_id_of_temp_key
+from intake_contracts.keys import TEMP_PREFIX, asset_of_key, session_id_of_temp_key
 from intake_contracts.sessions import TERMINAL_STATUSES, StatusView, UploadStatus
 
 T = TypeVar("T")
@@ -20,6 +20,8 @@ class Job(StrEnum):
     ORPHANED_TEMP_OBJECTS = "orphaned-temp-objects"
     ORPHANED_MULTIPART = "orphaned-multipart"
     RECONCILE = "reconcile"
+    PRUNE_SESSIONS = "prune-sessions"
+    SWEEP_REPLY_TOPICS = "sweep-reply-topics"
 
 
 # Jobs over S3 objects: a temp key does not name its tenant, so no tenant scope applies.
@@ -139,3 +141,34 @@ def sort_unchanged(views: Sequence[StatusView]) -> Unchanged:
         live=[v.upload_session_id for v in views if is_live(v.status)],
         terminal=[(v.upload_session_id, v.status) for v in views if not is_live(v.status)],
     )
+
+
+def permanent_upload_reason(
+    key: str, initiated: datetime, older_than: datetime, promoting: frozenset[str]
+) -> str | None:
+    """Why a multipart upload under the permanent prefix may be aborted, or None to keep it.
+
+    Kept: keys outside `tenants/{tenant}/assets/{asset}/original` (not ours to judge), uploads
+    newer than the threshold (a copy may be running), and keys completion says a saga still
+    owns (its promotion aborts stale uploads there itself before it copies).
+    """
+    if asset_of_key(key) is None or initiated > older_than or key in promoting:
+        return None
+    return "no_promotion"
+
+
+def is_reply_topic(physical: str, reply_prefix: str) -> bool:
+    """A reply topic of this system: the prefix already carries the namespace, so another
+    system's topics (another namespace, or none) never match."""
+    return physical.startswith(reply_prefix) and len(physical) > len(reply_prefix)
+
+
+def reply_topic_sweepable(
+    *, live: bool, unclaimed_since: datetime | None, now: datetime, grace_s: float
+) -> bool:
+    """A reply topic goes once no consumer has held it for the grace period: a topic with a
+    live member never goes, nor one first seen unclaimed less than `grace_s` ago (an instance
+    that has created its topic but not yet joined)."""
+    if live or unclaimed_since is None:
+        return False
+    return unclaimed_since <= cutoff(now, grace_s)

@@ -13,6 +13,10 @@ from intake_contracts.commands import (
     FailedSessions,
     FailSessions,
     MarkFailed,
+    PromotingKeys,
+    PromotingKeysView,
+    PruneOlderThan,
+    PruneResult,
     SessionOfTenant,
 )
 from intake_contracts.envelope import Principal
@@ -20,7 +24,8 @@ from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-# The tenant a command acting in many tenants is sent as; each of its rows names its own.
+# The tenant a command acting in many tenants (bulk failure, retention) is sent as; each
+# row of a bulk failure names its own.
 SYSTEM_TENANT = "system"
 
 
@@ -103,3 +108,37 @@ class Peers:
             key=str(session.id),
         )
         return reply.unwrap(CompletionResult)
+
+    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:
+        """One retention batch in initiation (terminal sessions, inbox, outbox)."""
+        return await self._prune(
+            topics.INITIATION_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS, older_than, limit
+        )
+
+    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:
+        """One retention batch in completion (finished sagas, inbox, outbox; never Assets)."""
+        return await self._prune(
+            topics.COMPLETION_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS, older_than, limit
+        )
+
+    async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
+        """The keys of `tenant_id` whose promotion completion still owns."""
+        reply = await self._client.request(
+            topics.COMPLETION_COMMANDS,
+            CommandType.PROMOTING_KEYS,
+            PromotingKeys(object_keys=keys),
+            principal=system_principal(tenant_id),
+            key=tenant_id,
+        )
+        return set(reply.unwrap(PromotingKeysView).promoting)
+
+    async def _prune(
+        self, topic: str, command_type: CommandType, older_than: datetime, limit: int
+    ) -> PruneResult:
+        reply = await self._client.request(
+            topic,
+            command_type,
+            PruneOlderThan(older_than=older_than, limit=limit),
+            principal=system_principal(SYSTEM_TENANT),
+        )
+        return reply.unwrap(PruneResult)

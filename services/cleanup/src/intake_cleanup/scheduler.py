@@ -20,6 +20,8 @@ def intervals(settings: CleanupSettings) -> dict[Job, float]:
         Job.ORPHANED_TEMP_OBJECTS: settings.orphan_temp_every_s,
         Job.ORPHANED_MULTIPART: settings.orphan_multipart_every_s,
         Job.RECONCILE: settings.reconcile_every_s,
+        Job.PRUNE_SESSIONS: settings.prune_sessions_every_s,
+        Job.SWEEP_REPLY_TOPICS: settings.sweep_reply_topics_every_s,
     }
 
 

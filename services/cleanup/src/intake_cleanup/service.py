@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import Job, RunStatus
 from intake_cleanup.peers import SYSTEM_TENANT, Peers, system_principal
+from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.report import RunReport
+from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -51,13 +53,23 @@ class CleanupService:
         self._now = clock
         sessions = SessionJobs(settings, pool, peers, store)
         storage = StorageJobs(settings, pool, store)
+        permanent = PermanentUploads(settings, store, peers)
+        retention = RetentionJobs(settings, pool, peers)
+
+        async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
+            await storage.orphaned_multipart(report, now)
+            await permanent.sweep(report, await storage.buckets(), now)
+
         # Storage jobs ignore a tenant scope: a temp key does not name its tenant.
         self._jobs: dict[Job, JobBody] = {
             Job.DETECT_ABANDONED: sessions.detect_abandoned,
             Job.EXPIRE_SESSIONS: sessions.expire_sessions,
             Job.RECONCILE: sessions.reconcile,
             Job.ORPHANED_TEMP_OBJECTS: lambda r, now, _: storage.orphaned_temp_objects(r, now),
-            Job.ORPHANED_MULTIPART: lambda r, now, _: storage.orphaned_multipart(r, now),
+            Job.ORPHANED_MULTIPART: orphaned_multipart,
+            # Retention is by age, across tenants: a tenant scope does not apply.
+            Job.PRUNE_SESSIONS: retention.prune_sessions,
+            Job.SWEEP_REPLY_TOPICS: lambda r, now, _: retention.sweep_reply_topics(r, now),
         }
 
     async def run_command(self, command: Command[RunCleanupJob], _tx: object) -> JobRunView:

@@ -7,6 +7,11 @@ from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings
 SERVICE = "cleanup"
 SCHEMA = "cleanup"
 HOUR = 3600
+DAY = 24 * HOUR
+# Kafka's default topic retention (7 days, `log.retention.hours=168`, which the stack and the
+# manifests keep): the longest a command or event can be redelivered. Retention of inbox rows
+# and `seen_events` must outlast it, or a redelivery would run a second time.
+REDELIVERY_WINDOW_S = 7 * DAY
 
 
 class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
@@ -20,6 +25,12 @@ class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=6 * HOUR, alias="INTAKE_ORPHAN_MULTIPART_EVERY_S", gt=0
     )
     reconcile_every_s: float = Field(default=6 * HOUR, alias="INTAKE_RECONCILE_EVERY_S", gt=0)
+    prune_sessions_every_s: float = Field(
+        default=6 * HOUR, alias="INTAKE_PRUNE_SESSIONS_EVERY_S", gt=0
+    )
+    sweep_reply_topics_every_s: float = Field(
+        default=HOUR, alias="INTAKE_SWEEP_REPLY_TOPICS_EVERY_S", gt=0
+    )
 
     abandoned_after_s: float = Field(default=HOUR, alias="INTAKE_ABANDONED_AFTER_S", ge=0)
     # A temp object is only removed once no client could still be writing it; a day matches
@@ -30,6 +41,13 @@ class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
     )
     # Long enough that a completion still promoting its object is not completed twice at once.
     reconcile_after_s: float = Field(default=5 * 60, alias="INTAKE_RECONCILE_AFTER_S", ge=0)
+
+    # Terminal sessions, their saga and index rows, inbox rows, published outbox rows,
+    # `seen_events` and job runs are kept this long after they last changed, then deleted.
+    retention_s: float = Field(default=30 * DAY, alias="INTAKE_RETENTION_S", gt=REDELIVERY_WINDOW_S)
+    # A reply topic is deleted once seen without a live consumer for this long: longer than an
+    # instance takes from creating its topic to joining its presence group.
+    reply_topic_grace_s: float = Field(default=10 * 60, alias="INTAKE_REPLY_TOPIC_GRACE_S", ge=0)
 
     s3_concurrency: int = Field(default=32, alias="INTAKE_CLEANUP_S3_CONCURRENCY", ge=1, le=256)
     command_concurrency: int = Field(

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from intake_completion.handlers import build_dispatcher
 from intake_completion.peers import Peers
 from intake_completion.promotion import Promoter, sweeping
+from intake_completion.retention import CompletionRetention
 from intake_completion.service import CompletionService
 from intake_completion.settings import SCHEMA, SERVICE, CompletionSettings
 from intake_completion.storage import CompletionStorage, CopyPlan
@@ -46,7 +47,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
             sweeping(Promoter(settings, pool, storage, outbox))
         )
         service = CompletionService(settings, pool, storage, Peers(replies), outbox, promoter)
-        dispatcher = build_dispatcher(service)
+        dispatcher = build_dispatcher(service, CompletionRetention(pool))
         dispatcher.subscribe(
             broker,
             topics.COMPLETION_COMMANDS,

@@ -85,6 +85,17 @@ DUE = (
     f"SELECT upload_session_id FROM {_SAGA} WHERE step IN ('promoting', 'releasing')"
     " AND (lease_until IS NULL OR lease_until <= now()) ORDER BY updated_at LIMIT $1"
 )
+# Finished sagas only: a retry of `complete` answers from the Asset, which stays.
+PRUNE_DONE = (
+    f"DELETE FROM {_SAGA} WHERE upload_session_id IN (SELECT upload_session_id FROM {_SAGA}"
+    " WHERE step = 'done' AND updated_at < $1 ORDER BY updated_at LIMIT $2"
+    " FOR UPDATE SKIP LOCKED)"
+)
+# A saga not yet done will still copy to its asset's key (and aborts stale uploads there).
+PROMOTING = (
+    f"SELECT asset_id FROM {_SAGA} WHERE tenant_id = $1 AND asset_id = ANY($2::uuid[])"
+    " AND step <> 'done'"
+)
 
 
 def _asset(row: asyncpg.Record | None) -> Asset | None:
@@ -165,3 +176,15 @@ async def release(db: Executor, session_id: UUID, owner: UUID, error: str | None
 async def due(db: Executor, limit: int) -> list[UUID]:
     """Sessions whose background steps wait for a worker (never taken, failed or crashed)."""
     return [row[0] for row in await db.fetch(DUE, limit)]
+
+
+async def prune_done(connection: Connection, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` finished sagas whose last step ended before `older_than`."""
+    status = await connection.execute(PRUNE_DONE, older_than, limit)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def promoting(db: Executor, tenant_id: str, asset_ids: Iterable[UUID]) -> set[UUID]:
+    """The assets of `tenant_id` among `asset_ids` whose saga has not finished."""
+    rows = await db.fetch(PROMOTING, tenant_id, list(asset_ids))
+    return {row["asset_id"] for row in rows}

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from intake_contracts import topics
 from intake_initiation import repo
 from intake_initiation.handlers import build_dispatcher
+from intake_initiation.retention import InitiationRetention
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, SERVICE, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
@@ -25,7 +26,9 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         service = InitiationService(settings, S3SessionStorage(store))
-        dispatcher = build_dispatcher(service, repo.transactions(pool, Outbox(SCHEMA)))
+        dispatcher = build_dispatcher(
+            service, repo.transactions(pool, Outbox(SCHEMA)), InitiationRetention(pool)
+        )
         dispatcher.subscribe(
             broker,
             topics.INITIATION_COMMANDS,

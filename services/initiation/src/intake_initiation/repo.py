@@ -14,6 +14,7 @@ from intake_initiation.settings import SCHEMA
 from intake_runtime.messaging.dispatch import BoundTransactions
 from intake_runtime.postgres.inbox import PostgresTransactions
 from intake_runtime.postgres.outbox import BoundOutbox, Outbox
+from intake_runtime.postgres.retention import Connection
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"
@@ -68,6 +69,12 @@ TOUCH = (
     f"UPDATE {_TABLE} SET last_activity_at = $3"
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
     f" RETURNING {_COLUMNS}"
+)
+# Finished sessions by when they finished; SKIP LOCKED: a batch never waits on a live writer.
+PRUNE_FINISHED = (
+    f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE}"
+    " WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND updated_at < $1"
+    " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 
 
@@ -214,3 +221,13 @@ def transactions(
     return BoundTransactions(
         PostgresTransactions(pool, SCHEMA), lambda connection: PostgresUnit(connection, outbox)
     )
+
+
+async def prune_finished(
+    connection: Connection,
+    older_than: datetime,
+    limit: int,
+) -> int:
+    """Delete up to `limit` terminal sessions that finished before `older_than`."""
+    status = await connection.execute(PRUNE_FINISHED, older_than, limit)
+    return int(status.rsplit(" ", 1)[-1])

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TypedDict
+from typing import Final, TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -24,16 +24,21 @@ class ConsumerOptions(TypedDict, total=False):
     heartbeat_interval_ms: int
 
 
+# A short session lets the group hand a killed consumer's partitions on within seconds (the
+# broker's minimum); every consumer of ours, the reply consumers included, uses it.
+SESSION_TIMEOUT_MS: Final = 6_000
+HEARTBEAT_INTERVAL_MS: Final = 1_500
+
+
 def consumer_options(settings: ServiceSettings) -> ConsumerOptions:
     """Every subscriber's consumer. The broker answers a waiting fetch as soon as one byte
     arrives, so a long fetch wait (INTAKE_KAFKA_FETCH_WAIT_MS) costs no latency, while a 10 ms
     one made every idle consumer poll a hundred times a second (measured: a fifth of a core per
-    idle service). A short session lets the group hand a killed consumer's partitions on within
-    seconds (the broker's minimum)."""
+    idle service)."""
     return {
         "fetch_max_wait_ms": settings.kafka_fetch_wait_ms,
-        "session_timeout_ms": 6_000,
-        "heartbeat_interval_ms": 1_500,
+        "session_timeout_ms": SESSION_TIMEOUT_MS,
+        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
     }
 
 

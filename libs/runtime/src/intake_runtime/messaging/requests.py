@@ -1,8 +1,10 @@
 """Request/reply over Kafka: commands out, replies back on this instance's own reply topic.
 
 FastStream has no Kafka RPC, so the caller side lives here: every request registers a future
-keyed by its correlation id and a plain aiokafka consumer (no group: the topic is this instance's
-alone) resolves it. Every await has a deadline.
+keyed by its correlation id and an aiokafka consumer resolves it. That consumer is the only
+member of a group named like its reply topic: the group's membership is how cleanup tells a
+live instance's reply topic from a dead one's (see `reply_topic_is_live`), since a consumer
+without a group is invisible to the broker. Every await has a deadline.
 """
 
 import asyncio
@@ -11,8 +13,8 @@ import logging
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError, MessageSizeTooLargeError
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
@@ -60,23 +62,36 @@ class RequestReplyClient:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.assigned = asyncio.Event()
+        self._positions: dict[TopicPartition, int] = {}
 
-    async def start(self) -> None:
+    async def start(self, join_timeout_s: float = 60.0) -> None:
         await kafka.ensure_topics(self._bootstrap, [self.reply_topic], partitions=1)
-        partition = TopicPartition(self.reply_topic, 0)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
-            group_id=None,
+            # The presence group: this consumer is its only member while the process lives.
+            group_id=self.reply_topic,
             enable_auto_commit=False,
+            auto_offset_reset="latest",
             fetch_max_wait_ms=self._fetch_wait_ms,
+            session_timeout_ms=kafka.SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=kafka.HEARTBEAT_INTERVAL_MS,
         )
         await self._consumer.start()
-        self._consumer.assign([partition])
-        await self._consumer.seek_to_end(partition)
-        # Resolving the position now means no reply sent after start() can be skipped.
-        await self._consumer.position(partition)
-        self.assigned.set()
-        self._task = asyncio.create_task(self._consume(), name="reply-consumer")
+        async with asyncio.timeout(join_timeout_s):
+            await self._until_partition_known(self._consumer)
+            self._consumer.subscribe([self.reply_topic], listener=_KeepPosition(self))
+            self._task = asyncio.create_task(self._consume(), name="reply-consumer")
+            # The position is resolved on assignment: no reply sent after start() is skipped.
+            await self.assigned.wait()
+
+    async def _until_partition_known(self, consumer: AIOKafkaConsumer) -> None:
+        """A group joined before the broker's metadata lists the new topic's partition gets no
+        assignment, and would wait for the next metadata refresh (minutes) to get one."""
+        while True:
+            cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public API
+            if cluster.partitions_for_topic(self.reply_topic):
+                return
+            await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         self.assigned.clear()
@@ -145,6 +160,25 @@ class RequestReplyClient:
         except (KafkaError, OSError, TimeoutError) as error:
             raise BrokerUnavailableError(str(error)) from error
 
+    async def _on_assigned(self, partitions: set[TopicPartition]) -> None:
+        """The first assignment starts at the end; a later one (after the broker dropped and
+        re-admitted this member) where the last one stopped, so no reply is skipped."""
+        assert self._consumer is not None  # noqa: S101 - start() set it
+        for partition in partitions:
+            if partition in self._positions:
+                self._consumer.seek(partition, self._positions[partition])
+            else:
+                await self._consumer.seek_to_end(partition)
+            await self._consumer.position(partition)
+        if partitions:
+            self.assigned.set()
+
+    async def _on_revoked(self, partitions: set[TopicPartition]) -> None:
+        assert self._consumer is not None  # noqa: S101 - start() set it
+        for partition in partitions:
+            with contextlib.suppress(KafkaError, AssertionError, IllegalStateError):
+                self._positions[partition] = await self._consumer.position(partition)
+
     async def _consume(self) -> None:
         assert self._consumer is not None  # noqa: S101 - start() set it
         async for record in self._consumer:
@@ -159,3 +193,14 @@ class RequestReplyClient:
             future.set_result(Reply.model_validate(decode(value).payload))
         except ValueError as error:
             future.set_exception(error)
+
+
+class _KeepPosition(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, client: RequestReplyClient) -> None:
+        self._client = client
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._client._on_revoked(revoked)  # noqa: SLF001 - the client's own listener
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._client._on_assigned(assigned)  # noqa: SLF001

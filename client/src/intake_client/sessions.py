@@ -1,0 +1,172 @@
+"""The first half of an upload: each file's session, found again (resume) or started
+(initiation, one call or in batches). Only the gateway is called here, never S3: the `intake`
+command runs this while the transfer machinery (httpx) is still loading, see cli.py.
+"""
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from intake_client.api import MAX_BATCH_FILES, IntakeApi
+from intake_client.errors import IntakeApiError, IntakeError
+from intake_client.models import DirectUpload, Session, UploadedPart
+from intake_client.results import FileResult, UploadOptions
+from intake_client.state import StateEntry, StateFile, entry_key
+
+# Answers after which a session can never take these bytes: forget it and start over.
+_GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
+
+
+@dataclass
+class Job:
+    path: Path
+    key: str
+    size: int
+    mtime_ns: int
+    result: FileResult
+    session: Session | None = None
+    uploaded: tuple[UploadedPart, ...] = ()
+    direct: DirectUpload | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_session(self) -> bool:
+        return self.result.upload_session_id is None and self.result.status == "pending"
+
+    @property
+    def ready(self) -> bool:
+        return self.result.upload_session_id is not None and self.result.status == "pending"
+
+
+@dataclass
+class Prepared:
+    """Every file asked for (in order, once) and the jobs of those that exist."""
+
+    paths: list[Path]
+    jobs: list[Job]
+
+
+class Sessions:
+    """Finds or starts the session of each file and remembers it in the state file."""
+
+    def __init__(self, api: IntakeApi, state: StateFile) -> None:
+        self._api, self._state = api, state
+
+    async def prepare(self, paths: list[Path], options: UploadOptions) -> Prepared:
+        paths = list(dict.fromkeys(paths))  # the same file twice would race for one session
+        jobs = [job for job in map(self._job, paths) if job is not None]
+        for job in jobs:
+            await guard(job, self._resume_known(job))
+        fresh = [job for job in jobs if job.needs_session]
+        await self._initiate(fresh, options)
+        return Prepared(paths, jobs)
+
+    def finish(self, job: Job, session_id: str, asset: dict[str, Any] | None) -> None:
+        self._state.remove(job.key)
+        job.result.status, job.result.asset = "completed", asset
+        job.result.upload_session_id = session_id
+
+    def forget(self, job: Job) -> None:
+        self._state.remove(job.key)
+
+    def record_part(self, job: Job, number: int, etag: str) -> None:
+        self._state.record_part(job.key, number, etag)
+
+    def _job(self, path: Path) -> Job | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        if not path.is_file():
+            return None
+        key = entry_key(self._api.base_url, path)
+        return Job(path, key, stat.st_size, stat.st_mtime_ns, FileResult(path, stat.st_size))
+
+    async def _resume_known(self, job: Job) -> None:
+        entry = self._state.get(job.key)
+        if entry is None:
+            return
+        if not entry.matches(job.size, job.mtime_ns):
+            self._state.remove(job.key)  # another file now: its old session is left to cleanup
+            return
+        try:
+            resume = await self._api.resume(entry.upload_session_id)
+        except IntakeApiError as error:
+            if error.code not in _GONE:
+                raise
+            self._state.remove(job.key)
+            return
+        if resume.status == "COMPLETED":
+            session = await self._api.session(entry.upload_session_id)
+            self.finish(job, session.upload_session_id, {"asset_id": session.asset_id})
+            job.result.resumed = True
+        elif resume.can_resume:
+            job.result.upload_session_id, job.result.resumed = resume.upload_session_id, True
+            job.uploaded, job.direct = resume.uploaded_parts, resume.direct
+            job.fields = {"upload_type": resume.upload_type, "chunk_size": resume.chunk_size}
+            job.fields["part_count"] = resume.part_count
+        else:
+            self._state.remove(job.key)
+
+    async def _initiate(self, jobs: list[Job], options: UploadOptions) -> None:
+        if len(jobs) == 1:
+            await guard(jobs[0], self._initiate_one(jobs[0], options))
+            return
+        for start in range(0, len(jobs), MAX_BATCH_FILES):
+            chunk = jobs[start : start + MAX_BATCH_FILES]
+            try:
+                await self._initiate_batch(chunk, options)
+            except IntakeError as error:
+                for job in chunk:
+                    job.result.status, job.result.error = "failed", error
+
+    async def _initiate_one(self, job: Job, options: UploadOptions) -> None:
+        session = await self._api.initiate(
+            job.path.name, job.size, _mime(job.path), options.brand_id
+        )
+        self._remember(job, session)
+
+    async def _initiate_batch(self, jobs: list[Job], options: UploadOptions) -> None:
+        files = [
+            {"file_name": j.path.name, "file_size": j.size, "mime_type": _mime(j.path),
+             "client_reference": str(index)}
+            for index, j in enumerate(jobs)
+        ]  # fmt: skip
+        _, outcomes = await self._api.initiate_batch(
+            options.brand_id, files, options.batch_reference
+        )
+        for outcome in outcomes:
+            job = jobs[int(outcome.client_reference)]
+            if outcome.session is not None:
+                self._remember(job, outcome.session)
+            else:
+                error = IntakeApiError(
+                    outcome.error_code or "unknown", 0, outcome.error_detail or ""
+                )
+                job.result.status, job.result.error = "failed", error
+
+    def _remember(self, job: Job, session: Session) -> None:
+        job.session, job.direct = session, session.direct
+        job.result.upload_session_id = session.upload_session_id
+        multipart = session.multipart
+        job.fields = {
+            "upload_type": session.upload_type,
+            "chunk_size": multipart.chunk_size if multipart else None,
+            "part_count": multipart.part_count if multipart else None,
+        }
+        entry = StateEntry(session.upload_session_id, str(job.path.resolve()), job.size,
+                           job.mtime_ns, **job.fields)  # fmt: skip
+        self._state.put(job.key, entry)
+
+
+async def guard(job: Job, work: Any) -> None:
+    """Runs one file's step; its failure goes into its result and never stops the others."""
+    try:
+        await work
+    except (IntakeError, OSError) as error:
+        job.result.status, job.result.error = "failed", error
+
+
+def _mime(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -1,0 +1,55 @@
+"""Retention of the runtime's tables in a service's schema: inbox and published outbox rows.
+
+Each call deletes one bounded batch in the caller's transaction; the caller repeats until a
+batch comes back short, so no transaction is ever long.
+"""
+
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_runtime.postgres.migrations import checked_schema
+
+RETENTION_CALLER = "cleanup"
+
+# A string: PoolConnectionProxy is generic only in the stubs.
+Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+
+
+def _prune(schema: str, table: str, key: str, where: str) -> str:
+    schema = checked_schema(schema)
+    return (
+        f"DELETE FROM {schema}.{table} WHERE {key} IN (SELECT {key} FROM {schema}.{table}"
+        f" WHERE {where} LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    )
+
+
+async def prune_inbox(connection: Connection, schema: str, older_than: datetime, limit: int) -> int:
+    """Inbox rows received before `older_than`: a redelivery of their command is no longer
+    possible (the command topic's retention is shorter than any inbox retention allowed)."""
+    query = _prune(schema, "inbox", "message_id", "received_at < $1")
+    return _count(await connection.execute(query, older_than, limit))
+
+
+async def prune_published_outbox(
+    connection: Connection, schema: str, older_than: datetime, limit: int
+) -> int:
+    """Outbox rows relayed before `older_than`; unpublished rows are never touched."""
+    query = _prune(schema, "outbox", "id", "published_at < $1")
+    return _count(await connection.execute(query, older_than, limit))
+
+
+def _count(status: str) -> int:
+    """Rows a `DELETE n` status names."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def require_retention_caller(principal: Principal) -> None:
+    """Retention removes rows of every tenant by age: only cleanup, acting as the system, may
+    ask for it (a user's token never carries a service)."""
+    if principal.service != RETENTION_CALLER:
+        raise DomainError(ErrorCode.PERMISSION_DENIED, "only cleanup may prune")

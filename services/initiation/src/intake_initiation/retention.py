@@ -1,0 +1,33 @@
+"""Retention of initiation's own rows: terminal sessions, inbox and published outbox by age.
+
+Not a use case on the Unit port: it deletes across tenants by age, an operation of the
+schema's owner that no other use case shares, so it keeps to its own short transaction.
+"""
+
+import asyncpg
+
+from intake_contracts.commands import PruneOlderThan, PruneResult
+from intake_initiation import repo
+from intake_initiation.ports import Unit
+from intake_initiation.settings import SCHEMA
+from intake_runtime.messaging.dispatch import Command
+from intake_runtime.postgres import retention
+
+
+class InitiationRetention:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def prune(self, command: Command[PruneOlderThan], _unit: Unit) -> PruneResult:
+        """One batch; cleanup repeats it until a batch comes back short. Safe to repeat: a
+        redelivery deletes what is older still, or nothing."""
+        retention.require_retention_caller(command.principal)
+        older_than, limit = command.payload.older_than, command.payload.limit
+        async with self._pool.acquire() as connection, connection.transaction():
+            return PruneResult(
+                removed=await repo.prune_finished(connection, older_than, limit),
+                inbox_removed=await retention.prune_inbox(connection, SCHEMA, older_than, limit),
+                outbox_removed=await retention.prune_published_outbox(
+                    connection, SCHEMA, older_than, limit
+                ),
+            )

@@ -1,0 +1,105 @@
+"""The gateway's HTTP exchange over the standard library, against a real local HTTP server."""
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from intake_client.api import surely_not_processed
+from intake_client.errors import GatewayUnreachableError, IntakeApiError
+from intake_client.retry import is_retryable
+from intake_client.wire import Wire
+from tests.support.ports import free_port
+
+
+class Gateway(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real gateway
+    answers: list[tuple[int, str, bytes, bool]] = []  # status, content type, body, close after
+    seen: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        Gateway.seen.append({
+            "path": self.path,
+            "body": json.loads(self.rfile.read(length)),
+            "authorization": self.headers["Authorization"],
+        })  # fmt: skip
+        status, kind, body, close = Gateway.answers.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if close:
+            # Closed without saying so, as a server whose keep-alive timeout ran out does.
+            self.close_connection = True
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    Gateway.answers, Gateway.seen = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/prefix"
+    server.shutdown()
+    server.server_close()
+
+
+def wire(url: str) -> Wire:
+    return Wire(url, {"Authorization": "Bearer t"}, timeout_s=5)
+
+
+async def test_a_json_answer_is_returned_and_the_request_carries_body_and_headers(
+    gateway: str,
+) -> None:
+    Gateway.answers.append((200, "application/json", b'{"ok": true}', False))
+    assert await wire(gateway).request("POST", "/initiate", {"a": 1}) == {"ok": True}
+    assert Gateway.seen == [
+        {"path": "/prefix/initiate", "body": {"a": 1}, "authorization": "Bearer t"}
+    ]
+
+
+async def test_a_problem_becomes_an_api_error_with_its_code(gateway: str) -> None:
+    problem = {"code": "file_too_large", "status": 413, "detail": "too big"}
+    Gateway.answers.append((413, "application/problem+json", json.dumps(problem).encode(), False))
+    with pytest.raises(IntakeApiError) as raised:
+        await wire(gateway).request("POST", "/initiate", {})
+    assert (raised.value.code, raised.value.status, raised.value.detail) == (
+        "file_too_large",
+        413,
+        "too big",
+    )
+    assert not is_retryable(raised.value)
+
+
+async def test_an_answer_that_is_no_problem_becomes_http_error(gateway: str) -> None:
+    Gateway.answers.append((502, "text/plain", b"bad gateway", False))
+    with pytest.raises(IntakeApiError) as raised:
+        await wire(gateway).request("POST", "/x", {})
+    assert (raised.value.code, raised.value.status) == ("http_error", 502)
+    assert is_retryable(raised.value)
+
+
+async def test_a_connection_the_server_closed_is_not_reused(gateway: str) -> None:
+    Gateway.answers += [
+        (200, "application/json", b"{}", True),
+        (200, "application/json", b"{}", False),
+    ]
+    client = wire(gateway)
+    await client.request("POST", "/one", {})
+    assert await client.request("POST", "/two", {}) == {}
+    assert [seen["path"] for seen in Gateway.seen] == ["/prefix/one", "/prefix/two"]
+
+
+async def test_a_refused_connection_surely_sent_nothing_and_may_be_retried() -> None:
+    with pytest.raises(GatewayUnreachableError) as raised:
+        await wire(f"http://127.0.0.1:{free_port()}").request("POST", "/initiate-batch", {})
+    assert raised.value.sent is False
+    assert surely_not_processed(raised.value)
+    assert is_retryable(raised.value)
