@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1)
 
 
-@pytest.mark.timeout(900)
+# Far above the 3-minute budget: on the shared 2-core machine at load 30-40 it took 16 min.
+@pytest.mark.timeout(1800)
 async def test_short_soak_loses_nothing_doubles_nothing_and_leaves_nothing(
     stack_env: dict[str, str],
 ) -> None:
