@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench docs check-docs
+.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench soak docs check-docs
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -54,6 +54,11 @@ test: lint kustomize web-test chromium  ## lint, web unit tests, then every test
 
 demo: up  ## run the system and show it working: two uploads, one killed and resumed
 	@.venv/bin/python scripts/demo.py
+
+soak: bootstrap  ## the long soak: 1,000 uploads while every part of the system fails (docs/reliability.md)
+	@bash deploy/stack.sh up
+	@.venv/bin/python -m tests.soak.run --uploads $${SOAK_UPLOADS:-1000} $${SOAK_SEED:+--seed $$SOAK_SEED} \
+		--record bench/results/soak.json
 
 bench: up  ## every benchmark; results in bench/results/ and docs/benchmarks.md
 	@.venv/bin/python bench/run_all.py

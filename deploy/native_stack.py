@@ -1,6 +1,7 @@
 """The native local stack: Kafka, PostgreSQL and SeaweedFS S3 as processes of this machine.
 
     python3 deploy/native_stack.py up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka
+                                   |restart-postgres
 
 `deploy/stack.sh` is the thin wrapper the Makefile, the tests and the documents call. Only the
 standard library is used: `up` runs on a fresh machine before any virtualenv exists. It installs
@@ -651,6 +652,20 @@ def stop_postgres(config: Config) -> None:
     subprocess.run(as_pg(config, argv), stdout=subprocess.DEVNULL, cwd="/", check=False)
 
 
+def restart_postgres(config: Config) -> None:
+    """Stop PostgreSQL as a crash would (immediate: no checkpoint, every connection cut), then
+    start it again; only this state dir's cluster (pg_ctl -D) is touched."""
+    with stack_lock(config):
+        if pg_running(config):
+            say("stopping PostgreSQL (immediate)")
+            argv = [pg(config, "pg_ctl"), "-D", str(config.pg_data), "stop", "-m", "immediate"]
+            argv += ["-w", "-t", "60"]
+            subprocess.run(as_pg(config, argv), stdout=subprocess.DEVNULL, cwd="/", check=False)
+        start_postgres(config)
+        wait_postgres(config)
+    say("postgres up")
+
+
 # ---- SeaweedFS (S3) -----------------------------------------------------------------------
 
 
@@ -854,9 +869,13 @@ COMMANDS: dict[str, Callable[[Config], None]] = {
     "down": down,
     **{f"start-{name}": functools.partial(start_alone, name) for name in ALONE},
     **{f"stop-{name}": functools.partial(stop_alone, name) for name in ALONE},
+    "restart-postgres": restart_postgres,
     "s3-ready": s3_ready,
 }
-USAGE = "usage: deploy/stack.sh {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka}"
+USAGE = (
+    "usage: deploy/stack.sh"
+    " {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka|restart-postgres}"
+)
 
 
 def main(argv: Sequence[str]) -> int:

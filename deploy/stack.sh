@@ -9,6 +9,7 @@
 #   start-s3   start SeaweedFS again and wait until S3 answers
 #   stop-kafka   stop only Kafka (data kept), to simulate a broker outage
 #   start-kafka  start Kafka again and wait until it answers
+#   restart-postgres  stop PostgreSQL at once (-m immediate, like a crash) and start it again
 #
 # The logic is deploy/native_stack.py (standard library only, so it runs on a fresh machine
 # before any virtualenv exists); this wrapper keeps the command every caller knows.

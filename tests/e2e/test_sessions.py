@@ -448,6 +448,8 @@ async def test_a_service_that_does_not_answer_is_a_504(
         system.processes["initiation"].wait_ready()
     assert answer.status_code == 504
     assert answer.json()["code"] == "service_timeout"
+    # The soak found 504s without it: a client must be told it may come back.
+    assert answer.headers["Retry-After"] == "5"
     retried = await api.get(f"/app/uploads/{session['upload_session_id']}", headers=caller.headers)
     assert retried.status_code == 200
 

@@ -128,6 +128,41 @@ class FakeSessions:
         self.rows[row.id] = dataclasses.replace(row, last_activity_at=now)
         return self.rows[row.id]
 
+    async def fail_many(
+        self,
+        sessions: list[tuple[UUID, str]],
+        reason: str,
+        now: datetime,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> list[tuple[Session, UploadStatus]]:
+        failed = []
+        for session_id, tenant_id in sessions:
+            row = await self.get(session_id, tenant_id)
+            if row is None:
+                continue
+            changed = await self.transition(
+                row,
+                UploadStatus.FAILED,
+                list(LIVE),
+                now,
+                failure_reason=reason,
+                idle_before=idle_before,
+                expired_at=expired_at,
+            )
+            if changed is not None:
+                failed.append((changed, row.status))
+        return failed
+
+    async def statuses(self, sessions: list[tuple[UUID, str]]) -> dict[UUID, UploadStatus]:
+        found = {}
+        for session_id, tenant_id in sessions:
+            row = await self.get(session_id, tenant_id)
+            if row is not None:
+                found[session_id] = row.status
+        return found
+
 
 class FakeUnit:
     """The Unit port: a savepoint restores the rows and events as they were before it."""

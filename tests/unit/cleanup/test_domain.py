@@ -10,7 +10,7 @@ from intake_cleanup import domain
 from intake_cleanup.domain import IndexedSession, Job, RunStatus
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.keys import temp_key
-from intake_contracts.sessions import UploadStatus
+from intake_contracts.sessions import StatusView, UploadStatus
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -126,3 +126,22 @@ def test_a_session_record_of_another_id_never_condemns_a_key() -> None:
 def test_a_run_with_errors_is_failed() -> None:
     assert domain.run_status([]) == RunStatus.OK
     assert domain.run_status(["s3 down"]) == RunStatus.FAILED
+
+
+def test_chunks_cover_every_item_once_in_slices_of_at_most_the_size() -> None:
+    items = list(range(2501))
+    slices = domain.chunks(items, 1000)
+    assert [len(s) for s in slices] == [1000, 1000, 501]
+    assert [i for s in slices for i in s] == items
+    assert domain.chunks([], 1000) == []
+
+
+def test_unchanged_sessions_split_into_live_and_terminal() -> None:
+    live, done = uuid.uuid4(), uuid.uuid4()
+    views = [
+        StatusView(upload_session_id=live, status=UploadStatus.UPLOADING),
+        StatusView(upload_session_id=done, status=UploadStatus.COMPLETED),
+    ]
+    split = domain.sort_unchanged(views)
+    assert split.live == [live]
+    assert split.terminal == [(done, UploadStatus.COMPLETED)]

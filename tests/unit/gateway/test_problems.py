@@ -31,7 +31,7 @@ def client() -> TestClient[Litestar]:
         exception_handlers={
             DomainError: problems.on_domain_error(RETRY_AFTER_S),
             TransientError: problems.on_transient_error(RETRY_AFTER_S),
-            ReplyTimeoutError: problems.on_timeout,
+            ReplyTimeoutError: problems.on_timeout(RETRY_AFTER_S),
             Exception: problems.on_unexpected,
         },
     )
@@ -44,7 +44,9 @@ def client() -> TestClient[Litestar]:
         ("refused", ErrorCode.UPLOAD_CANCELLED, None),
         ("busy", ErrorCode.SERVICE_UNAVAILABLE, "7"),
         ("down", ErrorCode.STORAGE_UNAVAILABLE, "7"),
-        ("slow", ErrorCode.SERVICE_TIMEOUT, None),
+        # The soak found 504s without Retry-After: a client could not tell them from an error
+        # a retry will not fix.
+        ("slow", ErrorCode.SERVICE_TIMEOUT, "7"),
         ("bug", ErrorCode.INTERNAL_ERROR, None),
     ],
 )

@@ -1,16 +1,18 @@
 """The outbox's rows without a server: what a use case's event becomes in its transaction."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 import pytest
+from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber, UnknownProducerId
 
 from intake_contracts import topics
 from intake_contracts.events import EventType, ResidueRemoved, UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus, UploadType
-from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.postgres.outbox import Outbox, OutboxRelay, producer_broken
 
 
 class RecordingConnection:
@@ -98,3 +100,52 @@ async def test_many_events_are_one_statement_and_none_are_no_statement() -> None
     assert row_topics == [topics.CLEANUP_EVENTS] * 3
     assert keys == ["k0", "k1", "k2"]
     assert len(set(ids)) == 3
+
+
+class RelayWhoseProducerBroke(OutboxRelay):
+    """A relay whose publishing fails as the soak saw it after a Kafka restart."""
+
+    def __init__(self, error: Exception, broken: list[BaseException]) -> None:
+        super().__init__(
+            cast(asyncpg.Pool, None),
+            cast(Any, None),
+            "initiation",
+            poll_interval_s=0.01,
+            on_broken_producer=broken.append,
+        )
+        self.error = error
+        self.rounds = 0
+
+    async def relay_once(self) -> int:
+        self.rounds += 1
+        raise self.error
+
+
+async def test_a_broken_producer_stops_the_relay_and_asks_for_a_restart() -> None:
+    # Found by the soak: after Kafka restarted, every relay round failed with
+    # OutOfOrderSequenceNumber and the outbox only grew; retrying with that producer never helps.
+    broken: list[BaseException] = []
+    relay = RelayWhoseProducerBroke(OutOfOrderSequenceNumber(), broken)
+    await asyncio.wait_for(relay._run(), timeout=5)
+    assert relay.rounds == 1
+    assert len(broken) == 1
+    assert isinstance(broken[0], OutOfOrderSequenceNumber)
+
+
+async def test_any_other_publishing_error_is_retried_in_the_next_round() -> None:
+    broken: list[BaseException] = []
+    relay = RelayWhoseProducerBroke(KafkaConnectionError(), broken)
+    task = asyncio.create_task(relay._run())
+    try:
+        while relay.rounds < 3:
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert broken == []
+
+
+def test_a_broken_producer_is_recognised_behind_the_error_that_wraps_it() -> None:
+    wrapped = RuntimeError("publish failed")
+    wrapped.__cause__ = UnknownProducerId()
+    assert producer_broken(wrapped)
+    assert not producer_broken(TimeoutError())

@@ -33,6 +33,9 @@ from intake_contracts.sessions import (
 
 MAX_BATCH_FILES: Final = 100
 MAX_SIGNED_PARTS_PER_CALL: Final = 100
+# Sessions per FailSessions command: a command of 1,000 rows stays near 100 KB, far below
+# Kafka's default 1 MiB message limit.
+MAX_SESSIONS_PER_FAIL: Final = 1000
 MAX_PRUNE_BATCH: Final = 10_000
 MAX_PROMOTING_KEYS: Final = 1000
 
@@ -48,6 +51,7 @@ class CommandType(StrEnum):
     BEGIN_COMPLETION = "initiation.begin_completion"
     MARK_COMPLETED = "initiation.mark_completed"
     MARK_FAILED = "initiation.mark_failed"
+    FAIL_SESSIONS = "initiation.fail_sessions"
     PRUNE_TERMINAL_SESSIONS = "initiation.prune_terminal_sessions"
     COMPLETE = "completion.complete"
     PRUNE_COMPLETION_RECORDS = "completion.prune_completion_records"
@@ -118,6 +122,31 @@ class MarkFailed(SessionRef):
     idle_before: datetime | None = None
     # Set by expiry: fail only when the session is past its expiry at this instant.
     expired_at: datetime | None = None
+
+
+class SessionOfTenant(SessionRef):
+    """A session named with its tenant: a bulk command acts in many tenants, each row in its own."""
+
+    tenant_id: str
+
+
+class FailSessions(BaseModel):
+    """Fail many live sessions at once, each under the same conditions as MarkFailed: cleanup's
+    abandoned and expiry jobs send one per batch instead of one MarkFailed per session."""
+
+    sessions: list[SessionOfTenant] = Field(min_length=1, max_length=MAX_SESSIONS_PER_FAIL)
+    reason: str
+    idle_before: datetime | None = None
+    expired_at: datetime | None = None
+
+
+class FailedSessions(BaseModel):
+    """Which sessions this command moved to FAILED, and where the others are (still live,
+    because of activity after the cutoff, or terminal already). Sessions initiation does not
+    know (in that tenant) are in neither list."""
+
+    moved: list[UUID]
+    unchanged: list[StatusView]
 
 
 class CompletedPart(BaseModel):
@@ -246,6 +275,7 @@ class Commands:
     BEGIN_COMPLETION: Final = CommandSpec(CommandType.BEGIN_COMPLETION, SessionRef, SessionRecord)
     MARK_COMPLETED: Final = CommandSpec(CommandType.MARK_COMPLETED, MarkCompleted, SessionRecord)
     MARK_FAILED: Final = CommandSpec(CommandType.MARK_FAILED, MarkFailed, StatusView)
+    FAIL_SESSIONS: Final = CommandSpec(CommandType.FAIL_SESSIONS, FailSessions, FailedSessions)
     PRUNE_TERMINAL_SESSIONS: Final = CommandSpec(
         CommandType.PRUNE_TERMINAL_SESSIONS, PruneOlderThan, PruneResult
     )

@@ -1,14 +1,17 @@
 """Pure rules of cleanup: the jobs, and which sessions, objects and uploads each may touch."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 from uuid import UUID
 
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.keys import TEMP_PREFIX, asset_of_key, session_id_of_temp_key
-from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus
+from intake_contracts.sessions import TERMINAL_STATUSES, StatusView, UploadStatus
+
+T = TypeVar("T")
 
 
 class Job(StrEnum):
@@ -118,6 +121,26 @@ def residue_reason(
 
 def run_status(errors: list[str]) -> RunStatus:
     return RunStatus.FAILED if errors else RunStatus.OK
+
+
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """`items` in consecutive slices of at most `size`."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """Sessions a bulk failure left alone: still live (active after the cutoff) or terminal."""
+
+    live: list[UUID]
+    terminal: list[tuple[UUID, UploadStatus]]
+
+
+def sort_unchanged(views: Sequence[StatusView]) -> Unchanged:
+    return Unchanged(
+        live=[v.upload_session_id for v in views if is_live(v.status)],
+        terminal=[(v.upload_session_id, v.status) for v in views if not is_live(v.status)],
+    )
 
 
 def permanent_upload_reason(

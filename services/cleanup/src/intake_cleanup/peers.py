@@ -1,5 +1,6 @@
 """The commands cleanup sends to other services, over Kafka request/reply, as the system."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from intake_cleanup.domain import IndexedSession
@@ -9,18 +10,22 @@ from intake_contracts.commands import (
     CommandType,
     CompleteUpload,
     CompletionResult,
+    FailedSessions,
+    FailSessions,
     MarkFailed,
     PromotingKeys,
     PromotingKeysView,
     PruneOlderThan,
     PruneResult,
+    SessionOfTenant,
 )
 from intake_contracts.envelope import Principal
 from intake_contracts.sessions import StatusView
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-# The tenant retention acts in: it removes rows of every tenant by age, as the system.
+# The tenant a command acting in many tenants (bulk failure, retention) is sent as; each
+# row of a bulk failure names its own.
 SYSTEM_TENANT = "system"
 
 
@@ -61,6 +66,37 @@ class Peers:
             key=str(session.id),
         )
         return reply.unwrap(StatusView)
+
+    async def fail_sessions(
+        self,
+        sessions: Sequence[IndexedSession],
+        reason: str,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> FailedSessions:
+        """One command for a whole batch (at most MAX_SESSIONS_PER_FAIL sessions).
+
+        Raises:
+            DomainError: initiation refused the command.
+            ReplyTimeoutError, BrokerUnavailableError: Kafka did not answer.
+        """
+        command = FailSessions(
+            sessions=[
+                SessionOfTenant(upload_session_id=s.id, tenant_id=s.tenant_id) for s in sessions
+            ],
+            reason=reason,
+            idle_before=idle_before,
+            expired_at=expired_at,
+        )
+        reply = await self._client.request(
+            topics.INITIATION_COMMANDS,
+            CommandType.FAIL_SESSIONS,
+            command,
+            principal=system_principal(SYSTEM_TENANT),
+            key=str(sessions[0].id),
+        )
+        return reply.unwrap(FailedSessions)
 
     async def complete(self, session: IndexedSession) -> CompletionResult:
         """Run the completion saga again; it converges on the same Asset every time."""

@@ -62,20 +62,36 @@ RAISE_ACTIVE_SINCE = (
     f"UPDATE {_INDEX} SET active_since = greatest(active_since, $2), updated_at = now()"
     " WHERE session_id = $1"
 )
+# Each job's candidates page by page, in a key order (keyset after $4/$5): a run drains its
+# whole backlog, and a candidate left as it was (initiation does not know it) is passed once.
+_AFTER = "($4::timestamptz IS NULL OR ({column}, s.session_id) > ($4, $5::uuid))"
 IDLE = (
     f"{_SELECT} WHERE s.status = 'UPLOADING' AND s.active_since < $1 AND {_IN_SCOPE}"
-    " ORDER BY s.active_since LIMIT $2"
+    f" AND {_AFTER.format(column='s.active_since')}"
+    " ORDER BY s.active_since, s.session_id LIMIT $2"
 )
 EXPIRED = (
     f"{_SELECT} WHERE s.status IN ('INITIATING', 'UPLOADING') AND s.expires_at <= $1"
-    f" AND {_IN_SCOPE} ORDER BY s.expires_at LIMIT $2"
+    f" AND {_IN_SCOPE} AND {_AFTER.format(column='s.expires_at')}"
+    " ORDER BY s.expires_at, s.session_id LIMIT $2"
 )
 # COMPLETED without an Asset, or with one still at the temp key.
 UNRECONCILED = (
     f"{_SELECT} WHERE s.status = 'COMPLETED' AND s.last_event_at <= $1 AND {_IN_SCOPE}"
     f" AND NOT EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id"
     " AND a.promoted_at IS NOT NULL)"
-    " ORDER BY s.last_event_at LIMIT $2"
+    f" AND {_AFTER.format(column='s.last_event_at')}"
+    " ORDER BY s.last_event_at, s.session_id LIMIT $2"
+)
+ADVANCE_MANY = (
+    f"UPDATE {_INDEX} s SET status = w.status, updated_at = now()"
+    " FROM unnest($1::uuid[], $2::text[]) AS w (session_id, status)"
+    " WHERE s.session_id = w.session_id"
+    " AND cleanup.status_rank(w.status) > cleanup.status_rank(s.status)"
+)
+RAISE_ACTIVE_SINCE_MANY = (
+    f"UPDATE {_INDEX} SET active_since = greatest(active_since, $2), updated_at = now()"
+    " WHERE session_id = ANY($1::uuid[])"
 )
 BY_IDS = f"{_SELECT} WHERE s.session_id = ANY($1::uuid[])"
 TRY_JOB_LOCK = "SELECT pg_try_advisory_lock(hashtext($1))"
@@ -147,22 +163,56 @@ async def raise_active_since(db: Executor, session_id: UUID, active_since: datet
     await db.execute(RAISE_ACTIVE_SINCE, session_id, active_since)
 
 
-async def idle_sessions(
-    db: Executor, idle_before: datetime, limit: int, tenant_id: str | None
+Cursor: TypeAlias = "tuple[datetime, UUID] | None"
+
+
+async def _page(
+    db: Executor, query: str, bound: datetime, page: tuple[int, str | None, Cursor]
 ) -> list[IndexedSession]:
-    return [_session(r) for r in await db.fetch(IDLE, idle_before, limit, tenant_id)]
+    """One page of a job's candidates: page = (limit, tenant scope, cursor)."""
+    limit, tenant_id, after = page
+    at, session_id = after if after is not None else (None, None)
+    return [_session(r) for r in await db.fetch(query, bound, limit, tenant_id, at, session_id)]
+
+
+async def idle_sessions(
+    db: Executor, idle_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+) -> list[IndexedSession]:
+    """UPLOADING and idle since before `idle_before`, by (active_since, id) after `after`."""
+    return await _page(db, IDLE, idle_before, (limit, tenant_id, after))
 
 
 async def expired_sessions(
-    db: Executor, now: datetime, limit: int, tenant_id: str | None
+    db: Executor, now: datetime, limit: int, tenant_id: str | None, after: Cursor = None
 ) -> list[IndexedSession]:
-    return [_session(r) for r in await db.fetch(EXPIRED, now, limit, tenant_id)]
+    """Live and past expiry, ordered by (expires_at, id) after `after`."""
+    return await _page(db, EXPIRED, now, (limit, tenant_id, after))
 
 
 async def unreconciled_sessions(
-    db: Executor, completed_before: datetime, limit: int, tenant_id: str | None
+    db: Executor,
+    completed_before: datetime,
+    limit: int,
+    tenant_id: str | None,
+    after: Cursor = None,
 ) -> list[IndexedSession]:
-    return [_session(r) for r in await db.fetch(UNRECONCILED, completed_before, limit, tenant_id)]
+    """COMPLETED without a promoted asset, ordered by (last_event_at, id) after `after`."""
+    return await _page(db, UNRECONCILED, completed_before, (limit, tenant_id, after))
+
+
+async def advance_statuses(db: Executor, statuses: Sequence[tuple[UUID, UploadStatus]]) -> None:
+    """Forward only, many sessions in one statement."""
+    if statuses:
+        await db.execute(
+            ADVANCE_MANY, [sid for sid, _ in statuses], [status.value for _, status in statuses]
+        )
+
+
+async def raise_active_since_many(
+    db: Executor, session_ids: Sequence[UUID], active_since: datetime
+) -> None:
+    if session_ids:
+        await db.execute(RAISE_ACTIVE_SINCE_MANY, list(session_ids), active_since)
 
 
 async def sessions_by_ids(db: Executor, ids: Sequence[UUID]) -> dict[UUID, IndexedSession]:

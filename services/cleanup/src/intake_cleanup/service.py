@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from intake_cleanup import domain, repo
 from intake_cleanup.domain import Job, RunStatus
-from intake_cleanup.peers import Peers, system_principal
+from intake_cleanup.peers import SYSTEM_TENANT, Peers, system_principal
 from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.report import RunReport
 from intake_cleanup.retention_jobs import RetentionJobs
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 JobBody = Callable[[RunReport, datetime, str | None], Awaitable[None]]
-SYSTEM_TENANT = "system"
 
 
 def utc_now() -> datetime:
@@ -52,7 +51,7 @@ class CleanupService:
         self._pool = pool
         self._outbox = outbox
         self._now = clock
-        sessions = SessionJobs(settings, pool, peers)
+        sessions = SessionJobs(settings, pool, peers, store)
         storage = StorageJobs(settings, pool, store)
         permanent = PermanentUploads(settings, store, peers)
         retention = RetentionJobs(settings, pool, peers)

@@ -1,6 +1,12 @@
-"""Jobs over sessions: abandoned detection, expiry and completion reconciliation."""
+"""Jobs over sessions: abandoned detection, expiry and completion reconciliation.
+
+Each job drains its backlog: page after page of candidates (in key order, so every candidate is
+seen once) until none is left. Abandoned and expired sessions are failed in bulk, one
+FailSessions command per page.
+"""
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -10,92 +16,144 @@ from intake_cleanup.domain import IndexedSession
 from intake_cleanup.peers import Peers
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
-from intake_contracts.errors import DomainError
+from intake_contracts.commands import MAX_SESSIONS_PER_FAIL, FailedSessions
+from intake_contracts.errors import DomainError, TransientError
 from intake_contracts.sessions import UploadStatus
 from intake_runtime.messaging.requests import ReplyTimeoutError
+from intake_runtime.storage.s3 import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
 EXPIRED = "expired"
 
+Fetch = Callable[[repo.Cursor], Awaitable[list[IndexedSession]]]
+SortKey = Callable[[IndexedSession], datetime]
+
 
 class SessionJobs:
     """Each job asks initiation or completion to act; neither trusts cleanup's index blindly."""
 
-    def __init__(self, settings: CleanupSettings, pool: asyncpg.Pool, peers: Peers) -> None:
+    def __init__(
+        self, settings: CleanupSettings, pool: asyncpg.Pool, peers: Peers, store: ObjectStore
+    ) -> None:
         self._settings = settings
         self._pool = pool
         self._peers = peers
+        self._store = store
 
     async def detect_abandoned(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         idle_before = domain.cutoff(now, self._settings.abandoned_after_s)
-        found = await repo.idle_sessions(
-            self._pool, idle_before, self._settings.batch_limit, tenant
-        )
-        candidates = [s for s in found if domain.is_abandoned(s, idle_before)]
-        report.count("candidates", len(candidates))
 
-        async def fail(session: IndexedSession) -> None:
-            await self._fail(report, session, ABANDONED, idle_before=idle_before)
+        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+            limit = self._settings.batch_limit
+            return await repo.idle_sessions(self._pool, idle_before, limit, tenant, after)
 
-        await bounded(self._settings.command_concurrency, candidates, fail)
+        async for page in self._pages(report, fetch, lambda s: s.active_since):
+            candidates = [s for s in page if domain.is_abandoned(s, idle_before)]
+            await self._fail(report, candidates, ABANDONED, idle_before=idle_before)
 
     async def expire_sessions(self, report: RunReport, now: datetime, tenant: str | None) -> None:
-        found = await repo.expired_sessions(self._pool, now, self._settings.batch_limit, tenant)
-        candidates = [s for s in found if domain.is_expired(s, now)]
-        report.count("candidates", len(candidates))
+        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+            limit = self._settings.batch_limit
+            return await repo.expired_sessions(self._pool, now, limit, tenant, after)
 
-        async def fail(session: IndexedSession) -> None:
-            await self._fail(report, session, EXPIRED, expired_at=now)
-
-        await bounded(self._settings.command_concurrency, candidates, fail)
+        async for page in self._pages(report, fetch, lambda s: s.expires_at):
+            candidates = [s for s in page if domain.is_expired(s, now)]
+            await self._fail(report, candidates, EXPIRED, expired_at=now)
 
     async def reconcile(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         before = domain.cutoff(now, self._settings.reconcile_after_s)
-        found = await repo.unreconciled_sessions(
-            self._pool, before, self._settings.batch_limit, tenant
-        )
-        candidates = [s for s in found if domain.needs_reconcile(s, before)]
-        report.count("candidates", len(candidates))
-        await bounded(
-            self._settings.command_concurrency,
-            candidates,
-            lambda session: self._complete(report, session),
-        )
+
+        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+            limit = self._settings.batch_limit
+            return await repo.unreconciled_sessions(self._pool, before, limit, tenant, after)
+
+        async for page in self._pages(report, fetch, lambda s: s.last_event_at):
+            candidates = [s for s in page if domain.needs_reconcile(s, before)]
+            await bounded(
+                self._settings.command_concurrency,
+                candidates,
+                lambda session: self._complete(report, session),
+            )
+
+    async def _pages(
+        self, report: RunReport, fetch: Fetch, sort_key: SortKey
+    ) -> AsyncIterator[list[IndexedSession]]:
+        """Every candidate once, a page at a time, until a page comes back short."""
+        after: repo.Cursor = None
+        while True:
+            page = await fetch(after)
+            if page:
+                report.count("batches")
+                report.count("candidates", len(page))
+                yield page
+            if len(page) < self._settings.batch_limit:
+                return
+            after = (sort_key(page[-1]), page[-1].id)
 
     async def _fail(
         self,
         report: RunReport,
-        session: IndexedSession,
+        sessions: Sequence[IndexedSession],
         reason: str,
         *,
         idle_before: datetime | None = None,
         expired_at: datetime | None = None,
     ) -> None:
-        # BrokerUnavailableError escapes on purpose: with Kafka gone every session would fail
+        # BrokerUnavailableError escapes on purpose: with Kafka gone every command would fail
         # the same way, so the run stops and the next one retries.
-        try:
-            view = await self._peers.mark_failed(
-                session, reason, idle_before=idle_before, expired_at=expired_at
-            )
-        except (DomainError, ReplyTimeoutError) as error:
-            report.error(f"mark_failed {session.id} ({reason})", error)
-            return
-        if view.status == UploadStatus.FAILED:
-            report.count("failed")
-            log.info(
-                "session failed", extra={"upload_session_id": str(session.id), "reason": reason}
-            )
-        elif domain.is_live(view.status):
+        for chunk in domain.chunks(sessions, MAX_SESSIONS_PER_FAIL):
+            try:
+                result = await self._peers.fail_sessions(
+                    chunk, reason, idle_before=idle_before, expired_at=expired_at
+                )
+            except (DomainError, ReplyTimeoutError) as error:
+                report.error(f"fail_sessions of {len(chunk)} ({reason})", error)
+                continue
+            await self._record(report, chunk, result, idle_before)
+            log.info("sessions failed", extra={"reason": reason, "count": len(result.moved)})
+
+    async def _record(
+        self,
+        report: RunReport,
+        chunk: Sequence[IndexedSession],
+        result: FailedSessions,
+        idle_before: datetime | None,
+    ) -> None:
+        """The index follows initiation's answer; the moved sessions' storage goes."""
+        by_id = {session.id: session for session in chunk}
+        moved = [by_id[sid] for sid in result.moved if sid in by_id]
+        outcome = domain.sort_unchanged(result.unchanged)
+        report.count("failed", len(moved))
+        report.count("still_active", len(outcome.live))
+        report.count("already_terminal", len(outcome.terminal))
+        report.count("unknown", len(chunk) - len(moved) - len(result.unchanged))
+        failed = [(session.id, UploadStatus.FAILED) for session in moved]
+        await repo.advance_statuses(self._pool, failed + outcome.terminal)
+        if idle_before is not None:
             # Initiation saw activity after the cutoff: remember it, so the next run waits.
-            report.count("still_active")
-            if idle_before is not None:
-                await repo.raise_active_since(self._pool, session.id, idle_before)
+            await repo.raise_active_since_many(self._pool, outcome.live, idle_before)
+        await bounded(
+            self._settings.s3_concurrency, moved, lambda s: self._remove_residue(report, s)
+        )
+
+    async def _remove_residue(self, report: RunReport, session: IndexedSession) -> None:
+        """Best effort, outside any transaction: what stays is found by the orphan jobs."""
+        try:
+            if session.multipart_upload_id is not None:
+                await self._store.abort_multipart(
+                    session.bucket, session.temp_key, session.multipart_upload_id
+                )
+            await self._store.delete(session.bucket, session.temp_key)
+        except (TransientError, StorageError) as error:
+            report.count("residue_left")
+            log.warning(
+                "storage residue left for the orphan jobs",
+                extra={"upload_session_id": str(session.id), "error": str(error)},
+            )
             return
-        else:
-            report.count("already_terminal")
-        await repo.advance_status(self._pool, session.id, view.status)
+        report.count("residue_removed")
 
     async def _complete(self, report: RunReport, session: IndexedSession) -> None:
         try:

@@ -111,7 +111,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         exception_handlers={
             DomainError: problems.on_domain_error(settings.retry_after_s),
             TransientError: problems.on_transient_error(settings.retry_after_s),
-            ReplyTimeoutError: problems.on_timeout,
+            ReplyTimeoutError: problems.on_timeout(settings.retry_after_s),
             BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),
             CommandTooLargeError: problems.on_command_too_large,
             RateLimitedError: problems.on_rate_limited,

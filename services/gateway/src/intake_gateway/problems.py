@@ -70,10 +70,20 @@ def on_transient_error(
 
 
 def on_timeout(
-    request: Request[Any, Any, Any], error: ReplyTimeoutError
-) -> Response[dict[str, object]]:
-    detail = f"{error}; retrying is safe"
-    return problem(ErrorCode.SERVICE_TIMEOUT, detail, request)
+    retry_after_s: int,
+) -> Callable[[Request[Any, Any, Any], ReplyTimeoutError], Response[dict[str, object]]]:
+    """504 with Retry-After: a service that did not answer in time (restarting, rebalancing)
+    is a reason to come back, like a 503; without the header a client cannot tell it from a
+    failure a retry will not fix."""
+
+    def handler(
+        request: Request[Any, Any, Any], error: ReplyTimeoutError
+    ) -> Response[dict[str, object]]:
+        detail = f"{error}; retrying is safe"
+        headers = {"Retry-After": str(retry_after_s)}
+        return problem(ErrorCode.SERVICE_TIMEOUT, detail, request, headers=headers)
+
+    return handler
 
 
 def on_broker_down(

@@ -21,6 +21,7 @@ def build_dispatcher(
     dispatcher.register(Commands.CANCEL, service.cancel, inbox=True)
     dispatcher.register(Commands.MARK_COMPLETED, service.mark_completed, inbox=True)
     dispatcher.register(Commands.MARK_FAILED, service.mark_failed, inbox=True)
+    dispatcher.register(Commands.FAIL_SESSIONS, service.fail_sessions, inbox=True)
     dispatcher.register(Commands.TOUCH_ACTIVITY, service.touch_activity, inbox=False)
     dispatcher.register(Commands.SIGN_PARTS, service.sign_parts, inbox=False)
     dispatcher.register(Commands.GET_SESSION, service.get_session, inbox=False)

@@ -48,6 +48,23 @@ class SessionRepository(Protocol):
         """The live session with its activity at `now`; None when it is not live."""
         ...
 
+    async def fail_many(
+        self,
+        sessions: list[tuple[UUID, str]],
+        reason: str,
+        now: datetime,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> list[tuple[Session, UploadStatus]]:
+        """The (session, tenant) rows that were live (and idle since `idle_before`, expired at
+        `expired_at`) moved to FAILED in one compare-and-set: (session after, status before)."""
+        ...
+
+    async def statuses(self, sessions: list[tuple[UUID, str]]) -> dict[UUID, UploadStatus]:
+        """The status of each (session, tenant) row found in its tenant."""
+        ...
+
 
 class Unit(Protocol):
     """One transaction of the use cases."""

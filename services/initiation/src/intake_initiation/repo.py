@@ -44,6 +44,27 @@ TRANSITION = (
     " AND ($9::timestamptz IS NULL OR expires_at <= $9)"
     f" RETURNING {_COLUMNS}"
 )
+# MarkFailed's compare-and-set for many sessions, each row in its own tenant. FOR UPDATE
+# re-checks the conditions against a row a concurrent writer changed, so a session touched or
+# completed meanwhile is left alone; the previous status comes back for the lifecycle event.
+FAIL_MANY = (
+    "WITH wanted AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)),"
+    f" old AS (SELECT s.id, s.status AS previous FROM {_TABLE} s"
+    " JOIN wanted w ON s.id = w.id AND s.tenant_id = w.tenant_id"
+    f" WHERE s.status = ANY({_LIVE})"
+    " AND ($4::timestamptz IS NULL OR s.last_activity_at < $4)"
+    " AND ($5::timestamptz IS NULL OR s.expires_at <= $5)"
+    " ORDER BY s.id FOR UPDATE OF s)"
+    f" UPDATE {_TABLE} s SET status = 'FAILED', updated_at = $6,"
+    " failure_reason = coalesce($3, s.failure_reason)"
+    " FROM old WHERE s.id = old.id"
+    f" RETURNING {', '.join(f's.{field.name}' for field in fields(Session))}, old.previous"
+)
+STATUSES = (
+    f"SELECT s.id, s.status FROM {_TABLE} s"
+    " JOIN unnest($1::uuid[], $2::text[]) AS w (id, tenant_id)"
+    " ON s.id = w.id AND s.tenant_id = w.tenant_id"
+)
 TOUCH = (
     f"UPDATE {_TABLE} SET last_activity_at = $3"
     f" WHERE id = $1 AND tenant_id = $2 AND status = ANY({_LIVE})"
@@ -60,10 +81,13 @@ PRUNE_FINISHED = (
 def _session(row: asyncpg.Record | None) -> Session | None:
     if row is None:
         return None
-    values = dict(row)
-    values["status"] = UploadStatus(values["status"])
-    values["upload_type"] = UploadType(values["upload_type"])
-    return Session(**values)
+    return _from_values(dict(row))
+
+
+def _from_values(values: dict[str, object]) -> Session:
+    values["status"] = UploadStatus(str(values["status"]))
+    values["upload_type"] = UploadType(str(values["upload_type"]))
+    return Session(**values)  # type: ignore[arg-type]
 
 
 class PostgresSessions:
@@ -135,6 +159,39 @@ class PostgresSessions:
 
     async def touch(self, session_id: UUID, tenant_id: str, now: datetime) -> Session | None:
         return _session(await self._connection.fetchrow(TOUCH, session_id, tenant_id, now))
+
+    async def fail_many(
+        self,
+        sessions: list[tuple[UUID, str]],
+        reason: str,
+        now: datetime,
+        *,
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
+    ) -> list[tuple[Session, UploadStatus]]:
+        rows = await self._connection.fetch(
+            FAIL_MANY,
+            [session_id for session_id, _ in sessions],
+            [tenant_id for _, tenant_id in sessions],
+            reason,
+            idle_before,
+            expired_at,
+            now,
+        )
+        failed = []
+        for row in rows:
+            values = dict(row)
+            previous = UploadStatus(values.pop("previous"))
+            failed.append((_from_values(values), previous))
+        return failed
+
+    async def statuses(self, sessions: list[tuple[UUID, str]]) -> dict[UUID, UploadStatus]:
+        rows = await self._connection.fetch(
+            STATUSES,
+            [session_id for session_id, _ in sessions],
+            [tenant_id for _, tenant_id in sessions],
+        )
+        return {row["id"]: UploadStatus(row["status"]) for row in rows}
 
 
 class PostgresUnit:

@@ -12,6 +12,8 @@ from intake_contracts.commands import (
     BatchFile,
     BatchItem,
     BatchResult,
+    FailedSessions,
+    FailSessions,
     InitiateBatch,
     InitiateUpload,
     MarkCompleted,
@@ -269,6 +271,29 @@ class InitiationService:
             await self._remove_residue(failed)
         current = failed or await self._reload(tx, session)
         return StatusView(upload_session_id=current.id, status=current.status)
+
+    async def fail_sessions(self, command: Command[FailSessions], tx: Unit) -> FailedSessions:
+        """MarkFailed for a whole batch in one compare-and-set, each row in its own tenant: one
+        lifecycle event per session moved. The storage residue is left to the caller (cleanup
+        removes it outside this transaction, and its orphan jobs find whatever stays)."""
+        domain.require_service(command.principal)
+        request = command.payload
+        wanted = [(row.upload_session_id, row.tenant_id) for row in request.sessions]
+        failed = await tx.sessions.fail_many(
+            wanted,
+            request.reason,
+            self._now(),
+            idle_before=request.idle_before,
+            expired_at=request.expired_at,
+        )
+        for session, previous in failed:
+            await self._emit(tx, session, previous, command)
+        moved = {session.id for session, _ in failed}
+        others = await tx.sessions.statuses([row for row in wanted if row[0] not in moved])
+        return FailedSessions(
+            moved=sorted(moved),
+            unchanged=[StatusView(upload_session_id=i, status=s) for i, s in others.items()],
+        )
 
     # --- helpers --------------------------------------------------------------------------
 

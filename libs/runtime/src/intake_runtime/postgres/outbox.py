@@ -3,9 +3,18 @@
 import asyncio
 import contextlib
 import logging
+import os
+import signal
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from asyncpg.pool import PoolConnectionProxy
 from faststream.kafka import KafkaBroker
 from opentelemetry import context as otel_context
@@ -19,6 +28,33 @@ from intake_runtime.messaging import names
 from intake_runtime.postgres.migrations import checked_schema
 
 log = logging.getLogger(__name__)
+
+# Errors after which the idempotent producer never publishes again: its sequence numbers no
+# longer match the broker's (seen by the soak after a Kafka restart, every later round failing
+# with OutOfOrderSequenceNumber while the outbox grew). Only a new producer recovers.
+PRODUCER_BROKEN = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
+
+
+def producer_broken(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) leaves the producer unable to publish."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, PRODUCER_BROKEN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def restart_process(error: BaseException) -> None:
+    """Crash-only recovery: the process stops as on SIGTERM (its commands are redelivered)
+    and its orchestrator starts it again with a new producer."""
+    log.critical("outbox producer is broken; restarting the process", exc_info=error)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Outbox:
@@ -150,8 +186,10 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         batch_size: int = 200,
         ack_timeout_s: float = 30.0,
+        on_broken_producer: Callable[[BaseException], None] = restart_process,
     ) -> None:
         schema = checked_schema(schema)
+        self._on_broken_producer = on_broken_producer
         self._schema = schema
         self._pool = pool
         self._broker = broker
@@ -201,7 +239,10 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 published = await self.relay_once()
-            except Exception:
+            except Exception as error:
+                if producer_broken(error):
+                    self._on_broken_producer(error)
+                    return
                 log.exception("outbox relay round failed; retrying")
                 published = 0
             await self._observe_backlog()
