@@ -31,6 +31,7 @@ from tests.conftest import Caller, System
 from tests.e2e.test_cleanup import cleanup, requests, wait_indexed
 from tests.support.api import initiate
 from tests.support.saga import saga_done
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -93,6 +94,17 @@ async def test_prune_sessions_removes_finished_rows_everywhere_in_batches_and_ke
     ).status_code == 200
     live = (await initiate(api, caller, 1024))["upload_session_id"]
     await saga_done(db, completed)
+    # Cleanup keeps a COMPLETED session until it has seen the asset promoted, and each event
+    # it consumes after the backdating below would make the row young again: wait for both.
+    await wait_indexed(db, [completed], "COMPLETED")
+    await eventually(
+        lambda: db.fetchval(
+            "SELECT promoted_at IS NOT NULL FROM cleanup.assets_seen WHERE session_id = $1",
+            uuid.UUID(completed),
+        ),
+        lambda promoted: promoted is True,
+        timeout_s=60,
+    )
     await wait_indexed(db, [cancelled], "CANCELLED")
     await wait_indexed(db, [live], "UPLOADING")
     ids = [uuid.UUID(i) for i in (completed, cancelled, live)]

@@ -8,7 +8,7 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-_RUNTIME_MIGRATIONS = Path(__file__).parent / "sql"
+RUNTIME_MIGRATIONS = Path(__file__).parent / "sql"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -35,7 +35,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, service_migrations: Path) -> 
     serialises them and the record table says what is done.
     """
     schema = checked_schema(schema)
-    plan = [("runtime", p) for p in migration_files(_RUNTIME_MIGRATIONS)]
+    plan = [("runtime", p) for p in migration_files(RUNTIME_MIGRATIONS)]
     plan += [("service", p) for p in migration_files(service_migrations)]
     applied: list[str] = []
     async with pool.acquire() as connection:
