@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from intake_contracts.envelope import Envelope
 from intake_runtime.messaging import names
 from tests.conftest import Caller, new_caller
-from tests.support.api import initiate
+from tests.support.api import initiate, upload_and_complete
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -36,29 +36,8 @@ async def _trail(api: httpx.AsyncClient, caller: Caller, session_id: str) -> lis
 
 
 async def _upload_directly(api: httpx.AsyncClient, caller: Caller, body: bytes) -> str:
-    answer = await api.post(
-        "/app/uploads/initiate",
-        headers=caller.headers,
-        json={
-            "file_name": f"audit-{uuid.uuid4().hex[:6]}.txt",
-            "file_size": len(body),
-            "mime_type": "text/plain",
-            "brand_id": caller.brand_id,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    session = answer.json()
-    direct = session["direct"]
-    async with httpx.AsyncClient(timeout=30) as storage:
-        put = await storage.put(direct["url"], content=body, headers=direct["headers"])
-    assert put.status_code == 200, put.text
-    completed = await api.post(
-        "/app/assets/upload/complete",
-        headers=caller.headers,
-        json={"upload_session_id": session["upload_session_id"]},
-    )
-    assert completed.status_code == 201, completed.text
-    return str(session["upload_session_id"])
+    name = f"audit-{uuid.uuid4().hex[:6]}.txt"
+    return await upload_and_complete(api, caller, body, file_name=name, mime_type="text/plain")
 
 
 async def _published(db: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[asyncpg.Record]:

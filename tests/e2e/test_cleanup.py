@@ -31,7 +31,7 @@ from intake_runtime.settings import S3Settings, ServiceSettings
 from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
 from tests.support import metrics, stack, tokens
-from tests.support.api import initiate
+from tests.support.api import initiate, upload_and_complete
 from tests.support.saga import saga_done
 from tests.support.storage import exists
 from tests.support.waiting import eventually
@@ -239,28 +239,19 @@ async def test_completed_and_promoted_leftover_is_removed(
 ) -> None:
     if "completion" not in system.processes:
         pytest.skip("needs the completion service")
-    session = await initiate(api, caller, 1024)
-    direct = session["direct"]
-    put = httpx.put(direct["url"], content=b"y" * 1024, headers=direct["headers"])
-    assert put.status_code == 200, put.text
-    done = await api.post(
-        "/app/assets/upload/complete",
-        headers=caller.headers,
-        json={"upload_session_id": session["upload_session_id"]},
-    )
-    assert done.status_code == 201, done.text
-    key = temp_key(uuid.UUID(session["upload_session_id"]))
+    session_id = await upload_and_complete(api, caller, b"y" * 1024)
+    key = temp_key(uuid.UUID(session_id))
     # Cleanup has seen the promotion (asset.promoted), and completion deleted the temp object.
     await eventually(
         lambda: db.fetchval(
             "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1"
             " AND promoted_at IS NOT NULL",
-            uuid.UUID(session["upload_session_id"]),
+            uuid.UUID(session_id),
         ),
         lambda n: n == 1,
         timeout_s=60,
     )
-    await saga_done(db, session["upload_session_id"])
+    await saga_done(db, session_id)
     s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
 
     async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:

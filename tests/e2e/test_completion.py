@@ -13,6 +13,7 @@ import pytest
 
 from intake_contracts import keys
 from tests.conftest import Caller, System, free_port, new_caller
+from tests.support.api import initiate, put_direct
 from tests.support.saga import saga_done
 from tests.support.storage import exists
 from tests.support.waiting import eventually
@@ -26,28 +27,10 @@ COMPLETE = "/app/assets/upload/complete"
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def initiate(
-    api: httpx.AsyncClient, caller: Caller, size: int, **extra: Any
-) -> dict[str, Any]:
-    body = {
-        "file_name": f"f-{uuid.uuid4().hex[:6]}.bin",
-        "file_size": size,
-        "mime_type": "application/octet-stream",
-        "brand_id": caller.brand_id,
-        **extra,
-    }
-    answer = await api.post("/app/uploads/initiate", json=body, headers=caller.headers)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
 async def direct_upload(api: httpx.AsyncClient, caller: Caller, body: bytes, **extra: Any) -> str:
     """A direct session with `body` uploaded through its presigned URL; returns its id."""
     session = await initiate(api, caller, len(body), **extra)
-    direct = session["direct"]
-    async with httpx.AsyncClient() as raw:
-        put = await raw.put(direct["url"], content=body, headers=direct["headers"])
-    assert put.status_code == 200, put.text
+    await put_direct(session, body)
     return str(session["upload_session_id"])
 
 

@@ -29,7 +29,7 @@ from intake_runtime.messaging.reply_topics import reply_topics_liveness
 from intake_runtime.messaging.requests import RequestReplyClient
 from tests.conftest import Caller, System
 from tests.e2e.test_cleanup import cleanup, requests, wait_indexed
-from tests.support.api import initiate
+from tests.support.api import initiate, upload_and_complete
 from tests.support.saga import saga_done
 from tests.support.waiting import eventually
 
@@ -64,20 +64,6 @@ async def backdate(db: asyncpg.Connection, session_ids: list[uuid.UUID]) -> None
     )
 
 
-async def complete_one(api: httpx.AsyncClient, caller: Caller) -> str:
-    session = await initiate(api, caller, 1024)
-    direct = session["direct"]
-    put = httpx.put(direct["url"], content=b"r" * 1024, headers=direct["headers"])
-    assert put.status_code == 200, put.text
-    done = await api.post(
-        "/app/assets/upload/complete",
-        headers=caller.headers,
-        json={"upload_session_id": session["upload_session_id"]},
-    )
-    assert done.status_code == 201, done.text
-    return str(session["upload_session_id"])
-
-
 async def test_prune_sessions_removes_finished_rows_everywhere_in_batches_and_keeps_the_asset(
     system: System,
     api: httpx.AsyncClient,
@@ -87,7 +73,7 @@ async def test_prune_sessions_removes_finished_rows_everywhere_in_batches_and_ke
 ) -> None:
     if "completion" not in system.processes:
         pytest.skip("needs the completion service")
-    completed = await complete_one(api, caller)
+    completed = await upload_and_complete(api, caller, b"r" * 1024)
     cancelled = (await initiate(api, caller, 1024))["upload_session_id"]
     assert (
         await api.post(f"/app/uploads/{cancelled}/cancel", headers=caller.headers)
