@@ -16,18 +16,11 @@ class CompletionRetention:
         self._pool = pool
 
     async def prune(self, command: Command[PruneOlderThan], _: None) -> PruneResult:
-        """One batch in one short transaction; cleanup repeats it until a batch comes back
-        short. A `complete` retried after its saga row is gone answers from the Asset."""
-        retention.require_retention_caller(command.principal)
-        older_than, limit = command.payload.older_than, command.payload.limit
-        async with self._pool.acquire() as connection, connection.transaction():
-            return PruneResult(
-                removed=await repo.prune_done(connection, older_than, limit),
-                inbox_removed=await retention.prune_inbox(connection, SCHEMA, older_than, limit),
-                outbox_removed=await retention.prune_published_outbox(
-                    connection, SCHEMA, older_than, limit
-                ),
-            )
+        """One batch; cleanup repeats it until a batch comes back short. A `complete` retried
+        after its saga row is gone answers from the Asset."""
+        return await retention.prune_batch(
+            self._pool, SCHEMA, command.principal, command.payload, repo.prune_done
+        )
 
     async def promoting_keys(self, command: Command[PromotingKeys], _: None) -> PromotingKeysView:
         """The asked keys of the caller's tenant that an unfinished saga will still copy to;

@@ -19,15 +19,7 @@ class InitiationRetention:
         self._pool = pool
 
     async def prune(self, command: Command[PruneOlderThan], _unit: Unit) -> PruneResult:
-        """One batch; cleanup repeats it until a batch comes back short. Safe to repeat: a
-        redelivery deletes what is older still, or nothing."""
-        retention.require_retention_caller(command.principal)
-        older_than, limit = command.payload.older_than, command.payload.limit
-        async with self._pool.acquire() as connection, connection.transaction():
-            return PruneResult(
-                removed=await repo.prune_finished(connection, older_than, limit),
-                inbox_removed=await retention.prune_inbox(connection, SCHEMA, older_than, limit),
-                outbox_removed=await retention.prune_published_outbox(
-                    connection, SCHEMA, older_than, limit
-                ),
-            )
+        """One batch; cleanup repeats it until a batch comes back short."""
+        return await retention.prune_batch(
+            self._pool, SCHEMA, command.principal, command.payload, repo.prune_finished
+        )

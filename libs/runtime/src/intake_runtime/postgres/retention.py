@@ -4,12 +4,14 @@ Each call deletes one bounded batch in the caller's transaction; the caller repe
 batch comes back short, so no transaction is ever long.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from intake_contracts.commands import PruneOlderThan, PruneResult
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_runtime.postgres.migrations import checked_schema
@@ -18,6 +20,29 @@ RETENTION_CALLER = "cleanup"
 
 # A string: PoolConnectionProxy is generic only in the stubs.
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
+
+
+PruneOwnRows: TypeAlias = Callable[[Connection, datetime, int], Awaitable[int]]
+
+
+async def prune_batch(
+    pool: asyncpg.Pool,
+    schema: str,
+    principal: Principal,
+    request: PruneOlderThan,
+    prune_own_rows: PruneOwnRows,
+) -> PruneResult:
+    """One batch of a service's retention in one short transaction: its own finished rows
+    (`prune_own_rows`), then its inbox and published outbox rows. Cleanup repeats it until a
+    batch comes back short; a redelivery deletes what is older still, or nothing."""
+    require_retention_caller(principal)
+    older_than, limit = request.older_than, request.limit
+    async with pool.acquire() as connection, connection.transaction():
+        return PruneResult(
+            removed=await prune_own_rows(connection, older_than, limit),
+            inbox_removed=await prune_inbox(connection, schema, older_than, limit),
+            outbox_removed=await prune_published_outbox(connection, schema, older_than, limit),
+        )
 
 
 def _prune(schema: str, table: str, key: str, where: str) -> str:
