@@ -1,4 +1,4 @@
-"""The short soak inside `make test`: 150 uploads while every fault kind strikes at least once,
+"""The short soak (`make soak-short`): 150 uploads while every fault kind strikes at least once,
 then the books must balance. `make soak` runs the long one (tests/soak/run.py)."""
 
 import io
