@@ -10,6 +10,7 @@ same consumer group; replica r listens on the service's health port + 10 * (r - 
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -96,7 +97,8 @@ class ServiceProcess:
                 with urllib.request.urlopen(self.url("/readyz"), timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
                         return
-            except OSError:
+            # A process killed mid-answer can leave a truncated response (IncompleteRead).
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {deadline_s}s; log: {self.log_path}")

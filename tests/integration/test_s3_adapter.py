@@ -10,6 +10,7 @@ import pytest
 from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import (
+    DELETE_BATCH,
     ObjectHead,
     ObjectNotFoundError,
     ObjectStore,
@@ -143,6 +144,25 @@ async def test_other_refusals_are_storage_errors_with_s3s_code(
     assert refused.value.code == "InvalidBucketName"
 
 
+async def test_delete_many_deletes_across_requests_of_a_thousand_keys(
+    store: ObjectStore, bucket: str
+) -> None:
+    keys = [new_key() for _ in range(DELETE_BATCH + 5)]
+    # Objects in both requests; the other keys have none, which counts as deleted.
+    written = [keys[0], keys[DELETE_BATCH - 1], keys[DELETE_BATCH + 4]]
+    for key in written:
+        await put_object(store, bucket, key, b"residue")
+    assert await store.delete_many(bucket, keys) == []
+    assert [await store.head(bucket, key) for key in written] == [None, None, None]
+
+
+async def test_delete_many_names_every_key_of_a_refused_request(store: ObjectStore) -> None:
+    keys = [new_key(), new_key()]
+    failures = await store.delete_many(f"no-such-bucket-{uuid.uuid4().hex[:8]}", keys)
+    assert [failure.key for failure in failures] == keys
+    assert {failure.code for failure in failures} == {"NoSuchBucket"}
+
+
 async def test_an_unreachable_s3_is_storage_unavailable(stack_env: dict[str, str]) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     settings = s3_settings(stack_env, AWS_ENDPOINT_URL=closed, INTAKE_S3_TIMEOUT_S="1")
@@ -152,6 +172,12 @@ async def test_an_unreachable_s3_is_storage_unavailable(stack_env: dict[str, str
         with pytest.raises(StorageUnavailableError):
             async for _ in store.iter_objects(settings.aws_bucket, "temp/"):
                 pass
+        # delete_many does not raise: it names each key it could not delete, and why.
+        keys = [new_key(), new_key()]
+        left = await store.delete_many(settings.aws_bucket, keys)
     # Still the TransientError the dispatcher answers storage_unavailable (503) with.
     assert isinstance(unreachable.value, TransientError)
     assert unreachable.value.code == ErrorCode.STORAGE_UNAVAILABLE
+    assert [(failure.key, failure.code) for failure in left] == [
+        (key, ErrorCode.STORAGE_UNAVAILABLE) for key in keys
+    ]

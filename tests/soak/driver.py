@@ -13,10 +13,14 @@ from typing import Any
 
 import httpx
 
+from tests.soak.deadlines import deadline
 from tests.soak.invariants import Answer, Claim
 from tests.support import tokens
 
 MiB = 1024 * 1024
+# One HTTP exchange, start to end: httpx's own timeouts bound each read or write, not the
+# whole exchange. A client counts an attempt past this as lost and retries.
+ATTEMPT_S = 45.0
 # Initiation runs with 5 MiB chunks in the soak: a multipart file of 5-6 MiB has two parts.
 CHUNK = 5 * MiB
 RETRY_STATUSES = frozenset({429, 503, 504})
@@ -46,6 +50,13 @@ class Workload:
     run_id: str
     # A client gives up on one call after this long (faults last ~10 s each).
     give_up_s: float = 180.0
+    # One scenario (at most five calls, each given up after give_up_s): past this it is stuck.
+    scenario_s: float = 900.0
+
+    @property
+    def tenants(self) -> list[str]:
+        """One tenant per client, known before any runs: the soak's cleanup is scoped to them."""
+        return [f"soak-{self.run_id}-{number}" for number in range(self.concurrency)]
 
 
 class SoakClient:
@@ -68,7 +79,8 @@ class SoakClient:
 
     async def drop(self) -> None:
         """The client goes away mid-upload (a closed laptop) and a new one picks up."""
-        await self.http.aclose()
+        async with deadline("closing a dropped client's connections", ATTEMPT_S):
+            await self.http.aclose()
         self.http = self._client()
 
     async def call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -77,8 +89,9 @@ class SoakClient:
         attempt = 0
         while True:
             try:
-                answer = await self.http.request(method, path, **kwargs)
-            except httpx.TransportError as error:
+                async with asyncio.timeout(ATTEMPT_S):
+                    answer = await self.http.request(method, path, **kwargs)
+            except (httpx.TransportError, TimeoutError) as error:
                 reason = f"{operation}:{type(error).__name__}"
             else:
                 retry_after = answer.headers.get("Retry-After")
@@ -101,7 +114,8 @@ class SoakClient:
         async with httpx.AsyncClient(timeout=60) as s3:
             while True:
                 try:
-                    answer = await s3.put(url, content=body, headers=headers or {})
+                    async with asyncio.timeout(ATTEMPT_S):
+                        answer = await s3.put(url, content=body, headers=headers or {})
                     if answer.status_code < 300:
                         return answer.headers.get("ETag", "").strip('"')
                     if answer.status_code < 500:
@@ -109,7 +123,7 @@ class SoakClient:
                             f"s3 put refused {answer.status_code}: {answer.text[:200]}"
                         )
                     reason = f"s3-put:{answer.status_code}"
-                except httpx.TransportError as error:
+                except (httpx.TransportError, TimeoutError) as error:
                     reason = f"s3-put:{type(error).__name__}"
                 attempt += 1
                 self.books.retries[reason] += 1
@@ -266,8 +280,11 @@ async def cancel_racing_complete(client: SoakClient) -> str:
     upload = Upload(client, client.rng.randint(1, 64 * 1024), checksum=False)
     await upload.initiate()
     await upload.send()
-    completed, cancel = await asyncio.gather(upload.complete(), upload.cancel())
-    return f"race:{completed}/{cancel}"
+    # A task group, not gather: if one side fails the other is cancelled, not left running.
+    async with asyncio.TaskGroup() as race:
+        completing = race.create_task(upload.complete())
+        cancelling = race.create_task(upload.cancel())
+    return f"race:{completing.result()}/{cancelling.result()}"
 
 
 async def abandoned(client: SoakClient) -> str:
@@ -301,19 +318,26 @@ async def run(workload: Workload, gateway: str, books: Books) -> None:
     for scenario in plan:
         queue.put_nowait(scenario)
 
-    async def worker(number: int) -> None:
-        tenant = f"soak-{workload.run_id}-{number}"
+    async def worker(tenant: str) -> None:
         books.tenants.add(tenant)
         client = SoakClient(books, gateway, tenant, random.Random(rng.random()), workload.give_up_s)
         try:
             while not queue.empty():
                 scenario = queue.get_nowait()
                 try:
-                    outcome = await scenario(client)
-                except GaveUpError as error:
-                    outcome = f"gave-up:{str(error).split(':')[0]}"
+                    async with deadline(
+                        f"scenario {scenario.__name__} of {tenant}", workload.scenario_s
+                    ):
+                        outcome = await scenario(client)
+                except* GaveUpError as errors:
+                    outcome = f"gave-up:{str(errors.exceptions[0]).split(':')[0]}"
                 books.outcomes[f"{scenario.__name__}->{outcome}"] += 1
         finally:
-            await client.http.aclose()
+            async with deadline(f"closing the connections of {tenant}", ATTEMPT_S):
+                await client.http.aclose()
 
-    await asyncio.gather(*(worker(n) for n in range(workload.concurrency)))
+    # A task group: a worker that fails (a missed deadline) stops the others instead of
+    # leaving them running behind the error.
+    async with asyncio.TaskGroup() as workers:
+        for tenant in workload.tenants:
+            workers.create_task(worker(tenant))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -14,10 +15,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from tests.soak.deadlines import DeadlineError, deadline
+
 log = logging.getLogger(__name__)
 
 STACK = Path(__file__).resolve().parents[2] / "deploy" / "stack.sh"
 START_ATTEMPTS = 3
+# One stack.sh command: a start waits for readiness (INTAKE_READY_TIMEOUT, 180 s by default)
+# and takes the stack's lock first; above both, it is stuck.
+STACK_COMMAND_S = 300.0
+# A SIGKILL and the reaping of the process group (launcher's terminate waits at most ~20 s).
+KILL_S = 60.0
+# A killed service answers /readyz again (several starts if Kafka is down meanwhile).
+READY_S = 300.0
 
 
 class Fault(StrEnum):
@@ -82,26 +92,33 @@ class Supervisor:
         """SIGKILL; the loop above starts it again."""
         self._killing.add(name)
         try:
-            await asyncio.to_thread(self.processes[name].kill)
+            async with deadline(f"SIGKILL of {name} and its exit", KILL_S):
+                await asyncio.to_thread(self.processes[name].kill)
             self._killed.add(name)
         finally:
             self._killing.discard(name)
 
-    async def ready(self, name: str, deadline_s: float = 600.0) -> None:
+    async def ready(self, name: str, deadline_s: float = READY_S) -> None:
         """Until the process answers /readyz (it may need several starts)."""
+        starts = self.restarts[name]
         stop_at = time.monotonic() + deadline_s
         while True:
             try:
                 await asyncio.to_thread(self.processes[name].wait_ready, 5.0)
-            except RuntimeError:
+            except RuntimeError as error:
                 if time.monotonic() > stop_at:
-                    raise
+                    started = self.restarts[name] - starts
+                    raise DeadlineError(
+                        f"{name} not ready within {deadline_s:.0f}s ({started} starts): {error}"
+                    ) from error
                 await asyncio.sleep(0.5)
             else:
                 return
 
-    async def all_ready(self) -> None:
-        await asyncio.gather(*(self.ready(name) for name in self.processes))
+    async def all_ready(self, deadline_s: float = READY_S) -> None:
+        async with asyncio.TaskGroup() as group:
+            for name in self.processes:
+                group.create_task(self.ready(name, deadline_s))
 
 
 @dataclass
@@ -131,7 +148,14 @@ class FaultDriver:
                 if rounds >= min_rounds and workload_done.is_set():
                     return
             plan = plan_round(rng, self.window_s)
-            await asyncio.gather(*(self._at(offset_s, fault) for offset_s, fault in plan))
+            # A backstop: each fault has a deadline of its own that names it.
+            round_s = self.window_s + self.outage_s + 2 * STACK_COMMAND_S + KILL_S + READY_S
+            async with (
+                deadline(f"fault round {rounds + 1}", round_s),
+                asyncio.TaskGroup() as faults,
+            ):
+                for offset_s, fault in plan:
+                    faults.create_task(self._at(offset_s, fault))
             rounds += 1
 
     async def _at(self, offset_s: float, fault: Fault) -> None:
@@ -172,15 +196,27 @@ class FaultDriver:
                 return
 
     async def _stack_once(self, command: str) -> None:
-        process = await asyncio.create_subprocess_exec(
-            "bash",
-            str(STACK),
-            command,
-            env=dict(self.env),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, errors = await process.communicate()
+        # Output to a file, not a pipe: no server it starts can hold a pipe of ours open.
+        with tempfile.TemporaryFile() as output:
+            process = await asyncio.create_subprocess_exec(
+                "bash",
+                str(STACK),
+                command,
+                env=dict(self.env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+            )
+            try:
+                async with deadline(f"stack.sh {command} (pid {process.pid})", STACK_COMMAND_S):
+                    await process.wait()
+            except DeadlineError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+                raise
+            output.seek(0)
+            errors = output.read()
         if process.returncode != 0:
             raise RuntimeError(
                 f"stack.sh {command} exited {process.returncode}: {errors.decode()[-1500:]}"

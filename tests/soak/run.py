@@ -10,8 +10,8 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -25,6 +25,7 @@ from bench.common import machine
 from botocore.config import Config
 
 from tests.soak import driver, snapshot
+from tests.soak.deadlines import DeadlineError, deadline
 from tests.soak.faults import FaultDriver, Supervisor
 from tests.soak.invariants import Snapshot, Verdict, check
 from tests.support import stack
@@ -52,6 +53,10 @@ class SoakConfig:
     # None: rounds go on (with a rest between them) as long as the workload runs.
     max_fault_rounds: int | None = None
     settle_timeout_s: float = 180.0
+    # Backstops over the whole workload and over one final cleanup pass: every wait inside
+    # has a deadline of its own naming it; these catch what none names.
+    load_deadline_s: float = 3600.0
+    final_pass_s: float = 300.0
 
 
 @dataclass
@@ -65,13 +70,16 @@ class SoakResult:
         return sum(len(verdict.violations) for verdict in self.verdicts)
 
 
-def soak_env(stack_env: dict[str, str], namespace: str) -> dict[str, str]:
+def soak_env(stack_env: dict[str, str], namespace: str, tenants: list[str]) -> dict[str, str]:
     """The services' settings: short timeouts, leases and cleanup schedules, so that what a
-    fault leaves behind is found and repaired within the soak."""
+    fault leaves behind is found and repaired within the soak. Cleanup's session jobs look at
+    the soak's tenants only: the database may hold other tests' sessions, which a 60 s
+    abandonment threshold must not fail and reconcile must not retry."""
     return {
         **os.environ,
         **stack_env,
         "INTAKE_NAMESPACE": namespace,
+        "INTAKE_CLEANUP_TENANTS": ",".join(tenants),
         # Fewer partitions than production's 12: a Kafka restart reloads every partition on
         # disk, and on two shared cores that dominated the outage.
         "INTAKE_TOPIC_PARTITIONS": "4",
@@ -107,6 +115,8 @@ def s3_client(env: dict[str, str]) -> Any:
             signature_version="s3v4",
             s3={"addressing_style": "path"},
             retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
         ),
     )
 
@@ -114,7 +124,8 @@ def s3_client(env: dict[str, str]) -> Any:
 async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.stdout) -> SoakResult:
     run_id = uuid.uuid4().hex[:6]
     namespace = f"soak-{run_id}"
-    env = soak_env(stack_env, namespace)
+    workload = driver.Workload(config.uploads, config.concurrency, config.seed, run_id)
+    env = soak_env(stack_env, namespace, workload.tenants)
     log_dir = Path(env.get("INTAKE_STATE_DIR", stack.ROOT / ".state")) / "soak-logs" / run_id
     processes = launcher.build(
         env, log_dir, free_port(), {n: free_port() for n in launcher.DEFAULT_PORTS}
@@ -133,7 +144,6 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
         books = driver.Books()
         supervisor = Supervisor(processes)
         faults = FaultDriver(supervisor, {**os.environ}, seed=config.seed)
-        workload = driver.Workload(config.uploads, config.concurrency, config.seed, run_id)
         stop_supervising = asyncio.Event()
         supervising = asyncio.create_task(supervisor.run(stop_supervising))
         try:
@@ -150,7 +160,7 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
             ["detect-abandoned", "expire-sessions", "reconcile"],
             ["orphaned-temp-objects", "orphaned-multipart"],
         ):
-            say(*_final_pass(env, jobs))
+            say(*await _final_pass(env, jobs, config.final_pass_s))
             await _settle(env, s3, books, config.settle_timeout_s)
         settled = time.monotonic()
         books_now = await snapshot.read(
@@ -160,9 +170,10 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
     finally:
         for process in reversed(list(processes.values())):
             process.stop()
-        await asyncio.to_thread(
-            stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
-        )
+        async with deadline(f"deleting the topics of namespace {namespace}", 120):
+            await asyncio.to_thread(
+                stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
+            )
     figures = _figures(
         books, books_now, faults, loaded - started, settled - loaded, settled - started
     )
@@ -193,33 +204,56 @@ async def _load_under_faults(
         finally:
             done.set()
 
-    await asyncio.gather(load(), faults.run(done, config.min_fault_rounds, config.max_fault_rounds))
+    # A task group, not gather: when one side fails, the other is cancelled instead of
+    # running on unobserved (a fault driver still restarting Kafka, clients still retrying).
+    rounds = (config.min_fault_rounds, config.max_fault_rounds)
+    async with (
+        deadline("workload and fault driver", config.load_deadline_s),
+        asyncio.TaskGroup() as both,
+    ):
+        both.create_task(load())
+        both.create_task(faults.run(done, *rounds))
 
 
 async def _settle(env: dict[str, str], s3: Any, books: driver.Books, timeout_s: float) -> Snapshot:
     """Until the stores agree (or the deadline passes: the books then show what does not)."""
-    deadline = time.monotonic() + timeout_s
+    stop_at = time.monotonic() + timeout_s
     while True:
         current = await snapshot.read(env["DATABASE_URL"], s3, sorted(books.tenants), [], [])
         pending = [v for v in check(current) if v.name in SETTLED and v.violations]
-        if not pending or time.monotonic() > deadline:
+        if not pending or time.monotonic() > stop_at:
             return current
         await asyncio.sleep(2)
 
 
-def _final_pass(env: dict[str, str], jobs: list[str]) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.soak.final_pass", *jobs],
-        env=env,
-        cwd=stack.ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"final cleanup pass failed: {done.stderr[-2000:]}")
-    return [f"cleanup pass: {line}" for line in done.stdout.splitlines()]
+async def _final_pass(env: dict[str, str], jobs: list[str], deadline_s: float) -> list[str]:
+    """The pass as a process of its own (its settings are zero thresholds), awaited without
+    blocking the loop; it is killed, and the soak fails naming it, past `deadline_s`. It gets
+    the soak's tenants from INTAKE_CLEANUP_TENANTS, as the soak's cleanup service does."""
+    with tempfile.TemporaryFile() as errors:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.soak.final_pass",
+            *jobs,
+            env=env,
+            cwd=stack.ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+        )
+        try:
+            async with deadline(f"final cleanup pass {' '.join(jobs)}", deadline_s):
+                output, _ = await process.communicate()
+        except DeadlineError:
+            process.kill()
+            await process.wait()
+            raise
+        errors.seek(0)
+        if process.returncode != 0:
+            tail = errors.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"final cleanup pass {jobs} exited {process.returncode}: {tail}")
+    return [f"cleanup pass: {line}" for line in output.decode().splitlines()]
 
 
 def _figures(

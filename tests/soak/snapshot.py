@@ -1,5 +1,6 @@
 """Read every store directly into a Snapshot: Postgres (each service's schema) and S3."""
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -7,9 +8,13 @@ from typing import Any
 import asyncpg
 
 from intake_contracts import keys
+from tests.soak.deadlines import deadline
 from tests.soak.invariants import Answer, Asset, AuditEvent, Claim, Session, Snapshot, StoredObject
 
 SCHEMAS = ("initiation", "completion", "cleanup", "audit")
+POSTGRES_READ_S = 60.0
+# Every temp and permanent object of the soak's tenants is listed, checksummed ones read.
+S3_READ_S = 180.0
 
 SESSIONS = (
     "SELECT id, tenant_id, status, size_bytes, checksum_sha256, asset_id, bucket, temp_key"
@@ -38,13 +43,16 @@ async def read(
     claims: list[Claim],
 ) -> Snapshot:
     """Everything the books need about `tenants`, plus what their clients saw."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        snapshot = await _read_postgres(connection, list(tenants))
-    finally:
-        await connection.close()
+    async with deadline("reading the soak's rows from Postgres", POSTGRES_READ_S):
+        connection = await asyncpg.connect(database_url, timeout=POSTGRES_READ_S)
+        try:
+            snapshot = await _read_postgres(connection, list(tenants))
+        finally:
+            await connection.close(timeout=5)
     snapshot.answers, snapshot.claims = answers, claims
-    _read_s3(s3, snapshot, tenants)
+    # boto3 blocks: in a thread, so the loop (and its deadlines) keep running meanwhile.
+    async with deadline("listing and reading the soak's objects in S3", S3_READ_S):
+        await asyncio.to_thread(_read_s3, s3, snapshot, tenants)
     return snapshot
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from intake_cleanup import domain
 from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_cleanup.settings import CleanupSettings
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.keys import temp_key
 from intake_contracts.sessions import StatusView, UploadStatus
@@ -145,3 +146,31 @@ def test_unchanged_sessions_split_into_live_and_terminal() -> None:
     split = domain.sort_unchanged(views)
     assert split.live == [live]
     assert split.terminal == [(done, UploadStatus.COMPLETED)]
+
+
+@pytest.mark.parametrize("job", sorted(domain.SESSION_JOBS))
+def test_a_scheduled_session_job_runs_once_per_configured_tenant(job: Job) -> None:
+    assert domain.tenant_scopes(job, ["soak-1", "soak-2"]) == ["soak-1", "soak-2"]
+
+
+@pytest.mark.parametrize("job", sorted(set(Job) - domain.SESSION_JOBS))
+def test_jobs_outside_the_session_index_run_once_over_every_tenant(job: Job) -> None:
+    assert domain.tenant_scopes(job, ["soak-1", "soak-2"]) == [None]
+
+
+def test_no_configured_tenant_means_every_tenant() -> None:
+    assert domain.tenant_scopes(Job.DETECT_ABANDONED, []) == [None]
+
+
+def test_the_tenant_scope_setting_is_a_comma_separated_list() -> None:
+    settings = CleanupSettings(INTAKE_ENV="local", INTAKE_CLEANUP_TENANTS=" a, b ,,c ")
+    assert settings.tenant_scope == ["a", "b", "c"]
+    assert CleanupSettings(INTAKE_ENV="local").tenant_scope == []
+
+
+def test_sessions_are_grouped_by_bucket_for_batched_deletes() -> None:
+    one, two, three = session(), session(bucket="intake-uploads-t2"), session()
+    assert domain.by_bucket([one, two, three]) == [
+        ("intake-uploads", [one, three]),
+        ("intake-uploads-t2", [two]),
+    ]

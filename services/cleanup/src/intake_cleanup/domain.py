@@ -1,6 +1,6 @@
 """Pure rules of cleanup: the jobs, and which sessions, objects and uploads each may touch."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,6 +26,16 @@ class Job(StrEnum):
 
 # Jobs over S3 objects: a temp key does not name its tenant, so no tenant scope applies.
 STORAGE_JOBS: Final = frozenset({Job.ORPHANED_TEMP_OBJECTS, Job.ORPHANED_MULTIPART})
+# Jobs over the session index, which a tenant scope limits.
+SESSION_JOBS: Final = frozenset({Job.DETECT_ABANDONED, Job.EXPIRE_SESSIONS, Job.RECONCILE})
+
+
+def tenant_scopes(job: Job, tenants: Sequence[str]) -> list[str | None]:
+    """The runs a scheduled `job` makes: one per configured tenant for a session job, else
+    one over every tenant (None). No tenants configured means every tenant."""
+    if job in SESSION_JOBS and tenants:
+        return list(tenants)
+    return [None]
 
 
 class RunStatus(StrEnum):
@@ -172,3 +182,11 @@ def reply_topic_sweepable(
     if live or unclaimed_since is None:
         return False
     return unclaimed_since <= cutoff(now, grace_s)
+
+
+def by_bucket(sessions: Iterable[IndexedSession]) -> list[tuple[str, list[IndexedSession]]]:
+    """Sessions grouped by their bucket (a per-tenant strategy has many), buckets in order."""
+    groups: dict[str, list[IndexedSession]] = {}
+    for session in sessions:
+        groups.setdefault(session.bucket, []).append(session)
+    return sorted(groups.items())

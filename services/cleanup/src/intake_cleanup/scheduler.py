@@ -6,7 +6,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 
-from intake_cleanup.domain import Job
+from intake_cleanup.domain import Job, tenant_scopes
 from intake_cleanup.service import CleanupService
 from intake_cleanup.settings import CleanupSettings
 
@@ -32,7 +32,10 @@ async def running_schedule(
     tasks: list[asyncio.Task[None]] = []
     if settings.schedule == "on":
         tasks = [
-            asyncio.create_task(_every(service, job, every, settings.first_run_delay_s), name=job)
+            asyncio.create_task(
+                _every(service, job, every, settings.first_run_delay_s, settings.tenant_scope),
+                name=job,
+            )
             for job, every in intervals(settings).items()
         ]
         log.info("scheduler on", extra={"intervals": intervals(settings)})
@@ -48,9 +51,12 @@ async def running_schedule(
                 await task
 
 
-async def _every(service: CleanupService, job: Job, every_s: float, first_delay_s: float) -> None:
+async def _every(
+    service: CleanupService, job: Job, every_s: float, first_delay_s: float, tenants: list[str]
+) -> None:
     # Jitter spreads replicas and jobs apart; the lock makes overlap harmless anyway.
     await asyncio.sleep(first_delay_s + random.uniform(0, min(every_s, 60.0)))
     while True:
-        await service.run(job)  # never raises: failures are recorded and retried next time
+        for scope in tenant_scopes(job, tenants):
+            await service.run(job, scope)  # never raises: failures are recorded, retried later
         await asyncio.sleep(every_s)

@@ -8,6 +8,7 @@ FailSessions command per page.
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -134,26 +135,39 @@ class SessionJobs:
         if idle_before is not None:
             # Initiation saw activity after the cutoff: remember it, so the next run waits.
             await repo.raise_active_since_many(self._pool, outcome.live, idle_before)
-        await bounded(
-            self._settings.s3_concurrency, moved, lambda s: self._remove_residue(report, s)
-        )
+        await self._remove_residue(report, moved)
 
-    async def _remove_residue(self, report: RunReport, session: IndexedSession) -> None:
-        """Best effort, outside any transaction: what stays is found by the orphan jobs."""
-        try:
-            if session.multipart_upload_id is not None:
+    async def _remove_residue(self, report: RunReport, sessions: Sequence[IndexedSession]) -> None:
+        """Best effort, outside any transaction: multipart uploads aborted one by one (S3 has
+        no batch abort), then the temp keys deleted a thousand a request (most were never
+        written: one DeleteObject each was most of a bulk failure's time). What stays is found
+        by the orphan jobs."""
+        left: dict[UUID, str] = {}
+
+        async def abort(session: IndexedSession) -> None:
+            assert session.multipart_upload_id is not None  # noqa: S101 - filtered below
+            try:
                 await self._store.abort_multipart(
                     session.bucket, session.temp_key, session.multipart_upload_id
                 )
-            await self._store.delete(session.bucket, session.temp_key)
-        except (TransientError, StorageError) as error:
-            report.count("residue_left")
+            except (TransientError, StorageError) as error:
+                left[session.id] = str(error)
+
+        multipart = [s for s in sessions if s.multipart_upload_id is not None]
+        await bounded(self._settings.s3_concurrency, multipart, abort)
+        for bucket, of_bucket in domain.by_bucket(s for s in sessions if s.id not in left):
+            by_key = {session.temp_key: session.id for session in of_bucket}
+            for failure in await self._store.delete_many(bucket, list(by_key)):
+                left[by_key[failure.key]] = f"{failure.code}: {failure.detail}"
+        for session_id, error in left.items():
             log.warning(
                 "storage residue left for the orphan jobs",
-                extra={"upload_session_id": str(session.id), "error": str(error)},
+                extra={"upload_session_id": str(session_id), "error": error},
             )
-            return
-        report.count("residue_removed")
+        if left:
+            report.count("residue_left", len(left))
+        if len(sessions) > len(left):
+            report.count("residue_removed", len(sessions) - len(left))
 
     async def _complete(self, report: RunReport, session: IndexedSession) -> None:
         try:

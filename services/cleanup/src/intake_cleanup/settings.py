@@ -49,9 +49,18 @@ class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
     # instance takes from creating its topic to joining its presence group.
     reply_topic_grace_s: float = Field(default=10 * 60, alias="INTAKE_REPLY_TOPIC_GRACE_S", ge=0)
 
+    # Comma-separated tenants the scheduled session jobs (abandoned, expired, reconcile) are
+    # limited to; empty: every tenant. For a test run or soak sharing a database with others.
+    tenants: str = Field(default="", alias="INTAKE_CLEANUP_TENANTS")
+
     s3_concurrency: int = Field(default=32, alias="INTAKE_CLEANUP_S3_CONCURRENCY", ge=1, le=256)
     command_concurrency: int = Field(
         default=16, alias="INTAKE_CLEANUP_COMMAND_CONCURRENCY", ge=1, le=128
     )
     batch_limit: int = Field(default=1000, alias="INTAKE_CLEANUP_BATCH_LIMIT", ge=1)
     command_workers: CommandWorkers = 2
+
+    @property
+    def tenant_scope(self) -> list[str]:
+        """INTAKE_CLEANUP_TENANTS as a list (empty: every tenant)."""
+        return [tenant.strip() for tenant in self.tenants.split(",") if tenant.strip()]

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -29,6 +29,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MULTIPART_COPY_PART_SIZE = 512 * 1024 * 1024
+# S3's most keys in one DeleteObjects request.
+DELETE_BATCH = 1000
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 
@@ -121,6 +123,15 @@ class StoredObject:
     key: str
     size: int
     last_modified: datetime
+
+
+@dataclass(frozen=True)
+class DeleteFailure:
+    """A key DeleteObjects did not delete: S3's code for it, or the error of its request."""
+
+    key: str
+    code: str
+    detail: str
 
 
 def _code(error: ClientError) -> str:
@@ -358,6 +369,32 @@ class ObjectStore:
     @_s3()
     async def delete(self, bucket: str, key: str) -> None:
         await self._client.delete_object(Bucket=bucket, Key=key, **self._owner)
+
+    async def delete_many(self, bucket: str, keys: Sequence[str]) -> list[DeleteFailure]:
+        """Delete `keys` with DeleteObjects, up to 1,000 a request; the keys left, each with
+        why. A key with no object counts as deleted, as with `delete`. A request that fails as
+        a whole (S3 down) fails its keys only: the other requests still run."""
+        failures: list[DeleteFailure] = []
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            try:
+                failures += await self._delete_batch(bucket, batch)
+            except (StorageError, StorageUnavailableError) as error:
+                failures += [DeleteFailure(key, str(error.code), str(error)) for key in batch]
+        return failures
+
+    @_s3()
+    async def _delete_batch(self, bucket: str, keys: Sequence[str]) -> list[DeleteFailure]:
+        # Quiet: S3 answers only the keys it could not delete.
+        answer = await self._client.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            **self._owner,
+        )
+        return [
+            DeleteFailure(str(e.get("Key", "")), str(e.get("Code", "")), str(e.get("Message", "")))
+            for e in answer.get("Errors", [])
+        ]
 
     @_s3()
     async def stream(
