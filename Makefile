@@ -49,10 +49,10 @@ lint: bootstrap  ## ruff (lint + format), mypy strict, and tsc strict on web/
 unit: bootstrap kustomize
 	@.venv/bin/pytest tests/unit -q
 
-test: lint kustomize web-test chromium  ## lint, web unit tests, then every test against the real stack
-	@.venv/bin/pytest -q --ignore=tests/soak
+test: lint kustomize web-test chromium  ## lint, web unit tests, then every test against the real stack (the short soak included)
+	@.venv/bin/pytest -q
 
-soak-short: bootstrap  ## the short soak (150 uploads, every fault once); out of `make test` while it can hang (docs/notes.md)
+soak-short: bootstrap  ## the short soak alone (150 uploads, every fault once), as `make test` runs it
 	@bash deploy/stack.sh up
 	@.venv/bin/pytest -q tests/soak
 

@@ -46,7 +46,7 @@ async def run(jobs: list[str]) -> None:
                     while view.status == RunStatus.SKIPPED:
                         await asyncio.sleep(0.5)
                         view = await service.run(job, tenant)
-                summary = {"job": job.value, "tenant": tenant, "status": view.status}
+                summary: dict[str, object] = {"job": job, "tenant": tenant, "status": view.status}
                 summary |= {"stats": view.stats, "errors": view.errors[:3]}
                 sys.stdout.write(json.dumps(summary) + "\n")
         async with deadline("publishing the final pass's outbox", DRAIN_S):

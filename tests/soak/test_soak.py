@@ -1,5 +1,6 @@
-"""The short soak (`make soak-short`): 150 uploads while every fault kind strikes at least once,
-then the books must balance. `make soak` runs the long one (tests/soak/run.py)."""
+"""The short soak (in `make test`; `make soak-short` runs it alone): 150 uploads while every
+fault kind strikes at least once, then the books must balance. `make soak` runs the long one
+(tests/soak/run.py)."""
 
 import io
 import sys
@@ -11,10 +12,11 @@ from tests.soak.run import SoakConfig, soak
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1)
+SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1, load_deadline_s=1200)
 
 
 # Far above the 3-minute budget: on the shared 2-core machine at load 30-40 it took 16 min.
+# A backstop only: every wait inside has a deadline that fails the soak naming it.
 @pytest.mark.timeout(1800)
 async def test_short_soak_loses_nothing_doubles_nothing_and_leaves_nothing(
     stack_env: dict[str, str],

@@ -60,6 +60,18 @@ class FakeOutbox:
     ) -> None:
         self.events.append(Emitted(event_type, event, key, tenant_id, correlation_id))
 
+    async def add_many(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,  # noqa: ARG002
+    ) -> int:
+        self.events += [
+            Emitted(t, event, key, tenant, correlation_id) for t, event, key, tenant in events
+        ]
+        return len(events)
+
 
 class FakeSessions:
     """The SessionRepository port over a dict; the same compare-and-set rules as the SQL."""

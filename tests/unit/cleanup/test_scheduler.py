@@ -2,6 +2,7 @@
 job once, so a soak's cleanup never acts on another test's sessions in a shared database."""
 
 import asyncio
+import random
 from typing import cast
 
 import pytest
@@ -25,7 +26,7 @@ async def first_runs(tenants: str, monkeypatch: pytest.MonkeyPatch) -> list[tupl
         INTAKE_ENV="local", INTAKE_CLEANUP_FIRST_RUN_DELAY_S="0", INTAKE_CLEANUP_TENANTS=tenants
     )
     # No jitter: with no first-run delay every job's first runs start at once.
-    monkeypatch.setattr(scheduler.random, "uniform", lambda _low, _high: 0.0)
+    monkeypatch.setattr(random, "uniform", lambda _low, _high: 0.0)
     service = RecordingService()
     async with scheduler.running_schedule(cast(CleanupService, service), settings):
         for _ in range(20):

@@ -12,10 +12,12 @@ from intake_contracts.commands import (
     BatchResult,
     Commands,
     CommandSpec,
+    FailSessions,
     InitiateBatch,
     InitiateUpload,
     MarkCompleted,
     MarkFailed,
+    SessionOfTenant,
     SessionRef,
     SignParts,
 )
@@ -206,6 +208,23 @@ async def test_mark_failed_spares_a_session_touched_after_the_caller_looked(worl
     mark = MarkFailed(upload_session_id=session_id, reason="abandoned", idle_before=looked)
     reply = await world.send(Commands.MARK_FAILED, mark, COMPLETION)
     assert reply.unwrap(Commands.MARK_FAILED.result).status == UploadStatus.UPLOADING
+
+
+async def test_fail_sessions_emits_one_failed_event_per_session_it_moved(world: World) -> None:
+    live, also_live, cancelled = [await initiate(world) for _ in range(3)]
+    await world.send(Commands.CANCEL, SessionRef(upload_session_id=cancelled))
+    before = len(world.events())
+    rows = [
+        SessionOfTenant(upload_session_id=i, tenant_id="t1") for i in (live, also_live, cancelled)
+    ]
+    reply = await world.send(
+        Commands.FAIL_SESSIONS, FailSessions(sessions=rows, reason="abandoned"), COMPLETION
+    )
+    assert sorted(reply.unwrap(Commands.FAIL_SESSIONS.result).moved) == sorted([live, also_live])
+    emitted = world.transactions.outbox.events[before:]
+    assert sorted((e.event_type, e.key, e.tenant_id) for e in emitted) == sorted(
+        (EventType.UPLOAD_FAILED, str(session_id), "t1") for session_id in (live, also_live)
+    )
 
 
 async def test_a_batch_file_that_fails_is_undone_alone(world: World) -> None:

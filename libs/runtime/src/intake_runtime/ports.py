@@ -34,3 +34,13 @@ class EventOutbox(Protocol):
         correlation_id: str,
         principal: Principal | None = None,
     ) -> None: ...
+
+    async def add_many(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> int:
+        """Many events (type, event, key, tenant) of one command at once; how many."""
+        ...

@@ -173,6 +173,17 @@ class BoundOutbox:
             principal=principal,
         )
 
+    async def add_many(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> int:
+        return await self._outbox.add_many(
+            self._connection, events, correlation_id=correlation_id, principal=principal
+        )
+
 
 class OutboxRelay:
     """Publishes unpublished rows in order; one relay per schema at a time (advisory lock)."""
