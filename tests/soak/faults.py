@@ -149,7 +149,8 @@ class FaultDriver:
                     return
             plan = plan_round(rng, self.window_s)
             # A backstop: each fault has a deadline of its own that names it.
-            round_s = self.window_s + self.outage_s + 2 * STACK_COMMAND_S + KILL_S + READY_S
+            stack_s = (1 + START_ATTEMPTS) * STACK_COMMAND_S  # a stop, then every start attempt
+            round_s = self.window_s + self.outage_s + stack_s + KILL_S + READY_S
             async with (
                 deadline(f"fault round {rounds + 1}", round_s),
                 asyncio.TaskGroup() as faults,
