@@ -3,8 +3,10 @@ end-to-end tests run the real Postgres, S3 and Kafka). Each fake passes the same
 as its real adapter (tests/support/contracts.py)."""
 
 import contextlib
+import copy
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -12,11 +14,16 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
+from intake_completion import domain as completion_domain
+from intake_completion import saga
+from intake_completion.domain import Asset
+from intake_completion.saga import Attempt, Step
+from intake_contracts.commands import CompletedPart
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError
-from intake_contracts.events import EventType
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.events import EVENT_MODELS, EventType
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import UploadedPart, UploadStatus, UploadType
+from intake_contracts.sessions import SessionRecord, UploadedPart, UploadStatus, UploadType
 from intake_initiation.domain import Session
 
 LIVE = (UploadStatus.INITIATING, UploadStatus.UPLOADING)
@@ -58,6 +65,9 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> None:
+        model, _ = EVENT_MODELS[event_type]
+        if not isinstance(event, model):  # as the real outbox refuses it
+            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
         self.events.append(Emitted(event_type, event, key, tenant_id, correlation_id))
 
 
@@ -278,3 +288,283 @@ class FakeEventLog:
             if e.tenant_id == tenant_id and e.upload_session_id == upload_session_id
         ]
         return sorted(mine, key=lambda event: event.occurred_at)
+
+
+# --- completion ------------------------------------------------------------------------------
+
+
+@dataclass
+class _SagaRow:
+    attempt: Attempt
+    tries: int = 0
+    last_error: str | None = None
+
+
+class FakeSaga:
+    """Completion's SagaRepository over dicts: the same compare-and-sets as the SQL. Lease
+    times come from the injected clock, the fake's stand-in for the database's now()."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.now = clock
+        self.assets: dict[UUID, Asset] = {}
+        self.rows: dict[UUID, _SagaRow] = {}
+
+    def _live(self, attempt: Attempt) -> bool:
+        return not saga.lease_free(attempt.lease_until, self.now())
+
+    async def asset(self, session_id: UUID, tenant_id: str) -> Asset | None:
+        found = self.assets.get(session_id)
+        return found if found is not None and found.tenant_id == tenant_id else None
+
+    async def asset_of(self, session_id: UUID) -> Asset | None:
+        return self.assets.get(session_id)
+
+    async def insert_asset(self, asset: Asset) -> Asset | None:
+        if asset.upload_session_id in self.assets:
+            return None
+        stored = asset.model_copy(update={"created_at": self.now()})
+        self.assets[asset.upload_session_id] = stored
+        return stored
+
+    async def mark_promoted(self, session_id: UUID, object_key: str) -> Asset | None:
+        found = self.assets.get(session_id)
+        if found is None or found.promoted_at is not None:
+            return None
+        promoted = found.model_copy(update={"object_key": object_key, "promoted_at": self.now()})
+        self.assets[session_id] = promoted
+        return promoted
+
+    async def attempt(self, session_id: UUID) -> Attempt | None:
+        row = self.rows.get(session_id)
+        return row.attempt if row is not None else None
+
+    async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
+        if session_id not in self.rows:
+            attempt = Attempt(session_id, tenant_id, asset_id, Step.FINALIZING, None, None)
+            self.rows[session_id] = _SagaRow(attempt)
+
+    async def lock_tenant(self, tenant_id: str) -> None:
+        """Nothing to do: one event loop runs one claim's statements without interleaving."""
+
+    async def running_in_tenant(self, tenant_id: str, session_id: UUID) -> int:
+        return sum(
+            1
+            for row in self.rows.values()
+            if row.attempt.tenant_id == tenant_id
+            and row.attempt.step == Step.FINALIZING
+            and self._live(row.attempt)
+            and row.attempt.upload_session_id != session_id
+        )
+
+    async def advance(self, session_id: UUID, current: Step, owner: UUID, *, release: bool) -> bool:
+        row = self.rows.get(session_id)
+        if row is None or row.attempt.step != current or row.attempt.lease_owner != owner:
+            return False
+        held = (None, None) if release else (owner, row.attempt.lease_until)
+        row.attempt = dataclasses.replace(
+            row.attempt,
+            step=saga.next_step(current),
+            lease_owner=held[0],
+            lease_until=held[1],
+        )
+        row.last_error = None
+        return True
+
+    async def due(self, limit: int) -> list[UUID]:
+        return [
+            session_id
+            for session_id, row in self.rows.items()
+            if row.attempt.step in saga.BACKGROUND and not self._live(row.attempt)
+        ][:limit]
+
+
+class FakeLeases:
+    """Completion's SagaLeases over the FakeSaga's rows; `down` makes every call fail, as a
+    lost database would (so a crash's lease is left to expire)."""
+
+    def __init__(self, rows: FakeSaga) -> None:
+        self._saga = rows
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise OSError("database unreachable")
+
+    async def claim(
+        self, session_id: UUID, steps: Iterable[Step], owner: UUID, lease_s: float
+    ) -> Attempt | None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is None or row.attempt.step not in set(steps) or self._saga._live(row.attempt):
+            return None
+        until = self._saga.now() + timedelta(seconds=lease_s)
+        row.attempt = dataclasses.replace(row.attempt, lease_owner=owner, lease_until=until)
+        row.tries += 1
+        return row.attempt
+
+    async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is not None and row.attempt.lease_owner == owner:
+            until = self._saga.now() + timedelta(seconds=lease_s)
+            row.attempt = dataclasses.replace(row.attempt, lease_until=until)
+
+    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is not None and row.attempt.lease_owner == owner:
+            row.attempt = dataclasses.replace(row.attempt, lease_owner=None, lease_until=None)
+            row.last_error = error
+
+
+@dataclass
+class FakeSagaUnit:
+    saga: FakeSaga
+    leases: FakeLeases
+    outbox: FakeOutbox
+
+
+class FakeSagaDatabase:
+    """Completion's SagaDatabase: a transaction that raises leaves rows and events as they were."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.saga = FakeSaga(clock)
+        self.leases = FakeLeases(self.saga)
+        self.outbox = FakeOutbox()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeSagaUnit]:
+        assets, rows = dict(self.saga.assets), copy.deepcopy(self.saga.rows)
+        events = list(self.outbox.events)
+        try:
+            yield FakeSagaUnit(self.saga, self.leases, self.outbox)
+        except BaseException:
+            self.saga.assets, self.saga.rows, self.outbox.events = assets, rows, events
+            raise
+
+    def promoted(self) -> list[Emitted]:
+        return [e for e in self.outbox.events if e.event_type == EventType.ASSET_PROMOTED]
+
+    def created(self) -> list[Emitted]:
+        return [e for e in self.outbox.events if e.event_type == EventType.ASSET_CREATED]
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+class FakeCompletionStorage:
+    """Completion's CompletionStorage over a dict of objects and open multipart uploads.
+
+    `broken` names operations that raise the given error on their next call (once), to stand
+    in for S3 failing (or the process dying) at that point.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.uploads: dict[str, dict[int, bytes]] = {}
+        self.broken: dict[str, BaseException] = {}
+        self.calls: list[str] = []
+
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        error = self.broken.pop(operation, None)
+        if error is not None:
+            raise error
+
+    async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
+        self._call("finalize")
+        if session.upload_type == UploadType.MULTIPART:
+            self._complete_multipart(session, parts)
+        stored = self.objects.get((session.bucket, session.temp_key))
+        if stored is None:
+            raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
+        completion_domain.check_size(len(stored), session.size_bytes)
+
+    def _complete_multipart(
+        self, session: SessionRecord, requested: Sequence[CompletedPart] | None
+    ) -> None:
+        upload_id = session.multipart_upload_id
+        if upload_id is None or session.part_count is None:
+            raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "the multipart upload was never opened")
+        stored = self.uploads.get(upload_id)
+        if stored is None:  # completed by an earlier attempt, or aborted
+            return
+        uploaded = [
+            completion_domain.UploadedPart(number, len(data), _etag(data))
+            for number, data in stored.items()
+        ]
+        chosen = completion_domain.parts_to_complete(
+            uploaded, requested, session.part_count, session.size_bytes
+        )
+        body = b"".join(stored[number] for number, _ in chosen)
+        self.objects[session.bucket, session.temp_key] = body
+        del self.uploads[upload_id]
+
+    async def verify_checksum(self, session: SessionRecord, declared_sha256: str) -> None:
+        self._call("verify_checksum")
+        body = self.objects.get((session.bucket, session.temp_key), b"")
+        completion_domain.check_checksum(hashlib.sha256(body).hexdigest(), declared_sha256)
+
+    async def copy_to_permanent(self, asset: Asset, target: str) -> None:
+        self._call("copy_to_permanent")
+        landed = self.objects.get((asset.bucket, target))
+        if landed is not None and len(landed) == asset.size_bytes:
+            return
+        source = self.objects.get((asset.bucket, asset.object_key))
+        if source is None:
+            raise DomainError(
+                ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
+            )
+        self.objects[asset.bucket, target] = source
+
+    async def delete(self, bucket: str, key: str) -> None:
+        self._call("delete")
+        self.objects.pop((bucket, key), None)
+
+
+class FakeInitiation:
+    """Completion's SessionPeers: initiation's begin_completion and mark_completed rules over
+    a dict of session records (its refusals as the DomainError the real client raises)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[UUID, SessionRecord] = {}
+        self.broken: dict[str, BaseException] = {}
+
+    def _call(self, operation: str) -> None:
+        error = self.broken.pop(operation, None)
+        if error is not None:
+            raise error
+
+    def _find(self, session_id: UUID, principal: Principal) -> SessionRecord:
+        found = self.sessions.get(session_id)
+        if found is None or found.tenant_id != principal.tenant_id:
+            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        return found
+
+    async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord:
+        self._call("begin_completion")
+        found = self._find(session_id, principal)
+        if found.status in {UploadStatus.COMPLETED, UploadStatus.UPLOADING}:
+            return found
+        codes = {
+            UploadStatus.CANCELLED: ErrorCode.UPLOAD_CANCELLED,
+            UploadStatus.FAILED: ErrorCode.UPLOAD_FAILED,
+        }
+        code = codes.get(found.status, ErrorCode.INVALID_SESSION_STATE)
+        raise DomainError(code, f"upload session is {found.status}")
+
+    async def mark_completed(
+        self, session_id: UUID, asset_id: UUID, principal: Principal
+    ) -> SessionRecord:
+        self._call("mark_completed")
+        found = self._find(session_id, principal)
+        if found.status == UploadStatus.COMPLETED and found.asset_id == asset_id:
+            return found
+        if found.status != UploadStatus.UPLOADING:
+            raise DomainError(ErrorCode.INVALID_SESSION_STATE, f"upload session is {found.status}")
+        completed = found.model_copy(
+            update={"status": UploadStatus.COMPLETED, "asset_id": asset_id}
+        )
+        self.sessions[session_id] = completed
+        return completed
