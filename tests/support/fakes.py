@@ -449,6 +449,16 @@ class FakeSagaDatabase:
         return [e for e in self.outbox.events if e.event_type == EventType.ASSET_CREATED]
 
 
+Failure = BaseException | Callable[[], object]
+
+
+def _fail(failure: Failure | None) -> None:
+    if isinstance(failure, BaseException):
+        raise failure
+    if failure is not None:
+        failure()  # raises
+
+
 def _etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
@@ -456,21 +466,19 @@ def _etag(data: bytes) -> str:
 class FakeCompletionStorage:
     """Completion's CompletionStorage over a dict of objects and open multipart uploads.
 
-    `broken` names operations that raise the given error on their next call (once), to stand
-    in for S3 failing (or the process dying) at that point.
+    `broken` names operations that fail on their next call (once), to stand in for S3 failing
+    (or the process dying) at that point: an error to raise, or a function that raises.
     """
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.uploads: dict[str, dict[int, bytes]] = {}
-        self.broken: dict[str, BaseException] = {}
+        self.broken: dict[str, Failure] = {}
         self.calls: list[str] = []
 
     def _call(self, operation: str) -> None:
         self.calls.append(operation)
-        error = self.broken.pop(operation, None)
-        if error is not None:
-            raise error
+        _fail(self.broken.pop(operation, None))
 
     async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
         self._call("finalize")
@@ -529,12 +537,10 @@ class FakeInitiation:
 
     def __init__(self) -> None:
         self.sessions: dict[UUID, SessionRecord] = {}
-        self.broken: dict[str, BaseException] = {}
+        self.broken: dict[str, Failure] = {}
 
     def _call(self, operation: str) -> None:
-        error = self.broken.pop(operation, None)
-        if error is not None:
-            raise error
+        _fail(self.broken.pop(operation, None))
 
     def _find(self, session_id: UUID, principal: Principal) -> SessionRecord:
         found = self.sessions.get(session_id)
