@@ -14,17 +14,37 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
+from intake_cleanup.domain import IndexedSession
+from intake_cleanup.ports import Cursor
 from intake_completion import domain as completion_domain
 from intake_completion import saga
 from intake_completion.domain import Asset
 from intake_completion.saga import Attempt, Step
-from intake_contracts.commands import CompletedPart
+from intake_contracts.commands import (
+    CompletedPart,
+    CompletionResult,
+    FailedSessions,
+    PruneResult,
+)
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import EVENT_MODELS, EventType
+from intake_contracts.events import EVENT_MODELS, EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import SessionRecord, UploadedPart, UploadStatus, UploadType
+from intake_contracts.sessions import (
+    SessionRecord,
+    StatusView,
+    UploadedPart,
+    UploadStatus,
+    UploadType,
+)
 from intake_initiation.domain import Session
+from intake_runtime.storage.s3 import (
+    MultipartUpload,
+    StorageError,
+    StoredObject,
+    StoredPart,
+    UploadNotFoundError,
+)
 
 LIVE = (UploadStatus.INITIATING, UploadStatus.UPLOADING)
 
@@ -574,3 +594,373 @@ class FakeInitiation:
         )
         self.sessions[session_id] = completed
         return completed
+
+
+# --- cleanup ---------------------------------------------------------------------------------
+
+_RANK = {UploadStatus.INITIATING: 0, UploadStatus.UPLOADING: 1}
+
+
+def _rank(status: UploadStatus) -> int:
+    return _RANK.get(status, 2)
+
+
+@dataclass
+class _IndexRow:
+    session: IndexedSession  # asset_created/asset_promoted are read from `assets`
+    updated_at: datetime
+
+
+class FakeIndex:
+    """Cleanup's IndexRepository over dicts, with the SQL's rules: statuses only go forward,
+    keyset pages in (column, id) order, promotion kept once seen."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, _IndexRow] = {}
+        self.assets: dict[UUID, tuple[UUID, str, bool]] = {}
+        self.seen: set[UUID] = set()
+
+    def _view(self, row: _IndexRow) -> IndexedSession:
+        asset = self.assets.get(row.session.id)
+        return dataclasses.replace(
+            row.session,
+            asset_created=asset is not None,
+            asset_promoted=asset is not None and asset[2],
+        )
+
+    def add(self, session: IndexedSession) -> None:
+        """Test set-up: a session as the index would hold it after its events."""
+        self.rows[session.id] = _IndexRow(session, session.last_event_at)
+
+    def _page(
+        self,
+        keep: Callable[[IndexedSession], bool],
+        column: Callable[[IndexedSession], datetime],
+        page: tuple[int, str | None, Cursor],
+    ) -> list[IndexedSession]:
+        limit, tenant_id, after = page
+        found = [
+            view
+            for view in map(self._view, self.rows.values())
+            if keep(view)
+            and (tenant_id is None or view.tenant_id == tenant_id)
+            and (after is None or (column(view), view.id) > after)
+        ]
+        return sorted(found, key=lambda view: (column(view), view.id))[:limit]
+
+    async def idle_sessions(
+        self, idle_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: s.status == UploadStatus.UPLOADING and s.active_since < idle_before,
+            lambda s: s.active_since,
+            (limit, tenant_id, after),
+        )
+
+    async def expired_sessions(
+        self, now: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: s.status in LIVE and s.expires_at <= now,
+            lambda s: s.expires_at,
+            (limit, tenant_id, after),
+        )
+
+    async def unreconciled_sessions(
+        self, completed_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: (
+                s.status == UploadStatus.COMPLETED
+                and s.last_event_at <= completed_before
+                and not s.asset_promoted
+            ),
+            lambda s: s.last_event_at,
+            (limit, tenant_id, after),
+        )
+
+    async def advance_statuses(self, statuses: Sequence[tuple[UUID, UploadStatus]]) -> None:
+        for session_id, status in statuses:
+            row = self.rows.get(session_id)
+            if row is not None and _rank(status) > _rank(row.session.status):
+                row.session = dataclasses.replace(row.session, status=status)
+
+    async def raise_active_since_many(
+        self, session_ids: Sequence[UUID], active_since: datetime
+    ) -> None:
+        for session_id in session_ids:
+            row = self.rows.get(session_id)
+            if row is not None:
+                since = max(row.session.active_since, active_since)
+                row.session = dataclasses.replace(row.session, active_since=since)
+
+    async def sessions_by_ids(self, ids: Sequence[UUID]) -> dict[UUID, IndexedSession]:
+        return {i: self._view(self.rows[i]) for i in ids if i in self.rows}
+
+    async def claim_events(self, message_ids: Sequence[UUID]) -> set[UUID]:
+        fresh = set(message_ids) - self.seen
+        self.seen |= fresh
+        return fresh
+
+    async def upsert_sessions(
+        self, events: Sequence[tuple[UploadLifecycleEvent, datetime]]
+    ) -> None:
+        for event, occurred_at in events:
+            row = self.rows.get(event.upload_session_id)
+            if row is None:
+                self.add(
+                    IndexedSession(
+                        id=event.upload_session_id,
+                        tenant_id=event.tenant_id,
+                        status=event.status,
+                        bucket=event.bucket,
+                        temp_key=event.temp_key,
+                        multipart_upload_id=event.multipart_upload_id,
+                        expires_at=event.expires_at,
+                        last_event_at=occurred_at,
+                        active_since=occurred_at,
+                        asset_id=event.asset_id,
+                        asset_created=False,
+                        asset_promoted=False,
+                    )
+                )
+                continue
+            old = row.session
+            newer = _rank(event.status) > _rank(old.status)
+            same = _rank(event.status) == _rank(old.status) and occurred_at >= old.last_event_at
+            if newer or same:
+                row.session = dataclasses.replace(
+                    old,
+                    status=event.status,
+                    multipart_upload_id=event.multipart_upload_id or old.multipart_upload_id,
+                    expires_at=event.expires_at,
+                    last_event_at=max(old.last_event_at, occurred_at),
+                    active_since=max(old.active_since, occurred_at),
+                    asset_id=event.asset_id or old.asset_id,
+                )
+
+    async def record_assets(self, assets: Sequence[tuple[UUID, UUID, str, bool]]) -> None:
+        for session_id, asset_id, tenant_id, promoted in assets:
+            before = self.assets.get(session_id)
+            kept = promoted or (before is not None and before[2])
+            self.assets[session_id] = (asset_id, tenant_id, kept)
+
+
+class FakeIndexDatabase:
+    """Cleanup's IndexDatabase: a transaction that raises leaves the index as it was."""
+
+    def __init__(self) -> None:
+        self.index = FakeIndex()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeIndex]:
+        saved = copy.deepcopy((self.index.rows, self.index.assets, self.index.seen))
+        try:
+            yield self.index
+        except BaseException:
+            self.index.rows, self.index.assets, self.index.seen = saved
+            raise
+
+
+class FakeRetention:
+    """Cleanup's RetentionRepository: rows by the instant they became prunable, per table."""
+
+    def __init__(self) -> None:
+        self.aged: dict[str, list[datetime]] = {"index": [], "seen_events": [], "job_runs": []}
+        self.unclaimed: dict[str, datetime] = {}
+        self.batches: list[tuple[str, int]] = []
+
+    def _prune(self, table: str, older_than: datetime, limit: int) -> int:
+        doomed = sorted(at for at in self.aged[table] if at < older_than)[:limit]
+        for at in doomed:
+            self.aged[table].remove(at)
+        self.batches.append((table, len(doomed)))
+        return len(doomed)
+
+    async def prune_index(self, older_than: datetime, limit: int) -> int:
+        return self._prune("index", older_than, limit)
+
+    async def prune_seen_events(self, older_than: datetime, limit: int) -> int:
+        return self._prune("seen_events", older_than, limit)
+
+    async def prune_job_runs(self, older_than: datetime, limit: int) -> int:
+        return self._prune("job_runs", older_than, limit)
+
+    async def unclaimed_since(self, unclaimed: Sequence[str], now: datetime) -> dict[str, datetime]:
+        self.unclaimed = {topic: self.unclaimed.get(topic, now) for topic in unclaimed}
+        return dict(self.unclaimed)
+
+    async def forget(self, deleted: Sequence[str]) -> None:
+        for topic in deleted:
+            self.unclaimed.pop(topic, None)
+
+
+@dataclass
+class _Upload:
+    upload: MultipartUpload
+    parts: list[StoredPart] = field(default_factory=list)
+
+
+class FakeObjectStore:
+    """Cleanup's CleanupStorage over dicts, listing in pages of `page_size` as S3 does.
+
+    `failing_keys` refuse deletes and aborts with a StorageError; `sticky_uploads` survive an
+    abort (S3 answered, but the upload is still listed with its parts)."""
+
+    def __init__(self, page_size: int = 1000) -> None:
+        self.page_size = page_size
+        self.objects: dict[str, dict[str, StoredObject]] = {}
+        self.uploads: dict[str, dict[str, _Upload]] = {}
+        self.failing_keys: set[str] = set()
+        self.sticky_uploads: set[str] = set()
+        self.deleted: list[tuple[str, str]] = []
+        self.aborted: list[tuple[str, str]] = []
+
+    def put(self, bucket: str, key: str, at: datetime, size: int = 5) -> None:
+        self.objects.setdefault(bucket, {})[key] = StoredObject(key, size, at)
+
+    def open_upload(self, bucket: str, key: str, upload_id: str, at: datetime) -> None:
+        self.uploads.setdefault(bucket, {})[upload_id] = _Upload(
+            MultipartUpload(key, upload_id, at), [StoredPart(1, 5, "e")]
+        )
+
+    def _check(self, key: str) -> None:
+        if key in self.failing_keys:
+            raise StorageError("AccessDenied", f"S3 refused {key}")
+
+    async def list_buckets(self, prefix: str = "") -> list[str]:
+        return sorted(b for b in self.objects.keys() | self.uploads.keys() if b.startswith(prefix))
+
+    async def iter_objects(self, bucket: str, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        found = sorted(
+            (o for o in self.objects.get(bucket, {}).values() if o.key.startswith(prefix)),
+            key=lambda o: o.key,
+        )
+        for start in range(0, len(found), self.page_size):
+            yield found[start : start + self.page_size]
+
+    async def iter_multipart_uploads(
+        self, bucket: str, prefix: str
+    ) -> AsyncIterator[list[MultipartUpload]]:
+        found = sorted(
+            (
+                u.upload
+                for u in self.uploads.get(bucket, {}).values()
+                if u.upload.key.startswith(prefix)
+            ),
+            key=lambda u: (u.key, u.upload_id),
+        )
+        for start in range(0, len(found), self.page_size):
+            yield found[start : start + self.page_size]
+
+    async def delete(self, bucket: str, key: str) -> None:
+        self._check(key)
+        self.objects.get(bucket, {}).pop(key, None)
+        self.deleted.append((bucket, key))
+
+    async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> bool:
+        self._check(key)
+        uploads = self.uploads.get(bucket, {})
+        if upload_id not in uploads:
+            return False
+        self.aborted.append((bucket, upload_id))
+        if upload_id not in self.sticky_uploads:
+            del uploads[upload_id]
+        return True
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[StoredPart]:
+        found = self.uploads.get(bucket, {}).get(upload_id)
+        if found is None or found.upload.key != key:
+            raise UploadNotFoundError("NoSuchUpload", f"no upload {upload_id}")
+        return list(found.parts)
+
+
+class FakeCleanupPeers:
+    """Initiation and completion as cleanup asks them: fail_sessions with initiation's
+    compare-and-set (sessions in `active` saw activity after the cutoff and stay), complete
+    answering from `assets`, prunes draining `backlog`, promoting keys per tenant.
+    `broken` makes an operation fail on its next call (once)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[UUID, UploadStatus] = {}
+        self.active: set[UUID] = set()
+        self.assets: dict[UUID, CompletionResult] = {}
+        self.backlog: dict[str, int] = {"initiation": 0, "completion": 0}
+        self.promoting: dict[str, set[str]] = {}
+        self.broken: dict[str, Failure] = {}
+        self.fail_calls: list[tuple[list[UUID], str]] = []
+        self.completed: list[UUID] = []
+
+    async def fail_sessions(
+        self,
+        sessions: Sequence[IndexedSession],
+        reason: str,
+        *,
+        idle_before: datetime | None = None,  # noqa: ARG002 - `active` stands for it
+        expired_at: datetime | None = None,  # noqa: ARG002
+    ) -> FailedSessions:
+        _fail(self.broken.pop("fail_sessions", None))
+        self.fail_calls.append(([s.id for s in sessions], reason))
+        moved, unchanged = [], []
+        for session in sessions:
+            status = self.statuses.get(session.id)
+            if status is None:
+                continue
+            if status in LIVE and session.id not in self.active:
+                self.statuses[session.id] = UploadStatus.FAILED
+                moved.append(session.id)
+            else:
+                unchanged.append(StatusView(upload_session_id=session.id, status=status))
+        return FailedSessions(moved=moved, unchanged=unchanged)
+
+    async def complete(self, session: IndexedSession) -> CompletionResult:
+        _fail(self.broken.pop(f"complete:{session.id}", None))
+        self.completed.append(session.id)
+        found = self.assets.get(session.id)
+        if found is None:
+            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        return found
+
+    def _prune(self, name: str, limit: int) -> PruneResult:
+        _fail(self.broken.pop(f"prune:{name}", None))
+        removed = min(limit, self.backlog[name])
+        self.backlog[name] -= removed
+        return PruneResult(removed=removed, inbox_removed=0, outbox_removed=0)
+
+    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
+        return self._prune("initiation", limit)
+
+    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
+        return self._prune("completion", limit)
+
+    async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
+        _fail(self.broken.pop(f"promoting:{tenant_id}", None))
+        return self.promoting.get(tenant_id, set()) & set(keys)
+
+
+class FakeReplyTopics:
+    """Cleanup's ReplyTopics: topic → held by a live consumer; `refuse` names topics whose
+    deletion the broker refuses."""
+
+    def __init__(self, prefix: str = "intake.replies.") -> None:
+        self._prefix = prefix
+        self.topics: dict[str, bool] = {}
+        self.refuse: set[str] = set()
+        self.deleted: list[str] = []
+
+    def prefix(self) -> str:
+        return self._prefix
+
+    async def liveness(self) -> dict[str, bool]:
+        return dict(self.topics)
+
+    async def delete(self, doomed: list[str]) -> dict[str, str | None]:
+        outcome: dict[str, str | None] = {}
+        for topic in doomed:
+            if topic in self.refuse:
+                outcome[topic] = "refused"
+                continue
+            self.topics.pop(topic, None)
+            self.deleted.append(topic)
+            outcome[topic] = None
+        return outcome
