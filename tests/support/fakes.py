@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -21,6 +22,8 @@ from intake_completion import saga
 from intake_completion.domain import Asset
 from intake_completion.saga import Attempt, Step
 from intake_contracts.commands import (
+    CommandSpec,
+    CommandType,
     CompletedPart,
     CompletionResult,
     FailedSessions,
@@ -964,3 +967,42 @@ class FakeReplyTopics:
             self.deleted.append(topic)
             outcome[topic] = None
         return outcome
+
+
+# --- gateway ---------------------------------------------------------------------------------
+
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Sent:
+    command: CommandType
+    payload: BaseModel
+    principal: Principal
+    key: UUID | None
+
+
+class FakeCommandClient:
+    """The gateway's CommandClient: each command answers what `answers` holds for it (a
+    result model, or an exception to raise), and every call is kept in `sent`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[CommandType, BaseModel | BaseException] = {}
+        self.sent: list[Sent] = []
+
+    async def call(
+        self,
+        command: CommandSpec[Req, Res],
+        payload: Req,
+        principal: Principal,
+        *,
+        key: UUID | None = None,
+    ) -> Res:
+        self.sent.append(Sent(command.name, payload, principal, key))
+        answer = self.answers.get(command.name)
+        if answer is None:
+            raise AssertionError(f"the test gave no answer to {command.name}")
+        if isinstance(answer, BaseException):
+            raise answer
+        return command.result.model_validate(answer.model_dump())
