@@ -6,6 +6,7 @@ would end and the fakes' database is cut off (`leases.down`), so the dying worke
 nothing and its lease must expire, as after a kill -9.
 """
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ import pytest
 from intake_completion import saga
 from intake_completion.domain import Asset
 from intake_completion.handlers import build_dispatcher
-from intake_completion.promotion import Promoter
+from intake_completion.promotion import Promoter, sweeping
 from intake_completion.saga import Step
 from intake_completion.service import CompletionService
 from intake_completion.settings import (
@@ -480,3 +481,40 @@ async def test_the_tenant_cap_refuses_one_more_finalization_and_keeps_nothing_of
     refused.clear()
     assert result(await racing.complete(other_tenant, stranger, service=capped)).created
     assert result(refused[0]).created  # the first tenant's own finished: room again
+
+
+# --- the promoter in the background --------------------------------------------------------------
+
+
+async def until_done(world: World, session_id: uuid.UUID) -> None:
+    """Yield to the promoter's tasks until the saga is done (bounded: never hangs a test)."""
+    for _ in range(500):
+        if world.step(session_id) == Step.DONE:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_kick_promotes_in_the_background_once_however_often_it_is_kicked(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    promoter = world.promoter()
+    promoter.kick(session_id, "c")
+    promoter.kick(session_id, "c")  # running already in this process: not started twice
+    await until_done(world, session_id)
+    await promoter.close()
+    assert world.step(session_id) == Step.DONE
+    assert world.storage.calls.count("copy_to_permanent") == 1
+
+
+async def test_a_background_failure_is_logged_and_the_sweep_retries_it(world: World) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    world.storage.broken["copy_to_permanent"] = OSError("S3 down")
+    promoter = world.promoter(promotion_sweep_s=0.01)
+    async with sweeping(promoter):
+        await until_done(world, session_id)
+    assert world.step(session_id) == Step.DONE
+    assert world.storage.calls.count("copy_to_permanent") == 2
+    assert len(world.db.promoted()) == 1
