@@ -1,8 +1,6 @@
 """Cleanup's ports against the real stack: the same contract suites as the fakes."""
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
@@ -19,7 +17,6 @@ from tests.support.contracts import (
     CleanupStorageContract,
     IndexDatabaseContract,
     OpenUpload,
-    Put,
     RetentionRepositoryContract,
 )
 
@@ -64,13 +61,6 @@ class TestObjectStore(CleanupStorageContract):
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[ObjectStore]:
         async with open_object_store(_settings(stack_env)) as store:
             yield store
-
-    @pytest.fixture
-    def put(self, s3: Any) -> Put:
-        async def put(bucket: str, key: str, data: bytes) -> None:
-            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data)
-
-        return put
 
     @pytest.fixture
     def open_upload(self, storage: ObjectStore) -> OpenUpload:

@@ -1,8 +1,6 @@
 """Completion's ports against the real stack: the same contract suites as the fakes."""
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -17,12 +15,9 @@ from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
-from tests.support import storage as s3_reads
 from tests.support.contracts import (
     CompletionStorageContract,
-    Exists,
     Expire,
-    Put,
     SagaDatabaseContract,
 )
 
@@ -76,17 +71,3 @@ class TestS3CompletionStorage(CompletionStorageContract):
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3CompletionStorage]:
         async with open_object_store(_settings(stack_env)) as store:
             yield S3CompletionStorage(store, CopyPlan(256 * MiB, 256 * MiB, 2))
-
-    @pytest.fixture
-    def put(self, s3: Any) -> Put:
-        async def put(bucket: str, key: str, data: bytes) -> None:
-            await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data)
-
-        return put
-
-    @pytest.fixture
-    def exists(self, s3: Any) -> Exists:
-        async def exists(bucket: str, key: str) -> bool:
-            return await asyncio.to_thread(s3_reads.exists, s3, bucket, key)
-
-        return exists

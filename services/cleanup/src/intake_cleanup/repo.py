@@ -275,11 +275,7 @@ class PostgresIndexDatabase:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._index = PostgresIndex(pool)
-
-    @property
-    def index(self) -> PostgresIndex:
-        return self._index
+        self.index = PostgresIndex(pool)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresIndex]:

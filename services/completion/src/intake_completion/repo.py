@@ -160,22 +160,12 @@ class PostgresLeases:
 
 
 class PostgresSagaUnit:
+    """The SagaUnit port: saga rows, leases and outbox on the connection of one transaction."""
+
     def __init__(self, connection: Connection, outbox: Outbox) -> None:
-        self._saga = PostgresSaga(connection)
-        self._leases = PostgresLeases(connection)
-        self._outbox = outbox.bound(connection)
-
-    @property
-    def saga(self) -> PostgresSaga:
-        return self._saga
-
-    @property
-    def leases(self) -> PostgresLeases:
-        return self._leases
-
-    @property
-    def outbox(self) -> BoundOutbox:
-        return self._outbox
+        self.saga = PostgresSaga(connection)
+        self.leases = PostgresLeases(connection)
+        self.outbox: BoundOutbox = outbox.bound(connection)
 
 
 class PostgresSagaDatabase:
@@ -184,16 +174,8 @@ class PostgresSagaDatabase:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox) -> None:
         self._pool = pool
         self._outbox = outbox
-        self._saga = PostgresSaga(pool)
-        self._leases = PostgresLeases(pool)
-
-    @property
-    def saga(self) -> PostgresSaga:
-        return self._saga
-
-    @property
-    def leases(self) -> PostgresLeases:
-        return self._leases
+        self.saga = PostgresSaga(pool)
+        self.leases = PostgresLeases(pool)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresSagaUnit]:
