@@ -1,5 +1,5 @@
-"""Completion's port contracts held by the in-memory fakes (the Postgres and S3 adapters run
-the same suites in tests/integration/test_completion_ports.py)."""
+"""The SagaDatabase contract held by the in-memory fake (the Postgres adapter runs the same
+suite in tests/integration/test_completion_ports.py)."""
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
@@ -8,13 +8,10 @@ from uuid import UUID
 import pytest
 
 from tests.support.contracts import (
-    CompletionStorageContract,
-    Exists,
     Expire,
-    Put,
     SagaDatabaseContract,
 )
-from tests.support.fakes import FakeClock, FakeCompletionStorage, FakeSagaDatabase
+from tests.support.fakes import FakeClock, FakeSagaDatabase
 
 
 class TestFakeSagaDatabase(SagaDatabaseContract):
@@ -36,23 +33,3 @@ class TestFakeSagaDatabase(SagaDatabaseContract):
             row.attempt = dataclasses.replace(row.attempt, lease_until=lapsed)
 
         return expire
-
-
-class TestFakeCompletionStorage(CompletionStorageContract):
-    @pytest.fixture
-    def storage(self) -> FakeCompletionStorage:
-        return FakeCompletionStorage()
-
-    @pytest.fixture
-    def put(self, storage: FakeCompletionStorage) -> Put:
-        async def put(bucket: str, key: str, data: bytes) -> None:
-            storage.objects[bucket, key] = data
-
-        return put
-
-    @pytest.fixture
-    def exists(self, storage: FakeCompletionStorage) -> Exists:
-        async def exists(bucket: str, key: str) -> bool:
-            return (bucket, key) in storage.objects
-
-        return exists

@@ -1,5 +1,5 @@
-"""Cleanup's port contracts held by the in-memory fakes (the Postgres and S3 adapters run the
-same suites in tests/integration/test_cleanup_ports.py)."""
+"""The CleanupStorage contract held by the in-memory fake (the runtime's S3 adapter runs the
+same suite in tests/integration/test_cleanup_ports.py)."""
 
 from datetime import UTC, datetime
 
@@ -7,24 +7,10 @@ import pytest
 
 from tests.support.contracts import (
     CleanupStorageContract,
-    IndexDatabaseContract,
     OpenUpload,
     Put,
-    RetentionRepositoryContract,
 )
-from tests.support.fakes import FakeIndexDatabase, FakeObjectStore, FakeRetention
-
-
-class TestFakeIndexDatabase(IndexDatabaseContract):
-    @pytest.fixture
-    def database(self) -> FakeIndexDatabase:
-        return FakeIndexDatabase()
-
-
-class TestFakeRetention(RetentionRepositoryContract):
-    @pytest.fixture
-    def retention(self) -> FakeRetention:
-        return FakeRetention()
+from tests.support.fakes import FakeObjectStore
 
 
 class TestFakeObjectStore(CleanupStorageContract):
