@@ -1,9 +1,9 @@
 """Bounded retries with exponential backoff and full jitter, for errors a retry can fix."""
 
-import asyncio
 import random
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -26,21 +26,26 @@ class RetryPolicy:
         ceiling = min(self.cap_s, self.base_s * (2 ** (attempt - 1)))
         return self.rng.uniform(0, ceiling)
 
-    async def run(
+    def run_blocking(
         self,
-        call: Callable[[], Awaitable[T]],
+        call: Callable[[], T],
         retryable: Callable[[BaseException], bool] | None = None,
+        *,
+        stop: threading.Event | None = None,
     ) -> T:
-        """Run `call`, retrying failures `retryable` accepts; the last failure propagates."""
+        """Run `call`, retrying failures `retryable` accepts; the last failure propagates, also
+        when `stop` is set during a wait. Blocks: async code runs it on a thread (api.Call)."""
         accept = retryable or is_retryable
+        stop = stop or threading.Event()
         attempt = 1
         while True:
             try:
-                return await call()
+                return call()
             except Exception as error:
                 if attempt >= self.attempts or not accept(error):
                     raise
-                await asyncio.sleep(self.delay(attempt))
+                if stop.wait(self.delay(attempt)):
+                    raise
                 attempt += 1
 
 
