@@ -5,15 +5,17 @@ Each method returns a `Call`, made when it is used: `await api.resume(id)` from 
 before asyncio is imported (cli.py); the routes, retries and answers are spelled once for both.
 """
 
+import os
 import threading
-import uuid
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from intake_client.errors import GatewayUnreachableError, IntakeApiError
-from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 from intake_client.retry import RetryPolicy
 from intake_client.wire import Wire, off_loop
+
+if TYPE_CHECKING:
+    from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # the command line spells it too (cli.DEFAULT_URL)
 MAX_BATCH_FILES = 100
@@ -81,31 +83,32 @@ class IntakeApi:
 
     def initiate(
         self, file_name: str, file_size: int, mime_type: str, brand_id: str, **extra: Any
-    ) -> Call[Session]:
+    ) -> "Call[Session]":
         body = {"file_name": file_name, "file_size": file_size, "mime_type": mime_type}
         body |= {"brand_id": brand_id, **{k: v for k, v in extra.items() if v is not None}}
-        # One key for every attempt: a retried initiation returns the same session.
-        headers = {"Idempotency-Key": str(uuid.uuid4())}
-        return self._call(Session.from_json, "POST", "/initiate", body, headers=headers)
+        # One key for every attempt: a retried initiation returns the same session. Any
+        # unique string serves; 128 random bits spare importing uuid before the first request.
+        headers = {"Idempotency-Key": os.urandom(16).hex()}
+        return self._call(_session, "POST", "/initiate", body, headers=headers)
 
     def initiate_batch(
         self, brand_id: str, files: list[dict[str, Any]], batch_reference: str | None = None
-    ) -> Call[tuple[str, list[BatchOutcome]]]:
+    ) -> "Call[tuple[str, list[BatchOutcome]]]":
         """Initiate ≤ 100 files at once; each file succeeds or fails on its own."""
         body: dict[str, Any] = {"brand_id": brand_id, "files": files}
         if batch_reference:
             body["batch_reference"] = batch_reference
         return self._call(_batch, "POST", "/initiate-batch", body, retry=False)
 
-    def sign_parts(self, session_id: str, part_numbers: list[int]) -> Call[list[PartUrl]]:
+    def sign_parts(self, session_id: str, part_numbers: list[int]) -> "Call[list[PartUrl]]":
         body = {"part_numbers": part_numbers}
         return self._call(_part_urls, "POST", f"/{session_id}/multipart-part-urls", body)
 
-    def resume(self, session_id: str) -> Call[Resume]:
-        return self._call(Resume.from_json, "GET", f"/{session_id}/resume")
+    def resume(self, session_id: str) -> "Call[Resume]":
+        return self._call(_resume, "GET", f"/{session_id}/resume")
 
-    def session(self, session_id: str) -> Call[Session]:
-        return self._call(Session.from_json, "GET", f"/{session_id}")
+    def session(self, session_id: str) -> "Call[Session]":
+        return self._call(_session, "GET", f"/{session_id}")
 
     def session_json(self, session_id: str) -> Call[dict[str, Any]]:
         return self._call(_as_is, "GET", f"/{session_id}")
@@ -158,15 +161,35 @@ def _as_is(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _part_urls(answer: dict[str, Any]) -> list[PartUrl]:
+# The typed answers (models: dataclasses) are imported once an answer is in: the `intake`
+# command's first request goes out without them (cli.py).
+
+
+def _session(answer: dict[str, Any]) -> "Session":
+    from intake_client.models import Session  # noqa: PLC0415 - see above
+
+    return Session.from_json(answer)
+
+
+def _resume(answer: dict[str, Any]) -> "Resume":
+    from intake_client.models import Resume  # noqa: PLC0415 - see above
+
+    return Resume.from_json(answer)
+
+
+def _part_urls(answer: dict[str, Any]) -> "list[PartUrl]":
+    from intake_client.models import PartUrl  # noqa: PLC0415 - see above
+
     return [PartUrl.from_json(part) for part in answer["parts"]]
 
 
-def _batch(answer: dict[str, Any]) -> tuple[str, list[BatchOutcome]]:
+def _batch(answer: dict[str, Any]) -> "tuple[str, list[BatchOutcome]]":
     return answer["batch_reference"], [_outcome(item) for item in answer["uploads"]]
 
 
-def _outcome(item: dict[str, Any]) -> BatchOutcome:
+def _outcome(item: dict[str, Any]) -> "BatchOutcome":
+    from intake_client.models import BatchOutcome, Session  # noqa: PLC0415 - see above
+
     reference = str(item["client_reference"])
     if item.get("ok"):
         return BatchOutcome(reference, Session.from_json(item))

@@ -4,7 +4,6 @@ import random
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from intake_client.errors import GatewayUnreachableError, IntakeApiError
@@ -12,14 +11,27 @@ from intake_client.errors import GatewayUnreachableError, IntakeApiError
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts` tries in all; the wait before try n+1 is uniform in [0, min(cap, base·2ⁿ)]."""
+    """`attempts` tries in all; the wait before try n+1 is uniform in [0, min(cap, base·2ⁿ)].
 
-    attempts: int = 6
-    base_s: float = 0.25
-    cap_s: float = 10.0
-    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+    A plain class, not a dataclass: the `intake` command builds one before its first request,
+    and dataclasses would cost that request tens of milliseconds of imports (cli.py).
+    """
+
+    __slots__ = ("attempts", "base_s", "cap_s", "rng")
+
+    def __init__(
+        self,
+        attempts: int = 6,
+        base_s: float = 0.25,
+        cap_s: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.attempts, self.base_s, self.cap_s = attempts, base_s, cap_s
+        self.rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"RetryPolicy(attempts={self.attempts}, base_s={self.base_s}, cap_s={self.cap_s})"
 
     def delay(self, attempt: int) -> float:
         """The wait after failed try number `attempt` (1-based); full jitter spreads retries."""

@@ -7,31 +7,31 @@ machinery (httpx) are imported, see cli.py; UploadManager runs it on a thread.
 import mimetypes
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intake_client.api import MAX_BATCH_FILES, IntakeApi
 from intake_client.errors import IntakeApiError, IntakeError
-from intake_client.models import DirectUpload, Session, UploadedPart
 from intake_client.results import FileResult, UploadOptions
 from intake_client.state import StateEntry, StateFile, entry_key
+
+if TYPE_CHECKING:
+    from intake_client.models import DirectUpload, Session, UploadedPart
 
 # Answers after which a session can never take these bytes: forget it and start over.
 _GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
 
 
-@dataclass
 class Job:
-    path: Path
-    key: str
-    size: int
-    mtime_ns: int
-    result: FileResult
-    session: Session | None = None
-    uploaded: tuple[UploadedPart, ...] = ()
-    direct: DirectUpload | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
+    """One file on its way. Plain classes here, no dataclasses: see results.py."""
+
+    def __init__(self, path: Path, key: str, size: int, mtime_ns: int, result: FileResult) -> None:
+        self.path, self.key, self.size, self.mtime_ns = path, key, size, mtime_ns
+        self.result = result
+        self.session: Session | None = None
+        self.uploaded: tuple[UploadedPart, ...] = ()
+        self.direct: DirectUpload | None = None
+        self.fields: dict[str, Any] = {}
 
     @property
     def needs_session(self) -> bool:
@@ -42,8 +42,7 @@ class Job:
         return self.result.upload_session_id is not None and self.result.status == "pending"
 
 
-@dataclass
-class Prepared:
+class Prepared(NamedTuple):
     """Every file asked for (in order, once) and the jobs of those that exist."""
 
     paths: list[Path]
@@ -150,7 +149,7 @@ class Sessions:
                 )
                 job.result.status, job.result.error = "failed", error
 
-    def _remember(self, job: Job, session: Session) -> None:
+    def _remember(self, job: Job, session: "Session") -> None:
         job.session, job.direct = session, session.direct
         job.result.upload_session_id = session.upload_session_id
         multipart = session.multipart

@@ -44,18 +44,23 @@ class Gateway(http.server.BaseHTTPRequestHandler):
 
 
 class Server(http.server.ThreadingHTTPServer):
-    closed = threading.Event()  # set once the server has closed a connection
+    # The current test's server sets this once it has closed a connection; each server keeps
+    # its own, so an earlier test's connection closing late cannot set it.
+    closed = threading.Event()
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, Gateway)
+        self._closed = Server.closed = threading.Event()
 
     def shutdown_request(self, request: Any) -> None:
         super().shutdown_request(request)
-        Server.closed.set()
+        self._closed.set()
 
 
 @pytest.fixture
 def gateway() -> Iterator[str]:
     Gateway.answers, Gateway.seen = [], []
-    Server.closed.clear()
-    server = Server(("127.0.0.1", free_port()), Gateway)
+    server = Server(("127.0.0.1", free_port()))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/prefix"
     server.shutdown()
