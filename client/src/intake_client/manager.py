@@ -77,7 +77,12 @@ class UploadManager:
         return self._http
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
-        """Upload every file; one file's failure is in its result and never stops the others."""
+        """Upload every file; one file's failure is in its result and never stops the others.
+
+        The sessions are found or started on a thread (their calls block, see sessions.py); if
+        this is cancelled meanwhile, that step still finishes there and the state file keeps
+        its sessions for the next run.
+        """
         prepared = await off_loop(lambda: self.sessions.prepare(paths, options))
         return await self.send(prepared, options)
 
