@@ -5,11 +5,12 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
+from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from intake_contracts.commands import (
@@ -34,7 +35,7 @@ from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
 from intake_runtime.postgres.migrations import migrate
-from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support import tokens
@@ -315,3 +316,33 @@ async def test_events_are_written_with_the_reply_except_those_of_an_undone_savep
     )
     assert [row["key"] for row in written] == keys[:2]
     assert Reply.model_validate(stored) == reply
+
+
+async def test_a_relay_publishes_nothing_while_another_holds_the_schemas_lock(
+    pool: asyncpg.Pool,
+) -> None:
+    """The lock and the batch are one statement now: a locked-out relay reads no row. In a
+    schema of its own, so that no running relay of a test system sees the row."""
+    schema = f"relay_{uuid.uuid4().hex[:8]}"
+    await pool.execute(
+        f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.outbox (LIKE initiation.outbox INCLUDING ALL)"
+    )
+    try:
+        await pool.execute(
+            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
+            uuid.uuid4(),
+            {},
+        )
+        relay = OutboxRelay(pool, cast(KafkaBroker, None), schema)  # locked out: sends nothing
+        async with pool.acquire() as other, other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"outbox:{schema}")
+            assert await relay.relay_once() == 0
+        # Unlocked, it reads the row (and fails on the broker it was not given).
+        with pytest.raises(AttributeError):
+            await relay.relay_once()
+        assert (
+            await pool.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+            == 1
+        )
+    finally:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
