@@ -241,7 +241,8 @@ async def test_completed_and_promoted_leftover_is_removed(
         pytest.skip("needs the completion service")
     session_id = await upload_and_complete(api, caller, b"y" * 1024)
     key = temp_key(uuid.UUID(session_id))
-    # Cleanup has seen the promotion (asset.promoted), and completion deleted the temp object.
+    # Cleanup's index has seen both the completion (session.completed) and the promotion
+    # (asset.promoted); they travel on different topics, so either may arrive first.
     await eventually(
         lambda: db.fetchval(
             "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1"
@@ -251,6 +252,7 @@ async def test_completed_and_promoted_leftover_is_removed(
         lambda n: n == 1,
         timeout_s=60,
     )
+    await wait_indexed(db, [session_id], "COMPLETED")
     await saga_done(db, session_id)
     s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
 
