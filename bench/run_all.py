@@ -159,7 +159,78 @@ shared with four other engineers' stacks and test suites, load average 9-18, rec
 last column; phases ran at 9-22 req/s, so read the net-of-idle columns and the floor, and
 expect a millisecond or two of noise in any cell):"""
 
-ISSUE_15_ROUND_2_AFTER = """ROUND_2_VERDICT"""
+ISSUE_15_ROUND_2_AFTER = """The whole round (first row vs last above: 0effb6b and 171792d
+measured one after the other, bench/results/steps/ab4_base_full.json and ab4_head_full.json,
+load 7-14): raw CPU per initiate at c16 40.0 -> 29.5 ms (net of idle 32.5 -> 20.5), sequential
+44.1 -> 45.2 raw (33.0 -> 29.9 net), part URL 53.9 -> 40.3 raw (44.2 -> 20.0 net). The complete
+phase, measured alone twice each in alternation (steps/ab5_*): raw CPU per 64 KiB complete 197 /
+185 ms before, 188 / 175 ms after, p50 283 / 225 ms before, 243 / 264 ms after: no change beyond
+the noise (completion itself spends ~50 ms of CPU per complete; its use cases were being moved
+onto ports on another branch, so it was left alone here).
+
+Against the targets (development figures of the last run; the quiet-machine run of `bash
+bench/issue15.sh` is the one to report):"""
+
+# Issue 15's targets after the second round: (target, measured, why it is missed).
+ROUND_2_TARGETS = (
+    (
+        "<= 10 ms CPU per initiate, all processes",
+        "29.5 ms raw, 20.5 ms net at c16",
+        (
+            "the request/reply design: an initiate is 3 Kafka produce requests (command, reply, "
+            "events; ~1.7 ms broker + ~0.8 ms client CPU each, measured) and 2-3 fetches "
+            "before any work; the gateway (Litestar, uvicorn, JWT: ~6 ms) and the load "
+            "generator's own HTTP client (~4 ms) are counted too. Meeting it needs the Kafka "
+            "hop out of the synchronous path (an API change), not tuning"
+        ),
+    ),
+    (
+        "<= 0.5 ms per event in each event consumer",
+        "audit 0.34, cleanup 0.66 (0.40-0.51 in the other runs)",
+        "cleanup is at the limit; its index writes per event",
+    ),
+    (
+        "initiate c16 >= 200 req/s, p99 <= 150 ms",
+        "25.6 req/s, p99 1936 ms (shared cores)",
+        (
+            "two cores at ~30 ms of CPU per initiate cap the system near 65 req/s even when "
+            "idle; 200 req/s needs the 10 ms above"
+        ),
+    ),
+    (
+        "initiate sequential p50 <= 12 ms",
+        "50.3 ms",
+        (
+            "two Kafka round trips (command, reply), each a produce and a fetch wake-up, plus the "
+            "relay; on the quiet machine round 1 measured 37 ms"
+        ),
+    ),
+    (
+        "complete (64 KiB direct) p50 <= 30 ms",
+        "243-264 ms",
+        "completion's own work (~50 ms CPU) and its two requests to initiation (four Kafka hops)",
+    ),
+    (
+        "part URL sequential p50 <= 8 ms",
+        "65.9 ms (30-38 ms in the step runs)",
+        "the same two Kafka hops as initiate; the signing itself is now ~0.1 ms",
+    ),
+    (
+        "in-process floor for initiate <= 3 ms",
+        "p50 21.0 ms (11-22 ms across runs, 13.8 ms before)",
+        (
+            "five Postgres round trips and a presign per initiate; the floor's CPU figure (17.6 ms "
+            "per initiate + part URL) also counts its own start-up (pool and S3 client) over 100 "
+            "rounds"
+        ),
+    ),
+    (
+        "each service < 150 MiB RSS",
+        "peak 62.6-99.8 MiB",
+        "met",
+    ),
+)
+
 
 PHASES = (
     ("initiate_c16", "initiate c16"),
@@ -562,6 +633,12 @@ def render() -> None:
     parts = ["# Benchmarks", "", TARGETS, "", "## Summary", "", *summary(), "", ISSUE_16, ""]
     parts += [ISSUE_15, "", *cpu_targets(), "", *cpu_table(), ""]
     parts += [ISSUE_15_ROUND_2, "", *steps_table(), "", ISSUE_15_ROUND_2_AFTER, ""]
+    parts += [
+        "| issue 15 target | measured after round 2 (loaded machine) | why it is missed |",
+        "|---|---|---|",
+        *(f"| {target} | {measured} | {why} |" for target, measured, why in ROUND_2_TARGETS),
+        "",
+    ]
     parts += peers_section()
     parts += [section(path) for path in sorted(RESULTS.glob("*.json"))]
     REPORT.write_text("\n".join(parts))
