@@ -1,43 +1,64 @@
-"""Time from exec of `intake` to its first HTTP request arriving, per command.
+"""Time from exec of `intake` to its first HTTP request arriving, per command, and the floors
+that time stands on.
 
-A local HTTP server in this process notes when each request arrives; the clock starts just
+A local HTTP server in this process notes when each request arrives and the CPU time the
+client had used by then (every thread's /proc/PID/task/TID/schedstat, in nanoseconds; the
+client is blocked waiting for the answer, so the reading holds still). The clock starts just
 before the command is spawned, so the figure includes the interpreter's own start-up. The
 server refuses every request (the CLI then exits), so nothing but start-up is measured.
-Python's bare start-up (`python -c pass`, exec to exit) is measured beside it as the floor.
 
-    uv run python -m bench.cli_first_request [--runs N] [--client-src DIR]
+The floors, each timed from exec to exit (wall) with the CPU the OS accounts to the child:
+`python -c pass` (the interpreter with this venv's site and .pth files), `python -S -c pass`
+(no site), `python -I -c pass` (isolated), and `python -c "import argparse, http.client,
+json"`: the standard library no first request of this CLI can do without.
 
-`--client-src` runs `python -m intake_client.cli` from another copy of the client's sources
-(e.g. `git worktree` of an older commit) instead of the installed `intake`: before and after.
+    .venv/bin/python -m bench.cli_first_request [--runs N] [--before REV]
+
+`--before REV` also runs the client of git revision REV (its client/src, compiled, in a
+temporary folder, put first on PYTHONPATH under the same `intake` script), interleaved run
+by run with the current one: figures `before_*`, same sitting, same load.
+
+The client's bytecode is compiled first (`compileall`, as a wheel install has it): this
+environment sets PYTHONDONTWRITEBYTECODE=1 and the workspace's editable install leaves the
+client's sources uncompiled, so otherwise every run would compile them again.
 """
 
 import argparse
+import compileall
 import http.server
+import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from bench.common import write
 from intake_client import tokens
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+FLOORS = {
+    "python_floor": ["-c", "pass"],
+    "python_no_site": ["-S", "-c", "pass"],
+    "python_isolated": ["-I", "-c", "pass"],
+    "stdlib_floor": ["-c", "import argparse, http.client, json"],
+}
 
 
 def cpu_ms(pid: int) -> float:
-    """CPU time (user + system) the process has used so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S * 1000
+    """CPU time every thread of the process has used so far (scheduler accounting, ns)."""
+    total_ns = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total_ns += int((task / "schedstat").read_text().split()[0])
+    return total_ns / 1e6
 
 
 class FirstRequest(http.server.BaseHTTPRequestHandler):
@@ -55,7 +76,7 @@ class FirstRequest(http.server.BaseHTTPRequestHandler):
             # client waits for this answer meanwhile, so its CPU time does not move.
             FirstRequest.spawned.wait(10)
             FirstRequest.cpu_at_arrival.append(cpu_ms(FirstRequest.client_pid))
-        body = json.dumps({"code": "bench", "status": 503, "detail": "bench"}).encode()
+        body = json.dumps({"code": "bench", "status": 422, "detail": "bench"}).encode()
         self.send_response(422)
         self.send_header("Content-Type", "application/problem+json")
         self.send_header("Content-Length", str(len(body)))
@@ -68,9 +89,10 @@ class FirstRequest(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def first_request_ms(command: list[str], env: dict[str, str]) -> float:
-    """Wall time from spawning `command` to its first request (its CPU time is kept apart)."""
+def first_request(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall ms from spawning `command` to its first request, and its CPU ms by then."""
     FirstRequest.arrivals.clear()
+    FirstRequest.cpu_at_arrival.clear()
     FirstRequest.spawned.clear()
     quiet = subprocess.DEVNULL
     started = time.perf_counter()
@@ -79,14 +101,19 @@ def first_request_ms(command: list[str], env: dict[str, str]) -> float:
         FirstRequest.spawned.set()
         process.wait(timeout=60)
     if not FirstRequest.arrivals:
-        raise RuntimeError(f"{command[1]} sent no request")
-    return (FirstRequest.arrivals[0] - started) * 1000
+        raise RuntimeError(f"{command} sent no request")
+    return (FirstRequest.arrivals[0] - started) * 1000, FirstRequest.cpu_at_arrival[0]
 
 
-def floor_ms() -> float:
+def to_exit(arguments: list[str]) -> tuple[float, float]:
+    """Wall ms from exec to exit of `python ARGS`, and the CPU ms the OS accounted to it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    return (time.perf_counter() - started) * 1000
+    subprocess.run([sys.executable, *arguments], check=True)
+    wall = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu * 1000
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -98,51 +125,108 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def measure(runs: int, client_src: Path | None) -> dict[str, Any]:
+def client_of(revision: str, folder: Path) -> Path:
+    """The client's sources as of `revision`, compiled, under `folder`."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "client/src"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    source = folder / "client" / "src"
+    compileall.compile_dir(source, quiet=1)
+    return source
+
+
+def commands_for(folder: Path) -> dict[str, list[str]]:
+    file = folder / "one.bin"
+    file.write_bytes(os.urandom(1024))
+    intake = str(BIN / "intake")
+    state = ["--state-file", str(folder / "state.json")]  # empty: the first call initiates
+    return {
+        "status": [intake, "status", "00000000-0000-4000-8000-000000000000"],
+        "upload_quiet": [intake, "upload", str(file), "--quiet", *state],
+        "upload_with_bars": [intake, "upload", str(file), *state],
+    }
+
+
+def measure(runs: int, before: str | None) -> dict[str, Any]:
+    compileall.compile_dir(ROOT / "client" / "src", quiet=1)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FirstRequest)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    token = tokens.mint("bench-cli", ["bench"])
     env = {
         **os.environ,
         "INTAKE_URL": f"http://127.0.0.1:{server.server_address[1]}",
-        "INTAKE_TOKEN": token,
+        "INTAKE_TOKEN": tokens.mint("bench-cli", ["bench"]),
     }
-    intake = [str(BIN / "intake")]
-    if client_src is not None:
-        env["PYTHONPATH"] = str(client_src)
-        intake = [sys.executable, "-m", "intake_client.cli"]
+    envs = {"": env}
+    samples: dict[str, list[float]] = {}
+    load_at_start = Path("/proc/loadavg").read_text().split()[:3]
     with tempfile.TemporaryDirectory() as folder:
-        file = Path(folder) / "one.bin"
-        file.write_bytes(os.urandom(1024))
-        state = ["--state-file", str(Path(folder) / "state.json")]
-        commands = {
-            "status": [*intake, "status", str(uuid.uuid4())],
-            "upload_quiet": [*intake, "upload", str(file), "--quiet", *state],
-            "upload_with_bars": [*intake, "upload", str(file), *state],
-        }
-        figures: dict[str, Any] = {"python_floor": summary([floor_ms() for _ in range(runs)])}
-        for name, command in commands.items():
-            first_request_ms(command, env)  # warm the page cache
-            FirstRequest.cpu_at_arrival.clear()
-            figures[name] = summary([first_request_ms(command, env) for _ in range(runs)])
-            # On a shared machine wall time is mostly waiting for a core; start-up is
-            # single-threaded and CPU-bound, so its CPU time is what an idle machine would wait.
-            figures[f"{name}_cpu"] = summary(FirstRequest.cpu_at_arrival)
+        commands = commands_for(Path(folder))
+        if before is not None:
+            old = client_of(before, Path(folder) / "before")
+            envs["before_"] = {**env, "PYTHONPATH": str(old)}
+        for command in commands.values():  # warm the page cache
+            for environment in envs.values():
+                first_request(command, environment)
+        # Run by run, every command in turn: a change of load moves all of them alike.
+        for _ in range(runs):
+            for name, arguments in FLOORS.items():
+                wall, cpu = to_exit(arguments)
+                samples.setdefault(name, []).append(wall)
+                samples.setdefault(f"{name}_cpu", []).append(cpu)
+            for name, command in commands.items():
+                for prefix, environment in envs.items():
+                    wall, cpu = first_request(command, environment)
+                    samples.setdefault(f"{prefix}{name}", []).append(wall)
+                    samples.setdefault(f"{prefix}{name}_cpu", []).append(cpu)
     server.shutdown()
+    figures: dict[str, Any] = {name: summary(values) for name, values in samples.items()}
+    figures["load_average_at_start"] = load_at_start
     figures["load_average_during_run"] = Path("/proc/loadavg").read_text().split()[:3]
     figures["target_ms"] = 150
-    figures["clock_tick_ms"] = round(TICK_S * 1000, 1)
+    # Run under `nice -n -10` to see through other tenants' load: children inherit it.
+    figures["niceness"] = os.nice(0)
+    figures["start_up"] = start_up_facts()
+    figures["client"] = git_head()
+    figures["before"] = before
     return figures
+
+
+def start_up_facts() -> dict[str, Any]:
+    """What runs before the client's own code: the entry script and the .pth files."""
+    script = (BIN / "intake").read_text().splitlines()
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    pth = sorted((site / "site-packages").glob("*.pth"))
+    return {
+        "entry_script_imports": [line for line in script if line.startswith(("import", "from"))],
+        "pth_files": len(pth),
+        "pth_files_with_import_lines": [
+            p.name
+            for p in pth
+            if any(line.startswith("import") for line in p.read_text().split("\n"))
+        ],
+        "client_bytecode": "compiled by this benchmark (compileall)",
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+    }
+
+
+def git_head() -> str:
+    answer = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    return answer.stdout.strip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--client-src", type=Path, default=None)
+    parser.add_argument("--before", default=None, help="git revision of the client to compare")
     parser.add_argument("--name", default="cli_first_request", help="result file name")
     args = parser.parse_args()
-    figures = measure(args.runs, args.client_src)
-    figures["client"] = str(args.client_src or "installed intake")
+    figures = measure(args.runs, args.before)
     print(write(args.name, figures))
     for name, values in figures.items():
         print(name, values)

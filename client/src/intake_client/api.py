@@ -1,16 +1,55 @@
-"""The gateway's HTTP API, one method per route, problem+json turned into IntakeApiError."""
+"""The gateway's HTTP API, one method per route, problem+json turned into IntakeApiError.
 
-import uuid
-from typing import Any
+Each method returns a `Call`, made when it is used: `await api.resume(id)` from async code, or
+`api.resume(id).now()` blocking. The `intake` command makes its first calls the blocking way,
+before asyncio is imported (cli.py); the routes, retries and answers are spelled once for both.
+"""
+
+import os
+import threading
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from intake_client.errors import GatewayUnreachableError, IntakeApiError
-from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 from intake_client.retry import RetryPolicy
-from intake_client.wire import Wire
+from intake_client.wire import Wire, off_loop
+
+if TYPE_CHECKING:
+    from intake_client.models import BatchOutcome, PartUrl, Resume, Session
 
 DEFAULT_URL = "http://127.0.0.1:8000"  # the command line spells it too (cli.DEFAULT_URL)
 MAX_BATCH_FILES = 100
 MAX_PARTS_PER_SIGNING = 100
+
+T = TypeVar("T")
+
+
+class Call(Awaitable[T]):
+    """One gateway call with its retries. `now()` blocks until it is done; awaiting it runs
+    the same on a thread of its own (`off_loop`), so an event loop never blocks on the gateway.
+    When the awaiting task is cancelled, no further try starts; one already sent finishes
+    unobserved (as any request in flight would)."""
+
+    def __init__(
+        self,
+        attempt: Callable[[], T],
+        policy: RetryPolicy,
+        retryable: Callable[[BaseException], bool] | None = None,
+    ) -> None:
+        self._attempt, self._policy, self._retryable = attempt, policy, retryable
+
+    def now(self, stop: threading.Event | None = None) -> T:
+        return self._policy.run_blocking(self._attempt, self._retryable, stop=stop)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._off_loop().__await__()
+
+    async def _off_loop(self) -> T:
+        stop = threading.Event()
+        try:
+            return await off_loop(lambda: self.now(stop))
+        finally:
+            stop.set()
 
 
 class IntakeApi:
@@ -36,62 +75,66 @@ class IntakeApi:
         )
         self.base_url = base_url.rstrip("/")
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         self._wire.close()
 
-    async def initiate(
+    async def aclose(self) -> None:
+        self.close()
+
+    def initiate(
         self, file_name: str, file_size: int, mime_type: str, brand_id: str, **extra: Any
-    ) -> Session:
+    ) -> "Call[Session]":
         body = {"file_name": file_name, "file_size": file_size, "mime_type": mime_type}
         body |= {"brand_id": brand_id, **{k: v for k, v in extra.items() if v is not None}}
-        # One key for every attempt: a retried initiation returns the same session.
-        headers = {"Idempotency-Key": str(uuid.uuid4())}
-        return Session.from_json(await self._call("POST", "/initiate", body, headers=headers))
+        # One key for every attempt: a retried initiation returns the same session. Any
+        # unique string serves; 128 random bits spare importing uuid before the first request.
+        headers = {"Idempotency-Key": os.urandom(16).hex()}
+        return self._call(_session, "POST", "/initiate", body, headers=headers)
 
-    async def initiate_batch(
+    def initiate_batch(
         self, brand_id: str, files: list[dict[str, Any]], batch_reference: str | None = None
-    ) -> tuple[str, list[BatchOutcome]]:
+    ) -> "Call[tuple[str, list[BatchOutcome]]]":
         """Initiate ≤ 100 files at once; each file succeeds or fails on its own."""
         body: dict[str, Any] = {"brand_id": brand_id, "files": files}
         if batch_reference:
             body["batch_reference"] = batch_reference
-        answer = await self._call("POST", "/initiate-batch", body, retry=False)
-        return answer["batch_reference"], [_outcome(item) for item in answer["uploads"]]
+        return self._call(_batch, "POST", "/initiate-batch", body, retry=False)
 
-    async def sign_parts(self, session_id: str, part_numbers: list[int]) -> list[PartUrl]:
+    def sign_parts(self, session_id: str, part_numbers: list[int]) -> "Call[list[PartUrl]]":
         body = {"part_numbers": part_numbers}
-        answer = await self._call("POST", f"/{session_id}/multipart-part-urls", body)
-        return [PartUrl.from_json(part) for part in answer["parts"]]
+        return self._call(_part_urls, "POST", f"/{session_id}/multipart-part-urls", body)
 
-    async def resume(self, session_id: str) -> Resume:
-        return Resume.from_json(await self._call("GET", f"/{session_id}/resume"))
+    def resume(self, session_id: str) -> "Call[Resume]":
+        return self._call(_resume, "GET", f"/{session_id}/resume")
 
-    async def session(self, session_id: str) -> Session:
-        return Session.from_json(await self._call("GET", f"/{session_id}"))
+    def session(self, session_id: str) -> "Call[Session]":
+        return self._call(_session, "GET", f"/{session_id}")
 
-    async def session_json(self, session_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/{session_id}")
+    def session_json(self, session_id: str) -> Call[dict[str, Any]]:
+        return self._call(_as_is, "GET", f"/{session_id}")
 
-    async def cancel(self, session_id: str) -> dict[str, Any]:
-        return await self._call("POST", f"/{session_id}/cancel")
+    def cancel(self, session_id: str) -> Call[dict[str, Any]]:
+        return self._call(_as_is, "POST", f"/{session_id}/cancel")
 
-    async def events(self, session_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/{session_id}/events")
+    def events(self, session_id: str) -> Call[dict[str, Any]]:
+        return self._call(_as_is, "GET", f"/{session_id}/events")
 
-    async def complete(
+    def complete(
         self, session_id: str, parts: list[dict[str, Any]] | None, title: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Call[dict[str, Any]]:
         body: dict[str, Any] = {"upload_session_id": session_id}
         if title:
             body["title"] = title
         if parts is not None:
             body["parts"] = parts
-        return await self._call(
-            "POST", "/complete", body, prefix="/app/assets/upload", policy=self._complete_retry
-        )
+        return self._call(
+            _as_is, "POST", "/complete", body,
+            prefix="/app/assets/upload", policy=self._complete_retry,
+        )  # fmt: skip
 
-    async def _call(
+    def _call(
         self,
+        parse: Callable[[dict[str, Any]], T],
         method: str,
         path: str,
         body: dict[str, Any] | None = None,
@@ -100,11 +143,11 @@ class IntakeApi:
         prefix: str = "/app/uploads",
         retry: bool = True,
         policy: RetryPolicy | None = None,
-    ) -> dict[str, Any]:
-        async def attempt() -> dict[str, Any]:
-            return await self._wire.request(method, prefix + path, body, headers)
+    ) -> Call[T]:
+        def attempt() -> T:
+            return parse(self._wire.request(method, prefix + path, body, headers))
 
-        return await (policy or self._retry).run(attempt, None if retry else surely_not_processed)
+        return Call(attempt, policy or self._retry, None if retry else surely_not_processed)
 
 
 def surely_not_processed(error: BaseException) -> bool:
@@ -114,7 +157,39 @@ def surely_not_processed(error: BaseException) -> bool:
     return isinstance(error, GatewayUnreachableError) and not error.sent
 
 
-def _outcome(item: dict[str, Any]) -> BatchOutcome:
+def _as_is(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer
+
+
+# The typed answers (models: dataclasses) are imported once an answer is in: the `intake`
+# command's first request goes out without them (cli.py).
+
+
+def _session(answer: dict[str, Any]) -> "Session":
+    from intake_client.models import Session  # noqa: PLC0415 - see above
+
+    return Session.from_json(answer)
+
+
+def _resume(answer: dict[str, Any]) -> "Resume":
+    from intake_client.models import Resume  # noqa: PLC0415 - see above
+
+    return Resume.from_json(answer)
+
+
+def _part_urls(answer: dict[str, Any]) -> "list[PartUrl]":
+    from intake_client.models import PartUrl  # noqa: PLC0415 - see above
+
+    return [PartUrl.from_json(part) for part in answer["parts"]]
+
+
+def _batch(answer: dict[str, Any]) -> "tuple[str, list[BatchOutcome]]":
+    return answer["batch_reference"], [_outcome(item) for item in answer["uploads"]]
+
+
+def _outcome(item: dict[str, Any]) -> "BatchOutcome":
+    from intake_client.models import BatchOutcome, Session  # noqa: PLC0415 - see above
+
     reference = str(item["client_reference"])
     if item.get("ok"):
         return BatchOutcome(reference, Session.from_json(item))

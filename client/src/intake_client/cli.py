@@ -1,9 +1,9 @@
 """The `intake` command line: tokens, resumable uploads with progress, session look-ups.
 
 Start-up is on the clock (≤ 150 ms from exec to the first request, see docs/benchmarks.md):
-only the standard library and this package's light modules load before the arguments are
-parsed; httpx, the upload machinery, rich and PyJWT load where a command needs them, and
-rich only after the first request.
+the first requests are blocking calls over http.client (a command's look-up, an upload's
+sessions), made before asyncio, httpx, rich and the upload machinery are imported; PyJWT
+loads only to mint a token. tests/unit/client/test_startup.py holds the line.
 """
 
 import argparse
@@ -20,7 +20,9 @@ from intake_client.state import DEFAULT_STATE_FILE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from intake_client.results import FileResult
+    from intake_client.api import IntakeApi
+    from intake_client.results import FileResult, UploadOptions
+    from intake_client.sessions import Prepared
     from intake_client.state import StateFile
 
 # The gateway `make up` starts; kept here too so parsing needs no HTTP module.
@@ -154,37 +156,45 @@ def _lookup(method: str) -> "Callable[[argparse.Namespace], int]":
     """A command that calls one IntakeApi `method` with the session id and prints its JSON."""
 
     def run(args: argparse.Namespace) -> int:
-        import asyncio  # noqa: PLC0415 - see the module docstring
-
-        from intake_client.api import IntakeApi  # noqa: PLC0415
+        from intake_client.api import IntakeApi  # noqa: PLC0415 - see the module docstring
         from intake_client.retry import RetryPolicy  # noqa: PLC0415
 
-        async def fetch() -> dict[str, Any]:
-            # A person is waiting: fail in seconds rather than ride out a long outage.
-            api = IntakeApi(_url(args), _token_of(args), retry=RetryPolicy(attempts=3))
-            try:
-                answer: dict[str, Any] = await getattr(api, method)(args.session_id)
-            finally:
-                await api.aclose()
-            return answer
-
-        print(json.dumps(asyncio.run(fetch()), indent=2))
+        # A person is waiting: fail in seconds rather than ride out a long outage.
+        api = IntakeApi(_url(args), _token_of(args), retry=RetryPolicy(attempts=3))
+        try:
+            answer: dict[str, Any] = getattr(api, method)(args.session_id).now()
+        finally:
+            api.close()
+        print(json.dumps(answer, indent=2))
         return 0
 
     return run
 
 
 def _upload(args: argparse.Namespace) -> int:
-    import asyncio  # noqa: PLC0415 - see the module docstring
-
-    from intake_client.render import summary_line  # noqa: PLC0415
+    from intake_client.api import IntakeApi  # noqa: PLC0415 - see the module docstring
+    from intake_client.render import UploadBars, summary_line  # noqa: PLC0415
+    from intake_client.results import UploadOptions  # noqa: PLC0415
+    from intake_client.sessions import Sessions  # noqa: PLC0415
     from intake_client.state import StateFile  # noqa: PLC0415
 
     token = _token_of(args)
     brand = args.brand or _only_brand(token)
     state_path = args.state_file or os.environ.get("INTAKE_STATE_FILE")
     state = StateFile(Path(state_path) if state_path else None)
-    results = asyncio.run(_run_upload(args, token, brand, state))
+    api = IntakeApi(_url(args), token)
+    bars = UploadBars(args.files, enabled=not args.quiet)
+    options = UploadOptions(
+        brand, args.parallel, args.title, on_file=bars.update, limit_rate=args.limit_rate
+    )
+    try:
+        with bars:
+            # Sessions first, blocking: they need only the gateway, so asyncio, httpx and
+            # the rest of the transfer machinery load after the first request has gone out.
+            prepared = Sessions(api, state).prepare(args.files, options)
+            results = _send(api, state, prepared, options)
+    finally:
+        api.close()
     if args.json:
         print(json.dumps([result.to_json() for result in results], indent=2))
     else:
@@ -193,30 +203,18 @@ def _upload(args: argparse.Namespace) -> int:
     return 0 if all(result.status == "completed" for result in results) else 1
 
 
-async def _run_upload(
-    args: argparse.Namespace, token: str, brand: str, state: "StateFile"
+def _send(
+    api: "IntakeApi", state: "StateFile", prepared: "Prepared", options: "UploadOptions"
 ) -> "list[FileResult]":
-    from intake_client.api import IntakeApi  # noqa: PLC0415 - see the module docstring
-    from intake_client.render import UploadBars  # noqa: PLC0415
-    from intake_client.results import UploadOptions  # noqa: PLC0415
-    from intake_client.sessions import Sessions  # noqa: PLC0415
+    import asyncio  # noqa: PLC0415 - see the module docstring
 
-    api = IntakeApi(_url(args), token)
-    bars = UploadBars(args.files, enabled=not args.quiet)
-    options = UploadOptions(
-        brand, args.parallel, args.title, on_file=bars.update, limit_rate=args.limit_rate
-    )
-    try:
-        with bars:
-            # Sessions first: they need only the gateway, so httpx and the rest of the
-            # transfer machinery load after the first request has gone out.
-            prepared = await Sessions(api, state).prepare(args.files, options)
-            from intake_client.manager import UploadManager  # noqa: PLC0415
+    from intake_client.manager import UploadManager  # noqa: PLC0415
 
-            async with UploadManager(api, state=state) as manager:
-                return await manager.send(prepared, options)
-    finally:
-        await api.aclose()
+    async def send() -> "list[FileResult]":
+        async with UploadManager(api, state=state) as manager:
+            return await manager.send(prepared, options)
+
+    return asyncio.run(send())
 
 
 def _only_brand(token: str) -> str:

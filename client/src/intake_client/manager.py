@@ -22,9 +22,10 @@ from intake_client.plan import parts_to_send, plan_parts
 from intake_client.progress import FileTracker
 from intake_client.results import FileResult, UploadOptions
 from intake_client.retry import RetryPolicy
-from intake_client.sessions import Job, Prepared, Sessions, guard
+from intake_client.sessions import Job, Prepared, Sessions, guarded
 from intake_client.state import StateFile
 from intake_client.transfer import RateLimit
+from intake_client.wire import off_loop
 
 # Answers after which a session can never take these bytes: forget it and start over.
 _DEAD = frozenset({"upload_cancelled", "upload_failed", "upload_session_expired"})
@@ -76,8 +77,14 @@ class UploadManager:
         return self._http
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
-        """Upload every file; one file's failure is in its result and never stops the others."""
-        return await self.send(await self.sessions.prepare(paths, options), options)
+        """Upload every file; one file's failure is in its result and never stops the others.
+
+        The sessions are found or started on a thread (their calls block, see sessions.py); if
+        this is cancelled meanwhile, that step still finishes there and the state file keeps
+        its sessions for the next run.
+        """
+        prepared = await off_loop(lambda: self.sessions.prepare(paths, options))
+        return await self.send(prepared, options)
 
     async def send(self, prepared: Prepared, options: UploadOptions) -> list[FileResult]:
         """The bytes and completion of files whose sessions `sessions.prepare` found or made."""
@@ -88,7 +95,8 @@ class UploadManager:
 
         async def run(job: Job) -> None:
             async with files:
-                await guard(job, self._upload_one(job, transfer, options))
+                with guarded(job):
+                    await self._upload_one(job, transfer, options)
 
         await asyncio.gather(*(run(job) for job in prepared.jobs if job.ready))
         return [

@@ -4,11 +4,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from intake_client.progress import FileProgress
-from intake_client.results import FileResult
-
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from intake_client.progress import FileProgress
+    from intake_client.results import FileResult
 
 
 class UploadBars:
@@ -25,7 +25,7 @@ class UploadBars:
         self._progress: Progress | None = None
         self._tasks: dict[Path, TaskID] = {}
 
-    def update(self, event: FileProgress) -> None:
+    def update(self, event: "FileProgress") -> None:
         progress = self._drawn()
         task = self._tasks.get(event.path)
         if progress is not None and task is not None:
@@ -80,7 +80,7 @@ def _bars() -> "Progress":
     )
 
 
-def summary_line(result: FileResult) -> str:
+def summary_line(result: "FileResult") -> str:
     if result.status != "completed":
         return f"error: {result.path}: {result.error}"
     asset_id = (result.asset or {}).get("asset_id")

@@ -1,42 +1,54 @@
-"""What a caller hands the UploadManager and what it gets back for each file."""
+"""What a caller hands the UploadManager and what it gets back for each file.
 
-from dataclasses import dataclass
+No dataclasses here: `intake upload` builds these before its first request, and importing
+dataclasses and building its classes would cost that request ~30 ms (cli.py).
+"""
+
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intake_client.errors import IntakeApiError, IntakeError
-from intake_client.progress import FileCallback, PartCallback
+
+if TYPE_CHECKING:
+    from intake_client.progress import FileCallback, PartCallback
 
 
-@dataclass(frozen=True)
-class UploadOptions:
+class UploadOptions(NamedTuple):
     brand_id: str
     parallel: int = 4
     title: str | None = None
     batch_reference: str | None = None
-    on_part: PartCallback | None = None
-    on_file: FileCallback | None = None
+    on_part: "PartCallback | None" = None
+    on_file: "FileCallback | None" = None
     limit_rate: float | None = None  # bytes per second across all files; None = unlimited
 
 
-@dataclass
 class FileResult:
     """One file's outcome; `parts_sent` counts only what this run put into S3."""
 
-    path: Path
-    size: int = 0
-    upload_session_id: str | None = None
-    status: str = "pending"  # "completed" or "failed" once done
-    resumed: bool = False
-    asset: dict[str, Any] | None = None
-    parts_total: int = 0
-    parts_sent: int = 0
-    parts_skipped: int = 0
-    resigned: int = 0
-    retries: int = 0
-    transfer_s: float = 0.0
-    complete_s: float = 0.0
-    error: IntakeError | OSError | None = None
+    def __init__(
+        self,
+        path: Path,
+        size: int = 0,
+        upload_session_id: str | None = None,
+        status: str = "pending",
+        *,
+        resumed: bool = False,
+        asset: dict[str, Any] | None = None,
+        error: IntakeError | OSError | None = None,
+    ) -> None:
+        self.path, self.size = path, size
+        self.upload_session_id = upload_session_id
+        self.status = status  # "completed" or "failed" once done
+        self.resumed = resumed
+        self.asset = asset
+        self.parts_total = self.parts_sent = self.parts_skipped = 0
+        self.resigned = self.retries = 0
+        self.transfer_s = self.complete_s = 0.0
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"FileResult({self.path!s}, status={self.status!r}, error={self.error!r})"
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in {"path", "error"}}

@@ -1,10 +1,9 @@
 """Bounded retries with exponential backoff and full jitter, for errors a retry can fix."""
 
-import asyncio
 import random
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable
 from typing import TypeVar
 
 from intake_client.errors import GatewayUnreachableError, IntakeApiError
@@ -12,35 +11,53 @@ from intake_client.errors import GatewayUnreachableError, IntakeApiError
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts` tries in all; the wait before try n+1 is uniform in [0, min(cap, base·2ⁿ)]."""
+    """`attempts` tries in all; the wait before try n+1 is uniform in [0, min(cap, base·2ⁿ)].
 
-    attempts: int = 6
-    base_s: float = 0.25
-    cap_s: float = 10.0
-    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+    A plain class, not a dataclass: the `intake` command builds one before its first request,
+    and dataclasses would cost that request tens of milliseconds of imports (cli.py).
+    """
+
+    __slots__ = ("attempts", "base_s", "cap_s", "rng")
+
+    def __init__(
+        self,
+        attempts: int = 6,
+        base_s: float = 0.25,
+        cap_s: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.attempts, self.base_s, self.cap_s = attempts, base_s, cap_s
+        self.rng = rng or random.Random()
+
+    def __repr__(self) -> str:
+        return f"RetryPolicy(attempts={self.attempts}, base_s={self.base_s}, cap_s={self.cap_s})"
 
     def delay(self, attempt: int) -> float:
         """The wait after failed try number `attempt` (1-based); full jitter spreads retries."""
         ceiling = min(self.cap_s, self.base_s * (2 ** (attempt - 1)))
         return self.rng.uniform(0, ceiling)
 
-    async def run(
+    def run_blocking(
         self,
-        call: Callable[[], Awaitable[T]],
+        call: Callable[[], T],
         retryable: Callable[[BaseException], bool] | None = None,
+        *,
+        stop: threading.Event | None = None,
     ) -> T:
-        """Run `call`, retrying failures `retryable` accepts; the last failure propagates."""
+        """Run `call`, retrying failures `retryable` accepts; the last failure propagates, also
+        when `stop` is set during a wait. Blocks: async code runs it on a thread (api.Call)."""
         accept = retryable or is_retryable
+        stop = stop or threading.Event()
         attempt = 1
         while True:
             try:
-                return await call()
+                return call()
             except Exception as error:
                 if attempt >= self.attempts or not accept(error):
                     raise
-                await asyncio.sleep(self.delay(attempt))
+                if stop.wait(self.delay(attempt)):
+                    raise
                 attempt += 1
 
 

@@ -1,34 +1,37 @@
 """The first half of an upload: each file's session, found again (resume) or started
-(initiation, one call or in batches). Only the gateway is called here, never S3: the `intake`
-command runs this while the transfer machinery (httpx) is still loading, see cli.py.
+(initiation, one call or in batches). Only the gateway is called here, never S3, and one call
+after another, blocking: the `intake` command runs this before asyncio and the transfer
+machinery (httpx) are imported, see cli.py; UploadManager runs it on a thread.
 """
 
 import mimetypes
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intake_client.api import MAX_BATCH_FILES, IntakeApi
 from intake_client.errors import IntakeApiError, IntakeError
-from intake_client.models import DirectUpload, Session, UploadedPart
 from intake_client.results import FileResult, UploadOptions
 from intake_client.state import StateEntry, StateFile, entry_key
+
+if TYPE_CHECKING:
+    from intake_client.models import DirectUpload, Session, UploadedPart
 
 # Answers after which a session can never take these bytes: forget it and start over.
 _GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
 
 
-@dataclass
 class Job:
-    path: Path
-    key: str
-    size: int
-    mtime_ns: int
-    result: FileResult
-    session: Session | None = None
-    uploaded: tuple[UploadedPart, ...] = ()
-    direct: DirectUpload | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
+    """One file on its way. Plain classes here, no dataclasses: see results.py."""
+
+    def __init__(self, path: Path, key: str, size: int, mtime_ns: int, result: FileResult) -> None:
+        self.path, self.key, self.size, self.mtime_ns = path, key, size, mtime_ns
+        self.result = result
+        self.session: Session | None = None
+        self.uploaded: tuple[UploadedPart, ...] = ()
+        self.direct: DirectUpload | None = None
+        self.fields: dict[str, Any] = {}
 
     @property
     def needs_session(self) -> bool:
@@ -39,8 +42,7 @@ class Job:
         return self.result.upload_session_id is not None and self.result.status == "pending"
 
 
-@dataclass
-class Prepared:
+class Prepared(NamedTuple):
     """Every file asked for (in order, once) and the jobs of those that exist."""
 
     paths: list[Path]
@@ -53,13 +55,15 @@ class Sessions:
     def __init__(self, api: IntakeApi, state: StateFile) -> None:
         self._api, self._state = api, state
 
-    async def prepare(self, paths: list[Path], options: UploadOptions) -> Prepared:
+    def prepare(self, paths: list[Path], options: UploadOptions) -> Prepared:
+        """Blocks until every file has its session or its failure (gateway calls only)."""
         paths = list(dict.fromkeys(paths))  # the same file twice would race for one session
         jobs = [job for job in map(self._job, paths) if job is not None]
         for job in jobs:
-            await guard(job, self._resume_known(job))
+            with guarded(job):
+                self._resume_known(job)
         fresh = [job for job in jobs if job.needs_session]
-        await self._initiate(fresh, options)
+        self._initiate(fresh, options)
         return Prepared(paths, jobs)
 
     def finish(self, job: Job, session_id: str, asset: dict[str, Any] | None) -> None:
@@ -83,7 +87,7 @@ class Sessions:
         key = entry_key(self._api.base_url, path)
         return Job(path, key, stat.st_size, stat.st_mtime_ns, FileResult(path, stat.st_size))
 
-    async def _resume_known(self, job: Job) -> None:
+    def _resume_known(self, job: Job) -> None:
         entry = self._state.get(job.key)
         if entry is None:
             return
@@ -91,14 +95,14 @@ class Sessions:
             self._state.remove(job.key)  # another file now: its old session is left to cleanup
             return
         try:
-            resume = await self._api.resume(entry.upload_session_id)
+            resume = self._api.resume(entry.upload_session_id).now()
         except IntakeApiError as error:
             if error.code not in _GONE:
                 raise
             self._state.remove(job.key)
             return
         if resume.status == "COMPLETED":
-            session = await self._api.session(entry.upload_session_id)
+            session = self._api.session(entry.upload_session_id).now()
             self.finish(job, session.upload_session_id, {"asset_id": session.asset_id})
             job.result.resumed = True
         elif resume.can_resume:
@@ -109,33 +113,32 @@ class Sessions:
         else:
             self._state.remove(job.key)
 
-    async def _initiate(self, jobs: list[Job], options: UploadOptions) -> None:
+    def _initiate(self, jobs: list[Job], options: UploadOptions) -> None:
         if len(jobs) == 1:
-            await guard(jobs[0], self._initiate_one(jobs[0], options))
+            with guarded(jobs[0]):
+                self._initiate_one(jobs[0], options)
             return
         for start in range(0, len(jobs), MAX_BATCH_FILES):
             chunk = jobs[start : start + MAX_BATCH_FILES]
             try:
-                await self._initiate_batch(chunk, options)
+                self._initiate_batch(chunk, options)
             except IntakeError as error:
                 for job in chunk:
                     job.result.status, job.result.error = "failed", error
 
-    async def _initiate_one(self, job: Job, options: UploadOptions) -> None:
-        session = await self._api.initiate(
-            job.path.name, job.size, _mime(job.path), options.brand_id
-        )
-        self._remember(job, session)
+    def _initiate_one(self, job: Job, options: UploadOptions) -> None:
+        call = self._api.initiate(job.path.name, job.size, _mime(job.path), options.brand_id)
+        self._remember(job, call.now())
 
-    async def _initiate_batch(self, jobs: list[Job], options: UploadOptions) -> None:
+    def _initiate_batch(self, jobs: list[Job], options: UploadOptions) -> None:
         files = [
             {"file_name": j.path.name, "file_size": j.size, "mime_type": _mime(j.path),
              "client_reference": str(index)}
             for index, j in enumerate(jobs)
         ]  # fmt: skip
-        _, outcomes = await self._api.initiate_batch(
+        _, outcomes = self._api.initiate_batch(
             options.brand_id, files, options.batch_reference
-        )
+        ).now()
         for outcome in outcomes:
             job = jobs[int(outcome.client_reference)]
             if outcome.session is not None:
@@ -146,7 +149,7 @@ class Sessions:
                 )
                 job.result.status, job.result.error = "failed", error
 
-    def _remember(self, job: Job, session: Session) -> None:
+    def _remember(self, job: Job, session: "Session") -> None:
         job.session, job.direct = session, session.direct
         job.result.upload_session_id = session.upload_session_id
         multipart = session.multipart
@@ -160,10 +163,11 @@ class Sessions:
         self._state.put(job.key, entry)
 
 
-async def guard(job: Job, work: Any) -> None:
-    """Runs one file's step; its failure goes into its result and never stops the others."""
+@contextmanager
+def guarded(job: Job) -> Iterator[None]:
+    """Around one file's step: its failure goes into its result and never stops the others."""
     try:
-        await work
+        yield
     except (IntakeError, OSError) as error:
         job.result.status, job.result.error = "failed", error
 

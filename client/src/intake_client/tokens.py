@@ -5,7 +5,6 @@ import binascii
 import json
 import os
 import time
-import uuid
 from typing import Any
 
 # The local stack's default; every real deployment has its own secret (INTAKE_JWT_SECRET).
@@ -24,7 +23,7 @@ def mint(
 ) -> str:
     now = int(time.time())
     claims = {
-        "sub": user_id or f"user-{uuid.uuid4().hex[:8]}",
+        "sub": user_id or f"user-{os.urandom(4).hex()}",
         "tenant_id": tenant_id,
         "brand_ids": brand_ids,
         "permissions": permissions if permissions is not None else [UPLOAD_PERMISSION],

@@ -1,13 +1,12 @@
 """The gateway's HTTP exchange, standard library only: how a call is sent (keep-alive
-connections of http.client, each call on a thread of its own so the event loop never blocks)
-and how an answer becomes JSON or an IntakeApiError.
+connections of http.client, blocking; `off_loop` runs it on a thread of its own so an event
+loop never blocks) and how an answer becomes JSON or an IntakeApiError.
 
 The gateway's calls are small JSON exchanges; httpx serves the bytes to S3 (transfer.py). Not
-importing httpx, httpcore and anyio for them keeps the `intake` command's first request within
-its start-up budget (docs/benchmarks.md).
+importing httpx, httpcore and anyio for them, nor asyncio before the first one, keeps the
+`intake` command's first request within its start-up budget (docs/benchmarks.md).
 """
 
-import asyncio
 import contextlib
 import http.client
 import json
@@ -37,7 +36,7 @@ class Wire:
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -45,12 +44,13 @@ class Wire:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """The answer's JSON, or IntakeApiError (the gateway refused) or
-        GatewayUnreachableError (no answer: connection refused, broken or timed out)."""
+        GatewayUnreachableError (no answer: connection refused, broken or timed out).
+
+        Blocks; safe from several threads at once (each exchange has a connection to itself).
+        """
         payload = None if body is None else json.dumps(body).encode()
         sent = {**self._headers, **(headers or {})}
-        status, reason, data = await off_loop(
-            lambda: self._exchange(method, self._prefix + path, payload, sent)
-        )
+        status, reason, data = self._exchange(method, self._prefix + path, payload, sent)
         return answer_json(status, reason, data)
 
     def close(self) -> None:
@@ -110,6 +110,9 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
 async def off_loop(work: Callable[[], T]) -> T:
     """`work` on a daemon thread of its own: unlike the loop's default executor, a call stuck
     in a dead connection never holds up the process's exit (e.g. after Ctrl-C)."""
+    # Imported here: the blocking calls of this module run before asyncio is loaded (cli.py).
+    import asyncio  # noqa: PLC0415
+
     loop = asyncio.get_running_loop()
     done: asyncio.Future[T] = loop.create_future()
 

@@ -52,38 +52,38 @@ def test_errors_a_retry_cannot_fix_are_not_retried(error: Exception) -> None:
     assert not is_retryable(error)
 
 
-async def test_run_retries_until_success() -> None:
+def test_run_retries_until_success() -> None:
     calls: list[int] = []
 
-    async def flaky() -> str:
+    def flaky() -> str:
         calls.append(1)
         if len(calls) < 3:
             raise httpx.ConnectError("refused")
         return "ok"
 
-    assert await RetryPolicy(base_s=0.0).run(flaky) == "ok"
+    assert RetryPolicy(base_s=0.0).run_blocking(flaky) == "ok"
     assert len(calls) == 3
 
 
-async def test_run_gives_up_after_the_attempt_limit() -> None:
+def test_run_gives_up_after_the_attempt_limit() -> None:
     calls: list[int] = []
 
-    async def down() -> None:
+    def down() -> None:
         calls.append(1)
         raise IntakeApiError("service_timeout", 504, "no reply")
 
     with pytest.raises(IntakeApiError):
-        await RetryPolicy(attempts=4, base_s=0.0).run(down)
+        RetryPolicy(attempts=4, base_s=0.0).run_blocking(down)
     assert len(calls) == 4
 
 
-async def test_run_surfaces_a_final_error_at_once() -> None:
+def test_run_surfaces_a_final_error_at_once() -> None:
     calls: list[int] = []
 
-    async def refused() -> None:
+    def refused() -> None:
         calls.append(1)
         raise IntakeApiError("upload_cancelled", 409, "cancelled")
 
     with pytest.raises(IntakeApiError, match="upload_cancelled"):
-        await RetryPolicy(base_s=0.0).run(refused)
+        RetryPolicy(base_s=0.0).run_blocking(refused)
     assert len(calls) == 1

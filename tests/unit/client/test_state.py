@@ -62,7 +62,7 @@ def test_no_temporary_files_are_left_behind(tmp_path: Path) -> None:
 
 def test_unknown_fields_from_a_newer_client_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "uploads.json"
-    data = {**entry().__dict__, "future_field": 1}
+    data = {**entry().to_json(), "future_field": 1}
     path.write_text(json.dumps({"version": 2, "uploads": {"k": data}}))
     assert StateFile(path).get("k") == entry()
 
