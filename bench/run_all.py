@@ -109,22 +109,14 @@ commit) carries many events; FastStream's two per-message log lines at DEBUG. Ne
 nor Postgres configuration changed (fetch sizes are client settings), so docker-compose.yml
 and deploy/k8s are unchanged.
 
-The figures below are development measurements taken while five other engineers' stacks and
-test suites shared the two cores (load average 17-38, recorded with each run): operations ran
-at 3-7 requests/s, so every phase lasted minutes, idle polling was a large share of the raw
-CPU, and the idle figure itself swung twofold between readings, which makes the net figure
-noisy too. Read them as direction, not as the targets' verdict: no latency or throughput
-target can be judged at that load, and the CPU targets are not met in these readings. The
-same machine was also measured commit by commit, initiate only
-(bench/results/steps/ab_<commit>.json: before, +uvloop, +no reset query, +no savepoint,
-+event fetch batches, +quiet broker logs); raw CPU per initiate at c16 ran 127, 97, 79, 104,
-101, 100 ms as the load average moved between 18 and 38, so single changes could not be told
-apart from the load there. The one difference that held in both full after-runs (c16 phases
-of similar length): raw CPU per initiate at c16 of audit 8.3 -> 6.4 / 5.2 ms, cleanup 9.1 ->
-6.8 / 6.0 ms and Kafka 31.9 -> 20.0 / 21.4 ms, the event consumers' fewer, larger fetches.
-The per-event consumer figure is net of an idle reading that was itself noisy (negative in
-the second run), so it says nothing here. The quiet-machine run of the command above is the
-one to report against the targets."""
+The two tables below are rendered from the last run of that command (its load average is in
+them): bench/issue15.sh of perf2's last commit, on the shared machine at load 5-8 with other
+engineers' work running, so latency and rate are not the quiet machine's; CPU per operation is
+the steadier figure. The quiet-machine run of the same command is the one to report against
+the targets. Round 1's own development figures (load 17-38, commit by commit in
+bench/results/steps/ab_<commit>.json) could not tell single changes apart from the load; the
+one difference that held was the event consumers' fewer, larger fetches (raw CPU per initiate
+at c16 of Kafka 31.9 -> 20-21 ms, audit 8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
 
 ISSUE_15_ROUND_2 = """Issue 15, second round (branch perf2, on 0effb6b). Each change measured
 against the commit before it with `python -m bench.cpu_per_op --checkout <worktree of that
