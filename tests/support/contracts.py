@@ -5,19 +5,29 @@ A suite is a class; a test module subclasses it and provides the port as a fixtu
 """
 
 import dataclasses
+import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from intake_audit.domain import LoggedEvent
 from intake_audit.ports import EventLog
+from intake_cleanup.ports import CleanupStorage, IndexDatabase, RetentionRepository
+from intake_completion.domain import Asset
+from intake_completion.ports import CompletionStorage, SagaDatabase
+from intake_completion.saga import Step
+from intake_contracts import keys
 from intake_contracts.commands import InitiateUpload
 from intake_contracts.envelope import Principal
-from intake_contracts.sessions import UploadStatus, UploadType
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.events import AssetCreated, EventType, UploadLifecycleEvent
+from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
 from intake_initiation import domain
 from intake_initiation.domain import Session
 from intake_initiation.ports import SessionRepository, SessionStorage
+from intake_runtime.storage.s3 import UploadNotFoundError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIVE = [UploadStatus.INITIATING, UploadStatus.UPLOADING]
@@ -174,3 +184,493 @@ class EventLogContract:
         await events.append_many([late, early, logged("another-tenant", session_id, 2)])
         assert await events.trail(tenant, session_id) == [early, late]
         assert await events.trail(tenant, uuid.uuid4()) == []
+
+
+# --- completion ------------------------------------------------------------------------------
+
+Expire = Callable[[uuid.UUID], Awaitable[None]]
+Put = Callable[[str, str, bytes], Awaitable[None]]
+Exists = Callable[[str, str], Awaitable[bool]]
+
+
+def new_asset(
+    session_id: uuid.UUID | None = None,
+    *,
+    tenant_id: str | None = None,
+    bucket: str = "intake-contract",
+    size: int = 5,
+) -> Asset:
+    session = session_id or uuid.uuid4()
+    return Asset(
+        asset_id=keys.asset_id_for(session),
+        upload_session_id=session,
+        tenant_id=tenant_id or f"t-{uuid.uuid4().hex[:8]}",
+        brand_id="b",
+        user_id="u",
+        title="a",
+        file_name="a.txt",
+        mime_type="text/plain",
+        size_bytes=size,
+        bucket=bucket,
+        object_key=keys.temp_key(session),
+        checksum_sha256=None,
+        created_at=None,
+    )
+
+
+def new_record(data: bytes, *, bucket: str, checksum: str | None = None) -> SessionRecord:
+    """A direct upload's session as initiation shares it, sized for `data`."""
+    session = uuid.uuid4()
+    return SessionRecord(
+        upload_session_id=session,
+        tenant_id=f"t-{uuid.uuid4().hex[:8]}",
+        brand_id="b",
+        user_id="u",
+        status=UploadStatus.UPLOADING,
+        upload_type=UploadType.DIRECT,
+        file_name="a.txt",
+        mime_type="text/plain",
+        size_bytes=len(data),
+        chunk_size=None,
+        part_count=None,
+        bucket=bucket,
+        temp_key=keys.temp_key(session),
+        multipart_upload_id=None,
+        checksum_sha256=checksum,
+        expires_at=NOW + timedelta(hours=1),
+        last_activity_at=NOW,
+        created_at=NOW,
+        asset_id=None,
+        failure_reason=None,
+    )
+
+
+class SagaDatabaseContract:
+    """What the completion saga relies on from any SagaDatabase (repository and leases).
+
+    `expire(session_id)` makes the session's lease lapse: the fake moves its clock, the real
+    adapter moves the row's lease_until into the database's past.
+    """
+
+    async def _opened(self, database: SagaDatabase, tenant_id: str | None = None) -> Asset:
+        asset = new_asset(tenant_id=tenant_id)
+        await database.saga.open_attempt(asset.upload_session_id, asset.tenant_id, asset.asset_id)
+        return asset
+
+    async def test_an_attempt_is_opened_once_at_finalizing(self, database: SagaDatabase) -> None:
+        asset = await self._opened(database)
+        await database.saga.open_attempt(asset.upload_session_id, "another", uuid.uuid4())
+        attempt = await database.saga.attempt(asset.upload_session_id)
+        assert attempt is not None
+        assert (attempt.tenant_id, attempt.asset_id) == (asset.tenant_id, asset.asset_id)
+        assert (attempt.step, attempt.lease_owner, attempt.lease_until) == (
+            Step.FINALIZING,
+            None,
+            None,
+        )
+        assert await database.saga.attempt(uuid.uuid4()) is None
+
+    async def test_a_lease_is_held_by_one_owner_until_released_or_expired(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, first, second = asset.upload_session_id, uuid.uuid4(), uuid.uuid4()
+        claimed = await database.leases.claim(session_id, [Step.FINALIZING], first, 60)
+        assert claimed is not None
+        assert (claimed.lease_owner, claimed.lease_until is not None) == (first, True)
+        assert await database.leases.claim(session_id, [Step.FINALIZING], second, 60) is None
+        await database.leases.release(session_id, second, "not mine")  # changes nothing
+        assert await database.leases.claim(session_id, [Step.FINALIZING], second, 60) is None
+        await database.leases.release(session_id, first, "boom")
+        retaken = await database.leases.claim(session_id, [Step.FINALIZING], second, 60)
+        assert retaken is not None
+        assert retaken.lease_owner == second
+        await expire(session_id)
+        taken_over = await database.leases.claim(session_id, [Step.FINALIZING], first, 60)
+        assert taken_over is not None
+        assert taken_over.lease_owner == first
+
+    async def test_a_renewal_keeps_only_its_owners_lease_alive(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        await expire(session_id)
+        await database.leases.renew(session_id, uuid.uuid4(), 60)  # not the owner: still lapsed
+        assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        await expire(session_id)
+        await database.leases.renew(session_id, owner, 60)
+        assert await database.leases.claim(session_id, [Step.FINALIZING], uuid.uuid4(), 60) is None
+
+    async def test_a_claim_takes_only_the_steps_asked_for(self, database: SagaDatabase) -> None:
+        asset = await self._opened(database)
+        background = [Step.PROMOTING, Step.RELEASING]
+        assert (
+            await database.leases.claim(asset.upload_session_id, background, uuid.uuid4(), 60)
+            is None
+        )
+
+    async def test_a_step_advances_by_compare_and_set_of_step_and_owner(
+        self, database: SagaDatabase
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        saga = database.saga
+        assert not await saga.advance(session_id, Step.FINALIZING, uuid.uuid4(), release=True)
+        assert not await saga.advance(session_id, Step.PROMOTING, owner, release=True)
+        assert await saga.advance(session_id, Step.FINALIZING, owner, release=False)
+        kept = await saga.attempt(session_id)
+        assert kept is not None
+        assert (kept.step, kept.lease_owner) == (Step.PROMOTING, owner)
+        assert await saga.advance(session_id, Step.PROMOTING, owner, release=True)
+        released = await saga.attempt(session_id)
+        assert released is not None
+        assert (released.step, released.lease_owner, released.lease_until) == (
+            Step.RELEASING,
+            None,
+            None,
+        )
+        assert not await saga.advance(session_id, Step.PROMOTING, owner, release=True)
+
+    async def test_due_lists_unheld_background_steps_only(self, database: SagaDatabase) -> None:
+        finalizing = await self._opened(database)
+        held, free = await self._opened(database), await self._opened(database)
+        for asset in (held, free):
+            owner = uuid.uuid4()
+            sid = asset.upload_session_id
+            assert await database.leases.claim(sid, [Step.FINALIZING], owner, 60)
+            assert await database.saga.advance(sid, Step.FINALIZING, owner, release=asset is free)
+        due = await database.saga.due(100_000)
+        assert free.upload_session_id in due
+        assert held.upload_session_id not in due
+        assert finalizing.upload_session_id not in due
+
+    async def test_the_tenant_cap_counts_other_live_finalizations(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        first = await self._opened(database)
+        tenant = first.tenant_id
+        second = await self._opened(database, tenant)
+        await self._opened(database, tenant)  # never claimed: not running
+        for asset in (first, second):
+            claimed = await database.leases.claim(
+                asset.upload_session_id, [Step.FINALIZING], uuid.uuid4(), 60
+            )
+            assert claimed is not None
+        saga = database.saga
+        assert await saga.running_in_tenant(tenant, uuid.uuid4()) == 2
+        assert await saga.running_in_tenant(tenant, first.upload_session_id) == 1
+        assert await saga.running_in_tenant("another-tenant", uuid.uuid4()) == 0
+        await expire(second.upload_session_id)
+        assert await saga.running_in_tenant(tenant, uuid.uuid4()) == 1
+
+    async def test_an_asset_is_recorded_once_and_found_in_its_tenant(
+        self, database: SagaDatabase
+    ) -> None:
+        asset = new_asset()
+        async with database.transaction() as tx:
+            await tx.saga.lock_tenant(asset.tenant_id)
+            stored = await tx.saga.insert_asset(asset)
+        assert stored is not None
+        assert stored.created_at is not None
+        assert stored.model_copy(update={"created_at": None}) == asset
+        assert await database.saga.insert_asset(asset) is None
+        session_id = asset.upload_session_id
+        assert await database.saga.asset(session_id, asset.tenant_id) == stored
+        assert await database.saga.asset(session_id, "another-tenant") is None
+        assert await database.saga.asset_of(session_id) == stored
+
+    async def test_an_asset_is_promoted_once(self, database: SagaDatabase) -> None:
+        asset = new_asset()
+        assert await database.saga.insert_asset(asset) is not None
+        target = keys.asset_key(asset.tenant_id, asset.asset_id)
+        promoted = await database.saga.mark_promoted(asset.upload_session_id, target)
+        assert promoted is not None
+        assert (promoted.object_key, promoted.promoted_at is not None) == (target, True)
+        assert await database.saga.mark_promoted(asset.upload_session_id, "elsewhere") is None
+        assert await database.saga.asset_of(asset.upload_session_id) == promoted
+
+    async def test_a_transaction_that_raises_leaves_nothing(self, database: SagaDatabase) -> None:
+        asset = new_asset()
+
+        async def work_then_fail() -> None:
+            async with database.transaction() as tx:
+                await tx.saga.open_attempt(asset.upload_session_id, asset.tenant_id, asset.asset_id)
+                await tx.saga.insert_asset(asset)
+                await tx.outbox.add(
+                    EventType.ASSET_CREATED,
+                    AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields))),
+                    key=str(asset.upload_session_id),
+                    tenant_id=asset.tenant_id,
+                    correlation_id="c",
+                )
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await work_then_fail()
+        assert await database.saga.attempt(asset.upload_session_id) is None
+        assert await database.saga.asset_of(asset.upload_session_id) is None
+
+
+class CompletionStorageContract:
+    """What the completion saga relies on from any CompletionStorage. `put` writes an object
+    as a client's upload would; `exists` looks."""
+
+    @pytest.fixture
+    def bucket(self) -> str:
+        return "intake-contract"
+
+    async def test_a_direct_upload_of_the_declared_size_is_final(
+        self, storage: CompletionStorage, put: Put, bucket: str
+    ) -> None:
+        data = b"hello"
+        session = new_record(data, bucket=bucket, checksum=hashlib.sha256(data).hexdigest())
+        await put(bucket, session.temp_key, data)
+        await storage.finalize(session, None)
+        await storage.verify_checksum(session, hashlib.sha256(data).hexdigest())
+        with pytest.raises(DomainError) as refused:
+            await storage.verify_checksum(session, hashlib.sha256(b"other").hexdigest())
+        assert refused.value.code == ErrorCode.CHECKSUM_MISMATCH
+
+    async def test_a_missing_or_mis_sized_object_is_refused(
+        self, storage: CompletionStorage, put: Put, bucket: str
+    ) -> None:
+        session = new_record(b"hello", bucket=bucket)
+        with pytest.raises(DomainError) as missing:
+            await storage.finalize(session, None)
+        assert missing.value.code == ErrorCode.UPLOAD_INCOMPLETE
+        await put(bucket, session.temp_key, b"hell")
+        with pytest.raises(DomainError) as short:
+            await storage.finalize(session, None)
+        assert short.value.code == ErrorCode.SIZE_MISMATCH
+
+    async def test_a_copy_to_the_permanent_key_is_safe_to_repeat(
+        self, storage: CompletionStorage, put: Put, exists: Exists, bucket: str
+    ) -> None:
+        asset = new_asset(bucket=bucket)
+        target = keys.asset_key(asset.tenant_id, asset.asset_id)
+        with pytest.raises(DomainError) as missing:
+            await storage.copy_to_permanent(asset, target)
+        assert missing.value.code == ErrorCode.UPLOAD_INCOMPLETE
+        await put(bucket, asset.object_key, b"hello")
+        await storage.copy_to_permanent(asset, target)
+        assert await exists(bucket, target)
+        await storage.delete(bucket, asset.object_key)
+        assert not await exists(bucket, asset.object_key)
+        await storage.delete(bucket, asset.object_key)  # gone already: no error
+        await storage.copy_to_permanent(asset, target)  # landed: the temp one is not needed
+        await storage.delete(bucket, target)
+
+
+# --- cleanup ---------------------------------------------------------------------------------
+
+OpenUpload = Callable[[str, str], Awaitable[str]]
+
+
+def lifecycle(
+    session_id: uuid.UUID,
+    tenant_id: str,
+    status: UploadStatus,
+    *,
+    expires_at: datetime = NOW + timedelta(hours=1),
+    asset_id: uuid.UUID | None = None,
+) -> UploadLifecycleEvent:
+    return UploadLifecycleEvent(
+        upload_session_id=session_id,
+        tenant_id=tenant_id,
+        brand_id="b",
+        user_id="u",
+        status=status,
+        previous_status=None,
+        upload_type=UploadType.DIRECT,
+        file_name="a.txt",
+        size_bytes=5,
+        bucket="intake-contract",
+        temp_key=keys.temp_key(session_id),
+        multipart_upload_id=None,
+        expires_at=expires_at,
+        asset_id=asset_id,
+    )
+
+
+class IndexDatabaseContract:
+    """What the cleanup jobs rely on from any IndexDatabase. Each test's sessions are of a
+    tenant of its own, and every read is scoped to it: the real index holds other rows."""
+
+    @pytest.fixture
+    def tenant(self) -> str:
+        return f"t-{uuid.uuid4().hex[:8]}"
+
+    async def _index(
+        self, database: IndexDatabase, *events: tuple[UploadLifecycleEvent, datetime]
+    ) -> None:
+        async with database.transaction() as index:
+            await index.upsert_sessions(list(events))
+
+    async def test_a_session_moves_only_forward(self, database: IndexDatabase, tenant: str) -> None:
+        sid = uuid.uuid4()
+        at = NOW - timedelta(hours=2)
+        await self._index(database, (lifecycle(sid, tenant, UploadStatus.UPLOADING), at))
+        # A late INITIATING never takes it back; FAILED wins over an older UPLOADING.
+        await self._index(
+            database,
+            (lifecycle(sid, tenant, UploadStatus.INITIATING), at + timedelta(minutes=5)),
+            (lifecycle(sid, tenant, UploadStatus.FAILED), at - timedelta(minutes=5)),
+        )
+        found = (await database.index.sessions_by_ids([sid]))[sid]
+        assert (found.status, found.tenant_id) == (UploadStatus.FAILED, tenant)
+        assert found.last_event_at == at
+        await database.index.advance_statuses([(sid, UploadStatus.UPLOADING)])
+        found = (await database.index.sessions_by_ids([sid]))[sid]
+        assert found.status == UploadStatus.FAILED
+
+    async def test_an_event_is_claimed_once(self, database: IndexDatabase) -> None:
+        first, second = uuid.uuid4(), uuid.uuid4()
+        async with database.transaction() as index:
+            assert await index.claim_events([first]) == {first}
+        async with database.transaction() as index:
+            assert await index.claim_events([first, second]) == {second}
+
+    async def test_idle_sessions_page_by_activity_in_the_tenant(
+        self, database: IndexDatabase, tenant: str
+    ) -> None:
+        ids = [uuid.uuid4() for _ in range(3)]
+        events = [
+            (lifecycle(sid, tenant, UploadStatus.UPLOADING), NOW - timedelta(hours=5 - n))
+            for n, sid in enumerate(ids)
+        ]
+        fresh = uuid.uuid4()
+        await self._index(
+            database, *events, (lifecycle(fresh, tenant, UploadStatus.UPLOADING), NOW)
+        )
+        index = database.index
+        cutoff = NOW - timedelta(hours=1)
+        first = await index.idle_sessions(cutoff, 2, tenant)
+        assert [s.id for s in first] == ids[:2]
+        after = (first[-1].active_since, first[-1].id)
+        assert [s.id for s in await index.idle_sessions(cutoff, 2, tenant, after)] == ids[2:]
+        assert await index.idle_sessions(cutoff, 2, "another-tenant") == []
+        # Activity seen after the cutoff: the session waits for the next run.
+        await index.raise_active_since_many([ids[0]], NOW)
+        await index.raise_active_since_many([ids[1]], NOW - timedelta(days=9))  # never lowers
+        assert [s.id for s in await index.idle_sessions(cutoff, 10, tenant)] == ids[1:]
+
+    async def test_expired_sessions_are_live_ones_past_expiry(
+        self, database: IndexDatabase, tenant: str
+    ) -> None:
+        late, failed, fine = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        past = NOW - timedelta(minutes=1)
+        await self._index(
+            database,
+            (lifecycle(late, tenant, UploadStatus.UPLOADING, expires_at=past), past),
+            (lifecycle(failed, tenant, UploadStatus.FAILED, expires_at=past), past),
+            (lifecycle(fine, tenant, UploadStatus.UPLOADING), past),
+        )
+        found = await database.index.expired_sessions(NOW, 10, tenant)
+        assert [s.id for s in found] == [late]
+
+    async def test_reconcile_sees_completed_sessions_until_their_asset_is_promoted(
+        self, database: IndexDatabase, tenant: str
+    ) -> None:
+        sid, asset = uuid.uuid4(), uuid.uuid4()
+        past = NOW - timedelta(hours=1)
+        await self._index(database, (lifecycle(sid, tenant, UploadStatus.COMPLETED), past))
+        index = database.index
+        assert [s.id for s in await index.unreconciled_sessions(NOW, 10, tenant)] == [sid]
+        await index.record_assets([(sid, asset, tenant, False)])
+        [pending] = await index.unreconciled_sessions(NOW, 10, tenant)
+        assert (pending.asset_created, pending.asset_promoted) == (True, False)
+        await index.record_assets([(sid, asset, tenant, True)])
+        await index.record_assets([(sid, asset, tenant, False)])  # promoted stays promoted
+        assert await index.unreconciled_sessions(NOW, 10, tenant) == []
+        assert (await index.sessions_by_ids([sid]))[sid].asset_promoted
+
+    async def test_a_transaction_that_raises_leaves_nothing(
+        self, database: IndexDatabase, tenant: str
+    ) -> None:
+        sid, message = uuid.uuid4(), uuid.uuid4()
+
+        async def apply_then_fail() -> None:
+            async with database.transaction() as index:
+                await index.claim_events([message])
+                await index.upsert_sessions([(lifecycle(sid, tenant, UploadStatus.UPLOADING), NOW)])
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await apply_then_fail()
+        assert await database.index.sessions_by_ids([sid]) == {}
+        async with database.transaction() as index:
+            assert await index.claim_events([message]) == {message}
+
+
+class RetentionRepositoryContract:
+    """What the retention jobs rely on from any RetentionRepository."""
+
+    async def test_a_topic_keeps_the_instant_it_was_first_seen_unclaimed(
+        self, retention: RetentionRepository
+    ) -> None:
+        one, two = f"t-{uuid.uuid4().hex}", f"t-{uuid.uuid4().hex}"
+        first = await retention.unclaimed_since([one], NOW)
+        assert first == {one: NOW}
+        later = NOW + timedelta(minutes=5)
+        assert await retention.unclaimed_since([one, two], later) == {one: NOW, two: later}
+        # Claimed again meanwhile: forgotten, so a later death starts a new grace period.
+        assert await retention.unclaimed_since([two], later) == {two: later}
+        assert await retention.unclaimed_since([one, two], later + timedelta(1)) == {
+            one: later + timedelta(1),
+            two: later,
+        }
+        await retention.forget([one])
+        assert (await retention.unclaimed_since([one], later + timedelta(2)))[one] == later + (
+            timedelta(2)
+        )
+        await retention.unclaimed_since([], NOW)  # leave nothing for the next test
+
+    async def test_nothing_older_than_the_beginning_is_pruned(
+        self, retention: RetentionRepository
+    ) -> None:
+        epoch = datetime(2000, 1, 1, tzinfo=UTC)
+        assert await retention.prune_index(epoch, 10) == 0
+        assert await retention.prune_seen_events(epoch, 10) == 0
+        assert await retention.prune_job_runs(epoch, 10) == 0
+
+
+class CleanupStorageContract:
+    """What the cleanup jobs rely on from any CleanupStorage (the typed S3 adapter's surface).
+    `put` writes an object, `open_upload` starts a multipart upload and returns its id."""
+
+    @pytest.fixture
+    def bucket(self) -> str:
+        return "intake-contract"
+
+    async def test_objects_are_listed_under_their_prefix_and_deleted_once(
+        self, storage: CleanupStorage, put: Put, bucket: str
+    ) -> None:
+        prefix = f"temp/uploads/contract-{uuid.uuid4().hex}/"
+        await put(bucket, f"{prefix}a", b"hello")
+        await put(bucket, f"{prefix}b", b"hi")
+        listed = [o async for page in storage.iter_objects(bucket, prefix) for o in page]
+        assert [(o.key, o.size) for o in listed] == [(f"{prefix}a", 5), (f"{prefix}b", 2)]
+        assert all(o.last_modified.tzinfo is not None for o in listed)
+        await storage.delete(bucket, f"{prefix}a")
+        await storage.delete(bucket, f"{prefix}a")  # gone already: no error
+        listed = [o async for page in storage.iter_objects(bucket, prefix) for o in page]
+        assert [o.key for o in listed] == [f"{prefix}b"]
+        await storage.delete(bucket, f"{prefix}b")
+        assert bucket in await storage.list_buckets()
+
+    async def test_an_aborted_upload_is_gone_with_its_parts(
+        self, storage: CleanupStorage, open_upload: OpenUpload, bucket: str
+    ) -> None:
+        key = f"temp/uploads/contract-{uuid.uuid4().hex}/original"
+        upload_id = await open_upload(bucket, key)
+        listed = [u async for page in storage.iter_multipart_uploads(bucket, key) for u in page]
+        assert [(u.key, u.upload_id) for u in listed] == [(key, upload_id)]
+        assert await storage.abort_multipart(bucket, key, upload_id)
+        await storage.abort_multipart(bucket, key, upload_id)  # again: no error (SeaweedFS
+        # answers True, AWS False: the jobs rely on neither)
+        with pytest.raises(UploadNotFoundError):
+            await storage.list_parts(bucket, key, upload_id)
+        assert [u async for page in storage.iter_multipart_uploads(bucket, key) for u in page] == []

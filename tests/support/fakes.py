@@ -3,21 +3,51 @@ end-to-end tests run the real Postgres, S3 and Kafka). Each fake passes the same
 as its real adapter (tests/support/contracts.py)."""
 
 import contextlib
+import copy
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
+from intake_cleanup.domain import IndexedSession
+from intake_cleanup.ports import Cursor
+from intake_completion import domain as completion_domain
+from intake_completion import saga
+from intake_completion.domain import Asset
+from intake_completion.saga import Attempt, Step
+from intake_contracts.commands import (
+    CommandSpec,
+    CommandType,
+    CompletedPart,
+    CompletionResult,
+    FailedSessions,
+    PruneResult,
+)
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError
-from intake_contracts.events import EventType
+from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.events import EVENT_MODELS, EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import UploadedPart, UploadStatus, UploadType
+from intake_contracts.sessions import (
+    SessionRecord,
+    StatusView,
+    UploadedPart,
+    UploadStatus,
+    UploadType,
+)
 from intake_initiation.domain import Session
+from intake_runtime.storage.s3 import (
+    MultipartUpload,
+    StorageError,
+    StoredObject,
+    StoredPart,
+    UploadNotFoundError,
+)
 
 LIVE = (UploadStatus.INITIATING, UploadStatus.UPLOADING)
 
@@ -58,6 +88,9 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> None:
+        model, _ = EVENT_MODELS[event_type]
+        if not isinstance(event, model):  # as the real outbox refuses it
+            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
         self.events.append(Emitted(event_type, event, key, tenant_id, correlation_id))
 
 
@@ -278,3 +311,698 @@ class FakeEventLog:
             if e.tenant_id == tenant_id and e.upload_session_id == upload_session_id
         ]
         return sorted(mine, key=lambda event: event.occurred_at)
+
+
+# --- completion ------------------------------------------------------------------------------
+
+
+@dataclass
+class _SagaRow:
+    attempt: Attempt
+    tries: int = 0
+    last_error: str | None = None
+
+
+class FakeSaga:
+    """Completion's SagaRepository over dicts: the same compare-and-sets as the SQL. Lease
+    times come from the injected clock, the fake's stand-in for the database's now()."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.now = clock
+        self.assets: dict[UUID, Asset] = {}
+        self.rows: dict[UUID, _SagaRow] = {}
+
+    def _live(self, attempt: Attempt) -> bool:
+        return not saga.lease_free(attempt.lease_until, self.now())
+
+    async def asset(self, session_id: UUID, tenant_id: str) -> Asset | None:
+        found = self.assets.get(session_id)
+        return found if found is not None and found.tenant_id == tenant_id else None
+
+    async def asset_of(self, session_id: UUID) -> Asset | None:
+        return self.assets.get(session_id)
+
+    async def insert_asset(self, asset: Asset) -> Asset | None:
+        if asset.upload_session_id in self.assets:
+            return None
+        stored = asset.model_copy(update={"created_at": self.now()})
+        self.assets[asset.upload_session_id] = stored
+        return stored
+
+    async def mark_promoted(self, session_id: UUID, object_key: str) -> Asset | None:
+        found = self.assets.get(session_id)
+        if found is None or found.promoted_at is not None:
+            return None
+        promoted = found.model_copy(update={"object_key": object_key, "promoted_at": self.now()})
+        self.assets[session_id] = promoted
+        return promoted
+
+    async def attempt(self, session_id: UUID) -> Attempt | None:
+        row = self.rows.get(session_id)
+        return row.attempt if row is not None else None
+
+    async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
+        if session_id not in self.rows:
+            attempt = Attempt(session_id, tenant_id, asset_id, Step.FINALIZING, None, None)
+            self.rows[session_id] = _SagaRow(attempt)
+
+    async def lock_tenant(self, tenant_id: str) -> None:
+        """Nothing to do: one event loop runs one claim's statements without interleaving."""
+
+    async def running_in_tenant(self, tenant_id: str, session_id: UUID) -> int:
+        return sum(
+            1
+            for row in self.rows.values()
+            if row.attempt.tenant_id == tenant_id
+            and row.attempt.step == Step.FINALIZING
+            and self._live(row.attempt)
+            and row.attempt.upload_session_id != session_id
+        )
+
+    async def advance(self, session_id: UUID, current: Step, owner: UUID, *, release: bool) -> bool:
+        row = self.rows.get(session_id)
+        if row is None or row.attempt.step != current or row.attempt.lease_owner != owner:
+            return False
+        held = (None, None) if release else (owner, row.attempt.lease_until)
+        row.attempt = dataclasses.replace(
+            row.attempt,
+            step=saga.next_step(current),
+            lease_owner=held[0],
+            lease_until=held[1],
+        )
+        row.last_error = None
+        return True
+
+    async def due(self, limit: int) -> list[UUID]:
+        return [
+            session_id
+            for session_id, row in self.rows.items()
+            if row.attempt.step in saga.BACKGROUND and not self._live(row.attempt)
+        ][:limit]
+
+
+class FakeLeases:
+    """Completion's SagaLeases over the FakeSaga's rows; `down` makes every call fail, as a
+    lost database would (so a crash's lease is left to expire)."""
+
+    def __init__(self, rows: FakeSaga) -> None:
+        self._saga = rows
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise OSError("database unreachable")
+
+    async def claim(
+        self, session_id: UUID, steps: Iterable[Step], owner: UUID, lease_s: float
+    ) -> Attempt | None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is None or row.attempt.step not in set(steps) or self._saga._live(row.attempt):
+            return None
+        until = self._saga.now() + timedelta(seconds=lease_s)
+        row.attempt = dataclasses.replace(row.attempt, lease_owner=owner, lease_until=until)
+        row.tries += 1
+        return row.attempt
+
+    async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is not None and row.attempt.lease_owner == owner:
+            until = self._saga.now() + timedelta(seconds=lease_s)
+            row.attempt = dataclasses.replace(row.attempt, lease_until=until)
+
+    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None:
+        self._check()
+        row = self._saga.rows.get(session_id)
+        if row is not None and row.attempt.lease_owner == owner:
+            row.attempt = dataclasses.replace(row.attempt, lease_owner=None, lease_until=None)
+            row.last_error = error
+
+
+@dataclass
+class FakeSagaUnit:
+    saga: FakeSaga
+    leases: FakeLeases
+    outbox: FakeOutbox
+
+
+class FakeSagaDatabase:
+    """Completion's SagaDatabase: a transaction that raises leaves rows and events as they were."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.saga = FakeSaga(clock)
+        self.leases = FakeLeases(self.saga)
+        self.outbox = FakeOutbox()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeSagaUnit]:
+        assets, rows = dict(self.saga.assets), copy.deepcopy(self.saga.rows)
+        events = list(self.outbox.events)
+        try:
+            yield FakeSagaUnit(self.saga, self.leases, self.outbox)
+        except BaseException:
+            self.saga.assets, self.saga.rows, self.outbox.events = assets, rows, events
+            raise
+
+    def promoted(self) -> list[Emitted]:
+        return [e for e in self.outbox.events if e.event_type == EventType.ASSET_PROMOTED]
+
+    def created(self) -> list[Emitted]:
+        return [e for e in self.outbox.events if e.event_type == EventType.ASSET_CREATED]
+
+
+Failure = BaseException | Callable[[], object]
+
+
+def _fail(failure: Failure | None) -> None:
+    if isinstance(failure, BaseException):
+        raise failure
+    if failure is not None:
+        failure()  # raises
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+class FakeCompletionStorage:
+    """Completion's CompletionStorage over a dict of objects and open multipart uploads.
+
+    `broken` names operations that fail on their next call (once), to stand in for S3 failing
+    (or the process dying) at that point: an error to raise, or a function that raises.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.uploads: dict[str, dict[int, bytes]] = {}
+        self.broken: dict[str, Failure] = {}
+        self.calls: list[str] = []
+
+    def _call(self, operation: str) -> None:
+        self.calls.append(operation)
+        _fail(self.broken.pop(operation, None))
+
+    async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
+        self._call("finalize")
+        if session.upload_type == UploadType.MULTIPART:
+            self._complete_multipart(session, parts)
+        stored = self.objects.get((session.bucket, session.temp_key))
+        if stored is None:
+            raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
+        completion_domain.check_size(len(stored), session.size_bytes)
+
+    def _complete_multipart(
+        self, session: SessionRecord, requested: Sequence[CompletedPart] | None
+    ) -> None:
+        upload_id = session.multipart_upload_id
+        if upload_id is None or session.part_count is None:
+            raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "the multipart upload was never opened")
+        stored = self.uploads.get(upload_id)
+        if stored is None:  # completed by an earlier attempt, or aborted
+            return
+        uploaded = [
+            completion_domain.UploadedPart(number, len(data), _etag(data))
+            for number, data in stored.items()
+        ]
+        chosen = completion_domain.parts_to_complete(
+            uploaded, requested, session.part_count, session.size_bytes
+        )
+        body = b"".join(stored[number] for number, _ in chosen)
+        self.objects[session.bucket, session.temp_key] = body
+        del self.uploads[upload_id]
+
+    async def verify_checksum(self, session: SessionRecord, declared_sha256: str) -> None:
+        self._call("verify_checksum")
+        body = self.objects.get((session.bucket, session.temp_key), b"")
+        completion_domain.check_checksum(hashlib.sha256(body).hexdigest(), declared_sha256)
+
+    async def copy_to_permanent(self, asset: Asset, target: str) -> None:
+        self._call("copy_to_permanent")
+        landed = self.objects.get((asset.bucket, target))
+        if landed is not None and len(landed) == asset.size_bytes:
+            return
+        source = self.objects.get((asset.bucket, asset.object_key))
+        if source is None:
+            raise DomainError(
+                ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
+            )
+        self.objects[asset.bucket, target] = source
+
+    async def delete(self, bucket: str, key: str) -> None:
+        self._call("delete")
+        self.objects.pop((bucket, key), None)
+
+
+class FakeInitiation:
+    """Completion's SessionPeers: initiation's begin_completion and mark_completed rules over
+    a dict of session records (its refusals as the DomainError the real client raises)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[UUID, SessionRecord] = {}
+        self.broken: dict[str, Failure] = {}
+
+    def _call(self, operation: str) -> None:
+        _fail(self.broken.pop(operation, None))
+
+    def _find(self, session_id: UUID, principal: Principal) -> SessionRecord:
+        found = self.sessions.get(session_id)
+        if found is None or found.tenant_id != principal.tenant_id:
+            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        return found
+
+    async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord:
+        self._call("begin_completion")
+        found = self._find(session_id, principal)
+        if found.status in {UploadStatus.COMPLETED, UploadStatus.UPLOADING}:
+            return found
+        codes = {
+            UploadStatus.CANCELLED: ErrorCode.UPLOAD_CANCELLED,
+            UploadStatus.FAILED: ErrorCode.UPLOAD_FAILED,
+        }
+        code = codes.get(found.status, ErrorCode.INVALID_SESSION_STATE)
+        raise DomainError(code, f"upload session is {found.status}")
+
+    async def mark_completed(
+        self, session_id: UUID, asset_id: UUID, principal: Principal
+    ) -> SessionRecord:
+        self._call("mark_completed")
+        found = self._find(session_id, principal)
+        if found.status == UploadStatus.COMPLETED and found.asset_id == asset_id:
+            return found
+        if found.status != UploadStatus.UPLOADING:
+            raise DomainError(ErrorCode.INVALID_SESSION_STATE, f"upload session is {found.status}")
+        completed = found.model_copy(
+            update={"status": UploadStatus.COMPLETED, "asset_id": asset_id}
+        )
+        self.sessions[session_id] = completed
+        return completed
+
+
+# --- cleanup ---------------------------------------------------------------------------------
+
+_RANK = {UploadStatus.INITIATING: 0, UploadStatus.UPLOADING: 1}
+
+
+def _rank(status: UploadStatus) -> int:
+    return _RANK.get(status, 2)
+
+
+@dataclass
+class _IndexRow:
+    session: IndexedSession  # asset_created/asset_promoted are read from `assets`
+    updated_at: datetime
+
+
+class FakeIndex:
+    """Cleanup's IndexRepository over dicts, with the SQL's rules: statuses only go forward,
+    keyset pages in (column, id) order, promotion kept once seen."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, _IndexRow] = {}
+        self.assets: dict[UUID, tuple[UUID, str, bool]] = {}
+        self.seen: set[UUID] = set()
+
+    def _view(self, row: _IndexRow) -> IndexedSession:
+        asset = self.assets.get(row.session.id)
+        return dataclasses.replace(
+            row.session,
+            asset_created=asset is not None,
+            asset_promoted=asset is not None and asset[2],
+        )
+
+    def add(self, session: IndexedSession) -> None:
+        """Test set-up: a session as the index would hold it after its events."""
+        self.rows[session.id] = _IndexRow(session, session.last_event_at)
+
+    def _page(
+        self,
+        keep: Callable[[IndexedSession], bool],
+        column: Callable[[IndexedSession], datetime],
+        page: tuple[int, str | None, Cursor],
+    ) -> list[IndexedSession]:
+        limit, tenant_id, after = page
+        found = [
+            view
+            for view in map(self._view, self.rows.values())
+            if keep(view)
+            and (tenant_id is None or view.tenant_id == tenant_id)
+            and (after is None or (column(view), view.id) > after)
+        ]
+        return sorted(found, key=lambda view: (column(view), view.id))[:limit]
+
+    async def idle_sessions(
+        self, idle_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: s.status == UploadStatus.UPLOADING and s.active_since < idle_before,
+            lambda s: s.active_since,
+            (limit, tenant_id, after),
+        )
+
+    async def expired_sessions(
+        self, now: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: s.status in LIVE and s.expires_at <= now,
+            lambda s: s.expires_at,
+            (limit, tenant_id, after),
+        )
+
+    async def unreconciled_sessions(
+        self, completed_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return self._page(
+            lambda s: (
+                s.status == UploadStatus.COMPLETED
+                and s.last_event_at <= completed_before
+                and not s.asset_promoted
+            ),
+            lambda s: s.last_event_at,
+            (limit, tenant_id, after),
+        )
+
+    async def advance_statuses(self, statuses: Sequence[tuple[UUID, UploadStatus]]) -> None:
+        for session_id, status in statuses:
+            row = self.rows.get(session_id)
+            if row is not None and _rank(status) > _rank(row.session.status):
+                row.session = dataclasses.replace(row.session, status=status)
+
+    async def raise_active_since_many(
+        self, session_ids: Sequence[UUID], active_since: datetime
+    ) -> None:
+        for session_id in session_ids:
+            row = self.rows.get(session_id)
+            if row is not None:
+                since = max(row.session.active_since, active_since)
+                row.session = dataclasses.replace(row.session, active_since=since)
+
+    async def sessions_by_ids(self, ids: Sequence[UUID]) -> dict[UUID, IndexedSession]:
+        return {i: self._view(self.rows[i]) for i in ids if i in self.rows}
+
+    async def claim_events(self, message_ids: Sequence[UUID]) -> set[UUID]:
+        fresh = set(message_ids) - self.seen
+        self.seen |= fresh
+        return fresh
+
+    async def upsert_sessions(
+        self, events: Sequence[tuple[UploadLifecycleEvent, datetime]]
+    ) -> None:
+        for event, occurred_at in events:
+            row = self.rows.get(event.upload_session_id)
+            if row is None:
+                self.add(
+                    IndexedSession(
+                        id=event.upload_session_id,
+                        tenant_id=event.tenant_id,
+                        status=event.status,
+                        bucket=event.bucket,
+                        temp_key=event.temp_key,
+                        multipart_upload_id=event.multipart_upload_id,
+                        expires_at=event.expires_at,
+                        last_event_at=occurred_at,
+                        active_since=occurred_at,
+                        asset_id=event.asset_id,
+                        asset_created=False,
+                        asset_promoted=False,
+                    )
+                )
+                continue
+            old = row.session
+            newer = _rank(event.status) > _rank(old.status)
+            same = _rank(event.status) == _rank(old.status) and occurred_at >= old.last_event_at
+            if newer or same:
+                row.session = dataclasses.replace(
+                    old,
+                    status=event.status,
+                    multipart_upload_id=event.multipart_upload_id or old.multipart_upload_id,
+                    expires_at=event.expires_at,
+                    last_event_at=max(old.last_event_at, occurred_at),
+                    active_since=max(old.active_since, occurred_at),
+                    asset_id=event.asset_id or old.asset_id,
+                )
+
+    async def record_assets(self, assets: Sequence[tuple[UUID, UUID, str, bool]]) -> None:
+        for session_id, asset_id, tenant_id, promoted in assets:
+            before = self.assets.get(session_id)
+            kept = promoted or (before is not None and before[2])
+            self.assets[session_id] = (asset_id, tenant_id, kept)
+
+
+class FakeIndexDatabase:
+    """Cleanup's IndexDatabase: a transaction that raises leaves the index as it was."""
+
+    def __init__(self) -> None:
+        self.index = FakeIndex()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeIndex]:
+        saved = copy.deepcopy((self.index.rows, self.index.assets, self.index.seen))
+        try:
+            yield self.index
+        except BaseException:
+            self.index.rows, self.index.assets, self.index.seen = saved
+            raise
+
+
+class FakeRetention:
+    """Cleanup's RetentionRepository: rows by the instant they became prunable, per table."""
+
+    def __init__(self) -> None:
+        self.aged: dict[str, list[datetime]] = {"index": [], "seen_events": [], "job_runs": []}
+        self.unclaimed: dict[str, datetime] = {}
+        self.batches: list[tuple[str, int]] = []
+
+    def _prune(self, table: str, older_than: datetime, limit: int) -> int:
+        doomed = sorted(at for at in self.aged[table] if at < older_than)[:limit]
+        for at in doomed:
+            self.aged[table].remove(at)
+        self.batches.append((table, len(doomed)))
+        return len(doomed)
+
+    async def prune_index(self, older_than: datetime, limit: int) -> int:
+        return self._prune("index", older_than, limit)
+
+    async def prune_seen_events(self, older_than: datetime, limit: int) -> int:
+        return self._prune("seen_events", older_than, limit)
+
+    async def prune_job_runs(self, older_than: datetime, limit: int) -> int:
+        return self._prune("job_runs", older_than, limit)
+
+    async def unclaimed_since(self, unclaimed: Sequence[str], now: datetime) -> dict[str, datetime]:
+        self.unclaimed = {topic: self.unclaimed.get(topic, now) for topic in unclaimed}
+        return dict(self.unclaimed)
+
+    async def forget(self, deleted: Sequence[str]) -> None:
+        for topic in deleted:
+            self.unclaimed.pop(topic, None)
+
+
+@dataclass
+class _Upload:
+    upload: MultipartUpload
+    parts: list[StoredPart] = field(default_factory=list)
+
+
+class FakeObjectStore:
+    """Cleanup's CleanupStorage over dicts, listing in pages of `page_size` as S3 does.
+
+    `failing_keys` refuse deletes and aborts with a StorageError; `sticky_uploads` survive an
+    abort (S3 answered, but the upload is still listed with its parts)."""
+
+    def __init__(self, page_size: int = 1000) -> None:
+        self.page_size = page_size
+        self.objects: dict[str, dict[str, StoredObject]] = {}
+        self.uploads: dict[str, dict[str, _Upload]] = {}
+        self.failing_keys: set[str] = set()
+        self.sticky_uploads: set[str] = set()
+        self.deleted: list[tuple[str, str]] = []
+        self.aborted: list[tuple[str, str]] = []
+
+    def put(self, bucket: str, key: str, at: datetime, size: int = 5) -> None:
+        self.objects.setdefault(bucket, {})[key] = StoredObject(key, size, at)
+
+    def open_upload(self, bucket: str, key: str, upload_id: str, at: datetime) -> None:
+        self.uploads.setdefault(bucket, {})[upload_id] = _Upload(
+            MultipartUpload(key, upload_id, at), [StoredPart(1, 5, "e")]
+        )
+
+    def _check(self, key: str) -> None:
+        if key in self.failing_keys:
+            raise StorageError("AccessDenied", f"S3 refused {key}")
+
+    async def list_buckets(self, prefix: str = "") -> list[str]:
+        return sorted(b for b in self.objects.keys() | self.uploads.keys() if b.startswith(prefix))
+
+    async def iter_objects(self, bucket: str, prefix: str) -> AsyncIterator[list[StoredObject]]:
+        found = sorted(
+            (o for o in self.objects.get(bucket, {}).values() if o.key.startswith(prefix)),
+            key=lambda o: o.key,
+        )
+        for start in range(0, len(found), self.page_size):
+            yield found[start : start + self.page_size]
+
+    async def iter_multipart_uploads(
+        self, bucket: str, prefix: str
+    ) -> AsyncIterator[list[MultipartUpload]]:
+        found = sorted(
+            (
+                u.upload
+                for u in self.uploads.get(bucket, {}).values()
+                if u.upload.key.startswith(prefix)
+            ),
+            key=lambda u: (u.key, u.upload_id),
+        )
+        for start in range(0, len(found), self.page_size):
+            yield found[start : start + self.page_size]
+
+    async def delete(self, bucket: str, key: str) -> None:
+        self._check(key)
+        self.objects.get(bucket, {}).pop(key, None)
+        self.deleted.append((bucket, key))
+
+    async def abort_multipart(self, bucket: str, key: str, upload_id: str) -> bool:
+        self._check(key)
+        uploads = self.uploads.get(bucket, {})
+        if upload_id not in uploads:
+            return False
+        self.aborted.append((bucket, upload_id))
+        if upload_id not in self.sticky_uploads:
+            del uploads[upload_id]
+        return True
+
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[StoredPart]:
+        found = self.uploads.get(bucket, {}).get(upload_id)
+        if found is None or found.upload.key != key:
+            raise UploadNotFoundError("NoSuchUpload", f"no upload {upload_id}")
+        return list(found.parts)
+
+
+class FakeCleanupPeers:
+    """Initiation and completion as cleanup asks them: fail_sessions with initiation's
+    compare-and-set (sessions in `active` saw activity after the cutoff and stay), complete
+    answering from `assets`, prunes draining `backlog`, promoting keys per tenant.
+    `broken` makes an operation fail on its next call (once)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[UUID, UploadStatus] = {}
+        self.active: set[UUID] = set()
+        self.assets: dict[UUID, CompletionResult] = {}
+        self.backlog: dict[str, int] = {"initiation": 0, "completion": 0}
+        self.promoting: dict[str, set[str]] = {}
+        self.broken: dict[str, Failure] = {}
+        self.fail_calls: list[tuple[list[UUID], str]] = []
+        self.completed: list[UUID] = []
+
+    async def fail_sessions(
+        self,
+        sessions: Sequence[IndexedSession],
+        reason: str,
+        *,
+        idle_before: datetime | None = None,  # noqa: ARG002 - `active` stands for it
+        expired_at: datetime | None = None,  # noqa: ARG002
+    ) -> FailedSessions:
+        _fail(self.broken.pop("fail_sessions", None))
+        self.fail_calls.append(([s.id for s in sessions], reason))
+        moved, unchanged = [], []
+        for session in sessions:
+            status = self.statuses.get(session.id)
+            if status is None:
+                continue
+            if status in LIVE and session.id not in self.active:
+                self.statuses[session.id] = UploadStatus.FAILED
+                moved.append(session.id)
+            else:
+                unchanged.append(StatusView(upload_session_id=session.id, status=status))
+        return FailedSessions(moved=moved, unchanged=unchanged)
+
+    async def complete(self, session: IndexedSession) -> CompletionResult:
+        _fail(self.broken.pop(f"complete:{session.id}", None))
+        self.completed.append(session.id)
+        found = self.assets.get(session.id)
+        if found is None:
+            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        return found
+
+    def _prune(self, name: str, limit: int) -> PruneResult:
+        _fail(self.broken.pop(f"prune:{name}", None))
+        removed = min(limit, self.backlog[name])
+        self.backlog[name] -= removed
+        return PruneResult(removed=removed, inbox_removed=0, outbox_removed=0)
+
+    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
+        return self._prune("initiation", limit)
+
+    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
+        return self._prune("completion", limit)
+
+    async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
+        _fail(self.broken.pop(f"promoting:{tenant_id}", None))
+        return self.promoting.get(tenant_id, set()) & set(keys)
+
+
+class FakeReplyTopics:
+    """Cleanup's ReplyTopics: topic → held by a live consumer; `refuse` names topics whose
+    deletion the broker refuses."""
+
+    def __init__(self, prefix: str = "intake.replies.") -> None:
+        self._prefix = prefix
+        self.topics: dict[str, bool] = {}
+        self.refuse: set[str] = set()
+        self.deleted: list[str] = []
+
+    def prefix(self) -> str:
+        return self._prefix
+
+    async def liveness(self) -> dict[str, bool]:
+        return dict(self.topics)
+
+    async def delete(self, doomed: list[str]) -> dict[str, str | None]:
+        outcome: dict[str, str | None] = {}
+        for topic in doomed:
+            if topic in self.refuse:
+                outcome[topic] = "refused"
+                continue
+            self.topics.pop(topic, None)
+            self.deleted.append(topic)
+            outcome[topic] = None
+        return outcome
+
+
+# --- gateway ---------------------------------------------------------------------------------
+
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Sent:
+    command: CommandType
+    payload: BaseModel
+    principal: Principal
+    key: UUID | None
+
+
+class FakeCommandClient:
+    """The gateway's CommandClient: each command answers what `answers` holds for it (a
+    result model, or an exception to raise), and every call is kept in `sent`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[CommandType, BaseModel | BaseException] = {}
+        self.sent: list[Sent] = []
+
+    async def call(
+        self,
+        command: CommandSpec[Req, Res],
+        payload: Req,
+        principal: Principal,
+        *,
+        key: UUID | None = None,
+    ) -> Res:
+        self.sent.append(Sent(command.name, payload, principal, key))
+        answer = self.answers.get(command.name)
+        if answer is None:
+            raise AssertionError(f"the test gave no answer to {command.name}")
+        if isinstance(answer, BaseException):
+            raise answer
+        return command.result.model_validate(answer.model_dump())

@@ -14,6 +14,7 @@ from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
 from intake_cleanup.peers import Peers
+from intake_cleanup.repo import PostgresIndexDatabase
 from intake_cleanup.scheduler import running_schedule
 from intake_cleanup.service import CleanupService, Clock, utc_now
 from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
@@ -56,7 +57,7 @@ async def open_service(
                 settings.command_workers,
                 settings,
             )
-            subscribe_index(broker, SessionIndex(pool), settings)
+            subscribe_index(broker, SessionIndex(PostgresIndexDatabase(pool)), settings)
         await broker.start()
         relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         if serve:

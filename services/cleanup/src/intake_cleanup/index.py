@@ -5,9 +5,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
-from intake_cleanup import domain, repo
+from intake_cleanup import domain
+from intake_cleanup.ports import IndexDatabase
 from intake_contracts.envelope import Envelope
 from intake_contracts.events import (
     STATUS_EVENT,
@@ -24,8 +23,8 @@ _ASSET_TYPES = frozenset({EventType.ASSET_CREATED, EventType.ASSET_PROMOTED})
 
 
 class SessionIndex:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, database: IndexDatabase) -> None:
+        self._db = database
 
     async def apply(self, envelopes: Sequence[Envelope]) -> int:
         """Apply a batch of events in one transaction; returns how many were new to the index.
@@ -34,12 +33,12 @@ class SessionIndex:
         """
         lifecycle = [e for e in envelopes if e.type in _LIFECYCLE_TYPES]
         assets = [_asset_seen(e) for e in envelopes if e.type in _ASSET_TYPES]
-        async with self._pool.acquire() as connection, connection.transaction():
-            fresh = await repo.claim_events(connection, [e.message_id for e in lifecycle])
+        async with self._db.transaction() as index:
+            fresh = await index.claim_events([e.message_id for e in lifecycle])
             updates = _unseen(lifecycle, fresh)
-            await repo.upsert_sessions(connection, updates)
+            await index.upsert_sessions(updates)
             # Recording an asset is idempotent by itself (keyed by session): no claim needed.
-            await repo.record_assets(connection, assets)
+            await index.record_assets(assets)
         return len(updates) + len(assets)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from intake_cleanup import domain
-from intake_cleanup.peers import Peers
+from intake_cleanup.ports import CleanupPeers, CleanupStorage
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_PROMOTING_KEYS
@@ -21,14 +21,16 @@ from intake_contracts.errors import DomainError, TransientError
 from intake_contracts.events import ResidueRemoved
 from intake_contracts.keys import PERMANENT_PREFIX, asset_of_key
 from intake_runtime.messaging.requests import ReplyTimeoutError
-from intake_runtime.storage.s3 import MultipartUpload, ObjectStore, StorageError
+from intake_runtime.storage.s3 import MultipartUpload, StorageError
 
 ABORT = "abort_multipart"
 STAT = "permanent"
 
 
 class PermanentUploads:
-    def __init__(self, settings: CleanupSettings, store: ObjectStore, peers: Peers) -> None:
+    def __init__(
+        self, settings: CleanupSettings, store: CleanupStorage, peers: CleanupPeers
+    ) -> None:
         self._settings = settings
         self._store = store
         self._peers = peers

@@ -1,6 +1,8 @@
-"""SQL of the cleanup schema: named, parameterised, schema-qualified statements."""
+"""SQL of the cleanup schema: named, parameterised, schema-qualified statements, and the
+Postgres adapter of the index ports (ports.py)."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TypeAlias
 from uuid import UUID
@@ -9,6 +11,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from intake_cleanup.domain import IndexedSession
+from intake_cleanup.ports import Cursor
 from intake_contracts.events import UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus
 
@@ -113,40 +116,18 @@ def _session(row: asyncpg.Record) -> IndexedSession:
     )
 
 
-async def claim_events(connection: Connection, message_ids: Sequence[UUID]) -> set[UUID]:
-    """The ids not applied before: a redelivered event changes nothing."""
-    rows = await connection.fetch(CLAIM_EVENTS, list(message_ids))
-    return {row["message_id"] for row in rows}
-
-
-async def upsert_sessions(
-    connection: Connection, events: Sequence[tuple[UploadLifecycleEvent, datetime]]
-) -> None:
-    """In the order given: a session's events arrive in order on its partition."""
-    await connection.executemany(
-        UPSERT_SESSION,
-        [
-            (
-                event.upload_session_id,
-                event.tenant_id,
-                event.status.value,
-                event.bucket,
-                event.temp_key,
-                event.multipart_upload_id,
-                event.expires_at,
-                occurred_at,
-                event.asset_id,
-            )
-            for event, occurred_at in events
-        ],
+def _upsert_values(event: UploadLifecycleEvent, occurred_at: datetime) -> tuple[object, ...]:
+    return (
+        event.upload_session_id,
+        event.tenant_id,
+        event.status.value,
+        event.bucket,
+        event.temp_key,
+        event.multipart_upload_id,
+        event.expires_at,
+        occurred_at,
+        event.asset_id,
     )
-
-
-async def record_assets(
-    connection: Connection, assets: Sequence[tuple[UUID, UUID, str, bool]]
-) -> None:
-    """(session, asset, tenant, promoted) each; promoted once is promoted for good."""
-    await connection.executemany(RECORD_ASSET, assets)
 
 
 async def record_asset(
@@ -161,9 +142,6 @@ async def advance_status(db: Executor, session_id: UUID, status: UploadStatus) -
 
 async def raise_active_since(db: Executor, session_id: UUID, active_since: datetime) -> None:
     await db.execute(RAISE_ACTIVE_SINCE, session_id, active_since)
-
-
-Cursor: TypeAlias = "tuple[datetime, UUID] | None"
 
 
 async def _page(
@@ -245,3 +223,61 @@ async def finish_run(
     errors: list[str],
 ) -> None:
     await connection.execute(FINISH_RUN, run_id, status, finished_at, stats, errors)
+
+
+class PostgresIndex:
+    """The IndexRepository port on a connection (one transaction) or the pool (autocommit)."""
+
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+
+    async def idle_sessions(
+        self, idle_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return await idle_sessions(self._db, idle_before, limit, tenant_id, after)
+
+    async def expired_sessions(
+        self, now: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return await expired_sessions(self._db, now, limit, tenant_id, after)
+
+    async def unreconciled_sessions(
+        self, completed_before: datetime, limit: int, tenant_id: str | None, after: Cursor = None
+    ) -> list[IndexedSession]:
+        return await unreconciled_sessions(self._db, completed_before, limit, tenant_id, after)
+
+    async def advance_statuses(self, statuses: Sequence[tuple[UUID, UploadStatus]]) -> None:
+        await advance_statuses(self._db, statuses)
+
+    async def raise_active_since_many(
+        self, session_ids: Sequence[UUID], active_since: datetime
+    ) -> None:
+        await raise_active_since_many(self._db, session_ids, active_since)
+
+    async def sessions_by_ids(self, ids: Sequence[UUID]) -> dict[UUID, IndexedSession]:
+        return await sessions_by_ids(self._db, ids)
+
+    async def claim_events(self, message_ids: Sequence[UUID]) -> set[UUID]:
+        rows = await self._db.fetch(CLAIM_EVENTS, list(message_ids))
+        return {row["message_id"] for row in rows}
+
+    async def upsert_sessions(
+        self, events: Sequence[tuple[UploadLifecycleEvent, datetime]]
+    ) -> None:
+        await self._db.executemany(UPSERT_SESSION, [_upsert_values(*entry) for entry in events])
+
+    async def record_assets(self, assets: Sequence[tuple[UUID, UUID, str, bool]]) -> None:
+        await self._db.executemany(RECORD_ASSET, assets)
+
+
+class PostgresIndexDatabase:
+    """The IndexDatabase port over the pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.index = PostgresIndex(pool)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresIndex]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            yield PostgresIndex(connection)

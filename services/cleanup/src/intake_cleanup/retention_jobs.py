@@ -9,29 +9,32 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-import asyncpg
-
-from intake_cleanup import domain, retention_repo
-from intake_cleanup.peers import Peers
-from intake_cleanup.repo import Connection
+from intake_cleanup import domain
+from intake_cleanup.ports import CleanupPeers, ReplyTopics, RetentionRepository
 from intake_cleanup.report import RunReport
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import PruneResult
 from intake_contracts.errors import DomainError
-from intake_runtime.messaging import reply_topics
 from intake_runtime.messaging.requests import ReplyTimeoutError
 
 log = logging.getLogger(__name__)
 
 Batch = Callable[[datetime, int], Awaitable[PruneResult]]
-LocalBatch = Callable[[Connection, datetime, int], Awaitable[int]]
+LocalBatch = Callable[[datetime, int], Awaitable[int]]
 
 
 class RetentionJobs:
-    def __init__(self, settings: CleanupSettings, pool: asyncpg.Pool, peers: Peers) -> None:
+    def __init__(
+        self,
+        settings: CleanupSettings,
+        rows: RetentionRepository,
+        peers: CleanupPeers,
+        reply_topics: ReplyTopics,
+    ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._rows = rows
         self._peers = peers
+        self._topics = reply_topics
 
     async def prune_sessions(self, report: RunReport, now: datetime, _tenant: str | None) -> None:
         """Initiation first, then completion, then cleanup's own index: while a session is
@@ -46,9 +49,9 @@ class RetentionJobs:
             except (DomainError, ReplyTimeoutError) as error:
                 report.error(f"prune {name}", error)
         for name, local in (
-            ("index", retention_repo.prune_index),
-            ("seen_events", retention_repo.prune_seen_events),
-            ("job_runs", retention_repo.prune_job_runs),
+            ("index", self._rows.prune_index),
+            ("seen_events", self._rows.prune_seen_events),
+            ("job_runs", self._rows.prune_job_runs),
         ):
             await self._prune_local(report, name, local, older_than)
 
@@ -69,8 +72,7 @@ class RetentionJobs:
     ) -> None:
         limit = self._settings.batch_limit
         while True:
-            async with self._pool.acquire() as connection, connection.transaction():
-                removed = await batch(connection, older_than, limit)
+            removed = await batch(older_than, limit)
             report.count(f"{name}_removed", removed)
             if removed < limit:
                 return
@@ -79,15 +81,13 @@ class RetentionJobs:
         """Delete the reply topics of this namespace that no consumer has held for the grace
         period. A live instance's consumer is a member of its topic's presence group, so its
         topic is never a candidate."""
-        bootstrap = self._settings.kafka_bootstrap_servers
-        liveness = await reply_topics.reply_topics_liveness(bootstrap)
-        prefix = reply_topics.reply_prefix()
+        liveness = await self._topics.liveness()
+        prefix = self._topics.prefix()
         mine = {t: live for t, live in liveness.items() if domain.is_reply_topic(t, prefix)}
         unclaimed = sorted(t for t, live in mine.items() if not live)
         report.count("listed", len(mine))
         report.count("unclaimed", len(unclaimed))
-        async with self._pool.acquire() as connection, connection.transaction():
-            since = await retention_repo.unclaimed_since(connection, unclaimed, now)
+        since = await self._rows.unclaimed_since(unclaimed, now)
         doomed = [
             topic
             for topic in unclaimed
@@ -101,13 +101,13 @@ class RetentionJobs:
         if not doomed:
             return
         # Looked at again just before deleting: an instance that joined meanwhile keeps its topic.
-        again = await reply_topics.reply_topics_liveness(bootstrap)
+        again = await self._topics.liveness()
         doomed = [topic for topic in doomed if not again.get(topic, False)]
-        outcome = await reply_topics.delete_topics(bootstrap, doomed) if doomed else {}
+        outcome = await self._topics.delete(doomed) if doomed else {}
         deleted = [topic for topic, error in outcome.items() if error is None]
         for topic, error in outcome.items():
             if error is not None:
                 report.error(f"delete reply topic {topic}", RuntimeError(error))
-        await retention_repo.forget(self._pool, deleted)
+        await self._rows.forget(deleted)
         report.count("deleted", len(deleted))
         log.info("reply topics swept", extra={"deleted": deleted})

@@ -1,7 +1,10 @@
-"""SQL of cleanup's own retention: its index, seen events, job runs, unclaimed reply topics."""
+"""SQL of cleanup's own retention: its index, seen events, job runs, unclaimed reply topics;
+and its Postgres adapter (the RetentionRepository port of ports.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+
+import asyncpg
 
 from intake_cleanup.repo import Connection, Executor
 
@@ -67,3 +70,38 @@ async def unclaimed_since(
 
 async def forget(db: Executor, deleted: Sequence[str]) -> None:
     await db.execute(FORGET_DELETED, list(deleted))
+
+
+LocalPrune = Callable[[Connection, datetime, int], Awaitable[int]]
+
+
+class PostgresRetention:
+    """The RetentionRepository port: each prune in one short transaction of its own."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def _batch(
+        self,
+        prune: Callable[[Connection, datetime, int], Awaitable[int]],
+        older: datetime,
+        limit: int,
+    ) -> int:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await prune(connection, older, limit)
+
+    async def prune_index(self, older_than: datetime, limit: int) -> int:
+        return await self._batch(prune_index, older_than, limit)
+
+    async def prune_seen_events(self, older_than: datetime, limit: int) -> int:
+        return await self._batch(prune_seen_events, older_than, limit)
+
+    async def prune_job_runs(self, older_than: datetime, limit: int) -> int:
+        return await self._batch(prune_job_runs, older_than, limit)
+
+    async def unclaimed_since(self, unclaimed: Sequence[str], now: datetime) -> dict[str, datetime]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await unclaimed_since(connection, unclaimed, now)
+
+    async def forget(self, deleted: Sequence[str]) -> None:
+        await forget(self._pool, deleted)

@@ -14,8 +14,10 @@ from intake_cleanup import domain, repo
 from intake_cleanup.domain import Job, RunStatus
 from intake_cleanup.peers import SYSTEM_TENANT, Peers, system_principal
 from intake_cleanup.permanent_uploads import PermanentUploads
+from intake_cleanup.repo import PostgresIndex
 from intake_cleanup.report import RunReport
 from intake_cleanup.retention_jobs import RetentionJobs
+from intake_cleanup.retention_repo import PostgresRetention
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -23,6 +25,7 @@ from intake_contracts.commands import JobRunView, RunCleanupJob
 from intake_contracts.events import CleanupRunCompleted, EventType
 from intake_runtime import metrics
 from intake_runtime.messaging.dispatch import Command
+from intake_runtime.messaging.reply_topics import KafkaReplyTopics
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import ObjectStore
 
@@ -51,10 +54,12 @@ class CleanupService:
         self._pool = pool
         self._outbox = outbox
         self._now = clock
-        sessions = SessionJobs(settings, pool, peers, store)
-        storage = StorageJobs(settings, pool, store)
+        index = PostgresIndex(pool)
+        sessions = SessionJobs(settings, index, peers, store)
+        storage = StorageJobs(settings, index, store)
         permanent = PermanentUploads(settings, store, peers)
-        retention = RetentionJobs(settings, pool, peers)
+        topics = KafkaReplyTopics(settings.kafka_bootstrap_servers)
+        retention = RetentionJobs(settings, PostgresRetention(pool), peers, topics)
 
         async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
             await storage.orphaned_multipart(report, now)

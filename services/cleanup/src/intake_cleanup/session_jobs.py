@@ -9,25 +9,23 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
-import asyncpg
-
-from intake_cleanup import domain, repo
+from intake_cleanup import domain
 from intake_cleanup.domain import IndexedSession
-from intake_cleanup.peers import Peers
+from intake_cleanup.ports import CleanupPeers, CleanupStorage, Cursor, IndexRepository
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_SESSIONS_PER_FAIL, FailedSessions
 from intake_contracts.errors import DomainError, TransientError
 from intake_contracts.sessions import UploadStatus
 from intake_runtime.messaging.requests import ReplyTimeoutError
-from intake_runtime.storage.s3 import ObjectStore, StorageError
+from intake_runtime.storage.s3 import StorageError
 
 log = logging.getLogger(__name__)
 
 ABANDONED = "abandoned"
 EXPIRED = "expired"
 
-Fetch = Callable[[repo.Cursor], Awaitable[list[IndexedSession]]]
+Fetch = Callable[[Cursor], Awaitable[list[IndexedSession]]]
 SortKey = Callable[[IndexedSession], datetime]
 
 
@@ -35,28 +33,32 @@ class SessionJobs:
     """Each job asks initiation or completion to act; neither trusts cleanup's index blindly."""
 
     def __init__(
-        self, settings: CleanupSettings, pool: asyncpg.Pool, peers: Peers, store: ObjectStore
+        self,
+        settings: CleanupSettings,
+        index: IndexRepository,
+        peers: CleanupPeers,
+        store: CleanupStorage,
     ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._index = index
         self._peers = peers
         self._store = store
 
     async def detect_abandoned(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         idle_before = domain.cutoff(now, self._settings.abandoned_after_s)
 
-        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+        async def fetch(after: Cursor) -> list[IndexedSession]:
             limit = self._settings.batch_limit
-            return await repo.idle_sessions(self._pool, idle_before, limit, tenant, after)
+            return await self._index.idle_sessions(idle_before, limit, tenant, after)
 
         async for page in self._pages(report, fetch, lambda s: s.active_since):
             candidates = [s for s in page if domain.is_abandoned(s, idle_before)]
             await self._fail(report, candidates, ABANDONED, idle_before=idle_before)
 
     async def expire_sessions(self, report: RunReport, now: datetime, tenant: str | None) -> None:
-        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+        async def fetch(after: Cursor) -> list[IndexedSession]:
             limit = self._settings.batch_limit
-            return await repo.expired_sessions(self._pool, now, limit, tenant, after)
+            return await self._index.expired_sessions(now, limit, tenant, after)
 
         async for page in self._pages(report, fetch, lambda s: s.expires_at):
             candidates = [s for s in page if domain.is_expired(s, now)]
@@ -65,9 +67,9 @@ class SessionJobs:
     async def reconcile(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         before = domain.cutoff(now, self._settings.reconcile_after_s)
 
-        async def fetch(after: repo.Cursor) -> list[IndexedSession]:
+        async def fetch(after: Cursor) -> list[IndexedSession]:
             limit = self._settings.batch_limit
-            return await repo.unreconciled_sessions(self._pool, before, limit, tenant, after)
+            return await self._index.unreconciled_sessions(before, limit, tenant, after)
 
         async for page in self._pages(report, fetch, lambda s: s.last_event_at):
             candidates = [s for s in page if domain.needs_reconcile(s, before)]
@@ -81,7 +83,7 @@ class SessionJobs:
         self, report: RunReport, fetch: Fetch, sort_key: SortKey
     ) -> AsyncIterator[list[IndexedSession]]:
         """Every candidate once, a page at a time, until a page comes back short."""
-        after: repo.Cursor = None
+        after: Cursor = None
         while True:
             page = await fetch(after)
             if page:
@@ -130,10 +132,10 @@ class SessionJobs:
         report.count("already_terminal", len(outcome.terminal))
         report.count("unknown", len(chunk) - len(moved) - len(result.unchanged))
         failed = [(session.id, UploadStatus.FAILED) for session in moved]
-        await repo.advance_statuses(self._pool, failed + outcome.terminal)
+        await self._index.advance_statuses(failed + outcome.terminal)
         if idle_before is not None:
             # Initiation saw activity after the cutoff: remember it, so the next run waits.
-            await repo.raise_active_since_many(self._pool, outcome.live, idle_before)
+            await self._index.raise_active_since_many(outcome.live, idle_before)
         await bounded(
             self._settings.s3_concurrency, moved, lambda s: self._remove_residue(report, s)
         )
@@ -165,7 +167,5 @@ class SessionJobs:
         # The reply says where the bytes are now; promotion goes on in completion, and its
         # asset.promoted event marks the session done here.
         promoted = asset.promoted_at is not None
-        await repo.record_asset(
-            self._pool, session.id, asset.asset_id, session.tenant_id, promoted=promoted
-        )
+        await self._index.record_assets([(session.id, asset.asset_id, session.tenant_id, promoted)])
         report.count("completed" if promoted else "promoting")

@@ -4,10 +4,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
-from intake_cleanup import domain, repo
+from intake_cleanup import domain
 from intake_cleanup.domain import IndexedSession
+from intake_cleanup.ports import CleanupStorage, IndexRepository
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.errors import TransientError
@@ -15,7 +14,6 @@ from intake_contracts.events import ResidueRemoved
 from intake_contracts.keys import TEMP_PREFIX, session_id_of_temp_key
 from intake_runtime.storage.s3 import (
     MultipartUpload,
-    ObjectStore,
     StorageError,
     StoredObject,
     UploadNotFoundError,
@@ -26,9 +24,11 @@ DELETE = "delete_object"
 
 
 class StorageJobs:
-    def __init__(self, settings: CleanupSettings, pool: asyncpg.Pool, store: ObjectStore) -> None:
+    def __init__(
+        self, settings: CleanupSettings, index: IndexRepository, store: CleanupStorage
+    ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._index = index
         self._store = store
 
     async def buckets(self) -> list[str]:
@@ -90,7 +90,7 @@ class StorageJobs:
 
     async def _sessions_of(self, keys: Sequence[str]) -> dict[UUID, IndexedSession]:
         ids = {sid for key in keys if (sid := session_id_of_temp_key(key)) is not None}
-        return await repo.sessions_by_ids(self._pool, sorted(ids))
+        return await self._index.sessions_by_ids(sorted(ids))
 
     @staticmethod
     def _reason(

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from intake_completion.handlers import build_dispatcher
 from intake_completion.peers import Peers
 from intake_completion.promotion import Promoter, sweeping
+from intake_completion.repo import PostgresSagaDatabase
 from intake_completion.retention import CompletionRetention
 from intake_completion.service import CompletionService
 from intake_completion.settings import SCHEMA, SERVICE, CompletionSettings
-from intake_completion.storage import CompletionStorage, CopyPlan
+from intake_completion.storage import CopyPlan, S3CompletionStorage
 from intake_contracts import topics
 from intake_runtime.bootstrap import (
     health_server,
@@ -34,7 +35,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         # Listening for replies before any command is consumed: no reply can be missed.
         replies = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
-        storage = CompletionStorage(
+        storage = S3CompletionStorage(
             store,
             CopyPlan(
                 settings.multipart_copy_threshold,
@@ -42,11 +43,9 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
                 settings.copy_concurrency,
             ),
         )
-        outbox = Outbox(SCHEMA)
-        promoter = await stack.enter_async_context(
-            sweeping(Promoter(settings, pool, storage, outbox))
-        )
-        service = CompletionService(settings, pool, storage, Peers(replies), outbox, promoter)
+        database = PostgresSagaDatabase(pool, Outbox(SCHEMA))
+        promoter = await stack.enter_async_context(sweeping(Promoter(settings, database, storage)))
+        service = CompletionService(settings, database, storage, Peers(replies), promoter)
         dispatcher = build_dispatcher(service, CompletionRetention(pool))
         dispatcher.subscribe(
             broker,

@@ -6,16 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from uuid import UUID
 
-import asyncpg
-
-from intake_completion import repo
+from intake_completion.ports import SagaLeases
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def held(
-    pool: asyncpg.Pool, session_id: UUID, owner: UUID, lease_s: float
+    leases: SagaLeases, session_id: UUID, owner: UUID, lease_s: float
 ) -> AsyncIterator[None]:
     """Renew `owner`'s lease every third of its length until the block ends."""
 
@@ -23,8 +21,8 @@ async def held(
         while True:
             await asyncio.sleep(lease_s / 3)
             try:
-                await repo.renew(pool, session_id, owner, lease_s)
-            except (asyncpg.PostgresError, OSError) as error:
+                await leases.renew(session_id, owner, lease_s)
+            except Exception as error:  # whatever the database raised
                 # One missed renewal leaves two more before the lease expires.
                 log.warning("lease not renewed", extra={"error": str(error)})
 
@@ -37,9 +35,9 @@ async def held(
             await renewal
 
 
-async def release(pool: asyncpg.Pool, session_id: UUID, owner: UUID, error: BaseException) -> None:
+async def release(leases: SagaLeases, session_id: UUID, owner: UUID, error: BaseException) -> None:
     """Give the step back after a failure, so a retry need not wait for the lease to expire."""
     try:
-        await repo.release(pool, session_id, owner, f"{type(error).__name__}: {error}"[:500])
-    except (asyncpg.PostgresError, OSError) as failure:
+        await leases.release(session_id, owner, f"{type(error).__name__}: {error}"[:500])
+    except Exception as failure:  # whatever the database raised
         log.warning("lease not released; it expires", extra={"error": str(failure)})

@@ -12,16 +12,13 @@ import os
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID, uuid4
 
-import asyncpg
-
-from intake_completion import faults, leases, repo, saga, views
+from intake_completion import faults, leases, saga, views
 from intake_completion.domain import Asset
+from intake_completion.ports import CompletionStorage, SagaDatabase
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
-from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
 from intake_contracts.events import EventType
-from intake_runtime.postgres.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +29,13 @@ class Promoter:
     def __init__(
         self,
         settings: CompletionSettings,
-        pool: asyncpg.Pool,
+        database: SagaDatabase,
         storage: CompletionStorage,
-        outbox: Outbox,
         crash: Callable[[int], object] = os._exit,
     ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._db = database
         self._storage = storage
-        self._outbox = outbox
         self._crash = crash
         self._gate = asyncio.Semaphore(settings.promotion_workers)
         self._running: dict[UUID, asyncio.Task[None]] = {}
@@ -57,9 +52,9 @@ class Promoter:
         """Pick up steps nobody holds: failed ones, and a crashed replica's once expired."""
         while True:
             try:
-                for session_id in await repo.due(self._pool, _SWEEP_BATCH):
+                for session_id in await self._db.saga.due(_SWEEP_BATCH):
                     self.kick(session_id)
-            except (asyncpg.PostgresError, OSError) as error:
+            except Exception as error:  # whatever the database raised: the next sweep retries
                 log.warning("promotion sweep failed", extra={"error": str(error)})
             await asyncio.sleep(self._settings.promotion_sweep_s)
 
@@ -80,16 +75,16 @@ class Promoter:
         """Run the background steps once; False when nothing was due or another worker has them."""
         owner = uuid4()
         lease_s = self._settings.lease_s
-        attempt = await repo.claim(self._pool, session_id, saga.BACKGROUND, owner, lease_s)
+        attempt = await self._db.leases.claim(session_id, saga.BACKGROUND, owner, lease_s)
         if attempt is None:
             return False
         try:
-            async with leases.held(self._pool, session_id, owner, lease_s):
+            async with leases.held(self._db.leases, session_id, owner, lease_s):
                 if attempt.step == Step.PROMOTING:
                     await self._promote(session_id, owner, correlation_id)
                 await self._release_temp(session_id, owner)
         except BaseException as error:
-            await leases.release(self._pool, session_id, owner, error)
+            await leases.release(self._db.leases, session_id, owner, error)
             raise
         log.info("asset promoted", extra={"upload_session_id": str(session_id)})
         return True
@@ -100,28 +95,27 @@ class Promoter:
         await self._storage.copy_to_permanent(asset, target)
         faults.inject(self._settings, CRASH_DURING_PROMOTION, self._crash)
         # One transaction: the Asset names the new key exactly when the event says so.
-        async with self._pool.acquire() as connection, connection.transaction():
-            promoted = await repo.mark_promoted(connection, session_id, target)
+        async with self._db.transaction() as tx:
+            promoted = await tx.saga.mark_promoted(session_id, target)
             if promoted is not None:
-                await self._outbox.add(
-                    connection,
+                await tx.outbox.add(
                     EventType.ASSET_PROMOTED,
                     views.promoted_event(promoted, asset.object_key),
                     key=str(session_id),
                     tenant_id=asset.tenant_id,
                     correlation_id=correlation_id,
                 )
-            if not await repo.advance(connection, session_id, Step.PROMOTING, owner, release=False):
+            if not await tx.saga.advance(session_id, Step.PROMOTING, owner, release=False):
                 raise saga.StepConflictError(f"promotion of {session_id} was taken over")
 
     async def _release_temp(self, session_id: UUID, owner: UUID) -> None:
         asset = await self._asset(session_id)
         # Deleted only now that the Asset names the permanent key: nothing points here.
         await self._storage.delete(asset.bucket, keys.temp_key(session_id))
-        await repo.advance(self._pool, session_id, Step.RELEASING, owner, release=True)
+        await self._db.saga.advance(session_id, Step.RELEASING, owner, release=True)
 
     async def _asset(self, session_id: UUID) -> Asset:
-        asset = await repo.asset_of(self._pool, session_id)
+        asset = await self._db.saga.asset_of(session_id)
         if asset is None:
             raise RuntimeError(f"saga of {session_id} is past finalizing without an asset")
         return asset

@@ -1,7 +1,8 @@
-"""SQL of the completion schema: named, parameterised, schema-qualified statements."""
+"""SQL of the completion schema: named, parameterised, schema-qualified statements, and the
+Postgres adapters of the saga's ports (ports.py)."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import TypeAlias
 from uuid import UUID
@@ -11,20 +12,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from intake_completion import saga
 from intake_completion.domain import Asset
-from intake_completion.saga import Step
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One session's completion saga: the step reached and who works on it."""
-
-    upload_session_id: UUID
-    tenant_id: str
-    asset_id: UUID
-    step: Step
-    lease_owner: UUID | None
-    lease_until: datetime | None
-
+from intake_completion.saga import Attempt, Step
+from intake_runtime.postgres.outbox import BoundOutbox, Outbox
 
 _TABLE = "completion.assets"
 _COLUMNS = ", ".join(Asset.model_fields)
@@ -109,73 +98,89 @@ def _attempt(row: asyncpg.Record | None) -> Attempt | None:
     return Attempt(step=Step(values.pop("step")), **values)
 
 
-async def by_session(db: Executor, session_id: UUID, tenant_id: str) -> Asset | None:
-    return _asset(await db.fetchrow(BY_SESSION, session_id, tenant_id))
+class PostgresSaga:
+    """The SagaRepository port on a connection (one transaction) or the pool (autocommit)."""
+
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+
+    async def asset(self, session_id: UUID, tenant_id: str) -> Asset | None:
+        return _asset(await self._db.fetchrow(BY_SESSION, session_id, tenant_id))
+
+    async def asset_of(self, session_id: UUID) -> Asset | None:
+        return _asset(await self._db.fetchrow(BY_SESSION_ANY_TENANT, session_id))
+
+    async def insert_asset(self, asset: Asset) -> Asset | None:
+        values = [getattr(asset, name) for name in _WRITTEN]
+        return _asset(await self._db.fetchrow(INSERT, *values))
+
+    async def mark_promoted(self, session_id: UUID, object_key: str) -> Asset | None:
+        return _asset(await self._db.fetchrow(MARK_PROMOTED, session_id, object_key))
+
+    async def attempt(self, session_id: UUID) -> Attempt | None:
+        return _attempt(await self._db.fetchrow(ATTEMPT, session_id))
+
+    async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
+        await self._db.execute(OPEN_ATTEMPT, session_id, tenant_id, asset_id)
+
+    async def lock_tenant(self, tenant_id: str) -> None:
+        await self._db.execute(LOCK_TENANT, tenant_id)
+
+    async def running_in_tenant(self, tenant_id: str, session_id: UUID) -> int:
+        return int(await self._db.fetchval(RUNNING_IN_TENANT, tenant_id, session_id))
+
+    async def advance(self, session_id: UUID, current: Step, owner: UUID, *, release: bool) -> bool:
+        target = saga.next_step(current)
+        status = await self._db.execute(
+            ADVANCE, session_id, str(current), str(target), owner, release
+        )
+        return bool(status == "UPDATE 1")
+
+    async def due(self, limit: int) -> list[UUID]:
+        return [row[0] for row in await self._db.fetch(DUE, limit)]
 
 
-async def asset_of(db: Executor, session_id: UUID) -> Asset | None:
-    """The promoter's read: the session id came from the saga row, already tenant-bound."""
-    return _asset(await db.fetchrow(BY_SESSION_ANY_TENANT, session_id))
+class PostgresLeases:
+    """The SagaLeases port: every lease time is the database's now()."""
+
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+
+    async def claim(
+        self, session_id: UUID, steps: Iterable[Step], owner: UUID, lease_s: float
+    ) -> Attempt | None:
+        names = [str(step) for step in steps]
+        return _attempt(await self._db.fetchrow(CLAIM, session_id, names, owner, lease_s))
+
+    async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None:
+        await self._db.execute(RENEW, session_id, owner, lease_s)
+
+    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None:
+        await self._db.execute(RELEASE, session_id, owner, error)
 
 
-async def insert(connection: Connection, asset: Asset) -> Asset | None:
-    """The written asset, or None when the session already has one."""
-    values = [getattr(asset, name) for name in _WRITTEN]
-    return _asset(await connection.fetchrow(INSERT, *values))
+class PostgresSagaUnit:
+    """The SagaUnit port: saga rows, leases and outbox on the connection of one transaction."""
+
+    def __init__(self, connection: Connection, outbox: Outbox) -> None:
+        self.saga = PostgresSaga(connection)
+        self.leases = PostgresLeases(connection)
+        self.outbox: BoundOutbox = outbox.bound(connection)
 
 
-async def mark_promoted(connection: Connection, session_id: UUID, object_key: str) -> Asset | None:
-    """The Asset now naming `object_key`, or None when it was promoted before."""
-    return _asset(await connection.fetchrow(MARK_PROMOTED, session_id, object_key))
+class PostgresSagaDatabase:
+    """The SagaDatabase port over the pool."""
 
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self.saga = PostgresSaga(pool)
+        self.leases = PostgresLeases(pool)
 
-async def attempt(db: Executor, session_id: UUID) -> Attempt | None:
-    return _attempt(await db.fetchrow(ATTEMPT, session_id))
-
-
-async def open_attempt(
-    connection: Connection, session_id: UUID, tenant_id: str, asset_id: UUID
-) -> None:
-    await connection.execute(OPEN_ATTEMPT, session_id, tenant_id, asset_id)
-
-
-async def lock_tenant(connection: Connection, tenant_id: str) -> None:
-    await connection.execute(LOCK_TENANT, tenant_id)
-
-
-async def running_in_tenant(connection: Connection, tenant_id: str, session_id: UUID) -> int:
-    """The tenant's finalizations holding a live lease, this session's own aside."""
-    return int(await connection.fetchval(RUNNING_IN_TENANT, tenant_id, session_id))
-
-
-async def claim(
-    db: Executor, session_id: UUID, steps: Iterable[Step], owner: UUID, lease_s: float
-) -> Attempt | None:
-    """Take the lease when the saga is at one of `steps` and nobody holds it; else None."""
-    row = await db.fetchrow(CLAIM, session_id, [str(step) for step in steps], owner, lease_s)
-    return _attempt(row)
-
-
-async def renew(db: Executor, session_id: UUID, owner: UUID, lease_s: float) -> None:
-    await db.execute(RENEW, session_id, owner, lease_s)
-
-
-async def advance(
-    db: Executor, session_id: UUID, current: Step, owner: UUID, *, release: bool
-) -> bool:
-    """Compare-and-set to the next step; False when the saga or its lease moved on."""
-    target = saga.next_step(current)
-    status = await db.execute(ADVANCE, session_id, str(current), str(target), owner, release)
-    return bool(status == "UPDATE 1")
-
-
-async def release(db: Executor, session_id: UUID, owner: UUID, error: str | None) -> None:
-    await db.execute(RELEASE, session_id, owner, error)
-
-
-async def due(db: Executor, limit: int) -> list[UUID]:
-    """Sessions whose background steps wait for a worker (never taken, failed or crashed)."""
-    return [row[0] for row in await db.fetch(DUE, limit)]
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresSagaUnit]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            yield PostgresSagaUnit(connection, self._outbox)
 
 
 async def prune_done(connection: Connection, older_than: datetime, limit: int) -> int:

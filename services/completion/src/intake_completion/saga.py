@@ -10,9 +10,11 @@ done        nothing left to do
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
+from uuid import UUID
 
 
 class Step(StrEnum):
@@ -27,6 +29,20 @@ _NEXT: Final = {
     Step.PROMOTING: Step.RELEASING,
     Step.RELEASING: Step.DONE,
 }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One session's completion saga: the step reached and who works on it."""
+
+    upload_session_id: UUID
+    tenant_id: str
+    asset_id: UUID
+    step: Step
+    lease_owner: UUID | None
+    lease_until: datetime | None
+
+
 # Steps run after `complete` answered, by the promoter, retried until done.
 BACKGROUND: Final = frozenset({Step.PROMOTING, Step.RELEASING})
 

@@ -4,26 +4,21 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Final, Protocol
 from uuid import UUID, uuid4
 
-import asyncpg
-
-from intake_completion import domain, faults, leases, metrics, repo, saga, views
+from intake_completion import domain, faults, leases, metrics, saga, views
 from intake_completion.domain import Asset
-from intake_completion.promotion import Promoter
+from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
 from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
-from intake_completion.storage import CompletionStorage
 from intake_contracts import keys
 from intake_contracts.commands import CompleteUpload, CompletionResult
-from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
 from intake_contracts.events import EventType
 from intake_contracts.sessions import SessionRecord, UploadStatus
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.ports import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -31,33 +26,29 @@ log = logging.getLogger(__name__)
 _POLL_S: Final = 0.05
 
 
-class Sessions(Protocol):
-    """Initiation as completion needs it (see peers.Peers)."""
+class Promotions(Protocol):
+    """Starts the saga's background steps (promotion.Promoter)."""
 
-    async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord: ...
-
-    async def mark_completed(
-        self, session_id: UUID, asset_id: UUID, principal: Principal
-    ) -> SessionRecord: ...
+    def kick(self, session_id: UUID, correlation_id: str = "") -> None: ...
 
 
 class CompletionService:
-    def __init__(  # noqa: PLR0917 - the composition root hands every collaborator in
+    def __init__(  # noqa: PLR0917 - the composition root hands every port in
         self,
         settings: CompletionSettings,
-        pool: asyncpg.Pool,
+        database: SagaDatabase,
         storage: CompletionStorage,
-        sessions: Sessions,
-        outbox: Outbox,
-        promoter: Promoter,
+        sessions: SessionPeers,
+        promoter: Promotions,
+        clock: Clock = utc_now,
         crash: Callable[[int], object] = os._exit,
     ) -> None:
         self._settings = settings
-        self._pool = pool
+        self._db = database
         self._storage = storage
         self._sessions = sessions
-        self._outbox = outbox
         self._promoter = promoter
+        self._now = clock
         self._crash = crash
 
     async def complete(self, command: Command[CompleteUpload], _: None) -> CompletionResult:
@@ -85,13 +76,13 @@ class CompletionService:
         """The stored Asset's answer, or None. Both reads are scoped to the caller's tenant and
         come before any wait: another tenant's session is refused at once."""
         session_id = command.payload.upload_session_id
-        existing = await repo.by_session(self._pool, session_id, command.tenant_id)
+        existing = await self._db.saga.asset(session_id, command.tenant_id)
         if existing is not None:
             command.principal.require_brand(existing.brand_id)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
                 self._promoter.kick(session_id, command.envelope.correlation_id)
             return views.result(existing, created=False)
-        attempt = await repo.attempt(self._pool, session_id)
+        attempt = await self._db.saga.attempt(session_id)
         if attempt is not None and attempt.tenant_id != command.tenant_id:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
         return None
@@ -107,23 +98,16 @@ class CompletionService:
             command.payload.upload_session_id, command.principal
         )
         owner = uuid4()
-        async with self._pool.acquire() as connection, connection.transaction():
-            await repo.lock_tenant(connection, session.tenant_id)
-            await repo.open_attempt(
-                connection,
+        async with self._db.transaction() as tx:
+            await tx.saga.lock_tenant(session.tenant_id)
+            await tx.saga.open_attempt(
                 session.upload_session_id,
                 session.tenant_id,
                 session.asset_id or keys.asset_id_for(session.upload_session_id),
             )
-            running = await repo.running_in_tenant(
-                connection, session.tenant_id, session.upload_session_id
-            )
-            claimed = await repo.claim(
-                connection,
-                session.upload_session_id,
-                [Step.FINALIZING],
-                owner,
-                self._settings.lease_s,
+            running = await tx.saga.running_in_tenant(session.tenant_id, session.upload_session_id)
+            claimed = await tx.leases.claim(
+                session.upload_session_id, [Step.FINALIZING], owner, self._settings.lease_s
             )
             if claimed is not None and not saga.within_cap(running, self._settings.tenant_cap):
                 raise TransientError(  # rolls the claim back
@@ -141,11 +125,11 @@ class CompletionService:
         loop = asyncio.get_running_loop()
         while loop.time() < deadline:
             await asyncio.sleep(_POLL_S)
-            attempt = await repo.attempt(self._pool, session_id)
+            attempt = await self._db.saga.attempt(session_id)
             if (
                 attempt is None
                 or saga.asset_recorded(attempt.step)
-                or saga.lease_free(attempt.lease_until, datetime.now(UTC))
+                or saga.lease_free(attempt.lease_until, self._now())
             ):
                 return
         raise TransientError(
@@ -157,14 +141,14 @@ class CompletionService:
     ) -> CompletionResult:
         session_id = session.upload_session_id
         try:
-            async with leases.held(self._pool, session_id, owner, self._settings.lease_s):
+            async with leases.held(self._db.leases, session_id, owner, self._settings.lease_s):
                 if session.status != UploadStatus.COMPLETED:
                     session = await self._finish_upload(session, command)
                 # From here the session is COMPLETED: a crash before the Asset is recorded is
                 # repaired by a retry (or reconcile), which claims the step again.
                 asset, created = await self._record(session, owner, command)
         except BaseException as error:
-            await leases.release(self._pool, session_id, owner, error)
+            await leases.release(self._db.leases, session_id, owner, error)
             raise
         self._promoter.kick(session_id, command.envelope.correlation_id)
         return views.result(asset, created=created)
@@ -196,17 +180,14 @@ class CompletionService:
         transaction; (the Asset, whether this call created it)."""
         asset_id = session.asset_id or keys.asset_id_for(session.upload_session_id)
         draft = views.draft(session, asset_id, session.temp_key, command.payload.title)
-        async with self._pool.acquire() as connection, connection.transaction():
-            asset = await repo.insert(connection, draft)
+        async with self._db.transaction() as tx:
+            asset = await tx.saga.insert_asset(draft)
             if asset is None:  # recorded by a worker whose lease had expired under it
-                stored = await repo.by_session(
-                    connection, session.upload_session_id, session.tenant_id
-                )
+                stored = await tx.saga.asset(session.upload_session_id, session.tenant_id)
                 if stored is None:
                     raise RuntimeError(f"asset of {session.upload_session_id} vanished")
                 return stored, False
-            await self._outbox.add(
-                connection,
+            await tx.outbox.add(
                 EventType.ASSET_CREATED,
                 views.created_event(asset),
                 key=str(asset.upload_session_id),
@@ -214,8 +195,8 @@ class CompletionService:
                 correlation_id=command.envelope.correlation_id,
                 principal=command.envelope.principal,
             )
-            moved = await repo.advance(
-                connection, session.upload_session_id, Step.FINALIZING, owner, release=True
+            moved = await tx.saga.advance(
+                session.upload_session_id, Step.FINALIZING, owner, release=True
             )
             if not moved:  # our lease expired and another worker took the step: let it finish
                 raise TransientError(

@@ -25,7 +25,9 @@ class CopyPlan:
     concurrency: int
 
 
-class CompletionStorage:
+class S3CompletionStorage:
+    """The CompletionStorage port (ports.py) over the typed S3 adapter."""
+
     def __init__(self, store: ObjectStore, copy: CopyPlan) -> None:
         self._store = store
         self._copy = copy

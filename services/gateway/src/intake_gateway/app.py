@@ -19,6 +19,7 @@ from intake_gateway import openapi, problems, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.peers import Peers
+from intake_gateway.ports import CommandClient
 from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
@@ -41,7 +42,8 @@ class MetricsController(PrometheusController):
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings) -> Litestar:
+def create_app(settings: GatewaySettings, commands: CommandClient | None = None) -> Litestar:
+    """`commands` replaces the broker (unit tests of the routes): no Kafka is started."""
     verifier = TokenVerifier(settings)
     limiter = TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
 
@@ -52,6 +54,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def messaging(app: Litestar) -> AsyncIterator[None]:
+        if commands is not None:
+            app.state.peers = commands
+            yield
+            return
         async with kafka_broker(settings, SERVICE) as broker:
             await broker.start()
             async with reply_client(settings, broker, SERVICE) as client:
@@ -67,7 +73,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         limiter.admit(caller.tenant_id)
         return caller
 
-    def peers(state: State) -> Peers:
+    def peers(state: State) -> CommandClient:
         return state.peers  # type: ignore[no-any-return]
 
     @get("/healthz", include_in_schema=False, sync_to_thread=False)

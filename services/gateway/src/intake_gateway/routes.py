@@ -49,7 +49,8 @@ from intake_gateway.openapi import (
     WITH_BODY,
     problems,
 )
-from intake_gateway.peers import Peers, parse_session_id
+from intake_gateway.peers import parse_session_id
+from intake_gateway.ports import CommandClient
 
 IdempotencyKey = Annotated[
     str | None,
@@ -88,7 +89,7 @@ class UploadsController(Controller):
         self,
         data: InitiateBody,
         principal: Principal,
-        peers: Peers,
+        peers: CommandClient,
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
         principal.require_brand(data.brand_id)
@@ -103,7 +104,7 @@ class UploadsController(Controller):
         responses=problems("InitiateBatch", *WITH_BODY, ErrorCode.BRAND_NOT_ALLOWED),
     )
     async def initiate_batch(
-        self, data: InitiateBatchBody, principal: Principal, peers: Peers
+        self, data: InitiateBatchBody, principal: Principal, peers: CommandClient
     ) -> BatchAnswer:
         principal.require_brand(data.brand_id)
         command = InitiateBatch(**data.model_dump())
@@ -116,7 +117,7 @@ class UploadsController(Controller):
         responses=problems("PartUrl", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_url(
-        self, session_id: str, data: PartUrlBody, principal: Principal, peers: Peers
+        self, session_id: str, data: PartUrlBody, principal: Principal, peers: CommandClient
     ) -> PartUrl:
         parts = await self._sign(session_id, [data.part_number], principal, peers)
         return parts.parts[0]
@@ -127,20 +128,22 @@ class UploadsController(Controller):
         responses=problems("PartUrls", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_urls(
-        self, session_id: str, data: PartUrlsBody, principal: Principal, peers: Peers
+        self, session_id: str, data: PartUrlsBody, principal: Principal, peers: CommandClient
     ) -> PartUrls:
         return await self._sign(session_id, data.part_numbers, principal, peers)
 
     @staticmethod
     async def _sign(
-        session_id: str, part_numbers: list[int], principal: Principal, peers: Peers
+        session_id: str, part_numbers: list[int], principal: Principal, peers: CommandClient
     ) -> PartUrls:
         upload_session_id = parse_session_id(session_id)
         command = SignParts(upload_session_id=upload_session_id, part_numbers=part_numbers)
         return await peers.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
-    async def resume(self, session_id: str, principal: Principal, peers: Peers) -> ResumeView:
+    async def resume(
+        self, session_id: str, principal: Principal, peers: CommandClient
+    ) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await peers.call(Commands.RESUME, ref, principal, key=ref.upload_session_id)
 
@@ -149,22 +152,28 @@ class UploadsController(Controller):
         status_code=200,
         responses=problems("Activity", *ON_A_LIVE_SESSION),
     )
-    async def activity(self, session_id: str, principal: Principal, peers: Peers) -> ActivityView:
+    async def activity(
+        self, session_id: str, principal: Principal, peers: CommandClient
+    ) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await peers.call(Commands.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
-    async def cancel(self, session_id: str, principal: Principal, peers: Peers) -> StatusView:
+    async def cancel(
+        self, session_id: str, principal: Principal, peers: CommandClient
+    ) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await peers.call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
-    async def session(self, session_id: str, principal: Principal, peers: Peers) -> SessionView:
+    async def session(
+        self, session_id: str, principal: Principal, peers: CommandClient
+    ) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         return await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, peers: Peers) -> Trail:
+    async def events(self, session_id: str, principal: Principal, peers: CommandClient) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
         await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
@@ -193,7 +202,7 @@ class AssetsController(Controller):
         ),
     )
     async def complete(
-        self, data: CompleteBody, principal: Principal, peers: Peers
+        self, data: CompleteBody, principal: Principal, peers: CommandClient
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         result = await peers.call(Commands.COMPLETE, command, principal, key=data.upload_session_id)

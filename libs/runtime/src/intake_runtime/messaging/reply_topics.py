@@ -60,3 +60,19 @@ async def delete_topics(bootstrap: str, doomed: list[str]) -> dict[str, str | No
         error = for_code(code)
         outcome[topic] = None if code in {0, _UNKNOWN_TOPIC} else f"{error.__name__} ({code})"
     return outcome
+
+
+class KafkaReplyTopics:
+    """Cleanup's ReplyTopics port over the Kafka admin client."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+
+    def prefix(self) -> str:
+        return reply_prefix()
+
+    async def liveness(self) -> dict[str, bool]:
+        return await reply_topics_liveness(self._bootstrap)
+
+    async def delete(self, doomed: list[str]) -> dict[str, str | None]:
+        return await delete_topics(self._bootstrap, doomed)

@@ -1,0 +1,32 @@
+"""What the gateway's routes need from the world: one typed call per command.
+
+The real adapter is peers.Peers (Kafka request/reply); the routes' unit tests give
+`create_app` an in-memory one (tests/support/fakes.py: FakeCommandClient).
+"""
+
+from typing import Protocol, TypeVar, runtime_checkable
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from intake_contracts.commands import CommandSpec
+from intake_contracts.envelope import Principal
+
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
+
+
+# Litestar checks each injected dependency against its annotation with isinstance.
+@runtime_checkable
+class CommandClient(Protocol):
+    async def call(
+        self,
+        command: CommandSpec[Req, Res],
+        payload: Req,
+        principal: Principal,
+        *,
+        key: UUID | None = None,
+    ) -> Res:
+        """The command's typed result; a service's refusal raised as the DomainError it carries,
+        a lost or slow broker as BrokerUnavailableError or ReplyTimeoutError."""
+        ...

@@ -1,0 +1,54 @@
+"""Cleanup's retention jobs on in-memory ports: pruning drained in batches everywhere, peers' failures survived, reply topics swept after their grace period."""
+
+from datetime import timedelta
+
+from intake_contracts.errors import DomainError, ErrorCode
+from tests.support.cleanup import (
+    HOUR,
+    LONG_AGO,
+    World,
+    report,
+)
+from tests.support.contracts import NOW
+
+
+async def test_prune_drains_every_peer_and_table_in_batches(world: World) -> None:
+    world.peers.backlog = {"initiation": 5, "completion": 1}
+    world.retention.aged["index"] = [LONG_AGO - timedelta(days=60)] * 3
+    world.retention.aged["job_runs"] = [NOW - HOUR]  # young: stays
+    run = report()
+    await world.retention_jobs().prune_sessions(run, NOW, None)
+    assert world.peers.backlog == {"initiation": 0, "completion": 0}
+    assert (run.stats["initiation_removed"], run.stats["completion_removed"]) == (5, 1)
+    assert run.stats["index_removed"] == 3
+    assert world.retention.aged["job_runs"] == [NOW - HOUR]
+    assert [n for table, n in world.retention.batches if table == "index"] == [2, 1]
+
+
+async def test_a_peer_that_fails_to_prune_is_logged_and_the_rest_is_pruned(world: World) -> None:
+    world.peers.backlog = {"initiation": 1, "completion": 1}
+    world.peers.broken["prune:initiation"] = DomainError(ErrorCode.VALIDATION_FAILED, "no")
+    run = report()
+    await world.retention_jobs().prune_sessions(run, NOW, None)
+    assert run.stats["errors"] == 1
+    assert "prune initiation" in run.errors[0]
+    assert world.peers.backlog == {"initiation": 1, "completion": 0}
+
+
+async def test_reply_topics_go_once_unclaimed_for_the_grace_period(world: World) -> None:
+    prefix = world.topics.prefix()
+    live, dead, refused = f"{prefix}live", f"{prefix}dead", f"{prefix}refused"
+    world.topics.topics = {live: True, dead: False, refused: False, "someone.else": False}
+    world.topics.refuse.add(refused)
+    jobs = world.retention_jobs()
+    first = report()
+    await jobs.sweep_reply_topics(first, NOW)
+    assert world.topics.deleted == []  # first seen unclaimed now: within its grace
+    assert world.retention.unclaimed == {dead: NOW, refused: NOW}
+    later = report()
+    await jobs.sweep_reply_topics(later, NOW + timedelta(minutes=11))
+    assert world.topics.deleted == [dead]
+    assert (later.stats["deleted"], later.stats["errors"]) == (1, 1)
+    assert live in world.topics.topics
+    assert "someone.else" in world.topics.topics  # another namespace's: never ours
+    assert dead not in world.retention.unclaimed

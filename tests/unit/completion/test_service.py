@@ -1,0 +1,520 @@
+"""The completion saga through its real dispatcher, on in-memory ports: no server.
+
+Each step, a crash at each step and the resume after it, a lost compare-and-set, the tenant
+cap, repeats, and promotion. A crash is the process dying: `Crash` is raised where the process
+would end and the fakes' database is cut off (`leases.down`), so the dying worker releases
+nothing and its lease must expire, as after a kill -9.
+"""
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from intake_completion import saga
+from intake_completion.domain import Asset
+from intake_completion.handlers import build_dispatcher
+from intake_completion.promotion import Promoter, sweeping
+from intake_completion.saga import Step
+from intake_completion.service import CompletionService
+from intake_completion.settings import (
+    CRASH_AFTER_MARK_COMPLETED,
+    CRASH_DURING_PROMOTION,
+    CompletionSettings,
+)
+from intake_contracts import keys
+from intake_contracts.commands import CommandType, CompleteUpload, CompletionResult
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import ErrorCode
+from intake_contracts.replies import Reply
+from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
+from intake_runtime.messaging.envelopes import command_envelope, decode, encode
+from tests.support.contracts import NOW, new_record
+from tests.support.fakes import (
+    FakeClock,
+    FakeCompletionStorage,
+    FakeInitiation,
+    FakeSagaDatabase,
+)
+
+MiB = 1024 * 1024
+BUCKET = "intake-uploads"
+LEASE_S = 60.0
+USER = Principal(user_id="u", tenant_id="t1", brand_ids=("b",), permissions=("assets.upload",))
+
+
+class Crash(BaseException):
+    """The process ends here (os._exit in production): no except clause of the saga runs."""
+
+
+@dataclass
+class Kicks:
+    """The Promotions port: remembers what `complete` asked to promote."""
+
+    sessions: list[uuid.UUID] = field(default_factory=list)
+
+    def kick(self, session_id: uuid.UUID, correlation_id: str = "") -> None:  # noqa: ARG002
+        self.sessions.append(session_id)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    db: FakeSagaDatabase
+    storage: FakeCompletionStorage
+    initiation: FakeInitiation
+    kicks: Kicks
+    settings: CompletionSettings
+
+    def crash(self, _code: int = 1) -> None:
+        self.db.leases.down = True
+        raise Crash
+
+    def restart(self) -> None:
+        """A new process: the database reachable again, the old lease left to expire."""
+        self.db.leases.down = False
+        self.clock.advance(LEASE_S + 1)
+
+    def service(self, **overrides: Any) -> CompletionService:
+        settings = self.settings.model_copy(update=overrides)
+        return CompletionService(
+            settings,
+            self.db,
+            self.storage,
+            self.initiation,
+            self.kicks,
+            self.clock,
+            crash=self.crash,
+        )
+
+    def promoter(self, **overrides: Any) -> Promoter:
+        settings = self.settings.model_copy(update=overrides)
+        return Promoter(settings, self.db, self.storage, crash=self.crash)
+
+    async def complete(
+        self,
+        session_id: uuid.UUID,
+        principal: Principal = USER,
+        service: CompletionService | None = None,
+        **payload: Any,
+    ) -> Reply:
+        dispatcher = build_dispatcher(service or self.service())
+        command = CompleteUpload(upload_session_id=session_id, **payload)
+        envelope = command_envelope(
+            CommandType.COMPLETE, command, correlation_id="c", principal=principal
+        )
+        dispatched = await dispatcher.dispatch(encode(envelope))
+        return Reply.model_validate(decode(dispatched.reply).payload)
+
+    def uploaded(
+        self, data: bytes = b"hello", *, tenant_id: str = "t1", sha: bool = False
+    ) -> uuid.UUID:
+        """A direct upload's session at UPLOADING, its bytes at the temp key."""
+        record = new_record(data, bucket=BUCKET)
+        record = record.model_copy(
+            update={
+                "tenant_id": tenant_id,
+                "checksum_sha256": hashlib.sha256(data).hexdigest() if sha else None,
+            }
+        )
+        self.initiation.sessions[record.upload_session_id] = record
+        self.storage.objects[BUCKET, record.temp_key] = data
+        return record.upload_session_id
+
+    def step(self, session_id: uuid.UUID) -> Step | None:
+        row = self.db.saga.rows.get(session_id)
+        return row.attempt.step if row is not None else None
+
+    def asset(self, session_id: uuid.UUID) -> Asset:
+        return self.db.saga.assets[session_id]
+
+
+@pytest.fixture
+def world() -> World:
+    clock = FakeClock(NOW)
+    settings = CompletionSettings(
+        INTAKE_ENV="local", INTAKE_COMPLETION_LEASE_S=LEASE_S, INTAKE_COMPLETION_TENANT_CAP=2
+    )
+    return World(
+        clock, FakeSagaDatabase(clock), FakeCompletionStorage(), FakeInitiation(), Kicks(), settings
+    )
+
+
+def result(reply: Reply) -> CompletionResult:
+    return reply.unwrap(CompletionResult)
+
+
+def code(reply: Reply) -> ErrorCode:
+    assert reply.error is not None, reply
+    return reply.error.code
+
+
+# --- the steps -------------------------------------------------------------------------------
+
+
+async def test_complete_records_the_asset_at_the_temp_key_and_hands_over_to_promotion(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    answer = result(await world.complete(session_id, title="My file"))
+    assert answer.created
+    assert answer.asset.object_key == keys.temp_key(session_id)
+    assert answer.asset.title == "My file"
+    assert answer.asset.promoted_at is None
+    assert answer.asset.asset_id == keys.asset_id_for(session_id)
+    assert world.initiation.sessions[session_id].status == UploadStatus.COMPLETED
+    assert world.initiation.sessions[session_id].asset_id == answer.asset.asset_id
+    assert world.step(session_id) == Step.PROMOTING
+    assert world.db.saga.rows[session_id].attempt.lease_owner is None
+    assert [e.key for e in world.db.created()] == [str(session_id)]
+    assert world.kicks.sessions == [session_id]
+
+
+async def test_promotion_copies_to_the_permanent_key_then_drops_the_temp_object(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    assert await world.promoter().promote(session_id, "c")
+    asset = world.asset(session_id)
+    permanent = keys.asset_key(asset.tenant_id, asset.asset_id)
+    assert (asset.object_key, asset.promoted_at is not None) == (permanent, True)
+    assert world.storage.objects[BUCKET, permanent] == b"hello"
+    assert (BUCKET, keys.temp_key(session_id)) not in world.storage.objects
+    assert world.step(session_id) == Step.DONE
+    [promoted] = world.db.promoted()
+    assert promoted.event.model_dump()["previous_key"] == keys.temp_key(session_id)
+    assert not await world.promoter().promote(session_id)  # nothing left to do
+
+
+async def test_a_repeat_answers_the_same_asset_without_a_second_one(world: World) -> None:
+    session_id = world.uploaded()
+    first = result(await world.complete(session_id))
+    again = result(await world.complete(session_id))
+    assert (first.created, again.created) == (True, False)
+    assert again.asset == first.asset
+    assert len(world.db.created()) == 1
+    assert world.kicks.sessions == [session_id, session_id]  # a repeat nudges promotion
+    await world.promoter().promote(session_id)
+    promoted = result(await world.complete(session_id))
+    assert promoted.asset.promoted_at is not None
+    assert world.kicks.sessions == [session_id, session_id]  # promoted: nothing to nudge
+    assert len(world.db.promoted()) == 1
+
+
+async def test_a_checksum_is_verified_against_the_bytes(world: World) -> None:
+    good = world.uploaded(b"hello", sha=True)
+    assert result(await world.complete(good)).created
+    bad = world.uploaded(b"hello", sha=True)
+    world.storage.objects[BUCKET, keys.temp_key(bad)] = b"jello"
+    reply = await world.complete(bad)
+    assert code(reply) == ErrorCode.CHECKSUM_MISMATCH
+    assert world.initiation.sessions[bad].status == UploadStatus.UPLOADING
+    # The refusal gave the lease back: fixing the bytes and retrying works at once.
+    assert world.db.saga.rows[bad].attempt.lease_owner is None
+    world.storage.objects[BUCKET, keys.temp_key(bad)] = b"hello"
+    assert result(await world.complete(bad)).created
+
+
+async def test_a_multipart_upload_is_completed_from_its_parts(world: World) -> None:
+    record = new_record(b"", bucket=BUCKET).model_copy(
+        update={
+            "upload_type": UploadType.MULTIPART,
+            "size_bytes": 6 * MiB,
+            "chunk_size": 5 * MiB,
+            "part_count": 2,
+            "multipart_upload_id": "up-1",
+            "tenant_id": "t1",
+        }
+    )
+    world.initiation.sessions[record.upload_session_id] = record
+    world.storage.uploads["up-1"] = {1: b"a" * 5 * MiB, 2: b"b" * MiB}
+    answer = result(await world.complete(record.upload_session_id))
+    assert answer.asset.size_bytes == 6 * MiB
+    assert len(world.storage.objects[BUCKET, record.temp_key]) == 6 * MiB
+    assert "up-1" not in world.storage.uploads
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (UploadStatus.CANCELLED, ErrorCode.UPLOAD_CANCELLED),
+        (UploadStatus.FAILED, ErrorCode.UPLOAD_FAILED),
+        (UploadStatus.INITIATING, ErrorCode.INVALID_SESSION_STATE),
+    ],
+)
+async def test_initiations_refusal_is_the_answer_and_nothing_is_recorded(
+    world: World, status: UploadStatus, expected: ErrorCode
+) -> None:
+    session_id = world.uploaded()
+    record = world.initiation.sessions[session_id]
+    world.initiation.sessions[session_id] = record.model_copy(update={"status": status})
+    assert code(await world.complete(session_id)) == expected
+    assert world.db.saga.assets == {}
+    assert world.db.outbox.events == []
+
+
+async def test_missing_or_mis_sized_bytes_are_refused_and_the_session_stays_uploading(
+    world: World,
+) -> None:
+    missing = world.uploaded()
+    del world.storage.objects[BUCKET, keys.temp_key(missing)]
+    assert code(await world.complete(missing)) == ErrorCode.UPLOAD_INCOMPLETE
+    short = world.uploaded()
+    world.storage.objects[BUCKET, keys.temp_key(short)] = b"hell"
+    assert code(await world.complete(short)) == ErrorCode.SIZE_MISMATCH
+    for session_id in (missing, short):
+        assert world.initiation.sessions[session_id].status == UploadStatus.UPLOADING
+    assert world.db.saga.assets == {}
+
+
+async def test_another_tenant_or_brand_is_refused(world: World) -> None:
+    session_id = world.uploaded()
+    stranger = USER.model_copy(update={"tenant_id": "t2"})
+    assert code(await world.complete(session_id, stranger)) == ErrorCode.UPLOAD_SESSION_NOT_FOUND
+    result(await world.complete(session_id))
+    # Once the Asset exists, the saga row answers for its tenant before initiation is asked.
+    assert code(await world.complete(session_id, stranger)) == ErrorCode.UPLOAD_SESSION_NOT_FOUND
+    other_brand = USER.model_copy(update={"brand_ids": ("x",)})
+    assert code(await world.complete(session_id, other_brand)) == ErrorCode.BRAND_NOT_ALLOWED
+
+
+# --- a crash at each step, and the resume --------------------------------------------------
+
+
+async def test_a_crash_between_the_s3_finalize_and_initiations_completed_resumes(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    world.initiation.broken["mark_completed"] = world.crash
+    with pytest.raises(Crash):
+        await world.complete(session_id)
+    world.restart()
+    assert world.initiation.sessions[session_id].status == UploadStatus.UPLOADING
+    assert result(await world.complete(session_id)).created
+    assert world.initiation.sessions[session_id].status == UploadStatus.COMPLETED
+    assert len(world.db.created()) == 1
+
+
+async def test_a_crash_after_initiations_completed_resumes_without_finalizing_again(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    crashing = world.service(fault=CRASH_AFTER_MARK_COMPLETED)
+    with pytest.raises(Crash):
+        await world.complete(session_id, service=crashing)
+    assert world.initiation.sessions[session_id].status == UploadStatus.COMPLETED
+    assert world.db.saga.assets == {}
+    world.restart()
+    world.storage.calls.clear()
+    answer = result(await world.complete(session_id))
+    assert answer.created
+    assert "finalize" not in world.storage.calls  # COMPLETED: the bytes are final already
+    assert world.step(session_id) == Step.PROMOTING
+
+
+async def test_a_retry_while_the_crashed_workers_lease_is_live_waits_then_times_out(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    world.initiation.broken["mark_completed"] = world.crash
+    with pytest.raises(Crash):
+        await world.complete(session_id)
+    world.db.leases.down = False  # a new process at once: the dead one's lease still runs
+    impatient = world.service(session_lock_timeout_s=0.1)
+    assert code(await world.complete(session_id, service=impatient)) == ErrorCode.SERVICE_TIMEOUT
+    world.clock.advance(LEASE_S + 1)
+    assert result(await world.complete(session_id, service=impatient)).created
+
+
+async def test_a_crash_before_promotion_started_is_found_by_the_sweep(world: World) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    # The process died before its kick ran: only the saga row remembers.
+    assert session_id in await world.db.saga.due(100)
+    assert await world.promoter().promote(session_id)
+    assert world.step(session_id) == Step.DONE
+    assert session_id not in await world.db.saga.due(100)
+
+
+async def test_a_crash_during_promotion_converges_with_one_promoted_event(world: World) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    with pytest.raises(Crash):
+        await world.promoter(fault=CRASH_DURING_PROMOTION).promote(session_id)
+    asset = world.asset(session_id)
+    assert asset.promoted_at is None  # the copy landed, the Asset does not name it yet
+    assert (BUCKET, keys.asset_key(asset.tenant_id, asset.asset_id)) in world.storage.objects
+    world.db.leases.down = False  # another replica, at once: the dead worker's lease holds
+    assert not await world.promoter().promote(session_id)
+    world.restart()
+    assert session_id in await world.db.saga.due(100)
+    assert await world.promoter().promote(session_id)
+    assert world.asset(session_id).promoted_at is not None
+    assert len(world.db.promoted()) == 1
+    assert world.step(session_id) == Step.DONE
+
+
+async def test_a_crash_before_the_temp_object_is_dropped_resumes_at_releasing(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    world.storage.broken["delete"] = world.crash
+    promoter = world.promoter()
+    with pytest.raises(Crash):
+        await promoter.promote(session_id)
+    assert world.step(session_id) == Step.RELEASING
+    world.restart()
+    world.storage.calls.clear()
+    assert await world.promoter().promote(session_id)
+    assert world.storage.calls == ["delete"]  # no second copy
+    assert (BUCKET, keys.temp_key(session_id)) not in world.storage.objects
+    assert len(world.db.promoted()) == 1
+
+
+async def test_a_failed_promotion_releases_its_step_for_the_next_sweep(world: World) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    world.storage.broken["copy_to_permanent"] = OSError("S3 down")
+    with pytest.raises(OSError, match="S3 down"):
+        await world.promoter().promote(session_id)
+    row = world.db.saga.rows[session_id]
+    assert (row.attempt.step, row.attempt.lease_owner) == (Step.PROMOTING, None)
+    assert row.last_error == "OSError: S3 down"
+    assert session_id in await world.db.saga.due(100)  # no waiting for a lease to expire
+    assert await world.promoter().promote(session_id)
+
+
+# --- races -------------------------------------------------------------------------------------
+
+
+class Meanwhile(FakeCompletionStorage):
+    """Storage that lets another worker run in the middle of an operation, once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    async def _meanwhile(self, operation: str) -> None:
+        other = self.during.pop(operation, None)
+        if other is not None:
+            await other()
+
+    async def finalize(self, session: SessionRecord, parts: Any) -> None:
+        await super().finalize(session, parts)
+        await self._meanwhile("finalize")
+
+    async def copy_to_permanent(self, asset: Asset, target: str) -> None:
+        await super().copy_to_permanent(asset, target)
+        await self._meanwhile("copy_to_permanent")
+
+
+@pytest.fixture
+def racing(world: World) -> World:
+    storage = Meanwhile()
+    storage.objects = world.storage.objects
+    world.storage = storage
+    return world
+
+
+async def test_a_worker_whose_lease_lapsed_loses_the_asset_insert_and_answers_the_winners(
+    racing: World,
+) -> None:
+    session_id = racing.uploaded()
+    other: list[Reply] = []
+
+    async def take_over() -> None:
+        racing.clock.advance(LEASE_S + 1)  # the slow worker's lease lapses meanwhile
+        other.append(await racing.complete(session_id))
+
+    assert isinstance(racing.storage, Meanwhile)
+    racing.storage.during["finalize"] = take_over
+    slow = result(await racing.complete(session_id))
+    winner = result(other[0])
+    assert (winner.created, slow.created) == (True, False)
+    assert slow.asset == winner.asset
+    assert len(racing.db.created()) == 1
+    assert racing.step(session_id) == Step.PROMOTING
+
+
+async def test_a_promoter_whose_lease_lapsed_loses_the_step_and_emits_nothing(
+    racing: World,
+) -> None:
+    session_id = racing.uploaded()
+    result(await racing.complete(session_id))
+
+    async def take_over() -> None:
+        racing.clock.advance(LEASE_S + 1)
+        assert await racing.promoter().promote(session_id)
+
+    assert isinstance(racing.storage, Meanwhile)
+    racing.storage.during["copy_to_permanent"] = take_over
+    with pytest.raises(saga.StepConflictError):
+        await racing.promoter().promote(session_id)
+    assert len(racing.db.promoted()) == 1
+    assert racing.step(session_id) == Step.DONE
+
+
+async def test_the_tenant_cap_refuses_one_more_finalization_and_keeps_nothing_of_it(
+    racing: World,
+) -> None:
+    first, second = racing.uploaded(), racing.uploaded()
+    refused: list[Reply] = []
+    capped = racing.service(tenant_cap=1)
+
+    async def one_more() -> None:
+        refused.append(await racing.complete(second, service=capped))
+
+    assert isinstance(racing.storage, Meanwhile)
+    racing.storage.during["finalize"] = one_more
+    assert result(await racing.complete(first, service=capped)).created
+    assert code(refused[0]) == ErrorCode.SERVICE_UNAVAILABLE
+    assert racing.db.saga.rows.get(second) is None  # the claim rolled back with its row
+    other_tenant = racing.uploaded(tenant_id="t2")
+    stranger = USER.model_copy(update={"tenant_id": "t2"})
+    racing.storage.during["finalize"] = one_more
+    refused.clear()
+    assert result(await racing.complete(other_tenant, stranger, service=capped)).created
+    assert result(refused[0]).created  # the first tenant's own finished: room again
+
+
+# --- the promoter in the background --------------------------------------------------------------
+
+
+async def until_done(world: World, session_id: uuid.UUID) -> None:
+    """Yield to the promoter's tasks until the saga is done (bounded: never hangs a test)."""
+    for _ in range(500):
+        if world.step(session_id) == Step.DONE:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_a_kick_promotes_in_the_background_once_however_often_it_is_kicked(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    promoter = world.promoter()
+    promoter.kick(session_id, "c")
+    promoter.kick(session_id, "c")  # running already in this process: not started twice
+    await until_done(world, session_id)
+    await promoter.close()
+    assert world.step(session_id) == Step.DONE
+    assert world.storage.calls.count("copy_to_permanent") == 1
+
+
+async def test_a_background_failure_is_logged_and_the_sweep_retries_it(world: World) -> None:
+    session_id = world.uploaded()
+    result(await world.complete(session_id))
+    world.storage.broken["copy_to_permanent"] = OSError("S3 down")
+    promoter = world.promoter(promotion_sweep_s=0.01)
+    async with sweeping(promoter):
+        await until_done(world, session_id)
+    assert world.step(session_id) == Step.DONE
+    assert world.storage.calls.count("copy_to_permanent") == 2
+    assert len(world.db.promoted()) == 1

@@ -1,0 +1,73 @@
+"""The gateway's command client over a recording request/reply client: which topic, which
+partition key and which deadline each command gets, and how a refusal comes back."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from pydantic import BaseModel
+
+from intake_contracts import topics
+from intake_contracts.commands import Commands, CommandType, SessionRef, Trail
+from intake_contracts.envelope import Principal
+from intake_contracts.errors import DomainError, ErrorBody, ErrorCode
+from intake_contracts.replies import Reply
+from intake_contracts.sessions import StatusView, UploadStatus
+from intake_gateway.peers import Peers, parse_session_id
+from intake_runtime.messaging.requests import RequestReplyClient
+
+USER = Principal(user_id="u", tenant_id="t", brand_ids=("b",))
+SESSION = uuid.uuid4()
+
+
+@dataclass
+class Recorder:
+    reply: Reply
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    async def request(
+        self, topic: str, command_type: str, payload: BaseModel, **options: Any
+    ) -> Reply:
+        self.calls.append({"topic": topic, "type": command_type, "payload": payload, **options})
+        return self.reply
+
+
+def peers(reply: Reply, timeouts: dict[CommandType, float] | None = None) -> tuple[Peers, Recorder]:
+    recorder = Recorder(reply)
+    return Peers(cast(RequestReplyClient, recorder), timeouts), recorder
+
+
+CANCELLED = StatusView(upload_session_id=SESSION, status=UploadStatus.CANCELLED)
+
+
+async def test_a_state_change_travels_on_its_sessions_partition_with_its_deadline() -> None:
+    client, recorder = peers(Reply.success(CANCELLED), {CommandType.CANCEL: 42.0})
+    answer = await client.call(
+        Commands.CANCEL, SessionRef(upload_session_id=SESSION), USER, key=SESSION
+    )
+    assert answer == CANCELLED
+    [call] = recorder.calls
+    assert call["topic"] == topics.command_topic(CommandType.CANCEL)
+    assert (call["key"], call["timeout_s"], call["principal"]) == (str(SESSION), 42.0, USER)
+
+
+async def test_a_read_spreads_over_every_partition_with_the_default_deadline() -> None:
+    client, recorder = peers(Reply.success(Trail(upload_session_id=SESSION, events=[])))
+    await client.call(Commands.GET_TRAIL, SessionRef(upload_session_id=SESSION), USER, key=SESSION)
+    assert (recorder.calls[0]["key"], recorder.calls[0]["timeout_s"]) == (None, None)
+
+
+async def test_a_refusal_is_raised_as_the_domain_error_it_carries() -> None:
+    refusal = ErrorBody(code=ErrorCode.UPLOAD_CANCELLED, detail="upload session is CANCELLED")
+    client, _ = peers(Reply.failure(refusal))
+    with pytest.raises(DomainError) as raised:
+        await client.call(Commands.CANCEL, SessionRef(upload_session_id=SESSION), USER)
+    assert (raised.value.code, raised.value.detail) == (refusal.code, refusal.detail)
+
+
+def test_a_malformed_session_id_is_a_missing_session() -> None:
+    assert parse_session_id(str(SESSION)) == SESSION
+    with pytest.raises(DomainError) as raised:
+        parse_session_id("../etc")
+    assert raised.value.code == ErrorCode.UPLOAD_SESSION_NOT_FOUND
