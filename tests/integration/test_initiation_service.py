@@ -1,13 +1,16 @@
 """The initiation use cases in-process against real Postgres and S3 (no Kafka in between)."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import asyncpg
 import httpx
 import pytest
+from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from intake_contracts.commands import (
@@ -20,8 +23,9 @@ from intake_contracts.commands import (
 )
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import SessionView, StatusView, UploadStatus
+from intake_contracts.sessions import SessionView, StatusView, UploadStatus, UploadType
 from intake_initiation import repo
 from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
@@ -29,9 +33,9 @@ from intake_initiation.settings import SCHEMA, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
 from intake_runtime.postgres.migrations import migrate
-from intake_runtime.postgres.outbox import Outbox
+from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support import tokens
@@ -216,10 +220,10 @@ async def test_a_refused_command_keeps_only_its_refusal_which_a_redelivery_gets(
     runner, message_id, event_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4(), uuid.uuid4()
     runs = 0
 
-    async def refused(tx: asyncpg.Connection) -> Reply:
+    async def refused(tx: Transaction) -> Reply:
         nonlocal runs
         runs += 1
-        await tx.execute(
+        await tx.connection.execute(
             "INSERT INTO initiation.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
             event_id,
             {},
@@ -242,7 +246,7 @@ async def test_a_duplicate_racing_a_refusal_gets_the_same_single_reply(pool: asy
     runner, message_id = PostgresTransactions(pool, SCHEMA), uuid.uuid4()
     runs = 0
 
-    async def work(tx: asyncpg.Connection) -> Reply:
+    async def work(tx: Transaction) -> Reply:
         nonlocal runs
         runs += 1
         if runs == 1:
@@ -259,3 +263,86 @@ async def test_a_duplicate_racing_a_refusal_gets_the_same_single_reply(pool: asy
         "SELECT reply FROM initiation.inbox WHERE message_id = $1", message_id
     )
     assert first == second == Reply.model_validate(stored)
+
+
+async def test_events_are_written_with_the_reply_except_those_of_an_undone_savepoint(
+    pool: asyncpg.Pool,
+) -> None:
+    """Initiation's unit keeps its events until the runner's last statement writes them with
+    the inbox reply; a savepoint undone forgets the events added inside it."""
+    runner, message_id = repo.transactions(pool, Outbox(SCHEMA)), uuid.uuid4()
+    event = UploadLifecycleEvent(
+        upload_session_id=uuid.uuid4(),
+        tenant_id="t1",
+        brand_id="b",
+        user_id="u",
+        status=UploadStatus.CANCELLED,
+        previous_status=UploadStatus.UPLOADING,
+        upload_type=UploadType.DIRECT,
+        file_name="a.txt",
+        size_bytes=5,
+        bucket="bk",
+        temp_key="temp/x",
+        multipart_upload_id=None,
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    keys = [f"k-{uuid.uuid4()}" for _ in range(3)]
+
+    async def work(tx: Unit) -> Reply:
+        for key in keys[:2]:
+            await tx.outbox.add(
+                EventType.UPLOAD_CANCELLED, event, key=key, tenant_id="t1", correlation_id="c"
+            )
+        with contextlib.suppress(OSError):
+            async with tx.savepoint():
+                await tx.outbox.add(
+                    EventType.UPLOAD_CANCELLED,
+                    event,
+                    key=keys[2],
+                    tenant_id="t1",
+                    correlation_id="c",
+                )
+                raise OSError("this file failed")
+        return Reply.success(
+            StatusView(upload_session_id=uuid.uuid4(), status=UploadStatus.CANCELLED)
+        )
+
+    reply = await runner.run(message_id, "t", work)
+    written = await pool.fetch(
+        "SELECT key FROM initiation.outbox WHERE key = ANY($1::text[]) ORDER BY id", keys
+    )
+    stored = await pool.fetchval(
+        "SELECT reply FROM initiation.inbox WHERE message_id = $1", message_id
+    )
+    assert [row["key"] for row in written] == keys[:2]
+    assert Reply.model_validate(stored) == reply
+
+
+async def test_a_relay_publishes_nothing_while_another_holds_the_schemas_lock(
+    pool: asyncpg.Pool,
+) -> None:
+    """The lock and the batch are one statement now: a locked-out relay reads no row. In a
+    schema of its own, so that no running relay of a test system sees the row."""
+    schema = f"relay_{uuid.uuid4().hex[:8]}"
+    await pool.execute(
+        f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.outbox (LIKE initiation.outbox INCLUDING ALL)"
+    )
+    try:
+        await pool.execute(
+            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
+            uuid.uuid4(),
+            {},
+        )
+        relay = OutboxRelay(pool, cast(KafkaBroker, None), schema)  # locked out: sends nothing
+        async with pool.acquire() as other, other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"outbox:{schema}")
+            assert await relay.relay_once() == 0
+        # Unlocked, it reads the row (and fails on the broker it was not given).
+        with pytest.raises(AttributeError):
+            await relay.relay_once()
+        assert (
+            await pool.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+            == 1
+        )
+    finally:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")

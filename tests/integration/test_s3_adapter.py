@@ -181,3 +181,34 @@ async def test_an_unreachable_s3_is_storage_unavailable(stack_env: dict[str, str
     assert [(failure.key, failure.code) for failure in left] == [
         (key, ErrorCode.STORAGE_UNAVAILABLE) for key in keys
     ]
+
+
+async def test_urls_signed_without_botocore_are_accepted_for_exactly_their_body(
+    store: ObjectStore, bucket: str
+) -> None:
+    # The bucket's first URL comes from botocore (it tells the endpoint); these are presign.py's.
+    await store.presign_put(bucket, new_key(), content_type="a/b", content_length=1, expires_s=60)
+    key = new_key()
+    await put_object(store, bucket, key, b"d" * 1000)
+    head = await store.head(bucket, key)
+    assert head is not None
+    assert head.size == 1000
+    opened = await store.create_multipart(bucket, new_key(), "image/png")
+    etag = await put_part(store, bucket, opened.key, opened.upload_id, 1, b"p" * 1000)
+    parts = await store.list_parts(bucket, opened.key, opened.upload_id)
+    assert [(p.part_number, p.etag) for p in parts] == [(1, etag)]
+    url = await store.presign_part(
+        bucket, opened.key, opened.upload_id, 2, content_length=1000, expires_s=60
+    )
+    async with httpx.AsyncClient() as client:
+        longer = await client.put(url, content=b"p" * 1001)
+        other_type = await client.put(
+            await store.presign_put(
+                bucket, new_key(), content_type="image/png", content_length=3, expires_s=60
+            ),
+            content=b"abc",
+            headers={"Content-Type": "text/plain"},
+        )
+    await store.abort_multipart(bucket, opened.key, opened.upload_id)
+    assert longer.status_code == 403
+    assert other_type.status_code == 403

@@ -63,6 +63,14 @@ class SessionRepositoryContract:
         assert await sessions.get(stored.id, stored.tenant_id) == stored
         assert await sessions.get(stored.id, "another-tenant") is None
 
+    async def test_a_session_is_stored_in_its_status_with_its_upload_id(
+        self, sessions: SessionRepository
+    ) -> None:
+        opened = domain.opened(new_session(), "upload-1")
+        stored = await sessions.insert(opened)
+        assert stored == opened
+        assert await sessions.get(opened.id, opened.tenant_id) == opened
+
     async def test_an_idempotency_key_is_taken_once_per_tenant(
         self, sessions: SessionRepository
     ) -> None:

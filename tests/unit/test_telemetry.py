@@ -19,3 +19,23 @@ from intake_runtime.telemetry import exporter_name
 )
 def test_exporter_follows_the_environment(env: dict[str, str], expected: str | None) -> None:
     assert exporter_name(env) == expected
+
+
+def test_the_kafka_tracing_middleware_is_installed_only_when_spans_are_exported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    from intake_runtime.messaging import kafka
+    from intake_runtime.settings import ServiceSettings
+    from intake_runtime.telemetry import tracing_on
+
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+    assert not tracing_on()
+    assert list(kafka.build_broker(ServiceSettings(), "t").config.broker_middlewares) == []
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    assert tracing_on()
+    [middleware] = kafka.build_broker(ServiceSettings(), "t").config.broker_middlewares
+    assert isinstance(middleware, KafkaTelemetryMiddleware)

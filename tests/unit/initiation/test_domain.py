@@ -136,3 +136,16 @@ def test_an_allow_list_admits_only_its_patterns() -> None:
     domain.check_mime_policy("image/png", ["image/*", "application/pdf"], [])
     with pytest.raises(DomainError):
         domain.check_mime_policy("video/mp4", ["image/*", "application/pdf"], [])
+
+
+def test_an_opened_draft_is_uploading_with_its_upload_id_and_nothing_else_changed() -> None:
+    from dataclasses import replace
+
+    from tests.support.contracts import new_session
+
+    draft = new_session()
+    opened = domain.opened(draft, "upload-1")
+    assert (opened.status, opened.multipart_upload_id) == (S.UPLOADING, "upload-1")
+    assert replace(opened, status=S.INITIATING, multipart_upload_id=None) == draft
+    with pytest.raises(DomainError):
+        domain.opened(replace(draft, status=S.CANCELLED), None)

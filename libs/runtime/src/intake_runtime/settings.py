@@ -80,6 +80,11 @@ class ServiceSettings(IntakeSettings):
     publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     kafka_linger_ms: int = Field(default=1, alias="INTAKE_KAFKA_LINGER_MS", ge=0, le=5)
     kafka_fetch_wait_ms: int = Field(default=500, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)
+    # A command consumer commits its offsets at most this often (0: after every command);
+    # what a crash leaves uncommitted is redelivered and answered by the inbox.
+    kafka_commit_interval_ms: int = Field(
+        default=200, alias="INTAKE_KAFKA_COMMIT_INTERVAL_MS", ge=0, le=5000
+    )
     # A prefix on every topic and consumer group: several systems can share one Kafka.
     namespace: str = Field(default="", alias="INTAKE_NAMESPACE", pattern=NAMESPACE_PATTERN)
 

@@ -24,10 +24,12 @@ async def running(settings: AuditSettings) -> AsyncIterator[None]:
         group_id = topics.CONSUMER_GROUPS[SERVICE]
         subscribe_events(broker, service, group_id, settings)
         # Queries get their own group: a rebalance of one consumer never pauses the other.
-        build_dispatcher(service).subscribe(
+        dispatcher = build_dispatcher(service)
+        dispatcher.subscribe(
             broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers, settings
         )
         await broker.start()
+        stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop
         await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))
         yield
 

@@ -49,8 +49,9 @@ async def open_service(
         service = CleanupService(
             settings, pool, store, Peers(requests), Outbox(SCHEMA), clock=clock
         )
+        dispatcher = build_dispatcher(service)
         if serve:
-            build_dispatcher(service).subscribe(
+            dispatcher.subscribe(
                 broker,
                 topics.CLEANUP_COMMANDS,
                 topics.CONSUMER_GROUPS[SERVICE],
@@ -59,6 +60,7 @@ async def open_service(
             )
             subscribe_index(broker, SessionIndex(PostgresIndexDatabase(pool)), settings)
         await broker.start()
+        stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop
         relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         if serve:
             ready = readiness(broker, database=pool, replies=requests)

@@ -32,6 +32,7 @@ from intake_runtime.messaging.requests import (
     ReplyTimeoutError,
     RequestReplyClient,
 )
+from intake_runtime.telemetry import tracing_on
 
 
 class MetricsController(PrometheusController):
@@ -110,8 +111,8 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         on_startup=[complete_document],
         lifespan=[signing_keys, messaging],
         request_max_body_size=settings.max_body_bytes,
-        # Server spans per request; a no-op until configure_tracing installs a provider.
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        # Server spans per request, only when spans are exported (telemetry.tracing_on).
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())] if tracing_on() else [],
         logging_config=None,  # Litestar's default would replace the JSON root handler
         middleware=[prometheus.middleware],
         exception_handlers={

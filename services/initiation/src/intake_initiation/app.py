@@ -37,6 +37,7 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
             settings,
         )
         await broker.start()
+        stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop
         await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
         await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))
         yield

@@ -4,7 +4,7 @@ the draft of a new session and the refusals of a finished one. No I/O."""
 import fnmatch
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
@@ -224,6 +224,13 @@ def draft(
         asset_id=None,
         created_at=now,
     )
+
+
+def opened(draft: Session, multipart_upload_id: str | None) -> Session:
+    """The draft once its place in storage is ready: UPLOADING, stored so in one insert."""
+    if not can_transition(draft.status, UploadStatus.UPLOADING):
+        raise DomainError(ErrorCode.INVALID_SESSION_STATE, f"session left {draft.status}")
+    return replace(draft, status=UploadStatus.UPLOADING, multipart_upload_id=multipart_upload_id)
 
 
 def fingerprint(request: InitiateUpload) -> str:

@@ -20,7 +20,8 @@ class SessionRepository(Protocol):
     """Sessions of one tenant at a time; every change is a compare-and-set."""
 
     async def insert(self, session: Session) -> Session | None:
-        """The stored session, or None when its idempotency key is taken in the tenant."""
+        """The stored session (in its status, with its upload id), or None when its
+        idempotency key is taken in the tenant."""
         ...
 
     async def get(self, session_id: UUID, tenant_id: str) -> Session | None: ...

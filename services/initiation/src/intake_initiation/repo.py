@@ -1,7 +1,8 @@
 """SQL of the initiation schema: named, parameterised, schema-qualified statements, and the
 Postgres adapters of the SessionRepository and Unit ports. The only SQL of the service."""
 
-from contextlib import AbstractAsyncContextManager
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import fields
 from datetime import datetime
 from uuid import UUID
@@ -12,8 +13,8 @@ from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
 from intake_initiation.settings import SCHEMA
 from intake_runtime.messaging.dispatch import BoundTransactions
-from intake_runtime.postgres.inbox import PostgresTransactions
-from intake_runtime.postgres.outbox import BoundOutbox, Outbox
+from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
+from intake_runtime.postgres.outbox import Outbox, PendingEvents
 from intake_runtime.postgres.retention import Connection
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
@@ -24,9 +25,9 @@ INSERT = (
     f"INSERT INTO {_TABLE} (id, tenant_id, brand_id, user_id, status, file_name, mime_type,"
     " size_bytes, upload_type, chunk_size, part_count, bucket, temp_key, client_reference,"
     " batch_reference, category_id, checksum_sha256, idempotency_key, request_fingerprint,"
-    " expires_at, last_activity_at, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, 'INITIATING', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " $16, $17, $18, $19, $20, $21, $21)"
+    " expires_at, last_activity_at, created_at, updated_at, multipart_upload_id)"
+    " VALUES ($1, $2, $3, $4, $22, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+    " $16, $17, $18, $19, $20, $21, $21, $23)"
     f" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     f" RETURNING {_COLUMNS}"
 )
@@ -120,6 +121,8 @@ class PostgresSessions:
             session.expires_at,
             session.last_activity_at,
             session.created_at,
+            session.status.value,
+            session.multipart_upload_id,
         )
         return _session(row)
 
@@ -195,32 +198,41 @@ class PostgresSessions:
 
 
 class PostgresUnit:
-    """The Unit port: repository and outbox on the one connection of the command's transaction."""
+    """The Unit port: the repository on the command's transaction, and its events, which the
+    runner writes with the inbox reply in the transaction's last statement."""
 
-    def __init__(self, connection: asyncpg.Connection, outbox: Outbox) -> None:
-        self._connection = connection
-        self._sessions = PostgresSessions(connection)
-        self._outbox = outbox.bound(connection)
+    def __init__(self, tx: Transaction) -> None:
+        if tx.events is None:
+            raise ValueError("initiation's runner keeps the events of its transactions")
+        self._connection = tx.connection
+        self._sessions = PostgresSessions(tx.connection)
+        self._events = tx.events
 
     @property
     def sessions(self) -> PostgresSessions:
         return self._sessions
 
     @property
-    def outbox(self) -> BoundOutbox:
-        return self._outbox
+    def outbox(self) -> PendingEvents:
+        return self._events
 
-    def savepoint(self) -> AbstractAsyncContextManager[object]:
-        return self._connection.transaction()
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[object]:
+        """Undoes the rows and forgets the events added inside it when it raises."""
+        kept = len(self._events.rows)
+        try:
+            async with self._connection.transaction():
+                yield self
+        except BaseException:
+            self._events.undo_after(kept)
+            raise
 
 
 def transactions(
     pool: asyncpg.Pool, outbox: Outbox
-) -> BoundTransactions[asyncpg.Connection, PostgresUnit]:
+) -> BoundTransactions[Transaction, PostgresUnit]:
     """The runner of initiation's commands: inbox, state change and outbox in one transaction."""
-    return BoundTransactions(
-        PostgresTransactions(pool, SCHEMA), lambda connection: PostgresUnit(connection, outbox)
-    )
+    return BoundTransactions(PostgresTransactions(pool, SCHEMA, outbox), PostgresUnit)
 
 
 async def prune_finished(

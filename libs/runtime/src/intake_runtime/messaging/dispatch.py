@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -20,6 +21,7 @@ from intake_contracts.replies import REPLY_TYPE, Reply
 from intake_runtime import metrics
 from intake_runtime.logs import session_in_scope, tenant_in_scope
 from intake_runtime.messaging import kafka, names
+from intake_runtime.messaging.commits import OffsetCommitter
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
 from intake_runtime.settings import ServiceSettings
@@ -122,6 +124,13 @@ class CommandDispatcher(Generic[Tx]):
         self._service = service
         self._runner = runner
         self._handlers: dict[str, _Registered[Tx]] = {}
+        self.commits: OffsetCommitter | None = None
+
+    async def commit_handled(self) -> None:
+        """Commit the offsets of every handled command now: on shutdown, before the broker
+        stops its consumers (else up to one commit interval of commands is redelivered)."""
+        if self.commits is not None:
+            await self.commits.close()
 
     def register(
         self, spec: CommandSpec[Req, Res], handler: Handler[Req, Tx, Res], *, inbox: bool
@@ -180,24 +189,36 @@ class CommandDispatcher(Generic[Tx]):
         settings: ServiceSettings,
     ) -> None:
         """Consume `topic` in `group_id`; offsets are committed only after the reply is sent,
-        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S."""
+        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S, and at most once per
+        INTAKE_KAFKA_COMMIT_INTERVAL_MS per consumer (commits.py)."""
         reply_timeout_s = settings.publish_timeout_s
+        commits = self.commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
         async def on_command(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
             metrics.observe_consumer_lag(group_id, message)
-            # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-            reply, poison = await self.dispatch(message.body)
-            if poison is not None:
-                await _park(dead_letters, message, poison)
-            if message.reply_to:
-                await _send_reply(broker, message, reply, reply_timeout_s)
+            record = message.raw_message
+            try:
+                # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
+                reply, poison = await self.dispatch(message.body)
+                if poison is not None:
+                    await _park(dead_letters, message, poison)
+                if message.reply_to:
+                    await _send_reply(broker, message, reply, reply_timeout_s)
+            finally:  # as FastStream's ACK policy did: a handler that raised is not redone
+                # FastStream's in-memory test broker has no offsets to commit.
+                if isinstance(message.consumer, AIOKafkaConsumer):
+                    await commits.handled(
+                        message.consumer,
+                        TopicPartition(record.topic, record.partition),  # type: ignore[union-attr]
+                        record.offset,  # type: ignore[union-attr]
+                    )
 
         broker.subscriber(
             names.topic(topic),
             group_id=names.group(group_id),
-            ack_policy=AckPolicy.ACK,
+            ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             max_workers=workers,
             **kafka.consumer_options(settings),

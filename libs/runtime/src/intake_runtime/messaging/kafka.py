@@ -13,6 +13,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from intake_contracts import topics
 from intake_runtime.messaging import names
 from intake_runtime.settings import ServiceSettings
+from intake_runtime.telemetry import tracing_on
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
         linger_ms=settings.kafka_linger_ms,
         request_timeout_ms=int(settings.request_timeout_s * 1000),
         allow_auto_create_topics=False,
-        middlewares=(KafkaTelemetryMiddleware(),),
+        middlewares=(KafkaTelemetryMiddleware(),) if tracing_on() else (),
         logger=logging.getLogger(f"intake.{service}.broker"),
         # FastStream's "Received"/"Processed" lines, two per message in every consumer, at
         # DEBUG: on the hot path they were most of every service's log volume. Failures are

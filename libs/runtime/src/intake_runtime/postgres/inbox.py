@@ -1,6 +1,7 @@
 """The inbox: a command's effects and its reply commit together, so a redelivery changes nothing."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import cast
 from uuid import UUID
 
@@ -9,13 +10,24 @@ import asyncpg
 from intake_contracts.errors import DomainError
 from intake_contracts.replies import Reply
 from intake_runtime.postgres.migrations import checked_schema
+from intake_runtime.postgres.outbox import Outbox, PendingEvents, columns
+
+
+@dataclass
+class Transaction:
+    """What the work of one command gets: the transaction's connection, and with an outbox
+    the events it adds, which the runner writes in its last statement with the reply."""
+
+    connection: asyncpg.Connection
+    events: PendingEvents | None = field(default=None)
 
 
 class PostgresTransactions:
     """TransactionRunner over asyncpg: one transaction per command, inbox row included."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, schema: str, outbox: Outbox | None = None) -> None:
         self._pool = pool
+        self._outbox = outbox
         schema = checked_schema(schema)
         # Blocks on a concurrent duplicate until it commits, then finds its row: no double work.
         self._claim = (
@@ -24,6 +36,14 @@ class PostgresTransactions:
         )
         self._stored = f"SELECT reply FROM {schema}.inbox WHERE message_id = $1"
         self._store = f"UPDATE {schema}.inbox SET reply = $2 WHERE message_id = $1"
+        # The reply and the events in one round trip (data-modifying CTEs always run).
+        self._store_with_events = (
+            outbox.insert_statement(
+                f"stored AS (UPDATE {schema}.inbox SET reply = $1 WHERE message_id = $2),", 3
+            )
+            if outbox is not None
+            else None
+        )
         self._claim_refused = (
             f"INSERT INTO {schema}.inbox (message_id, command_type, reply) VALUES ($1, $2, $3)"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
@@ -33,7 +53,7 @@ class PostgresTransactions:
         self,
         message_id: UUID | None,
         command_type: str,
-        work: Callable[[asyncpg.Connection], Awaitable[Reply]],
+        work: Callable[[Transaction], Awaitable[Reply]],
     ) -> Reply:
         try:
             return await self._run(message_id, command_type, work)
@@ -49,17 +69,39 @@ class PostgresTransactions:
         self,
         message_id: UUID | None,
         command_type: str,
-        work: Callable[[asyncpg.Connection], Awaitable[Reply]],
+        work: Callable[[Transaction], Awaitable[Reply]],
     ) -> Reply:
         async with self._pool.acquire() as connection, connection.transaction():
             if message_id is not None and not await connection.fetchval(
                 self._claim, message_id, command_type
             ):
                 return Reply.model_validate(await connection.fetchval(self._stored, message_id))
-            reply = await work(cast(asyncpg.Connection, connection))
-            if message_id is not None:
-                await connection.execute(self._store, message_id, reply.model_dump(mode="json"))
+            events = PendingEvents(self._outbox) if self._outbox is not None else None
+            reply = await work(Transaction(cast(asyncpg.Connection, connection), events))
+            await self._finish(cast(asyncpg.Connection, connection), message_id, reply, events)
             return reply
+
+    async def _finish(
+        self,
+        connection: asyncpg.Connection,
+        message_id: UUID | None,
+        reply: Reply,
+        events: PendingEvents | None,
+    ) -> None:
+        """The reply into the inbox and the pending events into the outbox, in one statement."""
+        rows = events.rows if events is not None else []
+        if self._outbox is not None and rows:
+            if message_id is None:
+                await connection.execute(self._outbox.insert_statement(), *columns(rows))
+                return
+            if self._store_with_events is not None:
+                reply_json = reply.model_dump(mode="json")
+                await connection.execute(
+                    self._store_with_events, reply_json, message_id, *columns(rows)
+                )
+                return
+        if message_id is not None:
+            await connection.execute(self._store, message_id, reply.model_dump(mode="json"))
 
     async def _refuse(self, message_id: UUID, command_type: str, refusal: Reply) -> Reply:
         """Record the refusal, unless a duplicate of the command recorded its reply meanwhile

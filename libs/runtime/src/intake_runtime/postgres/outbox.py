@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from aiokafka.errors import (
@@ -62,14 +62,9 @@ class Outbox:
 
     def __init__(self, schema: str) -> None:
         schema = checked_schema(schema)
+        self._schema = schema
         self.channel = f"{schema}_outbox"
-        # One statement writes the rows and queues one NOTIFY, delivered at commit.
-        self._insert = (
-            f"WITH written AS (INSERT INTO {schema}.outbox"
-            " (event_id, topic, key, envelope, headers)"
-            " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])"
-            f" RETURNING id) SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
-        )
+        self._insert = self.insert_statement()
 
     def bound(
         self, connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
@@ -107,21 +102,41 @@ class Outbox:
         cleanup run can remove thousands of leftovers, and a round trip each would dominate."""
         if not events:
             return 0
+        rows = self.rows(events, correlation_id=correlation_id, principal=principal)
+        await connection.execute(self._insert, *columns(rows))
+        return len(rows)
+
+    def rows(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> list["OutboxRow"]:
+        """The outbox rows of `events`, checked and encoded (not written)."""
         trace_headers: dict[str, str] = {}
         propagate.inject(trace_headers)
-        rows = [
-            (*self._envelope(event_type, event, tenant_id, correlation_id, principal), key)
+        return [
+            OutboxRow(
+                *self._envelope(event_type, event, tenant_id, correlation_id, principal),
+                key,
+                trace_headers,
+            )
             for event_type, event, key, tenant_id in events
         ]
-        await connection.execute(
-            self._insert,
-            [envelope.message_id for envelope, _, _ in rows],
-            [topic for _, topic, _ in rows],
-            [key for _, _, key in rows],
-            [envelope.model_dump(mode="json") for envelope, _, _ in rows],
-            [trace_headers] * len(rows),
+
+    def insert_statement(self, before: str = "", first_parameter: int = 1) -> str:
+        """The statement that writes rows and queues one NOTIFY (delivered at commit), after
+        the caller's own CTEs `before` (which then end with a comma); the five array
+        parameters of the rows start at `first_parameter`."""
+        n = first_parameter
+        return (
+            f"WITH {before} written AS (INSERT INTO {self._schema}.outbox"
+            " (event_id, topic, key, envelope, headers) SELECT * FROM"
+            f" unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::jsonb[],"
+            f" ${n + 4}::jsonb[]) RETURNING id)"
+            f" SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
         )
-        return len(rows)
 
     @staticmethod
     def _envelope(
@@ -142,6 +157,68 @@ class Outbox:
             payload=event.model_dump(mode="json"),
         )
         return envelope, topic
+
+
+class OutboxRow(NamedTuple):
+    envelope: Envelope
+    topic: str
+    key: str
+    headers: dict[str, str]
+
+
+def columns(rows: list[OutboxRow]) -> tuple[list[Any], ...]:
+    """The five arrays the outbox insert unnests."""
+    return (
+        [row.envelope.message_id for row in rows],
+        [row.topic for row in rows],
+        [row.key for row in rows],
+        [row.envelope.model_dump(mode="json") for row in rows],
+        [row.headers for row in rows],
+    )
+
+
+class PendingEvents:
+    """The EventOutbox of a transaction whose last statement writes its events (the inbox
+    runner's, with the reply): no round trip of their own. Checked and encoded when added, so
+    a wrong event still fails the use case where it is added."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.rows: list[OutboxRow] = []
+
+    async def add(
+        self,
+        event_type: EventType,
+        event: BaseModel,
+        *,
+        key: str,
+        tenant_id: str | None,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> None:
+        self.rows.extend(
+            self._outbox.rows(
+                [(event_type, event, key, tenant_id)],
+                correlation_id=correlation_id,
+                principal=principal,
+            )
+        )
+
+    async def add_many(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> int:
+        self.rows.extend(
+            self._outbox.rows(events, correlation_id=correlation_id, principal=principal)
+        )
+        return len(events)
+
+    def undo_after(self, count: int) -> None:
+        """Forget the events added after the first `count` (their savepoint was undone)."""
+        del self.rows[count:]
 
 
 class BoundOutbox:
@@ -209,9 +286,12 @@ class OutboxRelay:
         self._ack_timeout_s = ack_timeout_s
         self._channel = f"{schema}_outbox"
         self._lock_key = f"outbox:{schema}"
+        # The relay's lock and its batch in one round trip: the uncorrelated sub-select is
+        # evaluated once, and when another relay holds the lock, no row is even scanned.
         self._select = (
             f"SELECT id, topic, key, envelope, headers FROM {schema}.outbox"
-            " WHERE published_at IS NULL ORDER BY id LIMIT $1"
+            " WHERE (SELECT pg_try_advisory_xact_lock(hashtext($2))) AND published_at IS NULL"
+            " ORDER BY id LIMIT $1"
         )
         self._mark = f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
         self._backlog = (
@@ -219,6 +299,7 @@ class OutboxRelay:
             f" FROM {schema}.outbox WHERE published_at IS NULL"
         )
         self._wake = asyncio.Event()
+        self._backlog_due = 0.0
         self._task: asyncio.Task[None] | None = None
         self._listener: PoolConnectionProxy | None = None
 
@@ -256,7 +337,12 @@ class OutboxRelay:
                     return
                 log.exception("outbox relay round failed; retrying")
                 published = 0
-            await self._observe_backlog()
+            # Measured at most once per poll interval: a round per command under load made
+            # the count a round trip per command.
+            now = asyncio.get_running_loop().time()
+            if now >= self._backlog_due:
+                self._backlog_due = now + self._poll_interval_s
+                await self._observe_backlog()
             if published >= self._batch_size:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
@@ -291,12 +377,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; rows are marked only after Kafka acknowledged every one."""
         async with self._pool.acquire() as connection, connection.transaction():
-            locked = await connection.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext($1))", self._lock_key
-            )
-            if not locked:
-                return 0
-            rows = await connection.fetch(self._select, self._batch_size)
+            rows = await connection.fetch(self._select, self._batch_size, self._lock_key)
             if not rows:
                 return 0
             # Sent without waiting one by one, then awaited together: the idempotent producer

@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import aioboto3
@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
-from intake_runtime.storage import cors
+from intake_runtime.storage import cors, presign
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,12 @@ def _s3(
 
 
 class ObjectStore:
-    def __init__(self, client: Any, settings: S3Settings) -> None:
+    def __init__(self, client: Any, settings: S3Settings, credentials: Any = None) -> None:
+        """`credentials`: the client's (aiobotocore) credentials, to presign without botocore."""
         self._client = client
         self._settings = settings
+        self._credentials = credentials
+        self._endpoints: dict[str, presign.Endpoint] = {}
         self._known_buckets: set[str] = set()
         # With an expected owner, S3 refuses any call on a bucket another account owns.
         self._owner: dict[str, str] = (
@@ -244,17 +247,13 @@ class ObjectStore:
         self, bucket: str, key: str, *, content_type: str, content_length: int, expires_s: int
     ) -> str:
         # Signing Content-Type and Content-Length makes S3 refuse any other body.
-        url: str = await self._client.generate_presigned_url(
+        return await self._presign(
             "put_object",
-            Params={
-                "Bucket": bucket,
-                "Key": key,
-                "ContentType": content_type,
-                "ContentLength": content_length,
-            },
-            ExpiresIn=expires_s,
+            {"Bucket": bucket, "Key": key, "ContentType": content_type},
+            content_length=content_length,
+            expires_s=expires_s,
+            headers={"content-type": content_type},
         )
-        return url
 
     async def presign_part(
         self,
@@ -267,18 +266,49 @@ class ObjectStore:
         expires_s: int,
     ) -> str:
         # Signing the part's exact Content-Length stops a client putting 5 GiB into any part.
-        url: str = await self._client.generate_presigned_url(
+        return await self._presign(
             "upload_part",
-            Params={
-                "Bucket": bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": part_number,
-                "ContentLength": content_length,
-            },
-            ExpiresIn=expires_s,
+            {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+            content_length=content_length,
+            expires_s=expires_s,
+            params=[("uploadId", upload_id), ("partNumber", str(part_number))],
         )
-        return url
+
+    async def _presign(
+        self,
+        operation: str,
+        request: dict[str, Any],
+        *,
+        content_length: int,
+        expires_s: int,
+        headers: dict[str, str] | None = None,
+        params: list[tuple[str, str]] | None = None,
+    ) -> str:
+        """botocore signs a bucket's first URL, which tells its endpoint; presign.py the rest.
+
+        Without credentials of our own (anonymous client) botocore signs every URL.
+        """
+        bucket, key = request["Bucket"], request["Key"]
+        endpoint = self._endpoints.get(bucket)
+        if endpoint is None or self._credentials is None:
+            url: str = await self._client.generate_presigned_url(
+                operation,
+                Params={**request, "ContentLength": content_length},
+                ExpiresIn=expires_s,
+            )
+            if self._credentials is not None:
+                self._endpoints[bucket] = presign.Endpoint.learn(url, key)
+            return url
+        frozen = await self._credentials.get_frozen_credentials()
+        return presign.presign(
+            endpoint,
+            presign.Credentials(frozen.access_key, frozen.secret_key, frozen.token),
+            key,
+            now=datetime.now(UTC),
+            expires_s=expires_s,
+            headers={"content-length": str(content_length), **(headers or {})},
+            params=params or [],
+        )
 
     @_s3()
     async def create_multipart(self, bucket: str, key: str, content_type: str) -> OpenedUpload:
@@ -587,4 +617,4 @@ async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
     async with session.client(
         "s3", endpoint_url=settings.aws_endpoint_url, config=config
     ) as client:
-        yield ObjectStore(client, settings)
+        yield ObjectStore(client, settings, await session.get_credentials())
