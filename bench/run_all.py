@@ -110,11 +110,10 @@ nor Postgres configuration changed (fetch sizes are client settings), so docker-
 and deploy/k8s are unchanged.
 
 The two tables below are rendered from the last run of that command (its load average is in
-them): bench/issue15.sh of perf2's last commit, on the shared machine at load 5-8 with other
-engineers' work running, so latency and rate are not the quiet machine's; CPU per operation is
-the steadier figure. The quiet-machine run of the same command is the one to report against
-the targets. Round 1's own development figures (load 17-38, commit by commit in
-bench/results/steps/ab_<commit>.json) could not tell single changes apart from the load; the
+them): bench/issue15.sh on main after both rounds (2026-11-30, 01:41 UTC), with nothing else
+running on the machine; the load average of 2-3 is the measured system itself on its two
+cores. These are the figures to report against the targets. Round 1's own development
+figures (load 17-38, commit by commit in bench/results/steps/ab_<commit>.json) could not tell single changes apart from the load; the
 one difference that held was the event consumers' fewer, larger fetches (raw CPU per initiate
 at c16 of Kafka 31.9 -> 20-21 ms, audit 8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
 
@@ -167,14 +166,14 @@ phase, measured alone twice each in alternation (steps/ab5_*): raw CPU per 64 Ki
 the noise (completion itself spends ~50 ms of CPU per complete; its use cases were being moved
 onto ports on another branch, so it was left alone here).
 
-Against the targets (development figures of the last run; the quiet-machine run of `bash
-bench/issue15.sh` is the one to report):"""
+Against the targets, from the quiet-machine run of `bash bench/issue15.sh` above (the reasons
+were measured during the round on the loaded machine):"""
 
 # Issue 15's targets after the second round: (target, measured, why it is missed).
 ROUND_2_TARGETS = (
     (
         "<= 10 ms CPU per initiate, all processes",
-        "29.5 ms raw, 20.5 ms net at c16",
+        "c16 26.0 ms raw, 20.8 ms net of idle; sequential 33.3 ms net",
         (
             "the request/reply design: an initiate is 3 Kafka produce requests (command, reply, "
             "events; ~1.7 ms broker + ~0.8 ms client CPU each, measured) and 2-3 fetches "
@@ -185,38 +184,38 @@ ROUND_2_TARGETS = (
     ),
     (
         "<= 0.5 ms per event in each event consumer",
-        "audit 0.34, cleanup 0.66 (0.40-0.51 in the other runs)",
-        "cleanup is at the limit; its index writes per event",
+        "audit 0.23, cleanup 0.26",
+        "met",
     ),
     (
         "initiate c16 >= 200 req/s, p99 <= 150 ms",
-        "25.6 req/s, p99 1936 ms (shared cores)",
+        "74.8 req/s, p99 693 ms",
         (
-            "two cores at ~30 ms of CPU per initiate cap the system near 65 req/s even when "
-            "idle; 200 req/s needs the 10 ms above"
+            "two cores at ~21 ms of CPU per initiate cap the system near 95 req/s; the rest is "
+            "queueing. 200 req/s needs the 10 ms above"
         ),
     ),
     (
         "initiate sequential p50 <= 12 ms",
-        "50.3 ms",
+        "24.4 ms",
         (
             "two Kafka round trips (command, reply), each a produce and a fetch wake-up, plus the "
-            "relay; on the quiet machine round 1 measured 37 ms"
+            "relay (round 1 measured 37 ms on the quiet machine)"
         ),
     ),
     (
         "complete (64 KiB direct) p50 <= 30 ms",
-        "243-264 ms",
+        "91.3 ms (133.8 ms before issue 15)",
         "completion's own work (~50 ms CPU) and its two requests to initiation (four Kafka hops)",
     ),
     (
         "part URL sequential p50 <= 8 ms",
-        "65.9 ms (30-38 ms in the step runs)",
+        "19.3 ms (23.7 ms before)",
         "the same two Kafka hops as initiate; the signing itself is now ~0.1 ms",
     ),
     (
         "in-process floor for initiate <= 3 ms",
-        "p50 21.0 ms (11-22 ms across runs, 13.8 ms before)",
+        "p50 5.3 ms",
         (
             "five Postgres round trips and a presign per initiate; the floor's CPU figure (17.6 ms "
             "per initiate + part URL) also counts its own start-up (pool and S3 client) over 100 "
@@ -225,7 +224,7 @@ ROUND_2_TARGETS = (
     ),
     (
         "each service < 150 MiB RSS",
-        "peak 62.6-99.8 MiB",
+        "peak 63.1-99.8 MiB",
         "met",
     ),
 )
@@ -648,7 +647,7 @@ def render() -> None:
     parts += [ISSUE_15, "", *cpu_targets(), "", *cpu_table(), ""]
     parts += [ISSUE_15_ROUND_2, "", *steps_table(), "", ISSUE_15_ROUND_2_AFTER, ""]
     parts += [
-        "| issue 15 target | measured after round 2 (loaded machine) | why it is missed |",
+        "| issue 15 target | measured (quiet machine, 2026-11-30) | why it is missed |",
         "|---|---|---|",
         *(f"| {target} | {measured} | {why} |" for target, measured, why in ROUND_2_TARGETS),
         "",
