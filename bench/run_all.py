@@ -115,7 +115,8 @@ running on the machine; the load average of 2-3 is the measured system itself on
 cores. These are the figures to report against the targets. Round 1's own development
 figures (load 17-38, commit by commit in bench/results/steps/ab_<commit>.json) could not tell
 single changes apart from the load; the one difference that held was the event consumers'
-fewer, larger fetches (raw CPU per initiate at c16 of Kafka 31.9 -> 20-21 ms, audit 8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
+fewer, larger fetches (raw CPU per initiate at c16 of Kafka 31.9 -> 20-21 ms, audit
+8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
 
 ISSUE_15_ROUND_2 = """Issue 15, second round (branch perf2, on 0effb6b). Each change measured
 against the commit before it with `python -m bench.cpu_per_op --checkout <worktree of that
