@@ -516,34 +516,32 @@ so every system starts an S3 multipart upload. Companion authenticates nothing a
 nothing (sessions in memory); tusd authenticates nothing and writes one .info object per
 upload; Intake authenticates, persists to Postgres and emits Kafka events."""
 
-ISSUE_16_STANDING = """What the figures say, and why (2026-11-29). The machine was saturated
-by other engineers' stacks and test suites for most of the sitting (load average 20-40 on 2
-cores, 0 % idle), and the load fell while it ran: boto3 (load ~27) moved 256 MiB at 7 MiB/s
-where it reaches ~112 MiB/s on a quiet machine, Intake ran at load ~23-26, tusd and Companion
-last, as the load fell to ~10-12, at more than twice that rate. So the end-to-end column
-compares load more than systems; only boto3 against Intake (0.93x) shares conditions. A first
-full run (3 runs of 256 MiB and 1 GiB each) stopped when the overloaded gateway answered an
-initiate 504; the bench now counts those (`failed`) and boto3's figures were kept from it
-(`--keep`) while Intake, tusd and Companion were measured once each at 256 MiB. CPU time per
-request is the steadier figure (it too inflates under contention).
+ISSUE_16_STANDING = """What the figures say, and why (2026-11-30, one sitting, nothing else
+running on the machine; the load average of 2-4 is the measured systems themselves).
 
-- End to end: Intake's parts already moved at boto3's rate before (issue 16: 116.9 vs 111.7
-  MiB/s); what it lost was the 1.3-4.1 s `complete` (now answered before promotion, see
-  complete_latency) and the CLI's start-up. S3 still writes every byte twice (the promotion's
-  copy from the temp key to the permanent one, after `complete` answers): that is ours, and
-  required by the immutable temp key contract; docs/notes.md says how it could go.
-- Create and sign at c16: Intake spends several times Companion's CPU per request (gateway,
-  a Kafka round trip to the initiation service and back, Postgres, and the audit and other
-  consumers of its events), so on two shared cores it serves fewer requests per second.
-  Companion authenticates and persists nothing. The CPU work is issue 15's, not changed here.
-- CLI (issue 16.2, measured again 2026-11-30 at load ~11, see cli_first_request): CPU to the
-  first request p50 148 ms for `status` and 152-153 ms for `upload`, against 238-261 ms for
-  the client before, and 138 ms for the stdlib floor alone (argparse, http.client, json:
-  process start to exit); minimum CPU 92 / 107 ms against 80 ms for the floor. Wall p50
-  (509-586 ms) is waiting for a core at that load; the fastest runs reached the first
-  request in 141-174 ms. The client now sits on the floor: what remains is the interpreter
-  (`python -c pass` 16-31 ms CPU) and http.client, which imports ssl and the email package
-  even for http:// URLs."""
+- End to end: Intake is at 0.93-0.95x boto3 and 1-3 % behind tusd at both sizes, three runs
+  each. Its parts move at the ceiling (the 256 MiB transfer took 2.1-2.9 s, 88-121 MiB/s);
+  `complete` answers in 0.11-0.26 s whatever the size (promotion follows, 1.1 s for 256 MiB and
+  4.7-5.5 s for 1 GiB after the client exits); the remaining ~0.5 s per upload is the CLI's
+  start-up, the initiate, and loading the transfer machinery after the first request.
+  Companion's 1 GiB figure (123.8 MiB/s) is above boto3's own: its client (Intake's transfer
+  code driving Companion's signing endpoints) runs in an interpreter already warm, and the
+  spread of its runs (102.8-131.8) is wider than the gaps. S3 writes every byte twice for
+  Intake (the promotion's copy from the temp key to the permanent one, after `complete`
+  answers): ours, and required by the immutable temp key contract; docs/notes.md says how it
+  could go.
+- Create and sign at c16: Intake spends 2-2.3x Companion's CPU per request (23.7 vs 10.1 ms for
+  create, 12.6 vs 6.7 ms for sign: gateway, a Kafka round trip to the initiation service and
+  back, Postgres, and the audit and cleanup consumers of its events), so on two cores it serves
+  0.54x / 0.65x Companion's requests per second. Companion authenticates and persists nothing;
+  tusd authenticates nothing. Issue 15 measures what is left of Intake's CPU per request and
+  why it is the synchronous Kafka round trip.
+- CLI (cli_first_request, same evening, quiet): exec to the first request p50 114.5 ms for
+  `status` and 137.0 ms for `upload` (the client before: 182.8 / 213.8 ms), against 94.2 ms
+  for the standard library alone that any first request of this CLI needs (argparse,
+  http.client, json: start to exit) and 24.8 ms for `python -c pass`. What remains above the
+  floor is typing, pathlib, argparse building its parsers, mimetypes for an initiate, and the
+  client's own modules; http.client imports ssl and the email package even for http:// URLs."""
 
 PEER_NAMES = (("boto3", "boto3 upload_file"), ("tusd", "tusd"), ("companion", "Uppy Companion"),
               ("intake", "Intake"))  # fmt: skip
