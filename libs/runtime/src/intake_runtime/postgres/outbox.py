@@ -177,14 +177,8 @@ def columns(rows: list[OutboxRow]) -> tuple[list[Any], ...]:
     )
 
 
-class PendingEvents:
-    """The EventOutbox of a transaction whose last statement writes its events (the inbox
-    runner's, with the reply): no round trip of their own. Checked and encoded when added, so
-    a wrong event still fails the use case where it is added."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        self.rows: list[OutboxRow] = []
+class _OneAsMany:
+    """An EventOutbox's `add`: one event is a batch of one (implementations write `add_many`)."""
 
     async def add(
         self,
@@ -196,13 +190,30 @@ class PendingEvents:
         correlation_id: str,
         principal: Principal | None = None,
     ) -> None:
-        self.rows.extend(
-            self._outbox.rows(
-                [(event_type, event, key, tenant_id)],
-                correlation_id=correlation_id,
-                principal=principal,
-            )
+        await self.add_many(
+            [(event_type, event, key, tenant_id)],
+            correlation_id=correlation_id,
+            principal=principal,
         )
+
+    async def add_many(
+        self,
+        events: list[tuple[EventType, BaseModel, str, str | None]],
+        *,
+        correlation_id: str,
+        principal: Principal | None = None,
+    ) -> int:
+        raise NotImplementedError
+
+
+class PendingEvents(_OneAsMany):
+    """The EventOutbox of a transaction whose last statement writes its events (the inbox
+    runner's, with the reply): no round trip of their own. Checked and encoded when added, so
+    a wrong event still fails the use case where it is added."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.rows: list[OutboxRow] = []
 
     async def add_many(
         self,
@@ -221,7 +232,7 @@ class PendingEvents:
         del self.rows[count:]
 
 
-class BoundOutbox:
+class BoundOutbox(_OneAsMany):
     """The outbox bound to the connection of one unit of work (implements EventOutbox)."""
 
     def __init__(
@@ -229,26 +240,6 @@ class BoundOutbox:
     ) -> None:
         self._outbox = outbox
         self._connection = connection
-
-    async def add(
-        self,
-        event_type: EventType,
-        event: BaseModel,
-        *,
-        key: str,
-        tenant_id: str | None,
-        correlation_id: str,
-        principal: Principal | None = None,
-    ) -> None:
-        await self._outbox.add(
-            self._connection,
-            event_type,
-            event,
-            key=key,
-            tenant_id=tenant_id,
-            correlation_id=correlation_id,
-            principal=principal,
-        )
 
     async def add_many(
         self,
