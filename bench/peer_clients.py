@@ -6,9 +6,9 @@ figure runs from exec to exit, as `intake upload` and boto3's script do.
 
 Companion's client does what Uppy's AwsS3 plugin does against Companion's S3 multipart
 endpoints (create, sign each part, PUT the parts straight to S3, complete), moving the bytes
-with the same code as Intake's client (intake_client.transfer.put_range) so that only the
-server side differs. The tus client does what tus-js-client does by default: create, then one
-streaming PATCH of the whole file.
+with the same code as Intake's client (intake_client.transfer.put_range over its standard
+library Storage) so that only the server side differs. The tus client does what tus-js-client
+does by default: create, then one streaming PATCH of the whole file.
 """
 
 import argparse
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from intake_client.storage import Storage
 from intake_client.transfer import put_range
 
 MiB = 1024 * 1024
@@ -28,10 +29,8 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 
 async def companion_upload(base: str, path: Path, size: int, parallel: int, part_size: int) -> None:
-    async with (
-        httpx.AsyncClient(base_url=base, timeout=120) as api,
-        httpx.AsyncClient(timeout=120) as s3,
-    ):
+    s3 = Storage(timeout_s=120)
+    async with httpx.AsyncClient(base_url=base, timeout=120) as api:
         created = await api.post(
             "/s3/multipart",
             json={"filename": path.name, "type": "application/octet-stream", "metadata": {}},
@@ -57,6 +56,7 @@ async def companion_upload(base: str, path: Path, size: int, parallel: int, part
         )
         done.raise_for_status()
         print(json.dumps({"key": key}))
+    s3.close()
 
 
 def tus_upload(base: str, path: Path, block: int = MiB) -> None:

@@ -75,6 +75,11 @@ class IntakeApi:
         )
         self.base_url = base_url.rstrip("/")
 
+    @property
+    def request_sent(self) -> threading.Event:
+        """Set once any request of this client has been written out."""
+        return self._wire.sent
+
     def close(self) -> None:
         self._wire.close()
 

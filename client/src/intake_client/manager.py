@@ -4,9 +4,7 @@ import asyncio
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from intake_client.api import IntakeApi
 from intake_client.errors import FileChangedError, IntakeApiError
@@ -24,8 +22,12 @@ from intake_client.results import FileResult, UploadOptions
 from intake_client.retry import RetryPolicy
 from intake_client.sessions import Job, Prepared, Sessions, guarded
 from intake_client.state import StateFile
+from intake_client.storage import Storage
 from intake_client.transfer import RateLimit
 from intake_client.wire import off_loop
+
+if TYPE_CHECKING:
+    import httpx
 
 # Answers after which a session can never take these bytes: forget it and start over.
 _DEAD = frozenset({"upload_cancelled", "upload_failed", "upload_session_expired"})
@@ -37,7 +39,8 @@ class UploadManager:
     Args:
         api: the gateway.
         state: where sessions are remembered between runs (default ~/.intake/uploads.json).
-        s3_http: the HTTP client for presigned PUTs (tests throttle or proxy it).
+        s3_http: an httpx client for the presigned PUTs (tests throttle or proxy it); without
+            it they go over the standard library's connections (storage.py).
         signer: signs part URLs; defaults to the API's batch signing.
     """
 
@@ -46,16 +49,13 @@ class UploadManager:
         api: IntakeApi,
         *,
         state: StateFile | None = None,
-        s3_http: httpx.AsyncClient | None = None,
+        s3_http: "httpx.AsyncClient | None" = None,
         signer: PartSigner | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._api = api
         self.sessions = Sessions(api, state or StateFile())
-        self._own_http = s3_http is None
-        # Made on first use, after the first API request: building a client loads the CA
-        # bundle, which would otherwise delay that request (see cli.py).
-        self._http = s3_http
+        self._http: Storage | httpx.AsyncClient = s3_http or Storage()
         self._signer: PartSigner = signer or api.sign_parts
         self._retry = retry or RetryPolicy()
 
@@ -68,13 +68,8 @@ class UploadManager:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._own_http and self._http is not None:
-            await self._http.aclose()
-
-    def _s3(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
-        return self._http
+        if isinstance(self._http, Storage):  # a client handed in is its owner's to close
+            self._http.close()
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
         """Upload every file; one file's failure is in its result and never stops the others.
@@ -90,7 +85,7 @@ class UploadManager:
         """The bytes and completion of files whose sessions `sessions.prepare` found or made."""
         results = {job.path: job.result for job in prepared.jobs}
         limit = RateLimit(options.limit_rate) if options.limit_rate else None
-        transfer = Transfer(self._s3(), asyncio.Semaphore(options.parallel), self._retry, limit)
+        transfer = Transfer(self._http, asyncio.Semaphore(options.parallel), self._retry, limit)
         files = asyncio.Semaphore(options.parallel)
 
         async def run(job: Job) -> None:
@@ -143,6 +138,7 @@ class UploadManager:
         sender = MultipartSender(
             transfer, self._signer, session_id, job.path, tracker=tracker,
             on_part_done=lambda number, etag: self.sessions.record_part(job, number, etag),
+            signed=job.signed,
         )  # fmt: skip
         tracker.phase("uploading")
         stats = await sender.send(todo, parallel)

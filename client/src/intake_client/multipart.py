@@ -5,8 +5,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from intake_client.api import MAX_PARTS_PER_SIGNING
 from intake_client.errors import IntakeApiError, TransferError
@@ -15,6 +14,11 @@ from intake_client.plan import Part
 from intake_client.progress import FileTracker
 from intake_client.retry import RetryPolicy, is_retryable
 from intake_client.transfer import RateLimit, UrlRejectedError, put_range
+
+if TYPE_CHECKING:
+    import httpx
+
+    from intake_client.storage import Storage
 
 # A URL this close to expiry is signed again before use: a part may take a while to send.
 EXPIRY_MARGIN = timedelta(seconds=30)
@@ -38,7 +42,7 @@ class TransferStats:
 class Transfer:
     """What every part PUT of a run shares: the S3 HTTP client, the global slots, the policy."""
 
-    http: httpx.AsyncClient
+    http: "Storage | httpx.AsyncClient"
     slots: asyncio.Semaphore  # bounds in-flight PUTs across all files: memory and sockets
     retry: RetryPolicy
     limit: RateLimit | None = None
@@ -56,11 +60,14 @@ class MultipartSender:
         *,
         tracker: FileTracker,
         on_part_done: Callable[[int, str], None],
+        signed: list[PartUrl] | None = None,
     ) -> None:
         self._transfer, self._signer, self._session_id = transfer, signer, session_id
         self._path, self._tracker, self._on_part_done = path, tracker, on_part_done
-        self._urls: dict[int, PartUrl] = {}
-        self._generation: dict[int, int] = {}  # part number → which signing call made its URL
+        # URLs signed ahead (generation 0) are used like any other, re-signed when stale.
+        self._urls: dict[int, PartUrl] = {url.part_number: url for url in signed or []}
+        # part number → which signing call made its URL
+        self._generation: dict[int, int] = dict.fromkeys(self._urls, 0)
         self._signings = 0
         self._pending: list[int] = []
         self._sign_lock = asyncio.Lock()

@@ -69,10 +69,15 @@ class RetryableStatusError(Exception):
         self.status = status
 
 
+class StorageUnreachableError(Exception):
+    """The connection to S3 failed mid-request (refused, reset, timed out): send it again."""
+
+
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, IntakeApiError):
         return error.retryable
-    return isinstance(error, (GatewayUnreachableError, RetryableStatusError)) or _is_network(error)
+    retryable = (GatewayUnreachableError, RetryableStatusError, StorageUnreachableError)
+    return isinstance(error, retryable) or _is_network(error)
 
 
 def _is_network(error: BaseException) -> bool:

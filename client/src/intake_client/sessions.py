@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from intake_client.api import MAX_BATCH_FILES, IntakeApi
+from intake_client.api import MAX_BATCH_FILES, MAX_PARTS_PER_SIGNING, IntakeApi
 from intake_client.errors import IntakeApiError, IntakeError
 from intake_client.results import FileResult, UploadOptions
 from intake_client.state import StateEntry, StateFile, entry_key
 
 if TYPE_CHECKING:
-    from intake_client.models import DirectUpload, Session, UploadedPart
+    from intake_client.models import DirectUpload, PartUrl, Session, UploadedPart
 
 # Answers after which a session can never take these bytes: forget it and start over.
 _GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
@@ -32,6 +32,7 @@ class Job:
         self.uploaded: tuple[UploadedPart, ...] = ()
         self.direct: DirectUpload | None = None
         self.fields: dict[str, Any] = {}
+        self.signed: list[PartUrl] = []  # part URLs signed ahead of the transfer (presign)
 
     @property
     def needs_session(self) -> bool:
@@ -65,6 +66,26 @@ class Sessions:
         fresh = [job for job in jobs if job.needs_session]
         self._initiate(fresh, options)
         return Prepared(paths, jobs)
+
+    def presign(self, prepared: Prepared, files: int) -> None:
+        """Signs the first parts of the first `files` multipart jobs now, so that their bytes
+        can move as soon as the transfer starts. The `intake` command calls this while the
+        transfer machinery loads on another thread; a refusal here is left for the transfer
+        itself to meet (it signs what it lacks), so nothing fails that would not anyway.
+        """
+        from intake_client.plan import parts_to_send, plan_parts  # noqa: PLC0415 - see top
+
+        ready = [job for job in prepared.jobs if job.ready]
+        for job in [j for j in ready if j.fields.get("upload_type") == "multipart"][:files]:
+            try:
+                parts = plan_parts(job.size, job.fields["chunk_size"], job.fields["part_count"])
+                todo = parts_to_send(parts, job.uploaded)[:MAX_PARTS_PER_SIGNING]
+                if todo:
+                    session_id = job.result.upload_session_id or ""
+                    numbers = [part.number for part in todo]
+                    job.signed = self._api.sign_parts(session_id, numbers).now()
+            except (IntakeError, OSError):
+                job.signed = []
 
     def finish(self, job: Job, session_id: str, asset: dict[str, Any] | None) -> None:
         self._state.remove(job.key)

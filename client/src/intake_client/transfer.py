@@ -1,13 +1,22 @@
-"""Bytes to S3: one presigned PUT of a file range, read from disk as it is sent."""
+"""Bytes to S3: one presigned PUT of a file range, read from disk as it is sent.
+
+Two carriers, one contract: `Storage` (standard library, sendfile; what UploadManager uses
+unless given a client) and an httpx.AsyncClient (for callers that route, throttle or mock the
+traffic through httpx's transports). httpx is never imported here: a caller that uses it has.
+"""
 
 import asyncio
-import time
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from intake_client.retry import RetryableStatusError, is_retryable_status
+from intake_client.storage import Pace, Storage
+from intake_client.wire import off_loop
+
+if TYPE_CHECKING:
+    import httpx
 
 READ_BLOCK = 1024 * 1024  # memory per in-flight request stays ~1 block, not a whole part
 
@@ -16,13 +25,10 @@ class RateLimit:
     """Paces bytes across every transfer of a run, for users sharing a thin link."""
 
     def __init__(self, bytes_per_s: float) -> None:
-        self._rate = bytes_per_s
-        self._next = time.monotonic()
+        self.pace = Pace(bytes_per_s)
 
     async def take(self, count: int) -> None:
-        now = time.monotonic()
-        delay = self._next - now
-        self._next = max(now, self._next) + count / self._rate
+        delay = self.pace.reserve(count)
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -63,7 +69,7 @@ async def read_blocks(
 
 
 async def put_range(
-    http: httpx.AsyncClient,
+    http: "Storage | httpx.AsyncClient",
     url: str,
     path: Path,
     offset: int,
@@ -78,17 +84,57 @@ async def put_range(
     Raises:
         UrlRejectedError: 403, the URL must be signed again.
         RetryableStatusError: 5xx/429, the same request may succeed later.
+        StorageUnreachableError (Storage) or an httpx.TransportError: a network failure.
         StorageRefusedError: any other refusal.
     """
-    # Exactly the signed headers; Content-Length set explicitly keeps httpx from chunking.
-    sent_headers = {"Content-Length": str(size), **(headers or {})}
-    answer = await http.put(
-        url, content=read_blocks(path, offset, size, on_sent, limit), headers=sent_headers
-    )
-    if answer.is_success:
-        return str(answer.headers.get("ETag", ""))
-    if answer.status_code == 403:
-        raise UrlRejectedError(answer.status_code, answer.text)
-    if is_retryable_status(answer.status_code):
-        raise RetryableStatusError(answer.status_code, answer.text)
-    raise StorageRefusedError(f"storage answered {answer.status_code}: {answer.text[:200]}")
+    if isinstance(http, Storage):
+        status, etag, text = await _put_on_thread(
+            http, url, path, offset, size, headers=headers, on_sent=on_sent, limit=limit
+        )
+    else:
+        # Exactly the signed headers; Content-Length set explicitly keeps httpx from chunking.
+        sent_headers = {"Content-Length": str(size), **(headers or {})}
+        answer = await http.put(
+            url, content=read_blocks(path, offset, size, on_sent, limit), headers=sent_headers
+        )
+        status, text = answer.status_code, answer.text
+        etag = str(answer.headers.get("ETag", ""))
+    if 200 <= status < 300:
+        return etag
+    if status == 403:
+        raise UrlRejectedError(status, text)
+    if is_retryable_status(status):
+        raise RetryableStatusError(status, text)
+    raise StorageRefusedError(f"storage answered {status}: {text[:200]}")
+
+
+async def _put_on_thread(
+    storage: Storage,
+    url: str,
+    path: Path,
+    offset: int,
+    size: int,
+    *,
+    headers: dict[str, str] | None,
+    on_sent: Callable[[int], None],
+    limit: RateLimit | None,
+) -> tuple[int, str, str]:
+    loop = asyncio.get_running_loop()
+    stop = False
+
+    def sent_from_thread(count: int) -> None:
+        # Progress is reported on the loop, in order: callers' callbacks never see a thread,
+        # and every count lands before the PUT's own answer does (both queue on the loop).
+        if not stop:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening
+                loop.call_soon_threadsafe(on_sent, count)
+
+    try:
+        answer = await off_loop(
+            lambda: storage.put(url, path, offset, size, headers=headers,
+                                on_sent=sent_from_thread, pace=limit.pace if limit else None)
+        )  # fmt: skip
+    except BaseException:
+        stop = True  # a cancelled or failed attempt reports no more progress
+        raise
+    return answer.status, answer.etag, answer.body

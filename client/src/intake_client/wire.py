@@ -35,6 +35,9 @@ class Wire:
         self._timeout = timeout_s
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        # Set once a request has been written out: work that may wait (loading the transfer
+        # machinery) starts then, while the gateway answers (cli.py).
+        self.sent = threading.Event()
 
     def request(
         self,
@@ -65,6 +68,7 @@ class Wire:
         connection = self._connection()
         try:
             connection.request(method, target, body=payload, headers=headers)
+            self.sent.set()
             answer = connection.getresponse()
             data = answer.read()
         except (OSError, http.client.HTTPException) as error:
@@ -81,7 +85,7 @@ class Wire:
         with self._lock:
             while self._idle:
                 connection = self._idle.pop()
-                if _still_open(connection):
+                if still_open(connection):
                     return connection
                 connection.close()
         connection = self._new_connection()
@@ -98,7 +102,7 @@ class Wire:
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 
 
-def _still_open(connection: http.client.HTTPConnection) -> bool:
+def still_open(connection: http.client.HTTPConnection) -> bool:
     """An idle connection the server has not closed: a readable idle socket means EOF (the
     server's keep-alive timeout ran out) or junk, and a request sent on it would be lost."""
     if connection.sock is None:

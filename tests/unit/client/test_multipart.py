@@ -61,8 +61,9 @@ def a_file(tmp_path: Path, size: int) -> Path:
 
 
 async def send(
-    path: Path, s3: FakeS3, signer: Signer, chunk: int, parallel: int = 3
-) -> tuple[MultipartSender, list[FileProgress]]:
+    path: Path, s3: FakeS3, signer: Signer, chunk: int, parallel: int = 3,
+    signed: list[PartUrl] | None = None,
+) -> tuple[MultipartSender, list[FileProgress]]:  # fmt: skip
     size = path.stat().st_size
     parts = plan_parts(size, chunk, -(-size // chunk))
     events: list[FileProgress] = []
@@ -70,8 +71,9 @@ async def send(
     http = httpx.AsyncClient(transport=httpx.MockTransport(s3))
     transfer = Transfer(http, asyncio.Semaphore(parallel), RetryPolicy(attempts=4, base_s=0.0))
     sender = MultipartSender(
-        transfer, signer, "s-1", path, tracker=tracker, on_part_done=lambda _n, _e: None
-    )
+        transfer, signer, "s-1", path, tracker=tracker, on_part_done=lambda _n, _e: None,
+        signed=signed,
+    )  # fmt: skip
     try:
         await sender.send(parts, parallel)
     finally:
@@ -125,3 +127,32 @@ async def test_signing_asks_for_at_most_100_parts_per_call(tmp_path: Path) -> No
     await send(path, s3, signer, chunk=40, parallel=4)
     assert all(len(call) <= 100 for call in signer.calls)
     assert sorted(n for call in signer.calls for n in call) == list(range(1, 251))
+
+
+def ahead(numbers: range, ttl: timedelta) -> list[PartUrl]:
+    expires = datetime.now(UTC) + ttl
+    return [PartUrl(n, f"http://s3/s-1?partNumber={n}&gen=ahead", expires) for n in numbers]
+
+
+async def test_urls_signed_ahead_are_used_without_signing_again(tmp_path: Path) -> None:
+    path, s3, signer = a_file(tmp_path, 9000), FakeS3(), Signer()
+    sender, _ = await send(
+        path, s3, signer, chunk=3000, signed=ahead(range(1, 3), timedelta(minutes=15))
+    )
+    # Parts 1 and 2 go with the URLs signed ahead; only part 3 needs a signing call.
+    assert signer.calls == [[3]]
+    assert sorted(url.split("?")[1] for url in s3.urls) == [
+        "partNumber=1&gen=ahead", "partNumber=2&gen=ahead", "partNumber=3&gen=1",
+    ]  # fmt: skip
+    assert sender.stats.resigned == 0
+    assert b"".join(s3.bodies[n] for n in sorted(s3.bodies)) == path.read_bytes()
+
+
+async def test_a_url_signed_ahead_that_went_stale_is_signed_again(tmp_path: Path) -> None:
+    path, s3, signer = a_file(tmp_path, 6000), FakeS3(), Signer()
+    stale = ahead(range(1, 3), timedelta(seconds=5))  # within the expiry margin
+    sender, _ = await send(path, s3, signer, chunk=3000, parallel=1, signed=stale)
+    assert "gen=ahead" not in " ".join(s3.urls)
+    assert signer.calls == [[1, 2]]  # one call replaces both, before either is used
+    assert sender.stats.resigned == 1
+    assert len(s3.bodies) == 2

@@ -117,7 +117,13 @@ def test_parsing_an_upload_command_loads_no_heavy_module() -> None:
 
 def test_the_package_still_offers_its_names_on_first_use() -> None:
     loaded = loaded_after("from intake_client import UploadManager, IntakeApi")
-    assert {"httpx", "intake_client.manager"} <= set(loaded)
+    assert {"asyncio", "intake_client.manager"} <= set(loaded)
+
+
+def test_the_upload_machinery_moves_bytes_without_httpx() -> None:
+    # The standard library carries the parts (storage.py); httpx loads only for a caller
+    # that hands UploadManager an httpx client of its own.
+    assert "httpx" not in loaded_after("import intake_client.manager, intake_client.storage")
 
 
 def test_reading_a_tokens_claims_needs_no_jwt_library() -> None:
