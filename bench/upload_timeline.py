@@ -27,6 +27,7 @@ import compileall
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -188,7 +189,7 @@ def boto3_once(path: Path, env: dict[str, str], parallel: int, out: Path) -> dic
     run = traced_run(_BOTO3_TRACER, [*args, bucket, key, str(path), str(PART), str(parallel)],
                      dict(os.environ), out)  # fmt: skip
     s3.delete_object(Bucket=bucket, Key=key)
-    return milestones(run["stamps"], run["exit_ms"], boto=True)
+    return milestones(run["stamps"], run["exit_ms"], boto=True) | {"cpu_ms": run["cpu_ms"]}
 
 
 def intake_once(
@@ -206,11 +207,12 @@ def intake_once(
     if result["status"] != "completed":
         raise RuntimeError(f"intake upload failed: {result['error']}")
     drop_asset(s3_client(env), result["asset"])  # promotion done before the next run
-    return milestones(run["stamps"], run["exit_ms"], boto=False)
+    return milestones(run["stamps"], run["exit_ms"], boto=False) | {"cpu_ms": run["cpu_ms"]}
 
 
 def summary(samples: list[dict[str, float]], size: int) -> dict[str, Any]:
     medians = {name: round(statistics.median(s[name] for s in samples), 1) for name in samples[0]}
+    cpu_ms = medians.pop("cpu_ms")  # the client's own CPU (user + system), steadier than wall
     moving = [(s["last_part"] - s["first_part"]) / 1000 for s in samples]
     return {
         "median_ms": medians,
@@ -218,8 +220,45 @@ def summary(samples: list[dict[str, float]], size: int) -> dict[str, Any]:
         "mib_s_while_parts_move": round(size / MiB / statistics.median(moving), 1),
         "before_first_part_ms": medians["first_part"],
         "after_last_part_ms": round(medians["exit"] - medians["last_part"], 1),
+        "client_cpu_ms": cpu_ms,
         "runs": samples,
     }
+
+
+def serve(env: dict[str, str]) -> None:
+    """One system for many A/B runs (`--gateway URL` from another shell), until stopped by
+    SIGTERM or SIGINT (a background job ignores SIGINT); its services end with it."""
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda *_: sys.exit(0))
+    with intake(env) as system:
+        print(system.url, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def sitting(args: argparse.Namespace, env: dict[str, str], only: list[str]) -> dict[str, Any]:
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in only}
+    # A gateway given by URL is used as it is (`--serve` in another shell, or `make up`).
+    given = contextlib.nullcontext(SimpleNamespace(url=args.gateway))
+    with (
+        tempfile.TemporaryDirectory(prefix="intake-timeline-", dir="/tmp") as scratch,
+        intake(env) if args.start else given as system,
+    ):
+        path = Path(scratch) / "file.bin"
+        write_random(path, args.size_mib * MiB)
+        old = client_of(args.before, Path(scratch) / "before") if args.before else None
+        for run in range(args.runs):  # interleaved: the clients share each moment's load
+            out = Path(scratch) / f"run{run}.json"
+            if "boto3" in only:
+                samples["boto3"].append(boto3_once(path, env, args.parallel, out))
+            if "intake" in only:
+                samples["intake"].append(intake_once(system.url, path, env, args.parallel, out))
+            if old is not None:
+                samples["intake_before"].append(
+                    intake_once(system.url, path, env, args.parallel, out, python_path=old)
+                )
+            print(run, {name: found[-1] for name, found in samples.items()}, flush=True)
+    return {name: summary(found, args.size_mib * MiB) for name, found in samples.items()}
 
 
 def main() -> None:
@@ -231,51 +270,22 @@ def main() -> None:
     parser.add_argument("--gateway", default=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--start", action="store_true", help="run Intake's services for the bench")
     parser.add_argument("--name", default="upload_timeline", help="results file name")
-    parser.add_argument("--serve", action="store_true", help="only run Intake until interrupted")
+    parser.add_argument("--serve", action="store_true", help="only run Intake until stopped")
     parser.add_argument("--before", default=None, help="also time the client of this revision")
     args = parser.parse_args()
     only, env = args.only.split(","), stack.stack_env()
+    if args.serve:
+        serve(env)
+        return
     if args.before:
         only.append("intake_before")
     compileall.compile_dir(ROOT / "client" / "src", quiet=1)  # as a wheel install has it
-    if args.serve:  # one system for many A/B runs: `--gateway URL` from another shell
-        with intake(env) as system:
-            print(system.url, flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(3600)
-        return
     figures: dict[str, Any] = {"load_average_at_start": load(), "part_bytes": PART}
     figures |= {"parallel": args.parallel, "file_bytes": args.size_mib * MiB}
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in only}
-    # A gateway given by URL is used as it is (`--serve` in another shell, or `make up`).
-    opened = (
-        intake(env) if args.start else contextlib.nullcontext(SimpleNamespace(url=args.gateway))
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="intake-timeline-", dir="/tmp") as scratch,
-        opened as system,
-    ):
-        path = Path(scratch) / "file.bin"
-        write_random(path, args.size_mib * MiB)
-        old = client_of(args.before, Path(scratch) / "before") if args.before else None
-        for run in range(args.runs):  # interleaved: both clients share each moment's load
-            out = Path(scratch) / f"run{run}.json"
-            if "boto3" in only:
-                samples["boto3"].append(boto3_once(path, env, args.parallel, out))
-            if "intake" in only:
-                samples["intake"].append(intake_once(system.url, path, env, args.parallel, out))
-            if old is not None:
-                samples["intake_before"].append(
-                    intake_once(system.url, path, env, args.parallel, out, python_path=old)
-                )
-            print(run, {name: found[-1] for name, found in samples.items()}, flush=True)
-    for name, found in samples.items():
-        figures[name] = summary(found, args.size_mib * MiB)
+    figures |= sitting(args, env, only)
     figures["load_average_at_end"] = load()
-    for name in samples:
-        shown = {k: v for k, v in figures[name].items() if k != "runs"}
-        print(name, json.dumps(shown))
+    for name in only:
+        print(name, json.dumps({k: v for k, v in figures[name].items() if k != "runs"}))
     print(write(args.name, figures))
 
 
