@@ -567,6 +567,7 @@ def peers_section() -> list[str]:
     for size in sorted(sizes, key=lambda k: int(k.removeprefix("upload_").removesuffix("mib"))):
         cells = [str(peers[key].get(size, {}).get("median_mib_s", "-")) for key, _ in present]
         lines.append(f"| {size.removeprefix('upload_')} | " + " | ".join(cells) + " |")
+    lines += _peers_before(present)
     lines += ["", CONTROL_HEADING, ""]
     lines += _table("operation", servers)
     for operation, title in (("create_c16", "create an upload"), ("sign_c16", "sign one part")):
@@ -580,6 +581,70 @@ def peers_section() -> list[str]:
         flags = " ".join(peers[key].get("flags", []))
         lines.append(f"- {label}: {peers[key]['version']}; bucket {peers[key]['bucket']}; {flags}")
     return [*lines, "", *issue_16_targets(peers), ""]
+
+
+def _peers_before(present: list[tuple[str, str]]) -> list[str]:
+    """The sitting before the data path work (bench/results/peers_before_datapath.json)."""
+    path = RESULTS / "peers_before_datapath.json"
+    if not path.exists():
+        return []
+    document = json.loads(path.read_text())
+    before = document["figures"]
+    heading = (
+        f"Before (client of {before.get('intake', {}).get('version', '?')}, the sitting of"
+        f" {document['date']}, quiet machine; load average at start"
+        f" {before.get('load_average_at_start')}):"
+    )
+    lines = ["", heading, ""]
+    lines += _table("file", present)
+    for size in ("upload_256mib", "upload_1024mib"):
+        cells = [
+            str(before.get(key, {}).get(size, {}).get("median_mib_s", "-")) for key, _ in present
+        ]
+        lines.append(f"| {size.removeprefix('upload_')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+TIMELINE_NAMES = (("boto3", "boto3 upload_file"), ("intake", "intake upload"),
+                  ("intake_before", "intake upload, client before"))  # fmt: skip
+MILESTONES = ("first_request", "session_ready", "first_part", "last_part", "complete_done", "exit")
+
+
+def timeline_section() -> list[str]:
+    """Where an upload's wall time goes, per milestone (bench/upload_timeline.py)."""
+    path = RESULTS / "upload_timeline.json"
+    if not path.exists():
+        return []
+    document = json.loads(path.read_text())
+    found = document["figures"]
+    present = [(key, label) for key, label in TIMELINE_NAMES if key in found]
+    lines = ["## Where an upload's wall time goes (issue 16)", "", TIMELINE_INTRO, ""]
+    when = (
+        f"Measured {document['date']}; {found['file_bytes'] // 2**20} MiB, median of"
+        f" {len(found[present[0][0]]['runs'])} interleaved runs; load average at start"
+        f" {found['load_average_at_start']}, at end {found['load_average_at_end']}."
+    )
+    lines += [when, ""]
+    lines += _table("ms from exec (median)", present)
+    for milestone in MILESTONES:
+        cells = [str(found[key]["median_ms"].get(milestone, "-")) for key, _ in present]
+        lines.append(f"| {milestone} | " + " | ".join(cells) + " |")
+    for figure, title in (("mib_s_while_parts_move", "MiB/s while parts move"),
+                          ("mib_s_end_to_end", "MiB/s end to end"),
+                          ("client_cpu_ms", "client CPU ms (user + system)")):  # fmt: skip
+        cells = [str(found[key].get(figure, "-")) for key, _ in present]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+TIMELINE_INTRO = """bench/upload_timeline.py runs each client as a process under a tracer that
+stamps the wall clock without changing what the client does (Intake: an import hook wraps the
+gateway exchange and the part PUT as their modules load; boto3: botocore's before-call and
+after-call events). Same file, same S3, 8 MiB parts, 4 in flight; `--before REV` adds the
+client of another revision, interleaved run by run. first_request is the initiate (boto3:
+CreateMultipartUpload), session_ready its answer, first_part the first part PUT leaving,
+last_part the last part's answer, complete_done completion's answer, exit the process's end
+as its parent sees it. The client CPU is the steadier figure on a shared machine."""
 
 
 def issue_16_targets(peers: dict[str, Any]) -> list[str]:
@@ -652,6 +717,7 @@ def render() -> None:
         "",
     ]
     parts += peers_section()
+    parts += timeline_section()
     parts += [section(path) for path in sorted(RESULTS.glob("*.json"))]
     REPORT.write_text("\n".join(parts))
     print(f"wrote {REPORT}")

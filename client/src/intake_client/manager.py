@@ -1,7 +1,9 @@
 """UploadManager: many files through initiation, S3 and completion, resumable across runs."""
 
 import asyncio
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -40,7 +42,8 @@ class UploadManager:
         api: the gateway.
         state: where sessions are remembered between runs (default ~/.intake/uploads.json).
         s3_http: an httpx client for the presigned PUTs (tests throttle or proxy it); without
-            it they go over the standard library's connections (storage.py).
+            it they go over the standard library's connections (storage.py), or over httpx's
+            when a proxy is configured in the environment (http.client ignores those).
         signer: signs part URLs; defaults to the API's batch signing.
     """
 
@@ -55,7 +58,8 @@ class UploadManager:
     ) -> None:
         self._api = api
         self.sessions = Sessions(api, state or StateFile())
-        self._http: Storage | httpx.AsyncClient = s3_http or Storage()
+        self._own_http = s3_http is None
+        self._http = s3_http or _default_carrier()
         self._signer: PartSigner = signer or api.sign_parts
         self._retry = retry or RetryPolicy()
 
@@ -68,8 +72,12 @@ class UploadManager:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if isinstance(self._http, Storage):  # a client handed in is its owner's to close
+        if not self._own_http:  # a client handed in is its owner's to close
+            return
+        if isinstance(self._http, Storage):
             self._http.close()
+        else:
+            await self._http.aclose()
 
     async def upload(self, paths: list[Path], options: UploadOptions) -> list[FileResult]:
         """Upload every file; one file's failure is in its result and never stops the others.
@@ -177,6 +185,21 @@ class UploadManager:
             total,
         )
         result.resigned, result.retries = stats.resigned, stats.retries
+
+
+def _default_carrier() -> "Storage | httpx.AsyncClient":
+    if not proxy_configured(os.environ):
+        return Storage()
+    # httpx honours HTTP(S)_PROXY, ALL_PROXY and NO_PROXY as curl does; http.client has no
+    # notion of them, and an upload behind a proxy must keep working.
+    import httpx  # noqa: PLC0415 - only behind a proxy
+
+    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+
+
+def proxy_configured(environ: Mapping[str, str]) -> bool:
+    names = {"http_proxy", "https_proxy", "all_proxy"}
+    return any(value and name.lower() in names for name, value in environ.items())
 
 
 def _stat_error(path: Path) -> OSError:

@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from intake_client.api import IntakeApi
+from intake_client.manager import UploadManager, proxy_configured
 from intake_client.retry import RetryableStatusError, StorageUnreachableError, is_retryable
 from intake_client.storage import SLICE, Pace, Storage
 from intake_client.transfer import StorageRefusedError, UrlRejectedError, put_range
@@ -154,3 +157,39 @@ def test_a_pace_spaces_reservations_by_their_size_over_the_rate() -> None:
     now[0] += 10  # idle time is not saved up for a burst later
     assert pace.reserve(10) == 0.0
     assert pace.reserve(10) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    ("environ", "proxied"),
+    [
+        ({}, False),
+        ({"PATH": "/bin", "NO_PROXY": "localhost"}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"http_proxy": "http://proxy:3128"}, True),
+        ({"ALL_PROXY": "socks5://proxy"}, True),
+        ({"HTTPS_PROXY": ""}, False),
+    ],
+)
+def test_a_proxy_in_the_environment_is_noticed(environ: dict[str, str], proxied: bool) -> None:
+    assert proxy_configured(environ) is proxied
+
+
+async def test_behind_a_proxy_the_parts_go_through_httpx_which_honours_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api = IntakeApi("http://127.0.0.1:1", "token")
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    async with UploadManager(api) as plain:
+        assert isinstance(plain._http, Storage)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    async with UploadManager(api) as proxied:
+        assert isinstance(proxied._http, httpx.AsyncClient)
+    assert proxied._http.is_closed
