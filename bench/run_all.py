@@ -64,8 +64,9 @@ figures include waiting for a core.
 
 The first requests now go out before asyncio is imported: a look-up (`status`, `cancel`,
 `events`) is one blocking http.client call and never loads asyncio; `upload` finds or starts
-its sessions with blocking calls (`Sessions.prepare`), then imports asyncio, httpx and the
-transfer machinery. The same `IntakeApi` methods serve both ways (each returns a `Call`:
+its sessions with blocking calls (`Sessions.prepare`) while a thread, started once the first
+request is written, imports asyncio and the transfer machinery (httpx no longer: the parts go
+over http.client and sendfile, see "Where an upload's wall time goes"). The same `IntakeApi` methods serve both ways (each returns a `Call`:
 `.now()` blocks, `await` runs it on a thread). Nothing built before the first request is a
 dataclass any more (importing dataclasses and building its classes cost ~40 ms of CPU), the
 typed answers load once an answer is in, and uuid is not used for the Idempotency-Key.
