@@ -392,6 +392,34 @@ class SagaDatabaseContract:
         assert await database.saga.mark_promoted(asset.upload_session_id, "elsewhere") is None
         assert await database.saga.asset_of(asset.upload_session_id) == promoted
 
+    async def test_an_asset_is_recorded_with_the_saga_moving_on_only_by_its_lease_holder(
+        self, database: SagaDatabase
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        event = AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields)))
+
+        async def record(by: uuid.UUID) -> Asset | None:
+            return await database.record_asset(asset, event, by, correlation_id="c", principal=None)
+
+        assert await record(owner) is None  # nobody holds the step
+        assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        assert await record(uuid.uuid4()) is None  # another owner's lease
+        assert await database.saga.asset_of(session_id) is None
+        stored = await record(owner)
+        assert stored is not None
+        assert stored.created_at is not None
+        assert stored.model_copy(update={"created_at": None}) == asset
+        attempt = await database.saga.attempt(session_id)
+        assert attempt is not None
+        assert (attempt.step, attempt.lease_owner, attempt.lease_until) == (
+            Step.PROMOTING,
+            None,
+            None,
+        )
+        assert await record(owner) is None  # the step has moved on: nothing twice
+        assert await database.saga.asset_of(session_id) == stored
+
     async def test_a_transaction_that_raises_leaves_nothing(self, database: SagaDatabase) -> None:
         asset = new_asset()
 

@@ -31,7 +31,7 @@ from intake_contracts.commands import (
 )
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import EVENT_MODELS, EventType, UploadLifecycleEvent
+from intake_contracts.events import EVENT_MODELS, AssetCreated, EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import (
     SessionRecord,
@@ -478,6 +478,35 @@ class FakeSagaDatabase:
         except BaseException:
             self.saga.assets, self.saga.rows, self.outbox.events = assets, rows, events
             raise
+
+    async def record_asset(
+        self,
+        asset: Asset,
+        event: AssetCreated,
+        owner: UUID,
+        *,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> Asset | None:
+        session_id = asset.upload_session_id
+        row = self.saga.rows.get(session_id)
+        if row is None or row.attempt.step != Step.FINALIZING or row.attempt.lease_owner != owner:
+            return None
+        if session_id in self.saga.assets:
+            await self.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+            return None
+        async with self.transaction() as tx:
+            stored = await tx.saga.insert_asset(asset)
+            await tx.outbox.add(
+                EventType.ASSET_CREATED,
+                event,
+                key=str(session_id),
+                tenant_id=asset.tenant_id,
+                correlation_id=correlation_id,
+                principal=principal,
+            )
+            await tx.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+        return stored
 
     def promoted(self) -> list[Emitted]:
         return [e for e in self.outbox.events if e.event_type == EventType.ASSET_PROMOTED]

@@ -16,6 +16,7 @@ from intake_completion.domain import Asset
 from intake_completion.saga import Attempt, Step
 from intake_contracts.commands import CompletedPart
 from intake_contracts.envelope import Principal
+from intake_contracts.events import AssetCreated
 from intake_contracts.sessions import SessionRecord
 from intake_runtime.ports import EventOutbox
 
@@ -102,6 +103,20 @@ class SagaDatabase(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[SagaUnit]:
         """Everything done through the unit commits together, or not at all when it raises."""
+        ...
+
+    async def record_asset(
+        self,
+        asset: Asset,
+        event: AssetCreated,
+        owner: UUID,
+        *,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> Asset | None:
+        """All or nothing, only while `owner` holds the session's finalizing step: the saga
+        moves on to promoting (lease released), the Asset is inserted and `event` written to
+        the outbox. The stored Asset; None when the lease was lost or an Asset exists."""
         ...
 
 

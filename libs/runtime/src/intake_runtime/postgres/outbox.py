@@ -125,18 +125,33 @@ class Outbox:
             for event_type, event, key, tenant_id in events
         ]
 
-    def insert_statement(self, before: str = "", first_parameter: int = 1) -> str:
+    def insert_statement(
+        self,
+        before: str = "",
+        first_parameter: int = 1,
+        *,
+        only_if: str = "",
+        rows_of: str = "",
+    ) -> str:
         """The statement that writes rows and queues one NOTIFY (delivered at commit), after
         the caller's own CTEs `before` (which then end with a comma); the five array
-        parameters of the rows start at `first_parameter`."""
+        parameters of the rows start at `first_parameter`. `only_if`: a condition (on the
+        caller's CTEs) without which no row is written; `rows_of`: a CTE of the caller's whose
+        rows the statement returns (the NOTIFY rides on each of them)."""
         n = first_parameter
-        return (
+        condition = f" WHERE {only_if}" if only_if else ""
+        written = (
             f"WITH {before} written AS (INSERT INTO {self._schema}.outbox"
             " (event_id, topic, key, envelope, headers) SELECT * FROM"
             f" unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::jsonb[],"
-            f" ${n + 4}::jsonb[]) RETURNING id)"
-            f" SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
+            f" ${n + 4}::jsonb[]){condition} RETURNING id)"
         )
+        notify = f"SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
+        if not rows_of:
+            return f"{written} {notify}"
+        # A WITH query that nothing reads is not run: the sub-select makes the NOTIFY happen.
+        notified = f"(SELECT count(*) FROM ({notify}) n) AS notified"
+        return f"{written} SELECT {rows_of}.*, {notified} FROM {rows_of}"
 
     @staticmethod
     def _envelope(
