@@ -366,6 +366,44 @@ class SagaDatabaseContract:
         await expire(second.upload_session_id)
         assert await saga.running_in_tenant(tenant, uuid.uuid4()) == 1
 
+    async def test_open_and_claim_opens_once_claims_a_free_lease_and_counts_the_others(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        other = await self._opened(database)
+        tenant = other.tenant_id
+        assert await database.leases.claim(
+            other.upload_session_id, [Step.FINALIZING], uuid.uuid4(), 60
+        )
+        asset = new_asset(tenant_id=tenant)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        async with database.transaction() as tx:
+            await tx.saga.lock_tenant(tenant)
+            claimed, running = await tx.saga.open_and_claim(
+                session_id, tenant, asset.asset_id, owner, 60
+            )
+        assert claimed is not None
+        assert (claimed.step, claimed.lease_owner, claimed.tenant_id) == (
+            Step.FINALIZING,
+            owner,
+            tenant,
+        )
+        assert claimed.asset_id == asset.asset_id
+        assert claimed.lease_until is not None
+        assert running == 1  # the other session's live finalization, not this one
+        held = await database.saga.open_and_claim(
+            session_id, "another", uuid.uuid4(), uuid.uuid4(), 60
+        )
+        assert held == (None, 0)
+        kept = await database.saga.attempt(session_id)
+        assert kept is not None
+        assert (kept.tenant_id, kept.asset_id, kept.lease_owner) == (tenant, asset.asset_id, owner)
+        await expire(session_id)
+        retaken, _ = await database.saga.open_and_claim(
+            session_id, tenant, asset.asset_id, uuid.uuid4(), 60
+        )
+        assert retaken is not None
+        assert retaken.lease_owner != owner
+
     async def test_an_asset_is_recorded_once_and_found_in_its_tenant(
         self, database: SagaDatabase
     ) -> None:

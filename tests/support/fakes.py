@@ -380,6 +380,19 @@ class FakeSaga:
             attempt = Attempt(session_id, tenant_id, asset_id, Step.FINALIZING, None, None)
             self.rows[session_id] = _SagaRow(attempt)
 
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        await self.open_attempt(session_id, tenant_id, asset_id)
+        row = self.rows[session_id]
+        if row.attempt.step != Step.FINALIZING or self._live(row.attempt):
+            return None, 0
+        running = await self.running_in_tenant(tenant_id, session_id)
+        until = self.now() + timedelta(seconds=lease_s)
+        row.attempt = dataclasses.replace(row.attempt, lease_owner=owner, lease_until=until)
+        row.tries += 1
+        return row.attempt, running
+
     async def lock_tenant(self, tenant_id: str) -> None:
         """Nothing to do: one event loop runs one claim's statements without interleaving."""
 

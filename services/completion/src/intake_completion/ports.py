@@ -46,6 +46,14 @@ class SagaRepository(Protocol):
         """A saga row at finalizing, unless the session has one."""
         ...
 
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        """open_attempt, then the finalizing lease for `owner` as `claim` takes it, in one
+        statement; with the claimed attempt, the tenant's other live finalizations (as
+        running_in_tenant counts them). (None, 0) when the lease is not free."""
+        ...
+
     async def lock_tenant(self, tenant_id: str) -> None:
         """Until the transaction ends, the tenant's claims are counted one at a time."""
         ...

@@ -58,6 +58,22 @@ CLAIM = (
     " AND (lease_until IS NULL OR lease_until <= now())"
     f" RETURNING {_ATTEMPT}"
 )
+# open_attempt, the running count and the claim of finalizing in one statement (the tenant
+# lock taken before it, so the count's snapshot follows the lock): the upsert claims a new
+# row or a finalizing one whose lease is free, and returns nothing otherwise.
+OPEN_AND_CLAIM = (
+    f"WITH claimed AS (INSERT INTO {_SAGA} AS saga"
+    " (upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until, tries)"
+    f" VALUES ($1, $2, $3, '{Step.FINALIZING}', $4, now() + make_interval(secs => $5), 1)"
+    " ON CONFLICT (upload_session_id) DO UPDATE SET lease_owner = EXCLUDED.lease_owner,"
+    " lease_until = EXCLUDED.lease_until, tries = saga.tries + 1, updated_at = now()"
+    f" WHERE saga.step = '{Step.FINALIZING}'"
+    " AND (saga.lease_until IS NULL OR saga.lease_until <= now())"
+    f" RETURNING {', '.join(f'saga.{column}' for column in _ATTEMPT.split(', '))})"
+    f" SELECT claimed.*, (SELECT count(*) FROM {_SAGA} WHERE tenant_id = $2"
+    f" AND step = '{Step.FINALIZING}' AND lease_until > now() AND upload_session_id <> $1)"
+    " AS running FROM claimed"
+)
 RENEW = (
     f"UPDATE {_SAGA} SET lease_until = now() + make_interval(secs => $3)"
     " WHERE upload_session_id = $1 AND lease_owner = $2"
@@ -142,6 +158,18 @@ class PostgresSaga:
 
     async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
         await self._db.execute(OPEN_ATTEMPT, session_id, tenant_id, asset_id)
+
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        row = await self._db.fetchrow(
+            OPEN_AND_CLAIM, session_id, tenant_id, asset_id, owner, lease_s
+        )
+        if row is None:
+            return None, 0
+        values = dict(row)
+        running = int(values.pop("running"))
+        return Attempt(step=Step(values.pop("step")), **values), running
 
     async def lock_tenant(self, tenant_id: str) -> None:
         await self._db.execute(LOCK_TENANT, tenant_id)

@@ -10,7 +10,6 @@ from uuid import UUID, uuid4
 from intake_completion import domain, faults, leases, metrics, saga, views
 from intake_completion.domain import Asset
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
-from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.commands import CompleteUpload, CompletionResult
@@ -99,14 +98,12 @@ class CompletionService:
         owner = uuid4()
         async with self._db.transaction() as tx:
             await tx.saga.lock_tenant(session.tenant_id)
-            await tx.saga.open_attempt(
+            claimed, running = await tx.saga.open_and_claim(
                 session.upload_session_id,
                 session.tenant_id,
                 session.asset_id or keys.asset_id_for(session.upload_session_id),
-            )
-            running = await tx.saga.running_in_tenant(session.tenant_id, session.upload_session_id)
-            claimed = await tx.leases.claim(
-                session.upload_session_id, [Step.FINALIZING], owner, self._settings.lease_s
+                owner,
+                self._settings.lease_s,
             )
             if claimed is not None and not saga.within_cap(running, self._settings.tenant_cap):
                 raise TransientError(  # rolls the claim back
