@@ -13,7 +13,10 @@ is reported.
 - subscriber: one command through FastStream's in-memory broker to a handler that takes the
   `KafkaMessage` annotation and the JSON-decoded body vs one that takes the message undecoded;
 - record_asset: completion's Asset + asset.created + saga move in a transaction (BEGIN,
-  insert, outbox, advance, COMMIT) vs in one statement;
+  insert, outbox, advance, COMMIT) vs in one statement (each call opens and claims its saga
+  row first, the same on both sides);
+- claim: completion's claim (BEGIN, tenant lock, open, count, claim, COMMIT) vs with open,
+  count and claim in one statement;
 - sign_parts_runner: initiation's part-URL work in a transaction vs a statement at a time.
 
     python -m bench.hot_paths [--rounds 7] [--calls 200]
@@ -182,7 +185,7 @@ async def subscriber(meter: Meter, args: Any) -> dict[str, Any]:
         return await compare(meter, before, after, args.rounds, args.calls * 5)
 
 
-async def record_asset(meter: Meter, args: Any) -> dict[str, Any]:
+async def saga_statements(meter: Meter, args: Any) -> dict[str, Any]:
     settings = CompletionSettings(INTAKE_ENV=os.environ.get("INTAKE_ENV", "local"))
     pool = await create_pool(settings)
     database = PostgresSagaDatabase(pool, Outbox("completion"))
@@ -213,8 +216,27 @@ async def record_asset(meter: Meter, args: Any) -> dict[str, Any]:
         asset, owner, event = await claimed()
         await database.record_asset(asset, event, owner, correlation_id="c", principal=None)
 
+    async def claim_before() -> None:
+        asset, owner = new_asset(tenant_id=tenant), uuid.uuid4()
+        async with database.transaction() as tx:
+            await tx.saga.lock_tenant(tenant)
+            await tx.saga.open_attempt(asset.upload_session_id, tenant, asset.asset_id)
+            await tx.saga.running_in_tenant(tenant, asset.upload_session_id)
+            await tx.leases.claim(asset.upload_session_id, [Step.FINALIZING], owner, 60)
+
+    async def claim_after() -> None:
+        asset, owner = new_asset(tenant_id=tenant), uuid.uuid4()
+        async with database.transaction() as tx:
+            await tx.saga.lock_tenant(tenant)
+            await tx.saga.open_and_claim(asset.upload_session_id, tenant, asset.asset_id, owner, 60)
+
     try:
-        return await compare(meter, in_a_transaction, in_one_statement, args.rounds, args.calls)
+        return {
+            "record_asset": await compare(
+                meter, in_a_transaction, in_one_statement, args.rounds, args.calls
+            ),
+            "claim": await compare(meter, claim_before, claim_after, args.rounds, args.calls),
+        }
     finally:
         for table in ("outbox", "assets", "completions"):
             column = "key" if table == "outbox" else "tenant_id"
@@ -282,7 +304,7 @@ async def measure(args: Any) -> dict[str, Any]:
         await store.ensure_bucket(settings.aws_bucket)
         figures |= await s3_paths(store, settings.aws_bucket, meter, args)
     figures["subscriber"] = await subscriber(meter, args)
-    figures["record_asset"] = await record_asset(meter, args)
+    figures |= await saga_statements(meter, args)
     figures["sign_parts_runner"] = await sign_parts_runner(meter, args)
     figures["load_average"] = os.getloadavg()
     return figures
