@@ -242,6 +242,13 @@ async def test_head_and_delete_go_to_s3_directly_with_botocores_answers(
     assert await direct.head(bucket, key) == through_botocore
     assert await direct.head(bucket, key, checksums=True) == through_botocore
     assert await direct.head(bucket, missing) is None
+    odd = f"tenants/odd ~ é+%/{uuid.uuid4()}/original"  # sent exactly as it was signed
+    await put_object(store, bucket, odd, b"y" * 10)
+    odd_head = await direct.head(bucket, odd)
+    assert odd_head is not None
+    assert odd_head.size == 10
+    await direct.delete(bucket, odd)
+    assert await store.head(bucket, odd) is None
     await direct.delete(bucket, key)
     await direct.delete(bucket, missing)  # no object: deleted all the same
     assert await store.head(bucket, key) is None

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import aioboto3
 import aiohttp
+import yarl
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
@@ -458,8 +459,10 @@ class ObjectStore:
             method=method,
         )
         try:
+            # Sent as signed: yarl would otherwise normalise the quoting of the key.
+            signed = yarl.URL(url, encoded=True)
             async with self._http.request(
-                method, url, headers=headers, allow_redirects=False
+                method, signed, headers=headers, allow_redirects=False
             ) as answer:
                 if answer.status in _DIRECT_FINAL[method]:
                     return answer.status, answer.headers
