@@ -265,9 +265,12 @@ docker-compose.yml and deploy/k8s are unchanged):
 Each change measured on its own by bench/hot_paths.py: the old and the new way in turns in one
 process against the stack, CPU per call of the calling process (`process_time`) and of
 Postgres and SeaweedFS (/proc), the median of the rounds. The machine was shared with four
-other engineers' stacks and suites (load average 11-19), so the calling process's CPU is the
+other engineers' stacks and suites (load average 11-33), so the calling process's CPU is the
 figure to read; the Postgres and SeaweedFS columns also carry the other work on this stack
-(the whole-system runs below ran at the same time):"""
+(the whole-system runs below ran at the same time). The subscriber's wall column is not
+meaningful there (an in-memory broker, timed at load 29); a paired run of 1,000 messages each
+way, three times, at load 33: 1.7-2.1 -> 0.93-0.97 ms CPU per message and wall p50 20.8-43.0 ->
+0.9-6.9 ms, the worker-thread hop waiting for a core on a loaded machine:"""
 
 ISSUE_15_ROUND_3_SYSTEM = """The whole system, bench/cpu_per_op.py with `--checkout` at each commit
 of the round, one after the other (bench/results/steps/p3_<commit>.json; 300 initiates at
@@ -276,7 +279,8 @@ runs and bench/hot_paths.py shared the stack's Postgres and SeaweedFS during som
 runs do not tell single changes apart (totals move by +-50 % between neighbours with no change
 in the phase), so they are recorded, not claimed. The raw CPU of the completion process per
 complete, the one column the changes aim at most directly, went 73 -> 45-54 ms over the
-round; the lead's quiet run of `bash bench/issue15.sh 91150d2` gives the figures to report:"""
+round (8f639ba's run overlapped an end-to-end test run on the same stack: 130 ms); the lead's
+quiet run of `bash bench/issue15.sh 91150d2` gives the figures to report:"""
 
 # Issue 15's third round, the whole-system runs: (label, steps file of that commit).
 ROUND_3_RUNS = (
