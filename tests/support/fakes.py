@@ -15,8 +15,8 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
-from intake_cleanup.domain import IndexedSession
-from intake_cleanup.ports import Cursor
+from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_cleanup.ports import Cursor, RunEvents
 from intake_completion import domain as completion_domain
 from intake_completion import saga
 from intake_completion.domain import Asset
@@ -27,6 +27,7 @@ from intake_contracts.commands import (
     CompletedPart,
     CompletionResult,
     FailedSessions,
+    JobRunView,
     PruneResult,
 )
 from intake_contracts.envelope import Principal
@@ -90,10 +91,7 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> None:
-        model, _ = EVENT_MODELS[event_type]
-        if not isinstance(event, model):  # as the real outbox refuses it
-            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
-        self.events.append(Emitted(event_type, event, key, tenant_id, correlation_id))
+        await self.add_many([(event_type, event, key, tenant_id)], correlation_id=correlation_id)
 
     async def add_many(
         self,
@@ -102,6 +100,11 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> int:
+        for event_type, event, _, _ in events:  # all or none, as the real outbox's one insert
+            model, _ = EVENT_MODELS[event_type]
+            if not isinstance(event, model):
+                name = type(event).__name__
+                raise TypeError(f"{event_type} carries {model.__name__}, not {name}")
         self.events += [
             Emitted(t, event, key, tenant, correlation_id) for t, event, key, tenant in events
         ]
@@ -810,6 +813,61 @@ class FakeRetention:
     async def forget(self, deleted: Sequence[str]) -> None:
         for topic in deleted:
             self.unclaimed.pop(topic, None)
+
+
+@dataclass
+class JobRun:
+    """A job_runs row as the fake keeps it."""
+
+    job: Job
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class FakeJobRuns:
+    """Cleanup's JobRuns: the lock a set of held jobs (`held_elsewhere` are another replica's),
+    the rows a dict, the events a FakeOutbox. `down` makes every call fail as a lost
+    database would (OSError)."""
+
+    def __init__(self) -> None:
+        self.held: set[Job] = set()
+        self.held_elsewhere: set[Job] = set()
+        self.runs: dict[UUID, JobRun] = {}
+        self.outbox = FakeOutbox()
+        self.down = False
+
+    def _call(self) -> None:
+        if self.down:
+            raise OSError("connection refused")
+
+    @contextlib.asynccontextmanager
+    async def lock(self, job: Job) -> AsyncIterator[bool]:
+        self._call()
+        locked = job not in self.held and job not in self.held_elsewhere
+        if locked:
+            self.held.add(job)
+        try:
+            yield locked
+        finally:
+            if locked:
+                self.held.discard(job)
+
+    async def start(self, run_id: UUID, job: Job, started_at: datetime, status: RunStatus) -> None:
+        self._call()
+        finished = started_at if status == RunStatus.SKIPPED else None
+        self.runs[run_id] = JobRun(job, status, started_at, finished)
+
+    async def finish(self, run: JobRunView, events: RunEvents, principal: Principal) -> None:
+        self._call()
+        assert run.run_id is not None
+        await self.outbox.add_many(events, correlation_id=str(run.run_id), principal=principal)
+        row = self.runs[run.run_id]
+        row.status = RunStatus(run.status)
+        row.finished_at = run.finished_at
+        row.stats, row.errors = dict(run.stats), list(run.errors)
 
 
 @dataclass
