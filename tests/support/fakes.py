@@ -31,7 +31,7 @@ from intake_contracts.commands import (
     PruneResult,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.errors import CodedError, DomainError, ErrorCode
 from intake_contracts.events import EVENT_MODELS, EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import (
@@ -493,6 +493,8 @@ Failure = BaseException | Callable[[], object]
 
 
 def _fail(failure: Failure | None) -> None:
+    if isinstance(failure, CodedError):  # as a real adapter raises an answer of that code
+        raise failure.body().exception()
     if isinstance(failure, BaseException):
         raise failure
     if failure is not None:
@@ -1088,5 +1090,6 @@ class FakeCommandClient:
         if answer is None:
             raise AssertionError(f"the test gave no answer to {command.name}")
         if isinstance(answer, BaseException):
-            raise answer
-        return command.result.model_validate(answer.model_dump())
+            _fail(answer)
+        assert isinstance(answer, BaseModel)
+        return command.result.model_validate(answer.model_dump(mode="json"))

@@ -137,7 +137,13 @@ class CleanupStorage(Protocol):
 
 
 class CleanupPeers(Protocol):
-    """Initiation and completion, the owners of what cleanup asks to change (peers.py)."""
+    """Initiation and completion, the owners of what cleanup asks to change (peers.py).
+
+    Every call raises a peer's refusal as the DomainError it answered, a peer that answered
+    it was down or slow as a TransientError, no reply before the deadline as a
+    ReplyTimeoutError (each a failure of one item: the run goes on), and a broker that did not
+    take the command as a BrokerUnavailableError (every command would fail: the run stops).
+    """
 
     async def fail_sessions(
         self,
