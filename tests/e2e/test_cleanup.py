@@ -70,6 +70,8 @@ async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClien
         service="cleanup-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=60,
+        publish_timeout_s=settings.publish_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
     )
     await client.start()
     try:

@@ -70,6 +70,7 @@ async def started(
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=timeout_s,
         publish_timeout_s=publish_timeout_s,
+        fetch_wait_ms=10,
     )
     await client.start()
     try:

@@ -174,7 +174,13 @@ class TestKafkaReplyTopics(ReplyTopicsContract):
 
         async def claimed() -> str:
             client = RequestReplyClient(
-                broker, bootstrap=bootstrap, service="live", instance_id=_hex(), timeout_s=5
+                broker,
+                bootstrap=bootstrap,
+                service="live",
+                instance_id=_hex(),
+                timeout_s=5,
+                publish_timeout_s=settings.publish_timeout_s,
+                fetch_wait_ms=settings.kafka_fetch_wait_ms,
             )
             await client.start()
             clients.append(client)

@@ -63,14 +63,6 @@ RECORD_ASSET = (
     " ON CONFLICT (session_id) DO UPDATE SET promoted_at = coalesce(a.promoted_at,"
     " EXCLUDED.promoted_at)"
 )
-ADVANCE_STATUS = (
-    f"UPDATE {_INDEX} SET status = $2, updated_at = now()"
-    " WHERE session_id = $1 AND cleanup.status_rank($2) > cleanup.status_rank(status)"
-)
-RAISE_ACTIVE_SINCE = (
-    f"UPDATE {_INDEX} SET active_since = greatest(active_since, $2), updated_at = now()"
-    " WHERE session_id = $1"
-)
 # Each job's candidates page by page, in a key order (keyset after $4/$5): a run drains its
 # whole backlog, and a candidate left as it was (initiation does not know it) is passed once.
 _AFTER = "($4::timestamptz IS NULL OR ({column}, s.session_id) > ($4, $5::uuid))"
@@ -134,20 +126,6 @@ def _upsert_values(event: UploadLifecycleEvent, occurred_at: datetime) -> tuple[
         occurred_at,
         event.asset_id,
     )
-
-
-async def record_asset(
-    db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str, *, promoted: bool
-) -> None:
-    await db.execute(RECORD_ASSET, session_id, asset_id, tenant_id, promoted)
-
-
-async def advance_status(db: Executor, session_id: UUID, status: UploadStatus) -> None:
-    await db.execute(ADVANCE_STATUS, session_id, status.value)
-
-
-async def raise_active_since(db: Executor, session_id: UUID, active_since: datetime) -> None:
-    await db.execute(RAISE_ACTIVE_SINCE, session_id, active_since)
 
 
 async def _page(
