@@ -32,6 +32,7 @@ from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
+from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
 from intake_runtime.postgres.migrations import migrate
@@ -309,40 +310,66 @@ async def test_events_are_written_with_the_reply_except_those_of_an_undone_savep
 
     reply = await runner.run(message_id, "t", work)
     written = await pool.fetch(
-        "SELECT key FROM initiation.outbox WHERE key = ANY($1::text[]) ORDER BY id", keys
+        "SELECT key, namespace FROM initiation.outbox WHERE key = ANY($1::text[]) ORDER BY id",
+        keys,
     )
     stored = await pool.fetchval(
         "SELECT reply FROM initiation.inbox WHERE message_id = $1", message_id
     )
     assert [row["key"] for row in written] == keys[:2]
+    assert {row["namespace"] for row in written} == {names.namespace()}  # its relay's alone
     assert Reply.model_validate(stored) == reply
 
 
-async def test_a_relay_publishes_nothing_while_another_holds_the_schemas_lock(
-    pool: asyncpg.Pool,
-) -> None:
-    """The lock and the batch are one statement now: a locked-out relay reads no row. In a
-    schema of its own, so that no running relay of a test system sees the row."""
+@contextlib.asynccontextmanager
+async def outbox_of_its_own(pool: asyncpg.Pool, namespace: str) -> AsyncIterator[str]:
+    """A schema of its own holding one unpublished event of `namespace`, so that no running
+    relay of a test system sees the row; dropped afterwards."""
     schema = f"relay_{uuid.uuid4().hex[:8]}"
     await pool.execute(
         f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.outbox (LIKE initiation.outbox INCLUDING ALL)"
     )
     try:
         await pool.execute(
-            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope) VALUES ($1, 't', 'k', $2)",
+            f"INSERT INTO {schema}.outbox (event_id, topic, key, envelope, namespace)"
+            " VALUES ($1, 't', 'k', $2, $3)",
             uuid.uuid4(),
             {},
+            namespace,
         )
+        yield schema
+    finally:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def unpublished(pool: asyncpg.Pool, schema: str) -> int:
+    return int(
+        await pool.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+    )
+
+
+async def test_a_relay_publishes_nothing_while_another_holds_the_schemas_lock(
+    pool: asyncpg.Pool,
+) -> None:
+    """The lock and the batch are one statement now: a locked-out relay reads no row."""
+    async with outbox_of_its_own(pool, names.namespace()) as schema:
         relay = OutboxRelay(pool, cast(KafkaBroker, None), schema)  # locked out: sends nothing
+        lock = f"outbox:{schema}:{names.namespace()}"
         async with pool.acquire() as other, other.transaction():
-            await other.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"outbox:{schema}")
+            await other.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock)
             assert await relay.relay_once() == 0
         # Unlocked, it reads the row (and fails on the broker it was not given).
         with pytest.raises(AttributeError):
             await relay.relay_once()
-        assert (
-            await pool.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
-            == 1
-        )
-    finally:
-        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        assert await unpublished(pool, schema) == 1
+
+
+async def test_a_relay_leaves_the_events_another_namespace_wrote_to_that_namespaces_relay(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two deployments on one database (a test run beside `make up`): each relays its own."""
+    async with outbox_of_its_own(pool, "another-deployment") as schema:
+        relay = OutboxRelay(pool, cast(KafkaBroker, None), schema)  # a send would raise
+        assert await relay.relay_once() == 0
+        assert await relay.backlog() == (0, 0.0)
+        assert await unpublished(pool, schema) == 1

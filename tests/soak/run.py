@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +136,7 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
         f"soak {run_id}: {config.uploads} uploads, {config.concurrency} clients, seed {config.seed}, logs {log_dir}"
     )
     started = time.monotonic()
+    since = await snapshot.database_now(env["DATABASE_URL"])
     try:
         for process in processes.values():
             process.start()
@@ -154,17 +156,22 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
         finally:
             stop_supervising.set()
             await supervising
-        s3 = s3_client(env)
-        await _settle(env, s3, books, config.settle_timeout_s)
+        settling = Settling(env, s3_client(env), books, since, config.settle_timeout_s, say)
+        await settling.wait("after the workload")
         for jobs in (
             ["detect-abandoned", "expire-sessions", "reconcile"],
             ["orphaned-temp-objects", "orphaned-multipart"],
         ):
             say(*await _final_pass(env, jobs, config.final_pass_s))
-            await _settle(env, s3, books, config.settle_timeout_s)
+            await settling.wait(f"after the pass {' '.join(jobs)}")
         settled = time.monotonic()
         books_now = await snapshot.read(
-            env["DATABASE_URL"], s3, sorted(books.tenants), books.answers, books.claims
+            env["DATABASE_URL"],
+            settling.s3,
+            sorted(books.tenants),
+            books.answers,
+            books.claims,
+            since,
         )
         verdicts = check(books_now)
     finally:
@@ -215,15 +222,43 @@ async def _load_under_faults(
         both.create_task(faults.run(done, *rounds))
 
 
-async def _settle(env: dict[str, str], s3: Any, books: driver.Books, timeout_s: float) -> Snapshot:
-    """Until the stores agree (or the deadline passes: the books then show what does not)."""
-    stop_at = time.monotonic() + timeout_s
-    while True:
-        current = await snapshot.read(env["DATABASE_URL"], s3, sorted(books.tenants), [], [])
-        pending = [v for v in check(current) if v.name in SETTLED and v.violations]
-        if not pending or time.monotonic() > stop_at:
-            return current
-        await asyncio.sleep(2)
+@dataclass
+class Settling:
+    """Waits until the stores agree (or the deadline passes: the books then show what does
+    not), saying every `report_every_s` which invariants it still waits for, so that a slow
+    settle names its cause in the test's output."""
+
+    env: dict[str, str]
+    s3: Any
+    books: driver.Books
+    since: datetime
+    timeout_s: float
+    say: Callable[..., None]
+    report_every_s: float = 30.0
+
+    async def wait(self, phase: str) -> Snapshot:
+        began = time.monotonic()
+        next_report = began + self.report_every_s
+        while True:
+            current = await snapshot.read(
+                self.env["DATABASE_URL"], self.s3, sorted(self.books.tenants), [], [], self.since
+            )
+            pending = [v for v in check(current) if v.name in SETTLED and v.violations]
+            waited = time.monotonic() - began
+            if not pending:
+                self.say(f"settled {phase} in {waited:.1f}s")
+                return current
+            if waited > self.timeout_s:
+                self.say(f"not settled {phase} after {waited:.0f}s: {_first(pending)}")
+                return current
+            if time.monotonic() >= next_report:
+                self.say(f"settling {phase}, {waited:.0f}s: {_first(pending)}")
+                next_report += self.report_every_s
+            await asyncio.sleep(2)
+
+
+def _first(pending: list[Verdict]) -> str:
+    return "; ".join(f"{v.name}: {v.violations[0]} ({len(v.violations)})" for v in pending)
 
 
 async def _final_pass(env: dict[str, str], jobs: list[str], deadline_s: float) -> list[str]:

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,14 @@ STEPS = (
     "SELECT upload_session_id, step FROM completion.completions WHERE tenant_id = ANY($1::text[])"
 )
 INDEX = "SELECT session_id, status FROM cleanup.session_index WHERE tenant_id = ANY($1::text[])"
+# Inbox and outbox carry no tenant column, and the database is shared with whatever ran before
+# the soak (in `make test`, every other suite, some of which kill services mid-command): an
+# event counts when its envelope names one of the soak's tenants, a command when it arrived
+# after the soak began (commands carry no tenant outside their payload, which the inbox keeps
+# no copy of).
+UNPUBLISHED = "published_at IS NULL AND envelope->>'tenant_id' = ANY($1::text[])"
+UNANSWERED = "reply IS NULL AND received_at >= $1"
+
 AUDIT = (
     "SELECT upload_session_id, type, seq FROM audit.events"
     " WHERE tenant_id = ANY($1::text[]) AND upload_session_id IS NOT NULL"
@@ -41,12 +50,14 @@ async def read(
     tenants: Sequence[str],
     answers: list[Answer],
     claims: list[Claim],
+    since: datetime,
 ) -> Snapshot:
-    """Everything the books need about `tenants`, plus what their clients saw."""
+    """Everything the books need about `tenants`, plus what their clients saw; inbox rows
+    count from `since` (the database's clock when the soak began)."""
     async with deadline("reading the soak's rows from Postgres", POSTGRES_READ_S):
         connection = await asyncpg.connect(database_url, timeout=POSTGRES_READ_S)
         try:
-            snapshot = await _read_postgres(connection, list(tenants))
+            snapshot = await _read_postgres(connection, list(tenants), since)
         finally:
             await connection.close(timeout=5)
     snapshot.answers, snapshot.claims = answers, claims
@@ -56,7 +67,20 @@ async def read(
     return snapshot
 
 
-async def _read_postgres(connection: asyncpg.Connection, tenants: list[str]) -> Snapshot:
+async def database_now(database_url: str) -> datetime:
+    """The database's clock: inbox rows are stamped with it, not with this process's."""
+    async with deadline("reading the database's clock", POSTGRES_READ_S):
+        connection = await asyncpg.connect(database_url, timeout=POSTGRES_READ_S)
+        try:
+            now: datetime = await connection.fetchval("SELECT now()")
+        finally:
+            await connection.close(timeout=5)
+    return now
+
+
+async def _read_postgres(
+    connection: asyncpg.Connection, tenants: list[str], since: datetime
+) -> Snapshot:
     snapshot = Snapshot()
     for row in await connection.fetch(SESSIONS, tenants):
         snapshot.sessions[row["id"]] = Session(**{**dict(row), "id": row["id"]})
@@ -85,20 +109,20 @@ async def _read_postgres(connection: asyncpg.Connection, tenants: list[str]) -> 
     ]
     for schema in SCHEMAS:
         snapshot.unpublished_outbox[schema] = await _count(
-            connection, schema, "outbox", "published_at IS NULL"
+            connection, f"{schema}.outbox", UNPUBLISHED, tenants
         )
         snapshot.unanswered_inbox[schema] = await _count(
-            connection, schema, "inbox", "reply IS NULL"
+            connection, f"{schema}.inbox", UNANSWERED, since
         )
     return snapshot
 
 
-async def _count(connection: asyncpg.Connection, schema: str, table: str, where: str) -> int:
-    """Rows of a schema's inbox or outbox (a schema without one counts as empty). These tables
-    carry no tenant: the soak's stack is its own, so every row is the soak's."""
-    if await connection.fetchval("SELECT to_regclass($1)", f"{schema}.{table}") is None:
+async def _count(connection: asyncpg.Connection, table: str, where: str, scope: object) -> int:
+    """Rows of a schema's inbox or outbox (a schema without one counts as empty); `where`
+    takes `scope` as its one parameter."""
+    if await connection.fetchval("SELECT to_regclass($1)", table) is None:
         return 0
-    return int(await connection.fetchval(f"SELECT count(*) FROM {schema}.{table} WHERE {where}"))
+    return int(await connection.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", scope))
 
 
 def _read_s3(s3: Any, snapshot: Snapshot, tenants: Sequence[str]) -> None:

@@ -4,6 +4,7 @@ fault kind strikes at least once, then the books must balance. `make soak` runs 
 
 import io
 import sys
+from typing import TextIO
 
 import pytest
 
@@ -11,6 +12,21 @@ from tests.soak.faults import Fault
 from tests.soak.run import SoakConfig, soak
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+class Both:
+    """Writes to two streams: the test's own record and stderr as the soak goes."""
+
+    def __init__(self, first: io.StringIO, second: TextIO) -> None:
+        self.first, self.second = first, second
+
+    def write(self, text: str) -> None:
+        self.first.write(text)
+        self.second.write(text)
+
+    def flush(self) -> None:
+        self.second.flush()
+
 
 SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1, load_deadline_s=1200)
 
@@ -21,11 +37,10 @@ SHORT = SoakConfig(uploads=150, concurrency=12, seed=1013, max_fault_rounds=1, l
 async def test_short_soak_loses_nothing_doubles_nothing_and_leaves_nothing(
     stack_env: dict[str, str],
 ) -> None:
-    printed = io.StringIO()
+    printed = Both(io.StringIO(), sys.stderr)  # live with -s, and shown by pytest on failure
     result = await soak(SHORT, stack_env, out=printed)
-    sys.stderr.write(printed.getvalue())
     # A client that gave up on its initiate (faults outlasting its 180 s) may have no session.
     assert result.figures["uploads run"] >= SHORT.uploads
     assert result.figures["sessions created"] > SHORT.uploads // 2
     assert set(result.figures["faults by kind"]) == {fault.value for fault in Fault}
-    assert result.violations == 0, printed.getvalue()
+    assert result.violations == 0, printed.first.getvalue()

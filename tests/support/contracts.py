@@ -322,6 +322,23 @@ class SagaDatabaseContract:
         assert taken_over is not None
         assert taken_over.lease_owner == first
 
+    async def test_a_step_released_with_a_back_off_is_claimed_by_nobody_until_it_ends(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        first = await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        assert first is not None
+        await database.leases.release(session_id, owner, "S3 down", retry_in_s=60)
+        released = await database.saga.attempt(session_id)
+        assert released is not None
+        assert (released.lease_owner, released.lease_until is not None) == (None, True)
+        assert await database.leases.claim(session_id, [Step.FINALIZING], uuid.uuid4(), 60) is None
+        await expire(session_id)
+        again = await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        assert again is not None
+        assert again.tries == first.tries + 1  # the back-off of the next failure doubles
+
     async def test_a_renewal_keeps_only_its_owners_lease_alive(
         self, database: SagaDatabase, expire: Expire
     ) -> None:

@@ -440,8 +440,10 @@ class FakeLeases:
         if row is None or row.attempt.step not in set(steps) or self._saga._live(row.attempt):
             return None
         until = self._saga.now() + timedelta(seconds=lease_s)
-        row.attempt = dataclasses.replace(row.attempt, lease_owner=owner, lease_until=until)
         row.tries += 1
+        row.attempt = dataclasses.replace(
+            row.attempt, lease_owner=owner, lease_until=until, tries=row.tries
+        )
         return row.attempt
 
     async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None:
@@ -451,11 +453,14 @@ class FakeLeases:
             until = self._saga.now() + timedelta(seconds=lease_s)
             row.attempt = dataclasses.replace(row.attempt, lease_until=until)
 
-    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None:
+    async def release(
+        self, session_id: UUID, owner: UUID, error: str | None, retry_in_s: float = 0.0
+    ) -> None:
         self._check()
         row = self._saga.rows.get(session_id)
         if row is not None and row.attempt.lease_owner == owner:
-            row.attempt = dataclasses.replace(row.attempt, lease_owner=None, lease_until=None)
+            until = self._saga.now() + timedelta(seconds=retry_in_s) if retry_in_s > 0 else None
+            row.attempt = dataclasses.replace(row.attempt, lease_owner=None, lease_until=until)
             row.last_error = error
 
 

@@ -43,6 +43,20 @@ def test_a_lease_is_free_when_never_taken_released_or_expired() -> None:
     assert not saga.lease_free(NOW + timedelta(seconds=1), NOW)
 
 
+def test_a_failing_step_waits_twice_as_long_each_try_up_to_the_longest() -> None:
+    assert [saga.retry_delay_s(tries, 1.0, 30.0) for tries in range(1, 8)] == [
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        16.0,
+        30.0,
+        30.0,
+    ]
+    assert saga.retry_delay_s(10_000, 1.0, 30.0) == 30.0  # no overflow however long it fails
+    assert saga.retry_delay_s(0, 5.0, 2.0) == 2.0
+
+
 def test_the_tenant_cap_admits_completions_below_it_only() -> None:
     assert [saga.within_cap(running, 2) for running in range(4)] == [True, True, False, False]
 

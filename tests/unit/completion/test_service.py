@@ -382,17 +382,30 @@ async def test_a_crash_before_the_temp_object_is_dropped_resumes_at_releasing(
     assert len(world.db.promoted()) == 1
 
 
-async def test_a_failed_promotion_releases_its_step_for_the_next_sweep(world: World) -> None:
+async def test_a_failed_promotion_is_retried_by_the_sweep_after_a_doubling_back_off(
+    world: World,
+) -> None:
     session_id = world.uploaded()
     result(await world.complete(session_id))
-    world.storage.broken["copy_to_permanent"] = OSError("S3 down")
-    with pytest.raises(OSError, match="S3 down"):
-        await world.promoter().promote(session_id)
-    row = world.db.saga.rows[session_id]
-    assert (row.attempt.step, row.attempt.lease_owner) == (Step.PROMOTING, None)
-    assert row.last_error == "OSError: S3 down"
-    assert session_id in await world.db.saga.due(100)  # no waiting for a lease to expire
-    assert await world.promoter().promote(session_id)
+    promoter = world.promoter(promotion_sweep_s=10.0, promotion_backoff_max_s=300.0)
+    waits = []
+    for _ in range(3):
+        world.storage.broken["copy_to_permanent"] = OSError("S3 down")
+        with pytest.raises(OSError, match="S3 down"):
+            await promoter.promote(session_id)
+        row = world.db.saga.rows[session_id]
+        assert (row.attempt.step, row.attempt.lease_owner) == (Step.PROMOTING, None)
+        assert row.last_error == "OSError: S3 down"
+        assert session_id not in await world.db.saga.due(100)
+        assert not await promoter.promote(session_id)  # nobody claims it before its time
+        assert row.attempt.lease_until is not None
+        waits.append((row.attempt.lease_until - world.clock.now).total_seconds())
+        world.clock.advance(waits[-1])
+        assert session_id in await world.db.saga.due(100)
+    # finalizing took try 1; each failed promotion waited twice as long as the one before
+    assert waits == [20.0, 40.0, 80.0]
+    assert await promoter.promote(session_id)
+    assert world.step(session_id) == Step.DONE
 
 
 # --- races -------------------------------------------------------------------------------------
@@ -492,11 +505,13 @@ async def test_the_tenant_cap_refuses_one_more_finalization_and_keeps_nothing_of
 
 
 async def until_done(world: World, session_id: uuid.UUID) -> None:
-    """Yield to the promoter's tasks until the saga is done (bounded: never hangs a test)."""
+    """Yield to the promoter's tasks until the saga is done (bounded: never hangs a test),
+    the fake clock moving with them so that a back-off ends."""
     for _ in range(500):
         if world.step(session_id) == Step.DONE:
             return
         await asyncio.sleep(0.01)
+        world.clock.advance(1)
 
 
 async def test_a_kick_promotes_in_the_background_once_however_often_it_is_kicked(

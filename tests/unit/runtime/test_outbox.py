@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber, Unkn
 from intake_contracts import topics
 from intake_contracts.events import EventType, ResidueRemoved, UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus, UploadType
+from intake_runtime.messaging import names
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay, producer_broken
 
 
@@ -51,7 +52,8 @@ async def test_an_event_is_one_row_on_its_types_topic_in_the_callers_transaction
     await outbox.add(
         EventType.UPLOAD_CANCELLED, event, key="k1", tenant_id="t1", correlation_id="c1"
     )
-    [(query, (ids, row_topics, keys, envelopes, _))] = connection.executed
+    [(query, (ids, row_topics, keys, envelopes, _, namespace))] = connection.executed
+    assert namespace == names.namespace()  # only this deployment's relay publishes it
     assert "initiation.outbox" in query
     assert "pg_notify('initiation_outbox'" in query  # the relay wakes on commit
     assert (row_topics, keys) == ([topics.UPLOAD_EVENTS], ["k1"])
@@ -96,7 +98,7 @@ async def test_many_events_are_one_statement_and_none_are_no_statement() -> None
     )
     events = [(EventType.CLEANUP_RESIDUE_REMOVED, removed, f"k{n}", None) for n in range(3)]
     assert await outbox.add_many(db, events, correlation_id="c") == 3
-    [(_, (ids, row_topics, keys, _, _))] = connection.executed
+    [(_, (ids, row_topics, keys, _, _, _))] = connection.executed
     assert row_topics == [topics.CLEANUP_EVENTS] * 3
     assert keys == ["k0", "k1", "k2"]
     assert len(set(ids)) == 3

@@ -35,9 +35,17 @@ async def held(
             await renewal
 
 
-async def release(leases: SagaLeases, session_id: UUID, owner: UUID, error: BaseException) -> None:
-    """Give the step back after a failure, so a retry need not wait for the lease to expire."""
+async def release(
+    leases: SagaLeases,
+    session_id: UUID,
+    owner: UUID,
+    error: BaseException,
+    retry_in_s: float = 0.0,
+) -> None:
+    """Give the step back after a failure, so a retry need not wait for the lease to expire
+    (only `retry_in_s`, a background step's back-off)."""
     try:
-        await leases.release(session_id, owner, f"{type(error).__name__}: {error}"[:500])
+        reason = f"{type(error).__name__}: {error}"[:500]
+        await leases.release(session_id, owner, reason, retry_in_s)
     except Exception as failure:  # whatever the database raised
         log.warning("lease not released; it expires", extra={"error": str(failure)})

@@ -75,7 +75,11 @@ class SagaLeases(Protocol):
 
     async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None: ...
 
-    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None: ...
+    async def release(
+        self, session_id: UUID, owner: UUID, error: str | None, retry_in_s: float = 0.0
+    ) -> None:
+        """Give the step back; with `retry_in_s`, nobody may claim it before that long."""
+        ...
 
 
 class SagaUnit(Protocol):

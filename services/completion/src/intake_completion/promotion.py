@@ -84,7 +84,14 @@ class Promoter:
                     await self._promote(session_id, owner, correlation_id)
                 await self._release_temp(session_id, owner)
         except BaseException as error:
-            await leases.release(self._db.leases, session_id, owner, error)
+            # Backs off: a step that cannot succeed yet (S3 down, a row it needs missing) is
+            # retried ever less often, not at every sweep for as long as it fails.
+            retry_in_s = saga.retry_delay_s(
+                attempt.tries,
+                self._settings.promotion_sweep_s,
+                self._settings.promotion_backoff_max_s,
+            )
+            await leases.release(self._db.leases, session_id, owner, error, retry_in_s)
             raise
         log.info("asset promoted", extra={"upload_session_id": str(session_id)})
         return True

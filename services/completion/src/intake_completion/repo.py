@@ -19,7 +19,7 @@ _TABLE = "completion.assets"
 _COLUMNS = ", ".join(Asset.model_fields)
 _WRITTEN = [name for name in Asset.model_fields if name not in {"created_at", "promoted_at"}]
 _SAGA = "completion.completions"
-_ATTEMPT = "upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until"
+_ATTEMPT = "upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until, tries"
 
 # Strings: PoolConnectionProxy is generic only in the stubs.
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
@@ -66,9 +66,11 @@ ADVANCE = (
     " lease_until = CASE WHEN $5 THEN NULL ELSE lease_until END"
     " WHERE upload_session_id = $1 AND step = $2 AND lease_owner = $4"
 )
+# A lease with no owner until a time ahead: nobody may claim the step before then.
 RELEASE = (
-    f"UPDATE {_SAGA} SET lease_owner = NULL, lease_until = NULL, last_error = $3,"
-    " updated_at = now() WHERE upload_session_id = $1 AND lease_owner = $2"
+    f"UPDATE {_SAGA} SET lease_owner = NULL, last_error = $3, updated_at = now(),"
+    " lease_until = CASE WHEN $4 > 0 THEN now() + make_interval(secs => $4) END"
+    " WHERE upload_session_id = $1 AND lease_owner = $2"
 )
 DUE = (
     f"SELECT upload_session_id FROM {_SAGA} WHERE step IN ('promoting', 'releasing')"
@@ -155,8 +157,10 @@ class PostgresLeases:
     async def renew(self, session_id: UUID, owner: UUID, lease_s: float) -> None:
         await self._db.execute(RENEW, session_id, owner, lease_s)
 
-    async def release(self, session_id: UUID, owner: UUID, error: str | None) -> None:
-        await self._db.execute(RELEASE, session_id, owner, error)
+    async def release(
+        self, session_id: UUID, owner: UUID, error: str | None, retry_in_s: float = 0.0
+    ) -> None:
+        await self._db.execute(RELEASE, session_id, owner, error, retry_in_s)
 
 
 class PostgresSagaUnit:

@@ -41,6 +41,7 @@ class Attempt:
     step: Step
     lease_owner: UUID | None
     lease_until: datetime | None
+    tries: int = 0  # claims so far, of every step: a failing step backs off on it
 
 
 # Steps run after `complete` answered, by the promoter, retried until done.
@@ -82,6 +83,15 @@ def asset_recorded(step: Step) -> bool:
 def lease_free(lease_until: datetime | None, now: datetime) -> bool:
     """No worker holds the step: never taken, released, or expired with a crashed worker."""
     return lease_until is None or lease_until <= now
+
+
+def retry_delay_s(tries: int, first_s: float, longest_s: float) -> float:
+    """How long a failed background step waits before its next claim: doubling from `first_s`
+    with each try so far, never longer than `longest_s`."""
+    if tries <= 1:
+        return min(first_s, longest_s)
+    # Past 2^32 the cap has long won; the exponent is bounded so the float never overflows.
+    return min(first_s * 2.0 ** min(tries - 1, 32), longest_s)
 
 
 def within_cap(running: int, cap: int) -> bool:

@@ -53,6 +53,10 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
     # (failed, or left by a crashed replica once their lease expired).
     promotion_workers: int = Field(default=4, alias="INTAKE_PROMOTION_WORKERS", ge=1, le=64)
     promotion_sweep_s: float = Field(default=10.0, alias="INTAKE_PROMOTION_SWEEP_S", gt=0)
+    # A failed promotion waits the sweep interval, doubled per try so far, at most this.
+    promotion_backoff_max_s: float = Field(
+        default=300.0, alias="INTAKE_PROMOTION_BACKOFF_MAX_S", gt=0
+    )
     # TEST ONLY, never set in production: `crash_after_mark_completed` ends the process right
     # after initiation recorded COMPLETED and before the Asset exists, to prove that a retry
     # repairs that crash; `crash_during_promotion` ends it after the copy to the permanent key

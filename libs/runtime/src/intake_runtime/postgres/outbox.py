@@ -127,14 +127,14 @@ class Outbox:
 
     def insert_statement(self, before: str = "", first_parameter: int = 1) -> str:
         """The statement that writes rows and queues one NOTIFY (delivered at commit), after
-        the caller's own CTEs `before` (which then end with a comma); the five array
-        parameters of the rows start at `first_parameter`."""
+        the caller's own CTEs `before` (which then end with a comma); the parameters of
+        `columns` (five arrays and the namespace) start at `first_parameter`."""
         n = first_parameter
         return (
             f"WITH {before} written AS (INSERT INTO {self._schema}.outbox"
-            " (event_id, topic, key, envelope, headers) SELECT * FROM"
-            f" unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::jsonb[],"
-            f" ${n + 4}::jsonb[]) RETURNING id)"
+            " (event_id, topic, key, envelope, headers, namespace) SELECT rows.*, "
+            f"${n + 5}::text FROM unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[],"
+            f" ${n + 3}::jsonb[], ${n + 4}::jsonb[]) AS rows RETURNING id)"
             f" SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
         )
 
@@ -166,14 +166,16 @@ class OutboxRow(NamedTuple):
     headers: dict[str, str]
 
 
-def columns(rows: list[OutboxRow]) -> tuple[list[Any], ...]:
-    """The five arrays the outbox insert unnests."""
+def columns(rows: list[OutboxRow]) -> tuple[Any, ...]:
+    """The outbox insert's parameters: the five arrays it unnests, then the namespace whose
+    relay alone publishes them."""
     return (
         [row.envelope.message_id for row in rows],
         [row.topic for row in rows],
         [row.key for row in rows],
         [row.envelope.model_dump(mode="json") for row in rows],
         [row.headers for row in rows],
+        names.namespace(),
     )
 
 
@@ -276,18 +278,20 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._ack_timeout_s = ack_timeout_s
         self._channel = f"{schema}_outbox"
-        self._lock_key = f"outbox:{schema}"
+        # Its own namespace's rows only: another deployment on this database relays its own.
+        self._namespace = names.namespace()
+        self._lock_key = f"outbox:{schema}:{self._namespace}"
         # The relay's lock and its batch in one round trip: the uncorrelated sub-select is
         # evaluated once, and when another relay holds the lock, no row is even scanned.
         self._select = (
             f"SELECT id, topic, key, envelope, headers FROM {schema}.outbox"
             " WHERE (SELECT pg_try_advisory_xact_lock(hashtext($2))) AND published_at IS NULL"
-            " ORDER BY id LIMIT $1"
+            " AND namespace = $3 ORDER BY id LIMIT $1"
         )
         self._mark = f"UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
         self._backlog = (
             f"SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-            f" FROM {schema}.outbox WHERE published_at IS NULL"
+            f" FROM {schema}.outbox WHERE published_at IS NULL AND namespace = $1"
         )
         self._wake = asyncio.Event()
         self._backlog_due = 0.0
@@ -311,7 +315,7 @@ class OutboxRelay:
 
     async def backlog(self) -> tuple[int, float]:
         """Unpublished events and the age in seconds of the oldest one."""
-        row = await self._pool.fetchrow(self._backlog)
+        row = await self._pool.fetchrow(self._backlog, self._namespace)
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def _on_notify(self, *_: Any) -> None:
@@ -368,7 +372,9 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch; rows are marked only after Kafka acknowledged every one."""
         async with self._pool.acquire() as connection, connection.transaction():
-            rows = await connection.fetch(self._select, self._batch_size, self._lock_key)
+            rows = await connection.fetch(
+                self._select, self._batch_size, self._lock_key, self._namespace
+            )
             if not rows:
                 return 0
             # Sent without waiting one by one, then awaited together: the idempotent producer
