@@ -1105,16 +1105,16 @@ class CleanupPeersContract:
 Script = Callable[[CommandType, BaseModel | BaseException], None]
 
 
-def initiated_view(request: InitiateUpload) -> SessionView:
-    """What initiation answers a direct upload's initiate (the fake's script)."""
+def session_view(**changes: object) -> SessionView:
+    """A direct upload's view as initiation answers it (the gateway's fakes script it)."""
     return SessionView(
         upload_session_id=uuid.uuid4(),
         status=UploadStatus.UPLOADING,
         upload_type=UploadType.DIRECT,
-        file_name=request.file_name,
-        file_size=request.file_size,
-        mime_type=request.mime_type,
-        brand_id=request.brand_id,
+        file_name="a.txt",
+        file_size=5,
+        mime_type="text/plain",
+        brand_id="b",
         client_reference=None,
         batch_reference=None,
         expires_at=NOW,
@@ -1122,7 +1122,13 @@ def initiated_view(request: InitiateUpload) -> SessionView:
         direct=DirectUpload(url="https://s3.test/put", headers={}, expires_at=NOW),
         multipart=None,
         asset_id=None,
-    )
+    ).model_copy(update=changes)
+
+
+def initiated_view(request: InitiateUpload) -> SessionView:
+    """What initiation answers `request` (the fake's script)."""
+    fields = ("file_name", "file_size", "mime_type", "brand_id")
+    return session_view(**{name: getattr(request, name) for name in fields})
 
 
 class CommandClientContract:
