@@ -26,6 +26,7 @@ from intake_cleanup.ports import (
     RetentionRepository,
     RunEvents,
 )
+from intake_cleanup.service import summary
 from intake_completion.domain import Asset
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
 from intake_completion.saga import Step
@@ -41,7 +42,6 @@ from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
 from intake_contracts.events import (
     AssetCreated,
-    CleanupRunCompleted,
     EventType,
     ResidueRemoved,
     UploadLifecycleEvent,
@@ -770,21 +770,6 @@ def residue(job: Job) -> ResidueRemoved:
     )
 
 
-def run_completed(run: JobRunView) -> CleanupRunCompleted:
-    assert run.run_id is not None
-    assert run.started_at is not None
-    assert run.finished_at is not None
-    return CleanupRunCompleted(
-        run_id=run.run_id,
-        job=run.job,
-        status=run.status,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        stats=run.stats,
-        errors=run.errors,
-    )
-
-
 SYSTEM = Principal(user_id="system:cleanup", tenant_id="system", service="cleanup")
 
 
@@ -818,7 +803,7 @@ class JobRunsContract:
         run = finished_run(run_id, Job.ORPHANED_TEMP_OBJECTS, RunStatus.FAILED)
         events: RunEvents = [
             (EventType.CLEANUP_RESIDUE_REMOVED, residue(Job.ORPHANED_TEMP_OBJECTS), "k", None),
-            (EventType.CLEANUP_RUN_COMPLETED, run_completed(run), str(run_id), None),
+            (EventType.CLEANUP_RUN_COMPLETED, summary(run), str(run_id), None),
         ]
         await runs.finish(run, events, SYSTEM)
         finished = await stored(run_id)
@@ -856,7 +841,7 @@ class JobRunsContract:
         await runs.start(run_id, Job.RECONCILE, NOW, RunStatus.RUNNING)
         run = finished_run(run_id, Job.RECONCILE, RunStatus.OK)
         wrong: RunEvents = [
-            (EventType.CLEANUP_RUN_COMPLETED, run_completed(run), str(run_id), None),
+            (EventType.CLEANUP_RUN_COMPLETED, summary(run), str(run_id), None),
             # An event of another type's model: the whole outcome is refused.
             (EventType.CLEANUP_RUN_COMPLETED, residue(Job.RECONCILE), "k", None),
         ]

@@ -127,24 +127,28 @@ class CleanupService:
 
     async def _record(self, view: JobRunView, report: RunReport) -> None:
         """The run's row and its events commit together; thousands of events in one insert."""
-        assert view.run_id is not None  # noqa: S101 - _view set them
-        assert view.finished_at is not None  # noqa: S101
-        assert view.started_at is not None  # noqa: S101
-        summary = CleanupRunCompleted(
-            run_id=view.run_id,
-            job=view.job,
-            status=view.status,
-            started_at=view.started_at,
-            finished_at=view.finished_at,
-            stats=view.stats,
-            errors=view.errors,
-        )
+        assert view.run_id is not None  # noqa: S101 - _view set it
         events: RunEvents = [
             (EventType.CLEANUP_RESIDUE_REMOVED, residue, residue.key, residue.tenant_id)
             for residue in report.residue
         ]
-        events.append((EventType.CLEANUP_RUN_COMPLETED, summary, str(view.run_id), None))
+        events.append((EventType.CLEANUP_RUN_COMPLETED, summary(view), str(view.run_id), None))
         await self._runs.finish(view, events, system_principal(SYSTEM_TENANT))
+
+
+def summary(view: JobRunView) -> CleanupRunCompleted:
+    """The `cleanup.run_completed` event of a finished run."""
+    if view.run_id is None or view.started_at is None or view.finished_at is None:
+        raise ValueError("only a finished run has a summary")
+    return CleanupRunCompleted(
+        run_id=view.run_id,
+        job=view.job,
+        status=view.status,
+        started_at=view.started_at,
+        finished_at=view.finished_at,
+        stats=view.stats,
+        errors=view.errors,
+    )
 
 
 def _duration_s(view: JobRunView) -> float:
