@@ -102,6 +102,8 @@ async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
         service="edge-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=30,
+        publish_timeout_s=settings.publish_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
     )
     await client.start()
     try:

@@ -161,7 +161,13 @@ class CompletionStorage(Protocol):
 
 
 class SessionPeers(Protocol):
-    """Initiation, the only owner of a session's status (peers.py over request/reply)."""
+    """Initiation, the only owner of a session's status (peers.py over request/reply).
+
+    Both calls raise initiation's refusal as the DomainError it answered (another tenant's
+    session exactly as a missing one), and anything a retry may fix as a TransientError:
+    service_timeout when no reply came in time, service_unavailable when the broker did not
+    take the command, or the transient code initiation answered.
+    """
 
     async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord:
         """The session if it may be completed (or is COMPLETED already); else its refusal."""
