@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from bench.common import percentiles
-from intake_contracts.commands import InitiateUpload, SignParts
+from intake_contracts.commands import Commands, InitiateUpload, SignParts
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView
@@ -56,7 +56,7 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
             initiate_ms = []
             for _ in range(rounds):
                 started = time.perf_counter()
-                await runner.run(uuid.uuid4(), "bench", initiate)
+                await runner.run(uuid.uuid4(), Commands.INITIATE.name, initiate)
                 initiate_ms.append((time.perf_counter() - started) * 1000)
 
             big = InitiateUpload(
@@ -69,7 +69,8 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
             async def initiate_big(tx: Unit) -> Reply:
                 return Reply.success(await service.initiate(_command(big, principal), tx))
 
-            session = (await runner.run(uuid.uuid4(), "bench", initiate_big)).unwrap(SessionView)
+            opened = await runner.run(uuid.uuid4(), Commands.INITIATE.name, initiate_big)
+            session = opened.unwrap(SessionView)
             sign = SignParts(upload_session_id=session.upload_session_id, part_numbers=[1])
 
             async def part_url(tx: Unit) -> Reply:
@@ -78,7 +79,8 @@ async def measure(rounds: int = 200) -> dict[str, Any]:
             part_ms = []
             for _ in range(rounds):
                 started = time.perf_counter()
-                await runner.run(None, "bench", part_url)
+                # As the service runs it (repo.STATEMENT_AT_A_TIME): its command type says how.
+                await runner.run(None, Commands.SIGN_PARTS.name, part_url)
                 part_ms.append((time.perf_counter() - started) * 1000)
     finally:
         await pool.close()

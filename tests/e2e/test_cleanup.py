@@ -18,7 +18,7 @@ import pytest
 from intake_cleanup import repo
 from intake_cleanup.app import open_service
 from intake_cleanup.domain import Job
-from intake_cleanup.service import CleanupService, utc_now
+from intake_cleanup.service import CleanupService
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts import topics
 from intake_contracts.commands import CommandType, JobRunView, MarkCompleted, RunCleanupJob
@@ -27,6 +27,7 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.keys import TEMP_PREFIX, asset_id_for, temp_key
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
+from intake_runtime.ports import utc_now
 from intake_runtime.settings import S3Settings, ServiceSettings
 from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
@@ -69,6 +70,8 @@ async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClien
         service="cleanup-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=60,
+        publish_timeout_s=settings.publish_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
     )
     await client.start()
     try:

@@ -1,6 +1,7 @@
 """The S3 adapter against the real SeaweedFS: typed results, and each S3 answer callers act on
 mapped to the adapter's own error."""
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -212,3 +213,69 @@ async def test_urls_signed_without_botocore_are_accepted_for_exactly_their_body(
     await store.abort_multipart(bucket, opened.key, opened.upload_id)
     assert longer.status_code == 403
     assert other_type.status_code == 403
+
+
+class _NoBotocoreCalls:
+    """An S3 client that only presigns: any other botocore call fails the test."""
+
+    def __init__(self, client: object) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> object:
+        if name != "generate_presigned_url":
+            raise AssertionError(f"botocore was asked to {name}")
+        return getattr(self._client, name)
+
+
+async def test_head_and_delete_go_to_s3_directly_with_botocores_answers(
+    store: ObjectStore, stack_env: dict[str, str], bucket: str
+) -> None:
+    key, missing = new_key(), new_key()
+    await put_object(store, bucket, key, b"x" * 1000)
+    through_botocore = await store._head(bucket, key, checksums=False)
+    direct = ObjectStore(
+        _NoBotocoreCalls(store._client),
+        s3_settings(stack_env),
+        store._credentials,
+        store._http,
+    )
+    assert await direct.head(bucket, key) == through_botocore
+    assert await direct.head(bucket, key, checksums=True) == through_botocore
+    assert await direct.head(bucket, missing) is None
+    odd = f"tenants/odd ~ é+%/{uuid.uuid4()}/original"  # sent exactly as it was signed
+    await put_object(store, bucket, odd, b"y" * 10)
+    odd_head = await direct.head(bucket, odd)
+    assert odd_head is not None
+    assert odd_head.size == 10
+    await direct.delete(bucket, odd)
+    assert await store.head(bucket, odd) is None
+    await direct.delete(bucket, key)
+    await direct.delete(bucket, missing)  # no object: deleted all the same
+    assert await store.head(bucket, key) is None
+
+
+async def test_a_direct_request_s3_refuses_is_asked_again_through_botocore(
+    store: ObjectStore, stack_env: dict[str, str], bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = new_key()
+    await put_object(store, bucket, key, b"x" * 10)
+
+    class WrongSecret:
+        async def get_frozen_credentials(self) -> object:
+            frozen = await store._credentials.get_frozen_credentials()
+            return type(frozen)(frozen.access_key, "not-the-secret", frozen.token)
+
+    signed_wrong = ObjectStore(
+        store._client,
+        s3_settings(stack_env),
+        WrongSecret(),
+        store._http,
+    )
+    with caplog.at_level(logging.INFO, logger="intake_runtime.storage.s3"):
+        head = await signed_wrong.head(bucket, key)
+        await signed_wrong.delete(bucket, key)
+    assert head is not None
+    assert head.size == 10
+    assert await store.head(bucket, key) is None
+    refused = [r.getMessage() for r in caplog.records if "asking botocore" in r.getMessage()]
+    assert refused == ["direct S3 request answered 403; asking botocore"] * 2

@@ -4,6 +4,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import BaseModel
 
@@ -11,7 +12,7 @@ from intake_contracts import topics
 from intake_runtime.messaging.kafka import build_broker, provision_shared_topics
 from intake_runtime.messaging.requests import CommandTooLargeError, RequestReplyClient
 from intake_runtime.settings import S3Settings, ServiceSettings
-from intake_runtime.storage.s3 import open_object_store
+from intake_runtime.storage.s3 import ObjectStore, open_object_store
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,18 @@ async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[st
     def record(request: Any, **_: Any) -> None:
         sent.append((request.method, request.headers.get("x-amz-expected-bucket-owner")))
 
-    async with open_object_store(settings) as store:
+    async def record_direct(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        owner = params.headers.get("x-amz-expected-bucket-owner")
+        sent.append((params.method, owner.encode() if owner else None))
+
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_start.append(record_direct)
+    async with (
+        open_object_store(settings) as opened,
+        aiohttp.ClientSession(trace_configs=[tracing]) as http,
+    ):
+        # HEAD and DELETE go out directly (not through botocore): recorded by the trace.
+        store = ObjectStore(opened._client, settings, opened._credentials, http)
         store._client.meta.events.register("before-send.s3", record)
         await store.ensure_bucket(bucket)
         upload_id = (await store.create_multipart(bucket, key, "image/png")).upload_id
@@ -46,6 +58,7 @@ async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[st
     # left other origins on it): every one of them names the owner.
     assert len(sent) >= 9
     assert {owner for _, owner in sent} == {OWNER.encode()}
+    assert ("HEAD", OWNER.encode()) in sent
 
 
 async def test_without_keys_the_default_credential_chain_is_used(
@@ -89,6 +102,8 @@ async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
         service="edge-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=30,
+        publish_timeout_s=settings.publish_timeout_s,
+        fetch_wait_ms=settings.kafka_fetch_wait_ms,
     )
     await client.start()
     try:

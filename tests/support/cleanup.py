@@ -65,7 +65,7 @@ class World:
             asset_promoted=False,
         )
         self.db.index.add(session)
-        self.peers.statuses[sid] = initiation or status
+        self.peers.know(session, initiation or status, active_at=active_since)
         self.store.put(BUCKET, session.temp_key, LONG_AGO)
         if multipart:
             self.store.open_upload(BUCKET, session.temp_key, f"up-{sid}", LONG_AGO)

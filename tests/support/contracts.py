@@ -9,25 +9,58 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
+from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
 from intake_audit.ports import EventLog
-from intake_cleanup.ports import CleanupStorage, IndexDatabase, RetentionRepository
+from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_cleanup.ports import (
+    CleanupPeers,
+    CleanupStorage,
+    IndexDatabase,
+    JobRuns,
+    ReplyTopics,
+    RetentionRepository,
+    RunEvents,
+)
+from intake_cleanup.service import summary
 from intake_completion.domain import Asset
-from intake_completion.ports import CompletionStorage, SagaDatabase
+from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
 from intake_completion.saga import Step
 from intake_contracts import keys
-from intake_contracts.commands import InitiateUpload
+from intake_contracts.commands import (
+    Commands,
+    CommandType,
+    InitiateUpload,
+    JobRunView,
+    SessionRef,
+)
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import AssetCreated, EventType, UploadLifecycleEvent
-from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
+from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_contracts.events import (
+    AssetCreated,
+    EventType,
+    ResidueRemoved,
+    UploadLifecycleEvent,
+)
+from intake_contracts.sessions import (
+    DirectUpload,
+    SessionRecord,
+    SessionView,
+    UploadStatus,
+    UploadType,
+)
+from intake_gateway.ports import CommandClient
 from intake_initiation import domain
 from intake_initiation.domain import Session
 from intake_initiation.ports import SessionRepository, SessionStorage
+from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
 from intake_runtime.storage.s3 import UploadNotFoundError
+from tests.support.fakes import JobRun
+from tests.support.waiting import eventually
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIVE = [UploadStatus.INITIATING, UploadStatus.UPLOADING]
@@ -383,6 +416,44 @@ class SagaDatabaseContract:
         await expire(second.upload_session_id)
         assert await saga.running_in_tenant(tenant, uuid.uuid4()) == 1
 
+    async def test_open_and_claim_opens_once_claims_a_free_lease_and_counts_the_others(
+        self, database: SagaDatabase, expire: Expire
+    ) -> None:
+        other = await self._opened(database)
+        tenant = other.tenant_id
+        assert await database.leases.claim(
+            other.upload_session_id, [Step.FINALIZING], uuid.uuid4(), 60
+        )
+        asset = new_asset(tenant_id=tenant)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        async with database.transaction() as tx:
+            await tx.saga.lock_tenant(tenant)
+            claimed, running = await tx.saga.open_and_claim(
+                session_id, tenant, asset.asset_id, owner, 60
+            )
+        assert claimed is not None
+        assert (claimed.step, claimed.lease_owner, claimed.tenant_id) == (
+            Step.FINALIZING,
+            owner,
+            tenant,
+        )
+        assert claimed.asset_id == asset.asset_id
+        assert claimed.lease_until is not None
+        assert running == 1  # the other session's live finalization, not this one
+        held = await database.saga.open_and_claim(
+            session_id, "another", uuid.uuid4(), uuid.uuid4(), 60
+        )
+        assert held == (None, 0)
+        kept = await database.saga.attempt(session_id)
+        assert kept is not None
+        assert (kept.tenant_id, kept.asset_id, kept.lease_owner) == (tenant, asset.asset_id, owner)
+        await expire(session_id)
+        retaken, _ = await database.saga.open_and_claim(
+            session_id, tenant, asset.asset_id, uuid.uuid4(), 60
+        )
+        assert retaken is not None
+        assert retaken.lease_owner != owner
+
     async def test_an_asset_is_recorded_once_and_found_in_its_tenant(
         self, database: SagaDatabase
     ) -> None:
@@ -408,6 +479,34 @@ class SagaDatabaseContract:
         assert (promoted.object_key, promoted.promoted_at is not None) == (target, True)
         assert await database.saga.mark_promoted(asset.upload_session_id, "elsewhere") is None
         assert await database.saga.asset_of(asset.upload_session_id) == promoted
+
+    async def test_an_asset_is_recorded_with_the_saga_moving_on_only_by_its_lease_holder(
+        self, database: SagaDatabase
+    ) -> None:
+        asset = await self._opened(database)
+        session_id, owner = asset.upload_session_id, uuid.uuid4()
+        event = AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields)))
+
+        async def record(by: uuid.UUID) -> Asset | None:
+            return await database.record_asset(asset, event, by, correlation_id="c", principal=None)
+
+        assert await record(owner) is None  # nobody holds the step
+        assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
+        assert await record(uuid.uuid4()) is None  # another owner's lease
+        assert await database.saga.asset_of(session_id) is None
+        stored = await record(owner)
+        assert stored is not None
+        assert stored.created_at is not None
+        assert stored.model_copy(update={"created_at": None}) == asset
+        attempt = await database.saga.attempt(session_id)
+        assert attempt is not None
+        assert (attempt.step, attempt.lease_owner, attempt.lease_until) == (
+            Step.PROMOTING,
+            None,
+            None,
+        )
+        assert await record(owner) is None  # the step has moved on: nothing twice
+        assert await database.saga.asset_of(session_id) == stored
 
     async def test_a_transaction_that_raises_leaves_nothing(self, database: SagaDatabase) -> None:
         asset = new_asset()
@@ -704,3 +803,449 @@ class CleanupStorageContract:
         with pytest.raises(UploadNotFoundError):
             await storage.list_parts(bucket, key, upload_id)
         assert [u async for page in storage.iter_multipart_uploads(bucket, key) for u in page] == []
+
+
+# The JobRuns' record of one run, and the event types written with it (oldest first).
+StoredRun = Callable[[uuid.UUID], Awaitable[JobRun | None]]
+RunEventTypes = Callable[[uuid.UUID], Awaitable[list[EventType]]]
+
+
+def finished_run(run_id: uuid.UUID, job: Job, status: RunStatus) -> JobRunView:
+    return JobRunView(
+        run_id=run_id,
+        job=job,
+        status=status,
+        started_at=NOW,
+        finished_at=NOW + timedelta(seconds=3),
+        stats={"failed": 2},
+        errors=["complete s1: service_timeout"],
+    )
+
+
+def residue(job: Job) -> ResidueRemoved:
+    key = f"temp/uploads/{uuid.uuid4()}/original"
+    return ResidueRemoved(
+        job=job,
+        action="delete",
+        bucket="intake-contract",
+        key=key,
+        upload_id=None,
+        upload_session_id=None,
+        tenant_id=None,
+        reason="orphaned",
+    )
+
+
+SYSTEM = Principal(user_id="system:cleanup", tenant_id="system", service="cleanup")
+
+
+class JobRunsContract:
+    """What CleanupService relies on from any JobRuns: one holder of a job's lock at a time,
+    and a record of every run whose outcome commits with its events or not at all. `stored`
+    reads a run's record back, `emitted` the types of the events written with it."""
+
+    async def test_a_job_is_held_by_one_run_at_a_time(self, runs: JobRuns) -> None:
+        async with runs.lock(Job.RECONCILE) as first:
+            assert first
+            async with runs.lock(Job.RECONCILE) as second:
+                assert not second
+            async with runs.lock(Job.EXPIRE_SESSIONS) as other_job:
+                assert other_job
+        async with runs.lock(Job.RECONCILE) as again:  # released with the run
+            assert again
+
+    async def test_a_run_is_recorded_from_its_start_to_its_outcome_with_its_events(
+        self, runs: JobRuns, stored: StoredRun, emitted: RunEventTypes
+    ) -> None:
+        run_id = uuid.uuid4()
+        await runs.start(run_id, Job.ORPHANED_TEMP_OBJECTS, NOW, RunStatus.RUNNING)
+        started = await stored(run_id)
+        assert started is not None
+        assert (started.status, started.started_at, started.finished_at) == (
+            RunStatus.RUNNING,
+            NOW,
+            None,
+        )
+        run = finished_run(run_id, Job.ORPHANED_TEMP_OBJECTS, RunStatus.FAILED)
+        events: RunEvents = [
+            (EventType.CLEANUP_RESIDUE_REMOVED, residue(Job.ORPHANED_TEMP_OBJECTS), "k", None),
+            (EventType.CLEANUP_RUN_COMPLETED, summary(run), str(run_id), None),
+        ]
+        await runs.finish(run, events, SYSTEM)
+        finished = await stored(run_id)
+        assert finished is not None
+        assert (finished.status, finished.finished_at, finished.stats, finished.errors) == (
+            RunStatus.FAILED,
+            run.finished_at,
+            run.stats,
+            run.errors,
+        )
+        assert await emitted(run_id) == [
+            EventType.CLEANUP_RESIDUE_REMOVED,
+            EventType.CLEANUP_RUN_COMPLETED,
+        ]
+
+    async def test_a_skipped_run_is_finished_when_it_starts(
+        self, runs: JobRuns, stored: StoredRun, emitted: RunEventTypes
+    ) -> None:
+        run_id = uuid.uuid4()
+        await runs.start(run_id, Job.RECONCILE, NOW, RunStatus.SKIPPED)
+        skipped = await stored(run_id)
+        assert skipped is not None
+        assert (skipped.job, skipped.status, skipped.finished_at) == (
+            Job.RECONCILE,
+            RunStatus.SKIPPED,
+            NOW,
+        )
+        assert await emitted(run_id) == []
+        assert await stored(uuid.uuid4()) is None
+
+    async def test_an_outcome_whose_events_are_refused_is_not_recorded(
+        self, runs: JobRuns, stored: StoredRun, emitted: RunEventTypes
+    ) -> None:
+        run_id = uuid.uuid4()
+        await runs.start(run_id, Job.RECONCILE, NOW, RunStatus.RUNNING)
+        run = finished_run(run_id, Job.RECONCILE, RunStatus.OK)
+        wrong: RunEvents = [
+            (EventType.CLEANUP_RUN_COMPLETED, summary(run), str(run_id), None),
+            # An event of another type's model: the whole outcome is refused.
+            (EventType.CLEANUP_RUN_COMPLETED, residue(Job.RECONCILE), "k", None),
+        ]
+        with pytest.raises(TypeError):
+            await runs.finish(run, wrong, SYSTEM)
+        unfinished = await stored(run_id)
+        assert unfinished is not None
+        assert (unfinished.status, unfinished.finished_at) == (RunStatus.RUNNING, None)
+        assert await emitted(run_id) == []
+
+
+# --- request/reply peers ---------------------------------------------------------------------
+#
+# Each suite runs against the fake (tests/unit) and against the real adapter over a real
+# RequestReplyClient with the real services answering (tests/e2e/test_peer_ports.py). Beside
+# the port, a test module provides how to make the world the test needs: `seed` sessions in a
+# state, and the port as it is when no reply comes in time (`stalled`) or the broker does not
+# take the command (`unreachable`).
+
+
+class Seeded(NamedTuple):
+    """A session of a tenant of its own, and the user who initiated it (its brand)."""
+
+    session_id: uuid.UUID
+    owner: Principal
+    expires_at: datetime
+
+
+# "uploading", "cancelled" or "expired" (UPLOADING, past its expiry) → a session in that state.
+Seed = Callable[[str], Awaitable[Seeded]]
+
+
+def stranger(owner: Principal) -> Principal:
+    """A user of another tenant with the same brand."""
+    return owner.model_copy(update={"tenant_id": f"t-{uuid.uuid4().hex[:8]}"})
+
+
+def outsider(owner: Principal) -> Principal:
+    """A user of the owner's tenant whose token lacks the session's brand."""
+    return owner.model_copy(update={"brand_ids": ("another-brand",)})
+
+
+def vouched(owner: Principal, service: str = "completion") -> Principal:
+    """The owner's identity with an Intake service vouching for the command."""
+    return owner.model_copy(update={"service": service})
+
+
+async def refusal(call: Awaitable[object]) -> tuple[ErrorCode, str]:
+    with pytest.raises(DomainError) as refused:
+        await call
+    return refused.value.code, refused.value.detail
+
+
+MISSING = (ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+
+
+class SessionPeersContract:
+    """What the completion saga relies on from any SessionPeers (initiation)."""
+
+    async def test_an_uploading_session_may_be_completed(
+        self, peers: SessionPeers, seed: Seed
+    ) -> None:
+        seeded = await seed("uploading")
+        record = await peers.begin_completion(seeded.session_id, seeded.owner)
+        assert (record.upload_session_id, record.tenant_id, record.status, record.asset_id) == (
+            seeded.session_id,
+            seeded.owner.tenant_id,
+            UploadStatus.UPLOADING,
+            None,
+        )
+
+    async def test_a_missing_session_and_another_tenants_are_refused_alike(
+        self, peers: SessionPeers, seed: Seed
+    ) -> None:
+        seeded = await seed("uploading")
+        other = stranger(seeded.owner)
+        asset_id = keys.asset_id_for(seeded.session_id)
+        assert [
+            await refusal(peers.begin_completion(uuid.uuid4(), seeded.owner)),
+            await refusal(peers.begin_completion(seeded.session_id, other)),
+            await refusal(peers.mark_completed(uuid.uuid4(), asset_id, vouched(seeded.owner))),
+            await refusal(peers.mark_completed(seeded.session_id, asset_id, vouched(other))),
+        ] == [MISSING] * 4
+        code, _ = await refusal(peers.begin_completion(seeded.session_id, outsider(seeded.owner)))
+        assert code == ErrorCode.BRAND_NOT_ALLOWED
+
+    async def test_a_session_that_is_no_longer_live_refuses_with_its_own_code(
+        self, peers: SessionPeers, seed: Seed
+    ) -> None:
+        cancelled, expired = await seed("cancelled"), await seed("expired")
+        asset_id = keys.asset_id_for(cancelled.session_id)
+        assert [
+            (await refusal(peers.begin_completion(cancelled.session_id, cancelled.owner)))[0],
+            (
+                await refusal(
+                    peers.mark_completed(cancelled.session_id, asset_id, vouched(cancelled.owner))
+                )
+            )[0],
+            (await refusal(peers.begin_completion(expired.session_id, expired.owner)))[0],
+        ] == [
+            ErrorCode.UPLOAD_CANCELLED,
+            ErrorCode.UPLOAD_CANCELLED,
+            ErrorCode.UPLOAD_SESSION_EXPIRED,
+        ]
+
+    async def test_only_a_service_completes_a_session_and_a_retry_gets_the_same_answer(
+        self, peers: SessionPeers, seed: Seed
+    ) -> None:
+        seeded = await seed("uploading")
+        asset_id = keys.asset_id_for(seeded.session_id)
+        code, _ = await refusal(peers.mark_completed(seeded.session_id, asset_id, seeded.owner))
+        assert code == ErrorCode.PERMISSION_DENIED
+        service = vouched(seeded.owner)
+        completed = await peers.mark_completed(seeded.session_id, asset_id, service)
+        again = await peers.mark_completed(seeded.session_id, asset_id, service)
+        begun = await peers.begin_completion(seeded.session_id, seeded.owner)
+        assert {(r.status, r.asset_id) for r in (completed, again, begun)} == {
+            (UploadStatus.COMPLETED, asset_id)
+        }
+        code, _ = await refusal(peers.mark_completed(seeded.session_id, uuid.uuid4(), service))
+        assert code == ErrorCode.INVALID_SESSION_STATE
+
+    async def test_no_reply_in_time_is_a_transient_timeout(
+        self, stalled: SessionPeers, owner: Principal
+    ) -> None:
+        with pytest.raises(TransientError) as raised:
+            await stalled.begin_completion(uuid.uuid4(), owner)
+        assert raised.value.code == ErrorCode.SERVICE_TIMEOUT
+
+    async def test_a_command_the_broker_does_not_take_is_transient(
+        self, unreachable: SessionPeers, owner: Principal
+    ) -> None:
+        with pytest.raises(TransientError) as raised:
+            await unreachable.begin_completion(uuid.uuid4(), owner)
+        assert raised.value.code == ErrorCode.SERVICE_UNAVAILABLE
+
+
+def indexed(session_id: uuid.UUID, tenant_id: str, expires_at: datetime) -> IndexedSession:
+    """A session as cleanup's index knows it."""
+    return IndexedSession(
+        id=session_id,
+        tenant_id=tenant_id,
+        status=UploadStatus.UPLOADING,
+        bucket="intake-contract",
+        temp_key=keys.temp_key(session_id),
+        multipart_upload_id=None,
+        expires_at=expires_at,
+        last_event_at=expires_at - timedelta(days=1),
+        active_since=expires_at - timedelta(days=1),
+        asset_id=None,
+        asset_created=False,
+        asset_promoted=False,
+    )
+
+
+def of_index(seeded: Seeded) -> IndexedSession:
+    return indexed(seeded.session_id, seeded.owner.tenant_id, seeded.expires_at)
+
+
+# A direct upload made into an Asset through completion: its session.
+CompletedUpload = Callable[[], Awaitable[Seeded]]
+
+
+class CleanupPeersContract:
+    """What the cleanup jobs rely on from any CleanupPeers (initiation and completion). Times
+    are the real clock's: the real services' sessions are made now."""
+
+    async def test_live_sessions_are_failed_and_the_others_named_where_they_stand(
+        self, peers: CleanupPeers, seed: Seed
+    ) -> None:
+        live, cancelled, misfiled = (
+            await seed("uploading"),
+            await seed("cancelled"),
+            await seed("uploading"),
+        )
+        unknown = indexed(uuid.uuid4(), live.owner.tenant_id, live.expires_at)
+        # A row naming the wrong tenant finds nothing: each is looked up in its own.
+        wrong_tenant = dataclasses.replace(of_index(misfiled), tenant_id="t-wrong")
+        batch = [of_index(live), of_index(cancelled), unknown, wrong_tenant]
+        result = await peers.fail_sessions(batch, "abandoned")
+        assert result.moved == [live.session_id]
+        assert [(v.upload_session_id, v.status) for v in result.unchanged] == [
+            (cancelled.session_id, UploadStatus.CANCELLED)
+        ]
+        again = await peers.fail_sessions([of_index(live)], "abandoned")
+        assert (again.moved, [v.status for v in again.unchanged]) == ([], [UploadStatus.FAILED])
+
+    async def test_a_session_active_since_the_cutoff_or_not_yet_expired_is_spared(
+        self, peers: CleanupPeers, seed: Seed
+    ) -> None:
+        seeded = await seed("uploading")
+        session, now = of_index(seeded), datetime.now(UTC)
+        for spared in (
+            await peers.fail_sessions([session], "abandoned", idle_before=now - timedelta(hours=1)),
+            await peers.fail_sessions([session], "expired", expired_at=now),
+        ):
+            assert (spared.moved, [v.status for v in spared.unchanged]) == (
+                [],
+                [UploadStatus.UPLOADING],
+            )
+        idle = await peers.fail_sessions(
+            [session], "abandoned", idle_before=now + timedelta(minutes=5)
+        )
+        assert idle.moved == [seeded.session_id]
+
+    async def test_a_completed_upload_is_answered_with_its_one_asset(
+        self, peers: CleanupPeers, seed: Seed, completed_upload: CompletedUpload
+    ) -> None:
+        done = of_index(await completed_upload())
+        first, second = await peers.complete(done), await peers.complete(done)
+        assert first.asset.asset_id == second.asset.asset_id == keys.asset_id_for(done.id)
+        assert (second.created, second.asset.tenant_id) == (False, done.tenant_id)
+        cancelled = of_index(await seed("cancelled"))
+        unknown = indexed(uuid.uuid4(), done.tenant_id, done.expires_at)
+        assert [
+            (await refusal(peers.complete(cancelled)))[0],
+            await refusal(peers.complete(unknown)),
+        ] == [ErrorCode.UPLOAD_CANCELLED, MISSING]
+
+    async def test_nothing_finished_before_the_beginning_is_pruned(
+        self, peers: CleanupPeers
+    ) -> None:
+        epoch = datetime(2000, 1, 1, tzinfo=UTC)
+        for pruned in (
+            await peers.prune_sessions(epoch, 10),
+            await peers.prune_completions(epoch, 10),
+        ):
+            assert pruned.removed == 0
+            assert pruned.exhausted(10)
+
+    async def test_a_key_no_saga_owns_is_not_promoting(self, peers: CleanupPeers) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:8]}"
+        assert await peers.promoting_keys(tenant, [keys.asset_key(tenant, uuid.uuid4())]) == set()
+
+    async def test_no_reply_in_time_and_a_broker_that_does_not_take_it_are_told_apart(
+        self, stalled: CleanupPeers, unreachable: CleanupPeers
+    ) -> None:
+        nobody = indexed(uuid.uuid4(), "t-nobody", NOW)
+        with pytest.raises(ReplyTimeoutError):
+            await stalled.fail_sessions([nobody], "abandoned")
+        with pytest.raises(BrokerUnavailableError):
+            await unreachable.fail_sessions([nobody], "abandoned")
+
+
+# The gateway's fake answers what a test scripts; the real services answer by themselves (the
+# real adapter's `script` does nothing): the suite holds the scripts to what the services say.
+Script = Callable[[CommandType, BaseModel | BaseException], None]
+
+
+def session_view(**changes: object) -> SessionView:
+    """A direct upload's view as initiation answers it (the gateway's fakes script it)."""
+    return SessionView(
+        upload_session_id=uuid.uuid4(),
+        status=UploadStatus.UPLOADING,
+        upload_type=UploadType.DIRECT,
+        file_name="a.txt",
+        file_size=5,
+        mime_type="text/plain",
+        brand_id="b",
+        client_reference=None,
+        batch_reference=None,
+        expires_at=NOW,
+        created_at=NOW,
+        direct=DirectUpload(url="https://s3.test/put", headers={}, expires_at=NOW),
+        multipart=None,
+        asset_id=None,
+    ).model_copy(update=changes)
+
+
+def initiated_view(request: InitiateUpload) -> SessionView:
+    """What initiation answers `request` (the fake's script)."""
+    fields = ("file_name", "file_size", "mime_type", "brand_id")
+    return session_view(**{name: getattr(request, name) for name in fields})
+
+
+class CommandClientContract:
+    """What the gateway's routes rely on from any CommandClient. `owner` is a user of a tenant
+    of its own."""
+
+    async def test_a_command_answers_its_own_result_model(
+        self, client: CommandClient, script: Script, owner: Principal
+    ) -> None:
+        request = InitiateUpload(
+            file_name="a.txt", file_size=5, mime_type="text/plain", brand_id=owner.brand_ids[0]
+        )
+        script(CommandType.INITIATE, initiated_view(request))
+        view = await client.call(Commands.INITIATE, request, owner)
+        assert type(view) is SessionView
+        assert (view.file_name, view.file_size, view.status, view.brand_id) == (
+            "a.txt",
+            5,
+            UploadStatus.UPLOADING,
+            owner.brand_ids[0],
+        )
+
+    async def test_a_refusal_is_the_domain_error_the_service_answered(
+        self, client: CommandClient, script: Script, owner: Principal
+    ) -> None:
+        script(CommandType.GET_SESSION, DomainError(*MISSING))
+        missing = SessionRef(upload_session_id=uuid.uuid4())
+        assert await refusal(client.call(Commands.GET_SESSION, missing, owner)) == MISSING
+        request = InitiateUpload(
+            file_name="a.txt", file_size=5, mime_type="text/plain", brand_id="not-in-the-token"
+        )
+        script(CommandType.INITIATE, DomainError(ErrorCode.BRAND_NOT_ALLOWED, "not yours"))
+        code, _ = await refusal(client.call(Commands.INITIATE, request, owner))
+        assert code == ErrorCode.BRAND_NOT_ALLOWED
+
+    async def test_no_reply_in_time_and_a_broker_that_does_not_take_it_are_told_apart(
+        self, stalled: CommandClient, unreachable: CommandClient, owner: Principal
+    ) -> None:
+        ref = SessionRef(upload_session_id=uuid.uuid4())
+        with pytest.raises(ReplyTimeoutError):
+            await stalled.call(Commands.GET_SESSION, ref, owner)
+        with pytest.raises(BrokerUnavailableError):
+            await unreachable.call(Commands.GET_SESSION, ref, owner)
+
+
+# A reply topic held by a live consumer / one nobody holds / a topic that is no reply topic.
+NewTopic = Callable[[], Awaitable[str]]
+
+
+class ReplyTopicsContract:
+    """What cleanup's sweep-reply-topics relies on from any ReplyTopics."""
+
+    async def test_each_reply_topic_is_listed_with_whether_a_consumer_holds_it(
+        self, topics: ReplyTopics, claimed: NewTopic, unclaimed: NewTopic, elsewhere: NewTopic
+    ) -> None:
+        held, dead, other = await claimed(), await unclaimed(), await elsewhere()
+        live = await topics.liveness()
+        assert (live.get(held), live.get(dead), other in live) == (True, False, False)
+        assert all(topic.startswith(topics.prefix()) for topic in live)
+
+    async def test_a_deleted_topic_is_gone_and_deleting_it_again_is_no_error(
+        self, topics: ReplyTopics, unclaimed: NewTopic
+    ) -> None:
+        dead = await unclaimed()
+        assert await topics.delete([dead]) == {dead: None}
+        # Kafka deletes a topic in the background: gone soon after, not at the answer.
+        await eventually(topics.liveness, lambda live: dead not in live)
+        assert await topics.delete([dead]) == {dead: None}

@@ -15,8 +15,8 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from intake_audit.domain import LoggedEvent
-from intake_cleanup.domain import IndexedSession
-from intake_cleanup.ports import Cursor
+from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_cleanup.ports import Cursor, RunEvents
 from intake_completion import domain as completion_domain
 from intake_completion import saga
 from intake_completion.domain import Asset
@@ -27,11 +27,12 @@ from intake_contracts.commands import (
     CompletedPart,
     CompletionResult,
     FailedSessions,
+    JobRunView,
     PruneResult,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import EVENT_MODELS, EventType, UploadLifecycleEvent
+from intake_contracts.errors import CodedError, DomainError, ErrorCode, TransientError
+from intake_contracts.events import EVENT_MODELS, AssetCreated, EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import (
     SessionRecord,
@@ -40,7 +41,9 @@ from intake_contracts.sessions import (
     UploadStatus,
     UploadType,
 )
+from intake_initiation import domain as initiation_domain
 from intake_initiation.domain import Session
+from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
 from intake_runtime.storage.s3 import (
     DELETE_BATCH,
     DeleteFailure,
@@ -90,10 +93,7 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> None:
-        model, _ = EVENT_MODELS[event_type]
-        if not isinstance(event, model):  # as the real outbox refuses it
-            raise TypeError(f"{event_type} carries {model.__name__}, not {type(event).__name__}")
-        self.events.append(Emitted(event_type, event, key, tenant_id, correlation_id))
+        await self.add_many([(event_type, event, key, tenant_id)], correlation_id=correlation_id)
 
     async def add_many(
         self,
@@ -102,6 +102,11 @@ class FakeOutbox:
         correlation_id: str,
         principal: Principal | None = None,  # noqa: ARG002
     ) -> int:
+        for event_type, event, _, _ in events:  # all or none, as the real outbox's one insert
+            model, _ = EVENT_MODELS[event_type]
+            if not isinstance(event, model):
+                name = type(event).__name__
+                raise TypeError(f"{event_type} carries {model.__name__}, not {name}")
         self.events += [
             Emitted(t, event, key, tenant, correlation_id) for t, event, key, tenant in events
         ]
@@ -380,6 +385,19 @@ class FakeSaga:
             attempt = Attempt(session_id, tenant_id, asset_id, Step.FINALIZING, None, None)
             self.rows[session_id] = _SagaRow(attempt)
 
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        await self.open_attempt(session_id, tenant_id, asset_id)
+        row = self.rows[session_id]
+        if row.attempt.step != Step.FINALIZING or self._live(row.attempt):
+            return None, 0
+        running = await self.running_in_tenant(tenant_id, session_id)
+        until = self.now() + timedelta(seconds=lease_s)
+        row.attempt = dataclasses.replace(row.attempt, lease_owner=owner, lease_until=until)
+        row.tries += 1
+        return row.attempt, running
+
     async def lock_tenant(self, tenant_id: str) -> None:
         """Nothing to do: one event loop runs one claim's statements without interleaving."""
 
@@ -484,6 +502,35 @@ class FakeSagaDatabase:
             self.saga.assets, self.saga.rows, self.outbox.events = assets, rows, events
             raise
 
+    async def record_asset(
+        self,
+        asset: Asset,
+        event: AssetCreated,
+        owner: UUID,
+        *,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> Asset | None:
+        session_id = asset.upload_session_id
+        row = self.saga.rows.get(session_id)
+        if row is None or row.attempt.step != Step.FINALIZING or row.attempt.lease_owner != owner:
+            return None
+        if session_id in self.saga.assets:
+            await self.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+            return None
+        async with self.transaction() as tx:
+            stored = await tx.saga.insert_asset(asset)
+            await tx.outbox.add(
+                EventType.ASSET_CREATED,
+                event,
+                key=str(session_id),
+                tenant_id=asset.tenant_id,
+                correlation_id=correlation_id,
+                principal=principal,
+            )
+            await tx.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+        return stored
+
     def promoted(self) -> list[Emitted]:
         return [e for e in self.outbox.events if e.event_type == EventType.ASSET_PROMOTED]
 
@@ -495,6 +542,8 @@ Failure = BaseException | Callable[[], object]
 
 
 def _fail(failure: Failure | None) -> None:
+    if isinstance(failure, CodedError):  # as a real adapter raises an answer of that code
+        raise failure.body().exception()
     if isinstance(failure, BaseException):
         raise failure
     if failure is not None:
@@ -573,44 +622,71 @@ class FakeCompletionStorage:
         self.objects.pop((bucket, key), None)
 
 
+def _initiation_refusal(status: UploadStatus, failure_reason: str | None) -> DomainError:
+    """What initiation answers for a session that is not (or no longer) live."""
+    if status == UploadStatus.FAILED and failure_reason == initiation_domain.EXPIRED_REASON:
+        return DomainError(ErrorCode.UPLOAD_SESSION_EXPIRED, "upload session has expired")
+    return initiation_domain.refusal_for_terminal(status)
+
+
+# What the request/reply adapters raise when the broker does not take a command, or no reply
+# comes before the deadline: the fakes' `stall()` and `cut_off()` raise exactly these.
+NO_REPLY = ReplyTimeoutError("no reply within the deadline")
+BROKER_DOWN = BrokerUnavailableError("the broker did not take the command")
+
+
 class FakeInitiation:
     """Completion's SessionPeers: initiation's begin_completion and mark_completed rules over
-    a dict of session records (its refusals as the DomainError the real client raises)."""
+    a dict of session records (initiation's pure rules where it has them), its refusals as the
+    DomainError the real client raises; `stall()` and `cut_off()` make every call fail as the
+    real client does when no reply comes in time or the broker does not take the command."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.sessions: dict[UUID, SessionRecord] = {}
         self.broken: dict[str, Failure] = {}
+        self._now = clock or FakeClock()
+        self._transport: BaseException | None = None
+
+    def stall(self) -> None:
+        self._transport = TransientError(ErrorCode.SERVICE_TIMEOUT, str(NO_REPLY))
+
+    def cut_off(self) -> None:
+        self._transport = TransientError(ErrorCode.SERVICE_UNAVAILABLE, str(BROKER_DOWN))
 
     def _call(self, operation: str) -> None:
+        _fail(self._transport)
         _fail(self.broken.pop(operation, None))
 
     def _find(self, session_id: UUID, principal: Principal) -> SessionRecord:
         found = self.sessions.get(session_id)
         if found is None or found.tenant_id != principal.tenant_id:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
+        principal.require_brand(found.brand_id)
         return found
 
     async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord:
         self._call("begin_completion")
         found = self._find(session_id, principal)
-        if found.status in {UploadStatus.COMPLETED, UploadStatus.UPLOADING}:
+        if found.status == UploadStatus.COMPLETED:
             return found
-        codes = {
-            UploadStatus.CANCELLED: ErrorCode.UPLOAD_CANCELLED,
-            UploadStatus.FAILED: ErrorCode.UPLOAD_FAILED,
-        }
-        code = codes.get(found.status, ErrorCode.INVALID_SESSION_STATE)
-        raise DomainError(code, f"upload session is {found.status}")
+        if initiation_domain.is_terminal(found.status):
+            raise _initiation_refusal(found.status, found.failure_reason)
+        if initiation_domain.is_expired(found.expires_at, self._now()):
+            raise DomainError(ErrorCode.UPLOAD_SESSION_EXPIRED, "upload session has expired")
+        if found.status != UploadStatus.UPLOADING:
+            raise DomainError(ErrorCode.INVALID_SESSION_STATE, "upload has not started")
+        return found
 
     async def mark_completed(
         self, session_id: UUID, asset_id: UUID, principal: Principal
     ) -> SessionRecord:
         self._call("mark_completed")
+        initiation_domain.require_service(principal)
         found = self._find(session_id, principal)
         if found.status == UploadStatus.COMPLETED and found.asset_id == asset_id:
             return found
         if found.status != UploadStatus.UPLOADING:
-            raise DomainError(ErrorCode.INVALID_SESSION_STATE, f"upload session is {found.status}")
+            raise _initiation_refusal(found.status, found.failure_reason)
         completed = found.model_copy(
             update={"status": UploadStatus.COMPLETED, "asset_id": asset_id}
         )
@@ -818,6 +894,61 @@ class FakeRetention:
 
 
 @dataclass
+class JobRun:
+    """A job_runs row as the fake keeps it."""
+
+    job: Job
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class FakeJobRuns:
+    """Cleanup's JobRuns: the lock a set of held jobs (`held_elsewhere` are another replica's),
+    the rows a dict, the events a FakeOutbox. `down` makes every call fail as a lost
+    database would (OSError)."""
+
+    def __init__(self) -> None:
+        self.held: set[Job] = set()
+        self.held_elsewhere: set[Job] = set()
+        self.runs: dict[UUID, JobRun] = {}
+        self.outbox = FakeOutbox()
+        self.down = False
+
+    def _call(self) -> None:
+        if self.down:
+            raise OSError("connection refused")
+
+    @contextlib.asynccontextmanager
+    async def lock(self, job: Job) -> AsyncIterator[bool]:
+        self._call()
+        locked = job not in self.held and job not in self.held_elsewhere
+        if locked:
+            self.held.add(job)
+        try:
+            yield locked
+        finally:
+            if locked:
+                self.held.discard(job)
+
+    async def start(self, run_id: UUID, job: Job, started_at: datetime, status: RunStatus) -> None:
+        self._call()
+        finished = started_at if status == RunStatus.SKIPPED else None
+        self.runs[run_id] = JobRun(job, status, started_at, finished)
+
+    async def finish(self, run: JobRunView, events: RunEvents, principal: Principal) -> None:
+        self._call()
+        assert run.run_id is not None
+        await self.outbox.add_many(events, correlation_id=str(run.run_id), principal=principal)
+        row = self.runs[run.run_id]
+        row.status = RunStatus(run.status)
+        row.finished_at = run.finished_at
+        row.stats, row.errors = dict(run.stats), list(run.errors)
+
+
+@dataclass
 class _Upload:
     upload: MultipartUpload
     parts: list[StoredPart] = field(default_factory=list)
@@ -910,71 +1041,110 @@ class FakeObjectStore:
 
 
 class FakeCleanupPeers:
-    """Initiation and completion as cleanup asks them: fail_sessions with initiation's
-    compare-and-set (sessions in `active` saw activity after the cutoff and stay), complete
-    answering from `assets`, prunes draining `backlog`, promoting keys per tenant.
-    `broken` makes an operation fail on its next call (once)."""
+    """Initiation and completion as cleanup asks them. Initiation knows the sessions in
+    `statuses` (each in the tenant `tenants` names): fail_sessions is its compare-and-set, which
+    spares a session active since the cutoff (`activity`) or not yet expired (`expiry`);
+    complete answers from `assets`; prunes drain `backlog` (each row by when it finished) up to
+    the cutoff; promoting keys per tenant. `broken` makes an operation fail on its next call
+    (once); `stall()` and `cut_off()` make every call fail as the real client does."""
 
     def __init__(self) -> None:
         self.statuses: dict[UUID, UploadStatus] = {}
-        self.active: set[UUID] = set()
+        self.tenants: dict[UUID, str] = {}
+        self.activity: dict[UUID, datetime] = {}
+        self.expiry: dict[UUID, datetime] = {}
         self.assets: dict[UUID, CompletionResult] = {}
-        self.backlog: dict[str, int] = {"initiation": 0, "completion": 0}
+        self.backlog: dict[str, list[datetime]] = {"initiation": [], "completion": []}
         self.promoting: dict[str, set[str]] = {}
         self.broken: dict[str, Failure] = {}
         self.fail_calls: list[tuple[list[UUID], str]] = []
         self.completed: list[UUID] = []
+        self._transport: BaseException | None = None
+
+    def stall(self) -> None:
+        self._transport = NO_REPLY
+
+    def cut_off(self) -> None:
+        self._transport = BROKER_DOWN
+
+    def _call(self, operation: str) -> None:
+        _fail(self._transport)
+        _fail(self.broken.pop(operation, None))
+
+    def know(self, session: IndexedSession, status: UploadStatus, *, active_at: datetime) -> None:
+        """Initiation holds `session` (in its tenant) at `status`, last active at `active_at`."""
+        self.statuses[session.id] = status
+        self.tenants[session.id] = session.tenant_id
+        self.activity[session.id] = active_at
+        self.expiry[session.id] = session.expires_at
+
+    def _status(self, session: IndexedSession) -> UploadStatus | None:
+        if self.tenants.get(session.id) != session.tenant_id:
+            return None  # each row is looked up in its own tenant
+        return self.statuses.get(session.id)
+
+    def _spared(
+        self, session_id: UUID, idle_before: datetime | None, expired_at: datetime | None
+    ) -> bool:
+        """initiation's conditions, re-checked inside its compare-and-set."""
+        active = idle_before is not None and self.activity[session_id] >= idle_before
+        alive = expired_at is not None and self.expiry[session_id] > expired_at
+        return active or alive
 
     async def fail_sessions(
         self,
         sessions: Sequence[IndexedSession],
         reason: str,
         *,
-        idle_before: datetime | None = None,  # noqa: ARG002 - `active` stands for it
-        expired_at: datetime | None = None,  # noqa: ARG002
+        idle_before: datetime | None = None,
+        expired_at: datetime | None = None,
     ) -> FailedSessions:
-        _fail(self.broken.pop("fail_sessions", None))
+        self._call("fail_sessions")
         self.fail_calls.append(([s.id for s in sessions], reason))
         moved, unchanged = [], []
         for session in sessions:
-            status = self.statuses.get(session.id)
+            status = self._status(session)
             if status is None:
                 continue
-            if status in LIVE and session.id not in self.active:
+            if status in LIVE and not self._spared(session.id, idle_before, expired_at):
                 self.statuses[session.id] = UploadStatus.FAILED
                 moved.append(session.id)
             else:
                 unchanged.append(StatusView(upload_session_id=session.id, status=status))
-        return FailedSessions(moved=moved, unchanged=unchanged)
+        return FailedSessions(moved=sorted(moved), unchanged=unchanged)
 
     async def complete(self, session: IndexedSession) -> CompletionResult:
-        _fail(self.broken.pop(f"complete:{session.id}", None))
+        self._call(f"complete:{session.id}")
         self.completed.append(session.id)
         found = self.assets.get(session.id)
-        if found is None:
-            raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
-        return found
+        if found is not None and found.asset.tenant_id == session.tenant_id:
+            return found
+        status = self._status(session)
+        if status is not None and initiation_domain.is_terminal(status):
+            raise _initiation_refusal(status, None)
+        raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
 
-    def _prune(self, name: str, limit: int) -> PruneResult:
-        _fail(self.broken.pop(f"prune:{name}", None))
-        removed = min(limit, self.backlog[name])
-        self.backlog[name] -= removed
-        return PruneResult(removed=removed, inbox_removed=0, outbox_removed=0)
+    def _prune(self, name: str, older_than: datetime, limit: int) -> PruneResult:
+        self._call(f"prune:{name}")
+        doomed = sorted(at for at in self.backlog[name] if at < older_than)[:limit]
+        for at in doomed:
+            self.backlog[name].remove(at)
+        return PruneResult(removed=len(doomed), inbox_removed=0, outbox_removed=0)
 
-    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
-        return self._prune("initiation", limit)
+    async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:
+        return self._prune("initiation", older_than, limit)
 
-    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:  # noqa: ARG002
-        return self._prune("completion", limit)
+    async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:
+        return self._prune("completion", older_than, limit)
 
     async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
-        _fail(self.broken.pop(f"promoting:{tenant_id}", None))
+        self._call(f"promoting:{tenant_id}")
         return self.promoting.get(tenant_id, set()) & set(keys)
 
 
 class FakeReplyTopics:
-    """Cleanup's ReplyTopics: topic → held by a live consumer; `refuse` names topics whose
-    deletion the broker refuses."""
+    """Cleanup's ReplyTopics: topic → held by a live consumer (only the topics under the
+    prefix are reply topics); `refuse` names topics whose deletion the broker refuses."""
 
     def __init__(self, prefix: str = "intake.replies.") -> None:
         self._prefix = prefix
@@ -986,7 +1156,7 @@ class FakeReplyTopics:
         return self._prefix
 
     async def liveness(self) -> dict[str, bool]:
-        return dict(self.topics)
+        return {t: live for t, live in sorted(self.topics.items()) if t.startswith(self._prefix)}
 
     async def delete(self, doomed: list[str]) -> dict[str, str | None]:
         outcome: dict[str, str | None] = {}
@@ -1016,11 +1186,19 @@ class Sent:
 
 class FakeCommandClient:
     """The gateway's CommandClient: each command answers what `answers` holds for it (a
-    result model, or an exception to raise), and every call is kept in `sent`."""
+    result model, or an error raised as the real client raises that answer), every call is
+    kept in `sent`; `stall()` and `cut_off()` make every call fail as the real client does."""
 
     def __init__(self) -> None:
         self.answers: dict[CommandType, BaseModel | BaseException] = {}
         self.sent: list[Sent] = []
+        self._transport: BaseException | None = None
+
+    def stall(self) -> None:
+        self._transport = NO_REPLY
+
+    def cut_off(self) -> None:
+        self._transport = BROKER_DOWN
 
     async def call(
         self,
@@ -1030,10 +1208,12 @@ class FakeCommandClient:
         *,
         key: UUID | None = None,
     ) -> Res:
+        _fail(self._transport)
         self.sent.append(Sent(command.name, payload, principal, key))
         answer = self.answers.get(command.name)
         if answer is None:
             raise AssertionError(f"the test gave no answer to {command.name}")
         if isinstance(answer, BaseException):
-            raise answer
-        return command.result.model_validate(answer.model_dump())
+            _fail(answer)
+        assert isinstance(answer, BaseModel)
+        return command.result.model_validate(answer.model_dump(mode="json"))

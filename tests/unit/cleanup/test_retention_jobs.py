@@ -11,14 +11,16 @@ from tests.support.cleanup import (
 )
 from tests.support.contracts import NOW
 
+OLD = LONG_AGO - timedelta(days=60)  # past the retention period
+
 
 async def test_prune_drains_every_peer_and_table_in_batches(world: World) -> None:
-    world.peers.backlog = {"initiation": 5, "completion": 1}
-    world.retention.aged["index"] = [LONG_AGO - timedelta(days=60)] * 3
+    world.peers.backlog = {"initiation": [OLD] * 5, "completion": [OLD, NOW]}
+    world.retention.aged["index"] = [OLD] * 3
     world.retention.aged["job_runs"] = [NOW - HOUR]  # young: stays
     run = report()
     await world.retention_jobs().prune_sessions(run, NOW, None)
-    assert world.peers.backlog == {"initiation": 0, "completion": 0}
+    assert world.peers.backlog == {"initiation": [], "completion": [NOW]}  # NOW is young
     assert (run.stats["initiation_removed"], run.stats["completion_removed"]) == (5, 1)
     assert run.stats["index_removed"] == 3
     assert world.retention.aged["job_runs"] == [NOW - HOUR]
@@ -26,13 +28,13 @@ async def test_prune_drains_every_peer_and_table_in_batches(world: World) -> Non
 
 
 async def test_a_peer_that_fails_to_prune_is_logged_and_the_rest_is_pruned(world: World) -> None:
-    world.peers.backlog = {"initiation": 1, "completion": 1}
+    world.peers.backlog = {"initiation": [OLD], "completion": [OLD]}
     world.peers.broken["prune:initiation"] = DomainError(ErrorCode.VALIDATION_FAILED, "no")
     run = report()
     await world.retention_jobs().prune_sessions(run, NOW, None)
     assert run.stats["errors"] == 1
     assert "prune initiation" in run.errors[0]
-    assert world.peers.backlog == {"initiation": 1, "completion": 0}
+    assert world.peers.backlog == {"initiation": [OLD], "completion": []}
 
 
 async def test_reply_topics_go_once_unclaimed_for_the_grace_period(world: World) -> None:

@@ -41,7 +41,7 @@ async def test_abandoned_sessions_are_failed_in_drained_batches_and_their_residu
 async def test_initiations_answer_decides_what_the_index_and_storage_do(world: World) -> None:
     moved = world.session()
     active = world.session()
-    world.peers.active.add(active.id)  # initiation saw activity after the cutoff
+    world.peers.activity[active.id] = NOW  # initiation saw activity after the cutoff
     terminal = world.session(initiation=UploadStatus.CANCELLED)
     unknown = world.session()
     del world.peers.statuses[unknown.id]

@@ -140,7 +140,12 @@ def world() -> World:
         INTAKE_ENV="local", INTAKE_COMPLETION_LEASE_S=LEASE_S, INTAKE_COMPLETION_TENANT_CAP=2
     )
     return World(
-        clock, FakeSagaDatabase(clock), FakeCompletionStorage(), FakeInitiation(), Kicks(), settings
+        clock,
+        FakeSagaDatabase(clock),
+        FakeCompletionStorage(),
+        FakeInitiation(clock),
+        Kicks(),
+        settings,
     )
 
 

@@ -1,5 +1,6 @@
 """The gateway's command client over a recording request/reply client: which topic, which
-partition key and which deadline each command gets, and how a refusal comes back."""
+partition key and which deadline each command gets, and how a refusal comes back; and the
+CommandClient contract held by the routes' fake."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from intake_contracts.replies import Reply
 from intake_contracts.sessions import StatusView, UploadStatus
 from intake_gateway.peers import Peers, parse_session_id
 from intake_runtime.messaging.requests import RequestReplyClient
+from tests.support.contracts import CommandClientContract, Script
+from tests.support.fakes import FakeCommandClient
 
 USER = Principal(user_id="u", tenant_id="t", brand_ids=("b",))
 SESSION = uuid.uuid4()
@@ -71,3 +74,35 @@ def test_a_malformed_session_id_is_a_missing_session() -> None:
     with pytest.raises(DomainError) as raised:
         parse_session_id("../etc")
     assert raised.value.code == ErrorCode.UPLOAD_SESSION_NOT_FOUND
+
+
+class TestFakeCommandClient(CommandClientContract):
+    """The contract held by the scripted fake the routes' tests use (the request/reply adapter
+    runs the same suite against the real services in tests/e2e/test_peer_ports.py)."""
+
+    @pytest.fixture
+    def client(self) -> FakeCommandClient:
+        return FakeCommandClient()
+
+    @pytest.fixture
+    def script(self, client: FakeCommandClient) -> Script:
+        def script(command: CommandType, answer: BaseModel | BaseException) -> None:
+            client.answers[command] = answer
+
+        return script
+
+    @pytest.fixture
+    def owner(self) -> Principal:
+        return USER
+
+    @pytest.fixture
+    def stalled(self) -> FakeCommandClient:
+        client = FakeCommandClient()
+        client.stall()
+        return client
+
+    @pytest.fixture
+    def unreachable(self) -> FakeCommandClient:
+        client = FakeCommandClient()
+        client.cut_off()
+        return client

@@ -4,7 +4,7 @@ import pytest
 from litestar import Litestar, get
 from litestar.testing import TestClient
 
-from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorCode, TransientError
+from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorBody, ErrorCode, TransientError
 from intake_gateway import problems
 from intake_runtime.messaging.requests import ReplyTimeoutError
 
@@ -12,7 +12,8 @@ from intake_runtime.messaging.requests import ReplyTimeoutError
 RETRY_AFTER_S = 7
 RAISED: dict[str, Exception] = {
     "refused": DomainError(ErrorCode.UPLOAD_CANCELLED, "upload session is CANCELLED"),
-    "busy": DomainError(ErrorCode.SERVICE_UNAVAILABLE, "tenant at its cap"),
+    # A service's reply that it is busy, as the command client raises it.
+    "busy": ErrorBody(code=ErrorCode.SERVICE_UNAVAILABLE, detail="tenant at its cap").exception(),
     "down": TransientError(ErrorCode.STORAGE_UNAVAILABLE, "S3 down"),
     "slow": ReplyTimeoutError("no reply"),
     "bug": RuntimeError("boom"),
@@ -29,7 +30,7 @@ def client() -> TestClient[Litestar]:
     app = Litestar(
         [raising],
         exception_handlers={
-            DomainError: problems.on_domain_error(RETRY_AFTER_S),
+            DomainError: problems.on_domain_error,
             TransientError: problems.on_transient_error(RETRY_AFTER_S),
             ReplyTimeoutError: problems.on_timeout(RETRY_AFTER_S),
             Exception: problems.on_unexpected,

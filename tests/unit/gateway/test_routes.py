@@ -21,7 +21,6 @@ from intake_contracts.commands import (
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.sessions import (
     ActivityView,
-    DirectUpload,
     PartUrl,
     PartUrls,
     ResumeView,
@@ -33,7 +32,7 @@ from intake_contracts.sessions import (
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
-from tests.support import tokens
+from tests.support import contracts, tokens
 from tests.support.fakes import FakeCommandClient
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -43,22 +42,7 @@ PROBLEM = "application/problem+json"
 
 
 def session_view(**changes: Any) -> SessionView:
-    return SessionView(
-        upload_session_id=SESSION,
-        status=UploadStatus.UPLOADING,
-        upload_type=UploadType.DIRECT,
-        file_name="a.txt",
-        file_size=5,
-        mime_type="text/plain",
-        brand_id="b",
-        client_reference=None,
-        batch_reference=None,
-        expires_at=NOW,
-        created_at=NOW,
-        direct=DirectUpload(url="https://s3.test/put", headers={}, expires_at=NOW),
-        multipart=None,
-        asset_id=None,
-    ).model_copy(update=changes)
+    return contracts.session_view(**{"upload_session_id": SESSION, **changes})
 
 
 def asset_view() -> AssetView:

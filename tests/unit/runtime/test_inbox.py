@@ -4,15 +4,18 @@ table in a dict (the SQL meets the real Postgres in the integration and e2e test
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 import pytest
 
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import StatusView, UploadStatus
-from intake_runtime.postgres.inbox import PostgresTransactions
+from intake_contracts.sessions import StatusView, UploadStatus, UploadType
+from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
+from intake_runtime.postgres.outbox import Outbox
 
 
 class InboxConnection:
@@ -22,6 +25,7 @@ class InboxConnection:
     def __init__(self, rows: dict[uuid.UUID, Any]) -> None:
         self.rows = rows
         self.undone = 0
+        self.transactions = 0
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         if query.startswith("INSERT"):
@@ -39,6 +43,7 @@ class InboxConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
+        self.transactions += 1
         before = dict(self.rows)
         try:
             yield
@@ -121,3 +126,57 @@ async def test_without_a_message_id_nothing_is_claimed(pool: InboxPool) -> None:
 
     assert (await runner(pool).run(None, "initiation.get_session", work)).ok
     assert pool.rows == {}
+
+
+async def test_a_command_run_a_statement_at_a_time_opens_no_transaction(pool: InboxPool) -> None:
+    runner = PostgresTransactions(
+        cast(asyncpg.Pool, pool), "initiation", statement_at_a_time=frozenset({"initiation.get"})
+    )
+
+    async def work(_: Any) -> Reply:
+        return Reply.success(CANCELLED)
+
+    assert (await runner.run(None, "initiation.get", work)).ok
+    assert pool.connection.transactions == 0
+    assert (await runner.run(None, "initiation.other", work)).ok
+    assert pool.connection.transactions == 1
+    # With a message id the inbox needs its transaction, whatever the command type.
+    assert (await runner.run(uuid.uuid4(), "initiation.get", work)).ok
+    assert pool.connection.transactions == 2
+
+
+async def test_a_command_run_a_statement_at_a_time_may_not_add_events(pool: InboxPool) -> None:
+    runner = PostgresTransactions(
+        cast(asyncpg.Pool, pool),
+        "initiation",
+        Outbox("initiation"),
+        statement_at_a_time=frozenset({"initiation.get"}),
+    )
+
+    async def emits(tx: Transaction) -> Reply:
+        assert tx.events is not None
+        await tx.events.add(
+            EventType.UPLOAD_CANCELLED,
+            UploadLifecycleEvent(
+                upload_session_id=uuid.uuid4(),
+                tenant_id="t",
+                brand_id="b",
+                user_id="u",
+                status=UploadStatus.CANCELLED,
+                previous_status=UploadStatus.UPLOADING,
+                upload_type=UploadType.DIRECT,
+                file_name="a",
+                size_bytes=1,
+                bucket="b",
+                temp_key="k",
+                multipart_upload_id=None,
+                expires_at=datetime.now(UTC),
+            ),
+            key="k",
+            tenant_id="t",
+            correlation_id="c",
+        )
+        return Reply.success(CANCELLED)
+
+    with pytest.raises(RuntimeError, match="cannot add events"):
+        await runner.run(None, "initiation.get", emits)

@@ -31,7 +31,13 @@ def reply_bytes(correlation_id: str, reply: Reply) -> bytes:
 
 def client_on(broker: KafkaBroker, timeout_s: float = 5.0) -> RequestReplyClient:
     return RequestReplyClient(
-        broker, bootstrap="unused:9092", service="test", instance_id="i1", timeout_s=timeout_s
+        broker,
+        bootstrap="unused:9092",
+        service="test",
+        instance_id="i1",
+        timeout_s=timeout_s,
+        publish_timeout_s=3.0,
+        fetch_wait_ms=10,
     )
 
 

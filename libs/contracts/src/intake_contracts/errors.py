@@ -73,6 +73,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
+# A dependency was down or slow: nothing changed, and the same request may succeed later.
+TRANSIENT_CODES: frozenset[ErrorCode] = frozenset(
+    {ErrorCode.SERVICE_TIMEOUT, ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.STORAGE_UNAVAILABLE}
+)
+
 
 class ErrorBody(BaseModel):
     """What a failed command replies and what the gateway turns into problem+json."""
@@ -83,6 +88,13 @@ class ErrorBody(BaseModel):
     @property
     def status(self) -> int:
         return HTTP_STATUS[self.code]
+
+    def exception(self) -> "DomainError | TransientError":
+        """The error a caller raises on this answer: a transient code as TransientError (a
+        retry may succeed), any other as the DomainError it was."""
+        if self.code in TRANSIENT_CODES:
+            return TransientError(self.code, self.detail)
+        return DomainError(self.code, self.detail)
 
 
 class CodedError(Exception):

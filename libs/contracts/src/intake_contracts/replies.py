@@ -4,7 +4,7 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
-from intake_contracts.errors import DomainError, ErrorBody
+from intake_contracts.errors import ErrorBody
 
 REPLY_TYPE: Final = "reply"
 
@@ -25,7 +25,8 @@ class Reply(BaseModel):
         return cls(ok=False, error=error)
 
     def unwrap(self, model: type[M]) -> M:
-        """The typed result, or the carried error raised as a DomainError."""
+        """The typed result; else the carried error raised: a refusal as the DomainError it
+        was, a dependency that was down or slow (a transient code) as a TransientError."""
         if self.error is not None:
-            raise DomainError(self.error.code, self.error.detail)
+            raise self.error.exception()
         return model.model_validate(self.result or {})

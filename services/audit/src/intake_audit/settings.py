@@ -1,11 +1,13 @@
 """The audit service's one configuration object."""
 
+from typing import Final
+
 from pydantic import Field
 
 from intake_runtime.settings import PostgresSettings, ServiceSettings
 
-SERVICE = "audit"
-SCHEMA = "audit"
+SERVICE: Final = "audit"
+SCHEMA: Final = "audit"
 
 
 class AuditSettings(ServiceSettings, PostgresSettings):

@@ -14,9 +14,10 @@ from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
 from intake_cleanup.peers import Peers
-from intake_cleanup.repo import PostgresIndexDatabase
+from intake_cleanup.repo import PostgresIndex, PostgresIndexDatabase, PostgresJobRuns
+from intake_cleanup.retention_repo import PostgresRetention
 from intake_cleanup.scheduler import running_schedule
-from intake_cleanup.service import CleanupService, Clock, utc_now
+from intake_cleanup.service import CleanupService, job_bodies
 from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
@@ -28,6 +29,8 @@ from intake_runtime.bootstrap import (
     reply_client,
 )
 from intake_runtime.lifecycle import prepared_process, run_service, wait_for_shutdown
+from intake_runtime.messaging.reply_topics import KafkaReplyTopics
+from intake_runtime.ports import Clock, utc_now
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.storage.s3 import open_object_store
@@ -46,9 +49,16 @@ async def open_service(
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
         requests = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
-        service = CleanupService(
-            settings, pool, store, Peers(requests), Outbox(SCHEMA), clock=clock
+        jobs = job_bodies(
+            settings,
+            PostgresIndex(pool),
+            store,
+            Peers(requests),
+            PostgresRetention(pool),
+            KafkaReplyTopics(settings.kafka_bootstrap_servers),
         )
+        runs = PostgresJobRuns(pool, Outbox(SCHEMA), settings.instance_id)
+        service = CleanupService(runs, jobs, clock=clock)
         dispatcher = build_dispatcher(service)
         if serve:
             dispatcher.subscribe(

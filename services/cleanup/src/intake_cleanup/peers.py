@@ -1,26 +1,26 @@
-"""The commands cleanup sends to other services, over Kafka request/reply, as the system."""
+"""The commands cleanup sends to other services, over Kafka request/reply, as the system.
+
+What each call raises is the CleanupPeers port's promise (ports.py)."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from intake_cleanup.domain import IndexedSession
 from intake_cleanup.settings import SERVICE
-from intake_contracts import topics
 from intake_contracts.commands import (
-    CommandType,
+    Commands,
+    CommandSpec,
     CompleteUpload,
     CompletionResult,
     FailedSessions,
     FailSessions,
-    MarkFailed,
     PromotingKeys,
-    PromotingKeysView,
     PruneOlderThan,
     PruneResult,
     SessionOfTenant,
 )
 from intake_contracts.envelope import Principal
-from intake_contracts.sessions import StatusView
+from intake_runtime.messaging import requests
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
@@ -38,35 +38,6 @@ class Peers:
     def __init__(self, client: RequestReplyClient) -> None:
         self._client = client
 
-    async def mark_failed(
-        self,
-        session: IndexedSession,
-        reason: str,
-        *,
-        idle_before: datetime | None = None,
-        expired_at: datetime | None = None,
-    ) -> StatusView:
-        """The session's status after initiation's compare-and-set (FAILED, or unchanged).
-
-        Raises:
-            DomainError: initiation refused (e.g. it does not know the session).
-            ReplyTimeoutError, BrokerUnavailableError: Kafka did not answer.
-        """
-        command = MarkFailed(
-            upload_session_id=session.id,
-            reason=reason,
-            idle_before=idle_before,
-            expired_at=expired_at,
-        )
-        reply = await self._client.request(
-            topics.INITIATION_COMMANDS,
-            CommandType.MARK_FAILED,
-            command,
-            principal=system_principal(session.tenant_id),
-            key=str(session.id),
-        )
-        return reply.unwrap(StatusView)
-
     async def fail_sessions(
         self,
         sessions: Sequence[IndexedSession],
@@ -75,12 +46,7 @@ class Peers:
         idle_before: datetime | None = None,
         expired_at: datetime | None = None,
     ) -> FailedSessions:
-        """One command for a whole batch (at most MAX_SESSIONS_PER_FAIL sessions).
-
-        Raises:
-            DomainError: initiation refused the command.
-            ReplyTimeoutError, BrokerUnavailableError: Kafka did not answer.
-        """
+        """One command for a whole batch (at most MAX_SESSIONS_PER_FAIL sessions)."""
         command = FailSessions(
             sessions=[
                 SessionOfTenant(upload_session_id=s.id, tenant_id=s.tenant_id) for s in sessions
@@ -89,56 +55,49 @@ class Peers:
             idle_before=idle_before,
             expired_at=expired_at,
         )
-        reply = await self._client.request(
-            topics.INITIATION_COMMANDS,
-            CommandType.FAIL_SESSIONS,
+        return await requests.call(
+            self._client,
+            Commands.FAIL_SESSIONS,
             command,
             principal=system_principal(SYSTEM_TENANT),
             key=str(sessions[0].id),
         )
-        return reply.unwrap(FailedSessions)
 
     async def complete(self, session: IndexedSession) -> CompletionResult:
         """Run the completion saga again; it converges on the same Asset every time."""
-        reply = await self._client.request(
-            topics.COMPLETION_COMMANDS,
-            CommandType.COMPLETE,
+        return await requests.call(
+            self._client,
+            Commands.COMPLETE,
             CompleteUpload(upload_session_id=session.id),
             principal=system_principal(session.tenant_id),
             key=str(session.id),
         )
-        return reply.unwrap(CompletionResult)
 
     async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:
         """One retention batch in initiation (terminal sessions, inbox, outbox)."""
-        return await self._prune(
-            topics.INITIATION_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS, older_than, limit
-        )
+        return await self._prune(Commands.PRUNE_TERMINAL_SESSIONS, older_than, limit)
 
     async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:
         """One retention batch in completion (finished sagas, inbox, outbox; never Assets)."""
-        return await self._prune(
-            topics.COMPLETION_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS, older_than, limit
-        )
+        return await self._prune(Commands.PRUNE_COMPLETION_RECORDS, older_than, limit)
 
     async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:
         """The keys of `tenant_id` whose promotion completion still owns."""
-        reply = await self._client.request(
-            topics.COMPLETION_COMMANDS,
-            CommandType.PROMOTING_KEYS,
+        view = await requests.call(
+            self._client,
+            Commands.PROMOTING_KEYS,
             PromotingKeys(object_keys=keys),
             principal=system_principal(tenant_id),
             key=tenant_id,
         )
-        return set(reply.unwrap(PromotingKeysView).promoting)
+        return set(view.promoting)
 
     async def _prune(
-        self, topic: str, command_type: CommandType, older_than: datetime, limit: int
+        self, command: CommandSpec[PruneOlderThan, PruneResult], older_than: datetime, limit: int
     ) -> PruneResult:
-        reply = await self._client.request(
-            topic,
-            command_type,
+        return await requests.call(
+            self._client,
+            command,
             PruneOlderThan(older_than=older_than, limit=limit),
             principal=system_principal(SYSTEM_TENANT),
         )
-        return reply.unwrap(PruneResult)

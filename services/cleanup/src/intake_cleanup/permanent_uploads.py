@@ -17,7 +17,7 @@ from intake_cleanup.ports import CleanupPeers, CleanupStorage
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_PROMOTING_KEYS
-from intake_contracts.errors import DomainError, TransientError
+from intake_contracts.errors import CodedError, TransientError
 from intake_contracts.events import ResidueRemoved
 from intake_contracts.keys import PERMANENT_PREFIX, asset_of_key
 from intake_runtime.messaging.requests import ReplyTimeoutError
@@ -80,7 +80,7 @@ class PermanentUploads:
                 chunk = ordered[start : start + MAX_PROMOTING_KEYS]
                 try:
                     owned |= await self._peers.promoting_keys(tenant, chunk)
-                except (DomainError, ReplyTimeoutError) as error:
+                except (CodedError, ReplyTimeoutError) as error:
                     report.error(f"promoting_keys of tenant {tenant}", error)
                     return None
         return frozenset(owned)

@@ -1,8 +1,8 @@
 """What the cleanup jobs need from the world, as small ports.
 
-Each has a real adapter (repo.py and retention_repo.py: Postgres; the typed S3 adapter
-intake_runtime.storage.s3.ObjectStore; peers.py: initiation and completion over Kafka;
-intake_runtime.messaging.reply_topics: the Kafka admin) and an in-memory fake
+Each has a real adapter (repo.py and retention_repo.py: Postgres, the job runs included; the
+typed S3 adapter intake_runtime.storage.s3.ObjectStore; peers.py: initiation and completion
+over Kafka; intake_runtime.messaging.reply_topics: the Kafka admin) and an in-memory fake
 (tests/support/fakes.py); the contract suites (tests/support/contracts.py) run against both.
 """
 
@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Protocol, TypeAlias
 from uuid import UUID
 
-from intake_cleanup.domain import IndexedSession
-from intake_contracts.commands import CompletionResult, FailedSessions, PruneResult
-from intake_contracts.events import UploadLifecycleEvent
+from pydantic import BaseModel
+
+from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_contracts.commands import CompletionResult, FailedSessions, JobRunView, PruneResult
+from intake_contracts.envelope import Principal
+from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus
 from intake_runtime.storage.s3 import DeleteFailure, MultipartUpload, StoredObject, StoredPart
 
@@ -134,7 +137,13 @@ class CleanupStorage(Protocol):
 
 
 class CleanupPeers(Protocol):
-    """Initiation and completion, the owners of what cleanup asks to change (peers.py)."""
+    """Initiation and completion, the owners of what cleanup asks to change (peers.py).
+
+    Every call raises a peer's refusal as the DomainError it answered, a peer that answered
+    it was down or slow as a TransientError, no reply before the deadline as a
+    ReplyTimeoutError (each a failure of one item: the run goes on), and a broker that did not
+    take the command as a BrokerUnavailableError (every command would fail: the run stops).
+    """
 
     async def fail_sessions(
         self,
@@ -165,4 +174,25 @@ class ReplyTopics(Protocol):
 
     async def delete(self, doomed: list[str]) -> dict[str, str | None]:
         """Per topic None when deleted (or gone already), else the error."""
+        ...
+
+
+# The events of a finished run: (type, event, key, tenant), as EventOutbox.add_many takes them.
+RunEvents: TypeAlias = "list[tuple[EventType, BaseModel, str, str | None]]"
+
+
+class JobRuns(Protocol):
+    """One replica runs a job at a time, and every run leaves a record (job_runs)."""
+
+    def lock(self, job: Job) -> AbstractAsyncContextManager[bool]:
+        """Held for the whole run: True when this replica has the job, False when another
+        holds it. Released on exit, and with the process if it dies."""
+        ...
+
+    async def start(self, run_id: UUID, job: Job, started_at: datetime, status: RunStatus) -> None:
+        """The run's record: RUNNING, or SKIPPED (which is finished when it starts)."""
+        ...
+
+    async def finish(self, run: JobRunView, events: RunEvents, principal: Principal) -> None:
+        """The run's outcome and its events commit together, or neither does."""
         ...

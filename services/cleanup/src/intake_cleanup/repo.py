@@ -1,7 +1,8 @@
 """SQL of the cleanup schema: named, parameterised, schema-qualified statements, and the
-Postgres adapter of the index ports (ports.py)."""
+Postgres adapters of the index and job-run ports (ports.py)."""
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import TypeAlias
@@ -10,10 +11,15 @@ from uuid import UUID
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from intake_cleanup.domain import IndexedSession
-from intake_cleanup.ports import Cursor
+from intake_cleanup.domain import IndexedSession, Job, RunStatus
+from intake_cleanup.ports import Cursor, RunEvents
+from intake_contracts.commands import JobRunView
+from intake_contracts.envelope import Principal
 from intake_contracts.events import UploadLifecycleEvent
 from intake_contracts.sessions import UploadStatus
+from intake_runtime.postgres.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 # Strings: PoolConnectionProxy is generic only in the stubs.
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
@@ -56,14 +62,6 @@ RECORD_ASSET = (
     " VALUES ($1, $2, $3, CASE WHEN $4::boolean THEN now() END)"
     " ON CONFLICT (session_id) DO UPDATE SET promoted_at = coalesce(a.promoted_at,"
     " EXCLUDED.promoted_at)"
-)
-ADVANCE_STATUS = (
-    f"UPDATE {_INDEX} SET status = $2, updated_at = now()"
-    " WHERE session_id = $1 AND cleanup.status_rank($2) > cleanup.status_rank(status)"
-)
-RAISE_ACTIVE_SINCE = (
-    f"UPDATE {_INDEX} SET active_since = greatest(active_since, $2), updated_at = now()"
-    " WHERE session_id = $1"
 )
 # Each job's candidates page by page, in a key order (keyset after $4/$5): a run drains its
 # whole backlog, and a candidate left as it was (initiation does not know it) is passed once.
@@ -130,20 +128,6 @@ def _upsert_values(event: UploadLifecycleEvent, occurred_at: datetime) -> tuple[
     )
 
 
-async def record_asset(
-    db: Executor, session_id: UUID, asset_id: UUID, tenant_id: str, *, promoted: bool
-) -> None:
-    await db.execute(RECORD_ASSET, session_id, asset_id, tenant_id, promoted)
-
-
-async def advance_status(db: Executor, session_id: UUID, status: UploadStatus) -> None:
-    await db.execute(ADVANCE_STATUS, session_id, status.value)
-
-
-async def raise_active_since(db: Executor, session_id: UUID, active_since: datetime) -> None:
-    await db.execute(RAISE_ACTIVE_SINCE, session_id, active_since)
-
-
 async def _page(
     db: Executor, query: str, bound: datetime, page: tuple[int, str | None, Cursor]
 ) -> list[IndexedSession]:
@@ -207,24 +191,6 @@ async def job_unlock(connection: Connection, job: str) -> None:
     await connection.fetchval(JOB_UNLOCK, f"cleanup-job:{job}")
 
 
-async def start_run(
-    db: Executor, run_id: UUID, *, job: str, instance_id: str, started_at: datetime, status: str
-) -> None:
-    await db.execute(START_RUN, run_id, job, instance_id, started_at, status)
-
-
-async def finish_run(
-    connection: Connection,
-    run_id: UUID,
-    *,
-    status: str,
-    finished_at: datetime,
-    stats: dict[str, int],
-    errors: list[str],
-) -> None:
-    await connection.execute(FINISH_RUN, run_id, status, finished_at, stats, errors)
-
-
 class PostgresIndex:
     """The IndexRepository port on a connection (one transaction) or the pool (autocommit)."""
 
@@ -281,3 +247,46 @@ class PostgresIndexDatabase:
     async def transaction(self) -> AsyncIterator[PostgresIndex]:
         async with self._pool.acquire() as connection, connection.transaction():
             yield PostgresIndex(connection)
+
+
+class PostgresJobRuns:
+    """The JobRuns port: a session-level advisory lock per job, and the job_runs rows."""
+
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, instance_id: str) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._instance_id = instance_id
+
+    @contextlib.asynccontextmanager
+    async def lock(self, job: Job) -> AsyncIterator[bool]:
+        """On a connection held for the whole run: the lock goes with the connection if the
+        process dies, so a crash never blocks a job."""
+        async with self._pool.acquire() as connection:
+            locked = await try_job_lock(connection, job)
+            try:
+                yield locked
+            finally:
+                if locked:
+                    await _unlock(connection, job)
+
+    async def start(self, run_id: UUID, job: Job, started_at: datetime, status: RunStatus) -> None:
+        await self._pool.execute(START_RUN, run_id, job, self._instance_id, started_at, status)
+
+    async def finish(self, run: JobRunView, events: RunEvents, principal: Principal) -> None:
+        """Thousands of residue events go in one insert, with the run's row."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                FINISH_RUN, run.run_id, run.status, run.finished_at, run.stats, run.errors
+            )
+            await self._outbox.add_many(
+                connection, events, correlation_id=str(run.run_id), principal=principal
+            )
+
+
+async def _unlock(connection: Connection, job: str) -> None:
+    try:
+        await job_unlock(connection, job)
+    except Exception:
+        # The lock must not outlive the run: drop the connection, and the lock with it.
+        log.warning("job unlock failed; closing its connection", extra={"job": job})
+        connection.terminate()

@@ -14,7 +14,7 @@ from intake_cleanup.ports import CleanupPeers, ReplyTopics, RetentionRepository
 from intake_cleanup.report import RunReport
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import PruneResult
-from intake_contracts.errors import DomainError
+from intake_contracts.errors import CodedError
 from intake_runtime.messaging.requests import ReplyTimeoutError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class RetentionJobs:
         ):
             try:
                 await self._prune_peer(report, name, batch, older_than)
-            except (DomainError, ReplyTimeoutError) as error:
+            except (CodedError, ReplyTimeoutError) as error:
                 report.error(f"prune {name}", error)
         for name, local in (
             ("index", self._rows.prune_index),

@@ -16,7 +16,7 @@ from intake_cleanup.ports import CleanupPeers, CleanupStorage, Cursor, IndexRepo
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_SESSIONS_PER_FAIL, FailedSessions
-from intake_contracts.errors import DomainError, TransientError
+from intake_contracts.errors import CodedError, TransientError
 from intake_contracts.sessions import UploadStatus
 from intake_runtime.messaging.requests import ReplyTimeoutError
 from intake_runtime.storage.s3 import StorageError
@@ -111,7 +111,7 @@ class SessionJobs:
                 result = await self._peers.fail_sessions(
                     chunk, reason, idle_before=idle_before, expired_at=expired_at
                 )
-            except (DomainError, ReplyTimeoutError) as error:
+            except (CodedError, ReplyTimeoutError) as error:
                 report.error(f"fail_sessions of {len(chunk)} ({reason})", error)
                 continue
             await self._record(report, chunk, result, idle_before)
@@ -174,7 +174,7 @@ class SessionJobs:
     async def _complete(self, report: RunReport, session: IndexedSession) -> None:
         try:
             result = await self._peers.complete(session)
-        except (DomainError, ReplyTimeoutError) as error:
+        except (CodedError, ReplyTimeoutError) as error:
             report.error(f"complete {session.id}", error)
             return
         asset = result.asset

@@ -1,11 +1,13 @@
 """The cleanup service's one configuration object: thresholds, schedules and concurrency."""
 
+from typing import Final
+
 from pydantic import Field
 
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
-SERVICE = "cleanup"
-SCHEMA = "cleanup"
+SERVICE: Final = "cleanup"
+SCHEMA: Final = "cleanup"
 HOUR = 3600
 DAY = 24 * HOUR
 # Kafka's default topic retention (7 days, `log.retention.hours=168`, which the stack and the

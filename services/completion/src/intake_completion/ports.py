@@ -16,6 +16,7 @@ from intake_completion.domain import Asset
 from intake_completion.saga import Attempt, Step
 from intake_contracts.commands import CompletedPart
 from intake_contracts.envelope import Principal
+from intake_contracts.events import AssetCreated
 from intake_contracts.sessions import SessionRecord
 from intake_runtime.ports import EventOutbox
 
@@ -43,6 +44,14 @@ class SagaRepository(Protocol):
 
     async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
         """A saga row at finalizing, unless the session has one."""
+        ...
+
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        """open_attempt, then the finalizing lease for `owner` as `claim` takes it, in one
+        statement; with the claimed attempt, the tenant's other live finalizations (as
+        running_in_tenant counts them). (None, 0) when the lease is not free."""
         ...
 
     async def lock_tenant(self, tenant_id: str) -> None:
@@ -108,6 +117,20 @@ class SagaDatabase(Protocol):
         """Everything done through the unit commits together, or not at all when it raises."""
         ...
 
+    async def record_asset(
+        self,
+        asset: Asset,
+        event: AssetCreated,
+        owner: UUID,
+        *,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> Asset | None:
+        """All or nothing, only while `owner` holds the session's finalizing step: the saga
+        moves on to promoting (lease released), the Asset is inserted and `event` written to
+        the outbox. The stored Asset; None when the lease was lost or an Asset exists."""
+        ...
+
 
 class CompletionStorage(Protocol):
     """The upload's bytes in S3 (storage.py over the typed S3 adapter)."""
@@ -138,7 +161,13 @@ class CompletionStorage(Protocol):
 
 
 class SessionPeers(Protocol):
-    """Initiation, the only owner of a session's status (peers.py over request/reply)."""
+    """Initiation, the only owner of a session's status (peers.py over request/reply).
+
+    Both calls raise initiation's refusal as the DomainError it answered (another tenant's
+    session exactly as a missing one), and anything a retry may fix as a TransientError:
+    service_timeout when no reply came in time, service_unavailable when the broker did not
+    take the command, or the transient code initiation answered.
+    """
 
     async def begin_completion(self, session_id: UUID, principal: Principal) -> SessionRecord:
         """The session if it may be completed (or is COMPLETED already); else its refusal."""

@@ -13,7 +13,9 @@ from asyncpg.pool import PoolConnectionProxy
 from intake_completion import saga
 from intake_completion.domain import Asset
 from intake_completion.saga import Attempt, Step
-from intake_runtime.postgres.outbox import BoundOutbox, Outbox
+from intake_contracts.envelope import Principal
+from intake_contracts.events import AssetCreated, EventType
+from intake_runtime.postgres.outbox import BoundOutbox, Outbox, columns
 
 _TABLE = "completion.assets"
 _COLUMNS = ", ".join(Asset.model_fields)
@@ -56,6 +58,22 @@ CLAIM = (
     " AND (lease_until IS NULL OR lease_until <= now())"
     f" RETURNING {_ATTEMPT}"
 )
+# open_attempt, the running count and the claim of finalizing in one statement (the tenant
+# lock taken before it, so the count's snapshot follows the lock): the upsert claims a new
+# row or a finalizing one whose lease is free, and returns nothing otherwise.
+OPEN_AND_CLAIM = (
+    f"WITH claimed AS (INSERT INTO {_SAGA} AS saga"
+    " (upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until, tries)"
+    f" VALUES ($1, $2, $3, '{Step.FINALIZING}', $4, now() + make_interval(secs => $5), 1)"
+    " ON CONFLICT (upload_session_id) DO UPDATE SET lease_owner = EXCLUDED.lease_owner,"
+    " lease_until = EXCLUDED.lease_until, tries = saga.tries + 1, updated_at = now()"
+    f" WHERE saga.step = '{Step.FINALIZING}'"
+    " AND (saga.lease_until IS NULL OR saga.lease_until <= now())"
+    f" RETURNING {', '.join(f'saga.{column}' for column in _ATTEMPT.split(', '))})"
+    f" SELECT claimed.*, (SELECT count(*) FROM {_SAGA} WHERE tenant_id = $2"
+    f" AND step = '{Step.FINALIZING}' AND lease_until > now() AND upload_session_id <> $1)"
+    " AS running FROM claimed"
+)
 RENEW = (
     f"UPDATE {_SAGA} SET lease_until = now() + make_interval(secs => $3)"
     " WHERE upload_session_id = $1 AND lease_owner = $2"
@@ -89,8 +107,26 @@ PROMOTING = (
 )
 
 
+# The Asset, its asset.created event and the saga's move past finalizing in one statement
+# (no BEGIN and COMMIT: one round trip where a transaction took five). Nothing is written
+# unless `owner` still holds finalizing: the insert reads the saga's compare-and-set.
+_RECORD_BEFORE = (
+    f"moved AS (UPDATE {_SAGA} SET step = '{saga.next_step(Step.FINALIZING)}',"
+    " last_error = NULL, updated_at = now(), lease_owner = NULL, lease_until = NULL"
+    f" WHERE upload_session_id = $1 AND step = '{Step.FINALIZING}' AND lease_owner = $2"
+    " RETURNING upload_session_id),"
+    f" inserted AS (INSERT INTO {_TABLE} ({', '.join(_WRITTEN)})"
+    f" SELECT {', '.join(f'${n}' for n in range(3, len(_WRITTEN) + 3))} FROM moved"
+    f" ON CONFLICT (upload_session_id) DO NOTHING RETURNING {_COLUMNS}),"
+)
+
+
 def _asset(row: asyncpg.Record | None) -> Asset | None:
-    return None if row is None else Asset(**dict(row))
+    if row is None:
+        return None
+    values = dict(row)
+    values.pop("notified", None)
+    return Asset(**values)
 
 
 def _attempt(row: asyncpg.Record | None) -> Attempt | None:
@@ -124,6 +160,18 @@ class PostgresSaga:
 
     async def open_attempt(self, session_id: UUID, tenant_id: str, asset_id: UUID) -> None:
         await self._db.execute(OPEN_ATTEMPT, session_id, tenant_id, asset_id)
+
+    async def open_and_claim(
+        self, session_id: UUID, tenant_id: str, asset_id: UUID, owner: UUID, lease_s: float
+    ) -> tuple[Attempt | None, int]:
+        row = await self._db.fetchrow(
+            OPEN_AND_CLAIM, session_id, tenant_id, asset_id, owner, lease_s
+        )
+        if row is None:
+            return None, 0
+        values = dict(row)
+        running = int(values.pop("running"))
+        return Attempt(step=Step(values.pop("step")), **values), running
 
     async def lock_tenant(self, tenant_id: str) -> None:
         await self._db.execute(LOCK_TENANT, tenant_id)
@@ -180,6 +228,32 @@ class PostgresSagaDatabase:
         self._outbox = outbox
         self.saga = PostgresSaga(pool)
         self.leases = PostgresLeases(pool)
+        self._record = outbox.insert_statement(
+            _RECORD_BEFORE,
+            len(_WRITTEN) + 3,
+            only_if="EXISTS (SELECT 1 FROM inserted)",
+            rows_of="inserted",
+        )
+
+    async def record_asset(
+        self,
+        asset: Asset,
+        event: AssetCreated,
+        owner: UUID,
+        *,
+        correlation_id: str,
+        principal: Principal | None,
+    ) -> Asset | None:
+        rows = self._outbox.rows(
+            [(EventType.ASSET_CREATED, event, str(asset.upload_session_id), asset.tenant_id)],
+            correlation_id=correlation_id,
+            principal=principal,
+        )
+        values = [getattr(asset, name) for name in _WRITTEN]
+        row = await self._pool.fetchrow(
+            self._record, asset.upload_session_id, owner, *values, *columns(rows)
+        )
+        return _asset(row)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresSagaUnit]:

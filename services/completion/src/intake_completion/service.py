@@ -10,12 +10,10 @@ from uuid import UUID, uuid4
 from intake_completion import domain, faults, leases, metrics, saga, views
 from intake_completion.domain import Asset
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
-from intake_completion.saga import Step
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.commands import CompleteUpload, CompletionResult
 from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_contracts.events import EventType
 from intake_contracts.sessions import SessionRecord, UploadStatus
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.ports import Clock, utc_now
@@ -100,14 +98,12 @@ class CompletionService:
         owner = uuid4()
         async with self._db.transaction() as tx:
             await tx.saga.lock_tenant(session.tenant_id)
-            await tx.saga.open_attempt(
+            claimed, running = await tx.saga.open_and_claim(
                 session.upload_session_id,
                 session.tenant_id,
                 session.asset_id or keys.asset_id_for(session.upload_session_id),
-            )
-            running = await tx.saga.running_in_tenant(session.tenant_id, session.upload_session_id)
-            claimed = await tx.leases.claim(
-                session.upload_session_id, [Step.FINALIZING], owner, self._settings.lease_s
+                owner,
+                self._settings.lease_s,
             )
             if claimed is not None and not saga.within_cap(running, self._settings.tenant_cap):
                 raise TransientError(  # rolls the claim back
@@ -177,30 +173,22 @@ class CompletionService:
         self, session: SessionRecord, owner: UUID, command: Command[CompleteUpload]
     ) -> tuple[Asset, bool]:
         """Insert the Asset at the temp key with its event and move the saga on, in one
-        transaction; (the Asset, whether this call created it)."""
+        statement; (the Asset, whether this call created it)."""
         asset_id = session.asset_id or keys.asset_id_for(session.upload_session_id)
         draft = views.draft(session, asset_id, session.temp_key, command.payload.title)
-        async with self._db.transaction() as tx:
-            asset = await tx.saga.insert_asset(draft)
-            if asset is None:  # recorded by a worker whose lease had expired under it
-                stored = await tx.saga.asset(session.upload_session_id, session.tenant_id)
-                if stored is None:
-                    raise RuntimeError(f"asset of {session.upload_session_id} vanished")
+        asset = await self._db.record_asset(
+            draft,
+            views.created_event(draft),
+            owner,
+            correlation_id=command.envelope.correlation_id,
+            principal=command.envelope.principal,
+        )
+        if asset is None:
+            # Recorded by a worker whose lease had expired under us, or our lease lost to one
+            # still at work: let it finish.
+            stored = await self._db.saga.asset(session.upload_session_id, session.tenant_id)
+            if stored is not None:
                 return stored, False
-            await tx.outbox.add(
-                EventType.ASSET_CREATED,
-                views.created_event(asset),
-                key=str(asset.upload_session_id),
-                tenant_id=asset.tenant_id,
-                correlation_id=command.envelope.correlation_id,
-                principal=command.envelope.principal,
-            )
-            moved = await tx.saga.advance(
-                session.upload_session_id, Step.FINALIZING, owner, release=True
-            )
-            if not moved:  # our lease expired and another worker took the step: let it finish
-                raise TransientError(
-                    ErrorCode.SERVICE_TIMEOUT, "this completion was taken over; retry"
-                )
+            raise TransientError(ErrorCode.SERVICE_TIMEOUT, "this completion was taken over; retry")
         log.info("asset created", extra={"asset_id": str(asset.asset_id)})
         return asset, True

@@ -40,8 +40,8 @@ def result(asset: Asset, *, created: bool) -> CompletionResult:
 
 
 def created_event(asset: Asset) -> AssetCreated:
-    shown = view(asset)
-    return AssetCreated(**shown.model_dump(exclude={"created_at", "promoted_at"}))
+    """The event of an Asset about to be written: it carries no timestamps."""
+    return AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields)))
 
 
 def promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:

@@ -116,7 +116,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         logging_config=None,  # Litestar's default would replace the JSON root handler
         middleware=[prometheus.middleware],
         exception_handlers={
-            DomainError: problems.on_domain_error(settings.retry_after_s),
+            DomainError: problems.on_domain_error,
             TransientError: problems.on_transient_error(settings.retry_after_s),
             ReplyTimeoutError: problems.on_timeout(settings.retry_after_s),
             BrokerUnavailableError: problems.on_broker_down(settings.retry_after_s),

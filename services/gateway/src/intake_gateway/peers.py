@@ -5,10 +5,10 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from intake_contracts import topics
 from intake_contracts.commands import CommandSpec, CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_runtime.messaging import requests
 from intake_runtime.messaging.requests import RequestReplyClient
 
 Req = TypeVar("Req", bound=BaseModel)
@@ -39,15 +39,14 @@ class Peers:
         key: UUID | None = None,
     ) -> Res:
         """The command's typed result; a refusal is raised as the DomainError it carries."""
-        reply = await self._client.request(
-            topics.command_topic(command.name),
-            command.name,
+        return await requests.call(
+            self._client,
+            command,
             payload,
             principal=principal,
             key=str(key) if key and command.name in _KEYED_BY_SESSION else None,
             timeout_s=self._timeouts.get(command.name),
         )
-        return reply.unwrap(command.result)
 
 
 def parse_session_id(raw: str) -> UUID:

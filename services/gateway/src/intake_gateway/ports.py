@@ -27,6 +27,8 @@ class CommandClient(Protocol):
         *,
         key: UUID | None = None,
     ) -> Res:
-        """The command's typed result; a service's refusal raised as the DomainError it carries,
-        a lost or slow broker as BrokerUnavailableError or ReplyTimeoutError."""
+        """The command's typed result. A service's refusal is raised as the DomainError it
+        carries, a service's answer that it was down or slow as a TransientError, no reply
+        before the command's deadline as a ReplyTimeoutError, a broker that did not take the
+        command as a BrokerUnavailableError."""
         ...

@@ -44,21 +44,18 @@ def problem(
 
 
 def on_domain_error(
-    retry_after_s: int,
-) -> Callable[[Request[Any, Any, Any], DomainError], Response[dict[str, object]]]:
-    def handler(request: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, object]]:
-        # A service's own 503 (S3 down, a tenant at its completion cap) arrives as a refusal
-        # in its reply: it says when to come back like the gateway's own 503s do.
-        unavailable = HTTP_STATUS[error.code] == HTTPStatus.SERVICE_UNAVAILABLE
-        headers = {"Retry-After": str(retry_after_s)} if unavailable else None
-        return problem(error.code, error.detail, request, headers=headers)
-
-    return handler
+    request: Request[Any, Any, Any], error: DomainError
+) -> Response[dict[str, object]]:
+    return problem(error.code, error.detail, request)
 
 
 def on_transient_error(
     retry_after_s: int,
 ) -> Callable[[Request[Any, Any, Any], TransientError], Response[dict[str, object]]]:
+    """A 503 or 504 of the gateway's own or a service's (S3 down, a tenant at its completion
+    cap: its reply carries a transient code, raised as a TransientError) says when to come
+    back."""
+
     def handler(
         request: Request[Any, Any, Any], error: TransientError
     ) -> Response[dict[str, object]]:

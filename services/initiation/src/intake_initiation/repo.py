@@ -5,10 +5,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import fields
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 import asyncpg
 
+from intake_contracts.commands import Commands
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
 from intake_initiation.settings import SCHEMA
@@ -228,11 +230,30 @@ class PostgresUnit:
             raise
 
 
+# Commands without inbox whose work is reads and at most one UPDATE (the activity touch,
+# itself a compare-and-set on a live status) and no event: a transaction adds only BEGIN and
+# COMMIT round trips. A session cancelled between the read and the touch is not touched.
+STATEMENT_AT_A_TIME: Final = frozenset(
+    str(spec.name)
+    for spec in (
+        Commands.SIGN_PARTS,
+        Commands.GET_SESSION,
+        Commands.RESUME,
+        Commands.TOUCH_ACTIVITY,
+        Commands.BEGIN_COMPLETION,
+    )
+)
+
+
 def transactions(
     pool: asyncpg.Pool, outbox: Outbox
 ) -> BoundTransactions[Transaction, PostgresUnit]:
-    """The runner of initiation's commands: inbox, state change and outbox in one transaction."""
-    return BoundTransactions(PostgresTransactions(pool, SCHEMA, outbox), PostgresUnit)
+    """The runner of initiation's commands: inbox, state change and outbox in one transaction;
+    the reads (and a read then one activity touch) a statement at a time."""
+    return BoundTransactions(
+        PostgresTransactions(pool, SCHEMA, outbox, statement_at_a_time=STATEMENT_AT_A_TIME),
+        PostgresUnit,
+    )
 
 
 async def prune_finished(

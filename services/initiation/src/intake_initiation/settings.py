@@ -6,8 +6,8 @@ from pydantic import Field
 
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
-SERVICE = "initiation"
-SCHEMA = "initiation"
+SERVICE: Final = "initiation"
+SCHEMA: Final = "initiation"
 # Types a browser renders and runs when the object is opened from the bucket's origin.
 EXECUTABLE_MIME_TYPES: Final = (
     "text/html",

@@ -196,7 +196,8 @@ class CommandDispatcher(Generic[Tx]):
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
-        async def on_command(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
+        async def on_command(undecoded: Any) -> None:
+            message: KafkaMessage = undecoded  # kafka.undecoded hands the message over as it came
             metrics.observe_consumer_lag(group_id, message)
             record = message.raw_message
             try:
@@ -223,6 +224,7 @@ class CommandDispatcher(Generic[Tx]):
             max_workers=workers,
             **kafka.consumer_options(settings),
             no_reply=True,
+            decoder=kafka.undecoded,
             title=f"{self._service} commands",
         )(on_command)
 

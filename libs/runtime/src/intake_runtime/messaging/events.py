@@ -11,7 +11,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from pydantic import ValidationError
 
 from intake_contracts.envelope import Envelope
@@ -45,7 +45,8 @@ def subscribe_event_batches(
     like the malformed ones, are parked as dead letters so the partition moves on."""
     dead_letters = DeadLetters(broker, names.group(group_id))
 
-    async def on_batch(body: Any, message: KafkaMessage) -> None:  # noqa: ARG001
+    async def on_batch(undecoded: Any) -> None:
+        message: KafkaMessage = undecoded  # kafka.undecoded hands the message over as it came
         records = message.raw_message
         records = records if isinstance(records, tuple) else (records,)
         if records:
@@ -67,6 +68,7 @@ def subscribe_event_batches(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         **kafka.event_consumer_options(settings),
+        decoder=kafka.undecoded,
         title=title,
     )(on_batch)
 

@@ -3,12 +3,13 @@
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.message import StreamMessage
 
 from intake_contracts import topics
 from intake_runtime.messaging import names
@@ -49,6 +50,17 @@ def event_consumer_options(settings: ServiceSettings) -> ConsumerOptions:
     batches of tens of events (one transaction and one offset commit each) rather than one event
     per fetch, which cost more CPU in the Kafka client than in the consumer's own work."""
     return {**consumer_options(settings), "fetch_min_bytes": 64 * 1024}
+
+
+async def undecoded(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    """A subscriber's decoder that hands the handler FastStream's message itself.
+
+    Our handlers decode envelopes themselves, so FastStream's own decoding parsed every JSON
+    body once for nothing; and a handler that asked for the message through its
+    `KafkaMessage` annotation (a Context field) had fast_depends resolve it in a worker thread,
+    a thread hand-off per message (py-spy: the thread pool's queue and condition in every
+    service's profile)."""
+    return message
 
 
 def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError, MessageSizeTooLargeError
@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from intake_contracts import topics
+from intake_contracts.commands import CommandSpec
 from intake_contracts.envelope import Principal
 from intake_contracts.replies import Reply
 from intake_runtime import metrics
@@ -26,6 +27,9 @@ from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 
 log = logging.getLogger(__name__)
+
+Req = TypeVar("Req", bound=BaseModel)
+Res = TypeVar("Res", bound=BaseModel)
 
 
 class ReplyTimeoutError(TimeoutError):
@@ -49,9 +53,12 @@ class RequestReplyClient:
         service: str,
         instance_id: str,
         timeout_s: float,
-        publish_timeout_s: float = 3.0,
-        fetch_wait_ms: int = 10,
+        publish_timeout_s: float,
+        fetch_wait_ms: int,
     ) -> None:
+        """`timeout_s`, `publish_timeout_s` and `fetch_wait_ms` are the settings'
+        INTAKE_REQUEST_TIMEOUT_S, INTAKE_PUBLISH_TIMEOUT_S and INTAKE_KAFKA_FETCH_WAIT_MS
+        (bootstrap.reply_client); they have no defaults of their own here."""
         self._broker = broker
         self._bootstrap = bootstrap
         self._timeout_s = timeout_s
@@ -193,6 +200,34 @@ class RequestReplyClient:
             future.set_result(Reply.model_validate(decode(value).payload))
         except ValueError as error:
             future.set_exception(error)
+
+
+async def call(
+    client: RequestReplyClient,
+    command: CommandSpec[Req, Res],
+    payload: Req,
+    *,
+    principal: Principal,
+    key: str | None = None,
+    timeout_s: float | None = None,
+) -> Res:
+    """One typed command to the service that owns it (topics.command_topic): mypy checks the
+    payload and the result against the command's models.
+
+    Raises:
+        DomainError: the service refused (Reply.unwrap).
+        TransientError: the service answered that a dependency was down or slow.
+        BrokerUnavailableError, CommandTooLargeError, ReplyTimeoutError: as `request`.
+    """
+    reply = await client.request(
+        topics.command_topic(command.name),
+        command.name,
+        payload,
+        principal=principal,
+        key=key,
+        timeout_s=timeout_s,
+    )
+    return reply.unwrap(command.result)
 
 
 class _KeepPosition(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -25,9 +25,20 @@ class Transaction:
 class PostgresTransactions:
     """TransactionRunner over asyncpg: one transaction per command, inbox row included."""
 
-    def __init__(self, pool: asyncpg.Pool, schema: str, outbox: Outbox | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str,
+        outbox: Outbox | None = None,
+        *,
+        statement_at_a_time: frozenset[str] = frozenset(),
+    ) -> None:
+        """`statement_at_a_time`: command types (without inbox) whose work is reads and at most
+        one single-statement write, each atomic on its own: they run with no BEGIN and COMMIT,
+        two round trips fewer (a part URL: four to two)."""
         self._pool = pool
         self._outbox = outbox
+        self._statement_at_a_time = statement_at_a_time
         schema = checked_schema(schema)
         # Blocks on a concurrent duplicate until it commits, then finds its row: no double work.
         self._claim = (
@@ -71,6 +82,8 @@ class PostgresTransactions:
         command_type: str,
         work: Callable[[Transaction], Awaitable[Reply]],
     ) -> Reply:
+        if message_id is None and command_type in self._statement_at_a_time:
+            return await self._run_statement_at_a_time(command_type, work)
         async with self._pool.acquire() as connection, connection.transaction():
             if message_id is not None and not await connection.fetchval(
                 self._claim, message_id, command_type
@@ -80,6 +93,19 @@ class PostgresTransactions:
             reply = await work(Transaction(cast(asyncpg.Connection, connection), events))
             await self._finish(cast(asyncpg.Connection, connection), message_id, reply, events)
             return reply
+
+    async def _run_statement_at_a_time(
+        self, command_type: str, work: Callable[[Transaction], Awaitable[Reply]]
+    ) -> Reply:
+        """Raises:
+        RuntimeError: the work added events, which need the transaction it does not have.
+        """
+        async with self._pool.acquire() as connection:
+            events = PendingEvents(self._outbox) if self._outbox is not None else None
+            reply = await work(Transaction(cast(asyncpg.Connection, connection), events))
+        if events is not None and events.rows:
+            raise RuntimeError(f"{command_type} runs without a transaction: it cannot add events")
+        return reply
 
     async def _finish(
         self,

@@ -125,18 +125,33 @@ class Outbox:
             for event_type, event, key, tenant_id in events
         ]
 
-    def insert_statement(self, before: str = "", first_parameter: int = 1) -> str:
+    def insert_statement(
+        self,
+        before: str = "",
+        first_parameter: int = 1,
+        *,
+        only_if: str = "",
+        rows_of: str = "",
+    ) -> str:
         """The statement that writes rows and queues one NOTIFY (delivered at commit), after
         the caller's own CTEs `before` (which then end with a comma); the parameters of
-        `columns` (five arrays and the namespace) start at `first_parameter`."""
+        `columns` (five arrays and the namespace) start at `first_parameter`. `only_if`: a
+        condition (on the caller's CTEs) without which no row is written; `rows_of`: a CTE of
+        the caller's whose rows the statement returns (the NOTIFY rides on each of them)."""
         n = first_parameter
-        return (
+        condition = f" WHERE {only_if}" if only_if else ""
+        written = (
             f"WITH {before} written AS (INSERT INTO {self._schema}.outbox"
             " (event_id, topic, key, envelope, headers, namespace) SELECT rows.*, "
             f"${n + 5}::text FROM unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[],"
-            f" ${n + 3}::jsonb[], ${n + 4}::jsonb[]) AS rows RETURNING id)"
-            f" SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
+            f" ${n + 3}::jsonb[], ${n + 4}::jsonb[]) AS rows{condition} RETURNING id)"
         )
+        notify = f"SELECT pg_notify('{self.channel}', '') FROM written LIMIT 1"
+        if not rows_of:
+            return f"{written} {notify}"
+        # A WITH query that nothing reads is not run: the sub-select makes the NOTIFY happen.
+        notified = f"(SELECT count(*) FROM ({notify}) n) AS notified"
+        return f"{written} SELECT {rows_of}.*, {notified} FROM {rows_of}"
 
     @staticmethod
     def _envelope(
