@@ -112,13 +112,13 @@ nor Postgres configuration changed (fetch sizes are client settings), so docker-
 and deploy/k8s are unchanged.
 
 The two tables below are rendered from the last run of that command (its load average is in
-them): bench/issue15.sh on main after both rounds (2026-11-30, 01:41 UTC), with nothing else
-running on the machine; the load average of 2-3 is the measured system itself on its two
-cores. These are the figures to report against the targets. Round 1's own development
-figures (load 17-38, commit by commit in bench/results/steps/ab_<commit>.json) could not tell
-single changes apart from the load; the one difference that held was the event consumers'
-fewer, larger fetches (raw CPU per initiate at c16 of Kafka 31.9 -> 20-21 ms, audit
-8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
+them): bench/issue15.sh on main after all three rounds (2026-11-30, 04:31 UTC, the commit
+named in the last line), with nothing else running on the machine; the load average of 2-3 is
+the measured system itself on its two cores. These are the figures to report against the
+targets. Round 1's own development figures (load 17-38, commit by commit in
+bench/results/steps/ab_<commit>.json) could not tell single changes apart from the load; the
+one difference that held was the event consumers' fewer, larger fetches (raw CPU per initiate
+at c16 of Kafka 31.9 -> 20-21 ms, audit 8.3 -> 5-6 ms, cleanup 9.1 -> 6-7 ms)."""
 
 ISSUE_15_ROUND_2 = """Issue 15, second round (branch perf2, on 0effb6b). Each change measured
 against the commit before it with `python -m bench.cpu_per_op --checkout <worktree of that
@@ -686,26 +686,20 @@ so every system starts an S3 multipart upload. Companion authenticates nothing a
 nothing (sessions in memory); tusd authenticates nothing and writes one .info object per
 upload; Intake authenticates, persists to Postgres and emits Kafka events."""
 
-ISSUE_16_STANDING = """What the figures say, and why. The table above is the sitting of
-2026-11-30 03:52-04:16 with the client of the data path work (branch datapath), taken while
-other engineers loaded the two cores (load average 11-20, against 2-4 in the quiet sitting
-shown as "Before"): every system ran at a fifth to a quarter of its quiet speed, one system
-after another, so each met a different load, and runs of one system differ by up to 2x. An
-earlier sitting the same hour (03:05-03:27, load 10-20, peers_datapath_sitting1 below) had
-Intake at 1.12x boto3 at 256 MiB (16.4 vs 14.7 MiB/s) and 0.98x at 1 GiB (22.3 vs 22.8), ahead
-of tusd at both; this one has Intake's 256 MiB transfers at 20-36 s against boto3's ~11 s a
-few minutes before (0.36x; at 1 GiB 0.84x, tusd ahead), which is not explained: the load of
-the moment, or Intake's own services working off the control-plane phase just before its
-uploads (hundreds of sessions created; their CPU during the uploads was not measured) are
-candidates. Neither sitting decides the targets. The lead re-takes quiet figures with the same
-command (`uv run python -m bench.peers --start`). The comparison that survives the load is the
-interleaved timeline below, where boto3, this client and the client before take turns run by
-run, so each moment's load falls on all three alike.
+ISSUE_16_STANDING = """What the figures say, and why. The table above is the quiet sitting of
+2026-11-30 04:36-04:42 (nothing else running; the load average of 2-4 is the measured systems
+themselves), with the client of the data path work: Intake end to end 1.18x boto3 at 256 MiB
+and 1.12x at 1 GiB, ahead of tusd at both; Companion (which persists nothing) is ahead at
+1 GiB. Two sittings taken earlier the same hour while other engineers loaded the two cores
+(load 10-25; bench/results/peers_datapath_sitting1.json and the development notes) disagreed
+with each other by up to 3x for one system, so they decide nothing. Create and sign at c16
+stay behind Companion (0.62x / 0.47x): they are the server's CPU per request (issue 15). The
+sign phase had a stall of about 3.8 s (p99 3878 ms against a p50 of 122 ms; 67.6 req/s
+against 105 in the sitting before), not explained yet (docs/notes.md).
 
 - End to end, interleaved (upload_timeline, load 13 and 20-25): Intake 27.6 vs boto3 17.5
   MiB/s at 256 MiB (1.58x) and 20.0 vs 14.0 at 1 GiB (1.43x); the client before 19.4 and 17.0.
-  In the sittings the targets read as in the table above (met or not by the load of the
-  moment, as the two sittings disagree); the quiet re-take decides them.
+  The quiet sitting above agrees (1.18x / 1.12x).
 - Why the client moved: its parts went through httpx (1.24 s of client CPU per 256 MiB, 3.75 s
   per GiB); they now go over http.client with sendfile (0.49 s / 1.46 s; boto3 spends 2.07 s /
   6.06 s), which leaves the cores to SeaweedFS: parts move at 32.5 MiB/s against 24.4 before
@@ -719,8 +713,8 @@ run, so each moment's load falls on all three alike.
   it before the next run, so it does not overlap the next upload).
 - Companion's client moves its bytes with the same code (bench/peer_clients.py), so it gained
   as much; its server persists and authenticates nothing.
-- Create and sign at c16 depend on the server's CPU (issue 15); the loaded sittings cannot rank
-  them (their rates are in the table). The quiet sitting before: 0.54x / 0.65x Companion's.
+- Create and sign at c16 depend on the server's CPU (issue 15). The quiet sitting before:
+  0.54x / 0.65x Companion's; this one 0.62x / 0.47x.
 - CLI (cli_first_request, quiet): exec to the first request p50 114.5 ms for `status` and
   137.0 ms for `upload`; this work adds nothing before the first request (test_startup.py)."""
 
@@ -900,7 +894,7 @@ def render() -> None:
     parts += [ISSUE_15, "", *cpu_targets(), "", *cpu_table(), ""]
     parts += [ISSUE_15_ROUND_2, "", *steps_table(), "", ISSUE_15_ROUND_2_AFTER, ""]
     parts += [
-        "| issue 15 target | measured (quiet machine, 2026-11-30) | why it is missed |",
+        "| issue 15 target | measured (quiet, 2026-11-30 01:41, round 2) | why it is missed |",
         "|---|---|---|",
         *(f"| {target} | {measured} | {why} |" for target, measured, why in ROUND_2_TARGETS),
         "",
@@ -908,7 +902,10 @@ def render() -> None:
     parts += [ISSUE_15_ROUND_3, "", *hot_paths_table(), "", ISSUE_15_ROUND_3_SYSTEM, ""]
     parts += [*round_3_table(), ""]
     parts += [
-        "What is still missed after the third round, and why (measured):",
+        (
+            "What is still missed after the third round, and why (measured; the figures are the"
+            " first table of this section, the quiet run after all three rounds):"
+        ),
         "",
         "| issue 15 target | why it is missed |",
         "|---|---|",

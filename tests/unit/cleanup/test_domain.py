@@ -110,9 +110,9 @@ def test_an_asset_created_at_a_permanent_key_was_promoted_at_creation() -> None:
     [
         "tenants/t-1/assets/0d3c1f2e-0000-4000-8000-000000000000/original",
         "temp/uploads/not-a-uuid/original",
-        f"temp/uploads/{uuid.uuid4()}/original.bak",
-        f"temp/uploads/{uuid.uuid4()}/",
-        f"other/temp/uploads/{uuid.uuid4()}/original",
+        "temp/uploads/00000001-0000-4000-8000-000000000000/original.bak",
+        "temp/uploads/00000002-0000-4000-8000-000000000000/",
+        "other/temp/uploads/00000003-0000-4000-8000-000000000000/original",
     ],
 )
 def test_keys_outside_the_temp_contract_are_never_touched(key: str) -> None:

@@ -75,9 +75,9 @@ def test_an_upload_newer_than_the_threshold_is_kept() -> None:
     "key",
     [
         "tenants/t-1/assets/not-a-uuid/original",
-        f"tenants/t-1/assets/{uuid.uuid4()}/thumbnail",
-        f"tenants/t-1/other/{uuid.uuid4()}/original",
-        temp_key(uuid.uuid4()),
+        "tenants/t-1/assets/00000001-0000-4000-8000-000000000000/thumbnail",
+        "tenants/t-1/other/00000002-0000-4000-8000-000000000000/original",
+        temp_key(uuid.UUID("00000003-0000-4000-8000-000000000000")),
     ],
 )
 def test_a_key_outside_the_asset_layout_is_never_aborted(key: str) -> None:
