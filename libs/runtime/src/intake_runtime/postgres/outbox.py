@@ -72,24 +72,6 @@ class Outbox:
         """This outbox inside one transaction: the EventOutbox port of the use cases."""
         return BoundOutbox(self, connection)
 
-    async def add(
-        self,
-        connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]",
-        event_type: EventType,
-        event: BaseModel,
-        *,
-        key: str,
-        tenant_id: str | None,
-        correlation_id: str,
-        principal: Principal | None = None,
-    ) -> None:
-        await self.add_many(
-            connection,
-            [(event_type, event, key, tenant_id)],
-            correlation_id=correlation_id,
-            principal=principal,
-        )
-
     async def add_many(
         self,
         connection: "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]",
