@@ -28,6 +28,11 @@ class SagaRepository(Protocol):
         """The session's Asset in the tenant."""
         ...
 
+    async def first_look(self, session_id: UUID, tenant_id: str) -> tuple[Asset | None, bool]:
+        """`complete`'s first read: the session's Asset in the tenant, and whether a saga of
+        another tenant holds the session (then the session is not the caller's)."""
+        ...
+
     async def asset_of(self, session_id: UUID) -> Asset | None:
         """The promoter's read: the session id came from the saga row, already tenant-bound."""
         ...

@@ -41,6 +41,14 @@ MARK_PROMOTED = (
 )
 
 ATTEMPT = f"SELECT {_ATTEMPT} FROM {_SAGA} WHERE upload_session_id = $1"
+# `complete`'s first look in one read, not two: the caller's Asset (all columns NULL when it
+# has none) and whether a saga of another tenant holds the session.
+FIRST_LOOK = (
+    f"SELECT {', '.join(f'asset.{column}' for column in Asset.model_fields)},"
+    f" EXISTS (SELECT 1 FROM {_SAGA} WHERE upload_session_id = $1 AND tenant_id <> $2)"
+    f" AS foreign_saga FROM (VALUES (1)) AS one (x) LEFT JOIN {_TABLE} AS asset"
+    " ON asset.upload_session_id = $1 AND asset.tenant_id = $2"
+)
 OPEN_ATTEMPT = (
     f"INSERT INTO {_SAGA} (upload_session_id, tenant_id, asset_id, step)"
     " VALUES ($1, $2, $3, 'finalizing') ON CONFLICT (upload_session_id) DO NOTHING"
@@ -147,6 +155,14 @@ class PostgresSaga:
 
     async def asset_of(self, session_id: UUID) -> Asset | None:
         return _asset(await self._db.fetchrow(BY_SESSION_ANY_TENANT, session_id))
+
+    async def first_look(self, session_id: UUID, tenant_id: str) -> tuple[Asset | None, bool]:
+        row = await self._db.fetchrow(FIRST_LOOK, session_id, tenant_id)
+        if row is None:  # the query always returns its one row; typed as optional
+            return None, False
+        values = dict(row)
+        foreign = bool(values.pop("foreign_saga"))
+        return (None if values["upload_session_id"] is None else Asset(**values)), foreign
 
     async def insert_asset(self, asset: Asset) -> Asset | None:
         values = [getattr(asset, name) for name in _WRITTEN]

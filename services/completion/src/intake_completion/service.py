@@ -74,14 +74,13 @@ class CompletionService:
         """The stored Asset's answer, or None. Both reads are scoped to the caller's tenant and
         come before any wait: another tenant's session is refused at once."""
         session_id = command.payload.upload_session_id
-        existing = await self._db.saga.asset(session_id, command.tenant_id)
+        existing, foreign = await self._db.saga.first_look(session_id, command.tenant_id)
         if existing is not None:
             command.principal.require_brand(existing.brand_id)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
                 self._promoter.kick(session_id, command.envelope.correlation_id)
             return views.result(existing, created=False)
-        attempt = await self._db.saga.attempt(session_id)
-        if attempt is not None and attempt.tenant_id != command.tenant_id:
+        if foreign:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
         return None
 
