@@ -214,7 +214,9 @@ async def saga_statements(meter: Meter, args: Any) -> dict[str, Any]:
 
     async def in_one_statement() -> None:
         asset, owner, event = await claimed()
-        await database.record_asset(asset, event, owner, correlation_id="c", principal=None)
+        await database.record_asset(
+            asset, event, owner, lease_s=60, correlation_id="c", principal=None
+        )
 
     async def claim_before() -> None:
         asset, owner = new_asset(tenant_id=tenant), uuid.uuid4()

@@ -29,7 +29,7 @@ from intake_cleanup.ports import (
 from intake_cleanup.service import summary
 from intake_completion.domain import Asset
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
-from intake_completion.saga import Step
+from intake_completion.saga import BACKGROUND, Step
 from intake_contracts import keys
 from intake_contracts.commands import (
     Commands,
@@ -501,7 +501,9 @@ class SagaDatabaseContract:
         event = AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields)))
 
         async def record(by: uuid.UUID) -> Asset | None:
-            return await database.record_asset(asset, event, by, correlation_id="c", principal=None)
+            return await database.record_asset(
+                asset, event, by, lease_s=60, correlation_id="c", principal=None
+            )
 
         assert await record(owner) is None  # nobody holds the step
         assert await database.leases.claim(session_id, [Step.FINALIZING], owner, 60)
@@ -513,11 +515,11 @@ class SagaDatabaseContract:
         assert stored.model_copy(update={"created_at": None}) == asset
         attempt = await database.saga.attempt(session_id)
         assert attempt is not None
-        assert (attempt.step, attempt.lease_owner, attempt.lease_until) == (
-            Step.PROMOTING,
-            None,
-            None,
-        )
+        # The recorder keeps the lease of promoting (handed to the promoter): nobody claims it.
+        assert (attempt.step, attempt.lease_owner) == (Step.PROMOTING, owner)
+        assert attempt.lease_until is not None
+        assert await database.leases.claim(session_id, BACKGROUND, uuid.uuid4(), 60) is None
+        assert session_id not in await database.saga.due(100)
         assert await record(owner) is None  # the step has moved on: nothing twice
         assert await database.saga.asset_of(session_id) == stored
 

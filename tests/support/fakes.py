@@ -513,6 +513,7 @@ class FakeSagaDatabase:
         event: AssetCreated,
         owner: UUID,
         *,
+        lease_s: float,
         correlation_id: str,
         principal: Principal | None,
     ) -> Asset | None:
@@ -520,8 +521,11 @@ class FakeSagaDatabase:
         row = self.saga.rows.get(session_id)
         if row is None or row.attempt.step != Step.FINALIZING or row.attempt.lease_owner != owner:
             return None
+        # As the SQL: the saga moves on with the lease kept for `owner` and renewed.
+        until = self.saga.now() + timedelta(seconds=lease_s)
         if session_id in self.saga.assets:
-            await self.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+            await self.saga.advance(session_id, Step.FINALIZING, owner, release=False)
+            row.attempt = dataclasses.replace(row.attempt, lease_until=until)
             return None
         async with self.transaction() as tx:
             stored = await tx.saga.insert_asset(asset)
@@ -533,7 +537,8 @@ class FakeSagaDatabase:
                 correlation_id=correlation_id,
                 principal=principal,
             )
-            await tx.saga.advance(session_id, Step.FINALIZING, owner, release=True)
+            await tx.saga.advance(session_id, Step.FINALIZING, owner, release=False)
+            row.attempt = dataclasses.replace(row.attempt, lease_until=until)
         return stored
 
     def promoted(self) -> list[Emitted]:

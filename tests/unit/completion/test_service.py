@@ -7,6 +7,7 @@ nothing and its lease must expire, as after a kill -9.
 """
 
 import asyncio
+import functools
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -53,12 +54,21 @@ class Crash(BaseException):
 
 @dataclass
 class Kicks:
-    """The Promotions port: remembers what `complete` asked to promote."""
+    """The Promotions port: remembers what `complete` asked to promote, and what it handed
+    over with it (the lease it kept and the Asset)."""
 
     sessions: list[uuid.UUID] = field(default_factory=list)
+    handovers: dict[uuid.UUID, saga.Handover] = field(default_factory=dict)
 
-    def kick(self, session_id: uuid.UUID, correlation_id: str = "") -> None:  # noqa: ARG002
+    def kick(
+        self,
+        session_id: uuid.UUID,
+        correlation_id: str = "",  # noqa: ARG002
+        handover: saga.Handover | None = None,
+    ) -> None:
         self.sessions.append(session_id)
+        if handover is not None:
+            self.handovers[session_id] = handover
 
 
 @dataclass
@@ -125,6 +135,10 @@ class World:
         self.storage.objects[BUCKET, record.temp_key] = data
         return record.upload_session_id
 
+    async def take_over(self, session_id: uuid.UUID, promoter: Promoter | None = None) -> None:
+        """The promotion `complete` handed over, run as its kick would have."""
+        await (promoter or self.promoter()).take_over(self.kicks.handovers[session_id], "c")
+
     def step(self, session_id: uuid.UUID) -> Step | None:
         row = self.db.saga.rows.get(session_id)
         return row.attempt.step if row is not None else None
@@ -174,7 +188,12 @@ async def test_complete_records_the_asset_at_the_temp_key_and_hands_over_to_prom
     assert world.initiation.sessions[session_id].status == UploadStatus.COMPLETED
     assert world.initiation.sessions[session_id].asset_id == answer.asset.asset_id
     assert world.step(session_id) == Step.PROMOTING
-    assert world.db.saga.rows[session_id].attempt.lease_owner is None
+    # The finalizing lease is kept for promoting and handed over with the Asset.
+    handover = world.kicks.handovers[session_id]
+    assert world.db.saga.rows[session_id].attempt.lease_owner == handover.owner
+    assert handover.asset == world.asset(session_id)
+    assert session_id not in await world.db.saga.due(100)
+    assert not await world.promoter().promote(session_id)  # nobody else claims it
     assert [e.key for e in world.db.created()] == [str(session_id)]
     assert world.kicks.sessions == [session_id]
 
@@ -184,7 +203,9 @@ async def test_promotion_copies_to_the_permanent_key_then_drops_the_temp_object(
 ) -> None:
     session_id = world.uploaded()
     result(await world.complete(session_id))
-    assert await world.promoter().promote(session_id, "c")
+    world.storage.calls.clear()
+    await world.take_over(session_id)
+    assert world.storage.calls == ["copy_to_permanent", "delete"]
     asset = world.asset(session_id)
     permanent = keys.asset_key(asset.tenant_id, asset.asset_id)
     assert (asset.object_key, asset.promoted_at is not None) == (permanent, True)
@@ -204,7 +225,8 @@ async def test_a_repeat_answers_the_same_asset_without_a_second_one(world: World
     assert again.asset == first.asset
     assert len(world.db.created()) == 1
     assert world.kicks.sessions == [session_id, session_id]  # a repeat nudges promotion
-    await world.promoter().promote(session_id)
+    assert list(world.kicks.handovers) == [session_id]  # the lease went to the first kick only
+    await world.take_over(session_id)
     promoted = result(await world.complete(session_id))
     assert promoted.asset.promoted_at is not None
     assert world.kicks.sessions == [session_id, session_id]  # promoted: nothing to nudge
@@ -339,7 +361,10 @@ async def test_a_retry_while_the_crashed_workers_lease_is_live_waits_then_times_
 async def test_a_crash_before_promotion_started_is_found_by_the_sweep(world: World) -> None:
     session_id = world.uploaded()
     result(await world.complete(session_id))
-    # The process died before its kick ran: only the saga row remembers.
+    # The process died before its kick ran: only the saga row remembers, once the lease it
+    # kept for the promoter has expired.
+    assert session_id not in await world.db.saga.due(100)
+    world.restart()
     assert session_id in await world.db.saga.due(100)
     assert await world.promoter().promote(session_id)
     assert world.step(session_id) == Step.DONE
@@ -350,7 +375,7 @@ async def test_a_crash_during_promotion_converges_with_one_promoted_event(world:
     session_id = world.uploaded()
     result(await world.complete(session_id))
     with pytest.raises(Crash):
-        await world.promoter(fault=CRASH_DURING_PROMOTION).promote(session_id)
+        await world.take_over(session_id, world.promoter(fault=CRASH_DURING_PROMOTION))
     asset = world.asset(session_id)
     assert asset.promoted_at is None  # the copy landed, the Asset does not name it yet
     assert (BUCKET, keys.asset_key(asset.tenant_id, asset.asset_id)) in world.storage.objects
@@ -370,9 +395,8 @@ async def test_a_crash_before_the_temp_object_is_dropped_resumes_at_releasing(
     session_id = world.uploaded()
     result(await world.complete(session_id))
     world.storage.broken["delete"] = world.crash
-    promoter = world.promoter()
     with pytest.raises(Crash):
-        await promoter.promote(session_id)
+        await world.take_over(session_id)
     assert world.step(session_id) == Step.RELEASING
     world.restart()
     world.storage.calls.clear()
@@ -389,10 +413,16 @@ async def test_a_failed_promotion_is_retried_by_the_sweep_after_a_doubling_back_
     result(await world.complete(session_id))
     promoter = world.promoter(promotion_sweep_s=10.0, promotion_backoff_max_s=300.0)
     waits = []
-    for _ in range(3):
+    for attempt in range(3):
         world.storage.broken["copy_to_permanent"] = OSError("S3 down")
+        # The promotion `complete` handed over first, then the sweep's claims.
+        step: Callable[[], Awaitable[object]] = (
+            functools.partial(world.take_over, session_id, promoter)
+            if attempt == 0
+            else functools.partial(promoter.promote, session_id)
+        )
         with pytest.raises(OSError, match="S3 down"):
-            await promoter.promote(session_id)
+            await step()
         row = world.db.saga.rows[session_id]
         assert (row.attempt.step, row.attempt.lease_owner) == (Step.PROMOTING, None)
         assert row.last_error == "OSError: S3 down"
@@ -402,8 +432,9 @@ async def test_a_failed_promotion_is_retried_by_the_sweep_after_a_doubling_back_
         waits.append((row.attempt.lease_until - world.clock.now).total_seconds())
         world.clock.advance(waits[-1])
         assert session_id in await world.db.saga.due(100)
-    # finalizing took try 1; each failed promotion waited twice as long as the one before
-    assert waits == [20.0, 40.0, 80.0]
+    # finalizing took try 1 and handed its lease on (no claim: the first wait is the
+    # shortest); each failed promotion waited twice as long as the one before
+    assert waits == [10.0, 20.0, 40.0]
     assert await promoter.promote(session_id)
     assert world.step(session_id) == Step.DONE
 
@@ -458,6 +489,9 @@ async def test_a_worker_whose_lease_lapsed_loses_the_asset_insert_and_answers_th
     assert slow.asset == winner.asset
     assert len(racing.db.created()) == 1
     assert racing.step(session_id) == Step.PROMOTING
+    # The loser gave back no lease: the winner's, handed to its promoter, still holds.
+    winners = racing.kicks.handovers[session_id].owner
+    assert racing.db.saga.rows[session_id].attempt.lease_owner == winners
 
 
 async def test_a_promoter_whose_lease_lapsed_loses_the_step_and_emits_nothing(
@@ -473,7 +507,7 @@ async def test_a_promoter_whose_lease_lapsed_loses_the_step_and_emits_nothing(
     assert isinstance(racing.storage, Meanwhile)
     racing.storage.during["copy_to_permanent"] = take_over
     with pytest.raises(saga.StepConflictError):
-        await racing.promoter().promote(session_id)
+        await racing.take_over(session_id)
     assert len(racing.db.promoted()) == 1
     assert racing.step(session_id) == Step.DONE
 
@@ -520,7 +554,7 @@ async def test_a_kick_promotes_in_the_background_once_however_often_it_is_kicked
     session_id = world.uploaded()
     result(await world.complete(session_id))
     promoter = world.promoter()
-    promoter.kick(session_id, "c")
+    promoter.kick(session_id, "c", world.kicks.handovers[session_id])
     promoter.kick(session_id, "c")  # running already in this process: not started twice
     await until_done(world, session_id)
     await promoter.close()
@@ -534,6 +568,7 @@ async def test_a_background_failure_is_logged_and_the_sweep_retries_it(world: Wo
     world.storage.broken["copy_to_permanent"] = OSError("S3 down")
     promoter = world.promoter(promotion_sweep_s=0.01)
     async with sweeping(promoter):
+        promoter.kick(session_id, "c", world.kicks.handovers[session_id])
         await until_done(world, session_id)
     assert world.step(session_id) == Step.DONE
     assert world.storage.calls.count("copy_to_permanent") == 2

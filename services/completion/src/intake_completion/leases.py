@@ -49,3 +49,12 @@ async def release(
         await leases.release(session_id, owner, reason, retry_in_s)
     except Exception as failure:  # whatever the database raised
         log.warning("lease not released; it expires", extra={"error": str(failure)})
+
+
+async def give_back(leases: SagaLeases, session_id: UUID, owner: UUID) -> None:
+    """Release `owner`'s lease after a step that did not fail but has nothing to hand on (the
+    Asset was recorded by another worker); a lease this owner no longer holds stays as it is."""
+    try:
+        await leases.release(session_id, owner, None)
+    except Exception as failure:  # whatever the database raised
+        log.warning("lease not given back; it expires", extra={"error": str(failure)})

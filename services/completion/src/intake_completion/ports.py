@@ -128,12 +128,14 @@ class SagaDatabase(Protocol):
         event: AssetCreated,
         owner: UUID,
         *,
+        lease_s: float,
         correlation_id: str,
         principal: Principal | None,
     ) -> Asset | None:
         """All or nothing, only while `owner` holds the session's finalizing step: the saga
-        moves on to promoting (lease released), the Asset is inserted and `event` written to
-        the outbox. The stored Asset; None when the lease was lost or an Asset exists."""
+        moves on to promoting, `owner` keeping its lease for `lease_s` more (to hand it to
+        the promoter), the Asset is inserted and `event` written to the outbox. The stored
+        Asset; None when the lease was lost or an Asset exists."""
         ...
 
 

@@ -7,6 +7,7 @@ starts it again.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,7 @@ from uuid import UUID, uuid4
 from intake_completion import faults, leases, saga, views
 from intake_completion.domain import Asset
 from intake_completion.ports import CompletionStorage, SagaDatabase
-from intake_completion.saga import Step
+from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.events import EventType
@@ -40,13 +41,22 @@ class Promoter:
         self._gate = asyncio.Semaphore(settings.promotion_workers)
         self._running: dict[UUID, asyncio.Task[None]] = {}
 
-    def kick(self, session_id: UUID, correlation_id: str = "") -> None:
-        """Start the background steps of `session_id` unless this process runs them already."""
-        if session_id in self._running:
+    def kick(
+        self, session_id: UUID, correlation_id: str = "", handover: saga.Handover | None = None
+    ) -> None:
+        """Start the background steps of `session_id` unless this process runs them already;
+        with `handover` (the lease `complete` kept), always: only its owner can do them."""
+        if session_id in self._running and handover is None:
             return
-        task = asyncio.create_task(self._run(session_id, correlation_id), name="promotion")
+        task = asyncio.create_task(
+            self._run(session_id, correlation_id, handover), name="promotion"
+        )
         self._running[session_id] = task
-        task.add_done_callback(lambda _: self._running.pop(session_id, None))
+        task.add_done_callback(functools.partial(self._forget, session_id))
+
+    def _forget(self, session_id: UUID, task: "asyncio.Task[None]") -> None:
+        if self._running.get(session_id) is task:
+            del self._running[session_id]
 
     async def sweep_forever(self) -> None:
         """Pick up steps nobody holds: failed ones, and a crashed replica's once expired."""
@@ -63,10 +73,15 @@ class Promoter:
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _run(self, session_id: UUID, correlation_id: str) -> None:
+    async def _run(
+        self, session_id: UUID, correlation_id: str, handover: saga.Handover | None
+    ) -> None:
         try:
             async with self._gate:
-                await self.promote(session_id, correlation_id)
+                if handover is None:
+                    await self.promote(session_id, correlation_id)
+                else:
+                    await self.take_over(handover, correlation_id)
         except Exception:
             # Released (or left to expire): the sweep retries it.
             log.exception("promotion failed", extra={"upload_session_id": str(session_id)})
@@ -78,11 +93,26 @@ class Promoter:
         attempt = await self._db.leases.claim(session_id, saga.BACKGROUND, owner, lease_s)
         if attempt is None:
             return False
+        await self._steps(attempt, owner, None, correlation_id)
+        return True
+
+    async def take_over(self, handover: saga.Handover, correlation_id: str = "") -> None:
+        """Run the background steps of a saga `complete` has just moved to promoting, under
+        the lease and with the Asset it handed over. Should the lease have lapsed meanwhile
+        (a wait at the gate longer than the lease), the step's compare-and-set refuses it."""
+        await self._steps(handover.attempt(), handover.owner, handover.asset, correlation_id)
+
+    async def _steps(
+        self, attempt: Attempt, owner: UUID, asset: Asset | None, correlation_id: str
+    ) -> None:
+        session_id, lease_s = attempt.upload_session_id, self._settings.lease_s
         try:
             async with leases.held(self._db.leases, session_id, owner, lease_s):
+                # The bucket and temp key stay the same through both steps: read once.
+                asset = asset or await self._asset(session_id)
                 if attempt.step == Step.PROMOTING:
-                    await self._promote(session_id, owner, correlation_id)
-                await self._release_temp(session_id, owner)
+                    await self._promote(asset, owner, correlation_id)
+                await self._release_temp(asset, owner)
         except BaseException as error:
             # Backs off: a step that cannot succeed yet (S3 down, a row it needs missing) is
             # retried ever less often, not at every sweep for as long as it fails.
@@ -94,10 +124,9 @@ class Promoter:
             await leases.release(self._db.leases, session_id, owner, error, retry_in_s)
             raise
         log.info("asset promoted", extra={"upload_session_id": str(session_id)})
-        return True
 
-    async def _promote(self, session_id: UUID, owner: UUID, correlation_id: str) -> None:
-        asset = await self._asset(session_id)
+    async def _promote(self, asset: Asset, owner: UUID, correlation_id: str) -> None:
+        session_id = asset.upload_session_id
         target = keys.asset_key(asset.tenant_id, asset.asset_id)
         await self._storage.copy_to_permanent(asset, target)
         faults.inject(self._settings, CRASH_DURING_PROMOTION, self._crash)
@@ -115,8 +144,8 @@ class Promoter:
             if not await tx.saga.advance(session_id, Step.PROMOTING, owner, release=False):
                 raise saga.StepConflictError(f"promotion of {session_id} was taken over")
 
-    async def _release_temp(self, session_id: UUID, owner: UUID) -> None:
-        asset = await self._asset(session_id)
+    async def _release_temp(self, asset: Asset, owner: UUID) -> None:
+        session_id = asset.upload_session_id
         # Deleted only now that the Asset names the permanent key: nothing points here.
         await self._storage.delete(asset.bucket, keys.temp_key(session_id))
         await self._db.saga.advance(session_id, Step.RELEASING, owner, release=True)

@@ -117,15 +117,18 @@ PROMOTING = (
 
 # The Asset, its asset.created event and the saga's move past finalizing in one statement
 # (no BEGIN and COMMIT: one round trip where a transaction took five). Nothing is written
-# unless `owner` still holds finalizing: the insert reads the saga's compare-and-set.
+# unless `owner` still holds finalizing: the insert reads the saga's compare-and-set. The
+# owner keeps the lease of the next step, renewed for $3 seconds: it hands it to the promoter.
+_RECORD_PARAMETERS = 3
 _RECORD_BEFORE = (
     f"moved AS (UPDATE {_SAGA} SET step = '{saga.next_step(Step.FINALIZING)}',"
-    " last_error = NULL, updated_at = now(), lease_owner = NULL, lease_until = NULL"
+    " last_error = NULL, updated_at = now(), lease_until = now() + make_interval(secs => $3)"
     f" WHERE upload_session_id = $1 AND step = '{Step.FINALIZING}' AND lease_owner = $2"
     " RETURNING upload_session_id),"
     f" inserted AS (INSERT INTO {_TABLE} ({', '.join(_WRITTEN)})"
-    f" SELECT {', '.join(f'${n}' for n in range(3, len(_WRITTEN) + 3))} FROM moved"
-    f" ON CONFLICT (upload_session_id) DO NOTHING RETURNING {_COLUMNS}),"
+    " SELECT"
+    f" {', '.join(f'${n + _RECORD_PARAMETERS}' for n in range(1, len(_WRITTEN) + 1))}"
+    f" FROM moved ON CONFLICT (upload_session_id) DO NOTHING RETURNING {_COLUMNS}),"
 )
 
 
@@ -246,7 +249,7 @@ class PostgresSagaDatabase:
         self.leases = PostgresLeases(pool)
         self._record = outbox.insert_statement(
             _RECORD_BEFORE,
-            len(_WRITTEN) + 3,
+            len(_WRITTEN) + _RECORD_PARAMETERS + 1,
             only_if="EXISTS (SELECT 1 FROM inserted)",
             rows_of="inserted",
         )
@@ -257,6 +260,7 @@ class PostgresSagaDatabase:
         event: AssetCreated,
         owner: UUID,
         *,
+        lease_s: float,
         correlation_id: str,
         principal: Principal | None,
     ) -> Asset | None:
@@ -267,7 +271,7 @@ class PostgresSagaDatabase:
         )
         values = [getattr(asset, name) for name in _WRITTEN]
         row = await self._pool.fetchrow(
-            self._record, asset.upload_session_id, owner, *values, *columns(rows)
+            self._record, asset.upload_session_id, owner, lease_s, *values, *columns(rows)
         )
         return _asset(row)
 

@@ -1,7 +1,8 @@
 """Pure rules of the completion saga: its steps, their order, leases and the tenant cap. No I/O.
 
 finalizing  S3 upload finalized and verified, initiation asked to record COMPLETED; ends when
-            the Asset is recorded (naming the temp key) — `complete` answers here
+            the Asset is recorded (naming the temp key) — `complete` answers here, and
+            hands its lease and the Asset over to the promoter (Handover)
 promoting   the object is copied to its permanent key; ends when the Asset names that key and
             `asset.promoted` is written, in one transaction
 releasing   the temp object is deleted
@@ -15,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
+
+from intake_completion.domain import Asset
 
 
 class Step(StrEnum):
@@ -42,6 +45,29 @@ class Attempt:
     lease_owner: UUID | None
     lease_until: datetime | None
     tries: int = 0  # claims so far, of every step: a failing step backs off on it
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What `complete` gives the promoter with the promoting step: the lease it kept when it
+    recorded the Asset, and the Asset. The promoter neither claims the step nor reads the
+    Asset again."""
+
+    owner: UUID
+    asset: Asset
+    tries: int  # the claims so far (finalizing's): a failing promotion backs off on it
+
+    def attempt(self) -> Attempt:
+        asset = self.asset
+        return Attempt(
+            asset.upload_session_id,
+            asset.tenant_id,
+            asset.asset_id,
+            Step.PROMOTING,
+            self.owner,
+            None,
+            self.tries,
+        )
 
 
 # Steps run after `complete` answered, by the promoter, retried until done.

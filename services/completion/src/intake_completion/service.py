@@ -27,7 +27,9 @@ _POLL_S: Final = 0.05
 class Promotions(Protocol):
     """Starts the saga's background steps (promotion.Promoter)."""
 
-    def kick(self, session_id: UUID, correlation_id: str = "") -> None: ...
+    def kick(
+        self, session_id: UUID, correlation_id: str = "", handover: saga.Handover | None = None
+    ) -> None: ...
 
 
 class CompletionService:
@@ -65,9 +67,9 @@ class CompletionService:
             recorded = await self._recorded(command)
             if recorded is not None:
                 return recorded
-            session, owner = await self._claim(command)
-            if owner is not None:
-                return await self._finalize(session, owner, command)
+            session, claimed = await self._claim(command)
+            if claimed is not None:
+                return await self._finalize(session, claimed, command)
             await self._wait_for_other(session.upload_session_id, deadline)
 
     async def _recorded(self, command: Command[CompleteUpload]) -> CompletionResult | None:
@@ -84,7 +86,9 @@ class CompletionService:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
         return None
 
-    async def _claim(self, command: Command[CompleteUpload]) -> tuple[SessionRecord, UUID | None]:
+    async def _claim(
+        self, command: Command[CompleteUpload]
+    ) -> tuple[SessionRecord, saga.Attempt | None]:
         """The session, and a lease on its finalization unless another worker holds it.
 
         Raises:
@@ -109,7 +113,7 @@ class CompletionService:
                     ErrorCode.SERVICE_UNAVAILABLE,
                     f"{running} completions of this tenant are running; retry shortly",
                 )
-        return session, owner if claimed is not None else None
+        return session, claimed
 
     async def _wait_for_other(self, session_id: UUID, deadline: float) -> None:
         """Until the worker holding the session records the Asset, gives up, or crashes.
@@ -132,9 +136,10 @@ class CompletionService:
         )
 
     async def _finalize(
-        self, session: SessionRecord, owner: UUID, command: Command[CompleteUpload]
+        self, session: SessionRecord, claimed: saga.Attempt, command: Command[CompleteUpload]
     ) -> CompletionResult:
-        session_id = session.upload_session_id
+        session_id, owner = session.upload_session_id, claimed.lease_owner
+        assert owner is not None  # noqa: S101 - a claimed attempt has its owner
         try:
             async with leases.held(self._db.leases, session_id, owner, self._settings.lease_s):
                 if session.status != UploadStatus.COMPLETED:
@@ -145,7 +150,15 @@ class CompletionService:
         except BaseException as error:
             await leases.release(self._db.leases, session_id, owner, error)
             raise
-        self._promoter.kick(session_id, command.envelope.correlation_id)
+        correlation_id = command.envelope.correlation_id
+        if created:
+            # Recording kept the lease for promoting: the promoter takes it with the Asset,
+            # so it neither claims the step again nor reads the Asset back.
+            handover = saga.Handover(owner, asset, claimed.tries)
+            self._promoter.kick(session_id, correlation_id, handover)
+        else:
+            await leases.give_back(self._db.leases, session_id, owner)
+            self._promoter.kick(session_id, correlation_id)
         return views.result(asset, created=created)
 
     async def _finish_upload(
@@ -179,6 +192,7 @@ class CompletionService:
             draft,
             views.created_event(draft),
             owner,
+            lease_s=self._settings.lease_s,
             correlation_id=command.envelope.correlation_id,
             principal=command.envelope.principal,
         )
