@@ -20,6 +20,7 @@ queueing behind the previous complete's background work apart. Background work o
 each complete (promotions, relay rounds, event batches) is reported too.
 
     python -m bench.complete_breakdown [--completes 40] [--blocks 3] [--pause-s 1.0]
+        [--checkout DIR]   # another checkout's services (its .venv), as bench/cpu_per_op.py
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from tests.support import stack
 
 from bench.common import percentiles, write
 from bench.control_plane import initiate_call
-from bench.cpu_per_op import Bench, running_services, until_answering
+from bench.cpu_per_op import Bench, _commit, running_services, until_answering
 
 SITE = Path(__file__).with_name("breakdown_site")
 Stamp = tuple[str, str, str, int, int]  # process, name, session, start ns, end ns
@@ -171,6 +172,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=3, help="blocks of each way, alternating")
     parser.add_argument("--pause-s", type=float, default=1.0, help="pause after each complete")
     parser.add_argument("--name", default="complete_breakdown", help="result file name")
+    parser.add_argument("--checkout", type=Path, default=stack.ROOT, help="Intake checkout to run")
     args = parser.parse_args()
     stack_env = stack.native_env()
     folder = stack.ROOT / ".state" / "breakdown" / uuid.uuid4().hex[:8]
@@ -186,11 +188,16 @@ def main() -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH")])),
     }
     load_before = os.getloadavg()
-    with running_services(stack.ROOT, env) as processes:
+    checkout = args.checkout.resolve()
+    with running_services(checkout, env) as processes:
         gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
         calls = asyncio.run(run(gateway, stack_env["DATABASE_URL"], args))
     stamps = read_stamps(folder)
-    figures: dict[str, Any] = {"pause_s": args.pause_s, "stamp_folder": str(folder)}
+    figures: dict[str, Any] = {
+        "pause_s": args.pause_s,
+        "stamp_folder": str(folder),
+        "checkout": {"path": str(checkout), "commit": _commit(checkout)},
+    }
     for mode, done in calls.items():
         rows = [row for call in done if (row := one_complete(stamps, *call)) is not None]
         figures[mode] = {

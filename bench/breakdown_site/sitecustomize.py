@@ -36,7 +36,9 @@ def _install(folder: str) -> None:
         return logs.session_in_scope.get()
 
     def timed(owner: Any, attribute: str, namer: Namer) -> None:
-        original = getattr(owner, attribute)
+        original = getattr(owner, attribute, None)
+        if original is None:  # another checkout's code (--checkout): stamped where it exists
+            return
 
         @functools.wraps(original)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -70,7 +72,10 @@ def _install(folder: str) -> None:
         from intake_completion import promotion, storage
 
         timed(storage.S3CompletionStorage, "copy_to_permanent", lambda _: ("s3 COPY", None))
-        timed(promotion.Promoter, "promote", lambda a: ("promotion", str(a[1])))
+        # The background steps under their lease: `_steps` since the handover, `promote` before.
+        timed(promotion.Promoter, "_steps", lambda a: ("promotion", str(a[1].upload_session_id)))
+        if not hasattr(promotion.Promoter, "_steps"):
+            timed(promotion.Promoter, "promote", lambda a: ("promotion", str(a[1])))
 
 
 def _handled(envelope: Any) -> tuple[str, str | None]:

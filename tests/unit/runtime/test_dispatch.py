@@ -9,11 +9,12 @@ from faststream.kafka.annotations import KafkaMessage
 from intake_audit.handlers import build_dispatcher
 from intake_audit.service import AuditService
 from intake_contracts import topics
-from intake_contracts.commands import Commands, SessionRef
+from intake_contracts.commands import Commands, SessionRef, Trail
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
-from intake_runtime.messaging import names
+from intake_runtime.messaging import dispatch, names
+from intake_runtime.messaging.dispatch import Command, CommandDispatcher, NoTransaction
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.settings import ServiceSettings
 from tests.support.fakes import FakeEventLog
@@ -63,3 +64,35 @@ async def test_an_unknown_command_is_refused_not_dropped() -> None:
     [(reply, _)] = await exchange(encode(envelope))
     assert reply.error is not None
     assert reply.error.code == ErrorCode.VALIDATION_FAILED
+
+
+async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent() -> None:
+    seen: list[str] = []
+    dispatcher = CommandDispatcher("test", NoTransaction())
+
+    async def handler(command: Command[SessionRef], _: None) -> Trail:
+        dispatch.after_reply(lambda: seen.append("after the reply"))
+        seen.append("handled")
+        return Trail(upload_session_id=command.payload.upload_session_id, events=[])
+
+    dispatcher.register(Commands.GET_TRAIL, handler, inbox=False)
+    broker = KafkaBroker()
+    dispatcher.subscribe(broker, "test.commands", "test-group", 1, ServiceSettings())
+
+    @broker.subscriber(REPLIES)
+    async def caller(body: Any) -> None:
+        seen.append("reply received")
+
+    envelope = command_envelope(
+        Commands.GET_TRAIL.name,
+        SessionRef(upload_session_id=uuid.uuid4()),
+        correlation_id="c-1",
+        principal=Principal(user_id="u", tenant_id="t1"),
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            encode(envelope), names.topic("test.commands"), reply_to=REPLIES, correlation_id="c"
+        )
+    assert seen == ["handled", "reply received", "after the reply"]
+    dispatch.after_reply(lambda: seen.append("at once"))  # no command being handled
+    assert seen[-1] == "at once"

@@ -20,6 +20,7 @@ from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.events import EventType
+from intake_runtime.messaging import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,12 @@ class Promoter:
         self, session_id: UUID, correlation_id: str = "", handover: saga.Handover | None = None
     ) -> None:
         """Start the background steps of `session_id` unless this process runs them already;
-        with `handover` (the lease `complete` kept), always: only its owner can do them."""
+        with `handover` (the lease `complete` kept), always: only its owner can do them.
+        Kicked while a command is handled, they start once its reply is sent: a promotion
+        starting at once (no claim first) put its CopyObject's CPU ahead of the reply."""
+        dispatch.after_reply(functools.partial(self._start, session_id, correlation_id, handover))
+
+    def _start(self, session_id: UUID, correlation_id: str, handover: saga.Handover | None) -> None:
         if session_id in self._running and handover is None:
             return
         task = asyncio.create_task(

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
@@ -27,6 +28,32 @@ from intake_runtime.messaging.envelopes import decode, encode
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+# Work a handler started for after its reply: set while a subscriber handles a command.
+_after_reply: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "after_reply", default=None
+)
+
+
+def after_reply(callback: Callable[[], object]) -> None:
+    """Run `callback` once the reply to the command being handled is sent (or failed to
+    send), so background work a handler starts (a promotion) does not take the loop from
+    the reply; at once when no subscriber is handling a command (a test's direct dispatch, a
+    background task)."""
+    waiting = _after_reply.get()
+    if waiting is None:
+        callback()
+    else:
+        waiting.append(callback)
+
+
+def _run_after_reply(waiting: list[Callable[[], object]]) -> None:
+    for callback in waiting:
+        try:
+            callback()
+        except Exception:  # one callback's failure must not stop the others or the consumer
+            log.exception("work after the reply failed to start")
+
 
 Tx = TypeVar("Tx")
 Tx_co = TypeVar("Tx_co", covariant=True)
@@ -200,6 +227,8 @@ class CommandDispatcher(Generic[Tx]):
             message: KafkaMessage = undecoded  # kafka.undecoded hands the message over as it came
             metrics.observe_consumer_lag(group_id, message)
             record = message.raw_message
+            waiting: list[Callable[[], object]] = []
+            token = _after_reply.set(waiting)
             try:
                 # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
                 reply, poison = await self.dispatch(message.body)
@@ -208,6 +237,8 @@ class CommandDispatcher(Generic[Tx]):
                 if message.reply_to:
                     await _send_reply(broker, message, reply, reply_timeout_s)
             finally:  # as FastStream's ACK policy did: a handler that raised is not redone
+                _after_reply.reset(token)
+                _run_after_reply(waiting)
                 # FastStream's in-memory test broker has no offsets to commit.
                 if isinstance(message.consumer, AIOKafkaConsumer):
                     await commits.handled(
