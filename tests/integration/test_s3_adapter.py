@@ -254,6 +254,29 @@ async def test_head_and_delete_go_to_s3_directly_with_botocores_answers(
     assert await store.head(bucket, key) is None
 
 
+async def test_a_small_copy_goes_to_s3_directly_and_a_missing_source_is_botocores_answer(
+    store: ObjectStore, stack_env: dict[str, str], bucket: str
+) -> None:
+    direct = ObjectStore(
+        _NoBotocoreCalls(store._client),
+        s3_settings(stack_env),
+        store._credentials,
+        store._http,
+    )
+    odd = f"tenants/odd ~ é+%/{uuid.uuid4()}/original"  # the copy source is quoted as signed
+    for source in (new_key(), odd):
+        target = new_key()
+        await put_object(store, bucket, source, b"z" * 100)
+        await direct.copy(bucket, source, target, 100, threshold=1024)
+        copied = await store.head(bucket, target)
+        assert copied is not None
+        assert copied.size == 100
+        assert await store.head(bucket, source) is not None  # a copy, not a move
+    # A missing source is not a CopyObjectResult: botocore is asked and says what it is.
+    with pytest.raises(ObjectNotFoundError):
+        await store.copy(bucket, new_key(), new_key(), 1, threshold=1024)
+
+
 async def test_a_direct_request_s3_refuses_is_asked_again_through_botocore(
     store: ObjectStore, stack_env: dict[str, str], bucket: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -271,11 +294,20 @@ async def test_a_direct_request_s3_refuses_is_asked_again_through_botocore(
         WrongSecret(),
         store._http,
     )
+    target = new_key()
     with caplog.at_level(logging.INFO, logger="intake_runtime.storage.s3"):
         head = await signed_wrong.head(bucket, key)
+        await signed_wrong.copy(bucket, key, target, 10, threshold=1024)
         await signed_wrong.delete(bucket, key)
     assert head is not None
     assert head.size == 10
+    copied = await store.head(bucket, target)
+    assert copied is not None
+    assert copied.size == 10
     assert await store.head(bucket, key) is None
     refused = [r.getMessage() for r in caplog.records if "asking botocore" in r.getMessage()]
-    assert refused == ["direct S3 request answered 403; asking botocore"] * 2
+    assert refused == [
+        "direct S3 request answered 403; asking botocore",
+        "direct S3 copy answered 403; asking botocore",
+        "direct S3 request answered 403; asking botocore",
+    ]

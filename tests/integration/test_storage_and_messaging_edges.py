@@ -12,7 +12,7 @@ from intake_contracts import topics
 from intake_runtime.messaging.kafka import build_broker, provision_shared_topics
 from intake_runtime.messaging.requests import CommandTooLargeError, RequestReplyClient
 from intake_runtime.settings import S3Settings, ServiceSettings
-from intake_runtime.storage.s3 import ObjectStore, open_object_store
+from intake_runtime.storage.s3 import ObjectNotFoundError, ObjectStore, open_object_store
 
 pytestmark = pytest.mark.integration
 
@@ -49,16 +49,19 @@ async def test_the_expected_bucket_owner_goes_with_every_call(stack_env: dict[st
         await store.list_parts(bucket, key, upload_id)
         await store.abort_multipart(bucket, key, upload_id)
         await store.head(bucket, key)
+        with pytest.raises(ObjectNotFoundError):  # a direct copy, then botocore's
+            await store.copy(bucket, key, f"{key}-copy", 1, threshold=1024)
         await store.delete(bucket, key)
         async for _ in store.iter_objects(bucket, key):
             pass
         async for _ in store.iter_multipart_uploads(bucket, key):
             pass
-    # Eight calls of ours, plus the bucket's CORS rule read (and rewritten when another process
+    # Ten calls of ours, plus the bucket's CORS rule read (and rewritten when another process
     # left other origins on it): every one of them names the owner.
-    assert len(sent) >= 9
+    assert len(sent) >= 11
     assert {owner for _, owner in sent} == {OWNER.encode()}
     assert ("HEAD", OWNER.encode()) in sent
+    assert ("PUT", OWNER.encode()) in sent  # the direct copy
 
 
 async def test_without_keys_the_default_credential_chain_is_used(

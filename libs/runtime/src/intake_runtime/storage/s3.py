@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 import aioboto3
 import aiohttp
@@ -441,6 +442,47 @@ class ObjectStore:
         for a HEAD, measured with py-spy); the status and headers of an answer that settles it
         (2xx, 404), else None, and the caller asks botocore, which retries and reads the error.
         """
+        signed = await self._signed(method, bucket, key, headers)
+        if signed is None or self._http is None:
+            return None
+        url, headers = signed
+        try:
+            async with self._http.request(
+                method, url, headers=headers, allow_redirects=False
+            ) as answer:
+                if answer.status in _DIRECT_FINAL[method]:
+                    return answer.status, answer.headers
+                log.info("direct S3 request answered %s; asking botocore", answer.status)
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            log.info("direct S3 request failed; asking botocore", extra={"error": str(error)})
+        return None
+
+    async def _copied_directly(self, bucket: str, source_key: str, target_key: str) -> bool:
+        """A CopyObject sent on a presigned URL, as `_direct` sends a HEAD (botocore's work per
+        call was most of a small promotion's CPU). True only for a 200 whose body is a
+        CopyObjectResult: S3 can fail a copy with 200 and an Error body, so the body is read,
+        and any other answer is left to botocore, which retries and reads the error."""
+        headers = {"x-amz-copy-source": quote(f"{bucket}/{source_key}", safe="/~")}
+        if self._owner:
+            headers["x-amz-source-expected-bucket-owner"] = self._owner["ExpectedBucketOwner"]
+        signed = await self._signed("PUT", bucket, target_key, headers)
+        if signed is None or self._http is None:
+            return False
+        url, headers = signed
+        try:
+            async with self._http.put(url, headers=headers, allow_redirects=False) as answer:
+                body = await answer.read()
+                if answer.status == HTTPStatus.OK and b"<CopyObjectResult" in body:
+                    return True
+                log.info("direct S3 copy answered %s; asking botocore", answer.status)
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            log.info("direct S3 copy failed; asking botocore", extra={"error": str(error)})
+        return False
+
+    async def _signed(
+        self, method: str, bucket: str, key: str, headers: dict[str, str]
+    ) -> tuple[yarl.URL, dict[str, str]] | None:
+        """The presigned URL of a direct request and the headers to send with it (signed)."""
         if self._http is None:
             return None
         endpoint = await self._endpoint(bucket, key)
@@ -458,18 +500,8 @@ class ObjectStore:
             headers=headers,
             method=method,
         )
-        try:
-            # Sent as signed: yarl would otherwise normalise the quoting of the key.
-            signed = yarl.URL(url, encoded=True)
-            async with self._http.request(
-                method, signed, headers=headers, allow_redirects=False
-            ) as answer:
-                if answer.status in _DIRECT_FINAL[method]:
-                    return answer.status, answer.headers
-                log.info("direct S3 request answered %s; asking botocore", answer.status)
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.info("direct S3 request failed; asking botocore", extra={"error": str(error)})
-        return None
+        # Sent as signed: yarl would otherwise normalise the quoting of the key.
+        return yarl.URL(url, encoded=True), headers
 
     async def _endpoint(self, bucket: str, key: str) -> presign.Endpoint | None:
         """The bucket's endpoint, learnt once from a URL botocore presigned."""
@@ -549,9 +581,10 @@ class ObjectStore:
         if self._owner:
             owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
         if size <= threshold:
-            await self._client.copy_object(
-                Bucket=bucket, Key=target_key, CopySource=source, **owners
-            )
+            if not await self._copied_directly(bucket, source_key, target_key):
+                await self._client.copy_object(
+                    Bucket=bucket, Key=target_key, CopySource=source, **owners
+                )
             return
         ranges = copy_ranges(size, part_size)
         upload = await self.create_multipart(bucket, target_key, content_type)
