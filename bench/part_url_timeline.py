@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import tempfile
@@ -69,20 +70,29 @@ def read_probe(folder: Path, program: str) -> list[tuple[int, str]]:
 
 def timeline(
     window: tuple[int, int], gateway: list[tuple[int, str]], service: list[tuple[int, str]]
-) -> dict[str, int]:
-    """Every step of one request: the first mark of each name inside its window."""
-    steps = {"client:send": window[0], "client:answer": window[1]}
+) -> dict[str, list[int]]:
+    """Every mark inside one request's window, by step, in time order."""
+    steps: dict[str, list[int]] = {"client:send": [window[0]], "client:answer": [window[1]]}
     for prefix, marks in (("gw", gateway), ("svc", service)):
         for at, step in marks:
             if window[0] <= at <= window[1]:
-                steps.setdefault(f"{prefix}:{step}", at)
+                steps.setdefault(f"{prefix}:{step}", []).append(at)
     return steps
 
 
-def segments(steps: list[dict[str, int]]) -> list[dict[str, Any]]:
+def span_ms(steps: dict[str, list[int]], start: str, end: str) -> float | None:
+    """From the first `start` mark to the first `end` mark after it."""
+    if start not in steps or end not in steps:
+        return None
+    began = steps[start][0]
+    ended = next((at for at in steps[end] if at >= began), None)
+    return None if ended is None else (ended - began) / 1e6
+
+
+def segments(steps: list[dict[str, list[int]]]) -> list[dict[str, Any]]:
     rows = []
     for name, start, end, kind in SEGMENTS:
-        spans = [(s[end] - s[start]) / 1e6 for s in steps if start in s and end in s]
+        spans = [s for s in (span_ms(one, start, end) for one in steps) if s is not None]
         if not spans:
             continue
         ordered = sorted(spans)
@@ -98,7 +108,50 @@ def segments(steps: list[dict[str, int]]) -> list[dict[str, Any]]:
     return rows
 
 
-async def run(gateway_url: str, requests: int, pids: dict[str, list[int]]) -> dict[str, Any]:
+class RawClient:
+    """One keep-alive HTTP/1.1 connection with the request's bytes built once: what is left of
+    the client's share of a request is a socket write and read (httpx spends ~3 ms of CPU per
+    request on this machine, which shows in the client's segments)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> RawClient:
+        address = httpx.URL(url)
+        return cls(*await asyncio.open_connection(address.host, address.port))
+
+    async def post(self, request: bytes) -> int:
+        self._writer.write(request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await self._reader.readexactly(length)
+        return int(head.split(b" ", 2)[1])
+
+    async def close(self) -> None:
+        self._writer.close()
+        await self._writer.wait_closed()
+
+
+def raw_request(path: str, headers: dict[str, str]) -> bytes:
+    body = json.dumps({"part_number": 1}).encode()
+    lines = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
+
+
+async def run(
+    gateway_url: str, requests: int, pids: dict[str, list[int]], client: str
+) -> dict[str, Any]:
     tenant, brand = tokens.new_tenant(), "bench"
     headers = {"Authorization": f"Bearer {tokens.mint(tenant, [brand])}"}
     windows: list[tuple[int, int]] = []
@@ -113,12 +166,19 @@ async def run(gateway_url: str, requests: int, pids: dict[str, list[int]]) -> di
         if session is None:
             raise SystemExit("the gateway never answered an initiate")
         path = f"/app/uploads/{session['upload_session_id']}/multipart-part-url"
+        raw = await RawClient.open(gateway_url) if client == "raw" else None
+        request = raw_request(path, headers)
 
         async def part_url() -> tuple[int, int]:
             sent = time.monotonic_ns()
-            answer = await api.post(path, json={"part_number": 1}, headers=headers)
+            if raw is not None:
+                status = await raw.post(request)
+            else:
+                answer = await api.post(path, json={"part_number": 1}, headers=headers)
+                status = answer.status_code
             answered = time.monotonic_ns()
-            answer.raise_for_status()
+            if status != 200:
+                raise RuntimeError(f"part URL answered {status}")
             return sent, answered
 
         for _ in range(50):  # warm-up: connections, every partition's owner fetched once
@@ -130,8 +190,11 @@ async def run(gateway_url: str, requests: int, pids: dict[str, list[int]]) -> di
             windows.append(await part_url())
         wall_s = time.monotonic() - started
         after = cpu.snapshot(pids)
+        if raw is not None:
+            await raw.close()
     totals = sorted((b - a) / 1e6 for a, b in windows)
     return {
+        "client": client,
         "windows": windows,
         "total_p50_ms": round(statistics.median(totals), 3),
         "total_p90_ms": round(totals[int(len(totals) * 0.9)], 3),
@@ -145,6 +208,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="sequential part URLs")
     parser.add_argument("--name", default="part_url_timeline", help="result file name")
     parser.add_argument("--label", default="", help="what this run measures (kept in the result)")
+    parser.add_argument(
+        "--client", choices=("httpx", "raw"), default="httpx", help="the load generator's HTTP"
+    )
     args = parser.parse_args()
     probe_dir = Path(tempfile.mkdtemp(prefix="intake-probe-"))
     stack_env = stack.native_env()
@@ -164,7 +230,7 @@ def main() -> None:
         pids = {name: [p.process.pid] for name, p in processes.items()}
         pids |= {"kafka": cpu.stack_pids(state)["kafka"], "load generator": [os.getpid()]}
         gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
-        figures = asyncio.run(run(gateway, args.requests, pids))
+        figures = asyncio.run(run(gateway, args.requests, pids, args.client))
     gateway_marks = read_probe(probe_dir, "intake-gateway")
     service_marks = read_probe(probe_dir, "intake-initiation")
     steps = [timeline(w, gateway_marks, service_marks) for w in figures.pop("windows")]
@@ -177,6 +243,7 @@ def main() -> None:
         print(f"{row['p50_ms']:>8} {row['p90_ms']:>8}  {row['kind']:<16} {row['segment']}")
     print("CPU ms per part URL:", figures["cpu_ms_per_part_url"])
     print("load average:", figures["load_average"])
+    print("probe files:", probe_dir)
 
 
 if __name__ == "__main__":
