@@ -211,6 +211,9 @@ def main() -> None:
     parser.add_argument(
         "--client", choices=("httpx", "raw"), default="httpx", help="the load generator's HTTP"
     )
+    parser.add_argument(
+        "--checkout", type=Path, default=stack.ROOT, help="Intake checkout whose services run"
+    )
     args = parser.parse_args()
     probe_dir = Path(tempfile.mkdtemp(prefix="intake-probe-"))
     stack_env = stack.native_env()
@@ -226,7 +229,7 @@ def main() -> None:
     }
     os.environ["INTAKE_ONLY_SERVICES"] = "gateway,initiation"  # read by the launcher
     state = Path(stack_env.get("INTAKE_STATE_DIR", stack.ROOT / ".state")).resolve()
-    with running_services(stack.ROOT, env) as processes:
+    with running_services(args.checkout.resolve(), env) as processes:
         pids = {name: [p.process.pid] for name, p in processes.items()}
         pids |= {"kafka": cpu.stack_pids(state)["kafka"], "load generator": [os.getpid()]}
         gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
@@ -236,6 +239,7 @@ def main() -> None:
     steps = [timeline(w, gateway_marks, service_marks) for w in figures.pop("windows")]
     figures["segments"] = segments(steps)
     figures["label"] = args.label
+    figures["checkout"] = str(args.checkout.resolve())
     figures["load_average"] = os.getloadavg()
     print(write(args.name, figures))
     print(f"total p50 {figures['total_p50_ms']} ms, p90 {figures['total_p90_ms']} ms")
