@@ -17,9 +17,11 @@ is reported.
   row first, the same on both sides);
 - claim: completion's claim (BEGIN, tenant lock, open, count, claim, COMMIT) vs with open,
   count and claim in one statement;
-- sign_parts_runner: initiation's part-URL work in a transaction vs a statement at a time.
+- sign_parts_runner: initiation's part-URL work in a transaction vs a statement at a time;
+- initiate_runner (fourth round): a direct initiate in a transaction (BEGIN, inbox claim,
+  insert, reply + events + NOTIFY, COMMIT) vs claim-last (all of it in one statement).
 
-    python -m bench.hot_paths [--rounds 7] [--calls 200]
+    python -m bench.hot_paths [--rounds 7] [--calls 200] [--only initiate_runner,...]
 """
 
 import argparse
@@ -62,6 +64,16 @@ from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import ObjectNotFoundError, ObjectStore, open_object_store
 
 Call = Callable[[], Awaitable[Any]]
+PAIRS = (
+    "s3_head",
+    "s3_delete",
+    "small_promotion",
+    "subscriber",
+    "record_asset",
+    "claim",
+    "sign_parts_runner",
+    "initiate_runner",
+)
 SMALL = 64 * 1024
 
 
@@ -245,7 +257,7 @@ async def saga_statements(meter: Meter, args: Any) -> dict[str, Any]:
         await pool.close()
 
 
-async def sign_parts_runner(meter: Meter, args: Any) -> dict[str, Any]:
+async def initiation_runner(meter: Meter, args: Any) -> dict[str, Any]:
     settings = InitiationSettings(INTAKE_ENV=os.environ.get("INTAKE_ENV", "local"))
     principal = Principal(
         user_id="bench",
@@ -289,9 +301,36 @@ async def sign_parts_runner(meter: Meter, args: Any) -> dict[str, Any]:
             async def statement_at_a_time() -> None:
                 await runner.run(None, Commands.SIGN_PARTS.name, work)
 
-            return await compare(
-                meter, in_a_transaction, statement_at_a_time, args.rounds, args.calls
+            small = InitiateUpload(
+                file_name="s.bin",
+                file_size=1000,
+                mime_type="application/octet-stream",
+                brand_id="b",
             )
+
+            def initiating(runs_as: str | None) -> Call:
+                """A fresh direct initiate, run as its own command type or as `runs_as`."""
+
+                async def call() -> None:
+                    sent = command(small)
+
+                    async def work(tx: Unit) -> Reply:
+                        return Reply.success(await service.initiate(sent, tx))
+
+                    kind = runs_as or Commands.INITIATE.name
+                    await runner.run(sent.envelope.message_id, kind, work)
+
+                return call
+
+            pairs = {
+                "sign_parts_runner": (in_a_transaction, statement_at_a_time),
+                "initiate_runner": (initiating("bench.in_a_transaction"), initiating(None)),
+            }
+            return {
+                name: await compare(meter, before, after, args.rounds, args.calls)
+                for name, (before, after) in pairs.items()
+                if name in args.only
+            }
     finally:
         await pool.close()
 
@@ -300,12 +339,15 @@ async def measure(args: Any) -> dict[str, Any]:
     meter = Meter()
     settings = CompletionSettings(INTAKE_ENV=os.environ.get("INTAKE_ENV", "local"))
     figures: dict[str, Any] = {}
-    async with open_object_store(settings) as store:
-        await store.ensure_bucket(settings.aws_bucket)
-        figures |= await s3_paths(store, settings.aws_bucket, meter, args)
-    figures["subscriber"] = await subscriber(meter, args)
-    figures |= await saga_statements(meter, args)
-    figures["sign_parts_runner"] = await sign_parts_runner(meter, args)
+    if {"s3_head", "s3_delete", "small_promotion"} & args.only:
+        async with open_object_store(settings) as store:
+            await store.ensure_bucket(settings.aws_bucket)
+            figures |= await s3_paths(store, settings.aws_bucket, meter, args)
+    if "subscriber" in args.only:
+        figures["subscriber"] = await subscriber(meter, args)
+    if {"record_asset", "claim"} & args.only:
+        figures |= await saga_statements(meter, args)
+    figures |= await initiation_runner(meter, args)
     figures["load_average"] = os.getloadavg()
     return figures
 
@@ -314,7 +356,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--only", default=",".join(PAIRS), help="a subset, comma separated")
     args = parser.parse_args()
+    args.only = set(args.only.split(","))
     os.environ.update(stack.native_env())
     try:
         import uvloop

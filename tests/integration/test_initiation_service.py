@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from intake_contracts.commands import (
     BatchFile,
     BatchResult,
+    Commands,
     InitiateBatch,
     InitiateUpload,
     MarkCompleted,
@@ -373,3 +375,153 @@ async def test_a_relay_leaves_the_events_another_namespace_wrote_to_that_namespa
         assert await relay.relay_once() == 0
         assert await relay.backlog() == (0, 0.0)
         assert await unpublished(pool, schema) == 1
+
+
+@contextlib.asynccontextmanager
+async def claim_last_initiation(
+    stack_env: dict[str, str], statements: list[str] | None = None
+) -> AsyncIterator[tuple[Any, InitiationService, asyncpg.Pool]]:
+    """Initiation's own runner (an initiate runs claim-last) on a pool whose connections
+    record every statement they send, and the service on real S3."""
+    settings = settings_for(stack_env)
+
+    async def record(connection: asyncpg.Connection) -> None:
+        for type_name in ("json", "jsonb"):  # as the services' pools have them
+            await connection.set_type_codec(
+                type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+        if statements is not None:
+            connection.add_query_logger(lambda query: statements.append(query.query))
+
+    async def no_reset(connection: asyncpg.Connection) -> None:
+        """The services release connections without a reset query."""
+
+    logged = await asyncpg.create_pool(
+        stack_env["DATABASE_URL"], min_size=1, max_size=4, init=record, reset=no_reset
+    )
+    try:
+        async with open_object_store(settings) as store:
+            service = InitiationService(settings, S3SessionStorage(store))
+            yield repo.transactions(logged, Outbox(SCHEMA)), service, logged
+    finally:
+        await logged.close()
+
+
+def initiate_work(service: InitiationService, command_: Command[Any]) -> Any:
+    async def work(tx: Unit) -> Reply:
+        return Reply.success(await service.initiate(command_, tx))
+
+    return work
+
+
+async def sessions_and_events(pool: asyncpg.Pool, session_id: uuid.UUID) -> tuple[int, int]:
+    rows = await pool.fetchval(
+        "SELECT count(*) FROM initiation.upload_sessions WHERE id = $1", session_id
+    )
+    events = await pool.fetchval(
+        "SELECT count(*) FROM initiation.outbox WHERE key = $1", str(session_id)
+    )
+    return rows, events
+
+
+async def test_an_initiate_is_one_statement_and_its_redelivery_changes_nothing(
+    stack_env: dict[str, str], pool: asyncpg.Pool, s3: Any
+) -> None:
+    """Claim-last: the session, the inbox claim, the reply and both lifecycle events go to
+    Postgres as one statement; a redelivery names the same session, gets the stored reply,
+    and its own multipart upload is aborted while the session's stays open."""
+    statements: list[str] = []
+    principal = Principal(
+        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
+    )
+    request = InitiateUpload(
+        file_name="big.bin",
+        file_size=20 * 2**20,
+        mime_type="application/octet-stream",
+        brand_id="b",
+    )
+    sent = command(request, principal)
+    message_id = sent.envelope.message_id
+    async with claim_last_initiation(stack_env, statements) as (runner, service, _):
+        warm_up = command(request, principal)  # asyncpg's one-time type look-ups, not ours
+        await runner.run(
+            warm_up.envelope.message_id, Commands.INITIATE.name, initiate_work(service, warm_up)
+        )
+        statements.clear()
+        work = initiate_work(service, sent)
+        first = await runner.run(message_id, Commands.INITIATE.name, work)
+        sent_by_first = list(statements)
+        again = await runner.run(message_id, Commands.INITIATE.name, work)
+    view = first.unwrap(SessionView)
+    assert len(sent_by_first) == 1, sent_by_first
+    assert again == first
+    assert await sessions_and_events(pool, view.upload_session_id) == (1, 2)
+    uploads = s3.list_multipart_uploads(
+        Bucket=stack_env["AWS_BUCKET"], Prefix=f"temp/uploads/{view.upload_session_id}/"
+    ).get("Uploads", [])
+    stored_upload = await pool.fetchval(
+        "SELECT multipart_upload_id FROM initiation.upload_sessions WHERE id = $1",
+        view.upload_session_id,
+    )
+    assert [upload["UploadId"] for upload in uploads] == [stored_upload]
+
+
+async def test_duplicate_initiates_at_once_make_one_session_and_one_reply(
+    stack_env: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    principal = Principal(
+        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
+    )
+    request = InitiateUpload(file_name="a.txt", file_size=5, mime_type="text/plain", brand_id="b")
+    sent = command(request, principal)
+    async with claim_last_initiation(stack_env) as (runner, service, _):
+        work = initiate_work(service, sent)
+        replies = await asyncio.gather(
+            *(runner.run(sent.envelope.message_id, Commands.INITIATE.name, work) for _ in range(4))
+        )
+    ids = {reply.unwrap(SessionView).upload_session_id for reply in replies}
+    assert len(ids) == 1
+    assert await sessions_and_events(pool, ids.pop()) == (1, 2)
+
+
+async def test_initiates_racing_on_one_idempotency_key_answer_the_one_session(
+    stack_env: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    """Different commands, one key: the loser's one statement writes nothing, and its work runs
+    again the classic way, where it finds the winner's session and replays it."""
+    principal = Principal(
+        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
+    )
+    request = InitiateUpload(
+        file_name="a.txt",
+        file_size=5,
+        mime_type="text/plain",
+        brand_id="b",
+        idempotency_key=f"key-{uuid.uuid4()}",
+    )
+    async with claim_last_initiation(stack_env) as (runner, service, _):
+        sent = [command(request, principal) for _ in range(RACE_ROUNDS)]
+        replies = await asyncio.gather(
+            *(
+                runner.run(
+                    c.envelope.message_id,
+                    Commands.INITIATE.name,
+                    initiate_work(service, c),
+                )
+                for c in sent
+            )
+        )
+    ids = {reply.unwrap(SessionView).upload_session_id for reply in replies}
+    assert len(ids) == 1
+    rows = await pool.fetchval(
+        "SELECT count(*) FROM initiation.upload_sessions WHERE tenant_id = $1", principal.tenant_id
+    )
+    stored = await pool.fetch(
+        "SELECT reply FROM initiation.inbox WHERE message_id = ANY($1::uuid[])",
+        [c.envelope.message_id for c in sent],
+    )
+    assert rows == 1
+    assert len(stored) == RACE_ROUNDS  # every command's reply is kept for its redelivery
+    assert {
+        Reply.model_validate(row["reply"]).unwrap(SessionView).upload_session_id for row in stored
+    } == ids

@@ -223,6 +223,9 @@ class FakeUnit:
         self.sessions = sessions
         self.outbox = outbox
 
+    def if_discarded(self, undo: Callable[[], Awaitable[None]]) -> None:
+        """Never called back: FakeTransactions claims before the work, as a transaction does."""
+
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[object]:
         rows, events = dict(self.sessions.rows), list(self.outbox.events)
@@ -298,11 +301,14 @@ class FakeSessionStorage:
             return []
         return list(self.uploads.get(session.multipart_upload_id, []))
 
-    async def remove_residue(self, session: Session) -> None:
+    async def abort_upload(self, session: Session) -> None:
         if self.failing:
             raise OSError("storage down")
         if session.multipart_upload_id is not None:
             self.uploads.pop(session.multipart_upload_id, None)
+
+    async def remove_residue(self, session: Session) -> None:
+        await self.abort_upload(session)
         self.removed.append(session.id)
 
 

@@ -1,5 +1,6 @@
 """The session's pure rules: every state-machine pair, strategy, chunk size, validation."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
@@ -149,3 +150,11 @@ def test_an_opened_draft_is_uploading_with_its_upload_id_and_nothing_else_change
     assert replace(opened, status=S.INITIATING, multipart_upload_id=None) == draft
     with pytest.raises(DomainError):
         domain.opened(replace(draft, status=S.CANCELLED), None)
+
+
+def test_every_delivery_of_an_initiate_names_the_same_session() -> None:
+    message = uuid.UUID("6a0d8f57-0c1e-4c8f-9a51-0b3c2d1e4f60")
+    other = uuid.UUID("0b5e2c1a-7d3f-4e8a-b6c9-1f2e3d4c5b6a")
+    assert domain.session_id_for(message) == domain.session_id_for(message)
+    assert domain.session_id_for(message) != domain.session_id_for(other)
+    assert domain.session_id_for(message) != message

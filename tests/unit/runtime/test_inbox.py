@@ -14,7 +14,7 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import StatusView, UploadStatus, UploadType
-from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
+from intake_runtime.postgres.inbox import LastWrite, PostgresTransactions, Transaction
 from intake_runtime.postgres.outbox import Outbox
 
 
@@ -180,3 +180,31 @@ async def test_a_command_run_a_statement_at_a_time_may_not_add_events(pool: Inbo
 
     with pytest.raises(RuntimeError, match="cannot add events"):
         await runner.run(None, "initiation.get", emits)
+
+
+async def test_claim_last_work_writes_one_statement() -> None:
+    last = LastWrite()
+    last.write("INSERT INTO t SELECT $1 FROM unclaimed RETURNING 1", 1)
+    with pytest.raises(RuntimeError, match="single statement"):
+        last.write("INSERT INTO t SELECT $1 FROM unclaimed RETURNING 1", 2)
+    assert last.arguments == (1,)
+
+
+async def test_discarded_work_runs_every_undo_even_after_one_fails() -> None:
+    last, undone = LastWrite(), []
+
+    async def failing() -> None:
+        raise OSError("storage down")
+
+    async def undo() -> None:
+        undone.append("aborted")
+
+    last.if_discarded(failing)
+    last.if_discarded(undo)
+    await last.discard()  # logged, not raised: the cleanup jobs find what stays
+    assert undone == ["aborted"]
+
+
+def test_claim_last_commands_need_an_outbox(pool: InboxPool) -> None:
+    with pytest.raises(ValueError, match="events"):
+        PostgresTransactions(cast(asyncpg.Pool, pool), "initiation", claim_last=frozenset({"x"}))

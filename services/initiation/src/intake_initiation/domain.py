@@ -4,6 +4,7 @@ the draft of a new session and the refusals of a finished one. No I/O."""
 import fnmatch
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -36,6 +37,8 @@ _TRANSITIONS: Final[dict[UploadStatus, frozenset[UploadStatus]]] = {
     UploadStatus.CANCELLED: frozenset(),
 }
 EXPIRED_REASON: Final = "expired"
+# Fixed forever: every delivery of one InitiateUpload command must name the same session.
+SESSION_NAMESPACE: Final = UUID("0783720a-4dc9-4625-9ce5-66af23d830d9")
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
@@ -182,6 +185,11 @@ class Placement:
     bucket: str
     ttl_s: int
     default_chunk_size: int
+
+
+def session_id_for(message_id: UUID) -> UUID:
+    """The session an initiate command creates, however often it is delivered."""
+    return uuid.uuid5(SESSION_NAMESPACE, str(message_id))
 
 
 def draft(

@@ -6,6 +6,7 @@ against both. A `Unit` is one transaction: the repository and the outbox bound t
 command's inbox row, state change and events commit together or not at all.
 """
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -76,6 +77,11 @@ class Unit(Protocol):
     @property
     def outbox(self) -> EventOutbox: ...
 
+    def if_discarded(self, undo: Callable[[], Awaitable[None]]) -> None:
+        """Undo an effect outside the database (an S3 call) if the runner discards the work
+        instead of committing it (a command handled before, or a write that lost a race)."""
+        ...
+
     def savepoint(self) -> AbstractAsyncContextManager[object]:
         """Work inside it is undone alone when it raises; the transaction goes on."""
         ...
@@ -95,6 +101,10 @@ class SessionStorage(Protocol):
     async def presign_put(self, session: Session, expires_s: int) -> str: ...
 
     async def uploaded_parts(self, session: Session) -> list[UploadedPart]: ...
+
+    async def abort_upload(self, session: Session) -> None:
+        """Abort the session's multipart upload only (its temp object stays)."""
+        ...
 
     async def remove_residue(self, session: Session) -> None:
         """Abort the multipart upload and delete the temp object; raises what S3 raised."""

@@ -2,7 +2,7 @@
 Postgres adapters of the SessionRepository and Unit ports. The only SQL of the service."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import fields
 from datetime import datetime
 from typing import Final
@@ -15,7 +15,7 @@ from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
 from intake_initiation.settings import SCHEMA
 from intake_runtime.messaging.dispatch import BoundTransactions
-from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
+from intake_runtime.postgres.inbox import LastWrite, PostgresTransactions, Transaction
 from intake_runtime.postgres.outbox import Outbox, PendingEvents
 from intake_runtime.postgres.retention import Connection
 
@@ -23,15 +23,30 @@ _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"
 _LIVE = "ARRAY['INITIATING', 'UPLOADING']"
 
+_INSERTED = (
+    "(id, tenant_id, brand_id, user_id, status, file_name, mime_type, size_bytes, upload_type,"
+    " chunk_size, part_count, bucket, temp_key, client_reference, batch_reference, category_id,"
+    " checksum_sha256, idempotency_key, request_fingerprint, expires_at, last_activity_at,"
+    " created_at, updated_at, multipart_upload_id)"
+)
+# Typed, so the same row serves a VALUES list and the SELECT list of a conditional insert.
+_ROW = (
+    "$1::uuid, $2::text, $3::text, $4::text, $22::text, $5::text, $6::text, $7::bigint,"
+    " $8::text, $9::bigint, $10::integer, $11::text, $12::text, $13::text, $14::text,"
+    " $15::text, $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz,"
+    " $21::timestamptz, $21::timestamptz, $23::text"
+)
 INSERT = (
-    f"INSERT INTO {_TABLE} (id, tenant_id, brand_id, user_id, status, file_name, mime_type,"
-    " size_bytes, upload_type, chunk_size, part_count, bucket, temp_key, client_reference,"
-    " batch_reference, category_id, checksum_sha256, idempotency_key, request_fingerprint,"
-    " expires_at, last_activity_at, created_at, updated_at, multipart_upload_id)"
-    " VALUES ($1, $2, $3, $4, $22, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " $16, $17, $18, $19, $20, $21, $21, $23)"
-    f" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    f"INSERT INTO {_TABLE} {_INSERTED} VALUES ({_ROW})"
+    " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
     f" RETURNING {_COLUMNS}"
+)
+# An initiate's one write when it runs claim-last (the inbox runner's `LastWrite`): nothing
+# when the command was handled before (`unclaimed`), when its session id is taken (a
+# redelivery names the same session) or when its idempotency key is.
+INSERT_CLAIMING_LAST = (
+    f"INSERT INTO {_TABLE} {_INSERTED} SELECT {_ROW} FROM unclaimed"
+    " ON CONFLICT DO NOTHING RETURNING 1"
 )
 BY_ID = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = $1 AND tenant_id = $2"
 BY_IDEMPOTENCY_KEY = (
@@ -93,40 +108,48 @@ def _from_values(values: dict[str, object]) -> Session:
     return Session(**values)  # type: ignore[arg-type]
 
 
-class PostgresSessions:
-    """The SessionRepository port over one connection (the unit of work's transaction)."""
+def _insert_arguments(session: Session) -> tuple[object, ...]:
+    return (
+        session.id,
+        session.tenant_id,
+        session.brand_id,
+        session.user_id,
+        session.file_name,
+        session.mime_type,
+        session.size_bytes,
+        session.upload_type.value,
+        session.chunk_size,
+        session.part_count,
+        session.bucket,
+        session.temp_key,
+        session.client_reference,
+        session.batch_reference,
+        session.category_id,
+        session.checksum_sha256,
+        session.idempotency_key,
+        session.request_fingerprint,
+        session.expires_at,
+        session.last_activity_at,
+        session.created_at,
+        session.status.value,
+        session.multipart_upload_id,
+    )
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+
+class PostgresSessions:
+    """The SessionRepository port over one connection (the unit of work's transaction); with
+    a `LastWrite`, the insert is handed to the runner instead (claim-last)."""
+
+    def __init__(self, connection: asyncpg.Connection, last_write: LastWrite | None = None) -> None:
         self._connection = connection
+        self._last_write = last_write
 
     async def insert(self, session: Session) -> Session | None:
-        row = await self._connection.fetchrow(
-            INSERT,
-            session.id,
-            session.tenant_id,
-            session.brand_id,
-            session.user_id,
-            session.file_name,
-            session.mime_type,
-            session.size_bytes,
-            session.upload_type.value,
-            session.chunk_size,
-            session.part_count,
-            session.bucket,
-            session.temp_key,
-            session.client_reference,
-            session.batch_reference,
-            session.category_id,
-            session.checksum_sha256,
-            session.idempotency_key,
-            session.request_fingerprint,
-            session.expires_at,
-            session.last_activity_at,
-            session.created_at,
-            session.status.value,
-            session.multipart_upload_id,
-        )
-        return _session(row)
+        if self._last_write is not None:
+            # Written with the inbox claim; if it is not, the runner discards this work.
+            self._last_write.write(INSERT_CLAIMING_LAST, *_insert_arguments(session))
+            return session
+        return _session(await self._connection.fetchrow(INSERT, *_insert_arguments(session)))
 
     async def get(self, session_id: UUID, tenant_id: str) -> Session | None:
         return _session(await self._connection.fetchrow(BY_ID, session_id, tenant_id))
@@ -207,8 +230,9 @@ class PostgresUnit:
         if tx.events is None:
             raise ValueError("initiation's runner keeps the events of its transactions")
         self._connection = tx.connection
-        self._sessions = PostgresSessions(tx.connection)
+        self._sessions = PostgresSessions(tx.connection, tx.last_write)
         self._events = tx.events
+        self._last_write = tx.last_write
 
     @property
     def sessions(self) -> PostgresSessions:
@@ -217,6 +241,11 @@ class PostgresUnit:
     @property
     def outbox(self) -> PendingEvents:
         return self._events
+
+    def if_discarded(self, undo: Callable[[], Awaitable[None]]) -> None:
+        """Only claim-last work is ever discarded: a transaction claims before its work runs."""
+        if self._last_write is not None:
+            self._last_write.if_discarded(undo)
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[object]:
@@ -244,14 +273,27 @@ STATEMENT_AT_A_TIME: Final = frozenset(
     )
 )
 
+# Commands with inbox whose work is reads, storage and one insert, and whose session id comes
+# from the command's message id: the insert, the claim, the reply and the events go in one
+# statement (five round trips to one). InitiateBatch stays in a transaction: a savepoint per
+# file.
+CLAIM_LAST: Final = frozenset({str(Commands.INITIATE.name)})
+
 
 def transactions(
     pool: asyncpg.Pool, outbox: Outbox
 ) -> BoundTransactions[Transaction, PostgresUnit]:
     """The runner of initiation's commands: inbox, state change and outbox in one transaction;
-    the reads (and a read then one activity touch) a statement at a time."""
+    an initiate in one statement; the reads (and a read then one activity touch) a statement at
+    a time."""
     return BoundTransactions(
-        PostgresTransactions(pool, SCHEMA, outbox, statement_at_a_time=STATEMENT_AT_A_TIME),
+        PostgresTransactions(
+            pool,
+            SCHEMA,
+            outbox,
+            statement_at_a_time=STATEMENT_AT_A_TIME,
+            claim_last=CLAIM_LAST,
+        ),
         PostgresUnit,
     )
 

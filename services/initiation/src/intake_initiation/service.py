@@ -56,7 +56,10 @@ class InitiationService:
     # --- creating sessions -------------------------------------------------------------
 
     async def initiate(self, command: Command[InitiateUpload], tx: Unit) -> SessionView:
-        return await self._initiate(command.payload, command, tx)
+        # Named by its command: a redelivery names the same session, which is what lets the
+        # runner write it in one statement with the inbox claim (repo.CLAIM_LAST).
+        session_id = domain.session_id_for(command.envelope.message_id)
+        return await self._initiate(command.payload, command, tx, session_id)
 
     async def initiate_batch(self, command: Command[InitiateBatch], tx: Unit) -> BatchResult:
         """Each file under its own savepoint: one file's failure never touches another's."""
@@ -88,7 +91,7 @@ class InitiationService:
                 batch_reference=batch_reference,
             )
             async with tx.savepoint():
-                view = await self._initiate(request, command, tx)
+                view = await self._initiate(request, command, tx, uuid.uuid4())
         except (DomainError, TransientError) as error:
             return BatchItem(client_reference=reference, error=error.body())
         except ValidationError as error:
@@ -107,7 +110,7 @@ class InitiationService:
         return BatchItem(client_reference=reference, session=view)
 
     async def _initiate(
-        self, request: InitiateUpload, command: Command[BaseModel], tx: Unit
+        self, request: InitiateUpload, command: Command[BaseModel], tx: Unit, session_id: uuid.UUID
     ) -> SessionView:
         principal = command.principal
         principal.require_brand(request.brand_id)
@@ -135,11 +138,14 @@ class InitiationService:
             ttl_s=self._settings.session_ttl_s,
             default_chunk_size=self._settings.default_chunk_size,
         )
-        draft = domain.draft(request, principal, uuid.uuid4(), self._now(), placement)
+        draft = domain.draft(request, principal, session_id, self._now(), placement)
         # Storage first, so the session is stored UPLOADING in one insert (one round trip
         # fewer than insert-then-transition); nobody saw it INITIATING either way, as both
         # happened in one transaction, and both lifecycle events are still emitted.
         opened = domain.opened(draft, await self._storage.open(draft))
+        if opened.multipart_upload_id is not None:
+            # Only this attempt's upload: a redelivery's session shares the temp key.
+            tx.if_discarded(lambda: self._storage.abort_upload(opened))
         session = await tx.sessions.insert(opened)
         if session is None:  # a concurrent request with the same key committed first
             await self._remove_residue(opened)

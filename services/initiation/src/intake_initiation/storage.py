@@ -49,9 +49,12 @@ class S3SessionStorage:
         )
         return [UploadedPart(part_number=p.part_number, size=p.size, etag=p.etag) for p in stored]
 
-    async def remove_residue(self, session: Session) -> None:
+    async def abort_upload(self, session: Session) -> None:
         if session.multipart_upload_id is not None:
             await self._store.abort_multipart(
                 session.bucket, session.temp_key, session.multipart_upload_id
             )
+
+    async def remove_residue(self, session: Session) -> None:
+        await self.abort_upload(session)
         await self._store.delete(session.bucket, session.temp_key)

@@ -1,5 +1,6 @@
 """The inbox: a command's effects and its reply commit together, so a redelivery changes nothing."""
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
@@ -12,14 +13,54 @@ from intake_contracts.replies import Reply
 from intake_runtime.postgres.migrations import checked_schema
 from intake_runtime.postgres.outbox import Outbox, PendingEvents, columns
 
+log = logging.getLogger(__name__)
+
+Undo = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class LastWrite:
+    """The one write of a command run claim-last, which the runner puts in the statement that
+    claims the inbox row, stores the reply and adds the events: the whole command is one round
+    trip. The statement is a data-modifying one with RETURNING, its parameters `$1..$n`; it
+    must write only when the runner's CTE `unclaimed` has a row (`INSERT ... SELECT ... FROM
+    unclaimed`), and write nothing on a conflict (`ON CONFLICT DO NOTHING`): a conflict means
+    the work lost a race or the command was handled before, and nothing of it is kept."""
+
+    statement: str = "SELECT 1 FROM unclaimed"
+    arguments: tuple[object, ...] = ()
+    undo: list[Undo] = field(default_factory=list)
+
+    def write(self, statement: str, *arguments: object) -> None:
+        """Raises:
+        RuntimeError: the work already wrote (claim-last work writes one statement).
+        """
+        if self.arguments:
+            raise RuntimeError("claim-last work writes a single statement")
+        self.statement, self.arguments = statement, arguments
+
+    def if_discarded(self, undo: Undo) -> None:
+        """Undo an effect outside the database if the work is discarded."""
+        self.undo.append(undo)
+
+    async def discard(self) -> None:
+        """Best effort: what an undo leaves is found later by the cleanup jobs."""
+        for undo in self.undo:
+            try:
+                await undo()
+            except Exception as error:
+                log.warning("effect of discarded work left for cleanup", exc_info=error)
+
 
 @dataclass
 class Transaction:
     """What the work of one command gets: the transaction's connection, and with an outbox
-    the events it adds, which the runner writes in its last statement with the reply."""
+    the events it adds, which the runner writes in its last statement with the reply. A
+    claim-last command's work runs outside a transaction and hands its write to `last_write`."""
 
     connection: asyncpg.Connection
     events: PendingEvents | None = field(default=None)
+    last_write: LastWrite | None = field(default=None)
 
 
 class PostgresTransactions:
@@ -32,14 +73,26 @@ class PostgresTransactions:
         outbox: Outbox | None = None,
         *,
         statement_at_a_time: frozenset[str] = frozenset(),
+        claim_last: frozenset[str] = frozenset(),
     ) -> None:
         """`statement_at_a_time`: command types (without inbox) whose work is reads and at most
         one single-statement write, each atomic on its own: they run with no BEGIN and COMMIT,
-        two round trips fewer (a part URL: four to two)."""
+        two round trips fewer (a part URL: four to two). `claim_last`: command types (with
+        inbox) whose work is reads and one `LastWrite`: the write, the claim, the reply and the
+        events go in one statement (an initiate: five round trips to one).
+
+        Raises:
+            ValueError: claim-last commands without an outbox.
+        """
+        if claim_last and outbox is None:
+            raise ValueError("claim-last commands write their events with the claim")
         self._pool = pool
         self._outbox = outbox
         self._statement_at_a_time = statement_at_a_time
+        self._claim_last = claim_last
+        self._claiming: dict[str, str] = {}
         schema = checked_schema(schema)
+        self._schema = schema
         # Blocks on a concurrent duplicate until it commits, then finds its row: no double work.
         self._claim = (
             f"INSERT INTO {schema}.inbox (message_id, command_type) VALUES ($1, $2)"
@@ -84,6 +137,16 @@ class PostgresTransactions:
     ) -> Reply:
         if message_id is None and command_type in self._statement_at_a_time:
             return await self._run_statement_at_a_time(command_type, work)
+        if message_id is not None and command_type in self._claim_last:
+            return await self._run_claiming_last(message_id, command_type, work)
+        return await self._run_in_transaction(message_id, command_type, work)
+
+    async def _run_in_transaction(
+        self,
+        message_id: UUID | None,
+        command_type: str,
+        work: Callable[[Transaction], Awaitable[Reply]],
+    ) -> Reply:
         async with self._pool.acquire() as connection, connection.transaction():
             if message_id is not None and not await connection.fetchval(
                 self._claim, message_id, command_type
@@ -93,6 +156,53 @@ class PostgresTransactions:
             reply = await work(Transaction(cast(asyncpg.Connection, connection), events))
             await self._finish(cast(asyncpg.Connection, connection), message_id, reply, events)
             return reply
+
+    async def _run_claiming_last(
+        self, message_id: UUID, command_type: str, work: Callable[[Transaction], Awaitable[Reply]]
+    ) -> Reply:
+        """The work first (its reads a statement at a time), then one statement. When it claims
+        nothing, the work is discarded: a handled command gets its stored reply, and a write
+        that lost a race runs again the classic way (claim first, in a transaction), where the
+        work sees the winner."""
+        assert self._outbox is not None  # noqa: S101 - checked at construction
+        events = PendingEvents(self._outbox)
+        last = LastWrite()
+        async with self._pool.acquire() as connection:
+            reply = await work(Transaction(cast(asyncpg.Connection, connection), events, last))
+            claimed = await connection.fetchrow(
+                self._claiming_statement(last.statement, len(last.arguments)),
+                *last.arguments,
+                message_id,
+                command_type,
+                reply.model_dump(mode="json"),
+                *columns(events.rows),
+            )
+            if claimed is not None:
+                return reply
+            stored = await connection.fetchval(self._stored, message_id)
+        await last.discard()
+        if stored is not None:
+            return Reply.model_validate(stored)
+        return await self._run_in_transaction(message_id, command_type, work)
+
+    def _claiming_statement(self, write: str, parameters: int) -> str:
+        """The work's write, the claim only if it wrote, and the events only if it claimed."""
+        key = f"{parameters}:{write}"
+        if key not in self._claiming:
+            assert self._outbox is not None  # noqa: S101 - checked at construction
+            m = parameters + 1
+            before = (
+                f"unclaimed AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {self._schema}.inbox"
+                f" WHERE message_id = ${m}::uuid)), work AS ({write}),"
+                f" claim AS (INSERT INTO {self._schema}.inbox (message_id, command_type, reply)"
+                f" SELECT ${m}::uuid, ${m + 1}::text, ${m + 2}::jsonb"
+                " WHERE EXISTS (SELECT 1 FROM work)"
+                " ON CONFLICT (message_id) DO NOTHING RETURNING message_id),"
+            )
+            self._claiming[key] = self._outbox.insert_statement(
+                before, m + 3, only_if="EXISTS (SELECT 1 FROM claim)", rows_of="claim"
+            )
+        return self._claiming[key]
 
     async def _run_statement_at_a_time(
         self, command_type: str, work: Callable[[Transaction], Awaitable[Reply]]
