@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench soak soak-short docs check-docs
+.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench soak soak-short docs
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
