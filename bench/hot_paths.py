@@ -21,7 +21,7 @@ is reported.
 - initiate_runner (fourth round): a direct initiate in a transaction (BEGIN, inbox claim,
   insert, reply + events + NOTIFY, COMMIT) vs claim-last (all of it in one statement).
 
-    python -m bench.hot_paths [--rounds 7] [--calls 200] [--only initiate_runner,...]
+    python -m bench.hot_paths [--rounds 7] [--calls 200] [--only initiate_runner,...] [--name F]
 """
 
 import argparse
@@ -359,6 +359,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--only", default=",".join(PAIRS), help="a subset, comma separated")
+    parser.add_argument("--name", default="hot_paths", help="result file name")
     args = parser.parse_args()
     args.only = set(args.only.split(","))
     os.environ.update(stack.native_env())
@@ -368,7 +369,7 @@ def main() -> None:
         figures = uvloop.run(measure(args))
     except ImportError:
         figures = asyncio.run(measure(args))
-    print(write("hot_paths", figures))
+    print(write(args.name, figures))
     for name, pair in figures.items():
         print(name, pair)
 

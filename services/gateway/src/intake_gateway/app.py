@@ -73,9 +73,6 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         limiter.admit(caller.tenant_id)
         return caller
 
-    def peers(state: State) -> CommandClient:
-        return state.peers  # type: ignore[no-any-return]
-
     @get("/healthz", include_in_schema=False, sync_to_thread=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -104,10 +101,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             web.page_router(),
         ],
         cors_config=web.cors_config(settings),
-        dependencies={
-            "principal": Provide(principal),
-            "peers": Provide(peers, sync_to_thread=False),
-        },
+        dependencies={"principal": Provide(principal)},
         on_startup=[complete_document],
         lifespan=[signing_keys, messaging],
         request_max_body_size=settings.max_body_bytes,

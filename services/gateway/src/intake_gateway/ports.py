@@ -4,7 +4,7 @@ The real adapter is peers.Peers (Kafka request/reply); the routes' unit tests gi
 `create_app` an in-memory one (tests/support/fakes.py: FakeCommandClient).
 """
 
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -16,8 +16,6 @@ Req = TypeVar("Req", bound=BaseModel)
 Res = TypeVar("Res", bound=BaseModel)
 
 
-# Litestar checks each injected dependency against its annotation with isinstance.
-@runtime_checkable
 class CommandClient(Protocol):
     async def call(
         self,

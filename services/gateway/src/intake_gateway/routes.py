@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
+from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 
@@ -65,6 +66,14 @@ IdempotencyKey = Annotated[
 _PART_NUMBERS = (ErrorCode.PART_NUMBER_OUT_OF_RANGE,)
 
 
+def commands_of(state: State) -> CommandClient:
+    """The services' client, put on the app's state at start-up (app.py). Read from the state
+    rather than injected as a dependency: a second dependency beside `principal` made Litestar
+    resolve the two in an anyio task group, two tasks per request (bench/gateway_request.py)."""
+    client: CommandClient = state.peers
+    return client
+
+
 class UploadsController(Controller):
     path = "/app/uploads"
     tags = ["uploads"]
@@ -89,14 +98,14 @@ class UploadsController(Controller):
         self,
         data: InitiateBody,
         principal: Principal,
-        peers: CommandClient,
+        state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
         principal.require_brand(data.brand_id)
         command = InitiateUpload(
             **data.model_dump(), idempotency_key=blank_is_absent(idempotency_key)
         )
-        return await peers.call(Commands.INITIATE, command, principal)
+        return await commands_of(state).call(Commands.INITIATE, command, principal)
 
     @post(
         "/initiate-batch",
@@ -104,11 +113,11 @@ class UploadsController(Controller):
         responses=problems("InitiateBatch", *WITH_BODY, ErrorCode.BRAND_NOT_ALLOWED),
     )
     async def initiate_batch(
-        self, data: InitiateBatchBody, principal: Principal, peers: CommandClient
+        self, data: InitiateBatchBody, principal: Principal, state: State
     ) -> BatchAnswer:
         principal.require_brand(data.brand_id)
         command = InitiateBatch(**data.model_dump())
-        result = await peers.call(Commands.INITIATE_BATCH, command, principal)
+        result = await commands_of(state).call(Commands.INITIATE_BATCH, command, principal)
         return _batch_answer(result)
 
     @post(
@@ -117,9 +126,9 @@ class UploadsController(Controller):
         responses=problems("PartUrl", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_url(
-        self, session_id: str, data: PartUrlBody, principal: Principal, peers: CommandClient
+        self, session_id: str, data: PartUrlBody, principal: Principal, state: State
     ) -> PartUrl:
-        parts = await self._sign(session_id, [data.part_number], principal, peers)
+        parts = await self._sign(session_id, [data.part_number], principal, commands_of(state))
         return parts.parts[0]
 
     @post(
@@ -128,9 +137,9 @@ class UploadsController(Controller):
         responses=problems("PartUrls", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_urls(
-        self, session_id: str, data: PartUrlsBody, principal: Principal, peers: CommandClient
+        self, session_id: str, data: PartUrlsBody, principal: Principal, state: State
     ) -> PartUrls:
-        return await self._sign(session_id, data.part_numbers, principal, peers)
+        return await self._sign(session_id, data.part_numbers, principal, commands_of(state))
 
     @staticmethod
     async def _sign(
@@ -141,43 +150,40 @@ class UploadsController(Controller):
         return await peers.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
-    async def resume(
-        self, session_id: str, principal: Principal, peers: CommandClient
-    ) -> ResumeView:
+    async def resume(self, session_id: str, principal: Principal, state: State) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await peers.call(Commands.RESUME, ref, principal, key=ref.upload_session_id)
+        key = ref.upload_session_id
+        return await commands_of(state).call(Commands.RESUME, ref, principal, key=key)
 
     @put(
         "/{session_id:str}/activity",
         status_code=200,
         responses=problems("Activity", *ON_A_LIVE_SESSION),
     )
-    async def activity(
-        self, session_id: str, principal: Principal, peers: CommandClient
-    ) -> ActivityView:
+    async def activity(self, session_id: str, principal: Principal, state: State) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await peers.call(Commands.TOUCH_ACTIVITY, ref, principal, key=ref.upload_session_id)
+        key = ref.upload_session_id
+        return await commands_of(state).call(Commands.TOUCH_ACTIVITY, ref, principal, key=key)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
-    async def cancel(
-        self, session_id: str, principal: Principal, peers: CommandClient
-    ) -> StatusView:
+    async def cancel(self, session_id: str, principal: Principal, state: State) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await peers.call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
+        key = ref.upload_session_id
+        return await commands_of(state).call(Commands.CANCEL, ref, principal, key=key)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
-    async def session(
-        self, session_id: str, principal: Principal, peers: CommandClient
-    ) -> SessionView:
+    async def session(self, session_id: str, principal: Principal, state: State) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        return await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
+        key = ref.upload_session_id
+        return await commands_of(state).call(Commands.GET_SESSION, ref, principal, key=key)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, peers: CommandClient) -> Trail:
+    async def events(self, session_id: str, principal: Principal, state: State) -> Trail:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        await peers.call(Commands.GET_SESSION, ref, principal, key=ref.upload_session_id)
-        return await peers.call(Commands.GET_TRAIL, ref, principal, key=ref.upload_session_id)
+        services, key = commands_of(state), ref.upload_session_id
+        await services.call(Commands.GET_SESSION, ref, principal, key=key)
+        return await services.call(Commands.GET_TRAIL, ref, principal, key=key)
 
 
 class AssetsController(Controller):
@@ -202,10 +208,11 @@ class AssetsController(Controller):
         ),
     )
     async def complete(
-        self, data: CompleteBody, principal: Principal, peers: CommandClient
+        self, data: CompleteBody, principal: Principal, state: State
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
-        result = await peers.call(Commands.COMPLETE, command, principal, key=data.upload_session_id)
+        key = data.upload_session_id
+        result = await commands_of(state).call(Commands.COMPLETE, command, principal, key=key)
         view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
         return Response(view, status_code=201 if result.created else 200)
 
