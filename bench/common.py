@@ -76,3 +76,26 @@ def write(name: str, figures: dict[str, Any]) -> Path:
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+# Tenants of the benchmarks that run initiation's use cases in process (bench/floor.py,
+# bench/hot_paths.py): no relay of theirs runs, so their events stay unpublished.
+IN_PROCESS_TENANTS = ("floor-%", "hot-%")
+
+
+async def drop_unrelayed_bench_events(database_url: str) -> int:
+    """Delete the in-process benchmarks' unpublished events. Left, they would be the next
+    run's load: an older checkout's relay (before issue 13's namespaces) publishes every row
+    it finds, in the window where bench/cpu_per_op.py measures idle CPU."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        status: str = await connection.execute(
+            "DELETE FROM initiation.outbox WHERE published_at IS NULL"
+            " AND envelope->>'tenant_id' LIKE ANY($1::text[])",
+            list(IN_PROCESS_TENANTS),
+        )
+    finally:
+        await connection.close()
+    return int(status.rsplit(" ", 1)[-1])

@@ -46,7 +46,7 @@ from tests.support import stack, tokens
 from tests.support.ports import free_port
 
 from bench import cpu
-from bench.common import percentiles, write
+from bench.common import drop_unrelayed_bench_events, percentiles, write
 from bench.control_plane import initiate_call, run_concurrently, timed
 
 MiB = 1024 * 1024
@@ -361,6 +361,7 @@ def main() -> None:
         "INTAKE_REQUEST_TIMEOUT_S": "60",
     }
     state = Path(stack_env.get("INTAKE_STATE_DIR", stack.ROOT / ".state")).resolve()
+    asyncio.run(drop_unrelayed_bench_events(stack_env["DATABASE_URL"]))
     with running_services(checkout, env) as processes:
         meter = Meter(state, {name: p.process.pid for name, p in processes.items()})
         gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
@@ -374,6 +375,7 @@ def main() -> None:
                 figures["floor"] = floor(checkout, env, args.sequential, meter)
             except subprocess.CalledProcessError as error:  # the other figures still count
                 figures["floor"] = {"error": error.stderr.strip().splitlines()[-1:]}
+            asyncio.run(drop_unrelayed_bench_events(stack_env["DATABASE_URL"]))
     figures["checkout"] = {"path": str(checkout), "commit": _commit(checkout)}
     figures["load_average"] = os.getloadavg()
     print(write(args.name, figures))

@@ -42,7 +42,7 @@ from tests.support import stack
 from tests.support.contracts import new_asset
 
 from bench import cpu
-from bench.common import write
+from bench.common import drop_unrelayed_bench_events, write
 from intake_completion.repo import PostgresSagaDatabase
 from intake_completion.saga import Step
 from intake_completion.settings import CompletionSettings
@@ -350,6 +350,7 @@ async def measure(args: Any) -> dict[str, Any]:
     if {"record_asset", "claim"} & args.only:
         figures |= await saga_statements(meter, args)
     figures |= await initiation_runner(meter, args)
+    await drop_unrelayed_bench_events(os.environ["DATABASE_URL"])
     figures["load_average"] = os.getloadavg()
     return figures
 
