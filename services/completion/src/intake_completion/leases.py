@@ -39,22 +39,15 @@ async def release(
     leases: SagaLeases,
     session_id: UUID,
     owner: UUID,
-    error: BaseException,
+    error: BaseException | None,
     retry_in_s: float = 0.0,
 ) -> None:
-    """Give the step back after a failure, so a retry need not wait for the lease to expire
-    (only `retry_in_s`, a background step's back-off)."""
+    """Give the step back, so a retry need not wait for the lease to expire (only
+    `retry_in_s`, a background step's back-off): after a failure (`error`), or with None
+    after a step that did not fail but has nothing to hand on (the Asset was recorded by
+    another worker). A lease this owner no longer holds stays as it is."""
+    reason = None if error is None else f"{type(error).__name__}: {error}"[:500]
     try:
-        reason = f"{type(error).__name__}: {error}"[:500]
         await leases.release(session_id, owner, reason, retry_in_s)
     except Exception as failure:  # whatever the database raised
         log.warning("lease not released; it expires", extra={"error": str(failure)})
-
-
-async def give_back(leases: SagaLeases, session_id: UUID, owner: UUID) -> None:
-    """Release `owner`'s lease after a step that did not fail but has nothing to hand on (the
-    Asset was recorded by another worker); a lease this owner no longer holds stays as it is."""
-    try:
-        await leases.release(session_id, owner, None)
-    except Exception as failure:  # whatever the database raised
-        log.warning("lease not given back; it expires", extra={"error": str(failure)})

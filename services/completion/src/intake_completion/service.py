@@ -157,7 +157,7 @@ class CompletionService:
             handover = saga.Handover(owner, asset, claimed.tries)
             self._promoter.kick(session_id, correlation_id, handover)
         else:
-            await leases.give_back(self._db.leases, session_id, owner)
+            await leases.release(self._db.leases, session_id, owner, None)
             self._promoter.kick(session_id, correlation_id)
         return views.result(asset, created=created)
 

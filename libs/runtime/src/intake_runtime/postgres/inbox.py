@@ -16,6 +16,8 @@ from intake_runtime.postgres.outbox import Outbox, PendingEvents, columns
 log = logging.getLogger(__name__)
 
 Undo = Callable[[], Awaitable[None]]
+# A claim-last work that wrote nothing (an idempotency replay): the claim needs only `unclaimed`.
+NOTHING_WRITTEN = "SELECT 1 FROM unclaimed"
 
 
 @dataclass
@@ -27,7 +29,7 @@ class LastWrite:
     unclaimed`), and write nothing on a conflict (`ON CONFLICT DO NOTHING`): a conflict means
     the work lost a race or the command was handled before, and nothing of it is kept."""
 
-    statement: str = "SELECT 1 FROM unclaimed"
+    statement: str = NOTHING_WRITTEN
     arguments: tuple[object, ...] = ()
     undo: list[Undo] = field(default_factory=list)
 
@@ -35,7 +37,7 @@ class LastWrite:
         """Raises:
         RuntimeError: the work already wrote (claim-last work writes one statement).
         """
-        if self.arguments:
+        if self.statement != NOTHING_WRITTEN:
             raise RuntimeError("claim-last work writes a single statement")
         self.statement, self.arguments = statement, arguments
 
@@ -90,7 +92,7 @@ class PostgresTransactions:
         self._outbox = outbox
         self._statement_at_a_time = statement_at_a_time
         self._claim_last = claim_last
-        self._claiming: dict[str, str] = {}
+        self._claiming: dict[tuple[str, int], str] = {}
         schema = checked_schema(schema)
         self._schema = schema
         # Blocks on a concurrent duplicate until it commits, then finds its row: no double work.
@@ -187,7 +189,7 @@ class PostgresTransactions:
 
     def _claiming_statement(self, write: str, parameters: int) -> str:
         """The work's write, the claim only if it wrote, and the events only if it claimed."""
-        key = f"{parameters}:{write}"
+        key = (write, parameters)
         if key not in self._claiming:
             assert self._outbox is not None  # noqa: S101 - checked at construction
             m = parameters + 1
