@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench soak soak-short docs
+.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench bench-report soak soak-short docs
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -71,8 +71,11 @@ soak: bootstrap  ## the long soak: 1,000 uploads while every part of the system 
 	@.venv/bin/python -m tests.soak.run --uploads $${SOAK_UPLOADS:-1000} $${SOAK_SEED:+--seed $$SOAK_SEED} \
 		--record bench/results/soak.json
 
-bench: up  ## every benchmark; results in bench/results/ and docs/benchmarks.md
-	@.venv/bin/python bench/run_all.py
+bench: up  ## every benchmark bench/benchmarks.toml lists; results in bench/results/, then docs/benchmarks.md
+	@.venv/bin/python -m bench.run_all
+
+bench-report: bootstrap  ## docs/benchmarks.md from bench/results/ as they are (no server)
+	@.venv/bin/python -m bench.render
 
 docs: bootstrap  ## JSON Schema and AsyncAPI documents of every message
 	@.venv/bin/intake-docs docs

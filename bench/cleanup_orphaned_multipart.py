@@ -83,4 +83,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     figures = asyncio.run(main(args.uploads, args.concurrency))
     print(figures)
-    print(write("cleanup", figures))
+    print(write("cleanup_orphaned_multipart", figures))

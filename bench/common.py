@@ -78,9 +78,9 @@ def write(name: str, figures: dict[str, Any]) -> Path:
     return path
 
 
-# Tenants of the benchmarks that run initiation's use cases in process (bench/floor.py,
-# bench/hot_paths.py): no relay of theirs runs, so their events stay unpublished.
-IN_PROCESS_TENANTS = ("floor-%", "hot-%")
+# Tenants of the benchmark that runs initiation's use cases in process (bench/floor.py): no
+# relay of its own runs, so its events stay unpublished.
+IN_PROCESS_TENANTS = ("floor-%",)
 
 
 async def drop_unrelayed_bench_events(database_url: str) -> int:

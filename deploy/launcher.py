@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +172,13 @@ def _process(
     return ServiceProcess(service, service_env, log_dir, port, replica)
 
 
+def health_ports(env: Mapping[str, str]) -> dict[str, int]:
+    """INTAKE_METRICS_BASE_PORT moves every service's health port, in DEFAULT_PORTS' order, so
+    a second system (another checkout's `make up`) runs beside the first."""
+    base = int(env.get("INTAKE_METRICS_BASE_PORT", DEFAULT_PORTS["initiation"]))
+    return {service: base + offset for offset, service in enumerate(DEFAULT_PORTS)}
+
+
 def _stack_env() -> dict[str, str]:
     return {**os.environ, **native_stack.stack_env()}
 
@@ -188,7 +196,7 @@ def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, Servic
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     gateway_port = int(os.environ.get("INTAKE_GATEWAY_PORT", "8000"))
-    processes = build(_stack_env(), STATE / "services", gateway_port)
+    processes = build(_stack_env(), STATE / "services", gateway_port, health_ports(os.environ))
     if command == "up":
         for process in processes.values():
             if process.running():  # `up` twice leaves the running ones alone

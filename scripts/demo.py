@@ -1,8 +1,8 @@
-"""`make demo`: upload a small and a 64 MiB file, kill the large one midway, resume it, show
-both assets with their audit trails, and print a ready link to the upload page with a
-development token. Needs a running system (`make up`).
+"""`make demo`: upload a small and a 64 MiB file, kill the large one midway, resume it, wait
+until both assets are promoted and their audit trails complete, show them, and print a ready
+link to the upload page with a development token. Needs a running system (`make up`).
 
-    uv run python scripts/demo.py [--url http://127.0.0.1:8000]
+    uv run python scripts/demo.py [--url http://127.0.0.1:8000] [--deadline-s 120]
 """
 
 import argparse
@@ -18,14 +18,32 @@ from pathlib import Path
 from typing import Any
 
 from intake_client import tokens
+from intake_client.api import IntakeApi
+from intake_contracts.events import EventType
 
 MiB = 1024 * 1024
 INTAKE = str(Path(sys.executable).with_name("intake"))
+# The trail of an upload the system has finished with: promotion (asset.promoted) is the last
+# step, after `complete` answered; until then the Asset still names its temp key.
+FINISHED_TRAIL = frozenset(
+    {
+        EventType.UPLOAD_INITIATED,
+        EventType.UPLOAD_UPLOADING,
+        EventType.UPLOAD_COMPLETED,
+        EventType.ASSET_CREATED,
+        EventType.ASSET_PROMOTED,
+    }
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"))
+    gateway = "http://{}:{}".format(  # where `make up` put it
+        os.environ.get("INTAKE_GATEWAY_HOST", "127.0.0.1"),
+        os.environ.get("INTAKE_GATEWAY_PORT", "8000"),
+    )
+    parser.add_argument("--url", default=os.environ.get("INTAKE_URL", gateway))
+    parser.add_argument("--deadline-s", type=float, default=120.0, help="wait for promotion")
     args = parser.parse_args()
     tenant, brand = f"demo-{uuid.uuid4().hex[:8]}", "brand-demo"
     env = {**os.environ, "INTAKE_URL": args.url}
@@ -40,11 +58,12 @@ def main() -> None:
         interrupt(large, state, env)
         step("rerunning the same command: it resumes from what S3 already holds")
         results.append(upload(large, state, env))
-    for result in results:
-        show(result, env)
+    api = IntakeApi(args.url, env["INTAKE_TOKEN"])
+    deadline = time.monotonic() + args.deadline_s
+    finished = [show(api, result, deadline) for result in results]
     step("the upload page, signed in as the same demo user (the token stays out of the URL)")
     print(f"    {args.url}/#token={env['INTAKE_TOKEN']}", flush=True)
-    if any(result.get("status") != "completed" for result in results):
+    if not all(finished):
         sys.exit(1)
 
 
@@ -105,29 +124,42 @@ def parts_done(state: Path) -> int:
     return sum(len(entry.get("parts_done", {})) for entry in uploads.values())
 
 
-def show(result: dict[str, Any], env: dict[str, str]) -> None:
-    step(f"asset of {Path(result['path']).name}")
-    print(json.dumps(result.get("asset"), indent=2))
-    session_id = result.get("upload_session_id")
-    if session_id is None:
-        return
-    step(f"audit trail of session {session_id} (intake events)")
-    deadline = time.monotonic() + 15  # the trail is filled from events: eventually consistent
-    while True:
-        answer = subprocess.run(  # our own console script
-            [INTAKE, "events", session_id], env=env, capture_output=True, text=True, check=False
-        )
-        if answer.returncode != 0:
-            print(f"    {answer.stderr.strip()}")  # e.g. the audit service is not running yet
-            return
-        events = json.loads(answer.stdout).get("events", [])
-        if events or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    for event in events:
+def show(api: IntakeApi, result: dict[str, Any], deadline: float) -> bool:
+    """Waits until the upload's Asset is promoted and its trail complete, then prints both."""
+    name, session_id = Path(result["path"]).name, result.get("upload_session_id")
+    if result.get("status") != "completed" or session_id is None:
+        step(f"{name}: not completed ({result.get('status')})")
+        return False
+    step(f"{name}: waiting until its asset is promoted and its audit trail complete")
+    asset, trail = settled(api, session_id, deadline)
+    if asset.get("promoted_at") is None or missing(trail):
+        left = ", ".join(sorted(missing(trail))) or "the asset's promoted_at"
+        print(f"    not finished before the deadline; still missing: {left}")
+        return False
+    print(f"    permanent key: s3://{asset['bucket']}/{asset['object_key']}")
+    print(json.dumps(asset, indent=2))
+    step(f"audit trail of session {session_id} (intake events {session_id})")
+    for event in trail:
         print(f"    {event.get('occurred_at')}  {event.get('type')}")
-    if not events:
-        print("    (no events recorded yet: is the audit service consuming?)")
+    return True
+
+
+def settled(
+    api: IntakeApi, session_id: str, deadline: float
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Asset and the trail once both are final, or as they are at the deadline. Promotion
+    runs after `complete` answered and the trail is filled from events: both are eventual."""
+    while True:
+        trail: list[dict[str, Any]] = api.events(session_id).now().get("events", [])
+        # A second complete answers the recorded Asset as it is now (200, exactly-once).
+        asset: dict[str, Any] = api.complete(session_id, None).now()["asset"]
+        if (asset.get("promoted_at") and not missing(trail)) or time.monotonic() > deadline:
+            return asset, trail
+        time.sleep(0.5)
+
+
+def missing(trail: list[dict[str, Any]]) -> frozenset[str]:
+    return FINISHED_TRAIL - {event.get("type") for event in trail}
 
 
 if __name__ == "__main__":

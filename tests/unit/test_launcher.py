@@ -49,3 +49,18 @@ def test_a_port_can_be_given_for_one_replica(tmp_path: Path) -> None:
     assert processes["audit"].health_port == 9101
     assert processes["audit-2"].health_port == 9202
     assert processes["audit-2"].log_path == tmp_path / "audit-2.log"
+
+
+def test_the_health_ports_move_together_with_their_base(tmp_path: Path) -> None:
+    assert launcher.health_ports({}) == launcher.DEFAULT_PORTS
+    ports = launcher.health_ports({"INTAKE_METRICS_BASE_PORT": "48101"})
+
+    processes = launcher.build({}, tmp_path, gateway_port=48000, ports=ports)
+
+    assert {name: p.health_port for name, p in processes.items()} == {
+        "initiation": 48101,
+        "completion": 48102,
+        "cleanup": 48103,
+        "audit": 48104,
+        "gateway": 48000,
+    }

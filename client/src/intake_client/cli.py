@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs one command and exits with its status. As the `intake` program (no `argv`), the
     exit skips the interpreter's teardown once output is flushed and exit handlers have run:
     after an upload that teardown alone took 0.2-0.5 s of the command's wall time, measured
-    (bench/upload_timeline.py), and there is nothing left for it to do."""
+    (docs/decisions/0005), and there is nothing left for it to do."""
     code = _run(argv)
     if argv is not None:
         sys.exit(code)

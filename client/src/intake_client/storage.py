@@ -3,7 +3,7 @@ request per connection at a time, the file range handed to the kernel (sendfile)
 
 The default way an upload's bytes travel (transfer.put_range). Against httpx's async client it
 spares the process about 0.4 s of CPU per 256 MiB (no Python-level copy of each block, no
-thread hop per block to read it; measured in docs/benchmarks.md), which on a small machine is
+thread hop per block to read it; docs/decisions/0005), which on a small machine is
 CPU the S3 server gets instead, and ~0.1-0.2 s of start-up (httpx, httpcore, anyio and an SSL
 context are never loaded for a plain-HTTP S3). Blocking: callers run `put` on a thread.
 """

@@ -80,7 +80,7 @@ class ServiceSettings(IntakeSettings):
     publish_timeout_s: float = Field(default=3.0, alias="INTAKE_PUBLISH_TIMEOUT_S", gt=0)
     # 0: a produce goes out at once. aiokafka's linger is a timer per batch, and on the
     # request/reply path each of a command's two produces waited it out (1 ms cost a bare
-    # produce -> consume -> produce -> consume round trip +5-6 ms p50, bench/kafka_round_trip.py);
+    # produce -> consume -> produce -> consume round trip +5-6 ms p50, docs/decisions/0007);
     # under load records still batch while the previous request to the broker is in flight.
     kafka_linger_ms: int = Field(default=0, alias="INTAKE_KAFKA_LINGER_MS", ge=0, le=5)
     kafka_fetch_wait_ms: int = Field(default=500, alias="INTAKE_KAFKA_FETCH_WAIT_MS", ge=0)

@@ -26,7 +26,7 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
     # Promotion copies an object up to this size with one CopyObject; above it, parts of
     # `copy_part_size` are copied `copy_concurrency` at a time (one copy stops at 5 GiB in any
     # case). Measured on SeaweedFS, 1 GiB promoted in 15.9 s in four parallel parts against
-    # 18.8 s in one copy (docs/benchmarks.md).
+    # 18.8 s in one copy (issue 16's complete_latency runs, in git history).
     # Tests set it low (e.g. 6 MiB) to exercise the multipart copy with small files.
     multipart_copy_threshold: int = Field(
         default=256 * MiB, alias="INTAKE_MULTIPART_COPY_THRESHOLD", ge=5 * MiB, le=5 * GiB

@@ -35,7 +35,7 @@ class TokenVerifier:
         self._settings = settings
         self._clock = clock
         # A token is verified once until its expiry (HS256 decode and claim checks were about
-        # a third of the gateway's own CPU per request, measured in bench/gateway_request.py).
+        # a third of the gateway's own CPU per request: docs/decisions/0012).
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._jwks = (
             JwksCache(

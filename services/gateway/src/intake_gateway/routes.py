@@ -69,7 +69,7 @@ _PART_NUMBERS = (ErrorCode.PART_NUMBER_OUT_OF_RANGE,)
 def commands_of(state: State) -> CommandClient:
     """The services' client, put on the app's state at start-up (app.py). Read from the state
     rather than injected as a dependency: a second dependency beside `principal` made Litestar
-    resolve the two in an anyio task group, two tasks per request (bench/gateway_request.py)."""
+    resolve the two in an anyio task group, two tasks per request (measured in issue 15)."""
     client: CommandClient = state.peers
     return client
 
