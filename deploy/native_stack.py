@@ -774,21 +774,18 @@ def s3_ready(config: Config) -> None:  # pragma: no cover - runs in the tools ve
             read_timeout=10,
         ),
     )
-    policy = s3_iam.seaweed_bucket_policy(s3_iam.render("bucket-policy", config.aws_bucket))
     stop_at = time.monotonic() + config.ready_timeout_s
     while True:
         # Retried as a whole: a SeaweedFS that answers ListBuckets may still refuse a write for
         # a moment after its start.
         try:
-            names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-            if config.aws_bucket not in names:
-                client.create_bucket(Bucket=config.aws_bucket)
-            client.put_bucket_policy(Bucket=config.aws_bucket, Policy=json.dumps(policy))
-            return
+            s3_iam.set_up_bucket(client, config.aws_bucket)
         except Exception as error:
             if time.monotonic() > stop_at:
                 sys.exit(f"s3: the bucket and its policy could not be set: {error}")
             time.sleep(0.3)
+        else:
+            return
 
 
 def stop_seaweedfs(config: Config) -> None:

@@ -3,6 +3,7 @@ SeaweedFS configuration the local stack derives from them.
 
     python3 deploy/s3_iam.py render initiation|completion|cleanup|bucket-policy
                              --bucket NAME [--account ID]
+    python3 deploy/s3_iam.py compose-config > deploy/compose/s3.json
 
 The documents are the single source: AWS gets them rendered (deploy/iam/README.md), and the
 local S3 gets the same statements plus what SeaweedFS needs to refuse what AWS refuses (see
@@ -170,6 +171,53 @@ def seaweed_config(
     return {"identities": [admin_identity, *services], "policies": policies}
 
 
+# LOCAL DEVELOPMENT DEFAULTS for docker-compose (deploy/compose/s3.json), not secrets: the
+# native stack makes random keys instead (service_keys).
+COMPOSE_ADMIN = {"access_key": "intake-dev-access-key", "secret_key": "intake-dev-secret-key"}
+COMPOSE_KEYS = {
+    service: {
+        "access_key": f"intake-dev-{service}-key",
+        "secret_key": f"intake-dev-{service}-secret",
+    }
+    for service in SERVICES
+}
+COMPOSE_BUCKET = "intake-uploads"
+
+
+def set_up_bucket(client: Any, bucket: str) -> None:
+    """Create the shared bucket when missing and give it the local bucket policy (a boto3
+    client with the admin identity)."""
+    names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in names:
+        client.create_bucket(Bucket=bucket)
+    policy = seaweed_bucket_policy(render("bucket-policy", bucket))
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+def _set_up_compose_bucket() -> int:  # pragma: no cover - runs in the compose set-up container
+    """The compose stack's one-shot set-up: its S3 from the environment, retried until ready."""
+    import time  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415 - only where boto3 is installed
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        region_name=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+    stop_at = time.monotonic() + 120
+    while True:
+        try:
+            set_up_bucket(client, os.environ.get("AWS_BUCKET", COMPOSE_BUCKET))
+        except Exception as error:
+            if time.monotonic() > stop_at:
+                print(f"s3 set-up failed: {error}", file=sys.stderr)
+                return 1
+            time.sleep(1)
+        else:
+            return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Render a policy document of deploy/iam/.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,7 +225,15 @@ def main(argv: list[str]) -> int:
     rendering.add_argument("name", choices=[*SERVICES, "bucket-policy"])
     rendering.add_argument("--bucket", default=os.environ.get("AWS_BUCKET", "intake-uploads"))
     rendering.add_argument("--account", default=LOCAL_ACCOUNT, help="the roles' AWS account")
+    sub.add_parser("compose-config", help="deploy/compose/s3.json (local development keys)")
+    sub.add_parser("set-up-bucket", help="create the bucket, set its policy (compose)")
     args = parser.parse_args(argv)
+    if args.command == "compose-config":
+        config = seaweed_config(COMPOSE_ADMIN, COMPOSE_KEYS, COMPOSE_BUCKET)
+        print(json.dumps(config, indent=2))
+        return 0
+    if args.command == "set-up-bucket":
+        return _set_up_compose_bucket()
     print(json.dumps(render(args.name, args.bucket, args.account), indent=2))
     return 0
 
