@@ -166,7 +166,7 @@ def _process(
         port = gateway_port
     else:
         port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
-    service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
+    service_env = {**_own_s3_keys(env, service), "INTAKE_METRICS_PORT": str(port)}
     if service == "gateway":
         service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
     return ServiceProcess(service, service_env, log_dir, port, replica)
@@ -177,6 +177,19 @@ def health_ports(env: Mapping[str, str]) -> dict[str, int]:
     a second system (another checkout's `make up`) runs beside the first."""
     base = int(env.get("INTAKE_METRICS_BASE_PORT", DEFAULT_PORTS["initiation"]))
     return {service: base + offset for offset, service in enumerate(DEFAULT_PORTS)}
+
+
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def _own_s3_keys(env: dict[str, str], service: str) -> dict[str, str]:
+    """`env` with the native stack's admin S3 key swapped for the service's own (none for the
+    gateway and audit). Keys a caller chose itself are left as given."""
+    stack = native_stack.Config.from_env(os.environ)
+    if env.get("AWS_ACCESS_KEY_ID") != stack.aws_access_key_id:
+        return env
+    rest = {name: value for name, value in env.items() if name not in S3_KEYS}
+    return {**rest, **native_stack.service_s3_env(stack, service)}
 
 
 def _stack_env() -> dict[str, str]:

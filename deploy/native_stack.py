@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import processes
+import s3_iam
 
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parent
@@ -143,6 +144,11 @@ class Config:
         return self.state / "seaweedfs"
 
     @property
+    def s3_keys(self) -> Path:
+        """Each service's S3 key, made when the stack is created (deploy/s3_iam.py)."""
+        return self.s3_dir / "service-keys.json"
+
+    @property
     def s3_log(self) -> Path:
         return self.s3_dir / "weed.log"
 
@@ -170,6 +176,8 @@ def environment(config: Config) -> dict[str, str]:
         ),
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.s3_port}",
         "AWS_REGION": config.aws_region,
+        # The stack's admin S3 key: its own set-up and the tests' inspection. No service runs
+        # with it: each gets its own (service_s3_env), the gateway and audit none.
         "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
         "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
         "AWS_BUCKET": config.aws_bucket,
@@ -673,33 +681,48 @@ def s3_pid(config: Config) -> int | None:
     return processes.owned_pid(config.s3_dir / "weed.pid", config.marker())
 
 
-def write_s3_identities(config: Config) -> None:
-    """The identity SigV4 signatures are checked against; with no anonymous identity,
-    unsigned or badly signed requests get 403."""
-    identity = {
-        "name": "intake",
-        "credentials": [
-            {"accessKey": config.aws_access_key_id, "secretKey": config.aws_secret_access_key}
-        ],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }
+def write_s3_identities(config: Config) -> bool:
+    """The identities SigV4 signatures are checked against, derived from deploy/iam/ (see
+    deploy/s3_iam.py); with no anonymous identity, unsigned or badly signed requests get 403.
+    Whether the file changed (SeaweedFS reads it only at start)."""
+    admin = {"access_key": config.aws_access_key_id, "secret_key": config.aws_secret_access_key}
+    keys = s3_iam.service_keys(config.s3_keys)
+    text = json.dumps(s3_iam.seaweed_config(admin, keys, config.aws_bucket), indent=2) + "\n"
     path = config.s3_dir / "s3.json"
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)
-    path.write_text(json.dumps({"identities": [identity]}, indent=2) + "\n")
+    path.write_text(text)
+    return True
+
+
+def service_s3_env(config: Config, service: str) -> dict[str, str]:
+    """The S3 keys `service` runs with on this stack: its own identity's, none for a service
+    without S3 access (gateway, audit). The stack's admin key never reaches a service."""
+    if service not in s3_iam.SERVICES:
+        return {}
+    if not config.s3_keys.exists():
+        raise StackError("s3", "no service keys yet: run deploy/stack.sh up", config.s3_keys)
+    keys = s3_iam.service_keys(config.s3_keys)[service]
+    return {"AWS_ACCESS_KEY_ID": keys["access_key"], "AWS_SECRET_ACCESS_KEY": keys["secret_key"]}
 
 
 def start_seaweedfs(config: Config) -> None:
     """`weed mini` = master+volume+filer+S3 in one process: ~2 s start, 4-12 s clean stop.
     WebDAV, Iceberg and Lance are off; the admin server cannot be, so it has its own port."""
+    changed = write_s3_identities(config)
     if s3_pid(config) is not None:
-        return
+        if not changed:
+            return
+        say("the S3 identities changed (deploy/iam/): restarting SeaweedFS to read them")
+        stop_seaweedfs(config)
     if port_open(config.s3_port):
         reason = f"port {config.s3_port} is already used by another process"
         raise StackError("s3", reason, config.s3_log)
     s3 = config.s3_dir
     (s3 / "data").mkdir(parents=True, exist_ok=True)
-    write_s3_identities(config)
     say(f"starting SeaweedFS S3 on 127.0.0.1:{config.s3_port}")
     ports = config.seaweed_ports
     argv = [str(config.tools_venv / "bin" / "weed"), "-logtostderr", "mini"]
@@ -753,15 +776,16 @@ def s3_ready(config: Config) -> None:  # pragma: no cover - runs in the tools ve
     )
     stop_at = time.monotonic() + config.ready_timeout_s
     while True:
+        # Retried as a whole: a SeaweedFS that answers ListBuckets may still refuse a write for
+        # a moment after its start.
         try:
-            names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-            break
+            s3_iam.set_up_bucket(client, config.aws_bucket)
         except Exception as error:
             if time.monotonic() > stop_at:
-                sys.exit(f"s3: ListBuckets kept failing: {error}")
+                sys.exit(f"s3: the bucket and its policy could not be set: {error}")
             time.sleep(0.3)
-    if config.aws_bucket not in names:
-        client.create_bucket(Bucket=config.aws_bucket)
+        else:
+            return
 
 
 def stop_seaweedfs(config: Config) -> None:

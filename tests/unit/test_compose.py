@@ -5,11 +5,13 @@ versions as deploy/, and every setting that names infrastructure is set for ever
 """
 
 import importlib
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import s3_iam
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -93,3 +95,21 @@ def test_compose_runs_production_mode_unless_told_otherwise(compose: dict[str, A
     assert compose["services"]["gateway"]["environment"]["INTAKE_JWT_SECRET"] == (
         "${INTAKE_JWT_SECRET:-}"
     )
+
+
+def test_each_service_has_its_own_s3_identity_derived_from_deploy_iam(
+    compose: dict[str, Any],
+) -> None:
+    """deploy/compose/s3.json is what deploy/s3_iam.py derives from deploy/iam/ (regenerate it
+    with `python3 deploy/s3_iam.py compose-config > deploy/compose/s3.json`), and each service
+    runs with its own key; the gateway and audit with none."""
+    derived = s3_iam.seaweed_config(s3_iam.COMPOSE_ADMIN, s3_iam.COMPOSE_KEYS, "intake-uploads")
+    assert json.loads((ROOT / "deploy" / "compose" / "s3.json").read_text()) == derived
+    for service in s3_iam.SERVICES:
+        environment = compose["services"][service]["environment"]
+        assert environment["AWS_ACCESS_KEY_ID"] == s3_iam.COMPOSE_KEYS[service]["access_key"]
+    for service in s3_iam.NO_S3:
+        assert "AWS_ACCESS_KEY_ID" not in compose["services"][service]["environment"]
+    admin_key = s3_iam.COMPOSE_ADMIN["access_key"]
+    holders = [n for n, s in compose["services"].items() if admin_key in str(s)]
+    assert holders == ["s3-setup"], "only the bucket set-up runs as the S3 admin"

@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import s3_iam
 import yaml
 from pydantic_settings import BaseSettings
 from referencing import Registry, Resource
@@ -419,14 +420,28 @@ def test_storage_services_use_the_role_of_their_service_account(rendered: Render
         assert env["INTAKE_CORS_ORIGINS"] == origins, "the bucket's CORS rule as the gateway's"
         assert not {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env)
         assert {"AWS_BUCKET", "AWS_REGION", "AWS_EXPECTED_BUCKET_OWNER"} <= set(env)
+
+
+def test_each_service_runs_as_its_own_service_account_with_its_own_s3_role(
+    rendered: Rendered,
+) -> None:
+    """The role is the one deploy/iam/<service>.json is attached to and the bucket policy
+    names; the gateway and audit have no S3 role at all."""
+    bucket_policy = json.dumps(s3_iam.render("bucket-policy", "intake-uploads"))
+    for service in STORAGE:
+        pod = rendered.deployment(service)["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == f"intake-{service}"
         account = rendered.get("ServiceAccount", pod["serviceAccountName"])
-        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith(
-            "arn:aws:iam::"
-        )
+        role = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/intake-{service}", role), role
+        assert f":role/intake-{service}" in bucket_policy
     for service in ("gateway", "audit"):
         pod = rendered.deployment(service)["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == f"intake-{service}"
         account = rendered.get("ServiceAccount", pod["serviceAccountName"])
-        assert not account["metadata"].get("annotations"), f"{service} needs no cloud role"
+        assert not account["metadata"].get("annotations"), f"{service} needs no S3 role"
+        env = rendered.env(only_container(pod))
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ROLE_ARN"} & set(env)
 
 
 def test_the_gateway_checks_tokens_like_production_requires(rendered: Rendered) -> None:

@@ -3,7 +3,9 @@
 from pathlib import Path
 
 import launcher
+import native_stack
 import pytest
+import s3_iam
 
 
 def test_replicas_are_counted_per_consumer_service() -> None:
@@ -64,3 +66,34 @@ def test_the_health_ports_move_together_with_their_base(tmp_path: Path) -> None:
         "audit": 48104,
         "gateway": 48000,
     }
+
+
+def test_each_service_runs_with_its_own_s3_key_and_never_the_stacks_admin_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTAKE_STATE_DIR", str(tmp_path))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    config = native_stack.Config.from_env({"INTAKE_STATE_DIR": str(tmp_path)})
+    keys = s3_iam.service_keys(config.s3_keys)
+    admin = {
+        "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
+        "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
+    }
+
+    processes = launcher.build(admin, tmp_path, 8000)
+
+    for service in s3_iam.SERVICES:
+        env = processes[service].env
+        assert env["AWS_ACCESS_KEY_ID"] == keys[service]["access_key"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == keys[service]["secret_key"]
+    for service in s3_iam.NO_S3:
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(processes[service].env)
+
+
+def test_s3_keys_a_caller_chose_are_left_as_given(tmp_path: Path) -> None:
+    chosen = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "chosen"}
+
+    processes = launcher.build(chosen, tmp_path, 8000)
+
+    assert {p.env["AWS_ACCESS_KEY_ID"] for p in processes.values()} == {"AKIAEXAMPLE"}

@@ -213,16 +213,22 @@ class ObjectStore:
     @_s3()
     async def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket on first use (per-tenant strategy) and give it the browser CORS
-        rule; remembered once seen."""
+        rule; remembered once seen.
+
+        Reading the CORS rules tells whether the bucket exists: a HEAD of the bucket would need
+        s3:ListBucket, which initiation's policy (deploy/iam/) does not grant.
+        """
         if bucket in self._known_buckets:
             return
         try:
-            await self._client.head_bucket(Bucket=bucket, **self._owner)
+            existing = await self._cors_rules(bucket)
         except ClientError as error:
             if _code(error) not in _BUCKET_MISSING:
                 raise
             await self._create_bucket(bucket)
-        await self._ensure_cors(bucket)
+            existing = []
+        if existing is not None:
+            await self._set_cors(bucket, existing)
         self._known_buckets.add(bucket)
 
     async def _create_bucket(self, bucket: str) -> None:
@@ -243,20 +249,28 @@ class ObjectStore:
             if _code(error) != "BucketAlreadyOwnedByYou":
                 raise
 
-    async def _ensure_cors(self, bucket: str) -> None:
-        """Set Intake's CORS rule on the bucket, keeping other rules; no write when it is there.
+    async def _cors_rules(self, bucket: str) -> list[dict[str, Any]] | None:
+        """The bucket's CORS rules; None when these credentials may not read them.
 
-        Credentials without PutBucketCors (a bucket provisioned outside Intake) only log: the
-        operator then sets the documented rule, and scripts upload without CORS anyway.
+        Credentials without the CORS permissions (a bucket provisioned outside Intake) only
+        log: the operator then sets the documented rule, and scripts upload without CORS anyway.
+
+        Raises:
+            ClientError: NoSuchBucket, or any other refusal.
         """
         try:
             answer = await self._client.get_bucket_cors(Bucket=bucket, **self._owner)
-            existing: list[dict[str, Any]] = list(answer.get("CORSRules", []))
         except ClientError as error:
-            if _code(error) not in {"NoSuchCORSConfiguration", "404", "NotFound"}:
+            if _code(error) == "NoSuchCORSConfiguration":
+                return []
+            if _code(error) in {"AccessDenied", "403"}:
                 log.warning("cannot read the CORS rules of bucket %s: %s", bucket, error)
-                return
-            existing = []
+                return None
+            raise
+        return list(answer.get("CORSRules", []))
+
+    async def _set_cors(self, bucket: str, existing: list[dict[str, Any]]) -> None:
+        """Set Intake's CORS rule on the bucket, keeping other rules; no write when it is there."""
         rules = cors.merged_rules(existing, self._settings.cors_origin_list)
         if rules is None:
             return
