@@ -284,17 +284,24 @@ class FakeSessionStorage:
         return upload_id
 
     async def presign_part(
-        self, session: Session, part_number: int, content_length: int, expires_s: int
+        self,
+        session: Session,
+        part_number: int,
+        content_length: int,
+        expires_s: int,
+        checksum: str | None = None,
     ) -> str:
         if session.multipart_upload_id not in self.uploads:
             raise ValueError("only a multipart session has parts to sign")
+        signed = f"&checksum={checksum}" if checksum else ""
         return (
             f"https://s3.test/{session.bucket}/{session.temp_key}?partNumber={part_number}"
-            f"&length={content_length}&expires={expires_s}"
+            f"&length={content_length}&expires={expires_s}{signed}"
         )
 
     async def presign_put(self, session: Session, expires_s: int) -> str:
-        return f"https://s3.test/{session.bucket}/{session.temp_key}?expires={expires_s}"
+        signed = f"&checksum={session.checksum}" if session.checksum_algorithm else ""
+        return f"https://s3.test/{session.bucket}/{session.temp_key}?expires={expires_s}{signed}"
 
     async def uploaded_parts(self, session: Session) -> list[UploadedPart]:
         if session.multipart_upload_id is None:
