@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from intake_completion import saga
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject
 from intake_completion.handlers import build_dispatcher
 from intake_completion.promotion import Promoter, sweeping
 from intake_completion.saga import Step
@@ -454,9 +454,10 @@ class Meanwhile(FakeCompletionStorage):
         if other is not None:
             await other()
 
-    async def finalize(self, session: SessionRecord, parts: Any) -> None:
-        await super().finalize(session, parts)
+    async def finalize(self, session: SessionRecord, parts: Any) -> CheckedObject:
+        checked = await super().finalize(session, parts)
         await self._meanwhile("finalize")
+        return checked
 
     async def copy_to_permanent(self, asset: Asset, target: str) -> None:
         await super().copy_to_permanent(asset, target)
