@@ -138,8 +138,10 @@ async def test_a_rejected_part_url_is_signed_again_transparently(
     api = IntakeApi(system.gateway_url, caller.token)
     signings: list[list[int]] = []
 
-    async def first_batch_tampered(session_id: str, numbers: list[int]) -> list[PartUrl]:
-        urls = await api.sign_parts(session_id, numbers)
+    async def first_batch_tampered(
+        session_id: str, numbers: list[int], checksums: list[str] | None
+    ) -> list[PartUrl]:
+        urls = await api.sign_parts(session_id, numbers, checksums)
         signings.append(numbers)
         return [tampered(url) for url in urls] if len(signings) == 1 else urls
 

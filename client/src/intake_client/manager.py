@@ -9,6 +9,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from intake_client.api import IntakeApi
+from intake_client.checksums import PartChecksums
+from intake_client.digests import ALGORITHM
 from intake_client.errors import FileChangedError, IntakeApiError
 from intake_client.models import DirectUpload
 from intake_client.multipart import (
@@ -143,10 +145,13 @@ class UploadManager:
         tracker.confirmed = job.size - sum(part.size for part in todo)
         todo_numbers = {part.number for part in todo}
         etags = {p.part_number: p.etag for p in job.uploaded if p.part_number not in todo_numbers}
+        checksums = None
+        if job.fields.get("checksum_algorithm") == ALGORITHM:
+            checksums = PartChecksums(job.path, todo, job.part_checksums)
         sender = MultipartSender(
             transfer, self._signer, session_id, job.path, tracker=tracker,
             on_part_done=lambda number, etag: self.sessions.record_part(job, number, etag),
-            signed=job.signed,
+            signed=job.signed, checksums=checksums,
         )  # fmt: skip
         tracker.phase("uploading")
         stats = await sender.send(todo, parallel)
@@ -185,6 +190,7 @@ class UploadManager:
             total,
         )
         result.resigned, result.retries = stats.resigned, stats.retries
+        result.resent_for_digest = stats.resent_for_digest
 
 
 def _default_carrier() -> "Storage | httpx.AsyncClient":

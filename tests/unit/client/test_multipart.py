@@ -43,7 +43,9 @@ class Signer:
         self.calls: list[list[int]] = []
         self._stale_first = stale_first
 
-    async def __call__(self, session_id: str, numbers: list[int]) -> list[PartUrl]:
+    async def __call__(
+        self, session_id: str, numbers: list[int], checksums: list[str] | None = None
+    ) -> list[PartUrl]:
         self.calls.append(numbers)
         generation = len(self.calls)
         ttl = timedelta(minutes=-1 if self._stale_first and generation == 1 else 15)

@@ -29,7 +29,9 @@ class FakeApi:
         self.calls: list[tuple[str, list[int]]] = []
         self._refuse = refuse
 
-    def sign_parts(self, session_id: str, numbers: list[int]) -> Now:
+    def sign_parts(
+        self, session_id: str, numbers: list[int], checksums: list[str] | None = None
+    ) -> Now:
         self.calls.append((session_id, numbers))
         if self._refuse:
             return Now(IntakeApiError("upload_cancelled", 409, "cancelled"))
