@@ -79,6 +79,7 @@ class MultipartSender:
         self._generation: dict[int, int] = dict.fromkeys(self._urls, 0)
         self._signings = 0
         self._pending: list[int] = []
+        self._parallel = 1
         self._sign_lock = asyncio.Lock()
         self.stats = TransferStats()
 
@@ -87,6 +88,7 @@ class MultipartSender:
         for part in parts:
             queue.put_nowait(part)
         self._pending = [part.number for part in parts]
+        self._parallel = parallel
         try:
             async with asyncio.TaskGroup() as workers:
                 for _ in range(min(parallel, len(parts))):
@@ -170,17 +172,20 @@ class MultipartSender:
 
     async def _sign_from(self, number: int) -> None:
         # This part and the next pending ones without a usable URL, ≤100 per call; with
-        # checksums, only those already hashed (this one is waited for).
+        # checksums, only those already hashed, after waiting for as many as the workers
+        # send at once (they need them next anyway).
         checksums = self._checksums
-        first = await checksums.of(number) if checksums is not None else None
-        wanted = [number, *[
+        unsigned = [
             n for n in self._pending
             if n != number and (n not in self._urls or _expiring(self._urls[n]))
-            and (checksums is None or checksums.ready(n) is not None)
-        ][: MAX_PARTS_PER_SIGNING - 1]]  # fmt: skip
+        ]  # fmt: skip
+        wanted = [number, *unsigned[: MAX_PARTS_PER_SIGNING - 1]]
         signed: list[str] | None = None
-        if checksums is not None and first is not None:
-            signed = [first, *[checksums.ready(n) or "" for n in wanted[1:]]]
+        if checksums is not None:
+            for soon in wanted[: self._parallel]:
+                await checksums.of(soon)
+            wanted = [n for n in wanted if checksums.ready(n) is not None]
+            signed = [checksums.ready(n) or "" for n in wanted]
         self._signings += 1
         for url in await self._signer(self._session_id, wanted, signed):
             self._urls[url.part_number] = url
