@@ -43,9 +43,10 @@ class UploadManager:
     Args:
         api: the gateway.
         state: where sessions are remembered between runs (default ~/.intake/uploads.json).
-        s3_http: an httpx client for the presigned PUTs (tests throttle or proxy it); without
-            it they go over the standard library's connections (storage.py), or over httpx's
-            when a proxy is configured in the environment (http.client ignores those).
+        s3_http: the carrier of the presigned PUTs, a Storage or an httpx client (tests
+            throttle, proxy or damage them); without it they go over the standard library's
+            connections (storage.py), or over httpx's when a proxy is configured in the
+            environment (http.client ignores those).
         signer: signs part URLs; defaults to the API's batch signing.
     """
 
@@ -54,7 +55,7 @@ class UploadManager:
         api: IntakeApi,
         *,
         state: StateFile | None = None,
-        s3_http: "httpx.AsyncClient | None" = None,
+        s3_http: "Storage | httpx.AsyncClient | None" = None,
         signer: PartSigner | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
