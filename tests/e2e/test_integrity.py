@@ -11,8 +11,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
+from botocore.config import Config
 
 from intake_client import IntakeApi, StateFile, UploadManager, UploadOptions
 from intake_client.storage import Answer, Pace, Storage
@@ -270,3 +272,79 @@ def test_the_cli_uploads_a_multipart_file_with_checksums_on(
     assert result["status"] == "completed"
     assert result["asset"]["checksum_algorithm"] == "SHA256"
     assert sha256_of_object(s3, result["asset"]) == sha256_of_file(file)
+
+
+def crc64nvme_by_the_store(
+    stack_env: dict[str, str], bucket: str, parts: list[bytes]
+) -> tuple[list[str], str]:
+    """Each part's CRC64NVME and the whole object's, as S3 computes them: a scratch upload
+    opened with that algorithm reports both (Python has no CRC64NVME of its own)."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
+        region_name=stack_env.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+        ),
+    )
+    key = f"scratch/crc64nvme/{uuid.uuid4()}"
+    upload = client.create_multipart_upload(
+        Bucket=bucket, Key=key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"
+    )["UploadId"]
+    answers = [
+        client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=data)
+        for n, data in enumerate(parts, start=1)
+    ]
+    done = client.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": a["ETag"]} for n, a in enumerate(answers, 1)]
+        },
+    )
+    client.delete_object(Bucket=bucket, Key=key)
+    return [str(a["ChecksumCRC64NVME"]) for a in answers], str(done["ChecksumCRC64NVME"])
+
+
+async def test_a_crc64nvme_upload_is_checked_part_by_part_and_as_a_whole(
+    api: httpx.AsyncClient, caller: Caller, s3: Any, stack_env: dict[str, str], bucket: str
+) -> None:
+    parts = [os.urandom(8 * MiB), os.urandom(MiB)]
+    checksums, whole = await asyncio.to_thread(crc64nvme_by_the_store, stack_env, bucket, parts)
+
+    async def upload(declared_whole: str) -> str:
+        session = await initiate(
+            api, caller, sum(map(len, parts)), checksum_algorithm="CRC64NVME",
+            checksum=declared_whole,
+        )  # fmt: skip
+        assert session["checksum_algorithm"] == "CRC64NVME"
+        session_id = str(session["upload_session_id"])
+        signed = await api.post(
+            f"/app/uploads/{session_id}/multipart-part-urls",
+            json={"part_numbers": [1, 2], "checksums": checksums},
+            headers=caller.headers,
+        )
+        assert signed.status_code == 200, signed.text
+        first, second = signed.json()["parts"]
+        assert first["headers"] == {"x-amz-checksum-crc64nvme": checksums[0]}
+        refused = await put(first["url"], damaged(parts[0]), first["headers"])
+        assert refused.status_code == 400
+        assert "BadDigest" in refused.text
+        for url, data in ((first, parts[0]), (second, parts[1])):
+            assert (await put(url["url"], data, url["headers"])).status_code == 200
+        return session_id
+
+    checked = await complete(api, caller, await upload(whole))
+    assert checked.status_code == 201, checked.text
+    asset = checked.json()["asset"]
+    assert (asset["checksum_algorithm"], asset["checksum"]) == ("CRC64NVME", whole)
+
+    other_whole = checksums[1]  # a CRC64NVME, but not the whole file's
+    mismatch = await complete(api, caller, await upload(other_whole))
+    assert mismatch.status_code == 422
+    assert mismatch.json()["code"] == "checksum_mismatch"
