@@ -210,9 +210,9 @@ class DamagingStorage(Storage):
     """The standard library carrier, sending wrong bytes of the right length for one part,
     once: what a flipped bit on the wire looks like to S3."""
 
-    def __init__(self, part_number: int, scratch: Path) -> None:
+    def __init__(self, part_number: int, scratch: Path, marker: str | None = None) -> None:
         super().__init__()
-        self._marker, self._scratch = f"partNumber={part_number}&", scratch
+        self._marker, self._scratch = marker or f"partNumber={part_number}&", scratch
         self.damaged = 0
 
     def put(
@@ -254,6 +254,26 @@ async def test_a_part_s3_refuses_for_a_bad_digest_is_sent_again(
     assert result.parts_sent == 3
     assert result.asset is not None
     assert result.asset["checksum_algorithm"] == "SHA256"
+    assert await asyncio.to_thread(sha256_of_object, s3, result.asset) == sha256_of_file(file)
+
+
+async def test_a_direct_upload_s3_refuses_for_a_bad_digest_is_sent_again(
+    system: System, caller: Caller, s3: Any, tmp_path: Path
+) -> None:
+    file = random_file(tmp_path / "small.bin", MiB)
+    carrier = DamagingStorage(0, tmp_path / "damaged.bin", marker="X-Amz-")
+    api = IntakeApi(system.gateway_url, caller.token)
+    try:
+        async with UploadManager(api, state=StateFile(tmp_path / "s.json"), s3_http=carrier) as m:
+            [result] = await m.upload([file], UploadOptions(caller.brand_id))
+    finally:
+        carrier.close()
+        await api.aclose()
+
+    assert result.status == "completed", result.error
+    assert (carrier.damaged, result.resent_for_digest) == (1, 1)
+    assert result.asset is not None
+    assert result.asset["checksum"] == b64_sha256(file.read_bytes())
     assert await asyncio.to_thread(sha256_of_object, s3, result.asset) == sha256_of_file(file)
 
 
