@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import storage
-from tests.support.contracts import Exists, Put
+from tests.support.contracts import Exists, Put, Read
 
 
 @pytest.fixture
@@ -16,6 +16,16 @@ def put(s3: Any) -> Put:
         await asyncio.to_thread(s3.put_object, Bucket=bucket, Key=key, Body=data)
 
     return put
+
+
+@pytest.fixture
+def read(s3: Any) -> Read:
+    async def read(bucket: str, key: str) -> bytes:
+        answer = await asyncio.to_thread(s3.get_object, Bucket=bucket, Key=key)
+        body: bytes = await asyncio.to_thread(answer["Body"].read)
+        return body
+
+    return read
 
 
 @pytest.fixture

@@ -71,3 +71,17 @@ class TestS3CompletionStorage(CompletionStorageContract):
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3CompletionStorage]:
         async with open_object_store(_settings(stack_env)) as store:
             yield S3CompletionStorage(store, CopyPlan(256 * MiB, 256 * MiB, 2))
+
+
+class TestS3CompletionStorageCopyingInParts(TestS3CompletionStorage):
+    """The same contract with promotion's multipart copy (UploadPartCopy, then
+    CompleteMultipartUpload with If-None-Match: *)."""
+
+    @pytest.fixture
+    def size(self) -> int:
+        return 6 * MiB
+
+    @pytest.fixture
+    async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3CompletionStorage]:
+        async with open_object_store(_settings(stack_env)) as store:
+            yield S3CompletionStorage(store, CopyPlan(5 * MiB, 5 * MiB, 2))

@@ -1,7 +1,10 @@
 """The S3 adapter against the real SeaweedFS: typed results, and each S3 answer callers act on
 mapped to the adapter's own error."""
 
+import base64
+import hashlib
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,6 +19,7 @@ from intake_runtime.storage.s3 import (
     ObjectNotFoundError,
     ObjectStore,
     PartsRejectedError,
+    PreconditionFailedError,
     StorageError,
     StorageUnavailableError,
     UploadNotFoundError,
@@ -311,3 +315,45 @@ async def test_a_direct_request_s3_refuses_is_asked_again_through_botocore(
         "direct S3 copy answered 403; asking botocore",
         "direct S3 request answered 403; asking botocore",
     ]
+
+
+async def test_a_signed_checksum_makes_s3_refuse_other_bytes_first_url_and_after(
+    stack_env: dict[str, str], bucket: str
+) -> None:
+    """The bucket's first URL (botocore's) and the next ones (presign.py's) sign the checksum
+    alike; the PUT must carry it, and S3 refuses bytes that do not match it."""
+    body = os.urandom(1000)
+    checksum = ("SHA256", base64.b64encode(hashlib.sha256(body).digest()).decode())
+    header = {"x-amz-checksum-sha256": checksum[1], "Content-Type": "a/b"}
+    async with open_object_store(s3_settings(stack_env)) as fresh, httpx.AsyncClient() as client:
+        for _ in range(2):  # botocore's URL, then presign.py's
+            url = await fresh.presign_put(
+                bucket, new_key(), content_type="a/b", content_length=1000, expires_s=60,
+                checksum=checksum,
+            )  # fmt: skip
+            wrong = await client.put(url, content=os.urandom(1000), headers=header)
+            assert (wrong.status_code, "BadDigest" in wrong.text) == (400, True)
+            unsigned = await client.put(url, content=body, headers={"Content-Type": "a/b"})
+            assert unsigned.status_code == 403
+            assert (await client.put(url, content=body, headers=header)).status_code == 200
+
+
+async def test_conditional_copies_refuse_a_changed_source_and_an_existing_target(
+    store: ObjectStore, bucket: str
+) -> None:
+    source, target = new_key(), new_key()
+    await put_object(store, bucket, source, b"first")
+    head = await store.head(bucket, source)
+    assert head is not None
+    with pytest.raises(PreconditionFailedError):
+        await store.copy(bucket, source, target, 5, 2**30, if_match="0" * 32)
+    assert await store.head(bucket, target) is None
+    await store.copy(bucket, source, target, 5, 2**30, if_match=head.etag, if_none_match=True)
+    await put_object(store, bucket, source, b"other")
+    with pytest.raises(PreconditionFailedError):
+        await store.copy(bucket, source, target, 5, 2**30, if_none_match=True)
+    landed = await store.head(bucket, target)
+    assert landed is not None
+    assert landed.etag == head.etag
+    for key in (source, target):
+        await store.delete(bucket, key)

@@ -4,8 +4,10 @@ real adapter against the stack's Postgres and S3 (tests/integration) to the same
 A suite is a class; a test module subclasses it and provides the port as a fixture.
 """
 
+import base64
 import dataclasses
 import hashlib
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -27,7 +29,7 @@ from intake_cleanup.ports import (
     RunEvents,
 )
 from intake_cleanup.service import summary
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, TempObjectChangedError
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
 from intake_completion.saga import BACKGROUND, Step
 from intake_contracts import keys
@@ -46,6 +48,7 @@ from intake_contracts.events import (
     ResidueRemoved,
     UploadLifecycleEvent,
 )
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import (
     DirectUpload,
     SessionRecord,
@@ -224,6 +227,7 @@ class EventLogContract:
 Expire = Callable[[uuid.UUID], Awaitable[None]]
 Put = Callable[[str, str, bytes], Awaitable[None]]
 Exists = Callable[[str, str], Awaitable[bool]]
+Read = Callable[[str, str], Awaitable[bytes]]
 
 
 def new_asset(
@@ -251,10 +255,20 @@ def new_asset(
     )
 
 
-def new_record(data: bytes, *, bucket: str, checksum: str | None = None) -> SessionRecord:
-    """A direct upload's session as initiation shares it, sized for `data`."""
+def new_record(
+    data: bytes,
+    *,
+    bucket: str,
+    checksum: str | None = None,
+    algorithm: ChecksumAlgorithm | None = None,
+) -> SessionRecord:
+    """A direct upload's session as initiation shares it, sized for `data`; with `algorithm`
+    (SHA256), declaring the digest of `data`."""
     session = uuid.uuid4()
+    declared = base64.b64encode(hashlib.sha256(data).digest()).decode() if algorithm else None
     return SessionRecord(
+        checksum_algorithm=algorithm,
+        checksum=declared,
         upload_session_id=session,
         tenant_id=f"t-{uuid.uuid4().hex[:8]}",
         brand_id="b",
@@ -592,6 +606,52 @@ class CompletionStorageContract:
         assert not await exists(bucket, asset.object_key)
         await storage.delete(bucket, asset.object_key)  # gone already: no error
         await storage.copy_to_permanent(asset, target)  # landed: the temp one is not needed
+        await storage.delete(bucket, target)
+
+    @pytest.fixture
+    def size(self) -> int:
+        """Bytes of the objects promoted below (a class may exercise the multipart copy)."""
+        return 5
+
+    async def _completed(
+        self, storage: CompletionStorage, put: Put, bucket: str, data: bytes
+    ) -> tuple[Asset, str]:
+        """An Asset of `data` as complete records it (its checked ETag), and its target."""
+        session = new_record(data, bucket=bucket, algorithm=ChecksumAlgorithm.SHA256)
+        await put(bucket, session.temp_key, data)
+        checked = await storage.finalize(session, None)
+        assert checked.etag == hashlib.md5(data, usedforsecurity=False).hexdigest()
+        assert (checked.checksum_algorithm, checked.checksum) == (
+            ChecksumAlgorithm.SHA256,
+            session.checksum,
+        )
+        asset = new_asset(session.upload_session_id, bucket=bucket, size=len(data))
+        asset = asset.model_copy(update={"etag": checked.etag, "tenant_id": session.tenant_id})
+        return asset, keys.asset_key(asset.tenant_id, asset.asset_id)
+
+    async def test_a_temp_object_changed_after_complete_is_never_promoted(
+        self, storage: CompletionStorage, put: Put, exists: Exists, bucket: str, size: int
+    ) -> None:
+        data = os.urandom(size)
+        asset, target = await self._completed(storage, put, bucket, data)
+        await put(bucket, asset.object_key, os.urandom(size))  # same length, other bytes
+        with pytest.raises(TempObjectChangedError) as changed:
+            await storage.copy_to_permanent(asset, target)
+        assert changed.value.found_etag not in {None, asset.etag}
+        assert not await exists(bucket, target)
+        await storage.delete(bucket, asset.object_key)
+
+    async def test_a_second_promotion_never_replaces_the_permanent_object(
+        self, storage: CompletionStorage, put: Put, read: Read, bucket: str, size: int
+    ) -> None:
+        data = os.urandom(size)
+        asset, target = await self._completed(storage, put, bucket, data)
+        await storage.copy_to_permanent(asset, target)
+        await storage.copy_to_permanent(asset, target)  # a retry after a crash: done already
+        await put(bucket, asset.object_key, os.urandom(size))
+        await storage.copy_to_permanent(asset, target)
+        assert await read(bucket, target) == data
+        await storage.delete(bucket, asset.object_key)
         await storage.delete(bucket, target)
 
 

@@ -2,6 +2,7 @@
 end-to-end tests run the real Postgres, S3 and Kafka). Each fake passes the same contract suite
 as its real adapter (tests/support/contracts.py)."""
 
+import base64
 import contextlib
 import copy
 import dataclasses
@@ -33,6 +34,7 @@ from intake_contracts.commands import (
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import CodedError, DomainError, ErrorCode, TransientError
 from intake_contracts.events import EVENT_MODELS, AssetCreated, EventType, UploadLifecycleEvent
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import (
     SessionRecord,
@@ -284,17 +286,24 @@ class FakeSessionStorage:
         return upload_id
 
     async def presign_part(
-        self, session: Session, part_number: int, content_length: int, expires_s: int
+        self,
+        session: Session,
+        part_number: int,
+        content_length: int,
+        expires_s: int,
+        checksum: str | None = None,
     ) -> str:
         if session.multipart_upload_id not in self.uploads:
             raise ValueError("only a multipart session has parts to sign")
+        signed = f"&checksum={checksum}" if checksum else ""
         return (
             f"https://s3.test/{session.bucket}/{session.temp_key}?partNumber={part_number}"
-            f"&length={content_length}&expires={expires_s}"
+            f"&length={content_length}&expires={expires_s}{signed}"
         )
 
     async def presign_put(self, session: Session, expires_s: int) -> str:
-        return f"https://s3.test/{session.bucket}/{session.temp_key}?expires={expires_s}"
+        signed = f"&checksum={session.checksum}" if session.checksum_algorithm else ""
+        return f"https://s3.test/{session.bucket}/{session.temp_key}?expires={expires_s}{signed}"
 
     async def uploaded_parts(self, session: Session) -> list[UploadedPart]:
         if session.multipart_upload_id is None:
@@ -386,6 +395,24 @@ class FakeSaga:
         promoted = found.model_copy(update={"object_key": object_key, "promoted_at": self.now()})
         self.assets[session_id] = promoted
         return promoted
+
+    async def mark_integrity_failed(self, session_id: UUID) -> Asset | None:
+        found = self.assets.get(session_id)
+        if found is None or found.promoted_at is not None or found.integrity_failed_at:
+            return None
+        failed = found.model_copy(update={"integrity_failed_at": self.now()})
+        self.assets[session_id] = failed
+        return failed
+
+    async def end(self, session_id: UUID, current: Step, owner: UUID, reason: str) -> bool:
+        row = self.rows.get(session_id)
+        if row is None or row.attempt.step != current or row.attempt.lease_owner != owner:
+            return False
+        row.attempt = dataclasses.replace(
+            row.attempt, step=Step.DONE, lease_owner=None, lease_until=None
+        )
+        row.last_error = reason
+        return True
 
     async def attempt(self, session_id: UUID) -> Attempt | None:
         row = self.rows.get(session_id)
@@ -570,6 +597,10 @@ def _etag(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def _sha256_base64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 class FakeCompletionStorage:
     """Completion's CompletionStorage over a dict of objects and open multipart uploads.
 
@@ -587,14 +618,30 @@ class FakeCompletionStorage:
         self.calls.append(operation)
         _fail(self.broken.pop(operation, None))
 
-    async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
+    async def finalize(
+        self, session: SessionRecord, parts: Sequence[CompletedPart] | None
+    ) -> completion_domain.CheckedObject:
         self._call("finalize")
         if session.upload_type == UploadType.MULTIPART:
             self._complete_multipart(session, parts)
+        return await self.look(session)
+
+    async def look(self, session: SessionRecord) -> completion_domain.CheckedObject:
+        self._call("look")
         stored = self.objects.get((session.bucket, session.temp_key))
         if stored is None:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
         completion_domain.check_size(len(stored), session.size_bytes)
+        algorithm = session.checksum_algorithm
+        # S3 keeps a checksum of a direct upload that signed one (and of a FULL_OBJECT CRC
+        # multipart upload); the fake computes SHA256 only.
+        kept = (
+            _sha256_base64(stored)
+            if algorithm == ChecksumAlgorithm.SHA256 and session.upload_type == UploadType.DIRECT
+            else None
+        )
+        checksum = completion_domain.checked_checksum(algorithm, session.checksum, kept)
+        return completion_domain.CheckedObject(_etag(stored), algorithm, checksum)
 
     def _complete_multipart(
         self, session: SessionRecord, requested: Sequence[CompletedPart] | None
@@ -623,14 +670,15 @@ class FakeCompletionStorage:
 
     async def copy_to_permanent(self, asset: Asset, target: str) -> None:
         self._call("copy_to_permanent")
-        landed = self.objects.get((asset.bucket, target))
-        if landed is not None and len(landed) == asset.size_bytes:
+        if (asset.bucket, target) in self.objects:  # never overwritten (If-None-Match: *)
             return
         source = self.objects.get((asset.bucket, asset.object_key))
         if source is None:
             raise DomainError(
                 ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
             )
+        if asset.etag is not None and _etag(source) != asset.etag:  # CopySourceIfMatch
+            raise completion_domain.TempObjectChangedError(_etag(source))
         self.objects[asset.bucket, target] = source
 
     async def delete(self, bucket: str, key: str) -> None:

@@ -105,8 +105,14 @@ class IntakeApi:
             body["batch_reference"] = batch_reference
         return self._call(_batch, "POST", "/initiate-batch", body, retry=False)
 
-    def sign_parts(self, session_id: str, part_numbers: list[int]) -> "Call[list[PartUrl]]":
-        body = {"part_numbers": part_numbers}
+    def sign_parts(
+        self, session_id: str, part_numbers: list[int], checksums: list[str] | None = None
+    ) -> "Call[list[PartUrl]]":
+        """`checksums`: each part's (base64), aligned; required when the session declared an
+        algorithm, and then signed into its URL."""
+        body: dict[str, Any] = {"part_numbers": part_numbers}
+        if checksums is not None:
+            body["checksums"] = checksums
         return self._call(_part_urls, "POST", f"/{session_id}/multipart-part-urls", body)
 
     def resume(self, session_id: str) -> "Call[Resume]":

@@ -120,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--state-file", type=Path, default=None, help=state_help)
     upload.add_argument("--limit-rate", type=_rate, default=None,
                         help="bandwidth cap in bytes/s, e.g. 500K or 20M")  # fmt: skip
+    upload.add_argument(
+        "--no-checksums",
+        action="store_true",
+        help="declare no SHA-256 per part (S3 then cannot refuse damaged parts)",
+    )
     upload.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     upload.add_argument("--quiet", action="store_true", help="no progress bars")
     upload.set_defaults(run=_upload)
@@ -208,7 +213,12 @@ def _upload(args: argparse.Namespace) -> int:
     api = IntakeApi(_url(args), token)
     bars = UploadBars(args.files, enabled=not args.quiet)
     options = UploadOptions(
-        brand, args.parallel, args.title, on_file=bars.update, limit_rate=args.limit_rate
+        brand,
+        args.parallel,
+        args.title,
+        on_file=bars.update,
+        limit_rate=args.limit_rate,
+        checksums=not args.no_checksums,
     )
     try:
         with bars:

@@ -9,6 +9,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from intake_client.api import IntakeApi
+from intake_client.checksums import PartChecksums
+from intake_client.digests import ALGORITHM
 from intake_client.errors import FileChangedError, IntakeApiError
 from intake_client.models import DirectUpload
 from intake_client.multipart import (
@@ -41,9 +43,10 @@ class UploadManager:
     Args:
         api: the gateway.
         state: where sessions are remembered between runs (default ~/.intake/uploads.json).
-        s3_http: an httpx client for the presigned PUTs (tests throttle or proxy it); without
-            it they go over the standard library's connections (storage.py), or over httpx's
-            when a proxy is configured in the environment (http.client ignores those).
+        s3_http: the carrier of the presigned PUTs, a Storage or an httpx client (tests
+            throttle, proxy or damage them); without it they go over the standard library's
+            connections (storage.py), or over httpx's when a proxy is configured in the
+            environment (http.client ignores those).
         signer: signs part URLs; defaults to the API's batch signing.
     """
 
@@ -52,7 +55,7 @@ class UploadManager:
         api: IntakeApi,
         *,
         state: StateFile | None = None,
-        s3_http: "httpx.AsyncClient | None" = None,
+        s3_http: "Storage | httpx.AsyncClient | None" = None,
         signer: PartSigner | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
@@ -143,10 +146,13 @@ class UploadManager:
         tracker.confirmed = job.size - sum(part.size for part in todo)
         todo_numbers = {part.number for part in todo}
         etags = {p.part_number: p.etag for p in job.uploaded if p.part_number not in todo_numbers}
+        checksums = None
+        if job.fields.get("checksum_algorithm") == ALGORITHM:
+            checksums = PartChecksums(job.path, todo, job.part_checksums)
         sender = MultipartSender(
             transfer, self._signer, session_id, job.path, tracker=tracker,
             on_part_done=lambda number, etag: self.sessions.record_part(job, number, etag),
-            signed=job.signed,
+            signed=job.signed, checksums=checksums,
         )  # fmt: skip
         tracker.phase("uploading")
         stats = await sender.send(todo, parallel)
@@ -185,6 +191,7 @@ class UploadManager:
             total,
         )
         result.resigned, result.retries = stats.resigned, stats.retries
+        result.resent_for_digest = stats.resent_for_digest
 
 
 def _default_carrier() -> "Storage | httpx.AsyncClient":

@@ -1,6 +1,6 @@
 """The API's answers as small typed records, parsed from JSON at the boundary."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,10 +69,12 @@ class PartUrl:
     part_number: int
     url: str
     expires_at: datetime
+    headers: dict[str, str] = field(default_factory=dict)  # signed: sent with the PUT
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "PartUrl":
-        return cls(int(data["part_number"]), data["url"], _time(data["expires_at"]))
+        headers = {str(k): str(v) for k, v in (data.get("headers") or {}).items()}
+        return cls(int(data["part_number"]), data["url"], _time(data["expires_at"]), headers)
 
 
 @dataclass(frozen=True)

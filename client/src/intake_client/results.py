@@ -21,6 +21,8 @@ class UploadOptions(NamedTuple):
     on_part: "PartCallback | None" = None
     on_file: "FileCallback | None" = None
     limit_rate: float | None = None  # bytes per second across all files; None = unlimited
+    # Declare SHA256: S3 then refuses any part whose bytes are not the ones hashed here.
+    checksums: bool = True
 
 
 class FileResult:
@@ -44,6 +46,7 @@ class FileResult:
         self.asset = asset
         self.parts_total = self.parts_sent = self.parts_skipped = 0
         self.resigned = self.retries = 0
+        self.resent_for_digest = 0  # parts S3 refused for a bad digest and got again
         self.transfer_s = self.complete_s = 0.0
         self.error = error
 

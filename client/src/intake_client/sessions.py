@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intake_client.api import MAX_BATCH_FILES, MAX_PARTS_PER_SIGNING, IntakeApi
+from intake_client.digests import ALGORITHM, sha256_of
 from intake_client.errors import IntakeApiError, IntakeError
 from intake_client.results import FileResult, UploadOptions
 from intake_client.state import StateEntry, StateFile, entry_key
@@ -18,6 +19,10 @@ from intake_client.state import StateEntry, StateFile, entry_key
 if TYPE_CHECKING:
     from intake_client.models import DirectUpload, PartUrl, Session, UploadedPart
 
+# Below this size the gateway chooses a direct upload (one PUT whose URL signs the digest).
+DIRECT_LIMIT = 5 * 1024 * 1024
+# Parts presigned (and so hashed) before the transfer starts, with checksums on.
+_PRESIGNED_WITH_CHECKSUMS = 4
 # Answers after which a session can never take these bytes: forget it and start over.
 _GONE = frozenset({"upload_session_not_found", "upload_session_expired"})
 
@@ -33,6 +38,7 @@ class Job:
         self.direct: DirectUpload | None = None
         self.fields: dict[str, Any] = {}
         self.signed: list[PartUrl] = []  # part URLs signed ahead of the transfer (presign)
+        self.part_checksums: dict[int, str] = {}  # of the parts signed ahead
 
     @property
     def needs_session(self) -> bool:
@@ -80,10 +86,16 @@ class Sessions:
             try:
                 parts = plan_parts(job.size, job.fields["chunk_size"], job.fields["part_count"])
                 todo = parts_to_send(parts, job.uploaded)[:MAX_PARTS_PER_SIGNING]
+                checksums = None
+                if job.fields.get("checksum_algorithm") == ALGORITHM:
+                    # Hashed now, so only the first few: the transfer hashes the rest ahead.
+                    todo = todo[:_PRESIGNED_WITH_CHECKSUMS]
+                    checksums = [sha256_of(job.path, part.offset, part.size) for part in todo]
+                    job.part_checksums = {p.number: c for p, c in zip(todo, checksums, strict=True)}
                 if todo:
                     session_id = job.result.upload_session_id or ""
                     numbers = [part.number for part in todo]
-                    job.signed = self._api.sign_parts(session_id, numbers).now()
+                    job.signed = self._api.sign_parts(session_id, numbers, checksums).now()
             except (IntakeError, OSError):
                 job.signed = []
 
@@ -131,6 +143,7 @@ class Sessions:
             job.uploaded, job.direct = resume.uploaded_parts, resume.direct
             job.fields = {"upload_type": resume.upload_type, "chunk_size": resume.chunk_size}
             job.fields["part_count"] = resume.part_count
+            job.fields["checksum_algorithm"] = entry.checksum_algorithm
         else:
             self._state.remove(job.key)
 
@@ -148,13 +161,18 @@ class Sessions:
                     job.result.status, job.result.error = "failed", error
 
     def _initiate_one(self, job: Job, options: UploadOptions) -> None:
-        call = self._api.initiate(job.path.name, job.size, _mime(job.path), options.brand_id)
+        integrity = _integrity(job, options)
+        if "checksum" in integrity:  # the single initiate takes the hex spelling as well
+            integrity["checksum_sha256"] = _hex(integrity.pop("checksum"))
+        call = self._api.initiate(
+            job.path.name, job.size, _mime(job.path), options.brand_id, **integrity
+        )
         self._remember(job, call.now())
 
     def _initiate_batch(self, jobs: list[Job], options: UploadOptions) -> None:
         files = [
             {"file_name": j.path.name, "file_size": j.size, "mime_type": _mime(j.path),
-             "client_reference": str(index)}
+             "client_reference": str(index), **_integrity(j, options)}
             for index, j in enumerate(jobs)
         ]  # fmt: skip
         _, outcomes = self._api.initiate_batch(
@@ -178,6 +196,7 @@ class Sessions:
             "upload_type": session.upload_type,
             "chunk_size": multipart.chunk_size if multipart else None,
             "part_count": multipart.part_count if multipart else None,
+            "checksum_algorithm": session.raw.get("checksum_algorithm"),
         }
         entry = StateEntry(session.upload_session_id, str(job.path.resolve()), job.size,
                            job.mtime_ns, **job.fields)  # fmt: skip
@@ -191,6 +210,22 @@ def guarded(job: Job) -> Iterator[None]:
         yield
     except (IntakeError, OSError) as error:
         job.result.status, job.result.error = "failed", error
+
+
+def _integrity(job: Job, options: UploadOptions) -> dict[str, str]:
+    """What initiate declares: SHA256, and for a direct upload (one PUT) the file's digest,
+    which its URL then signs."""
+    if not options.checksums:
+        return {}
+    if job.size >= DIRECT_LIMIT:
+        return {"checksum_algorithm": ALGORITHM}
+    return {"checksum_algorithm": ALGORITHM, "checksum": sha256_of(job.path, 0, job.size)}
+
+
+def _hex(checksum: str) -> str:
+    import base64  # noqa: PLC0415 - see the top
+
+    return base64.b64decode(checksum).hex()
 
 
 def _mime(path: Path) -> str:

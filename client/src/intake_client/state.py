@@ -34,6 +34,7 @@ class StateEntry(NamedTuple):
     part_count: int | None = None
     # part number (as str: JSON keys) → ETag of parts this client saw S3 accept.
     parts_done: Mapping[str, str] = _NO_PARTS
+    checksum_algorithm: str | None = None  # declared at initiate: every part URL needs one
 
     def matches(self, size: int, mtime_ns: int) -> bool:
         return self.size == size and self.mtime_ns == mtime_ns

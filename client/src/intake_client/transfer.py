@@ -45,6 +45,15 @@ class StorageRefusedError(Exception):
     """S3 refused the request for a reason no retry can fix (4xx other than 403)."""
 
 
+class DigestRefusedError(StorageRefusedError):
+    """S3 refused the bytes: they do not match the checksum the URL signed (400 BadDigest).
+    The bytes were damaged on their way, or the file changed: read the part again."""
+
+
+# S3's codes for a body that does not match its declared checksum (AWS, SeaweedFS).
+_DIGEST_CODES = ("<Code>BadDigest</Code>", "<Code>XAmzContentChecksumMismatch</Code>")
+
+
 async def read_blocks(
     path: Path,
     offset: int,
@@ -105,6 +114,8 @@ async def put_range(
         raise UrlRejectedError(status, text)
     if is_retryable_status(status):
         raise RetryableStatusError(status, text)
+    if status == 400 and any(code in text for code in _DIGEST_CODES):
+        raise DigestRefusedError(f"storage refused the bytes ({status}): {text[:200]}")
     raise StorageRefusedError(f"storage answered {status}: {text[:200]}")
 
 

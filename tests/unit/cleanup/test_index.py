@@ -5,7 +5,12 @@ import uuid
 from intake_cleanup.index import SessionIndex
 from intake_contracts import keys
 from intake_contracts.envelope import Envelope
-from intake_contracts.events import STATUS_EVENT, AssetPromoted, EventType
+from intake_contracts.events import (
+    STATUS_EVENT,
+    AssetIntegrityFailed,
+    AssetPromoted,
+    EventType,
+)
 from intake_contracts.sessions import UploadStatus
 from tests.support.cleanup import (
     World,
@@ -42,3 +47,20 @@ async def test_the_index_applies_each_event_once_and_records_assets(world: World
     assert await index.apply([_envelope(EventType.ASSET_PROMOTED, promoted, uuid.uuid4())]) == 1
     assert world.db.index.rows[sid].session.status == UploadStatus.UPLOADING
     assert world.db.index.assets[sid] == (asset_id, "t1", True)
+
+
+async def test_an_asset_failing_integrity_ends_its_promotion_for_the_index(world: World) -> None:
+    sid = uuid.uuid4()
+    failed = AssetIntegrityFailed(
+        asset_id=keys.asset_id_for(sid),
+        upload_session_id=sid,
+        tenant_id="t1",
+        bucket="b",
+        object_key=keys.temp_key(sid),
+        expected_etag="a",
+        found_etag="b",
+        failed_at=NOW,
+    )
+    index = SessionIndex(world.db)
+    assert await index.apply([_envelope(EventType.ASSET_INTEGRITY_FAILED, failed, uuid.uuid4())])
+    assert world.db.index.assets[sid] == (keys.asset_id_for(sid), "t1", True)

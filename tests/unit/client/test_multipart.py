@@ -41,10 +41,14 @@ class FakeS3:
 class Signer:
     def __init__(self, *, stale_first: bool = False) -> None:
         self.calls: list[list[int]] = []
+        self.checksums: list[list[str] | None] = []
         self._stale_first = stale_first
 
-    async def __call__(self, session_id: str, numbers: list[int]) -> list[PartUrl]:
+    async def __call__(
+        self, session_id: str, numbers: list[int], checksums: list[str] | None = None
+    ) -> list[PartUrl]:
         self.calls.append(numbers)
+        self.checksums.append(checksums)
         generation = len(self.calls)
         ttl = timedelta(minutes=-1 if self._stale_first and generation == 1 else 15)
         return [

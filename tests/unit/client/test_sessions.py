@@ -27,10 +27,14 @@ class FakeApi:
 
     def __init__(self, refuse: bool = False) -> None:
         self.calls: list[tuple[str, list[int]]] = []
+        self.checksums: list[list[str] | None] = []
         self._refuse = refuse
 
-    def sign_parts(self, session_id: str, numbers: list[int]) -> Now:
+    def sign_parts(
+        self, session_id: str, numbers: list[int], checksums: list[str] | None = None
+    ) -> Now:
         self.calls.append((session_id, numbers))
+        self.checksums.append(checksums)
         if self._refuse:
             return Now(IntakeApiError("upload_cancelled", 409, "cancelled"))
         expires = datetime.now(UTC) + timedelta(minutes=15)

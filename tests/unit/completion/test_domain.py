@@ -7,6 +7,7 @@ from intake_completion.domain import MiB, UploadedPart
 from intake_contracts.commands import CompletedPart
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.integrity import ChecksumAlgorithm
 
 CHUNK = 8 * MiB
 
@@ -144,3 +145,12 @@ def test_acting_as_keeps_the_callers_identity() -> None:
     service = domain.acting_as(user, "completion")
     assert service.service == "completion"
     assert (service.user_id, service.tenant_id, service.brand_ids) == ("u", "t", ("b1",))
+
+
+def test_the_checked_checksum_is_s3s_and_must_be_the_declared_one() -> None:
+    sha = ChecksumAlgorithm.SHA256
+    assert domain.checked_checksum(None, "x", "y") is None
+    assert domain.checked_checksum(sha, "a", "a") == "a"
+    assert domain.checked_checksum(sha, None, "s3s") == "s3s"
+    assert domain.checked_checksum(sha, "declared", None) == "declared"
+    assert refusal(domain.checked_checksum, sha, "a", "b").code == ErrorCode.CHECKSUM_MISMATCH

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from intake_completion import saga
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject
 from intake_completion.handlers import build_dispatcher
 from intake_completion.promotion import Promoter, sweeping
 from intake_completion.saga import Step
@@ -31,6 +31,7 @@ from intake_contracts import keys
 from intake_contracts.commands import CommandType, CompleteUpload, CompletionResult
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
+from intake_contracts.events import EventType
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
@@ -215,6 +216,34 @@ async def test_promotion_copies_to_the_permanent_key_then_drops_the_temp_object(
     [promoted] = world.db.promoted()
     assert promoted.event.model_dump()["previous_key"] == keys.temp_key(session_id)
     assert not await world.promoter().promote(session_id)  # nothing left to do
+
+
+async def test_complete_records_the_checked_etag_and_promotion_copies_only_it(
+    world: World,
+) -> None:
+    session_id = world.uploaded()
+    answer = result(await world.complete(session_id))
+    assert answer.asset.etag == hashlib.md5(b"hello", usedforsecurity=False).hexdigest()
+    world.storage.objects[BUCKET, keys.temp_key(session_id)] = b"HELLO"  # a re-PUT since
+    await world.take_over(session_id)
+    asset = world.asset(session_id)
+    permanent = keys.asset_key(asset.tenant_id, asset.asset_id)
+    assert (BUCKET, permanent) not in world.storage.objects
+    assert asset.integrity_failed_at is not None
+    assert asset.promoted_at is None
+    assert world.step(session_id) == Step.DONE  # never promoted, now or later
+    assert world.db.promoted() == []
+    [failed] = [
+        e for e in world.db.outbox.events if e.event_type == EventType.ASSET_INTEGRITY_FAILED
+    ]
+    assert failed.event.model_dump()["expected_etag"] == answer.asset.etag
+    assert (
+        failed.event.model_dump()["found_etag"]
+        == hashlib.md5(b"HELLO", usedforsecurity=False).hexdigest()
+    )
+    assert not await world.promoter().promote(session_id)
+    again = result(await world.complete(session_id))
+    assert again.asset.integrity_failed_at is not None
 
 
 async def test_a_repeat_answers_the_same_asset_without_a_second_one(world: World) -> None:
@@ -454,9 +483,10 @@ class Meanwhile(FakeCompletionStorage):
         if other is not None:
             await other()
 
-    async def finalize(self, session: SessionRecord, parts: Any) -> None:
-        await super().finalize(session, parts)
+    async def finalize(self, session: SessionRecord, parts: Any) -> CheckedObject:
+        checked = await super().finalize(session, parts)
         await self._meanwhile("finalize")
+        return checked
 
     async def copy_to_permanent(self, asset: Asset, target: str) -> None:
         await super().copy_to_permanent(asset, target)

@@ -7,6 +7,7 @@ from tests.support.contracts import (
     CompletionStorageContract,
     Exists,
     Put,
+    Read,
 )
 from tests.support.fakes import FakeCompletionStorage
 
@@ -22,6 +23,13 @@ class TestFakeCompletionStorage(CompletionStorageContract):
             storage.objects[bucket, key] = data
 
         return put
+
+    @pytest.fixture
+    def read(self, storage: FakeCompletionStorage) -> Read:
+        async def read(bucket: str, key: str) -> bytes:
+            return storage.objects[bucket, key]
+
+        return read
 
     @pytest.fixture
     def exists(self, storage: FakeCompletionStorage) -> Exists:

@@ -22,6 +22,7 @@ from intake_contracts.fields import (
     Reference,
     Title,
 )
+from intake_contracts.integrity import Base64Checksum, ChecksumAlgorithm
 from intake_contracts.sessions import (
     ActivityView,
     PartUrls,
@@ -70,6 +71,10 @@ class InitiateFields(BaseModel):
     client_reference: Reference | None = None
     category_id: Identifier | None = None
     checksum_sha256: Checksum | None = None
+    # Declared: every part URL then signs its part's checksum and the direct URL the whole
+    # file's (`checksum`, or `checksum_sha256` for SHA256), so S3 refuses wrong bytes.
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: Base64Checksum | None = None
 
 
 class InitiateUpload(InitiateFields):
@@ -83,6 +88,8 @@ class BatchFile(BaseModel):
     mime_type: MimeType
     client_reference: Reference
     brand_id: Identifier | None = None
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: Base64Checksum | None = None
 
 
 class InitiateBatch(BaseModel):
@@ -110,6 +117,10 @@ class SessionRef(BaseModel):
 
 class SignParts(SessionRef):
     part_numbers: list[PartNumber] = Field(min_length=1, max_length=MAX_SIGNED_PARTS_PER_CALL)
+    # Aligned with part_numbers: the checksum of each part in the session's algorithm.
+    checksums: list[Base64Checksum] | None = Field(
+        default=None, max_length=MAX_SIGNED_PARTS_PER_CALL
+    )
 
 
 class MarkCompleted(SessionRef):
@@ -174,6 +185,11 @@ class AssetFields(BaseModel):
     bucket: str
     object_key: str
     checksum_sha256: str | None
+    # What complete checked: the temp object's ETag (promotion copies only that object) and
+    # S3's checksum of it in the declared algorithm (a multipart SHA256 one is composite).
+    etag: str | None = None
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: str | None = None
 
 
 class AssetView(AssetFields):
@@ -181,6 +197,8 @@ class AssetView(AssetFields):
     # None while the bytes are still at the temp key that `object_key` names; set once they
     # were moved to the permanent key (then `object_key` names that key).
     promoted_at: datetime | None = None
+    # Set when the temp object changed after complete checked it: it was never promoted.
+    integrity_failed_at: datetime | None = None
 
 
 class CompletionResult(BaseModel):

@@ -30,6 +30,9 @@ class ErrorCode(StrEnum):
     PARTS_INVALID = "parts_invalid"
     SIZE_MISMATCH = "size_mismatch"
     CHECKSUM_MISMATCH = "checksum_mismatch"
+    CHECKSUM_REQUIRED = "checksum_required"
+    CHECKSUM_INVALID = "checksum_invalid"
+    CHECKSUM_ALGORITHM_UNSUPPORTED = "checksum_algorithm_unsupported"
     UNKNOWN_JOB = "unknown_job"
     ROUTE_NOT_FOUND = "route_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -64,6 +67,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PARTS_INVALID: 422,
     ErrorCode.SIZE_MISMATCH: 422,
     ErrorCode.CHECKSUM_MISMATCH: 422,
+    ErrorCode.CHECKSUM_REQUIRED: 422,
+    ErrorCode.CHECKSUM_INVALID: 422,
+    ErrorCode.CHECKSUM_ALGORITHM_UNSUPPORTED: 422,
     ErrorCode.UNKNOWN_JOB: 422,
     ErrorCode.ROUTE_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,

@@ -20,6 +20,7 @@ class EventType(StrEnum):
     UPLOAD_CANCELLED = "upload.cancelled"
     ASSET_CREATED = "asset.created"
     ASSET_PROMOTED = "asset.promoted"
+    ASSET_INTEGRITY_FAILED = "asset.integrity_failed"
     CLEANUP_RUN_COMPLETED = "cleanup.run_completed"
     CLEANUP_RESIDUE_REMOVED = "cleanup.residue_removed"
 
@@ -76,6 +77,23 @@ class AssetPromoted(BaseModel):
     promoted_at: datetime
 
 
+class AssetIntegrityFailed(BaseModel):
+    """The Asset's temp object is no longer the object complete checked (its ETag changed, or
+    it is gone): it was not promoted and never will be; the permanent key was not written.
+
+    `found_etag` is the temp object's ETag when promotion looked, None when there was none.
+    """
+
+    asset_id: UUID
+    upload_session_id: UUID
+    tenant_id: str
+    bucket: str
+    object_key: str
+    expected_etag: str
+    found_etag: str | None
+    failed_at: datetime
+
+
 class CleanupRunCompleted(BaseModel):
     run_id: UUID
     job: str
@@ -103,6 +121,7 @@ EVENT_MODELS: Final[dict[EventType, tuple[type[BaseModel], str]]] = {
     **dict.fromkeys(STATUS_EVENT.values(), (UploadLifecycleEvent, topics.UPLOAD_EVENTS)),
     EventType.ASSET_CREATED: (AssetCreated, topics.ASSET_EVENTS),
     EventType.ASSET_PROMOTED: (AssetPromoted, topics.ASSET_EVENTS),
+    EventType.ASSET_INTEGRITY_FAILED: (AssetIntegrityFailed, topics.ASSET_EVENTS),
     EventType.CLEANUP_RUN_COMPLETED: (CleanupRunCompleted, topics.CLEANUP_EVENTS),
     EventType.CLEANUP_RESIDUE_REMOVED: (ResidueRemoved, topics.CLEANUP_EVENTS),
 }

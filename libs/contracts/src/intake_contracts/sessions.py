@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from intake_contracts.integrity import ChecksumAlgorithm
+
 
 class UploadStatus(StrEnum):
     INITIATING = "INITIATING"
@@ -52,12 +54,16 @@ class SessionView(BaseModel):
     direct: DirectUpload | None
     multipart: MultipartInfo | None
     asset_id: UUID | None
+    checksum_algorithm: ChecksumAlgorithm | None = None
 
 
 class PartUrl(BaseModel):
     part_number: int
     url: str
     method: Literal["PUT"] = "PUT"
+    # Headers the PUT must carry as signed (the part's checksum when the session declared an
+    # algorithm); empty otherwise.
+    headers: dict[str, str] = {}
     expires_at: datetime
 
 
@@ -114,6 +120,8 @@ class SessionRecord(BaseModel):
     temp_key: str
     multipart_upload_id: str | None
     checksum_sha256: str | None
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: str | None = None  # the declared whole-file checksum, base64
     expires_at: datetime
     last_activity_at: datetime
     created_at: datetime

@@ -62,8 +62,8 @@ class IndexedSession:
     active_since: datetime
     asset_id: UUID | None
     asset_created: bool
-    # The Asset names its permanent key (asset.promoted seen): the temp object is no longer
-    # its bytes.
+    # The Asset's promotion is over: it names its permanent key (asset.promoted seen), or it
+    # failed integrity and never will (asset.integrity_failed): the temp object is not its bytes.
     asset_promoted: bool
 
 

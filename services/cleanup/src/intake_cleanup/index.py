@@ -11,6 +11,7 @@ from intake_contracts.envelope import Envelope
 from intake_contracts.events import (
     STATUS_EVENT,
     AssetCreated,
+    AssetIntegrityFailed,
     AssetPromoted,
     EventType,
     UploadLifecycleEvent,
@@ -19,7 +20,9 @@ from intake_contracts.events import (
 log = logging.getLogger(__name__)
 
 _LIFECYCLE_TYPES = frozenset(STATUS_EVENT.values())
-_ASSET_TYPES = frozenset({EventType.ASSET_CREATED, EventType.ASSET_PROMOTED})
+_ASSET_TYPES = frozenset(
+    {EventType.ASSET_CREATED, EventType.ASSET_PROMOTED, EventType.ASSET_INTEGRITY_FAILED}
+)
 
 
 class SessionIndex:
@@ -43,7 +46,12 @@ class SessionIndex:
 
 
 def _asset_seen(envelope: Envelope) -> tuple[UUID, UUID, str, bool]:
-    """(session, asset, tenant, promoted) of an asset event."""
+    """(session, asset, tenant, promoted) of an asset event. An Asset failing integrity counts
+    as promoted here: its promotion is over (it never will be), so reconcile leaves it alone and
+    its temp object is residue like a promoted one's."""
+    if envelope.type == EventType.ASSET_INTEGRITY_FAILED:
+        failed = AssetIntegrityFailed.model_validate(envelope.payload)
+        return failed.upload_session_id, failed.asset_id, failed.tenant_id, True
     if envelope.type == EventType.ASSET_PROMOTED:
         promoted = AssetPromoted.model_validate(envelope.payload)
         return promoted.upload_session_id, promoted.asset_id, promoted.tenant_id, True

@@ -41,6 +41,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
                 settings.multipart_copy_threshold,
                 settings.copy_part_size,
                 settings.copy_concurrency,
+                settings.promotion_if_none_match,
             ),
         )
         database = PostgresSagaDatabase(pool, Outbox(SCHEMA))

@@ -1,5 +1,6 @@
 """Pure rules of completion: which parts complete an upload, sizes, checksum, title. No I/O."""
 
+import base64
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from pydantic import ConfigDict
 from intake_contracts.commands import AssetFields, CompletedPart
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.integrity import ChecksumAlgorithm
+from intake_contracts.sessions import SessionRecord
 
 MiB: Final = 1024 * 1024
 MIN_PART_SIZE: Final = 5 * MiB
@@ -27,6 +30,56 @@ class Asset(AssetFields):
     user_id: str
     created_at: datetime | None  # None until the row is written
     promoted_at: datetime | None = None  # set when object_key became the permanent key
+    # Set when promotion found the temp object changed since complete checked it.
+    integrity_failed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckedObject:
+    """The object complete checked: its ETag, and S3's checksum of it in the declared
+    algorithm (or the declared one, checked, where S3 keeps none)."""
+
+    etag: str
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: str | None = None
+
+
+class TempObjectChangedError(Exception):
+    """The temp object is not the one complete checked (another ETag, or gone): S3 refused
+    the copy's CopySourceIfMatch and nothing was written at the permanent key."""
+
+    def __init__(self, found_etag: str | None) -> None:
+        super().__init__(f"the temp object changed after complete (now {found_etag})")
+        self.found_etag = found_etag
+
+
+def declared_sha256(session: SessionRecord) -> str | None:
+    """The whole file's SHA-256 (hex) the session declared: `checksum_sha256`, or the SHA256
+    `checksum` (base64)."""
+    if session.checksum_sha256:
+        return session.checksum_sha256
+    if session.checksum_algorithm == ChecksumAlgorithm.SHA256 and session.checksum:
+        return base64.b64decode(session.checksum).hex()
+    return None
+
+
+def checked_checksum(
+    algorithm: ChecksumAlgorithm | None, declared: str | None, stored: str | None
+) -> str | None:
+    """S3's checksum of the object in the declared algorithm, which must be the declared
+    whole-file checksum when both exist; the declared one where S3 keeps none.
+
+    Raises:
+        DomainError: checksum_mismatch.
+    """
+    if algorithm is None:
+        return None
+    if stored is not None and declared is not None and stored != declared:
+        raise DomainError(
+            ErrorCode.CHECKSUM_MISMATCH,
+            f"S3's {algorithm} of the uploaded object is not the declared checksum",
+        )
+    return stored or declared
 
 
 @dataclass(frozen=True)

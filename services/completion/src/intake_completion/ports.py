@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 from uuid import UUID
 
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject
 from intake_completion.saga import Attempt, Step
 from intake_contracts.commands import CompletedPart
 from intake_contracts.envelope import Principal
@@ -43,6 +43,15 @@ class SagaRepository(Protocol):
 
     async def mark_promoted(self, session_id: UUID, object_key: str) -> Asset | None:
         """The Asset now naming `object_key` (stamped promoted), or None when promoted before."""
+        ...
+
+    async def mark_integrity_failed(self, session_id: UUID) -> Asset | None:
+        """The Asset stamped as failing integrity, or None when promoted or stamped before."""
+        ...
+
+    async def end(self, session_id: UUID, current: Step, owner: UUID, reason: str) -> bool:
+        """Compare-and-set from `current` straight to done, the lease given back; False when
+        the saga or its lease moved on."""
         ...
 
     async def attempt(self, session_id: UUID) -> Attempt | None: ...
@@ -142,11 +151,22 @@ class SagaDatabase(Protocol):
 class CompletionStorage(Protocol):
     """The upload's bytes in S3 (storage.py over the typed S3 adapter)."""
 
-    async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
-        """Make the upload one object at the temp key of the declared size.
+    async def finalize(
+        self, session: SessionRecord, parts: Sequence[CompletedPart] | None
+    ) -> CheckedObject:
+        """Make the upload one object at the temp key of the declared size, whose checksum in
+        the declared algorithm is the declared one; that object's ETag and checksum.
 
         Raises:
-            DomainError: upload_incomplete, parts_invalid or size_mismatch.
+            DomainError: upload_incomplete, parts_invalid, size_mismatch or checksum_mismatch.
+        """
+        ...
+
+    async def look(self, session: SessionRecord) -> CheckedObject:
+        """The object `finalize` made, checked again (a retry after MarkCompleted).
+
+        Raises:
+            DomainError: upload_incomplete, size_mismatch or checksum_mismatch.
         """
         ...
 
@@ -155,10 +175,13 @@ class CompletionStorage(Protocol):
         ...
 
     async def copy_to_permanent(self, asset: Asset, target: str) -> None:
-        """Copy the Asset's temp object to `target`; safe to repeat (a landed copy stays).
+        """Copy the Asset's temp object to `target`, only while its ETag is `asset.etag`
+        (CopySourceIfMatch) and never over an object at `target` (If-None-Match: *); safe to
+        repeat (a landed copy stays).
 
         Raises:
             DomainError: upload_incomplete when neither object exists.
+            TempObjectChangedError: the temp object is not the one complete checked.
         """
         ...
 

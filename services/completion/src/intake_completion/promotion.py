@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from uuid import UUID, uuid4
 
 from intake_completion import faults, leases, saga, views
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, TempObjectChangedError
 from intake_completion.ports import CompletionStorage, SagaDatabase
 from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
@@ -116,8 +116,10 @@ class Promoter:
             async with leases.held(self._db.leases, session_id, owner, lease_s):
                 # The bucket and temp key stay the same through both steps: read once.
                 asset = asset or await self._asset(session_id)
-                if attempt.step == Step.PROMOTING:
-                    await self._promote(asset, owner, correlation_id)
+                if attempt.step == Step.PROMOTING and not await self._promote(
+                    asset, owner, correlation_id
+                ):
+                    return
                 await self._release_temp(asset, owner)
         except BaseException as error:
             # Backs off: a step that cannot succeed yet (S3 down, a row it needs missing) is
@@ -131,10 +133,16 @@ class Promoter:
             raise
         log.info("asset promoted", extra={"upload_session_id": str(session_id)})
 
-    async def _promote(self, asset: Asset, owner: UUID, correlation_id: str) -> None:
+    async def _promote(self, asset: Asset, owner: UUID, correlation_id: str) -> bool:
+        """Copy to the permanent key and name it; False when the temp object failed integrity
+        (the Asset is marked so and its saga ends: nothing is copied, now or later)."""
         session_id = asset.upload_session_id
         target = keys.asset_key(asset.tenant_id, asset.asset_id)
-        await self._storage.copy_to_permanent(asset, target)
+        try:
+            await self._storage.copy_to_permanent(asset, target)
+        except TempObjectChangedError as changed:
+            await self._fail_integrity(asset, owner, changed, correlation_id)
+            return False
         faults.inject(self._settings, CRASH_DURING_PROMOTION, self._crash)
         # One transaction: the Asset names the new key exactly when the event says so.
         async with self._db.transaction() as tx:
@@ -148,6 +156,30 @@ class Promoter:
                     correlation_id=correlation_id,
                 )
             if not await tx.saga.advance(session_id, Step.PROMOTING, owner, release=False):
+                raise saga.StepConflictError(f"promotion of {session_id} was taken over")
+        return True
+
+    async def _fail_integrity(
+        self, asset: Asset, owner: UUID, changed: TempObjectChangedError, correlation_id: str
+    ) -> None:
+        """One transaction: the Asset marked, `asset.integrity_failed` written, the saga done.
+        The temp object stays for an operator to look at (cleanup's orphan job removes it)."""
+        session_id = asset.upload_session_id
+        log.warning(
+            "temp object changed after complete; not promoted",
+            extra={"upload_session_id": str(session_id), "found_etag": changed.found_etag},
+        )
+        async with self._db.transaction() as tx:
+            failed = await tx.saga.mark_integrity_failed(session_id)
+            if failed is not None:
+                await tx.outbox.add(
+                    EventType.ASSET_INTEGRITY_FAILED,
+                    views.integrity_failed_event(failed, changed.found_etag),
+                    key=str(session_id),
+                    tenant_id=asset.tenant_id,
+                    correlation_id=correlation_id,
+                )
+            if not await tx.saga.end(session_id, Step.PROMOTING, owner, str(changed)):
                 raise saga.StepConflictError(f"promotion of {session_id} was taken over")
 
     async def _release_temp(self, asset: Asset, owner: UUID) -> None:

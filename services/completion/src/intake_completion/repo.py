@@ -19,7 +19,11 @@ from intake_runtime.postgres.outbox import BoundOutbox, Outbox, columns
 
 _TABLE = "completion.assets"
 _COLUMNS = ", ".join(Asset.model_fields)
-_WRITTEN = [name for name in Asset.model_fields if name not in {"created_at", "promoted_at"}]
+_WRITTEN = [
+    name
+    for name in Asset.model_fields
+    if name not in {"created_at", "promoted_at", "integrity_failed_at"}
+]
 _SAGA = "completion.completions"
 _ATTEMPT = "upload_session_id, tenant_id, asset_id, step, lease_owner, lease_until, tries"
 
@@ -38,6 +42,11 @@ INSERT = (
 MARK_PROMOTED = (
     f"UPDATE {_TABLE} SET object_key = $2, promoted_at = now()"
     f" WHERE upload_session_id = $1 AND promoted_at IS NULL RETURNING {_COLUMNS}"
+)
+# Once: an Asset already promoted (or already failed) keeps what it has.
+MARK_INTEGRITY_FAILED = (
+    f"UPDATE {_TABLE} SET integrity_failed_at = now() WHERE upload_session_id = $1"
+    f" AND promoted_at IS NULL AND integrity_failed_at IS NULL RETURNING {_COLUMNS}"
 )
 
 ATTEMPT = f"SELECT {_ATTEMPT} FROM {_SAGA} WHERE upload_session_id = $1"
@@ -97,6 +106,12 @@ RELEASE = (
     f"UPDATE {_SAGA} SET lease_owner = NULL, last_error = $3, updated_at = now(),"
     " lease_until = CASE WHEN $4 > 0 THEN now() + make_interval(secs => $4) END"
     " WHERE upload_session_id = $1 AND lease_owner = $2"
+)
+# The saga ends at once from `current` (an Asset failing integrity has nothing left to do).
+END = (
+    f"UPDATE {_SAGA} SET step = '{Step.DONE}', last_error = $4, updated_at = now(),"
+    " lease_owner = NULL, lease_until = NULL"
+    " WHERE upload_session_id = $1 AND step = $2 AND lease_owner = $3"
 )
 DUE = (
     f"SELECT upload_session_id FROM {_SAGA} WHERE step IN ('promoting', 'releasing')"
@@ -173,6 +188,13 @@ class PostgresSaga:
 
     async def mark_promoted(self, session_id: UUID, object_key: str) -> Asset | None:
         return _asset(await self._db.fetchrow(MARK_PROMOTED, session_id, object_key))
+
+    async def mark_integrity_failed(self, session_id: UUID) -> Asset | None:
+        return _asset(await self._db.fetchrow(MARK_INTEGRITY_FAILED, session_id))
+
+    async def end(self, session_id: UUID, current: Step, owner: UUID, reason: str) -> bool:
+        status = await self._db.execute(END, session_id, str(current), owner, reason)
+        return bool(status == "UPDATE 1")
 
     async def attempt(self, session_id: UUID) -> Attempt | None:
         return _attempt(await self._db.fetchrow(ATTEMPT, session_id))

@@ -8,7 +8,7 @@ from typing import Final, Protocol
 from uuid import UUID, uuid4
 
 from intake_completion import domain, faults, leases, metrics, saga, views
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject
 from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_contracts import keys
@@ -143,10 +143,12 @@ class CompletionService:
         try:
             async with leases.held(self._db.leases, session_id, owner, self._settings.lease_s):
                 if session.status != UploadStatus.COMPLETED:
-                    session = await self._finish_upload(session, command)
+                    session, checked = await self._finish_upload(session, command)
+                else:  # a retry after MarkCompleted: the object is looked at again
+                    checked = await self._storage.look(session)
                 # From here the session is COMPLETED: a crash before the Asset is recorded is
                 # repaired by a retry (or reconcile), which claims the step again.
-                asset, created = await self._record(session, owner, command)
+                asset, created = await self._record(session, owner, command, checked)
         except BaseException as error:
             await leases.release(self._db.leases, session_id, owner, error)
             raise
@@ -163,12 +165,13 @@ class CompletionService:
 
     async def _finish_upload(
         self, session: SessionRecord, command: Command[CompleteUpload]
-    ) -> SessionRecord:
+    ) -> tuple[SessionRecord, CheckedObject]:
         """Finalize and verify the bytes, then have initiation record COMPLETED."""
         try:
-            await self._storage.finalize(session, command.payload.parts)
-            if session.checksum_sha256:
-                await self._storage.verify_checksum(session, session.checksum_sha256)
+            checked = await self._storage.finalize(session, command.payload.parts)
+            declared_sha256 = domain.declared_sha256(session)
+            if declared_sha256:
+                await self._storage.verify_checksum(session, declared_sha256)
         except DomainError:
             # A concurrent cancel removes the bytes: its refusal is the truer answer.
             await self._sessions.begin_completion(session.upload_session_id, command.principal)
@@ -179,15 +182,19 @@ class CompletionService:
             domain.acting_as(command.principal, SERVICE),
         )
         faults.inject(self._settings, CRASH_AFTER_MARK_COMPLETED, self._crash)
-        return completed
+        return completed, checked
 
     async def _record(
-        self, session: SessionRecord, owner: UUID, command: Command[CompleteUpload]
+        self,
+        session: SessionRecord,
+        owner: UUID,
+        command: Command[CompleteUpload],
+        checked: CheckedObject,
     ) -> tuple[Asset, bool]:
         """Insert the Asset at the temp key with its event and move the saga on, in one
         statement; (the Asset, whether this call created it)."""
         asset_id = session.asset_id or keys.asset_id_for(session.upload_session_id)
-        draft = views.draft(session, asset_id, session.temp_key, command.payload.title)
+        draft = views.draft(session, asset_id, session.temp_key, command.payload.title, checked)
         asset = await self._db.record_asset(
             draft,
             views.created_event(draft),

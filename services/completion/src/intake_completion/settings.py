@@ -36,6 +36,10 @@ class CompletionSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=256 * MiB, alias="INTAKE_COPY_PART_SIZE", ge=5 * MiB, le=5 * GiB
     )
     copy_concurrency: int = Field(default=8, alias="INTAKE_COPY_CONCURRENCY", ge=1, le=64)
+    # Promotion writes the permanent key with If-None-Match: *, so it never replaces an
+    # asset's bytes; off only for a store that refuses the header (AWS S3 and SeaweedFS >= 4
+    # honour it).
+    promotion_if_none_match: bool = Field(default=True, alias="INTAKE_PROMOTION_IF_NONE_MATCH")
     # Server-side copies of multi-GiB objects take minutes, not the seconds a HEAD takes.
     s3_timeout_s: S3TimeoutS = 300.0
     command_workers: CommandWorkers = 4

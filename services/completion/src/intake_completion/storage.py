@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from intake_completion import domain, saga
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject, TempObjectChangedError
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
@@ -15,6 +15,7 @@ from intake_runtime.storage.s3 import (
     ObjectNotFoundError,
     ObjectStore,
     PartsRejectedError,
+    PreconditionFailedError,
     UploadNotFoundError,
 )
 
@@ -28,6 +29,8 @@ class CopyPlan:
     threshold: int
     part_size: int
     concurrency: int
+    # Write the permanent key with If-None-Match: * (AWS S3 and SeaweedFS >= 4 honour it).
+    no_overwrite: bool = True
 
 
 class S3CompletionStorage:
@@ -37,18 +40,35 @@ class S3CompletionStorage:
         self._store = store
         self._copy = copy
 
-    async def finalize(self, session: SessionRecord, parts: Sequence[CompletedPart] | None) -> None:
-        """Make the upload one object at the temp key whose size is the declared size.
+    async def finalize(
+        self, session: SessionRecord, parts: Sequence[CompletedPart] | None
+    ) -> CheckedObject:
+        """Make the upload one object at the temp key whose size is the declared size and
+        whose checksum S3 keeps in the declared algorithm is the declared one.
 
         Raises:
-            DomainError: upload_incomplete, parts_invalid or size_mismatch.
+            DomainError: upload_incomplete, parts_invalid, size_mismatch or checksum_mismatch.
         """
         if session.upload_type == UploadType.MULTIPART:
             await self._complete_multipart(session, parts)
-        head = await self._store.head(session.bucket, session.temp_key)
+        return await self.look(session)
+
+    async def look(self, session: SessionRecord) -> CheckedObject:
+        """The finalized object at the temp key, checked as `finalize` checks it.
+
+        Raises:
+            DomainError: upload_incomplete, size_mismatch or checksum_mismatch.
+        """
+        algorithm = session.checksum_algorithm
+        head = await self._store.head(
+            session.bucket, session.temp_key, checksums=algorithm is not None
+        )
         if head is None:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
         domain.check_size(head.size, session.size_bytes)
+        stored = head.checksums.get(algorithm.value) if algorithm else None
+        checksum = domain.checked_checksum(algorithm, session.checksum, stored)
+        return CheckedObject(head.etag, algorithm, checksum)
 
     async def _complete_multipart(
         self, session: SessionRecord, requested: Sequence[CompletedPart] | None
@@ -108,23 +128,31 @@ class S3CompletionStorage:
             await self._copy_once(asset, target)
             return
         landed = await self._store.head(asset.bucket, target)
-        if landed is not None and landed.size == asset.size_bytes:
+        if landed is not None:  # never overwritten: only a checked copy ever writes there
             return
-        if await self._store.head(asset.bucket, asset.object_key) is None:
+        source = await self._store.head(asset.bucket, asset.object_key)
+        if source is None:
             raise DomainError(
                 ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
             )
+        if asset.etag is not None and source.etag != asset.etag:
+            raise TempObjectChangedError(source.etag)
         await self._store.abort_uploads_of(asset.bucket, target)
-        await self._store.copy(
-            asset.bucket,
-            asset.object_key,
-            target,
-            asset.size_bytes,
-            self._copy.threshold,
-            content_type=asset.mime_type,
-            part_size=min(self._copy.part_size, self._copy.threshold),
-            concurrency=self._copy.concurrency,
-        )
+        try:
+            await self._store.copy(
+                asset.bucket,
+                asset.object_key,
+                target,
+                asset.size_bytes,
+                self._copy.threshold,
+                content_type=asset.mime_type,
+                part_size=min(self._copy.part_size, self._copy.threshold),
+                concurrency=self._copy.concurrency,
+                if_match=asset.etag,
+                if_none_match=self._copy.no_overwrite,
+            )
+        except PreconditionFailedError:
+            await self._refused(asset, target)
 
     async def _copy_once(self, asset: Asset, target: str) -> None:
         """One CopyObject, with no look first: repeating it writes the same bytes again and it
@@ -134,7 +162,13 @@ class S3CompletionStorage:
         fewer per small promotion: the promotion was most of completion's CPU per complete)."""
         try:
             await self._store.copy(
-                asset.bucket, asset.object_key, target, asset.size_bytes, self._copy.threshold
+                asset.bucket,
+                asset.object_key,
+                target,
+                asset.size_bytes,
+                self._copy.threshold,
+                if_match=asset.etag,
+                if_none_match=self._copy.no_overwrite,
             )
         except ObjectNotFoundError:
             landed = await self._store.head(asset.bucket, target)
@@ -142,6 +176,20 @@ class S3CompletionStorage:
                 raise DomainError(
                     ErrorCode.UPLOAD_INCOMPLETE, "the completed upload's object is missing"
                 ) from None
+        except PreconditionFailedError:
+            await self._refused(asset, target)
+
+    async def _refused(self, asset: Asset, target: str) -> None:
+        """After a 412: an object at `target` is an earlier checked copy (done, untouched);
+        otherwise the temp object is no longer the checked one.
+
+        Raises:
+            TempObjectChangedError: nothing at `target`, and the temp object changed.
+        """
+        if await self._store.head(asset.bucket, target) is not None:
+            return
+        source = await self._store.head(asset.bucket, asset.object_key)
+        raise TempObjectChangedError(source.etag if source else None)
 
     async def delete(self, bucket: str, key: str) -> None:
         await self._store.delete(bucket, key)

@@ -3,13 +3,19 @@
 from uuid import UUID
 
 from intake_completion import domain
-from intake_completion.domain import Asset
+from intake_completion.domain import Asset, CheckedObject
 from intake_contracts.commands import AssetView, CompletionResult
-from intake_contracts.events import AssetCreated, AssetPromoted
+from intake_contracts.events import AssetCreated, AssetIntegrityFailed, AssetPromoted
 from intake_contracts.sessions import SessionRecord
 
 
-def draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | None) -> Asset:
+def draft(
+    session: SessionRecord,
+    asset_id: UUID,
+    object_key: str,
+    title: str | None,
+    checked: CheckedObject,
+) -> Asset:
     return Asset(
         asset_id=asset_id,
         upload_session_id=session.upload_session_id,
@@ -23,6 +29,9 @@ def draft(session: SessionRecord, asset_id: UUID, object_key: str, title: str | 
         bucket=session.bucket,
         object_key=object_key,
         checksum_sha256=session.checksum_sha256,
+        etag=checked.etag,
+        checksum_algorithm=checked.checksum_algorithm,
+        checksum=checked.checksum,
         created_at=None,
     )
 
@@ -42,6 +51,21 @@ def result(asset: Asset, *, created: bool) -> CompletionResult:
 def created_event(asset: Asset) -> AssetCreated:
     """The event of an Asset about to be written: it carries no timestamps."""
     return AssetCreated(**asset.model_dump(include=set(AssetCreated.model_fields)))
+
+
+def integrity_failed_event(asset: Asset, found_etag: str | None) -> AssetIntegrityFailed:
+    if asset.integrity_failed_at is None or asset.etag is None:
+        raise ValueError("an asset failing integrity carries when, and the ETag it expected")
+    return AssetIntegrityFailed(
+        asset_id=asset.asset_id,
+        upload_session_id=asset.upload_session_id,
+        tenant_id=asset.tenant_id,
+        bucket=asset.bucket,
+        object_key=asset.object_key,
+        expected_etag=asset.etag,
+        found_etag=found_etag,
+        failed_at=asset.integrity_failed_at,
+    )
 
 
 def promoted_event(asset: Asset, previous_key: str) -> AssetPromoted:

@@ -24,6 +24,7 @@ from intake_contracts.fields import (
     Reference,
     Title,
 )
+from intake_contracts.integrity import Base64Checksum
 from intake_contracts.sessions import SessionView
 
 
@@ -45,10 +46,14 @@ class InitiateBatchBody(_Body):
 
 class PartUrlBody(_Body):
     part_number: PartNumber
+    checksum: Base64Checksum | None = None
 
 
 class PartUrlsBody(_Body):
     part_numbers: list[PartNumber] = Field(min_length=1, max_length=MAX_SIGNED_PARTS_PER_CALL)
+    checksums: list[Base64Checksum] | None = Field(
+        default=None, max_length=MAX_SIGNED_PARTS_PER_CALL
+    )
 
 
 class CompletedPartBody(CompletedPart):

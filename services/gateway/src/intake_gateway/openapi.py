@@ -119,10 +119,31 @@ def _restore_property(prop: Schema, definition: dict[str, Any]) -> None:
     for branch in prop.one_of or []:
         if pattern and isinstance(branch, Schema) and branch.type == OpenAPIType.STRING:
             branch.pattern = pattern
+    _restore_item_patterns(prop, definition)
     items = definition.get("items", {})
     if isinstance(prop.items, Schema) and prop.items.type == OpenAPIType.INTEGER:
         prop.items.minimum = items.get("minimum", prop.items.minimum)
         prop.items.maximum = items.get("maximum", prop.items.maximum)
+
+
+def _restore_item_patterns(prop: Schema, definition: dict[str, Any]) -> None:
+    """The pattern of the strings of an optional list (`checksums`)."""
+    pattern = next(
+        (
+            branch["items"]["pattern"]
+            for branch in definition.get("anyOf", [])
+            if "pattern" in branch.get("items", {})
+        ),
+        None,
+    )
+    for branch in prop.one_of or []:
+        if (
+            pattern
+            and isinstance(branch, Schema)
+            and isinstance(branch.items, Schema)
+            and branch.items.type == OpenAPIType.STRING
+        ):
+            branch.items.pattern = pattern
 
 
 def link_sessions(document: OpenAPI, created_by: tuple[str, str]) -> None:

@@ -63,7 +63,16 @@ IdempotencyKey = Annotated[
         description="The same key from the same tenant returns the same session; blank = none.",
     ),
 ]
-_PART_NUMBERS = (ErrorCode.PART_NUMBER_OUT_OF_RANGE,)
+_PART_NUMBERS = (
+    ErrorCode.PART_NUMBER_OUT_OF_RANGE,
+    ErrorCode.CHECKSUM_REQUIRED,
+    ErrorCode.CHECKSUM_INVALID,
+)
+_CHECKSUMS = (
+    ErrorCode.CHECKSUM_REQUIRED,
+    ErrorCode.CHECKSUM_INVALID,
+    ErrorCode.CHECKSUM_ALGORITHM_UNSUPPORTED,
+)
 
 
 def commands_of(state: State) -> CommandClient:
@@ -92,6 +101,7 @@ class UploadsController(Controller):
             ErrorCode.MIME_TYPE_INVALID,
             ErrorCode.MIME_TYPE_NOT_ALLOWED,
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            *_CHECKSUMS,
         ),
     )
     async def initiate(
@@ -128,7 +138,10 @@ class UploadsController(Controller):
     async def part_url(
         self, session_id: str, data: PartUrlBody, principal: Principal, state: State
     ) -> PartUrl:
-        parts = await self._sign(session_id, [data.part_number], principal, commands_of(state))
+        checksums = None if data.checksum is None else [data.checksum]
+        parts = await self._sign(
+            session_id, [data.part_number], checksums, principal, commands_of(state)
+        )
         return parts.parts[0]
 
     @post(
@@ -139,14 +152,22 @@ class UploadsController(Controller):
     async def part_urls(
         self, session_id: str, data: PartUrlsBody, principal: Principal, state: State
     ) -> PartUrls:
-        return await self._sign(session_id, data.part_numbers, principal, commands_of(state))
+        return await self._sign(
+            session_id, data.part_numbers, data.checksums, principal, commands_of(state)
+        )
 
     @staticmethod
     async def _sign(
-        session_id: str, part_numbers: list[int], principal: Principal, peers: CommandClient
+        session_id: str,
+        part_numbers: list[int],
+        checksums: list[str] | None,
+        principal: Principal,
+        peers: CommandClient,
     ) -> PartUrls:
         upload_session_id = parse_session_id(session_id)
-        command = SignParts(upload_session_id=upload_session_id, part_numbers=part_numbers)
+        command = SignParts(
+            upload_session_id=upload_session_id, part_numbers=part_numbers, checksums=checksums
+        )
         return await peers.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))

@@ -14,7 +14,9 @@ from intake_contracts import keys
 from intake_contracts.commands import InitiateUpload
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus, UploadType
+from intake_initiation import integrity
 
 MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
@@ -69,6 +71,8 @@ class Session:
     failure_reason: str | None
     asset_id: UUID | None
     created_at: datetime
+    checksum_algorithm: ChecksumAlgorithm | None = None
+    checksum: str | None = None  # the whole file's, base64 in checksum_algorithm
 
 
 def can_transition(current: UploadStatus, target: UploadStatus) -> bool:
@@ -231,6 +235,8 @@ def draft(
         failure_reason=None,
         asset_id=None,
         created_at=now,
+        checksum_algorithm=request.checksum_algorithm,
+        checksum=integrity.declared_checksum(request),
     )
 
 
@@ -243,7 +249,12 @@ def opened(draft: Session, multipart_upload_id: str | None) -> Session:
 
 def fingerprint(request: InitiateUpload) -> str:
     """What makes two initiate requests the same request, for Idempotency-Key replays."""
-    material = request.model_dump_json(exclude={"idempotency_key", "batch_reference"})
+    excluded = {"idempotency_key", "batch_reference"}
+    # Absent integrity fields leave the fingerprint of a request made before they existed.
+    excluded |= {
+        name for name in ("checksum_algorithm", "checksum") if getattr(request, name) is None
+    }
+    material = request.model_dump_json(exclude=excluded)
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -95,8 +95,15 @@ class SessionStorage(Protocol):
         ...
 
     async def presign_part(
-        self, session: Session, part_number: int, content_length: int, expires_s: int
-    ) -> str: ...
+        self,
+        session: Session,
+        part_number: int,
+        content_length: int,
+        expires_s: int,
+        checksum: str | None = None,
+    ) -> str:
+        """`checksum`: the part's, in the session's algorithm, signed so S3 verifies it."""
+        ...
 
     async def presign_put(self, session: Session, expires_s: int) -> str: ...
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from intake_contracts.commands import Commands
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
 from intake_initiation.settings import SCHEMA
@@ -27,14 +28,14 @@ _INSERTED = (
     "(id, tenant_id, brand_id, user_id, status, file_name, mime_type, size_bytes, upload_type,"
     " chunk_size, part_count, bucket, temp_key, client_reference, batch_reference, category_id,"
     " checksum_sha256, idempotency_key, request_fingerprint, expires_at, last_activity_at,"
-    " created_at, updated_at, multipart_upload_id)"
+    " created_at, updated_at, multipart_upload_id, checksum_algorithm, checksum)"
 )
 # Typed, so the same row serves a VALUES list and the SELECT list of a conditional insert.
 _ROW = (
     "$1::uuid, $2::text, $3::text, $4::text, $22::text, $5::text, $6::text, $7::bigint,"
     " $8::text, $9::bigint, $10::integer, $11::text, $12::text, $13::text, $14::text,"
     " $15::text, $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz,"
-    " $21::timestamptz, $21::timestamptz, $23::text"
+    " $21::timestamptz, $21::timestamptz, $23::text, $24::text, $25::text"
 )
 INSERT = (
     f"INSERT INTO {_TABLE} {_INSERTED} VALUES ({_ROW})"
@@ -105,6 +106,8 @@ def _session(row: asyncpg.Record | None) -> Session | None:
 def _from_values(values: dict[str, object]) -> Session:
     values["status"] = UploadStatus(str(values["status"]))
     values["upload_type"] = UploadType(str(values["upload_type"]))
+    algorithm = values["checksum_algorithm"]
+    values["checksum_algorithm"] = ChecksumAlgorithm(str(algorithm)) if algorithm else None
     return Session(**values)  # type: ignore[arg-type]
 
 
@@ -133,6 +136,8 @@ def _insert_arguments(session: Session) -> tuple[object, ...]:
         session.created_at,
         session.status.value,
         session.multipart_upload_id,
+        session.checksum_algorithm.value if session.checksum_algorithm else None,
+        session.checksum,
     )
 
 

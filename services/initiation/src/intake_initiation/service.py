@@ -35,7 +35,7 @@ from intake_contracts.sessions import (
     UploadStatus,
     UploadType,
 )
-from intake_initiation import domain, views
+from intake_initiation import domain, integrity, views
 from intake_initiation.domain import Session
 from intake_initiation.ports import SessionStorage, Unit
 from intake_initiation.settings import InitiationSettings
@@ -89,6 +89,8 @@ class InitiationService:
                 brand_id=file.brand_id or batch.brand_id,
                 client_reference=reference,
                 batch_reference=batch_reference,
+                checksum_algorithm=file.checksum_algorithm,
+                checksum=file.checksum,
             )
             async with tx.savepoint():
                 view = await self._initiate(request, command, tx, uuid.uuid4())
@@ -123,6 +125,11 @@ class InitiationService:
             self._settings.denied_mime_type_patterns,
         )
         domain.validate_checksum(request.checksum_sha256)
+        integrity.check_request(
+            request,
+            self._settings.supported_checksum_algorithms,
+            domain.strategy_for(request.file_size),
+        )
         if request.idempotency_key:
             existing = await tx.sessions.by_idempotency_key(
                 principal.tenant_id, request.idempotency_key
@@ -174,7 +181,11 @@ class InitiationService:
         domain.require_live_multipart(session, now)
         assert session.part_count is not None  # noqa: S101 - a live multipart session has both
         assert session.chunk_size is not None  # noqa: S101
-        domain.check_part_numbers(command.payload.part_numbers, session.part_count)
+        numbers = command.payload.part_numbers
+        domain.check_part_numbers(numbers, session.part_count)
+        checksums = integrity.part_checksums(
+            session.checksum_algorithm, numbers, command.payload.checksums
+        )
         await tx.sessions.touch(session.id, session.tenant_id, now)
         expires_at = domain.url_expiry(now, self._settings.presigned_url_ttl_s, session.expires_at)
         expires_s = max(1, int((expires_at - now).total_seconds()))
@@ -186,10 +197,12 @@ class InitiationService:
                     number,
                     content_length=domain.part_size(number, session.size_bytes, session.chunk_size),
                     expires_s=expires_s,
+                    checksum=checksum,
                 ),
+                headers=integrity.signed_headers(session.checksum_algorithm, checksum),
                 expires_at=expires_at,
             )
-            for number in command.payload.part_numbers
+            for number, checksum in zip(numbers, checksums, strict=True)
         ]
         return PartUrls(parts=parts)
 
@@ -387,5 +400,9 @@ class InitiationService:
         url = await self._storage.presign_put(
             session, expires_s=max(1, int((expires_at - now).total_seconds()))
         )
-        headers = {"Content-Type": session.mime_type, "Content-Length": str(session.size_bytes)}
+        headers = {
+            "Content-Type": session.mime_type,
+            "Content-Length": str(session.size_bytes),
+            **integrity.signed_headers(session.checksum_algorithm, session.checksum),
+        }
         return DirectUpload(url=url, headers=headers, expires_at=expires_at)

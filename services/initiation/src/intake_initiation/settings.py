@@ -2,8 +2,9 @@
 
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
 SERVICE: Final = "initiation"
@@ -34,6 +35,24 @@ class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
     denied_mime_types: str = Field(
         default=",".join(EXECUTABLE_MIME_TYPES), alias="INTAKE_DENIED_MIME_TYPES"
     )
+
+    # Algorithms a session may declare: those the store verifies on PUT and UploadPart.
+    # SHA256 always; CRC32C and CRC64NVME are verified by AWS S3 and SeaweedFS >= 4.
+    checksum_algorithms: str = Field(
+        default="SHA256,CRC32C,CRC64NVME", alias="INTAKE_CHECKSUM_ALGORITHMS"
+    )
+
+    @field_validator("checksum_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: str) -> str:
+        for name in _patterns(value):
+            ChecksumAlgorithm(name.upper())  # ValueError names an unknown one at start-up
+        return value
+
+    @property
+    def supported_checksum_algorithms(self) -> frozenset[ChecksumAlgorithm]:
+        named = {ChecksumAlgorithm(name.upper()) for name in _patterns(self.checksum_algorithms)}
+        return frozenset(named | {ChecksumAlgorithm.SHA256})
 
     @property
     def allowed_mime_type_patterns(self) -> list[str]:

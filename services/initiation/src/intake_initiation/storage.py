@@ -1,6 +1,8 @@
 """The SessionStorage port over S3: the only place the initiation service calls the store."""
 
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadedPart, UploadType
+from intake_initiation import integrity
 from intake_initiation.domain import Session
 from intake_runtime.storage.s3 import ObjectStore
 
@@ -13,13 +15,23 @@ class S3SessionStorage:
         await self._store.ensure_bucket(session.bucket)
         if session.upload_type != UploadType.MULTIPART:
             return None
+        algorithm, kind = integrity.multipart_checksum(session.checksum_algorithm) or (None, None)
         upload = await self._store.create_multipart(
-            session.bucket, session.temp_key, session.mime_type
+            session.bucket,
+            session.temp_key,
+            session.mime_type,
+            checksum_algorithm=algorithm,
+            checksum_type=kind,
         )
         return upload.upload_id
 
     async def presign_part(
-        self, session: Session, part_number: int, content_length: int, expires_s: int
+        self,
+        session: Session,
+        part_number: int,
+        content_length: int,
+        expires_s: int,
+        checksum: str | None = None,
     ) -> str:
         if session.multipart_upload_id is None:
             raise ValueError("only a multipart session has parts to sign")
@@ -30,6 +42,7 @@ class S3SessionStorage:
             part_number,
             content_length=content_length,
             expires_s=expires_s,
+            checksum=_signed(session.checksum_algorithm, checksum),
         )
 
     async def presign_put(self, session: Session, expires_s: int) -> str:
@@ -39,6 +52,7 @@ class S3SessionStorage:
             content_type=session.mime_type,
             content_length=session.size_bytes,
             expires_s=expires_s,
+            checksum=_signed(session.checksum_algorithm, session.checksum),
         )
 
     async def uploaded_parts(self, session: Session) -> list[UploadedPart]:
@@ -58,3 +72,7 @@ class S3SessionStorage:
     async def remove_residue(self, session: Session) -> None:
         await self.abort_upload(session)
         await self._store.delete(session.bucket, session.temp_key)
+
+
+def _signed(algorithm: ChecksumAlgorithm | None, checksum: str | None) -> tuple[str, str] | None:
+    return (algorithm.value, checksum) if algorithm and checksum else None

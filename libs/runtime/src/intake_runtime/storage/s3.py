@@ -11,7 +11,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -60,6 +60,11 @@ class PartsRejectedError(StorageError):
     """S3 refused the part list of a completion (a part missing, re-uploaded or too small)."""
 
 
+class PreconditionFailedError(StorageError):
+    """A conditional write refused (412): the copy source's ETag was another (If-Match), or
+    the target already exists (If-None-Match: *)."""
+
+
 class StorageUnavailableError(TransientError):
     """S3 could not be reached or asked us to come back later: a retry may succeed."""
 
@@ -75,6 +80,8 @@ _REFUSALS: Mapping[str, type[StorageError]] = {
     "InvalidPart": PartsRejectedError,
     "InvalidPartOrder": PartsRejectedError,
     "EntityTooSmall": PartsRejectedError,
+    "PreconditionFailed": PreconditionFailedError,
+    "412": PreconditionFailedError,
 }
 _BUCKET_MISSING = frozenset({"404", "NoSuchBucket", "NotFound"})
 
@@ -89,6 +96,8 @@ class ObjectHead:
     last_modified: datetime | None
     checksum_sha256: str | None
     checksum_type: str | None
+    # Every checksum S3 stored, by algorithm ("SHA256", "CRC32C", ...), as S3 spells it.
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,22 @@ def _s3(
         return wrapper
 
     return decorate
+
+
+# Checksums S3 may store with an object, by the name S3 gives the algorithm.
+CHECKSUM_ALGORITHMS = ("SHA256", "CRC32C", "CRC64NVME", "CRC32", "SHA1")
+# botocore's parameter for each signed checksum header (its first presign of a bucket).
+_BOTO_CHECKSUM = {
+    f"x-amz-checksum-{name.lower()}": f"Checksum{name}" for name in CHECKSUM_ALGORITHMS
+}
+
+
+def checksum_headers(checksum: tuple[str, str] | None) -> dict[str, str]:
+    """The header that makes S3 verify a body: {"x-amz-checksum-sha256": value}, or none."""
+    if checksum is None:
+        return {}
+    algorithm, value = checksum
+    return {f"x-amz-checksum-{algorithm.lower()}": value}
 
 
 # A direct request's URL needs to live only as long as the request.
@@ -282,15 +307,23 @@ class ObjectStore:
             log.warning("cannot set the CORS rule of bucket %s: %s", bucket, error)
 
     async def presign_put(
-        self, bucket: str, key: str, *, content_type: str, content_length: int, expires_s: int
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int,
+        expires_s: int,
+        checksum: tuple[str, str] | None = None,
     ) -> str:
+        """`checksum`: (algorithm, base64 value) to sign, so S3 refuses other bytes (BadDigest)."""
         # Signing Content-Type and Content-Length makes S3 refuse any other body.
         return await self._presign(
             "put_object",
             {"Bucket": bucket, "Key": key, "ContentType": content_type},
             content_length=content_length,
             expires_s=expires_s,
-            headers={"content-type": content_type},
+            headers={"content-type": content_type, **checksum_headers(checksum)},
         )
 
     async def presign_part(
@@ -302,13 +335,16 @@ class ObjectStore:
         *,
         content_length: int,
         expires_s: int,
+        checksum: tuple[str, str] | None = None,
     ) -> str:
+        """`checksum`: (algorithm, base64 value) of the part to sign, as in `presign_put`."""
         # Signing the part's exact Content-Length stops a client putting 5 GiB into any part.
         return await self._presign(
             "upload_part",
             {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
             content_length=content_length,
             expires_s=expires_s,
+            headers=checksum_headers(checksum),
             params=[("uploadId", upload_id), ("partNumber", str(part_number))],
         )
 
@@ -329,9 +365,14 @@ class ObjectStore:
         bucket, key = request["Bucket"], request["Key"]
         endpoint = self._endpoints.get(bucket)
         if endpoint is None or self._credentials is None:
+            checksum = {
+                _BOTO_CHECKSUM[name]: value
+                for name, value in (headers or {}).items()
+                if name in _BOTO_CHECKSUM
+            }
             url: str = await self._client.generate_presigned_url(
                 operation,
-                Params={**request, "ContentLength": content_length},
+                Params={**request, "ContentLength": content_length, **checksum},
                 ExpiresIn=expires_s,
             )
             if self._credentials is not None:
@@ -349,9 +390,24 @@ class ObjectStore:
         )
 
     @_s3()
-    async def create_multipart(self, bucket: str, key: str, content_type: str) -> OpenedUpload:
+    async def create_multipart(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        *,
+        checksum_algorithm: str | None = None,
+        checksum_type: str | None = None,
+    ) -> OpenedUpload:
+        """`checksum_algorithm` (and `checksum_type`, FULL_OBJECT or COMPOSITE): S3 then keeps
+        each part's checksum and the object's."""
+        checksum: dict[str, str] = {}
+        if checksum_algorithm:
+            checksum["ChecksumAlgorithm"] = checksum_algorithm
+            if checksum_type:
+                checksum["ChecksumType"] = checksum_type
         answer = await self._client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type, **self._owner
+            Bucket=bucket, Key=key, ContentType=content_type, **checksum, **self._owner
         )
         return OpenedUpload(key=key, upload_id=str(answer["UploadId"]))
 
@@ -382,12 +438,22 @@ class ObjectStore:
 
     @_s3(missing=UploadNotFoundError)
     async def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[tuple[int, str]],
+        *,
+        if_none_match: bool = False,
     ) -> CompletedUpload:
-        """Raises:
+        """`if_none_match`: only when no object is at `key` yet (If-None-Match: *).
+
+        Raises:
         UploadNotFoundError: already completed or aborted.
         PartsRejectedError: S3 refused the part list.
+        PreconditionFailedError: `if_none_match` and an object is there.
         """
+        condition = {"IfNoneMatch": "*"} if if_none_match else {}
         answer = await self._client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -395,6 +461,7 @@ class ObjectStore:
             MultipartUpload={
                 "Parts": [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in parts]
             },
+            **condition,
             **self._owner,
         )
         return CompletedUpload(key=key, etag=_unquoted(answer.get("ETag", "")))
@@ -437,6 +504,11 @@ class ObjectStore:
             last_modified=answer.get("LastModified"),
             checksum_sha256=answer.get("ChecksumSHA256"),
             checksum_type=answer.get("ChecksumType"),
+            checksums={
+                name: str(answer[f"Checksum{name}"])
+                for name in CHECKSUM_ALGORITHMS
+                if answer.get(f"Checksum{name}")
+            },
         )
 
     async def delete(self, bucket: str, key: str) -> None:
@@ -471,12 +543,22 @@ class ObjectStore:
             log.info("direct S3 request failed; asking botocore", extra={"error": str(error)})
         return None
 
-    async def _copied_directly(self, bucket: str, source_key: str, target_key: str) -> bool:
+    async def _copied_directly(
+        self, bucket: str, source_key: str, target_key: str, conditions: Mapping[str, str]
+    ) -> bool:
         """A CopyObject sent on a presigned URL, as `_direct` sends a HEAD (botocore's work per
         call was most of a small promotion's CPU). True only for a 200 whose body is a
         CopyObjectResult: S3 can fail a copy with 200 and an Error body, so the body is read,
-        and any other answer is left to botocore, which retries and reads the error."""
-        headers = {"x-amz-copy-source": quote(f"{bucket}/{source_key}", safe="/~")}
+        and any other answer is left to botocore, which retries and reads the error; a 412
+        (a `conditions` header refused) is final.
+
+        Raises:
+            PreconditionFailedError: S3 answered 412.
+        """
+        headers = {
+            "x-amz-copy-source": quote(f"{bucket}/{source_key}", safe="/~"),
+            **conditions,
+        }
         if self._owner:
             headers["x-amz-source-expected-bucket-owner"] = self._owner["ExpectedBucketOwner"]
         signed = await self._signed("PUT", bucket, target_key, headers)
@@ -488,6 +570,10 @@ class ObjectStore:
                 body = await answer.read()
                 if answer.status == HTTPStatus.OK and b"<CopyObjectResult" in body:
                     return True
+                if answer.status == HTTPStatus.PRECONDITION_FAILED:
+                    raise PreconditionFailedError(
+                        "PreconditionFailed", body.decode(errors="replace")
+                    )
                 log.info("direct S3 copy answered %s; asking botocore", answer.status)
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             log.info("direct S3 copy failed; asking botocore", extra={"error": str(error)})
@@ -581,23 +667,38 @@ class ObjectStore:
         content_type: str = "application/octet-stream",
         part_size: int = MULTIPART_COPY_PART_SIZE,
         concurrency: int = 1,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> None:
         """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)
         whose parts are copied `concurrency` at a time.
 
         A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
+        `if_match`: copy only while the source's ETag is this one (CopySourceIfMatch, on every
+        part); `if_none_match`: write only when no object is at `target_key` (If-None-Match: *).
 
         Raises:
             ObjectNotFoundError: no object at `source_key`.
+            PreconditionFailedError: a condition refused.
         """
         source = {"Bucket": bucket, "Key": source_key}
         owners = {**self._owner}
         if self._owner:
             owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
+        source_condition = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         if size <= threshold:
-            if not await self._copied_directly(bucket, source_key, target_key):
+            headers = {
+                **({"x-amz-copy-source-if-match": f'"{if_match}"'} if if_match else {}),
+                **({"if-none-match": "*"} if if_none_match else {}),
+            }
+            if not await self._copied_directly(bucket, source_key, target_key, headers):
                 await self._client.copy_object(
-                    Bucket=bucket, Key=target_key, CopySource=source, **owners
+                    Bucket=bucket,
+                    Key=target_key,
+                    CopySource=source,
+                    **source_condition,
+                    **({"IfNoneMatch": "*"} if if_none_match else {}),
+                    **owners,
                 )
             return
         ranges = copy_ranges(size, part_size)
@@ -613,6 +714,7 @@ class ObjectStore:
                     PartNumber=number,
                     CopySource=source,
                     CopySourceRange=f"bytes={first}-{last}",
+                    **source_condition,
                     **owners,
                 )
             return CopiedPart(number, _unquoted(answer["CopyPartResult"]["ETag"]))
@@ -620,7 +722,9 @@ class ObjectStore:
         try:
             copied = await asyncio.gather(*(copy_part(*part) for part in ranges))
             parts = sorted((part.part_number, part.etag) for part in copied)
-            await self.complete_multipart(bucket, target_key, upload.upload_id, parts)
+            await self.complete_multipart(
+                bucket, target_key, upload.upload_id, parts, if_none_match=if_none_match
+            )
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.abort_multipart(bucket, target_key, upload.upload_id)
@@ -715,6 +819,11 @@ def _head_of(headers: Mapping[str, str]) -> ObjectHead:
         last_modified=parsedate_to_datetime(modified) if modified else None,
         checksum_sha256=headers.get("x-amz-checksum-sha256"),
         checksum_type=headers.get("x-amz-checksum-type"),
+        checksums={
+            name: headers[f"x-amz-checksum-{name.lower()}"]
+            for name in CHECKSUM_ALGORITHMS
+            if headers.get(f"x-amz-checksum-{name.lower()}")
+        },
     )
 
 
