@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -25,6 +25,7 @@ from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.commits import OffsetCommitter
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
+from intake_runtime.messaging.senders import sender_refusal
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -166,12 +167,21 @@ class CommandDispatcher(Generic[Tx]):
         mypy checks `handler` against the spec: it takes the spec's request, returns its result."""
         self._handlers[spec.name] = _Registered(spec.request, handler, inbox)
 
-    async def dispatch(self, body: bytes | dict[str, Any]) -> Dispatched:
+    async def dispatch(self, body: bytes | dict[str, Any], topic: str | None = None) -> Dispatched:
+        """Handle one command that came from `topic` (logical name; None: a direct call, whose
+        sender is not checked). A principal that does not fit the topic is refused, counted,
+        and parked as a dead letter for an operator to look at."""
         try:
             envelope = decode(body)
         except (ValueError, ValidationError) as error:
             reply = Reply.failure(_bad_request(str(error)))
             return Dispatched(encode(_reply_envelope(None, reply)), f"undecodable: {error}")
+        refusal = None if topic is None else sender_refusal(topic, envelope)
+        if refusal is not None:
+            metrics.observe_refused_envelope(self._service, topic or "")
+            log.warning("command refused", extra={"type": envelope.type, "reason": refusal})
+            denied = ErrorBody(code=ErrorCode.PERMISSION_DENIED, detail=refusal)
+            return Dispatched(encode(_reply_envelope(envelope, Reply.failure(denied))), refusal)
         reply, poison = await self._handle(envelope)
         return Dispatched(encode(_reply_envelope(envelope, reply)), poison)
 
@@ -210,14 +220,14 @@ class CommandDispatcher(Generic[Tx]):
     def subscribe(
         self,
         broker: KafkaBroker,
-        topic: str,
+        topic_names: Sequence[str],
         group_id: str,
         workers: int,
         settings: ServiceSettings,
     ) -> None:
-        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent,
-        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S, and at most once per
-        INTAKE_KAFKA_COMMIT_INTERVAL_MS per consumer (commits.py)."""
+        """Consume the command topics `topic_names` in `group_id`; offsets are committed only
+        after the reply is sent, or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S,
+        and at most once per INTAKE_KAFKA_COMMIT_INTERVAL_MS per consumer (commits.py)."""
         reply_timeout_s = settings.publish_timeout_s
         commits = self.commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
 
@@ -231,7 +241,8 @@ class CommandDispatcher(Generic[Tx]):
             token = _after_reply.set(waiting)
             try:
                 # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-                reply, poison = await self.dispatch(message.body)
+                source = names.logical(record.topic)  # type: ignore[union-attr]
+                reply, poison = await self.dispatch(message.body, source)
                 if poison is not None:
                     await _park(dead_letters, message, poison)
                 if message.reply_to:
@@ -248,7 +259,7 @@ class CommandDispatcher(Generic[Tx]):
                     )
 
         broker.subscriber(
-            names.topic(topic),
+            *(names.topic(topic) for topic in topic_names),
             group_id=names.group(group_id),
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
