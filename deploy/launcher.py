@@ -134,10 +134,22 @@ def parse_replicas(spec: str) -> dict[str, int]:
 
 
 def build(
-    env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str, int] | None = None
+    env: dict[str, str],
+    log_dir: Path,
+    gateway_port: int,
+    ports: dict[str, int] | None = None,
+    *,
+    provision_kafka: bool = True,
 ) -> dict[str, ServiceProcess]:
     """Every process to run, by name ("initiation", "initiation-2", …). `ports` may name a
-    service (its first replica) or one replica."""
+    service (its first replica) or one replica.
+
+    With the native stack's admin environment (`stack.sh env`), the topics and ACLs of env's
+    namespace are provisioned first, as the admin, and each process gets its own principal's
+    credentials instead of the admin's (`provision_kafka=False`: only the processes, to stop or
+    list them)."""
+    if provision_kafka and _as_stack_admin(env):
+        provision(env)
     ports = {**DEFAULT_PORTS, **(ports or {})}
     replicas = parse_replicas(env.get("INTAKE_REPLICAS", ""))
     processes = {}
@@ -166,9 +178,28 @@ def _process(
     else:
         port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
     service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
+    if _as_stack_admin(env):
+        for variable in native_stack.PER_PRINCIPAL_VARIABLES:
+            service_env.pop(variable, None)
+        config = native_stack.Config.from_env(env)
+        service_env |= native_stack.principal_credentials(config, service)
     if service == "gateway":
         service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
     return ServiceProcess(service, service_env, log_dir, port, replica)
+
+
+def _as_stack_admin(env: dict[str, str]) -> bool:
+    return env.get("KAFKA_SASL_USERNAME") == native_stack.ADMIN
+
+
+def provision(env: dict[str, str]) -> None:
+    """`intake-ops provision-topics` as env's principal: the shared topics of env's namespace
+    and, on a Kafka with SASL, every principal's ACLs on them."""
+    done = subprocess.run(
+        [str(BIN / "intake-ops"), "provision-topics"], env=env, capture_output=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"intake-ops provision-topics failed: {done.stderr.decode()[-2000:]}")
 
 
 def _stack_env() -> dict[str, str]:
@@ -188,7 +219,9 @@ def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, Servic
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     gateway_port = int(os.environ.get("INTAKE_GATEWAY_PORT", "8000"))
-    processes = build(_stack_env(), STATE / "services", gateway_port)
+    processes = build(
+        _stack_env(), STATE / "services", gateway_port, provision_kafka=command == "up"
+    )
     if command == "up":
         for process in processes.values():
             if process.running():  # `up` twice leaves the running ones alone
@@ -210,7 +243,8 @@ def main() -> None:
             running = f"running pid {pid}, instance {instance}" if process.running() else "stopped"
             print(f"{name}: {running}")
         print("consumer groups (members by instance):")
-        subprocess.run([str(BIN / "intake-ops"), "groups"], env=_stack_env(), check=False)
+        ops = {**_stack_env(), **native_stack.stack_env(principal="ops")}
+        subprocess.run([str(BIN / "intake-ops"), "groups"], env=ops, check=False)
 
 
 if __name__ == "__main__":
