@@ -437,11 +437,13 @@ def ensure_kafka_secrets(config: Config) -> None:
     openssl(config, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key",
             "-out", "broker.csr", "-subj", f"/CN={BROKER_CN}")  # fmt: skip
     openssl(config, "x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", days, "-out", "broker.crt", "-extfile", "broker.ext")  # fmt: skip
+            "-CAcreateserial", "-days", days, "-out", "broker.crt",
+            "-extfile", "broker.ext")  # fmt: skip
     store_password = secrets.token_hex(16)
     (folder / "broker.p12.password").write_text(store_password + "\n")
     openssl(config, "pkcs12", "-export", "-in", "broker.crt", "-inkey", "broker.key",
-            "-certfile", "ca.crt", "-out", "broker.p12.tmp", "-passout", f"pass:{store_password}")  # fmt: skip
+            "-certfile", "ca.crt", "-out", "broker.p12.tmp",
+            "-passout", f"pass:{store_password}")  # fmt: skip
     (folder / "broker.p12.tmp").rename(folder / "broker.p12")
     for path in folder.iterdir():
         path.chmod(0o600)

@@ -37,7 +37,7 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     finally:
         for process in processes.values():
             process.stop()
-        stack.delete_namespace_topics(system.env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+        stack.delete_namespace_topics(system.env, namespace)
 
 
 async def test_each_namespace_answers_only_its_own_commands(

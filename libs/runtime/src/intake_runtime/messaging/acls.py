@@ -77,12 +77,12 @@ EVENT_WRITERS: Final = {
     topics.CLEANUP_EVENTS: ("cleanup",),
 }
 EVENT_READERS: Final = ("audit", "cleanup", SUBSCRIBER)
-# The services that send commands and await replies, and who answers each of them.
-REPLY_WRITERS: Final = {
-    "gateway": ("initiation", "completion", "audit"),
-    "completion": ("initiation",),
-    "cleanup": ("initiation", "completion"),
-}
+# The processes that send commands and await replies on reply topics of their own, and the
+# services that answer commands. An answering service may write any reply topic of the
+# namespace: it answers whoever its command topics' ACLs let send to it, on the topic the
+# command names; only a topic's owner creates, reads and deletes it.
+REPLY_OWNERS: Final = ("gateway", "completion", "cleanup", OPS)
+ANSWERERS: Final = ("initiation", "completion", "cleanup", "audit")
 
 
 def consumer_groups() -> dict[str, tuple[str, ...]]:
@@ -148,19 +148,19 @@ def grants(namespace: str) -> list[Grant]:
 
 def _reply_grants(name: Callable[[str], str]) -> set[Grant]:
     found: set[Grant] = set()
-    for owner, answerers in REPLY_WRITERS.items():
+    for owner in REPLY_OWNERS:
         prefix = name(f"{topics.REPLY_TOPIC_PREFIX}{owner}.")
-        for operation in (Operation.CREATE, Operation.READ, Operation.WRITE, Operation.DELETE):
+        for operation in (Operation.CREATE, Operation.READ, Operation.DELETE):
             found.add(Grant(owner, operation, Resource.TOPIC, prefix, Pattern.PREFIXED))
         # The reply consumer's presence group is named like its topic (requests.py).
         found.add(Grant(owner, Operation.READ, Resource.GROUP, prefix, Pattern.PREFIXED))
-        found.update(
-            Grant(answerer, Operation.WRITE, Resource.TOPIC, prefix, Pattern.PREFIXED)
-            for answerer in answerers
-        )
-    # cleanup removes the reply topics of instances that are gone: it sees every reply topic
-    # and presence group, and may delete the topics, but reads and writes none of them.
     every = name(topics.REPLY_TOPIC_PREFIX)
+    found.update(
+        Grant(answerer, Operation.WRITE, Resource.TOPIC, every, Pattern.PREFIXED)
+        for answerer in ANSWERERS
+    )
+    # cleanup removes the reply topics of instances that are gone: it sees every reply topic
+    # and presence group, and may delete the topics, but reads none of them.
     for operation, resource in (
         (Operation.DESCRIBE, Resource.TOPIC),
         (Operation.DELETE, Resource.TOPIC),
