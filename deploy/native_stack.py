@@ -255,8 +255,6 @@ def stack_env(env: Mapping[str, str] | None = None, principal: str = ADMIN) -> d
     return environment(Config.from_env(os.environ if env is None else env), principal)
 
 
-
-
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
