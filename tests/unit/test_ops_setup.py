@@ -12,13 +12,12 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from intake_contracts import topics
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import acls, kafka
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.ops import cli, setup
 from intake_runtime.postgres import lifecycle
 from intake_runtime.postgres.migrations import migration_files
 from intake_runtime.settings import PostgresSettings
-from intake_runtime.messaging import acls
-from intake_runtime.messaging.access import KafkaAccess
 
 
 @pytest.mark.parametrize("service", setup.MIGRATING_SERVICES)

@@ -38,13 +38,13 @@ def test_a_command_travels_on_its_senders_topic(
     assert topics.command_topic(command, by_service=by_service) == topic
 
 
-@pytest.mark.parametrize(
-    ("command", "by_service"),
-    [(CommandType.MARK_COMPLETED, False), (CommandType.PRUNE_TERMINAL_SESSIONS, False),
-     (CommandType.INITIATE, True), (CommandType.GET_TRAIL, True)],
-)  # fmt: skip
-def test_no_topic_carries_a_command_from_the_wrong_kind_of_sender(
-    command: CommandType, by_service: bool
-) -> None:
-    with pytest.raises(KeyError):
-        topics.command_topic(command, by_service=by_service)
+@pytest.mark.parametrize("by_service", [False, True])
+def test_a_command_only_one_topic_carries_goes_there_whoever_sends_it(by_service: bool) -> None:
+    # completion asks for begin_completion with the principal of the user it acts for.
+    assert (
+        topics.command_topic(CommandType.BEGIN_COMPLETION, by_service=by_service)
+        == topics.INITIATION_SERVICE_COMMANDS
+    )
+    assert topics.command_topic(CommandType.INITIATE, by_service=by_service) == (
+        topics.INITIATION_COMMANDS
+    )

@@ -27,6 +27,8 @@ def envelope(command: str, principal: Principal | None) -> Envelope:
     [
         (topics.INITIATION_COMMANDS, CommandType.INITIATE, USER),
         (topics.INITIATION_SERVICE_COMMANDS, CommandType.MARK_COMPLETED, SERVICE),
+        # completion vouching for the user whose session it is about to complete.
+        (topics.INITIATION_SERVICE_COMMANDS, CommandType.BEGIN_COMPLETION, USER),
         (topics.COMPLETION_COMMANDS, CommandType.COMPLETE, USER),
         (topics.COMPLETION_SERVICE_COMMANDS, CommandType.COMPLETE, SERVICE),
         (topics.CLEANUP_COMMANDS, CommandType.RUN_CLEANUP_JOB, SERVICE),
@@ -50,6 +52,7 @@ def test_a_principal_that_fits_its_topic_passes(
         # A user's claims acting as a service: the forged status change and prune.
         (topics.INITIATION_SERVICE_COMMANDS, CommandType.MARK_COMPLETED, USER, "user principal"),
         (topics.INITIATION_SERVICE_COMMANDS, CommandType.FAIL_SESSIONS, None, "user principal"),
+        (topics.INITIATION_SERVICE_COMMANDS, CommandType.BEGIN_COMPLETION, None, "user principal"),
         (topics.COMPLETION_SERVICE_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS, USER, "user"),
         (topics.CLEANUP_COMMANDS, CommandType.RUN_CLEANUP_JOB, USER, "user principal"),
         # The service role claimed on a user topic (what the gateway's principal can send).

@@ -94,19 +94,21 @@ TOPIC_COMMANDS: Final[dict[str, frozenset[str]]] = {
 }
 
 
-def command_topic(command_type: str, *, by_service: bool) -> str:
-    """The topic a command of `command_type` is sent to: a service acting as itself uses its
-    peer's service-command topic, a user's command (sent by the gateway) the user topic.
+# Service commands that carry the principal of the user a service acts for: completion asks
+# initiation whether the user's session may be completed, with the user's own claims.
+CARRY_USER_PRINCIPAL: Final = frozenset({"initiation.begin_completion"})
 
-    Raises:
-        KeyError: no topic carries `command_type` from that kind of sender.
-    """
-    kinds = SERVICE_COMMAND_TOPICS if by_service else USER_COMMAND_TOPICS
+
+def command_topic(command_type: str, *, by_service: bool) -> str:
+    """The topic a command of `command_type` is sent to: the one topic that carries it, or,
+    for a command both a user and a service may send (complete), the user topic for a user's
+    command and the service-command topic for a service acting as itself."""
     owner = COMMAND_TOPICS[command_type.split(".", 1)[0]]
-    for topic in owner:
-        if topic in kinds and command_type in TOPIC_COMMANDS[topic]:
-            return topic
-    raise KeyError(f"no topic carries {command_type} from a {'service' if by_service else 'user'}")
+    carrying = [topic for topic in owner if command_type in TOPIC_COMMANDS[topic]]
+    if len(carrying) == 1:
+        return carrying[0]
+    kinds = SERVICE_COMMAND_TOPICS if by_service else USER_COMMAND_TOPICS
+    return next(topic for topic in carrying if topic in kinds)
 
 
 def reply_topic(service: str, instance_id: str) -> str:

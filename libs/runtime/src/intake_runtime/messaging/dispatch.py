@@ -152,13 +152,13 @@ class CommandDispatcher(Generic[Tx]):
         self._service = service
         self._runner = runner
         self._handlers: dict[str, _Registered[Tx]] = {}
-        self.commits: OffsetCommitter | None = None
+        self.commits: list[OffsetCommitter] = []
 
     async def commit_handled(self) -> None:
         """Commit the offsets of every handled command now: on shutdown, before the broker
         stops its consumers (else up to one commit interval of commands is redelivered)."""
-        if self.commits is not None:
-            await self.commits.close()
+        for commits in self.commits:
+            await commits.close()
 
     def register(
         self, spec: CommandSpec[Req, Res], handler: Handler[Req, Tx, Res], *, inbox: bool
@@ -225,11 +225,25 @@ class CommandDispatcher(Generic[Tx]):
         workers: int,
         settings: ServiceSettings,
     ) -> None:
-        """Consume the command topics `topic_names` in `group_id`; offsets are committed only
-        after the reply is sent, or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S,
-        and at most once per INTAKE_KAFKA_COMMIT_INTERVAL_MS per consumer (commits.py)."""
+        """Consume the command topics `topic_names` in `group_id`, one consumer each (with up
+        to `workers` commands at once), checking each command's sender against its topic;
+        offsets are committed only after the reply is sent, or once sending it took longer than
+        INTAKE_PUBLISH_TIMEOUT_S, and at most once per INTAKE_KAFKA_COMMIT_INTERVAL_MS per
+        consumer (commits.py)."""
+        for topic in topic_names:
+            self._subscribe_topic(broker, topic, group_id, workers, settings)
+
+    def _subscribe_topic(
+        self,
+        broker: KafkaBroker,
+        topic: str,
+        group_id: str,
+        workers: int,
+        settings: ServiceSettings,
+    ) -> None:
         reply_timeout_s = settings.publish_timeout_s
-        commits = self.commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
+        commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
+        self.commits.append(commits)
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
@@ -241,8 +255,7 @@ class CommandDispatcher(Generic[Tx]):
             token = _after_reply.set(waiting)
             try:
                 # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-                source = names.logical(record.topic)  # type: ignore[union-attr]
-                reply, poison = await self.dispatch(message.body, source)
+                reply, poison = await self.dispatch(message.body, topic)
                 if poison is not None:
                     await _park(dead_letters, message, poison)
                 if message.reply_to:
@@ -259,7 +272,7 @@ class CommandDispatcher(Generic[Tx]):
                     )
 
         broker.subscriber(
-            *(names.topic(topic) for topic in topic_names),
+            names.topic(topic),
             group_id=names.group(group_id),
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -267,7 +280,7 @@ class CommandDispatcher(Generic[Tx]):
             **kafka.consumer_options(settings),
             no_reply=True,
             decoder=kafka.undecoded,
-            title=f"{self._service} commands",
+            title=f"{self._service} commands: {topic}",
         )(on_command)
 
 

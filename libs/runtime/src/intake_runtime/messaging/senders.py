@@ -22,6 +22,8 @@ def sender_refusal(topic: str, envelope: Envelope) -> str | None:
         return f"{envelope.type} is not accepted on {topic}"
     principal = envelope.principal
     if topic in topics.SERVICE_COMMAND_TOPICS and (principal is None or principal.service is None):
+        if principal is not None and envelope.type in topics.CARRY_USER_PRINCIPAL:
+            return None  # a service vouching for the user it acts for; only services send here
         return f"a user principal on the service-only topic {topic}"
     if topic in topics.USER_COMMAND_TOPICS and principal is not None and principal.service:
         return f"a service principal ({principal.service}) on the user topic {topic}"
