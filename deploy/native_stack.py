@@ -1,7 +1,7 @@
 """The native local stack: Kafka, PostgreSQL and SeaweedFS S3 as processes of this machine.
 
-    python3 deploy/native_stack.py up|down|env [PRINCIPAL]|status|stop-s3|start-s3|stop-kafka
-                                   |start-kafka|restart-postgres
+    python3 deploy/native_stack.py up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3
+                                   |stop-kafka|start-kafka|restart-postgres
 
 `deploy/stack.sh` is the thin wrapper the Makefile, the tests and the documents call. Only the
 standard library is used: `up` runs on a fresh machine before any virtualenv exists. It installs
@@ -416,7 +416,14 @@ def ensure_kafka_secrets(config: Config) -> None:
         passwords = {name: secrets.token_hex(24) for name in (ADMIN, *PRINCIPALS)}
         users.touch(mode=0o600)
         users.write_text(json.dumps(passwords, indent=2) + "\n")
+    # One env file per principal, for docker-compose.yml's env_file entries.
+    for name, password in kafka_passwords(config).items():
+        env_file = folder / f"kafka-{name}.env"
+        env_file.touch(mode=0o600)
+        env_file.write_text(f"KAFKA_SASL_USERNAME={name}\nKAFKA_SASL_PASSWORD={password}\n")
     if (folder / "broker.p12").exists():
+        if not (folder / "broker.pem").exists():
+            write_compose_kafka_files(config)
         return
     if shutil.which("openssl") is None:
         raise StackError("kafka", "openssl not found (needed once for the certificates)", folder)
@@ -427,7 +434,8 @@ def ensure_kafka_secrets(config: Config) -> None:
             "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     (folder / "broker.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        # `kafka`: the broker's name in docker-compose.yml, which uses these same files.
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kafka\n"
         "extendedKeyUsage=serverAuth,clientAuth\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
@@ -443,8 +451,30 @@ def ensure_kafka_secrets(config: Config) -> None:
             "-certfile", "ca.crt", "-out", "broker.p12.tmp",
             "-passout", f"pass:{store_password}")  # fmt: skip
     (folder / "broker.p12.tmp").rename(folder / "broker.p12")
+    write_compose_kafka_files(config)
     for path in folder.iterdir():
         path.chmod(0o600)
+
+
+def write_compose_kafka_files(config: Config) -> None:
+    """What docker-compose.yml's Kafka reads from this folder: the broker's key and chain as
+    one PEM keystore, its SASL login (JAAS), and the mutual-TLS client settings with which its
+    one-shot setup container creates the SCRAM users over the internal listener."""
+    folder = config.secrets_dir
+    openssl(config, "pkcs8", "-topk8", "-nocrypt", "-in", "broker.key", "-out", "broker.pk8")
+    chain = [(folder / name).read_text() for name in ("broker.pk8", "broker.crt", "ca.crt")]
+    (folder / "broker.pem").write_text("".join(chain))
+    (folder / "broker.pk8").unlink()
+    admin_password = kafka_passwords(config)[ADMIN]
+    (folder / "kafka-server-jaas.conf").write_text(
+        "sasl_ssl.KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule"
+        f' required username="{ADMIN}" password="{admin_password}";\n}};\n'
+    )
+    (folder / "kafka-internal-client.properties").write_text(
+        "security.protocol=SSL\nssl.keystore.type=PEM\n"
+        "ssl.keystore.location=/etc/intake/kafka/broker.pem\n"
+        "ssl.truststore.type=PEM\nssl.truststore.location=/etc/intake/kafka/ca.crt\n"
+    )
 
 
 def kafka_security_properties(config: Config) -> str:
@@ -1049,6 +1079,7 @@ def stop_alone(name: str, config: Config) -> None:
 
 COMMANDS: dict[str, Callable[[Config], None]] = {
     "up": up,
+    "secrets": ensure_kafka_secrets,
     "down": down,
     **{f"start-{name}": functools.partial(start_alone, name) for name in ALONE},
     **{f"stop-{name}": functools.partial(stop_alone, name) for name in ALONE},
@@ -1057,7 +1088,8 @@ COMMANDS: dict[str, Callable[[Config], None]] = {
 }
 USAGE = (
     "usage: deploy/stack.sh"
-    " {up|down|env [PRINCIPAL]|status|stop-s3|start-s3|stop-kafka|start-kafka|restart-postgres}"
+    " {up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3|stop-kafka|start-kafka"
+    "|restart-postgres}"
 )
 
 
