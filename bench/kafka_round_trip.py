@@ -28,21 +28,22 @@ from tests.support import stack
 
 from bench import cpu
 from bench.common import write
+from intake_runtime.messaging.access import KafkaAccess
 
 BODY = b'{"type":"SignParts","payload":{"part_numbers":[1]}}' + b" " * 300  # a command's size
 
 
-def producer(bootstrap: str, linger_ms: int) -> AIOKafkaProducer:
+def producer(access: KafkaAccess, linger_ms: int) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=linger_ms
+        **access.client_options(), acks="all", enable_idempotence=True, linger_ms=linger_ms
     )
 
 
-async def consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+async def consumer(access: KafkaAccess, topic: str) -> AIOKafkaConsumer:
     """A consumer assigned its topic's one partition at the end, before anything is sent."""
     found = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **access.client_options(),
         group_id=f"{topic}-group",
         enable_auto_commit=False,
         auto_offset_reset="latest",
@@ -56,10 +57,10 @@ async def consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return found
 
 
-async def echo(bootstrap: str, inbound: str, outbound: str, linger_ms: int) -> None:
+async def echo(access: KafkaAccess, inbound: str, outbound: str, linger_ms: int) -> None:
     """The service's side: every record read is sent back at once."""
-    source = await consumer(bootstrap, inbound)
-    sink = producer(bootstrap, linger_ms)
+    source = await consumer(access, inbound)
+    sink = producer(access, linger_ms)
     await sink.start()
     print("ready", flush=True)
     try:
@@ -72,18 +73,18 @@ async def echo(bootstrap: str, inbound: str, outbound: str, linger_ms: int) -> N
         await source.stop()
 
 
-async def caller(bootstrap: str, args: argparse.Namespace) -> dict[str, Any]:
+async def caller(access: KafkaAccess, args: argparse.Namespace) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     outbound, inbound = f"bench-rt-{run}-commands", f"bench-rt-{run}-replies"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     await admin.create_topics([NewTopic(outbound, 1, 1), NewTopic(inbound, 1, 1)])
     argv = [sys.executable, "-m", "bench.kafka_round_trip", "--echo", outbound, inbound]
     server = await asyncio.create_subprocess_exec(
         *argv, "--linger-ms", str(args.linger_ms), stdout=asyncio.subprocess.PIPE
     )
-    replies = await consumer(bootstrap, inbound)
-    sink = producer(bootstrap, args.linger_ms)
+    replies = await consumer(access, inbound)
+    sink = producer(access, args.linger_ms)
     await sink.start()
     try:
         assert server.stdout is not None  # stdout=PIPE
@@ -131,12 +132,12 @@ def main() -> None:
     parser.add_argument("--name", default="kafka_round_trip")
     args = parser.parse_args()
     env = stack.native_env()
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    access = stack.kafka_access(env)  # the stack's admin: it creates and deletes its topics
     if args.echo:
-        uvloop.run(echo(bootstrap, *args.echo, args.linger_ms))
+        uvloop.run(echo(access, *args.echo, args.linger_ms))
         return
     args.state = Path(env.get("INTAKE_STATE_DIR") or stack.ROOT / ".state").resolve()
-    figures = uvloop.run(caller(bootstrap, args))
+    figures = uvloop.run(caller(access, args))
     print(write(f"{args.name}_linger{args.linger_ms}", figures))
     print(figures)
 

@@ -71,7 +71,8 @@ def plaintext_listener(port: int, restart: bool) -> Iterator[None]:
     if not restart:
         raise SystemExit(
             f"nothing listens on the plaintext port {port}: run with --restart-kafka, or restart"
-            f" Kafka with INTAKE_KAFKA_PLAINTEXT_PORT={port} (deploy/stack.sh stop-kafka start-kafka)"
+            f" Kafka with INTAKE_KAFKA_PLAINTEXT_PORT={port}"
+            " (deploy/stack.sh stop-kafka start-kafka)"
         )
     restart_kafka(port)
     try:
