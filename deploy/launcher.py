@@ -202,8 +202,13 @@ def provision(env: dict[str, str]) -> None:
         raise RuntimeError(f"intake-ops provision-topics failed: {done.stderr.decode()[-2000:]}")
 
 
-def _stack_env() -> dict[str, str]:
-    return {**os.environ, **native_stack.stack_env()}
+def _stack_env(command: str) -> dict[str, str]:
+    try:
+        return {**os.environ, **native_stack.stack_env()}
+    except native_stack.StackError:
+        if command == "up":
+            raise
+        return dict(os.environ)  # `down` or `status` before any `up`: no credentials yet
 
 
 def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, ServiceProcess]:
@@ -220,7 +225,7 @@ def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     gateway_port = int(os.environ.get("INTAKE_GATEWAY_PORT", "8000"))
     processes = build(
-        _stack_env(), STATE / "services", gateway_port, provision_kafka=command == "up"
+        _stack_env(command), STATE / "services", gateway_port, provision_kafka=command == "up"
     )
     if command == "up":
         for process in processes.values():
@@ -243,7 +248,11 @@ def main() -> None:
             running = f"running pid {pid}, instance {instance}" if process.running() else "stopped"
             print(f"{name}: {running}")
         print("consumer groups (members by instance):")
-        ops = {**_stack_env(), **native_stack.stack_env(principal="ops")}
+        try:
+            ops = {**os.environ, **native_stack.stack_env(principal="ops")}
+        except native_stack.StackError as error:
+            print(f"consumer groups: unknown ({error})")
+            return
         subprocess.run([str(BIN / "intake-ops"), "groups"], env=ops, check=False)
 
 
