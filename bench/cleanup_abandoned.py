@@ -129,9 +129,7 @@ async def main(sessions: int, profile: Path | None = None) -> dict[str, Any]:
             initiation_cpu = cpu_seconds(initiation.process.pid) - initiation_cpu
     finally:
         initiation.stop()
-        await asyncio.to_thread(
-            stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
-        )
+        await asyncio.to_thread(stack.delete_namespace_topics, env, namespace)
     failed = await count(env["DATABASE_URL"], FAILED, tenant)
     events = await count(env["DATABASE_URL"], EVENTS, tenant)
     assert failed == sessions, f"{failed} of {sessions} failed"

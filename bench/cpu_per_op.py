@@ -87,7 +87,7 @@ def running_services(checkout: Path, env: dict[str, str]) -> Iterator[dict[str, 
     finally:
         for process in reversed(list(processes.values())):
             process.stop()
-        stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], env["INTAKE_NAMESPACE"])
+        stack.delete_namespace_topics(env, env["INTAKE_NAMESPACE"])
 
 
 class Meter:

@@ -54,7 +54,7 @@ def measure_replicas(
     finally:
         for process in chosen:
             process.stop()
-        stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+        stack.delete_namespace_topics(env, namespace)
 
 
 async def _load(

@@ -135,10 +135,22 @@ def parse_replicas(spec: str) -> dict[str, int]:
 
 
 def build(
-    env: dict[str, str], log_dir: Path, gateway_port: int, ports: dict[str, int] | None = None
+    env: dict[str, str],
+    log_dir: Path,
+    gateway_port: int,
+    ports: dict[str, int] | None = None,
+    *,
+    provision_kafka: bool = True,
 ) -> dict[str, ServiceProcess]:
     """Every process to run, by name ("initiation", "initiation-2", …). `ports` may name a
-    service (its first replica) or one replica."""
+    service (its first replica) or one replica.
+
+    With the native stack's admin environment (`stack.sh env`), the topics and ACLs of env's
+    namespace are provisioned first, as the admin, and each process gets its own principal's
+    credentials instead of the admin's (`provision_kafka=False`: only the processes, to stop or
+    list them)."""
+    if provision_kafka and _as_stack_admin(env):
+        provision(env)
     ports = {**DEFAULT_PORTS, **(ports or {})}
     replicas = parse_replicas(env.get("INTAKE_REPLICAS", ""))
     processes = {}
@@ -166,7 +178,12 @@ def _process(
         port = gateway_port
     else:
         port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
-    service_env = {**_own_s3_keys(env, service), "INTAKE_METRICS_PORT": str(port)}
+    service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
+    if _as_stack_admin(env):
+        for variable in native_stack.PER_PRINCIPAL_VARIABLES:
+            service_env.pop(variable, None)
+        config = native_stack.Config.from_env(env)
+        service_env |= native_stack.principal_credentials(config, service)
     if service == "gateway":
         service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
     return ServiceProcess(service, service_env, log_dir, port, replica)
@@ -179,21 +196,27 @@ def health_ports(env: Mapping[str, str]) -> dict[str, int]:
     return {service: base + offset for offset, service in enumerate(DEFAULT_PORTS)}
 
 
-S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+def _as_stack_admin(env: dict[str, str]) -> bool:
+    return env.get("KAFKA_SASL_USERNAME") == native_stack.ADMIN
 
 
-def _own_s3_keys(env: dict[str, str], service: str) -> dict[str, str]:
-    """`env` with the native stack's admin S3 key swapped for the service's own (none for the
-    gateway and audit). Keys a caller chose itself are left as given."""
-    stack = native_stack.Config.from_env(os.environ)
-    if env.get("AWS_ACCESS_KEY_ID") != stack.aws_access_key_id:
-        return env
-    rest = {name: value for name, value in env.items() if name not in S3_KEYS}
-    return {**rest, **native_stack.service_s3_env(stack, service)}
+def provision(env: dict[str, str]) -> None:
+    """`intake-ops provision-topics` as env's principal: the shared topics of env's namespace
+    and, on a Kafka with SASL, every principal's ACLs on them."""
+    done = subprocess.run(
+        [str(BIN / "intake-ops"), "provision-topics"], env=env, capture_output=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"intake-ops provision-topics failed: {done.stderr.decode()[-2000:]}")
 
 
-def _stack_env() -> dict[str, str]:
-    return {**os.environ, **native_stack.stack_env()}
+def _stack_env(command: str) -> dict[str, str]:
+    try:
+        return {**os.environ, **native_stack.stack_env()}
+    except native_stack.StackError:
+        if command == "up":
+            raise
+        return dict(os.environ)  # `down` or `status` before any `up`: no credentials yet
 
 
 def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, ServiceProcess]:
@@ -209,7 +232,13 @@ def _replicas_left_running(log_dir: Path, gateway_port: int) -> dict[str, Servic
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "status"
     gateway_port = int(os.environ.get("INTAKE_GATEWAY_PORT", "8000"))
-    processes = build(_stack_env(), STATE / "services", gateway_port, health_ports(os.environ))
+    processes = build(
+        _stack_env(command),
+        STATE / "services",
+        gateway_port,
+        health_ports(os.environ),
+        provision_kafka=command == "up",
+    )
     if command == "up":
         for process in processes.values():
             if process.running():  # `up` twice leaves the running ones alone
@@ -231,7 +260,12 @@ def main() -> None:
             running = f"running pid {pid}, instance {instance}" if process.running() else "stopped"
             print(f"{name}: {running}")
         print("consumer groups (members by instance):")
-        subprocess.run([str(BIN / "intake-ops"), "groups"], env=_stack_env(), check=False)
+        try:
+            ops = {**os.environ, **native_stack.stack_env(principal="ops")}
+        except native_stack.StackError as error:
+            print(f"consumer groups: unknown ({error})")
+            return
+        subprocess.run([str(BIN / "intake-ops"), "groups"], env=ops, check=False)
 
 
 if __name__ == "__main__":

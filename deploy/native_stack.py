@@ -1,7 +1,7 @@
 """The native local stack: Kafka, PostgreSQL and SeaweedFS S3 as processes of this machine.
 
-    python3 deploy/native_stack.py up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka
-                                   |restart-postgres
+    python3 deploy/native_stack.py up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3
+                                   |stop-kafka|start-kafka|restart-postgres
 
 `deploy/stack.sh` is the thin wrapper the Makefile, the tests and the documents call. Only the
 standard library is used: `up` runs on a fresh machine before any virtualenv exists. It installs
@@ -19,9 +19,11 @@ import hashlib
 import json
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -65,6 +67,8 @@ class Config:
     state: Path
     kafka_port: int
     kafka_controller_port: int
+    # A second, unauthenticated listener only when asked (bench/kafka_security_cost.py).
+    kafka_plaintext_port: int | None
     pg_port: int
     pg_user: str
     pg_password: str
@@ -91,6 +95,9 @@ class Config:
             state=Path(env.get("INTAKE_STATE_DIR") or ROOT / ".state").resolve(),
             kafka_port=port("INTAKE_KAFKA_PORT", 19092),
             kafka_controller_port=port("INTAKE_KAFKA_CONTROLLER_PORT", 19093),
+            kafka_plaintext_port=int(env["INTAKE_KAFKA_PLAINTEXT_PORT"])
+            if env.get("INTAKE_KAFKA_PLAINTEXT_PORT")
+            else None,
             pg_port=port("INTAKE_PG_PORT", 15432),
             pg_user=env.get("INTAKE_PG_USER") or "intake",
             pg_password=env.get("INTAKE_PG_PASSWORD") or "intake",  # LOCAL DEVELOPMENT DEFAULT
@@ -122,6 +129,16 @@ class Config:
     @property
     def kafka_dir(self) -> Path:
         return self.state / "kafka"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """The CA, the broker's key and certificate, and every principal's SCRAM password:
+        made by `up`, readable by this user only, never committed (.state is git-ignored)."""
+        return self.state / "secrets"
+
+    @property
+    def kafka_ca(self) -> Path:
+        return self.secrets_dir / "ca.crt"
 
     @property
     def kafka_log(self) -> Path:
@@ -165,30 +182,91 @@ class Config:
         return f"{self.state}/"
 
 
-def environment(config: Config) -> dict[str, str]:
-    """What reaches the stack: the one source of `env`'s lines and of Python callers' values."""
-    quote = urllib.parse.quote
+# Kafka principals (SASL/SCRAM user names): one per service, the example subscriber, the
+# operators' dead-letter tools, and the stack's own admin, the only super user besides the
+# broker itself. The services' ACLs are intake_runtime.messaging.acls; `env` prints any one's.
+SERVICE_PRINCIPALS = ("gateway", "initiation", "completion", "cleanup", "audit")
+PRINCIPALS = (*SERVICE_PRINCIPALS, "subscriber", "ops")
+ADMIN = "admin"
+BROKER_CN = "intake-kafka-broker"
+
+
+def kafka_passwords(config: Config) -> dict[str, str]:
+    """Every principal's SCRAM password, made by `up` (ensure_kafka_secrets)."""
+    path = config.secrets_dir / "kafka-users.json"
+    if not path.exists():
+        raise StackError("kafka", "no credentials yet: run `deploy/stack.sh up` first", path)
+    return dict(json.loads(path.read_text()))
+
+
+def kafka_environment(config: Config, principal: str) -> dict[str, str]:
+    """How `principal` reaches Kafka: SASL/SCRAM-SHA-512 over TLS, checked against our CA."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{config.kafka_port}",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": principal,
+        "KAFKA_SASL_PASSWORD": kafka_passwords(config)[principal],
+        "KAFKA_SSL_CAFILE": str(config.kafka_ca),
+    }
+
+
+def s3_environment(config: Config, principal: str) -> dict[str, str]:
+    """How `principal` reaches S3: the admin with the stack's admin key (its own set-up and the
+    tests' inspection), a storage service with its own identity (service_s3_env), any other
+    principal (gateway, audit, subscriber, ops) with no key at all."""
+    keys = (
+        {
+            "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
+            "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
+        }
+        if principal == ADMIN
+        else service_s3_env(config, principal)
+    )
+    return {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.s3_port}",
+        "AWS_REGION": config.aws_region,
+        **keys,
+        "AWS_BUCKET": config.aws_bucket,
+    }
+
+
+def environment(config: Config, principal: str = ADMIN) -> dict[str, str]:
+    """What reaches the stack as `principal` (default: the admin, for tests and operators
+    setting the stack up): the one source of `env`'s lines and of Python callers' values."""
+    if principal != ADMIN and principal not in PRINCIPALS:
+        raise StackError("env", f"unknown principal {principal!r} (one of {PRINCIPALS})", "-")
+    quote = urllib.parse.quote
+    return {
+        **kafka_environment(config, principal),
         "DATABASE_URL": (
             f"postgresql://{quote(config.pg_user, safe='')}:{quote(config.pg_password, safe='')}"
             f"@127.0.0.1:{config.pg_port}/{quote(config.pg_db, safe='')}"
         ),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{config.s3_port}",
-        "AWS_REGION": config.aws_region,
-        # The stack's admin S3 key: its own set-up and the tests' inspection. No service runs
-        # with it: each gets its own (service_s3_env), the gateway and audit none.
-        "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
-        "AWS_BUCKET": config.aws_bucket,
+        **s3_environment(config, principal),
         # The native stack is a laptop: its services run with the local development defaults.
         "INTAKE_ENV": "local",
     }
 
 
-def stack_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+# The variables whose values differ per principal: a process gets its own and none of another's.
+PER_PRINCIPAL_VARIABLES = (
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
+
+
+def principal_credentials(config: Config, principal: str) -> dict[str, str]:
+    """`principal`'s values of PER_PRINCIPAL_VARIABLES (one it lacks, it must not inherit)."""
+    values = environment(config, principal)
+    return {name: values[name] for name in PER_PRINCIPAL_VARIABLES if name in values}
+
+
+def stack_env(env: Mapping[str, str] | None = None, principal: str = ADMIN) -> dict[str, str]:
     """`environment` for the stack the given (default: this process's) environment names."""
-    return environment(Config.from_env(os.environ if env is None else env))
+    return environment(Config.from_env(os.environ if env is None else env), principal)
 
 
 def port_open(port: int) -> bool:
@@ -334,20 +412,134 @@ def check_java(config: Config) -> None:
         raise StackError("kafka", reason, config.kafka_log)
 
 
+def openssl(config: Config, *argv: str) -> None:
+    log = config.kafka_dir / "logs" / "secrets.log"
+    if not run_quiet(["openssl", *argv], log, cwd=str(config.secrets_dir)):
+        raise StackError("kafka", f"openssl {argv[0]} failed", log)
+
+
+def ensure_kafka_secrets(config: Config) -> None:
+    """A CA, the broker's key and certificate (for 127.0.0.1 and localhost), and a random SCRAM
+    password per principal: made once, when the stack is created."""
+    folder = config.secrets_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    (config.kafka_dir / "logs").mkdir(parents=True, exist_ok=True)
+    users = folder / "kafka-users.json"
+    if not users.exists():
+        passwords = {name: secrets.token_hex(24) for name in (ADMIN, *PRINCIPALS)}
+        users.touch(mode=0o600)
+        users.write_text(json.dumps(passwords, indent=2) + "\n")
+    # One env file per principal, for docker-compose.yml's env_file entries.
+    for name, password in kafka_passwords(config).items():
+        env_file = folder / f"kafka-{name}.env"
+        env_file.touch(mode=0o600)
+        env_file.write_text(f"KAFKA_SASL_USERNAME={name}\nKAFKA_SASL_PASSWORD={password}\n")
+    if (folder / "broker.p12").exists():
+        if not (folder / "broker.pem").exists():
+            write_compose_kafka_files(config)
+        return
+    if shutil.which("openssl") is None:
+        raise StackError("kafka", "openssl not found (needed once for the certificates)", folder)
+    say(f"making the Kafka CA and broker certificate in {folder}")
+    days = "3650"
+    openssl(config, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", days,
+            "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Intake local Kafka CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    (folder / "broker.ext").write_text(
+        # `kafka`: the broker's name in docker-compose.yml, which uses these same files.
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kafka\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
+    openssl(config, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key",
+            "-out", "broker.csr", "-subj", f"/CN={BROKER_CN}")  # fmt: skip
+    openssl(config, "x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", days, "-out", "broker.crt",
+            "-extfile", "broker.ext")  # fmt: skip
+    store_password = secrets.token_hex(16)
+    (folder / "broker.p12.password").write_text(store_password + "\n")
+    openssl(config, "pkcs12", "-export", "-in", "broker.crt", "-inkey", "broker.key",
+            "-certfile", "ca.crt", "-out", "broker.p12.tmp",
+            "-passout", f"pass:{store_password}")  # fmt: skip
+    (folder / "broker.p12.tmp").rename(folder / "broker.p12")
+    write_compose_kafka_files(config)
+    for path in folder.iterdir():
+        path.chmod(0o600)
+
+
+def write_compose_kafka_files(config: Config) -> None:
+    """What docker-compose.yml's Kafka reads from this folder: the broker's key and chain as
+    one PEM keystore, its SASL login (JAAS), and the mutual-TLS client settings with which its
+    one-shot setup container creates the SCRAM users over the internal listener."""
+    folder = config.secrets_dir
+    openssl(config, "pkcs8", "-topk8", "-nocrypt", "-in", "broker.key", "-out", "broker.pk8")
+    chain = [(folder / name).read_text() for name in ("broker.pk8", "broker.crt", "ca.crt")]
+    (folder / "broker.pem").write_text("".join(chain))
+    (folder / "broker.pk8").unlink()
+    admin_password = kafka_passwords(config)[ADMIN]
+    (folder / "kafka-server-jaas.conf").write_text(
+        "sasl_ssl.KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule"
+        f' required username="{ADMIN}" password="{admin_password}";\n}};\n'
+    )
+    (folder / "kafka-internal-client.properties").write_text(
+        "security.protocol=SSL\nssl.keystore.type=PEM\n"
+        "ssl.keystore.location=/etc/intake/kafka/broker.pem\n"
+        "ssl.truststore.type=PEM\nssl.truststore.location=/etc/intake/kafka/ca.crt\n"
+    )
+
+
+def kafka_security_properties(config: Config) -> str:
+    """SASL/SCRAM over TLS for clients, mutual TLS between the broker and its controller, and
+    the StandardAuthorizer with nothing allowed unless an ACL grants it."""
+    folder = config.secrets_dir
+    admin_password = kafka_passwords(config)[ADMIN]
+    store_password = (folder / "broker.p12.password").read_text().strip()
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        f' username="{ADMIN}" password="{admin_password}";'
+    )
+    # The unauthenticated listener (bench only) acts as a super user: say so in the file.
+    anonymous = ";User:ANONYMOUS" if config.kafka_plaintext_port else ""
+    return f"""sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}
+ssl.keystore.type=PKCS12
+ssl.keystore.location={folder / "broker.p12"}
+ssl.keystore.password={store_password}
+ssl.key.password={store_password}
+ssl.truststore.type=PEM
+ssl.truststore.location={config.kafka_ca}
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:{ADMIN};User:CN={BROKER_CN}{anonymous}
+"""
+
+
 def kafka_properties(config: Config) -> str:
     """Written on every start so changed ports take effect. A static single-voter KRaft quorum
     keeps the controller address out of the metadata log, so the ports stay changeable."""
     kafka, controller = config.kafka_port, config.kafka_controller_port
+    listeners = [f"SASL_SSL://127.0.0.1:{kafka}", f"CONTROLLER://127.0.0.1:{controller}"]
+    advertised = [f"SASL_SSL://127.0.0.1:{kafka}"]
+    protocols = ["CONTROLLER:SSL", "SASL_SSL:SASL_SSL"]
+    if config.kafka_plaintext_port:
+        listeners.append(f"PLAINTEXT://127.0.0.1:{config.kafka_plaintext_port}")
+        advertised.append(f"PLAINTEXT://127.0.0.1:{config.kafka_plaintext_port}")
+        protocols.append("PLAINTEXT:PLAINTEXT")
     return f"""# Generated by deploy/native_stack.py on each start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller}
-listeners=PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=PLAINTEXT://127.0.0.1:{kafka}
+listeners={",".join(listeners)}
+advertised.listeners={",".join(advertised)}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={config.kafka_dir / "data"}
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map={",".join(protocols)}
+{kafka_security_properties(config)}log.dirs={config.kafka_dir / "data"}
 auto.create.topics.enable=false
 num.partitions=12
 default.replication.factor=1
@@ -380,11 +572,24 @@ def kafka_java(config: Config, *extra: str) -> list[str]:
     ]
 
 
+def scram_marker(config: Config) -> str:
+    """Which credentials the storage was formatted with (the SCRAM users live in its log)."""
+    users = (config.secrets_dir / "kafka-users.json").read_bytes()
+    return hashlib.sha256(users).hexdigest()
+
+
 def format_kafka_storage(config: Config) -> None:
-    """KRaft storage is formatted once, with a cluster id kept in the state dir."""
+    """KRaft storage is formatted once, with a cluster id kept in the state dir and every
+    principal's SCRAM credentials. Storage formatted before (without them, or with other ones)
+    is made again: a local stack's topics are re-created by provisioning."""
     kafka = config.kafka_dir
+    marker = kafka / "data" / ".intake-scram"
     if (kafka / "data" / "meta.properties").exists():
-        return
+        if marker.exists() and marker.read_text().strip() == scram_marker(config):
+            return
+        say("Kafka storage has no SCRAM users of this stack: formatting it again (topics go)")
+        shutil.rmtree(kafka / "data")
+        (kafka / "data").mkdir()
     id_file = kafka / "cluster.id"
     if not id_file.exists() or not id_file.read_text().strip():
         id_file.write_text(new_kafka_cluster_id() + "\n")
@@ -398,10 +603,13 @@ def format_kafka_storage(config: Config) -> None:
         f"{kafka / 'libs'}/*",
     ]
     storage = ["kafka.tools.StorageTool", "format", "--cluster-id", cluster_id]
+    for user, password in kafka_passwords(config).items():
+        storage += ["--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]"]
     command = [*tool, *storage, "--config", str(kafka / "server.properties")]
     # A wedged JVM must not hang `up`.
     if not run_quiet(["timeout", "120", *command], log):
         raise StackError("kafka", "storage format failed", log)
+    marker.write_text(scram_marker(config) + "\n")
 
 
 def kafka_pid(config: Config) -> int | None:
@@ -409,8 +617,12 @@ def kafka_pid(config: Config) -> int | None:
 
 
 def start_kafka(config: Config) -> None:
+    properties = config.kafka_dir / "server.properties"
     if kafka_pid(config) is not None:
-        return
+        if "StandardAuthorizer" in properties.read_text():
+            return
+        say("Kafka runs without SASL and ACLs (started by an older stack.sh): restarting it")
+        stop_kafka(config)
     for port in (config.kafka_port, config.kafka_controller_port):
         if port_open(port):
             reason = f"port {port} is already used by another process"
@@ -419,7 +631,9 @@ def start_kafka(config: Config) -> None:
     kafka = config.kafka_dir
     (kafka / "logs").mkdir(parents=True, exist_ok=True)
     (kafka / "data").mkdir(parents=True, exist_ok=True)
-    (kafka / "server.properties").write_text(kafka_properties(config))
+    ensure_kafka_secrets(config)
+    properties.touch(mode=0o600)
+    properties.write_text(kafka_properties(config))
     format_kafka_storage(config)
     say(f"starting Kafka {KAFKA_VERSION} on 127.0.0.1:{config.kafka_port}")
     gc = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError"]
@@ -428,13 +642,17 @@ def start_kafka(config: Config) -> None:
     processes.spawn(argv, kafka / "logs" / "kafka.out", kafka / "kafka.pid")
 
 
-def kafka_answers(port: int) -> bool:
-    """A raw Metadata v4 request (~0.1 s) instead of a Kafka CLI JVM (~2-5 s): ready once the
-    broker lists at least one live broker (itself)."""
+def kafka_answers(port: int, ca: Path) -> bool:
+    """A raw ApiVersions v0 request over TLS (~0.1 s) instead of a Kafka CLI JVM (~2-5 s): the
+    one request a SASL listener answers before login, once the broker serves clients."""
     client = b"intake-stack"
-    request = struct.pack(">hhih", 3, 4, 42, len(client)) + client + struct.pack(">ib", -1, 0)
+    request = struct.pack(">hhih", 18, 0, 42, len(client)) + client
+    context = ssl.create_default_context(cafile=str(ca))
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as connection,
+        ):
             connection.sendall(struct.pack(">i", len(request)) + request)
             data = b""
             while len(data) < 4 or len(data) < 4 + struct.unpack(">i", data[:4])[0]:
@@ -444,13 +662,13 @@ def kafka_answers(port: int) -> bool:
                 data += chunk
     except OSError:
         return False
-    correlation_id, _throttle_ms, brokers = struct.unpack(">iii", data[4:16])
-    return bool(correlation_id == 42 and brokers >= 1)
+    correlation_id, error_code = struct.unpack(">ih", data[4:10])
+    return bool(correlation_id == 42 and error_code == 0)
 
 
 def wait_kafka(config: Config) -> None:
     wait_until(
-        lambda: kafka_answers(config.kafka_port),
+        lambda: kafka_answers(config.kafka_port, config.kafka_ca),
         config.ready_timeout_s,
         "kafka",
         config.kafka_log,
@@ -824,7 +1042,7 @@ def up(config: Config) -> None:
     say(f"  postgres  127.0.0.1:{config.pg_port} {database}  log {config.pg_log}")
     bucket = f"bucket={config.aws_bucket}"
     say(f"  s3        http://127.0.0.1:{config.s3_port} {bucket}  log {config.s3_log}")
-    say('use: eval "$(deploy/stack.sh env)"')
+    say('use: eval "$(deploy/stack.sh env)"  (the admin; `env SERVICE` for one principal)')
 
 
 def down(config: Config) -> None:
@@ -835,8 +1053,9 @@ def down(config: Config) -> None:
     say("down")
 
 
-def env_lines(config: Config) -> list[str]:
-    lines = [f"export {key}={shlex.quote(value)}" for key, value in environment(config).items()]
+def env_lines(config: Config, principal: str = ADMIN) -> list[str]:
+    values = environment(config, principal)
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
     comment = (
         "# The native stack is a laptop: its services run with the local development defaults."
     )
@@ -890,6 +1109,7 @@ def stop_alone(name: str, config: Config) -> None:
 
 COMMANDS: dict[str, Callable[[Config], None]] = {
     "up": up,
+    "secrets": ensure_kafka_secrets,
     "down": down,
     **{f"start-{name}": functools.partial(start_alone, name) for name in ALONE},
     **{f"stop-{name}": functools.partial(stop_alone, name) for name in ALONE},
@@ -898,7 +1118,8 @@ COMMANDS: dict[str, Callable[[Config], None]] = {
 }
 USAGE = (
     "usage: deploy/stack.sh"
-    " {up|down|env|status|stop-s3|start-s3|stop-kafka|start-kafka|restart-postgres}"
+    " {up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3|stop-kafka|start-kafka"
+    "|restart-postgres}"
 )
 
 
@@ -907,7 +1128,8 @@ def main(argv: Sequence[str]) -> int:
     config = Config.from_env(os.environ)
     try:
         if command == "env":
-            print("\n".join(env_lines(config)))
+            principal = argv[2] if len(argv) > 2 else ADMIN
+            print("\n".join(env_lines(config, principal)))
         elif command == "status":
             return status(config)
         elif command in COMMANDS:

@@ -3,7 +3,11 @@
 #
 #   up         install what is missing, start Kafka + PostgreSQL + SeaweedFS S3, wait until ready
 #   down       stop what `up` started (only our own processes, found by pid/data dir)
-#   env        print `export KEY=value` lines:  eval "$(deploy/stack.sh env)"
+#   env [P]    print `export KEY=value` lines:  eval "$(deploy/stack.sh env)" (the stack's
+#              admin), or those Kafka principal P runs with: gateway initiation completion
+#              cleanup audit subscriber ops
+#   secrets    only make the Kafka CA, broker certificate and SCRAM passwords (.state/secrets),
+#              as `up` does; docker-compose.yml uses them
 #   status     one line per part; exit 0 only when all parts run
 #   stop-s3    stop only SeaweedFS (data kept), to simulate an S3 outage
 #   start-s3   start SeaweedFS again and wait until S3 answers

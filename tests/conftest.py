@@ -30,7 +30,7 @@ def stack_env() -> Iterator[dict[str, str]]:
     namespace = f"test-{uuid.uuid4().hex[:8]}"
     names.use_namespace(namespace)
     yield {**env, "INTAKE_NAMESPACE": namespace}
-    stack.delete_namespace_topics(env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+    stack.delete_namespace_topics(env, namespace)
 
 
 # A web origin the test run grants (gateway and bucket CORS), besides the gateway's own.

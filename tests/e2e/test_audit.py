@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from intake_contracts.envelope import Envelope
 from intake_runtime.messaging import names
 from tests.conftest import Caller, new_caller
+from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
 from tests.support.waiting import eventually
 
@@ -56,7 +57,7 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
     Returns the markers' ids: once audit has logged them, it has seen every duplicate before.
     """
     markers = []
-    producer = AIOKafkaProducer(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    producer = AIOKafkaProducer(**stack.kafka_access(stack_env).client_options())
     await producer.start()
     try:
         for row in rows:

@@ -25,10 +25,11 @@ from intake_contracts.commands import CommandType, JobRunView, MarkCompleted, Ru
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.keys import TEMP_PREFIX, asset_id_for, temp_key
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.ports import utc_now
-from intake_runtime.settings import S3Settings, ServiceSettings
+from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import open_object_store
 from tests.conftest import Caller, System
 from tests.support import metrics, stack, tokens
@@ -61,12 +62,12 @@ async def cleanup(
 
 @pytest.fixture
 async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
-    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = stack.kafka_settings(stack_env)
     broker = build_broker(settings, "cleanup-tests")
     await broker.start()
     client = RequestReplyClient(
         broker,
-        bootstrap=settings.kafka_bootstrap_servers,
+        access=KafkaAccess.of(settings),
         service="cleanup-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=60,
@@ -545,7 +546,7 @@ async def test_reconcile_completes_a_session_left_without_its_asset(
     # What a completion that crashed right after MarkCompleted leaves: COMPLETED, no Asset.
     asset_id = asset_id_for(uuid.UUID(session_id))
     marked = await requests.request(
-        topics.INITIATION_COMMANDS,
+        topics.INITIATION_SERVICE_COMMANDS,
         CommandType.MARK_COMPLETED,
         MarkCompleted(upload_session_id=uuid.UUID(session_id), asset_id=asset_id),
         principal=Principal(

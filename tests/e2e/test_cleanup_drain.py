@@ -80,7 +80,10 @@ async def test_fail_sessions_moves_only_live_sessions_of_the_named_tenant_and_is
 
     async def send() -> FailedSessions:
         reply = await requests.request(
-            topics.INITIATION_COMMANDS, CommandType.FAIL_SESSIONS, command, principal=CLEANUP
+            topics.INITIATION_SERVICE_COMMANDS,
+            CommandType.FAIL_SESSIONS,
+            command,
+            principal=CLEANUP,
         )
         return reply.unwrap(FailedSessions)
 
@@ -112,7 +115,7 @@ async def test_fail_sessions_is_refused_to_a_user(
         reason="abandoned",
     )
     reply = await requests.request(
-        topics.INITIATION_COMMANDS, CommandType.FAIL_SESSIONS, command, principal=user
+        topics.INITIATION_SERVICE_COMMANDS, CommandType.FAIL_SESSIONS, command, principal=user
     )
     assert reply.error is not None
     assert reply.error.code == "permission_denied"

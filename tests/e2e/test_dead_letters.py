@@ -24,8 +24,8 @@ pytestmark = pytest.mark.e2e
 INTAKE_OPS = str(stack.ROOT / ".venv" / "bin" / "intake-ops")
 
 
-async def _send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def _send(env: dict[str, str], topic: str, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(**stack.kafka_access(env).client_options())
     await producer.start()
     try:
         await producer.send_and_wait(names.topic(topic), value, key=key)
@@ -33,18 +33,22 @@ async def _send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
         await producer.stop()
 
 
-async def _letters_with_key(bootstrap: str, source: str, key: str) -> list[dict[str, Any]]:
-    listed = await _intake_ops(bootstrap, "list", "--topic", source, "--limit", "100000")
+async def _letters_with_key(source: str, key: str) -> list[dict[str, Any]]:
+    listed = await _intake_ops("list", "--topic", source, "--limit", "100000")
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
     return [letter for letter in letters if letter["key"] == key]
 
 
-async def _intake_ops(bootstrap: str, *args: str) -> subprocess.CompletedProcess[str]:
+async def _intake_ops(*args: str) -> subprocess.CompletedProcess[str]:
+    """The dead-letter tools as operators run them: with the `ops` principal."""
+    ops = stack.native_stack.stack_env(principal="ops")
+    kafka = {name: value for name, value in ops.items() if name.startswith("KAFKA_")}
     done = await asyncio.to_thread(
         subprocess.run,
         [INTAKE_OPS, "dlq", *args],
         env={
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            **kafka,
+            "INTAKE_ENV": "local",
             "INTAKE_NAMESPACE": names.namespace(),
             "PATH": "/usr/bin:/bin",
         },
@@ -64,17 +68,16 @@ async def _dead_letter_count(url: str, group: str, topic: str) -> float:
 async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(
     system: System, api: httpx.AsyncClient
 ) -> None:
-    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
     metrics_url = system.processes["initiation"].url("/metrics")
     group = names.group(topics.CONSUMER_GROUPS["initiation"])
     source = names.topic(topics.INITIATION_COMMANDS)
     before = await _dead_letter_count(metrics_url, group, source)
     key = f"garbage-{uuid.uuid4().hex}"
 
-    await _send(bootstrap, topics.INITIATION_COMMANDS, key.encode(), b"\x00not json at all")
+    await _send(system.env, topics.INITIATION_COMMANDS, key.encode(), b"\x00not json at all")
 
     [letter] = await eventually(
-        lambda: _letters_with_key(bootstrap, topics.INITIATION_COMMANDS, key), timeout_s=30
+        lambda: _letters_with_key(topics.INITIATION_COMMANDS, key), timeout_s=30
     )
     assert letter["error"].startswith("undecodable")
     assert letter["group"] == group
@@ -89,26 +92,23 @@ async def test_an_undecodable_command_is_parked_counted_and_the_service_goes_on(
 async def test_an_event_that_keeps_failing_is_parked_alone_and_replay_sends_it_back(
     system: System,
 ) -> None:
-    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
     key = f"poison-{uuid.uuid4().hex}"
     # Well formed, but Postgres cannot store a NUL in jsonb: retrying never helps.
     poison = Envelope(type="x.test.poison", correlation_id=key, payload={"text": "a\u0000b"})
 
-    await _send(bootstrap, topics.UPLOAD_EVENTS, key.encode(), poison.model_dump_json().encode())
+    await _send(system.env, topics.UPLOAD_EVENTS, key.encode(), poison.model_dump_json().encode())
 
-    [letter] = await eventually(
-        lambda: _letters_with_key(bootstrap, topics.UPLOAD_EVENTS, key), timeout_s=30
-    )
+    [letter] = await eventually(lambda: _letters_with_key(topics.UPLOAD_EVENTS, key), timeout_s=30)
     assert letter["group"] == names.group(topics.CONSUMER_GROUPS["audit"])
     assert "UntranslatableCharacter" in letter["error"]
 
-    replayed = await _intake_ops(bootstrap, "replay", "--topic", topics.UPLOAD_EVENTS)
+    replayed = await _intake_ops("replay", "--topic", topics.UPLOAD_EVENTS)
 
     assert "replayed" in replayed.stderr
     assert int(replayed.stderr.split("replayed ")[1].split()[0]) >= 1
     # Back on its source topic, it fails the same way and is parked a second time.
     letters = await eventually(
-        lambda: _letters_with_key(bootstrap, topics.UPLOAD_EVENTS, key),
+        lambda: _letters_with_key(topics.UPLOAD_EVENTS, key),
         lambda found: len(found) == 2,
         timeout_s=30,
     )

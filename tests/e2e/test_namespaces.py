@@ -24,8 +24,10 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     """A second gateway and initiation on the same Kafka, Postgres and S3, in another namespace:
     without namespaces its initiation would join our consumer group and take our commands."""
     namespace = f"nbr-{uuid.uuid4().hex[:8]}"
-    # The system's own settings (its CORS origins among them) but for the namespace.
-    env = {**system.processes["initiation"].env, "INTAKE_NAMESPACE": namespace}
+    # The system's own settings (its CORS origins among them) but for the namespace, as the
+    # stack's admin: the launcher provisions the namespace's topics and ACLs with it.
+    admin = {name: system.env[name] for name in stack.native_stack.PER_PRINCIPAL_VARIABLES}
+    env = {**system.processes["initiation"].env, **admin, "INTAKE_NAMESPACE": namespace}
     every = launcher.build(env, tmp_path, free_port(), {"initiation": free_port()})
     processes = {name: every[name] for name in ("initiation", "gateway")}
     try:
@@ -37,7 +39,7 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     finally:
         for process in processes.values():
             process.stop()
-        stack.delete_namespace_topics(system.env["KAFKA_BOOTSTRAP_SERVERS"], namespace)
+        stack.delete_namespace_topics(system.env, namespace)
 
 
 async def test_each_namespace_answers_only_its_own_commands(

@@ -9,19 +9,21 @@ from aiokafka.consumer import AIOKafkaConsumer
 from intake_contracts import topics
 from intake_initiation.settings import SERVICE
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
 from tests.conftest import Caller, System
+from tests.support import stack
 from tests.support.api import initiate
 from tests.support.waiting import eventually
 
 
-async def _lag(bootstrap: str) -> int:
+async def _lag(bootstrap: KafkaAccess) -> int:
     """Commands of initiation's group not yet committed, over every partition."""
     topic, group = (
         names.topic(topics.INITIATION_COMMANDS),
         names.group(topics.CONSUMER_GROUPS[SERVICE]),
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**bootstrap.client_options())
+    consumer = AIOKafkaConsumer(**bootstrap.client_options())
     await admin.start()
     await consumer.start()
     try:
@@ -43,6 +45,6 @@ async def test_every_handled_command_is_committed_within_an_interval(
         await initiate(api, caller, size)
 
     async def lag() -> int:
-        return await _lag(system.env["KAFKA_BOOTSTRAP_SERVERS"])
+        return await _lag(stack.kafka_access(system.env))
 
     await eventually(lag, lambda behind: behind == 0)

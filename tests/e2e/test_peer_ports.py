@@ -25,8 +25,8 @@ from intake_contracts.envelope import Principal
 from intake_gateway.peers import Peers as GatewayPeers
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
-from intake_runtime.settings import ServiceSettings
 from tests.conftest import System, new_caller
+from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
 from tests.support.contracts import (
     CleanupPeersContract,
@@ -46,7 +46,7 @@ NO_TIME = 1e-9  # a deadline that has passed before anything is awaited
 @pytest.fixture(scope="module")
 async def broker(stack_env: dict[str, str], system: System) -> AsyncIterator[KafkaBroker]:
     del system  # the services that answer
-    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = stack.kafka_settings(stack_env)
     broker = build_broker(settings, "contract-tests")
     await broker.start()
     try:
@@ -65,7 +65,7 @@ async def started(
 ) -> AsyncIterator[RequestReplyClient]:
     client = RequestReplyClient(
         broker,
-        bootstrap=stack_env["KAFKA_BOOTSTRAP_SERVERS"],
+        access=stack.kafka_access(stack_env),
         service="contract-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=timeout_s,

@@ -18,9 +18,17 @@ STRONG_SECRET = "s" * 32
 DEV_SECRET = "intake-local-development-only-jwt-secret"
 
 
+# A Kafka production accepts, so that each case shows only the refusals it is about.
+SECURED_KAFKA = {
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_USERNAME": "gateway",
+    "KAFKA_SASL_PASSWORD": "from-its-secret",
+}
+
+
 def refusal(service: str, **settings: str) -> list[str]:
     """The lines a service prints when it refuses to start; fails if it started."""
-    env = {"PATH": os.environ["PATH"], **settings}
+    env = {"PATH": os.environ["PATH"], **SECURED_KAFKA, **settings}
     done = subprocess.run(
         [str(BIN / f"intake-{service}")],
         env=env,
@@ -61,6 +69,25 @@ def test_gateway_with_rs256_and_no_key_refuses_to_start_even_locally() -> None:
     lines = refusal("gateway", INTAKE_ENV="local", INTAKE_JWT_ALGORITHM="RS256")
     problem = "INTAKE_JWT_PUBLIC_KEY: RS256 needs it or INTAKE_JWT_JWKS_URL"
     assert lines == [f"intake-gateway: configuration error: {problem}"]
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT"])
+def test_production_refuses_a_plaintext_or_unauthenticated_kafka(protocol: str) -> None:
+    lines = refusal(
+        "audit",
+        INTAKE_ENV="production",
+        DATABASE_URL="postgresql://audit@db.example.invalid/intake",
+        KAFKA_SECURITY_PROTOCOL=protocol,
+    )
+    problem = f"KAFKA_SECURITY_PROTOCOL: {protocol} in production;"
+    problem += " Kafka must be SASL_SSL (authenticated and encrypted)"
+    assert lines == [f"intake-audit: configuration error: {problem}"]
+
+
+def test_a_sasl_kafka_without_credentials_is_refused_even_locally() -> None:
+    lines = refusal("audit", INTAKE_ENV="local", KAFKA_SASL_USERNAME="", KAFKA_SASL_PASSWORD="")
+    problem = "KAFKA_SASL_USERNAME: SASL_SSL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+    assert lines == [f"intake-audit: configuration error: {problem}"]
 
 
 def test_the_default_mode_is_production() -> None:

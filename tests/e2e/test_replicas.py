@@ -11,8 +11,10 @@ import launcher
 import pytest
 
 from intake_contracts import topics
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.ops.groups import describe_groups
 from tests.conftest import Caller, System, free_port
+from tests.support import stack
 from tests.support.api import initiate_body
 from tests.support.metrics import metric
 from tests.support.waiting import eventually
@@ -44,7 +46,7 @@ def more_replicas(system: System, tmp_path: Path) -> Iterator[list[launcher.Serv
             replica.stop()
 
 
-async def _processes_with_partitions(bootstrap: str) -> int:
+async def _processes_with_partitions(bootstrap: KafkaAccess) -> int:
     """Each process runs several consumers, all with its instance's client id."""
     groups = {group.group: group for group in await describe_groups(bootstrap)}
     group = groups.get(topics.CONSUMER_GROUPS["initiation"])
@@ -72,7 +74,7 @@ async def test_a_killed_replica_loses_no_request(
     caller: Caller,
     more_replicas: list[launcher.ServiceProcess],
 ) -> None:
-    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    bootstrap = stack.kafka_access(system.env)
     await eventually(lambda: _processes_with_partitions(bootstrap), lambda n: n == 3, timeout_s=60)
     victim = more_replicas[1]
     retries: list[int] = []

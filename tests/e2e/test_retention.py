@@ -29,6 +29,7 @@ from intake_runtime.messaging.reply_topics import reply_topics_liveness
 from intake_runtime.messaging.requests import RequestReplyClient
 from tests.conftest import Caller, System
 from tests.e2e.test_cleanup import cleanup, requests, wait_indexed
+from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
 from tests.support.saga import saga_done
 from tests.support.waiting import eventually
@@ -154,8 +155,8 @@ async def test_only_cleanup_may_prune_and_ownership_is_answered_within_the_tenan
     user = Principal(user_id="u-1", tenant_id="t-1", brand_ids=("b-1",))
     prune = PruneOlderThan(older_than=datetime.now(UTC), limit=10)
     for topic, command in (
-        (topics.INITIATION_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS),
-        (topics.COMPLETION_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS),
+        (topics.INITIATION_SERVICE_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS),
+        (topics.COMPLETION_SERVICE_COMMANDS, CommandType.PRUNE_COMPLETION_RECORDS),
     ):
         reply = await requests.request(topic, command, prune, principal=user)
         assert reply.error is not None
@@ -168,7 +169,7 @@ async def test_only_cleanup_may_prune_and_ownership_is_answered_within_the_tenan
         answers = {}
         for tenant in ("tenant-a", "tenant-b"):
             reply = await requests.request(
-                topics.COMPLETION_COMMANDS,
+                topics.COMPLETION_SERVICE_COMMANDS,
                 CommandType.PROMOTING_KEYS,
                 PromotingKeys(object_keys=[key]),
                 principal=Principal(user_id="system:cleanup", tenant_id=tenant, service="cleanup"),
@@ -250,7 +251,7 @@ async def test_orphaned_multipart_aborts_unowned_copies_under_the_permanent_pref
 
 @pytest.fixture
 async def admin(stack_env: dict[str, str]) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    client = AIOKafkaAdminClient(**stack.kafka_access(stack_env).client_options())
     await client.start()
     try:
         yield client
@@ -265,7 +266,7 @@ async def test_sweep_deletes_a_dead_instances_reply_topic_and_live_ones_keep_wor
     admin: AIOKafkaAdminClient,
     stack_env: dict[str, str],
 ) -> None:
-    bootstrap = stack_env["KAFKA_BOOTSTRAP_SERVERS"]
+    bootstrap = stack.kafka_access(stack_env)
     # What a killed instance leaves: its reply topic, with nobody in its presence group.
     dead = names.topic(topics.reply_topic("gateway", f"dead-{uuid.uuid4().hex[:8]}"))
     # Another system's dead topic on the same Kafka: never this system's to sweep.

@@ -14,7 +14,7 @@ from intake_contracts.envelope import Principal
 from intake_runtime.messaging import names
 from intake_runtime.messaging.envelopes import command_envelope, encode
 from tests.conftest import Caller, System, new_caller
-from tests.support import tokens
+from tests.support import stack, tokens
 from tests.support.api import initiate, initiate_body
 
 pytestmark = pytest.mark.e2e
@@ -358,8 +358,8 @@ async def test_a_command_delivered_twice_creates_one_session(
         brand_ids=(caller.brand_id,),
         permissions=("assets.upload",),
     )
-    reply_topic = f"intake.replies.test.{uuid.uuid4().hex[:8]}"
-    bootstrap = system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    reply_topic = names.topic(f"intake.replies.test.{uuid.uuid4().hex[:8]}")
+    bootstrap = stack.kafka_access(system.env)
     from intake_runtime.messaging.kafka import delete_topic, ensure_topics
 
     await ensure_topics(bootstrap, [reply_topic], 1)
@@ -368,9 +368,9 @@ async def test_a_command_delivered_twice_creates_one_session(
         CommandType.INITIATE, command, correlation_id="dup-1", principal=principal
     )
     consumer = AIOKafkaConsumer(
-        reply_topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+        reply_topic, **bootstrap.client_options(), auto_offset_reset="earliest"
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**bootstrap.client_options(), enable_idempotence=True)
     await consumer.start()
     await producer.start()
     try:

@@ -16,13 +16,14 @@ from intake_contracts import topics
 from intake_contracts.events import EventType
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging import kafka, names
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.reply_topics import KafkaReplyTopics
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
-from intake_runtime.settings import ServiceSettings
 from intake_runtime.storage.s3 import ObjectStore, open_object_store
+from tests.support import stack
 from tests.support.contracts import (
     CleanupStorageContract,
     IndexDatabaseContract,
@@ -132,21 +133,21 @@ class TestKafkaReplyTopics(ReplyTopicsContract):
     """Topics of this run's namespace, each unique to its test and removed after it."""
 
     @pytest.fixture
-    def bootstrap(self, stack_env: dict[str, str]) -> str:
-        return stack_env["KAFKA_BOOTSTRAP_SERVERS"]
+    def bootstrap(self, stack_env: dict[str, str]) -> KafkaAccess:
+        return stack.kafka_access(stack_env)
 
     @pytest.fixture
-    def topics(self, bootstrap: str) -> KafkaReplyTopics:
+    def topics(self, bootstrap: KafkaAccess) -> KafkaReplyTopics:
         return KafkaReplyTopics(bootstrap)
 
     @pytest.fixture
-    async def made(self, bootstrap: str) -> AsyncIterator[list[str]]:
+    async def made(self, bootstrap: KafkaAccess) -> AsyncIterator[list[str]]:
         made: list[str] = []
         yield made
         for topic in made:
             await kafka.delete_topic(bootstrap, topic)
 
-    def _new(self, bootstrap: str, made: list[str], name: Callable[[], str]) -> NewTopic:
+    def _new(self, bootstrap: KafkaAccess, made: list[str], name: Callable[[], str]) -> NewTopic:
         async def new() -> str:
             topic = name()
             await kafka.ensure_topics(bootstrap, [topic], partitions=1)
@@ -156,18 +157,20 @@ class TestKafkaReplyTopics(ReplyTopicsContract):
         return new
 
     @pytest.fixture
-    def unclaimed(self, bootstrap: str, made: list[str]) -> NewTopic:
+    def unclaimed(self, bootstrap: KafkaAccess, made: list[str]) -> NewTopic:
         """A reply topic whose instance is gone: nobody in the group named like it."""
         return self._new(bootstrap, made, lambda: names.topic(topics.reply_topic("gone", _hex())))
 
     @pytest.fixture
-    def elsewhere(self, bootstrap: str, made: list[str]) -> NewTopic:
+    def elsewhere(self, bootstrap: KafkaAccess, made: list[str]) -> NewTopic:
         return self._new(bootstrap, made, lambda: names.topic(f"intake.contract.{_hex()}"))
 
     @pytest.fixture
-    async def claimed(self, bootstrap: str) -> AsyncIterator[NewTopic]:
+    async def claimed(
+        self, bootstrap: KafkaAccess, stack_env: dict[str, str]
+    ) -> AsyncIterator[NewTopic]:
         """The reply topic of a live request/reply client (its stop deletes the topic)."""
-        settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+        settings = stack.kafka_settings(stack_env)
         broker: KafkaBroker = kafka.build_broker(settings, "contract-tests")
         await broker.start()
         clients: list[RequestReplyClient] = []
@@ -175,7 +178,7 @@ class TestKafkaReplyTopics(ReplyTopicsContract):
         async def claimed() -> str:
             client = RequestReplyClient(
                 broker,
-                bootstrap=bootstrap,
+                access=bootstrap,
                 service="live",
                 instance_id=_hex(),
                 timeout_s=5,

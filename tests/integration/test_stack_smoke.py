@@ -13,25 +13,26 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from intake_runtime.messaging.kafka import delete_topic, ensure_topics
 from intake_runtime.postgres.migrations import RUNTIME_MIGRATIONS, migrate, migration_files
+from tests.support import stack
 
 pytestmark = pytest.mark.integration
 
 
 async def test_idempotent_producer_and_consumer_group_round_trip(stack_env: dict[str, str]) -> None:
-    bootstrap = stack_env["KAFKA_BOOTSTRAP_SERVERS"]
+    access = stack.kafka_access(stack_env)
     topic = f"intake.smoke.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(bootstrap, [topic], partitions=12)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await ensure_topics(access, [topic], partitions=12)
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
         assert len(described[0]["partitions"]) == 12
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**access.client_options(), enable_idempotence=True, acks="all")
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **access.client_options(),
         group_id=f"smoke-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -52,12 +53,12 @@ async def test_idempotent_producer_and_consumer_group_round_trip(stack_env: dict
     finally:
         await producer.stop()
         await consumer.stop()
-        await delete_topic(bootstrap, topic)
+        await delete_topic(access, topic)
 
 
 async def test_auto_topic_creation_is_off(stack_env: dict[str, str]) -> None:
-    bootstrap = stack_env["KAFKA_BOOTSTRAP_SERVERS"]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    access = stack.kafka_access(stack_env)
+    producer = AIOKafkaProducer(**access.client_options(), request_timeout_ms=3000)
     await producer.start()
     try:
         with pytest.raises(Exception):  # noqa: B017 - any refusal will do; a success would not

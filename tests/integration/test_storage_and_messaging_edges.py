@@ -9,10 +9,12 @@ import pytest
 from pydantic import BaseModel
 
 from intake_contracts import topics
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.kafka import build_broker, provision_shared_topics
 from intake_runtime.messaging.requests import CommandTooLargeError, RequestReplyClient
-from intake_runtime.settings import S3Settings, ServiceSettings
+from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import ObjectNotFoundError, ObjectStore, open_object_store
+from tests.support import stack
 
 pytestmark = pytest.mark.integration
 
@@ -93,15 +95,15 @@ class Oversized(BaseModel):
 async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
     stack_env: dict[str, str],
 ) -> None:
-    settings = ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    settings = stack.kafka_settings(stack_env)
     # This run's namespace has its topics only once a service started: Kafka must know the
     # topic to judge the message's size rather than wait for the topic to appear.
-    await provision_shared_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
+    await provision_shared_topics(KafkaAccess.of(settings), settings.topic_partitions)
     broker = build_broker(settings, "edge-tests")
     await broker.start()
     client = RequestReplyClient(
         broker,
-        bootstrap=settings.kafka_bootstrap_servers,
+        access=KafkaAccess.of(settings),
         service="edge-tests",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=30,

@@ -178,9 +178,7 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
         for process in reversed(list(processes.values())):
             process.stop()
         async with deadline(f"deleting the topics of namespace {namespace}", 120):
-            await asyncio.to_thread(
-                stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
-            )
+            await asyncio.to_thread(stack.delete_namespace_topics, env, namespace)
     figures = _figures(
         books, books_now, faults, loaded - started, settled - loaded, settled - started
     )

@@ -4,12 +4,18 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "stack.sh"
 sys.path.insert(0, str(ROOT / "deploy"))
 import native_stack  # noqa: E402 - deploy/ is no package: found once it is on the path
+
+if TYPE_CHECKING:
+    from intake_runtime.messaging.access import KafkaAccess
+    from intake_runtime.settings import ServiceSettings
 
 
 def native_env() -> dict[str, str]:
@@ -43,12 +49,29 @@ def containers_env() -> dict[str, str]:  # pragma: no cover - needs a Docker eng
     }
 
 
-def delete_namespace_topics(bootstrap: str, namespace: str) -> None:
-    """A test run's topics go with it; a failure here only leaves them behind."""
+def kafka_settings(env: Mapping[str, str]) -> "ServiceSettings":
+    """Settings that reach the Kafka `env` names, as `env`'s principal (the stack's admin for
+    `stack_env`), whatever this process's own environment says."""
+    from intake_runtime.messaging.access import SECURITY_VARIABLES
+    from intake_runtime.settings import ServiceSettings
+
+    wanted = ("KAFKA_BOOTSTRAP_SERVERS", *SECURITY_VARIABLES)
+    return ServiceSettings.model_validate({k: env[k] for k in wanted if env.get(k)})
+
+
+def kafka_access(env: Mapping[str, str]) -> "KafkaAccess":
+    from intake_runtime.messaging.access import KafkaAccess
+
+    return KafkaAccess.from_env(env)
+
+
+def delete_namespace_topics(env: Mapping[str, str], namespace: str) -> None:
+    """A test run's topics go with it; a failure here only leaves them behind. `env` must be
+    an admin's (`stack_env`): only the admin may delete every topic of a namespace."""
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def delete() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**kafka_access(env).client_options())
         await admin.start()
         try:
             ours = [name for name in await admin.list_topics() if name.startswith(f"{namespace}.")]

@@ -113,3 +113,31 @@ def test_each_service_has_its_own_s3_identity_derived_from_deploy_iam(
     admin_key = s3_iam.COMPOSE_ADMIN["access_key"]
     holders = [n for n, s in compose["services"].items() if admin_key in str(s)]
     assert holders == ["s3-setup"], "only the bucket set-up runs as the S3 admin"
+
+
+def test_every_service_reaches_kafka_as_its_own_principal_over_tls(
+    compose: dict[str, Any],
+) -> None:
+    for service in SERVICES:
+        definition = compose["services"][service]
+        environment = definition["environment"]
+        assert environment["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", service
+        assert environment["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", service
+        assert "KAFKA_SASL_PASSWORD" not in environment, "passwords only in the env files"
+        assert definition["env_file"].endswith(f"/secrets/kafka-{service}.env"), service
+        assert definition["depends_on"]["topics"] == {"condition": "service_completed_successfully"}
+    assert compose["services"]["topics"]["env_file"].endswith("/secrets/kafka-admin.env")
+    assert compose["services"]["topics"]["command"] == "intake-ops provision-topics"
+
+
+def test_kafka_in_compose_authorizes_every_request(compose: dict[str, Any]) -> None:
+    environment = compose["services"]["kafka"]["environment"]
+    assert environment["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert environment["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert environment["KAFKA_SUPER_USERS"] == "User:admin;User:CN=intake-kafka-broker"
+    protocols = dict(
+        pair.split(":") for pair in environment["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert "PLAINTEXT" not in protocols.values()
+    assert "SASL_PLAINTEXT" not in protocols.values()
+    assert environment["KAFKA_ADVERTISED_LISTENERS"].startswith("SASL_SSL://kafka:9092")

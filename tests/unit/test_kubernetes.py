@@ -49,12 +49,12 @@ KEDA = "keda.sh/v1alpha1"
 CONSUMER_GROUPS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     topics.CONSUMER_GROUPS["initiation"]: (
         "initiation",
-        (topics.INITIATION_COMMANDS,),
+        topics.COMMAND_TOPICS["initiation"],
         "command_workers",
     ),
     topics.CONSUMER_GROUPS["completion"]: (
         "completion",
-        (topics.COMPLETION_COMMANDS,),
+        topics.COMMAND_TOPICS["completion"],
         "command_workers",
     ),
     topics.CONSUMER_GROUPS["cleanup"]: ("cleanup", (topics.CLEANUP_COMMANDS,), "command_workers"),
@@ -459,11 +459,16 @@ def test_the_gateway_checks_tokens_like_production_requires(rendered: Rendered) 
 
 def test_secrets_hold_placeholders_only(rendered: Rendered) -> None:
     secrets = rendered.of_kind("Secret")
+    kafka = {f"intake-{s}-kafka" for s in SERVICES} | {"intake-kafka-admin", "intake-kafka-ops"}
     assert {s["metadata"]["name"] for s in secrets} == {
         f"intake-{service}-database" for service in CONSUMERS
-    }
+    } | kafka
     for secret in secrets:
-        for value in rendered.data("Secret", secret["metadata"]["name"]).values():
+        values = rendered.data("Secret", secret["metadata"]["name"])
+        if secret["metadata"]["name"] in kafka:
+            assert "REPLACE-ME" in values["KAFKA_SASL_PASSWORD"]
+            continue
+        for value in values.values():
             assert "REPLACE-ME" in value
             hosts = re.findall(r"@([^:/?]+)", value)
             assert hosts, value
@@ -496,6 +501,45 @@ def test_the_jobs_run_the_setup_commands_once_per_schema(rendered: Rendered) -> 
         assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
         assert job["spec"]["backoffLimit"] >= 1
         assert job["spec"]["activeDeadlineSeconds"] > 0
+
+
+# -- Kafka principals ----------------------------------------------------------------------
+
+
+def secret_refs(container: dict[str, Any]) -> set[str]:
+    return {s["secretRef"]["name"] for s in container.get("envFrom", []) if "secretRef" in s}
+
+
+def test_every_process_reaches_kafka_as_its_own_principal_over_tls(rendered: Rendered) -> None:
+    common = rendered.common()
+    assert common["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert common["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    kafka_secrets = {f"intake-{service}-kafka" for service in SERVICES}
+    for service in SERVICES:
+        container = only_container(rendered.deployment(service)["spec"]["template"]["spec"])
+        assert secret_refs(container) & (kafka_secrets | {"intake-kafka-admin"}) == {
+            f"intake-{service}-kafka"
+        }, service
+        assert rendered.env(container)["KAFKA_SASL_USERNAME"], service
+    topics_job = only_container(rendered.get("Job", "intake-topics")["spec"]["template"]["spec"])
+    assert "intake-kafka-admin" in secret_refs(topics_job), "topics and ACLs need the admin"
+    for container in rendered.get("Job", "intake-migrations")["spec"]["template"]["spec"][
+        "containers"
+    ]:
+        assert not secret_refs(container) & (kafka_secrets | {"intake-kafka-admin"})
+
+
+def test_keda_reads_the_lag_with_sasl_over_tls(rendered: Rendered) -> None:
+    [auth] = rendered.of_kind("TriggerAuthentication")
+    assert auth["apiVersion"] == KEDA
+    refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
+    assert set(refs) == {"username", "password", "sasl", "tls"}
+    secret = rendered.data("Secret", refs["sasl"]["name"])
+    assert secret[refs["sasl"]["key"]] == "scram_sha512"
+    assert secret[refs["tls"]["key"]] == "enable"
+    for scaled in rendered.of_kind("ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
 
 
 # -- scaling -------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The launcher's replica plan: which processes `make up` starts, on which ports."""
 
+import json
 from pathlib import Path
 
 import launcher
@@ -68,21 +69,23 @@ def test_the_health_ports_move_together_with_their_base(tmp_path: Path) -> None:
     }
 
 
-def test_each_service_runs_with_its_own_s3_key_and_never_the_stacks_admin_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_each_service_runs_as_its_own_principal_and_never_with_the_stacks_admin_keys(
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("INTAKE_STATE_DIR", str(tmp_path))
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name, raising=False)
     config = native_stack.Config.from_env({"INTAKE_STATE_DIR": str(tmp_path)})
-    keys = s3_iam.service_keys(config.s3_keys)
-    admin = {
-        "AWS_ACCESS_KEY_ID": config.aws_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": config.aws_secret_access_key,
+    config.secrets_dir.mkdir(parents=True)
+    passwords = {
+        name: f"password-of-{name}" for name in (native_stack.ADMIN, *native_stack.PRINCIPALS)
     }
+    (config.secrets_dir / "kafka-users.json").write_text(json.dumps(passwords))
+    keys = s3_iam.service_keys(config.s3_keys)
+    admin = {**native_stack.environment(config), "INTAKE_STATE_DIR": str(tmp_path)}
 
-    processes = launcher.build(admin, tmp_path, 8000)
+    processes = launcher.build(admin, tmp_path, 8000, provision_kafka=False)
 
+    for service, process in processes.items():
+        assert process.env["KAFKA_SASL_USERNAME"] == service
+        assert process.env["KAFKA_SASL_PASSWORD"] == passwords[service]
     for service in s3_iam.SERVICES:
         env = processes[service].env
         assert env["AWS_ACCESS_KEY_ID"] == keys[service]["access_key"]

@@ -12,7 +12,8 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from intake_contracts import topics
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import acls, kafka
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.ops import cli, setup
 from intake_runtime.postgres import lifecycle
 from intake_runtime.postgres.migrations import migration_files
@@ -67,15 +68,22 @@ def test_provision_topics_waits_for_kafka_then_creates_with_the_configured_layou
 ) -> None:
     calls: list[tuple[str, Any]] = []
 
-    async def fake_wait(bootstrap: str) -> None:
-        calls.append(("wait", bootstrap))
+    async def fake_wait(access: KafkaAccess) -> None:
+        calls.append(("wait", access.bootstrap_servers))
 
-    async def fake_provision(bootstrap: str, partitions: int, replication: int) -> None:
-        calls.append(("provision", (bootstrap, partitions, replication)))
+    async def fake_provision(access: KafkaAccess, partitions: int, replication: int) -> None:
+        calls.append(("provision", (access.bootstrap_servers, partitions, replication)))
+
+    async def fake_grant(access: KafkaAccess, grants: list[acls.Grant]) -> None:
+        calls.append(("grant", (access.username, grants == acls.grants(""))))
 
     monkeypatch.setattr(setup.kafka, "wait_for_kafka", fake_wait)
     monkeypatch.setattr(setup.kafka, "provision_shared_topics", fake_provision)
+    monkeypatch.setattr(setup.acls, "grant", fake_grant)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example.invalid:9092")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "admin")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "secret")
     monkeypatch.setenv("INTAKE_TOPIC_PARTITIONS", "24")
     monkeypatch.setenv("INTAKE_TOPIC_REPLICATION", "3")
 
@@ -84,7 +92,22 @@ def test_provision_topics_waits_for_kafka_then_creates_with_the_configured_layou
     assert calls == [
         ("wait", "kafka.example.invalid:9092"),
         ("provision", ("kafka.example.invalid:9092", 24, 3)),
+        ("grant", ("admin", True)),
     ]
+
+
+def test_provision_topics_refuses_a_plaintext_kafka_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example.invalid:9092")
+    monkeypatch.delenv("KAFKA_SECURITY_PROTOCOL", raising=False)
+    monkeypatch.delenv("INTAKE_ENV", raising=False)
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["provision-topics"])
+
+    assert stopped.value.code == 2
+    assert "KAFKA_SECURITY_PROTOCOL: PLAINTEXT in production" in capsys.readouterr().err
 
 
 async def test_migrate_only_closes_its_pool_even_when_a_migration_fails(
@@ -125,12 +148,12 @@ async def test_topics_are_created_with_the_replication_asked_for(
         async def close(self) -> None:
             pass
 
-    async def fake_admin(bootstrap: str) -> Admin:
+    async def fake_admin(access: KafkaAccess) -> Admin:
         return Admin()
 
-    monkeypatch.setattr(kafka, "_admin", fake_admin)
+    monkeypatch.setattr(kafka, "admin_client", fake_admin)
 
-    await kafka.provision_shared_topics("kafka.example.invalid:9092", 12, 3)
+    await kafka.provision_shared_topics(KafkaAccess("kafka.example.invalid:9092"), 12, 3)
 
     layout = {t.name: (t.num_partitions, t.replication_factor) for t in created}
     assert topics.INITIATION_COMMANDS not in layout, "an existing topic is left alone"

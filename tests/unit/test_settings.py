@@ -59,14 +59,47 @@ def test_unset_mode_is_production() -> None:
     assert PostgresSettings().refusals() == ["DATABASE_URL: required in production"]
 
 
+SECURED_KAFKA = {
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SASL_USERNAME": "gateway",
+    "KAFKA_SASL_PASSWORD": "from-a-secret",
+}
+
+
 def test_production_accepts_a_strong_secret_with_issuer_and_audience() -> None:
     settings = GatewaySettings(
         INTAKE_ENV="production",
         INTAKE_JWT_SECRET="x" * 32,
         INTAKE_JWT_ISSUER="https://idp",
         INTAKE_JWT_AUDIENCE="intake",
+        **SECURED_KAFKA,
     )
     assert settings.refusals() == []
+
+
+@pytest.mark.parametrize(
+    ("kafka", "problem"),
+    [
+        ({}, "KAFKA_SECURITY_PROTOCOL: PLAINTEXT in production"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SSL"}, "KAFKA_SECURITY_PROTOCOL: SSL in production"),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "u",
+             "KAFKA_SASL_PASSWORD": "p"},
+            "KAFKA_SECURITY_PROTOCOL: SASL_PLAINTEXT in production",
+        ),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_USERNAME: SASL_SSL needs"),
+        ({**SECURED_KAFKA, "KAFKA_SSL_CAFILE": "/nowhere/ca.crt"}, "KAFKA_SSL_CAFILE: /nowhere"),
+    ],
+)  # fmt: skip
+def test_production_refuses_a_plaintext_or_unauthenticated_kafka(
+    kafka: dict[str, str], problem: str
+) -> None:
+    settings = ServiceSettings(INTAKE_ENV="production", **kafka)
+    assert any(line.startswith(problem) for line in settings.refusals()), settings.refusals()
+
+
+def test_local_mode_allows_a_plaintext_kafka() -> None:
+    assert ServiceSettings(INTAKE_ENV="local").refusals() == []
 
 
 def test_a_test_only_crash_point_is_refused_in_production_only() -> None:

@@ -51,7 +51,7 @@ async def test_a_state_change_travels_on_its_sessions_partition_with_its_deadlin
     )
     assert answer == CANCELLED
     [call] = recorder.calls
-    assert call["topic"] == topics.command_topic(CommandType.CANCEL)
+    assert call["topic"] == topics.command_topic(CommandType.CANCEL, by_service=False)
     assert (call["key"], call["timeout_s"], call["principal"]) == (str(SESSION), 42.0, USER)
 
 

@@ -26,7 +26,7 @@ async def exchange(body: bytes) -> list[tuple[Reply, str]]:
     """Send `body` as a command; the replies that came back, with their correlation ids."""
     broker = KafkaBroker()
     build_dispatcher(AuditService(FakeEventLog())).subscribe(
-        broker, topics.AUDIT_QUERIES, "test-group", workers=1, settings=ServiceSettings()
+        broker, [topics.AUDIT_QUERIES], "test-group", workers=1, settings=ServiceSettings()
     )
     replies: list[tuple[Reply, str]] = []
 
@@ -77,7 +77,7 @@ async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent
 
     dispatcher.register(Commands.GET_TRAIL, handler, inbox=False)
     broker = KafkaBroker()
-    dispatcher.subscribe(broker, "test.commands", "test-group", 1, ServiceSettings())
+    dispatcher.subscribe(broker, ["test.commands"], "test-group", 1, ServiceSettings())
 
     @broker.subscriber(REPLIES)
     async def caller(body: Any) -> None:

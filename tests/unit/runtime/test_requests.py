@@ -15,6 +15,7 @@ from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.replies import REPLY_TYPE, Reply
 from intake_contracts.sessions import StatusView, UploadStatus
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.envelopes import decode, encode
 from intake_runtime.messaging.requests import ReplyTimeoutError, RequestReplyClient
 
@@ -32,7 +33,7 @@ def reply_bytes(correlation_id: str, reply: Reply) -> bytes:
 def client_on(broker: KafkaBroker, timeout_s: float = 5.0) -> RequestReplyClient:
     return RequestReplyClient(
         broker,
-        bootstrap="unused:9092",
+        access=KafkaAccess("unused:9092"),
         service="test",
         instance_id="i1",
         timeout_s=timeout_s,

@@ -4,6 +4,10 @@ from typing import Final
 
 INITIATION_COMMANDS: Final = "intake.initiation.commands"
 COMPLETION_COMMANDS: Final = "intake.completion.commands"
+# Commands only Intake's own services send (status changes, retention, lookups), apart from the
+# user commands the gateway forwards, so that a broker ACL can say who may write which.
+INITIATION_SERVICE_COMMANDS: Final = "intake.initiation.service-commands"
+COMPLETION_SERVICE_COMMANDS: Final = "intake.completion.service-commands"
 CLEANUP_COMMANDS: Final = "intake.cleanup.commands"
 AUDIT_QUERIES: Final = "intake.audit.queries"
 UPLOAD_EVENTS: Final = "intake.uploads.events"
@@ -14,7 +18,9 @@ DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 SHARED_TOPICS: Final = (
     INITIATION_COMMANDS,
+    INITIATION_SERVICE_COMMANDS,
     COMPLETION_COMMANDS,
+    COMPLETION_SERVICE_COMMANDS,
     CLEANUP_COMMANDS,
     AUDIT_QUERIES,
     UPLOAD_EVENTS,
@@ -37,18 +43,72 @@ CONSUMER_GROUPS: Final = {
     "audit": "intake-audit",
 }
 
-# Which topic carries a service's commands; a command type is `<service>.<verb>`.
+# The topics each service consumes commands from; a command type is `<service>.<verb>`.
 COMMAND_TOPICS: Final = {
-    "initiation": INITIATION_COMMANDS,
-    "completion": COMPLETION_COMMANDS,
-    "cleanup": CLEANUP_COMMANDS,
-    "audit": AUDIT_QUERIES,
+    "initiation": (INITIATION_COMMANDS, INITIATION_SERVICE_COMMANDS),
+    "completion": (COMPLETION_COMMANDS, COMPLETION_SERVICE_COMMANDS),
+    "cleanup": (CLEANUP_COMMANDS,),
+    "audit": (AUDIT_QUERIES,),
+}
+
+# Topics whose commands come from a user (through the gateway, with the user's verified
+# claims); every other command topic carries only commands a service sends as itself.
+USER_COMMAND_TOPICS: Final = frozenset({INITIATION_COMMANDS, COMPLETION_COMMANDS, AUDIT_QUERIES})
+SERVICE_COMMAND_TOPICS: Final = frozenset(
+    {INITIATION_SERVICE_COMMANDS, COMPLETION_SERVICE_COMMANDS, CLEANUP_COMMANDS}
+)
+
+# Which command types each command topic carries. A command type both kinds send (a user's
+# complete, and cleanup finishing a stuck upload) is on both of its service's topics.
+TOPIC_COMMANDS: Final[dict[str, frozenset[str]]] = {
+    INITIATION_COMMANDS: frozenset(
+        {
+            "initiation.initiate",
+            "initiation.initiate_batch",
+            "initiation.sign_parts",
+            "initiation.get_session",
+            "initiation.resume",
+            "initiation.touch_activity",
+            "initiation.cancel",
+        }
+    ),
+    INITIATION_SERVICE_COMMANDS: frozenset(
+        {
+            "initiation.begin_completion",
+            "initiation.mark_completed",
+            "initiation.mark_failed",
+            "initiation.fail_sessions",
+            "initiation.prune_terminal_sessions",
+        }
+    ),
+    COMPLETION_COMMANDS: frozenset({"completion.complete"}),
+    COMPLETION_SERVICE_COMMANDS: frozenset(
+        {
+            "completion.complete",
+            "completion.prune_completion_records",
+            "completion.promoting_keys",
+        }
+    ),
+    CLEANUP_COMMANDS: frozenset({"cleanup.run_job"}),
+    AUDIT_QUERIES: frozenset({"audit.get_trail"}),
 }
 
 
-def command_topic(command_type: str) -> str:
-    """The topic a command of `command_type` is sent to."""
-    return COMMAND_TOPICS[command_type.split(".", 1)[0]]
+# Service commands that carry the principal of the user a service acts for: completion asks
+# initiation whether the user's session may be completed, with the user's own claims.
+CARRY_USER_PRINCIPAL: Final = frozenset({"initiation.begin_completion"})
+
+
+def command_topic(command_type: str, *, by_service: bool) -> str:
+    """The topic a command of `command_type` is sent to: the one topic that carries it, or,
+    for a command both a user and a service may send (complete), the user topic for a user's
+    command and the service-command topic for a service acting as itself."""
+    owner = COMMAND_TOPICS[command_type.split(".", 1)[0]]
+    carrying = [topic for topic in owner if command_type in TOPIC_COMMANDS[topic]]
+    if len(carrying) == 1:
+        return carrying[0]
+    kinds = SERVICE_COMMAND_TOPICS if by_service else USER_COMMAND_TOPICS
+    return next(topic for topic in carrying if topic in kinds)
 
 
 def reply_topic(service: str, instance_id: str) -> str:

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 
 from intake_runtime.health import HealthServer, ReadinessCheck
 from intake_runtime.messaging import kafka
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.settings import ServiceSettings
 
@@ -18,11 +19,15 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def kafka_broker(settings: ServiceSettings, service: str) -> AsyncIterator[KafkaBroker]:
-    """A broker for `service` once Kafka answers and every shared topic exists."""
-    await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
-    await kafka.provision_shared_topics(
-        settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication
-    )
+    """A broker for `service` once Kafka answers and every shared topic exists. On a Kafka
+    with ACLs a service may not create them: `intake-ops provision-topics`, run as the
+    deployment's admin principal, creates them with their ACLs before the services start."""
+    access = KafkaAccess.of(settings)
+    await kafka.wait_for_kafka(access)
+    if not access.sasl:
+        await kafka.provision_shared_topics(
+            access, settings.topic_partitions, settings.topic_replication
+        )
     broker = kafka.build_broker(settings, service)
     try:
         yield broker
@@ -37,7 +42,7 @@ async def reply_client(
     """This instance's own reply topic, listening before any request can be sent."""
     client = RequestReplyClient(
         broker,
-        bootstrap=settings.kafka_bootstrap_servers,
+        access=KafkaAccess.of(settings),
         service=service,
         instance_id=settings.instance_id,
         timeout_s=settings.request_timeout_s,

@@ -67,7 +67,6 @@ def _declare_event(broker: KafkaBroker, event_type: EventType) -> None:
 
 def _declare_command(broker: KafkaBroker, command_type: CommandType) -> None:
     request, result = COMMAND_MODELS[command_type]
-    topic = topics.command_topic(command_type)
     command = _envelope_of(f"{_camel(command_type)}Command", command_type, request)
 
     async def handle(body: command) -> None:  # type: ignore[valid-type]
@@ -79,11 +78,19 @@ def _declare_command(broker: KafkaBroker, command_type: CommandType) -> None:
         description=f"Reply to `{command_type}`, sent to the command's `reply_to` header.",
         schema=_reply_of(command_type, result),
     )
-    broker.subscriber(
-        topic,
-        title=f"{topic}:{command_type}",
-        description=f"`{command_type}` commands (request/reply: `reply_to`, `correlation_id`).",
-    )(reply(handle))
+    sender = {True: "Intake's services", False: "the gateway, for a user"}
+    for topic, carried in sorted(topics.TOPIC_COMMANDS.items()):
+        if command_type not in carried:
+            continue
+        by_service = topic in topics.SERVICE_COMMAND_TOPICS
+        broker.subscriber(
+            topic,
+            title=f"{topic}:{command_type}",
+            description=(
+                f"`{command_type}` commands sent by {sender[by_service]}"
+                " (request/reply: `reply_to`, `correlation_id`)."
+            ),
+        )(reply(handle))
 
 
 def asyncapi() -> dict[str, Any]:

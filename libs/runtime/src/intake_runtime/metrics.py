@@ -51,6 +51,11 @@ DEAD_LETTERS = Counter(
     "Messages parked in a dead-letter topic, by consumer group and source topic.",
     ["group", "topic"],
 )
+REFUSED_ENVELOPES = Counter(
+    "intake_refused_envelopes_total",
+    "Commands refused because their principal does not fit the topic they came from.",
+    ["service", "topic"],
+)
 CLEANUP_JOB_RUNS = Counter(
     "intake_cleanup_job_runs_total", "Cleanup job runs, by final status.", ["job", "status"]
 )
@@ -115,6 +120,10 @@ def observe_job(job: str, status: str, duration_s: float, stats: Mapping[str, in
     for stat, count in stats.items():
         if count > 0:
             CLEANUP_JOB_ITEMS.labels(job, stat).inc(count)
+
+
+def observe_refused_envelope(service: str, topic: str) -> None:
+    REFUSED_ENVELOPES.labels(service, topic).inc()
 
 
 def observe_dead_letter(group: str, topic: str) -> None:

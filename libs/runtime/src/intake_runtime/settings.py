@@ -11,6 +11,7 @@ service lists every value a production deployment must set before it refuses to 
 
 import sys
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
@@ -22,6 +23,8 @@ from intake_runtime.messaging.names import NAMESPACE_PATTERN
 S = TypeVar("S", bound="IntakeSettings")
 
 Environment = Literal["local", "production"]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 _LOCAL_ONLY: Final = "local_only"
 
 
@@ -91,6 +94,37 @@ class ServiceSettings(IntakeSettings):
     )
     # A prefix on every topic and consumer group: several systems can share one Kafka.
     namespace: str = Field(default="", alias="INTAKE_NAMESPACE", pattern=NAMESPACE_PATTERN)
+    # Who this process is to Kafka, and how it talks to it: production needs SASL over TLS.
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT", alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="SCRAM-SHA-512", alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(default=None, alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: str | None = Field(default=None, alias="KAFKA_SASL_PASSWORD", repr=False)
+    # The CA the brokers' certificates are checked against; unset = the system's trust store.
+    kafka_ssl_cafile: str | None = Field(default=None, alias="KAFKA_SSL_CAFILE")
+
+    @property
+    def kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    def refusals(self) -> list[str]:
+        problems = super().refusals()
+        if self.kafka_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            problems.append(
+                f"KAFKA_SASL_USERNAME: {self.kafka_security_protocol} needs"
+                " KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_ssl_cafile and not Path(self.kafka_ssl_cafile).is_file():
+            problems.append(f"KAFKA_SSL_CAFILE: {self.kafka_ssl_cafile} is not a readable file")
+        if self.production and self.kafka_security_protocol != "SASL_SSL":
+            problems.append(
+                f"KAFKA_SECURITY_PROTOCOL: {self.kafka_security_protocol} in production;"
+                " Kafka must be SASL_SSL (authenticated and encrypted)"
+            )
+        return problems
 
 
 # Command handlers one process runs at once, across the partitions of its command topic.

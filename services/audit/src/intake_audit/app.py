@@ -26,7 +26,11 @@ async def running(settings: AuditSettings) -> AsyncIterator[None]:
         # Queries get their own group: a rebalance of one consumer never pauses the other.
         dispatcher = build_dispatcher(service)
         dispatcher.subscribe(
-            broker, topics.AUDIT_QUERIES, f"{group_id}-queries", settings.query_workers, settings
+            broker,
+            topics.COMMAND_TOPICS[SERVICE],
+            f"{group_id}-queries",
+            settings.query_workers,
+            settings,
         )
         await broker.start()
         stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop

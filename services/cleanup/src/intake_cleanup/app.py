@@ -29,6 +29,7 @@ from intake_runtime.bootstrap import (
     reply_client,
 )
 from intake_runtime.lifecycle import prepared_process, run_service, wait_for_shutdown
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.reply_topics import KafkaReplyTopics
 from intake_runtime.ports import Clock, utc_now
 from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
@@ -55,7 +56,7 @@ async def open_service(
             store,
             Peers(requests),
             PostgresRetention(pool),
-            KafkaReplyTopics(settings.kafka_bootstrap_servers),
+            KafkaReplyTopics(KafkaAccess.of(settings)),
         )
         runs = PostgresJobRuns(pool, Outbox(SCHEMA), settings.instance_id)
         service = CleanupService(runs, jobs, clock=clock)
@@ -63,7 +64,7 @@ async def open_service(
         if serve:
             dispatcher.subscribe(
                 broker,
-                topics.CLEANUP_COMMANDS,
+                topics.COMMAND_TOPICS[SERVICE],
                 topics.CONSUMER_GROUPS[SERVICE],
                 settings.command_workers,
                 settings,

@@ -50,7 +50,7 @@ async def running(settings: CompletionSettings) -> AsyncIterator[None]:
         dispatcher = build_dispatcher(service, CompletionRetention(pool))
         dispatcher.subscribe(
             broker,
-            topics.COMPLETION_COMMANDS,
+            topics.COMMAND_TOPICS[SERVICE],
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
             settings,

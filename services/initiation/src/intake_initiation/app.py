@@ -31,7 +31,7 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
         )
         dispatcher.subscribe(
             broker,
-            topics.INITIATION_COMMANDS,
+            topics.COMMAND_TOPICS[SERVICE],
             topics.CONSUMER_GROUPS[SERVICE],
             settings.command_workers,
             settings,

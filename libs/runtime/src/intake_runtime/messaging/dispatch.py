@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
@@ -25,6 +25,7 @@ from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.commits import OffsetCommitter
 from intake_runtime.messaging.dead_letters import DeadLetters, is_transient
 from intake_runtime.messaging.envelopes import decode, encode
+from intake_runtime.messaging.senders import sender_refusal
 from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -151,13 +152,13 @@ class CommandDispatcher(Generic[Tx]):
         self._service = service
         self._runner = runner
         self._handlers: dict[str, _Registered[Tx]] = {}
-        self.commits: OffsetCommitter | None = None
+        self.commits: list[OffsetCommitter] = []
 
     async def commit_handled(self) -> None:
         """Commit the offsets of every handled command now: on shutdown, before the broker
         stops its consumers (else up to one commit interval of commands is redelivered)."""
-        if self.commits is not None:
-            await self.commits.close()
+        for commits in self.commits:
+            await commits.close()
 
     def register(
         self, spec: CommandSpec[Req, Res], handler: Handler[Req, Tx, Res], *, inbox: bool
@@ -166,12 +167,21 @@ class CommandDispatcher(Generic[Tx]):
         mypy checks `handler` against the spec: it takes the spec's request, returns its result."""
         self._handlers[spec.name] = _Registered(spec.request, handler, inbox)
 
-    async def dispatch(self, body: bytes | dict[str, Any]) -> Dispatched:
+    async def dispatch(self, body: bytes | dict[str, Any], topic: str | None = None) -> Dispatched:
+        """Handle one command that came from `topic` (logical name; None: a direct call, whose
+        sender is not checked). A principal that does not fit the topic is refused, counted,
+        and parked as a dead letter for an operator to look at."""
         try:
             envelope = decode(body)
         except (ValueError, ValidationError) as error:
             reply = Reply.failure(_bad_request(str(error)))
             return Dispatched(encode(_reply_envelope(None, reply)), f"undecodable: {error}")
+        refusal = None if topic is None else sender_refusal(topic, envelope)
+        if refusal is not None:
+            metrics.observe_refused_envelope(self._service, topic or "")
+            log.warning("command refused", extra={"type": envelope.type, "reason": refusal})
+            denied = ErrorBody(code=ErrorCode.PERMISSION_DENIED, detail=refusal)
+            return Dispatched(encode(_reply_envelope(envelope, Reply.failure(denied))), refusal)
         reply, poison = await self._handle(envelope)
         return Dispatched(encode(_reply_envelope(envelope, reply)), poison)
 
@@ -210,16 +220,30 @@ class CommandDispatcher(Generic[Tx]):
     def subscribe(
         self,
         broker: KafkaBroker,
+        topic_names: Sequence[str],
+        group_id: str,
+        workers: int,
+        settings: ServiceSettings,
+    ) -> None:
+        """Consume the command topics `topic_names` in `group_id`, one consumer each (with up
+        to `workers` commands at once), checking each command's sender against its topic;
+        offsets are committed only after the reply is sent, or once sending it took longer than
+        INTAKE_PUBLISH_TIMEOUT_S, and at most once per INTAKE_KAFKA_COMMIT_INTERVAL_MS per
+        consumer (commits.py)."""
+        for topic in topic_names:
+            self._subscribe_topic(broker, topic, group_id, workers, settings)
+
+    def _subscribe_topic(
+        self,
+        broker: KafkaBroker,
         topic: str,
         group_id: str,
         workers: int,
         settings: ServiceSettings,
     ) -> None:
-        """Consume `topic` in `group_id`; offsets are committed only after the reply is sent,
-        or once sending it took longer than INTAKE_PUBLISH_TIMEOUT_S, and at most once per
-        INTAKE_KAFKA_COMMIT_INTERVAL_MS per consumer (commits.py)."""
         reply_timeout_s = settings.publish_timeout_s
-        commits = self.commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
+        commits = OffsetCommitter(settings.kafka_commit_interval_ms / 1000)
+        self.commits.append(commits)
 
         dead_letters = DeadLetters(broker, names.group(group_id))
 
@@ -231,7 +255,7 @@ class CommandDispatcher(Generic[Tx]):
             token = _after_reply.set(waiting)
             try:
                 # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-                reply, poison = await self.dispatch(message.body)
+                reply, poison = await self.dispatch(message.body, topic)
                 if poison is not None:
                     await _park(dead_letters, message, poison)
                 if message.reply_to:
@@ -256,7 +280,7 @@ class CommandDispatcher(Generic[Tx]):
             **kafka.consumer_options(settings),
             no_reply=True,
             decoder=kafka.undecoded,
-            title=f"{self._service} commands",
+            title=f"{self._service} commands: {topic}",
         )(on_command)
 
 

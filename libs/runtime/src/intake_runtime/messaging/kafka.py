@@ -13,6 +13,7 @@ from faststream.message import StreamMessage
 
 from intake_contracts import topics
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.settings import ServiceSettings
 from intake_runtime.telemetry import tracing_on
 
@@ -67,6 +68,7 @@ def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
     """A broker whose every publish is idempotent and acknowledged by all in-sync replicas."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=KafkaAccess.of(settings).security(),
         client_id=f"intake-{service}-{settings.instance_id}",
         acks="all",
         enable_idempotence=True,
@@ -83,17 +85,18 @@ def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
     )
 
 
-async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+async def admin_client(access: KafkaAccess) -> AIOKafkaAdminClient:
+    """A started admin client; the caller closes it."""
+    admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=10_000)
     await admin.start()
     return admin
 
 
 async def ensure_topics(
-    bootstrap: str, names: Iterable[str], partitions: int, replication: int = 1
+    access: KafkaAccess, names: Iterable[str], partitions: int, replication: int = 1
 ) -> None:
     """Create the topics that are missing; existing ones are left exactly as they are."""
-    admin = await _admin(bootstrap)
+    admin = await admin_client(access)
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in names if name not in existing]
@@ -109,18 +112,20 @@ async def ensure_topics(
         await admin.close()
 
 
-async def provision_shared_topics(bootstrap: str, partitions: int, replication: int = 1) -> None:
+async def provision_shared_topics(
+    access: KafkaAccess, partitions: int, replication: int = 1
+) -> None:
     shared = [names.topic(topic) for topic in topics.SHARED_TOPICS]
-    await ensure_topics(bootstrap, shared, partitions, replication)
+    await ensure_topics(access, shared, partitions, replication)
     # Dead letters are rare and read in order by an operator: one partition each.
     dead_letters = [names.topic(topic) for topic in topics.DEAD_LETTER_TOPICS]
-    await ensure_topics(bootstrap, dead_letters, 1, replication)
+    await ensure_topics(access, dead_letters, 1, replication)
 
 
-async def delete_topic(bootstrap: str, name: str) -> None:
+async def delete_topic(access: KafkaAccess, name: str) -> None:
     """Best effort: a reply topic left behind by a crash is harmless, only untidy."""
     try:
-        admin = await _admin(bootstrap)
+        admin = await admin_client(access)
         try:
             await admin.delete_topics([name])
         finally:
@@ -129,17 +134,18 @@ async def delete_topic(bootstrap: str, name: str) -> None:
         log.warning("reply topic not deleted", extra={"topic": name, "error": str(error)})
 
 
-async def wait_for_kafka(bootstrap: str, deadline_s: float = 60.0) -> None:
+async def wait_for_kafka(access: KafkaAccess, deadline_s: float = 60.0) -> None:
     """Block start-up until the broker answers, so a service never starts half-connected."""
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + deadline_s
     while True:
         try:
-            admin = await _admin(bootstrap)
+            admin = await admin_client(access)
             await admin.close()
         except (KafkaError, OSError) as error:
             if loop.time() > stop_at:
-                raise RuntimeError(f"Kafka at {bootstrap} unreachable: {error}") from error
+                where = access.bootstrap_servers
+                raise RuntimeError(f"Kafka at {where} unreachable: {error}") from error
             await asyncio.sleep(0.5)
         else:
             return

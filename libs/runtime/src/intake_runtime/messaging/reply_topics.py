@@ -6,6 +6,8 @@ from aiokafka.errors import UnknownTopicOrPartitionError, for_code
 
 from intake_contracts import topics
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
+from intake_runtime.messaging.kafka import admin_client
 
 # Group states in which the group has no member; a group never created is as good as dead.
 _MEMBERLESS = frozenset({"Empty", "Dead"})
@@ -17,10 +19,9 @@ def reply_prefix() -> str:
     return names.topic(topics.REPLY_TOPIC_PREFIX)
 
 
-async def reply_topics_liveness(bootstrap: str) -> dict[str, bool]:
+async def reply_topics_liveness(access: KafkaAccess) -> dict[str, bool]:
     """Every reply topic of this namespace, and whether a consumer holds it now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
+    admin = await admin_client(access)
     try:
         prefix = reply_prefix()
         found = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
@@ -47,10 +48,9 @@ async def _groups_with_members(admin: AIOKafkaAdminClient, groups: list[str]) ->
     return with_members
 
 
-async def delete_topics(bootstrap: str, doomed: list[str]) -> dict[str, str | None]:
+async def delete_topics(access: KafkaAccess, doomed: list[str]) -> dict[str, str | None]:
     """Delete the topics; per topic None when deleted (or already gone), else the error."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
+    admin = await admin_client(access)
     try:
         response = await admin.delete_topics(doomed)
     finally:
@@ -65,14 +65,14 @@ async def delete_topics(bootstrap: str, doomed: list[str]) -> dict[str, str | No
 class KafkaReplyTopics:
     """Cleanup's ReplyTopics port over the Kafka admin client."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, access: KafkaAccess) -> None:
+        self._access = access
 
     def prefix(self) -> str:
         return reply_prefix()
 
     async def liveness(self) -> dict[str, bool]:
-        return await reply_topics_liveness(self._bootstrap)
+        return await reply_topics_liveness(self._access)
 
     async def delete(self, doomed: list[str]) -> dict[str, str | None]:
-        return await delete_topics(self._bootstrap, doomed)
+        return await delete_topics(self._access, doomed)

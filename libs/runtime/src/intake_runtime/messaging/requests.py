@@ -24,6 +24,7 @@ from intake_contracts.envelope import Principal
 from intake_contracts.replies import Reply
 from intake_runtime import metrics
 from intake_runtime.messaging import kafka, names
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class RequestReplyClient:
         self,
         broker: KafkaBroker,
         *,
-        bootstrap: str,
+        access: KafkaAccess,
         service: str,
         instance_id: str,
         timeout_s: float,
@@ -60,7 +61,7 @@ class RequestReplyClient:
         INTAKE_REQUEST_TIMEOUT_S, INTAKE_PUBLISH_TIMEOUT_S and INTAKE_KAFKA_FETCH_WAIT_MS
         (bootstrap.reply_client); they have no defaults of their own here."""
         self._broker = broker
-        self._bootstrap = bootstrap
+        self._access = access
         self._timeout_s = timeout_s
         self._publish_timeout_s = publish_timeout_s
         self._fetch_wait_ms = fetch_wait_ms
@@ -72,9 +73,9 @@ class RequestReplyClient:
         self._positions: dict[TopicPartition, int] = {}
 
     async def start(self, join_timeout_s: float = 60.0) -> None:
-        await kafka.ensure_topics(self._bootstrap, [self.reply_topic], partitions=1)
+        await kafka.ensure_topics(self._access, [self.reply_topic], partitions=1)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._access.client_options(),
             # The presence group: this consumer is its only member while the process lives.
             group_id=self.reply_topic,
             enable_auto_commit=False,
@@ -110,7 +111,7 @@ class RequestReplyClient:
             await self._consumer.stop()
         for future in self._pending.values():
             future.cancel()
-        await kafka.delete_topic(self._bootstrap, self.reply_topic)
+        await kafka.delete_topic(self._access, self.reply_topic)
 
     async def request(
         self,
@@ -211,8 +212,9 @@ async def call(
     key: str | None = None,
     timeout_s: float | None = None,
 ) -> Res:
-    """One typed command to the service that owns it (topics.command_topic): mypy checks the
-    payload and the result against the command's models.
+    """One typed command to the service that owns it, on its user or service-command topic as
+    the principal is a user or a service (topics.command_topic): mypy checks the payload and
+    the result against the command's models.
 
     Raises:
         DomainError: the service refused (Reply.unwrap).
@@ -220,7 +222,7 @@ async def call(
         BrokerUnavailableError, CommandTooLargeError, ReplyTimeoutError: as `request`.
     """
     reply = await client.request(
-        topics.command_topic(command.name),
+        topics.command_topic(command.name, by_service=principal.service is not None),
         command.name,
         payload,
         principal=principal,

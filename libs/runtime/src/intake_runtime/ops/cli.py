@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.ops.groups import describe_groups, print_groups
 from intake_runtime.ops.letters import list_letters, replay_letters
 from intake_runtime.ops.setup import MIGRATING_SERVICES, migrate_service, provision_topics
@@ -27,7 +28,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     replay.add_argument("--from-offset", type=int, help="start here instead of where it stopped")
     migrate = areas.add_parser("migrate", help="apply one service's migrations (DATABASE_URL)")
     migrate.add_argument("service", choices=MIGRATING_SERVICES)
-    areas.add_parser("provision-topics", help="create the missing shared and dead-letter topics")
+    areas.add_parser(
+        "provision-topics",
+        help="create the missing shared and dead-letter topics, and grant every principal's ACLs",
+    )
     return parser.parse_args(argv)
 
 
@@ -45,15 +49,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(provision_topics(settings))
         sys.stderr.write(
             f"intake-ops: topics ready ({settings.topic_partitions} partitions,"
-            f" {settings.topic_replication} replica(s) each where created)\n"
+            f" {settings.topic_replication} replica(s) each where created"
+            f"{', ACLs granted' if settings.kafka_sasl else ''})\n"
         )
         return
-    bootstrap = settings.kafka_bootstrap_servers
+    access = KafkaAccess.of(settings)
     if args.area == "groups":
-        print_groups(asyncio.run(describe_groups(bootstrap)))
+        print_groups(asyncio.run(describe_groups(access)))
     elif args.action == "list":
-        shown = asyncio.run(list_letters(bootstrap, args.topic, args.limit))
+        shown = asyncio.run(list_letters(access, args.topic, args.limit))
         sys.stderr.write(f"intake-ops: {shown} dead letter(s)\n")
     else:
-        replayed = asyncio.run(replay_letters(bootstrap, args.topic, args.from_offset))
+        replayed = asyncio.run(replay_letters(access, args.topic, args.from_offset))
         sys.stderr.write(f"intake-ops: replayed {replayed} dead letter(s) to {args.topic}\n")

@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from intake_runtime.messaging import names
+from intake_runtime.messaging.access import KafkaAccess
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,11 @@ def _label(partition: TopicPartition) -> str:
     return f"{names.logical(partition.topic)}[{partition.partition}]"
 
 
-async def describe_groups(bootstrap: str) -> list[GroupView]:
+async def describe_groups(access: KafkaAccess) -> list[GroupView]:
     """Every consumer group of this namespace; lag is the high watermark minus the committed
     offset (the whole partition when nothing is committed yet)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**access.client_options(), request_timeout_ms=10_000)
+    consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

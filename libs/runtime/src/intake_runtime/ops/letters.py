@@ -13,6 +13,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from intake_contracts import topics
 from intake_runtime.messaging import dead_letters, names
+from intake_runtime.messaging.access import KafkaAccess
 
 REPLAY_GROUP: Final = "intake-ops-dlq-replay"  # under the namespace, like every group
 # Headers that tie a command to a caller long gone: a replayed command needs no reply.
@@ -68,10 +69,10 @@ async def _letters(
             yield record
 
 
-async def list_letters(bootstrap: str, source: str | None, limit: int) -> int:
+async def list_letters(access: KafkaAccess, source: str | None, limit: int) -> int:
     shown = 0
     for topic in dead_letter_topics(source):
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
             partition = TopicPartition(topic, 0)
@@ -89,16 +90,16 @@ async def list_letters(bootstrap: str, source: str | None, limit: int) -> int:
     return shown
 
 
-async def replay_letters(bootstrap: str, source: str, from_offset: int | None) -> int:
+async def replay_letters(access: KafkaAccess, source: str, from_offset: int | None) -> int:
     [topic] = dead_letter_topics(source)
     partition = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **access.client_options(),
         group_id=names.group(REPLAY_GROUP),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     replayed = 0

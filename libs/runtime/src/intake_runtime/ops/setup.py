@@ -1,11 +1,13 @@
 """What a deployment runs once before rolling the services out: one service's migrations, or
-the shared topics. The services do both at start-up too, so skipping them is harmless."""
+the shared topics with their ACLs. The services migrate at start-up too, and create the topics
+on a Kafka without SASL; on one with ACLs, `provision-topics` must run first."""
 
 import importlib
 from pathlib import Path
 from typing import Final
 
-from intake_runtime.messaging import kafka
+from intake_runtime.messaging import acls, kafka
+from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.settings import PostgresSettings, ServiceSettings
 
 # The services owning a Postgres schema; each package `intake_<service>` keeps its SQL in
@@ -32,7 +34,12 @@ async def migrate_service(settings: PostgresSettings, service: str) -> list[str]
 
 
 async def provision_topics(settings: ServiceSettings) -> None:
-    await kafka.wait_for_kafka(settings.kafka_bootstrap_servers)
+    """The shared topics, and on a Kafka with SASL every principal's ACLs (acls.py): run as
+    the deployment's admin principal."""
+    access = KafkaAccess.of(settings)
+    await kafka.wait_for_kafka(access)
     await kafka.provision_shared_topics(
-        settings.kafka_bootstrap_servers, settings.topic_partitions, settings.topic_replication
+        access, settings.topic_partitions, settings.topic_replication
     )
+    if access.sasl:
+        await acls.grant(access, acls.grants(settings.namespace))
