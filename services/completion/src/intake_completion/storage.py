@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from intake_completion import domain, saga
 from intake_completion.domain import Asset
+from intake_contracts import media_types
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
@@ -122,6 +123,7 @@ class S3CompletionStorage:
             asset.size_bytes,
             self._copy.threshold,
             content_type=asset.mime_type,
+            content_disposition=media_types.content_disposition(asset.mime_type),
             part_size=min(self._copy.part_size, self._copy.threshold),
             concurrency=self._copy.concurrency,
         )
@@ -134,7 +136,13 @@ class S3CompletionStorage:
         fewer per small promotion: the promotion was most of completion's CPU per complete)."""
         try:
             await self._store.copy(
-                asset.bucket, asset.object_key, target, asset.size_bytes, self._copy.threshold
+                asset.bucket,
+                asset.object_key,
+                target,
+                asset.size_bytes,
+                self._copy.threshold,
+                content_type=asset.mime_type,
+                content_disposition=media_types.content_disposition(asset.mime_type),
             )
         except ObjectNotFoundError:
             landed = await self._store.head(asset.bucket, target)

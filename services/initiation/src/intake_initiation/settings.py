@@ -2,22 +2,13 @@
 
 from typing import Final
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from intake_contracts import media_types
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
 SERVICE: Final = "initiation"
 SCHEMA: Final = "initiation"
-# Types a browser renders and runs when the object is opened from the bucket's origin.
-EXECUTABLE_MIME_TYPES: Final = (
-    "text/html",
-    "application/xhtml+xml",
-    "text/javascript",
-    "application/javascript",
-    "application/x-javascript",
-    "text/ecmascript",
-    "application/ecmascript",
-)
 
 
 class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
@@ -28,21 +19,24 @@ class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=8 * 1024 * 1024, alias="INTAKE_DEFAULT_CHUNK_SIZE", ge=5 * 1024 * 1024
     )
     command_workers: CommandWorkers = 4
-    # Comma-separated patterns (`image/*`, `application/pdf`): a type must match an allowed
-    # pattern and no denied one, else 422 mime_type_not_allowed.
+    # Comma-separated patterns (`image/*`, `application/pdf`, `*/*+xml`), checked at start-up:
+    # a type must match an allowed pattern and no denied one, else 422 mime_type_not_allowed.
+    # Setting the denied list replaces the default (active content), it does not extend it.
     allowed_mime_types: str = Field(default="*/*", alias="INTAKE_ALLOWED_MIME_TYPES")
     denied_mime_types: str = Field(
-        default=",".join(EXECUTABLE_MIME_TYPES), alias="INTAKE_DENIED_MIME_TYPES"
+        default=",".join(media_types.ACTIVE_CONTENT), alias="INTAKE_DENIED_MIME_TYPES"
     )
+
+    @field_validator("allowed_mime_types", "denied_mime_types")
+    @classmethod
+    def _media_type_patterns(cls, value: str) -> str:
+        media_types.patterns(value)
+        return value
 
     @property
     def allowed_mime_type_patterns(self) -> list[str]:
-        return _patterns(self.allowed_mime_types)
+        return media_types.patterns(self.allowed_mime_types)
 
     @property
     def denied_mime_type_patterns(self) -> list[str]:
-        return _patterns(self.denied_mime_types)
-
-
-def _patterns(value: str) -> list[str]:
-    return [pattern.strip().lower() for pattern in value.split(",") if pattern.strip()]
+        return media_types.patterns(self.denied_mime_types)

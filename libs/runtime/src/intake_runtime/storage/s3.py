@@ -335,9 +335,12 @@ class ObjectStore:
         )
 
     @_s3()
-    async def create_multipart(self, bucket: str, key: str, content_type: str) -> OpenedUpload:
+    async def create_multipart(
+        self, bucket: str, key: str, content_type: str, content_disposition: str | None = None
+    ) -> OpenedUpload:
+        shown = {"ContentDisposition": content_disposition} if content_disposition else {}
         answer = await self._client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type, **self._owner
+            Bucket=bucket, Key=key, ContentType=content_type, **shown, **self._owner
         )
         return OpenedUpload(key=key, upload_id=str(answer["UploadId"]))
 
@@ -457,12 +460,18 @@ class ObjectStore:
             log.info("direct S3 request failed; asking botocore", extra={"error": str(error)})
         return None
 
-    async def _copied_directly(self, bucket: str, source_key: str, target_key: str) -> bool:
+    async def _copied_directly(
+        self, bucket: str, source_key: str, target_key: str, metadata: dict[str, str]
+    ) -> bool:
         """A CopyObject sent on a presigned URL, as `_direct` sends a HEAD (botocore's work per
         call was most of a small promotion's CPU). True only for a 200 whose body is a
         CopyObjectResult: S3 can fail a copy with 200 and an Error body, so the body is read,
         and any other answer is left to botocore, which retries and reads the error."""
         headers = {"x-amz-copy-source": quote(f"{bucket}/{source_key}", safe="/~")}
+        if metadata:
+            headers["x-amz-metadata-directive"] = metadata["MetadataDirective"]
+            headers["content-type"] = metadata["ContentType"]
+            headers["content-disposition"] = metadata["ContentDisposition"]
         if self._owner:
             headers["x-amz-source-expected-bucket-owner"] = self._owner["ExpectedBucketOwner"]
         signed = await self._signed("PUT", bucket, target_key, headers)
@@ -565,13 +574,16 @@ class ObjectStore:
         threshold: int,
         *,
         content_type: str = "application/octet-stream",
+        content_disposition: str | None = None,
         part_size: int = MULTIPART_COPY_PART_SIZE,
         concurrency: int = 1,
     ) -> None:
         """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)
         whose parts are copied `concurrency` at a time.
 
-        A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
+        A single copy keeps the source's Content-Type, unless `content_disposition` is given:
+        then it replaces the metadata with `content_type` and that disposition; a multipart
+        copy sets both.
 
         Raises:
             ObjectNotFoundError: no object at `source_key`.
@@ -581,13 +593,22 @@ class ObjectStore:
         if self._owner:
             owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
         if size <= threshold:
-            if not await self._copied_directly(bucket, source_key, target_key):
+            metadata = (
+                {
+                    "MetadataDirective": "REPLACE",
+                    "ContentType": content_type,
+                    "ContentDisposition": content_disposition,
+                }
+                if content_disposition
+                else {}
+            )
+            if not await self._copied_directly(bucket, source_key, target_key, metadata):
                 await self._client.copy_object(
-                    Bucket=bucket, Key=target_key, CopySource=source, **owners
+                    Bucket=bucket, Key=target_key, CopySource=source, **metadata, **owners
                 )
             return
         ranges = copy_ranges(size, part_size)
-        upload = await self.create_multipart(bucket, target_key, content_type)
+        upload = await self.create_multipart(bucket, target_key, content_type, content_disposition)
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def copy_part(number: int, first: int, last: int) -> CopiedPart:
