@@ -83,6 +83,7 @@ class BatchFile(BaseModel):
     mime_type: MimeType
     client_reference: Reference
     brand_id: Identifier | None = None
+    checksum_sha256: Checksum | None = None
 
 
 class InitiateBatch(BaseModel):

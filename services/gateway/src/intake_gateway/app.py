@@ -54,6 +54,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
 
     @contextlib.asynccontextmanager
     async def messaging(app: Litestar) -> AsyncIterator[None]:
+        app.state.tenant_limiter = limiter
         if commands is not None:
             app.state.peers = commands
             yield

@@ -33,17 +33,19 @@ class TenantRateLimiter:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
 
-    def admit(self, tenant_id: str) -> None:
-        """Take one request from the tenant's bucket. Raises RateLimitedError when empty."""
-        if self._rate <= 0:
+    def admit(self, tenant_id: str, cost: int = 1) -> None:
+        """Take `cost` tokens from the tenant's bucket (a batch: one per file). Raises
+        RateLimitedError when it holds fewer, taking none."""
+        if self._rate <= 0 or cost <= 0:
             return
         now = self._clock()
         bucket = self._buckets.get(tenant_id) or self._new_bucket(tenant_id, now)
         bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
         bucket.updated = now
-        if bucket.tokens < 1:
-            raise RateLimitedError(max(1, math.ceil((1 - bucket.tokens) / self._rate)))
-        bucket.tokens -= 1
+        needed = min(cost, self._burst)  # a cost above the burst could never be admitted
+        if bucket.tokens < needed:
+            raise RateLimitedError(max(1, math.ceil((needed - bucket.tokens) / self._rate)))
+        bucket.tokens -= needed
 
     def _new_bucket(self, tenant_id: str, now: float) -> _Bucket:
         if len(self._buckets) >= _MAX_TRACKED_TENANTS:

@@ -89,6 +89,7 @@ class InitiationService:
                 brand_id=file.brand_id or batch.brand_id,
                 client_reference=reference,
                 batch_reference=batch_reference,
+                checksum_sha256=file.checksum_sha256,
             )
             async with tx.savepoint():
                 view = await self._initiate(request, command, tx, uuid.uuid4())
