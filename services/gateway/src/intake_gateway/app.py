@@ -20,7 +20,7 @@ from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.peers import Peers
 from intake_gateway.ports import CommandClient
-from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
+from intake_gateway.ratelimit import RateLimitedError, RateLimiter, per_client_address
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
 from intake_runtime.bootstrap import kafka_broker, reply_client
@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, commands: CommandClient | None = None) -> Litestar:
     """`commands` replaces the broker (unit tests of the routes): no Kafka is started."""
     verifier = TokenVerifier(settings)
-    limiter = TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    addresses = RateLimiter(
+        settings.client_rate_limit_per_s, settings.client_rate_limit_burst, whose="client address"
+    )
 
     @contextlib.asynccontextmanager
     async def signing_keys(_: Litestar) -> AsyncIterator[None]:
@@ -109,7 +112,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         # Server spans per request, only when spans are exported (telemetry.tracing_on).
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())] if tracing_on() else [],
         logging_config=None,  # Litestar's default would replace the JSON root handler
-        middleware=[prometheus.middleware],
+        middleware=[per_client_address(addresses), prometheus.middleware],
         exception_handlers={
             DomainError: problems.on_domain_error,
             TransientError: problems.on_transient_error(settings.retry_after_s),
@@ -134,6 +137,7 @@ async def serve(settings: GatewaySettings) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     await uvicorn.Server(config).serve()
 

@@ -111,7 +111,7 @@ def on_rate_limited(
 ) -> Response[dict[str, object]]:
     return problem(
         ErrorCode.RATE_LIMITED,
-        "too many requests for this tenant",
+        f"too many requests for this {error.whose}",
         request,
         headers={"Retry-After": str(error.retry_after_s)},
     )

@@ -54,7 +54,7 @@ from intake_gateway.openapi import (
 )
 from intake_gateway.peers import parse_session_id
 from intake_gateway.ports import CommandClient
-from intake_gateway.ratelimit import TenantRateLimiter
+from intake_gateway.ratelimit import RateLimiter
 
 IdempotencyKey = Annotated[
     str | None,
@@ -77,9 +77,9 @@ def commands_of(state: State) -> CommandClient:
     return client
 
 
-def limiter_of(state: State) -> TenantRateLimiter:
+def limiter_of(state: State) -> RateLimiter:
     """The tenants' rate limiter, on the app's state for the costs beyond one request."""
-    limiter: TenantRateLimiter = state.tenant_limiter
+    limiter: RateLimiter = state.tenant_limiter
     return limiter
 
 
@@ -101,6 +101,7 @@ class UploadsController(Controller):
             ErrorCode.MIME_TYPE_INVALID,
             ErrorCode.MIME_TYPE_NOT_ALLOWED,
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            ErrorCode.QUOTA_EXCEEDED,
         ),
     )
     async def initiate(

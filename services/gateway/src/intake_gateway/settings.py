@@ -41,6 +41,13 @@ class GatewaySettings(ServiceSettings, CorsSettings):
     # Per tenant: a token bucket of `burst` requests refilled at `rate` per second; 0 = off.
     rate_limit_per_s: float = Field(default=200.0, alias="INTAKE_RATE_LIMIT_PER_S", ge=0)
     rate_limit_burst: int = Field(default=400, alias="INTAKE_RATE_LIMIT_BURST", ge=1)
+    # Per client address, before the body is read or the token checked; 0 = off.
+    client_rate_limit_per_s: float = Field(
+        default=200.0, alias="INTAKE_CLIENT_RATE_LIMIT_PER_S", ge=0
+    )
+    client_rate_limit_burst: int = Field(default=1000, alias="INTAKE_CLIENT_RATE_LIMIT_BURST", ge=1)
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses, or `*`).
+    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="INTAKE_FORWARDED_ALLOW_IPS")
 
     def refusals(self) -> list[str]:
         problems = super().refusals()

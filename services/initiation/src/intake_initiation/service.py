@@ -147,7 +147,11 @@ class InitiationService:
         if opened.multipart_upload_id is not None:
             # Only this attempt's upload: a redelivery's session shares the temp key.
             tx.if_discarded(lambda: self._storage.abort_upload(opened))
-        session = await tx.sessions.insert(opened)
+        try:
+            session = await tx.sessions.insert(opened)
+        except DomainError:  # over the tenant's quota: nothing of it stays
+            await self._remove_residue(opened)
+            raise
         if session is None:  # a concurrent request with the same key committed first
             await self._remove_residue(opened)
             existing = await tx.sessions.by_idempotency_key(

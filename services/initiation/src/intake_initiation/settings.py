@@ -19,6 +19,18 @@ class InitiationSettings(ServiceSettings, PostgresSettings, S3Settings):
         default=8 * 1024 * 1024, alias="INTAKE_DEFAULT_CHUNK_SIZE", ge=5 * 1024 * 1024
     )
     command_workers: CommandWorkers = 4
+    # A session's parts listing answers `resume` again for this long (0 = every call lists).
+    resume_parts_cache_s: float = Field(
+        default=2.0, alias="INTAKE_RESUME_PARTS_CACHE_S", ge=0, le=60
+    )
+    # Per tenant, across every replica (counted in initiation's database): live sessions and
+    # the bytes they declared; a new session above either is 429 quota_exceeded.
+    tenant_max_open_sessions: int = Field(
+        default=10_000, alias="INTAKE_TENANT_MAX_OPEN_SESSIONS", ge=1
+    )
+    tenant_max_open_bytes: int = Field(
+        default=20 * 1024**4, alias="INTAKE_TENANT_MAX_OPEN_BYTES", ge=1
+    )
     # Comma-separated patterns (`image/*`, `application/pdf`, `*/*+xml`), checked at start-up:
     # a type must match an allowed pattern and no denied one, else 422 mime_type_not_allowed.
     # Setting the denied list replaces the default (active content), it does not extend it.
