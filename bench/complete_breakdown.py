@@ -190,7 +190,7 @@ def main() -> None:
     load_before = os.getloadavg()
     checkout = args.checkout.resolve()
     with running_services(checkout, env) as processes:
-        gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        gateway = f"http://127.0.0.1:{processes['gateway'].api_port}"
         calls = asyncio.run(run(gateway, stack_env["DATABASE_URL"], args))
     stamps = read_stamps(folder)
     figures: dict[str, Any] = {

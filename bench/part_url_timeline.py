@@ -232,7 +232,7 @@ def main() -> None:
     with running_services(args.checkout.resolve(), env) as processes:
         pids = {name: [p.process.pid] for name, p in processes.items()}
         pids |= {"kafka": cpu.stack_pids(state)["kafka"], "load generator": [os.getpid()]}
-        gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        gateway = f"http://127.0.0.1:{processes['gateway'].api_port}"
         figures = asyncio.run(run(gateway, args.requests, pids, args.client))
     gateway_marks = read_probe(probe_dir, "intake-gateway")
     service_marks = read_probe(probe_dir, "intake-initiation")

@@ -29,12 +29,19 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("INTAKE_STATE_DIR", ROOT / ".state"))
 BIN = ROOT / ".venv" / "bin"
 
-# Health/metrics port of each service; the gateway serves its own on the API port.
-DEFAULT_PORTS = {"initiation": 8101, "completion": 8102, "cleanup": 8103, "audit": 8104}
+# Health/metrics port of each service, the gateway's included (its API port serves /healthz
+# only: /readyz and /metrics are operators' answers, kept off the public port).
+DEFAULT_PORTS = {
+    "initiation": 8101,
+    "completion": 8102,
+    "cleanup": 8103,
+    "audit": 8104,
+    "gateway": 8105,
+}
 SERVICES = ("initiation", "completion", "cleanup", "audit", "gateway")
 # A consumer group spreads at most one member per partition; the gateway is scaled behind a
 # load balancer instead, which the local stack does not have.
-SCALABLE = frozenset(DEFAULT_PORTS)
+SCALABLE = frozenset(DEFAULT_PORTS) - {"gateway"}
 MAX_REPLICAS = 12
 REPLICA_PORT_STEP = 10
 
@@ -47,6 +54,7 @@ class ServiceProcess:
     health_port: int
     replica: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    api_port: int | None = None  # the gateway's HTTP API
 
     @property
     def name(self) -> str:
@@ -161,14 +169,12 @@ def _process(
     ports: dict[str, int],
 ) -> ServiceProcess:
     name = service if replica == 1 else f"{service}-{replica}"
-    if service == "gateway":
-        port = gateway_port
-    else:
-        port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
+    port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
     service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
-    if service == "gateway":
-        service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
-    return ServiceProcess(service, service_env, log_dir, port, replica)
+    if service != "gateway":
+        return ServiceProcess(service, service_env, log_dir, port, replica)
+    service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
+    return ServiceProcess(service, service_env, log_dir, port, replica, api_port=gateway_port)
 
 
 def _stack_env() -> dict[str, str]:

@@ -10,11 +10,11 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode, TransientError
+from intake_contracts.errors import DomainError, TransientError
 from intake_gateway import openapi, problems, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
@@ -23,21 +23,15 @@ from intake_gateway.ports import CommandClient
 from intake_gateway.ratelimit import RateLimitedError, RateLimiter, per_client_address
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
-from intake_runtime.bootstrap import kafka_broker, reply_client
+from intake_runtime.bootstrap import health_server, kafka_broker, readiness, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
 from intake_runtime.messaging.requests import (
     BrokerUnavailableError,
     CommandTooLargeError,
     ReplyTimeoutError,
-    RequestReplyClient,
 )
 from intake_runtime.telemetry import tracing_on
-
-
-class MetricsController(PrometheusController):
-    include_in_schema = False  # operators' text format, not part of the API
-
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +58,12 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             return
         async with kafka_broker(settings, SERVICE) as broker:
             await broker.start()
-            async with reply_client(settings, broker, SERVICE) as client:
-                app.state.broker = broker
-                app.state.client = client
+            async with (
+                reply_client(settings, broker, SERVICE) as client,
+                # /readyz and /metrics on a port of their own (INTAKE_METRICS_PORT), as every
+                # service has: operators' answers stay off the public port.
+                health_server(settings, readiness(broker, replies=client)),
+            ):
                 app.state.peers = Peers(client, {CommandType.COMPLETE: settings.complete_timeout_s})
                 yield
 
@@ -81,13 +78,6 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", include_in_schema=False)
-    async def readyz(state: State) -> dict[str, str]:
-        client: RequestReplyClient = state.client
-        if client.assigned.is_set() and await state.broker.ping(timeout=2.0):
-            return {"status": "ready"}
-        raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
-
     def complete_document(app: Litestar) -> None:
         openapi.restore_constraints(app.openapi_schema, BODY_MODELS)
         openapi.link_sessions(app.openapi_schema, ("/app/uploads/initiate", "post"))
@@ -100,8 +90,6 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             UploadsController,
             AssetsController,
             healthz,
-            readyz,
-            MetricsController,
             web.page_router(),
         ],
         cors_config=web.cors_config(settings),
