@@ -277,21 +277,24 @@ def test_probes_ask_the_health_endpoints_on_the_port_the_process_listens_on(
     for service in SERVICES:
         container = only_container(rendered.deployment(service)["spec"]["template"]["spec"])
         env = rendered.env(container)
+        health = env["INTAKE_METRICS_HOST"], int(env["INTAKE_METRICS_PORT"])
+        # The gateway's liveness is on its API port too; readiness only on the health port.
+        live = health
         if service == "gateway":
-            host, port = env["INTAKE_GATEWAY_HOST"], int(env["INTAKE_GATEWAY_PORT"])
-        else:
-            host, port = env["INTAKE_METRICS_HOST"], int(env["INTAKE_METRICS_PORT"])
-        assert host == "0.0.0.0", f"{service} listens only inside its pod"  # noqa: S104
+            live = env["INTAKE_GATEWAY_HOST"], int(env["INTAKE_GATEWAY_PORT"])
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         probes = {
-            "startupProbe": "/healthz",
-            "livenessProbe": "/healthz",
-            "readinessProbe": "/readyz",
+            "startupProbe": ("/healthz", live),
+            "livenessProbe": ("/healthz", live),
+            "readinessProbe": ("/readyz", health),
         }
-        for probe, path in probes.items():
+        for probe, (path, (host, port)) in probes.items():
+            assert host == "0.0.0.0", f"{service} listens only inside its pod"  # noqa: S104
             get = container[probe]["httpGet"]
             assert get["path"] == path, f"{service} {probe}"
             assert ports[get["port"]] == port, f"{service} {probe} asks port {get['port']}"
+        annotations = rendered.deployment(service)["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) == health[1], service
         # The health endpoint opens after migrations and Kafka: the start-up probe must wait
         # at least as long as the services wait for Postgres and Kafka (60 s each).
         startup = container["startupProbe"]
@@ -352,7 +355,7 @@ def test_the_gateway_service_reaches_the_gateway_s_http_port(rendered: Rendered)
     [port] = service["spec"]["ports"]
     container_ports = {p["name"]: p["containerPort"] for p in only_container(pod["spec"])["ports"]}
     assert container_ports[port["targetPort"]] == 8000
-    for consumer in CONSUMERS:
+    for consumer in (*CONSUMERS, "gateway"):
         metrics = rendered.get("Service", f"intake-{consumer}-metrics")
         labels = rendered.deployment(consumer)["spec"]["template"]["metadata"]["labels"]
         assert selects({"matchLabels": metrics["spec"]["selector"]}, labels)
