@@ -15,7 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, TransientError
-from intake_gateway import openapi, problems, web
+from intake_gateway import openapi, problems, security, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.peers import Peers
@@ -90,7 +90,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             UploadsController,
             AssetsController,
             healthz,
-            web.page_router(),
+            web.page_router(settings),
         ],
         cors_config=web.cors_config(settings),
         dependencies={"principal": Provide(principal)},
@@ -113,7 +113,8 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             HTTPException: problems.on_http,
             Exception: problems.on_unexpected,
         },
-        openapi_config=openapi.openapi_config(),
+        openapi_config=openapi.openapi_config(schema_pages=not settings.production),
+        before_send=[security.security_headers(settings)],
     )
 
 

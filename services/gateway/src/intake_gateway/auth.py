@@ -22,7 +22,7 @@ from intake_gateway.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "tenant_id"]
-TOKEN_REFUSED = "the Bearer token is invalid or expired: sign in again for a new one"
+TOKEN_REFUSED = "the Bearer token is invalid or expired: sign in again for a new one"  # noqa: S105
 # Verified tokens remembered at once; a client sends the same token for every request of an
 # upload, so a few thousand cover every caller of a busy replica.
 _VERIFIED_TOKENS = 4096
