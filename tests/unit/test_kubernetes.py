@@ -42,6 +42,15 @@ SERVICES = ("gateway", "initiation", "completion", "cleanup", "audit")
 CONSUMERS = ("initiation", "completion", "cleanup", "audit")
 STORAGE = ("initiation", "completion", "cleanup")
 KEDA = "keda.sh/v1alpha1"
+# Secrets an overlay leaves to the cluster's secret manager (none rendered, so an apply never
+# overwrites a real one), with the keys the services read from each.
+FROM_THE_CLUSTER: dict[str, dict[str, str]] = {
+    "production": {
+        f"intake-{service}-database": {"DATABASE_URL": "<from the secret manager>"}
+        for service in CONSUMERS
+    },
+    "staging": {},
+}
 
 # Every consumer group the services subscribe with: its service, its topics, and the settings
 # field giving its consumers per process (None: one, as for every batch subscriber).
@@ -89,7 +98,13 @@ class Rendered:
     def deployment(self, service: str) -> dict[str, Any]:
         return self.get("Deployment", f"intake-{service}")
 
+    @property
+    def secrets_from_the_cluster(self) -> dict[str, dict[str, str]]:
+        return FROM_THE_CLUSTER[self.overlay]
+
     def data(self, kind: str, name: str) -> dict[str, str]:
+        if kind == "Secret" and name in self.secrets_from_the_cluster:
+            return dict(self.secrets_from_the_cluster[name])
         obj = self.get(kind, name)
         values = dict(obj.get("stringData", {}))
         for key, value in obj.get("data", {}).items():
@@ -232,6 +247,7 @@ def test_the_validator_rejects_what_the_api_server_would(rendered: Rendered) -> 
 
 def test_every_reference_resolves_within_the_render(rendered: Rendered) -> None:
     names = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
+    names |= {("Secret", name) for name in rendered.secrets_from_the_cluster}
     [namespace] = rendered.of_kind("Namespace")
     for obj in rendered.objects:
         if obj["kind"] != "Namespace":
@@ -447,9 +463,12 @@ def test_the_gateway_checks_tokens_like_production_requires(rendered: Rendered) 
 
 def test_secrets_hold_placeholders_only(rendered: Rendered) -> None:
     secrets = rendered.of_kind("Secret")
-    assert {s["metadata"]["name"] for s in secrets} == {
-        f"intake-{service}-database" for service in CONSUMERS
-    }
+    expected = {f"intake-{service}-database" for service in CONSUMERS}
+    # Production renders none: a placeholder applied there would overwrite the real Secret.
+    assert {s["metadata"]["name"] for s in secrets} == expected - set(
+        rendered.secrets_from_the_cluster
+    )
+    assert set(rendered.secrets_from_the_cluster) in (set(), expected)
     for secret in secrets:
         for value in rendered.data("Secret", secret["metadata"]["name"]).values():
             assert "REPLACE-ME" in value
