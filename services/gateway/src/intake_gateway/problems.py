@@ -154,8 +154,11 @@ def on_too_deep(request: Request[Any, Any, Any], _: RecursionError) -> Response[
 def on_validation(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
+    # A media type outside the grammar keeps the code it had when initiation checked it.
+    keys = {item.get("key") for item in error.extra or [] if isinstance(item, dict)}
+    code = ErrorCode.MIME_TYPE_INVALID if keys == {"mime_type"} else ErrorCode.VALIDATION_FAILED
     return problem(
-        ErrorCode.VALIDATION_FAILED,
+        code,
         error.detail or "request is invalid",
         request,
         extra={"errors": error.extra or []},
