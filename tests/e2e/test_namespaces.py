@@ -26,7 +26,9 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     namespace = f"nbr-{uuid.uuid4().hex[:8]}"
     # The system's own settings (its CORS origins among them) but for the namespace.
     env = {**system.processes["initiation"].env, "INTAKE_NAMESPACE": namespace}
-    every = launcher.build(env, tmp_path, free_port(), {"initiation": free_port()})
+    every = launcher.build(
+        env, tmp_path, free_port(), {"initiation": free_port(), "gateway": free_port()}
+    )
     processes = {name: every[name] for name in ("initiation", "gateway")}
     try:
         for process in processes.values():
@@ -50,7 +52,8 @@ async def test_each_namespace_answers_only_its_own_commands(
     theirs_url = neighbour["initiation"].url("/metrics")
     ours_before = await metric(ours_url, "intake_commands_total", **INITIATED_OK)
 
-    async with httpx.AsyncClient(base_url=neighbour["gateway"].url(""), timeout=30) as theirs:
+    their_gateway = f"http://127.0.0.1:{neighbour['gateway'].api_port}"
+    async with httpx.AsyncClient(base_url=their_gateway, timeout=30) as theirs:
         for _ in range(REQUESTS):
             await initiate(api, caller, 10)
             await initiate(theirs, caller, 10)
