@@ -220,7 +220,7 @@ def own_services(copy_threshold: int | None = None) -> Iterator[str]:
             process.start()
         for process in processes.values():
             process.wait_ready(120)
-        yield f"http://127.0.0.1:{processes['gateway'].health_port}"
+        yield f"http://127.0.0.1:{processes['gateway'].api_port}"
     finally:
         for process in reversed(list(processes.values())):
             process.stop()

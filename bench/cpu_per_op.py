@@ -364,7 +364,7 @@ def main() -> None:
     asyncio.run(drop_unrelayed_bench_events(stack_env["DATABASE_URL"]))
     with running_services(checkout, env) as processes:
         meter = Meter(state, {name: p.process.pid for name, p in processes.items()})
-        gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        gateway = f"http://127.0.0.1:{processes['gateway'].api_port}"
         time.sleep(5)  # start-up work (topic creation, first fetches) out of the idle figure
         idle = measure_idle(meter)
         figures = asyncio.run(measure(gateway, meter, stack_env["DATABASE_URL"], args))

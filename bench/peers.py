@@ -214,7 +214,7 @@ def intake(env: dict[str, str]) -> Iterator[System]:
         for process in processes.values():
             process.wait_ready(180)
         pids = {name: [process.process.pid] for name, process in processes.items()}
-        url = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        url = f"http://127.0.0.1:{processes['gateway'].api_port}"
         yield System("intake", url, pids | _native(), _intake_version(),
                      ["INTAKE_LOG_LEVEL=WARNING"], env["AWS_BUCKET"])  # fmt: skip
     finally:

@@ -30,12 +30,19 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("INTAKE_STATE_DIR", ROOT / ".state"))
 BIN = ROOT / ".venv" / "bin"
 
-# Health/metrics port of each service; the gateway serves its own on the API port.
-DEFAULT_PORTS = {"initiation": 8101, "completion": 8102, "cleanup": 8103, "audit": 8104}
+# Health/metrics port of each service, the gateway's included (its API port serves /healthz
+# only: /readyz and /metrics are operators' answers, kept off the public port).
+DEFAULT_PORTS = {
+    "initiation": 8101,
+    "completion": 8102,
+    "cleanup": 8103,
+    "audit": 8104,
+    "gateway": 8105,
+}
 SERVICES = ("initiation", "completion", "cleanup", "audit", "gateway")
 # A consumer group spreads at most one member per partition; the gateway is scaled behind a
 # load balancer instead, which the local stack does not have.
-SCALABLE = frozenset(DEFAULT_PORTS)
+SCALABLE = frozenset(DEFAULT_PORTS) - {"gateway"}
 MAX_REPLICAS = 12
 REPLICA_PORT_STEP = 10
 
@@ -48,6 +55,7 @@ class ServiceProcess:
     health_port: int
     replica: int = 1
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    api_port: int | None = None  # the gateway's HTTP API
 
     @property
     def name(self) -> str:
@@ -174,19 +182,17 @@ def _process(
     ports: dict[str, int],
 ) -> ServiceProcess:
     name = service if replica == 1 else f"{service}-{replica}"
-    if service == "gateway":
-        port = gateway_port
-    else:
-        port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
+    port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
     service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
     if _as_stack_admin(env):
         for variable in native_stack.PER_PRINCIPAL_VARIABLES:
             service_env.pop(variable, None)
         config = native_stack.Config.from_env(env)
         service_env |= native_stack.principal_credentials(config, service)
-    if service == "gateway":
-        service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
-    return ServiceProcess(service, service_env, log_dir, port, replica)
+    if service != "gateway":
+        return ServiceProcess(service, service_env, log_dir, port, replica)
+    service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
+    return ServiceProcess(service, service_env, log_dir, port, replica, api_port=gateway_port)
 
 
 def health_ports(env: Mapping[str, str]) -> dict[str, int]:

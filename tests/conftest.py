@@ -46,7 +46,7 @@ class System:
 
     @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.processes['gateway'].health_port}"
+        return f"http://127.0.0.1:{self.processes['gateway'].api_port}"
 
     def restart(self, name: str, *, kill: bool = True) -> None:
         process = self.processes[name]

@@ -1,16 +1,22 @@
 """Every bad input a clear 4xx, never 500 or a retry-forever 503 (issue #10, one per finding)."""
 
+import asyncio
+import contextlib
+import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 
-from tests.conftest import Caller
+from intake_gateway.auth import TOKEN_REFUSED
+from tests.conftest import Caller, System
 from tests.support import tokens
 from tests.support.api import initiate, initiate_body
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +39,7 @@ async def test_a_nul_in_client_reference_is_a_422_not_a_500(
     assert problem_of(answer) == (422, "validation_failed")
 
 
-async def test_a_nul_in_one_batch_file_is_refused_by_the_schema_naming_that_file(
+async def test_a_nul_in_one_batch_file_refuses_that_file_alone(
     api: httpx.AsyncClient, caller: Caller
 ) -> None:
     files = [
@@ -49,8 +55,11 @@ async def test_a_nul_in_one_batch_file_is_refused_by_the_schema_naming_that_file
     answer = await api.post(
         BATCH, json={"brand_id": caller.brand_id, "files": files}, headers=caller.headers
     )
-    assert problem_of(answer) == (422, "validation_failed")
-    assert "files.1.client_reference" in answer.text
+    assert answer.status_code == 200, answer.text
+    uploads = answer.json()["uploads"]
+    assert [item["ok"] for item in uploads] == [True, False, True]
+    assert uploads[1]["error"]["code"] == "validation_failed"
+    assert "client_reference" in uploads[1]["error"]["detail"]
 
 
 async def test_a_refused_type_in_a_batch_fails_only_that_file(
@@ -197,14 +206,29 @@ def _claims(**changes: Any) -> dict[str, Any]:
     ],
 )
 async def test_tokens_without_exp_or_iat_or_living_too_long_are_refused(
-    api: httpx.AsyncClient, claims: dict[str, Any], reason: str
+    api: httpx.AsyncClient, system: System, claims: dict[str, Any], reason: str
 ) -> None:
     token = jwt.encode(claims, tokens.DEV_SECRET, algorithm="HS256")
     answer = await api.get(
         f"/app/uploads/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"}
     )
     assert problem_of(answer) == (401, "unauthenticated")
-    assert reason in answer.json()["detail"]
+    # The client is told to sign in again; which check failed is the operator's (the log).
+    assert answer.json()["detail"] == TOKEN_REFUSED
+    log = system.processes["gateway"].log_path
+    await eventually(lambda: refusal_reasons(log), lambda found: reason in found, timeout_s=10)
+
+
+async def refusal_reasons(log: Path) -> str:
+    """Every reason the gateway logged for a refused token, one per line."""
+    text = await asyncio.to_thread(log.read_text, errors="replace")
+    reasons = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if record.get("msg") == "token refused":
+                reasons.append(str(record.get("reason")))
+    return "\n".join(reasons)
 
 
 async def test_part_urls_sign_the_exact_part_length(api: httpx.AsyncClient, caller: Caller) -> None:

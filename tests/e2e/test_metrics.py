@@ -17,7 +17,7 @@ REQUESTS = 5
 async def test_histograms_count_the_requests_made(
     system: System, api: httpx.AsyncClient, caller: Caller
 ) -> None:
-    gateway_metrics = f"{system.gateway_url}/metrics"
+    gateway_metrics = system.processes["gateway"].url("/metrics")
     initiation_metrics = system.processes["initiation"].url("/metrics")
     http_before = await _samples(gateway_metrics)
     commands_before = await _samples(initiation_metrics)
@@ -50,6 +50,20 @@ async def test_histograms_count_the_requests_made(
     assert http_delta("intake_gateway_requests_total") == REQUESTS
     assert command_delta("intake_command_duration_seconds_count") == REQUESTS
     assert command_delta("intake_commands_total", outcome="ok") == REQUESTS
+
+
+async def test_the_gateway_serves_metrics_and_readiness_on_its_own_port_only(
+    system: System, api: httpx.AsyncClient
+) -> None:
+    for path in ("/metrics", "/readyz"):
+        public = await api.get(path)
+        assert (public.status_code, public.json()["code"]) == (404, "route_not_found"), path
+    async with httpx.AsyncClient(timeout=10) as operator:
+        metrics = await operator.get(system.processes["gateway"].url("/metrics"))
+        ready = await operator.get(system.processes["gateway"].url("/readyz"))
+    assert "intake_gateway_requests_total" in metrics.text
+    assert ready.json() == {"status": "ready"}
+    assert (await api.get("/healthz")).json() == {"status": "ok"}  # liveness stays public
 
 
 async def test_every_service_exposes_the_shared_metrics(system: System) -> None:

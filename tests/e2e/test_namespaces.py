@@ -28,7 +28,9 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     # stack's admin: the launcher provisions the namespace's topics and ACLs with it.
     admin = {name: system.env[name] for name in stack.native_stack.PER_PRINCIPAL_VARIABLES}
     env = {**system.processes["initiation"].env, **admin, "INTAKE_NAMESPACE": namespace}
-    every = launcher.build(env, tmp_path, free_port(), {"initiation": free_port()})
+    every = launcher.build(
+        env, tmp_path, free_port(), {"initiation": free_port(), "gateway": free_port()}
+    )
     processes = {name: every[name] for name in ("initiation", "gateway")}
     try:
         for process in processes.values():
@@ -52,7 +54,8 @@ async def test_each_namespace_answers_only_its_own_commands(
     theirs_url = neighbour["initiation"].url("/metrics")
     ours_before = await metric(ours_url, "intake_commands_total", **INITIATED_OK)
 
-    async with httpx.AsyncClient(base_url=neighbour["gateway"].url(""), timeout=30) as theirs:
+    their_gateway = f"http://127.0.0.1:{neighbour['gateway'].api_port}"
+    async with httpx.AsyncClient(base_url=their_gateway, timeout=30) as theirs:
         for _ in range(REQUESTS):
             await initiate(api, caller, 10)
             await initiate(theirs, caller, 10)

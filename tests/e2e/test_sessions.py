@@ -454,13 +454,17 @@ async def test_a_service_that_does_not_answer_is_a_504(
     assert retried.status_code == 200
 
 
-async def test_openapi_health_and_readiness_are_served(api: httpx.AsyncClient) -> None:
+async def test_openapi_health_and_readiness_are_served(
+    api: httpx.AsyncClient, system: System
+) -> None:
     schema = await api.get("/schema/openapi.json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert "/app/uploads/initiate" in paths
     assert "/app/assets/upload/complete" in paths
     assert (await api.get("/healthz")).json() == {"status": "ok"}
-    assert (await api.get("/readyz")).json() == {"status": "ready"}
+    async with httpx.AsyncClient(timeout=10) as operator:
+        ready = await operator.get(system.processes["gateway"].url("/readyz"))
+    assert ready.json() == {"status": "ready"}
     unknown = await api.get("/app/nothing-here")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "route_not_found")

@@ -142,7 +142,7 @@ async def soak(config: SoakConfig, stack_env: dict[str, str], out: Any = sys.std
             process.start()
         for process in processes.values():
             process.wait_ready(180)
-        gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        gateway = f"http://127.0.0.1:{processes['gateway'].api_port}"
         books = driver.Books()
         supervisor = Supervisor(processes)
         faults = FaultDriver(supervisor, {**os.environ}, seed=config.seed)

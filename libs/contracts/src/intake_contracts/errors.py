@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     MALFORMED_JSON = "malformed_json"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
     PART_NUMBER_OUT_OF_RANGE = "part_number_out_of_range"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     INVALID_SESSION_STATE = "invalid_session_state"
@@ -57,6 +58,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BODY_TOO_LARGE: 413,
     ErrorCode.MALFORMED_JSON: 400,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.PART_NUMBER_OUT_OF_RANGE: 422,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     ErrorCode.INVALID_SESSION_STATE: 409,

@@ -8,7 +8,9 @@ bidirectional overrides and isolates that make `exe.txt` display as `txt.exe`.
 import unicodedata
 from typing import Annotated, Final
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from intake_contracts import media_types
 
 MAX_NAME_LENGTH: Final = 255
 MAX_ID_LENGTH: Final = 128
@@ -42,7 +44,14 @@ FileName = Annotated[str, BeforeValidator(_nfc), _text(MAX_NAME_LENGTH, 1)]
 Title = Annotated[str, _text(MAX_NAME_LENGTH)]
 Reference = Annotated[str, _text(MAX_NAME_LENGTH)]
 Identifier = Annotated[str, _text(MAX_ID_LENGTH, 1)]
-MimeType = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MIME_TYPE_LENGTH)]
+# RFC 6838 `type/subtype` in full, stored lower-cased (media_types.py says why).
+MimeType = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=MAX_MIME_TYPE_LENGTH, pattern=media_types.MEDIA_TYPE_PATTERN
+    ),
+    AfterValidator(media_types.normalised),
+]
 Checksum = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 ETag = Annotated[str, _text(MAX_ETAG_LENGTH, 1)]
 PartNumber = Annotated[int, Field(ge=1, le=MAX_PART_NUMBER)]

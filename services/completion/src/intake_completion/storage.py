@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from intake_completion import domain, saga
 from intake_completion.domain import Asset, CheckedObject, TempObjectChangedError
+from intake_contracts import media_types
 from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
@@ -146,6 +147,7 @@ class S3CompletionStorage:
                 asset.size_bytes,
                 self._copy.threshold,
                 content_type=asset.mime_type,
+                content_disposition=media_types.content_disposition(asset.mime_type),
                 part_size=min(self._copy.part_size, self._copy.threshold),
                 concurrency=self._copy.concurrency,
                 if_match=asset.etag,
@@ -167,6 +169,8 @@ class S3CompletionStorage:
                 target,
                 asset.size_bytes,
                 self._copy.threshold,
+                content_type=asset.mime_type,
+                content_disposition=media_types.content_disposition(asset.mime_type),
                 if_match=asset.etag,
                 if_none_match=self._copy.no_overwrite,
             )

@@ -3,10 +3,17 @@
 Every bound comes from `intake_contracts.fields`, so the OpenAPI document states it.
 """
 
-from typing import Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from intake_contracts.commands import (
     MAX_BATCH_FILES,
@@ -16,7 +23,7 @@ from intake_contracts.commands import (
     CompletedPart,
     InitiateFields,
 )
-from intake_contracts.errors import ErrorBody
+from intake_contracts.errors import ErrorBody, ErrorCode
 from intake_contracts.fields import (
     MAX_PARTS_PER_COMPLETE,
     Identifier,
@@ -38,10 +45,71 @@ class InitiateBody(InitiateFields, _Body):
     pass
 
 
+class CheckedFiles(list[BatchFile]):
+    """A batch's files that passed the contract, with the refusal of each that did not, by its
+    position in the request: one file's problem never refuses the others."""
+
+    def __init__(self, valid: list[BatchFile], refused: dict[int, "BatchUploadRefused"]) -> None:
+        super().__init__(valid)
+        self.refused = refused
+
+
+def _check_files(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Each file on its own; only a `files` that is not a list of the allowed length is a
+    problem of the whole request (answered by the ordinary validation)."""
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_BATCH_FILES:
+        return handler(value)
+    valid: list[BatchFile] = []
+    refused: dict[int, BatchUploadRefused] = {}
+    for position, item in enumerate(value):
+        try:
+            valid.append(BatchFile.model_validate(item))
+        except ValidationError as error:
+            refused[position] = file_refusal(item, error)
+    return CheckedFiles(valid, refused)
+
+
+# Which code a file's problem has, by the field it is in; any other field is validation_failed.
+_FIELD_CODES: Final = {
+    "file_name": ErrorCode.FILE_NAME_INVALID,
+    "file_size": ErrorCode.FILE_SIZE_INVALID,
+    "mime_type": ErrorCode.MIME_TYPE_INVALID,
+}
+
+
+def file_refusal(item: Any, error: ValidationError) -> "BatchUploadRefused":
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = str(first["loc"][0]) if first["loc"] else "file"
+    reference = item.get("client_reference") if isinstance(item, dict) else None
+    return BatchUploadRefused(
+        client_reference=reference if isinstance(reference, str) else "",
+        error=ErrorBody(
+            code=_FIELD_CODES.get(field, ErrorCode.VALIDATION_FAILED),
+            detail=f"{field}: {first['msg']}",
+        ),
+    )
+
+
 class InitiateBatchBody(_Body):
     brand_id: Identifier
     batch_reference: Reference | None = None
-    files: list[BatchFile] = Field(min_length=1, max_length=MAX_BATCH_FILES)
+    # Documented as a list of BatchFile; a file that breaks BatchFile's rules is answered
+    # `ok: false` in its own entry (CheckedFiles.refused) and the others go on.
+    files: Annotated[
+        list[BatchFile],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH_FILES,
+            description=(
+                "Each file is checked on its own: a file that breaks these rules is refused in"
+                " its own entry of `uploads` (`ok: false`, `error.code`: file_name_invalid,"
+                " file_size_invalid, mime_type_invalid or validation_failed) while the others"
+                " go on. Only a `files` that is not a list of 1 to 100 entries refuses the"
+                " whole request."
+            ),
+        ),
+        WrapValidator(_check_files),
+    ]
 
 
 class PartUrlBody(_Body):

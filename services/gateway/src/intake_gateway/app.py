@@ -10,34 +10,28 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
-from intake_contracts.errors import DomainError, ErrorCode, TransientError
-from intake_gateway import openapi, problems, web
+from intake_contracts.errors import DomainError, TransientError
+from intake_gateway import openapi, problems, security, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
 from intake_gateway.peers import Peers
 from intake_gateway.ports import CommandClient
-from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
+from intake_gateway.ratelimit import RateLimitedError, RateLimiter, per_client_address
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
-from intake_runtime.bootstrap import kafka_broker, reply_client
+from intake_runtime.bootstrap import health_server, kafka_broker, readiness, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
 from intake_runtime.messaging.requests import (
     BrokerUnavailableError,
     CommandTooLargeError,
     ReplyTimeoutError,
-    RequestReplyClient,
 )
 from intake_runtime.telemetry import tracing_on
-
-
-class MetricsController(PrometheusController):
-    include_in_schema = False  # operators' text format, not part of the API
-
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +39,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, commands: CommandClient | None = None) -> Litestar:
     """`commands` replaces the broker (unit tests of the routes): no Kafka is started."""
     verifier = TokenVerifier(settings)
-    limiter = TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    addresses = RateLimiter(
+        settings.client_rate_limit_per_s, settings.client_rate_limit_burst, whose="client address"
+    )
 
     @contextlib.asynccontextmanager
     async def signing_keys(_: Litestar) -> AsyncIterator[None]:
@@ -54,15 +51,19 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
 
     @contextlib.asynccontextmanager
     async def messaging(app: Litestar) -> AsyncIterator[None]:
+        app.state.tenant_limiter = limiter
         if commands is not None:
             app.state.peers = commands
             yield
             return
         async with kafka_broker(settings, SERVICE) as broker:
             await broker.start()
-            async with reply_client(settings, broker, SERVICE) as client:
-                app.state.broker = broker
-                app.state.client = client
+            async with (
+                reply_client(settings, broker, SERVICE) as client,
+                # /readyz and /metrics on a port of their own (INTAKE_METRICS_PORT), as every
+                # service has: operators' answers stay off the public port.
+                health_server(settings, readiness(broker, replies=client)),
+            ):
                 app.state.peers = Peers(client, {CommandType.COMPLETE: settings.complete_timeout_s})
                 yield
 
@@ -77,13 +78,6 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", include_in_schema=False)
-    async def readyz(state: State) -> dict[str, str]:
-        client: RequestReplyClient = state.client
-        if client.assigned.is_set() and await state.broker.ping(timeout=2.0):
-            return {"status": "ready"}
-        raise TransientError(ErrorCode.SERVICE_UNAVAILABLE, "broker or reply consumer not ready")
-
     def complete_document(app: Litestar) -> None:
         openapi.restore_constraints(app.openapi_schema, BODY_MODELS)
         openapi.link_sessions(app.openapi_schema, ("/app/uploads/initiate", "post"))
@@ -96,9 +90,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             UploadsController,
             AssetsController,
             healthz,
-            readyz,
-            MetricsController,
-            web.page_router(),
+            web.page_router(settings),
         ],
         cors_config=web.cors_config(settings),
         dependencies={"principal": Provide(principal)},
@@ -108,7 +100,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         # Server spans per request, only when spans are exported (telemetry.tracing_on).
         plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())] if tracing_on() else [],
         logging_config=None,  # Litestar's default would replace the JSON root handler
-        middleware=[prometheus.middleware],
+        middleware=[per_client_address(addresses), prometheus.middleware],
         exception_handlers={
             DomainError: problems.on_domain_error,
             TransientError: problems.on_transient_error(settings.retry_after_s),
@@ -121,7 +113,8 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             HTTPException: problems.on_http,
             Exception: problems.on_unexpected,
         },
-        openapi_config=openapi.openapi_config(),
+        openapi_config=openapi.openapi_config(schema_pages=not settings.production),
+        before_send=[security.security_headers(settings)],
     )
 
 
@@ -133,6 +126,7 @@ async def serve(settings: GatewaySettings) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     await uvicorn.Server(config).serve()
 

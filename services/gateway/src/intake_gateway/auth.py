@@ -5,6 +5,7 @@ the configured issuer and audience; clocks may differ by the configured leeway.
 """
 
 import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,10 @@ from intake_contracts.keys import is_valid_tenant_id
 from intake_gateway.jwks import JwksCache
 from intake_gateway.settings import GatewaySettings
 
+log = logging.getLogger(__name__)
+
 _REQUIRED_CLAIMS = ["exp", "iat", "sub", "tenant_id"]
+TOKEN_REFUSED = "the Bearer token is invalid or expired: sign in again for a new one"  # noqa: S105
 # Verified tokens remembered at once; a client sends the same token for every request of an
 # upload, so a few thousand cover every caller of a busy replica.
 _VERIFIED_TOKENS = 4096
@@ -74,7 +78,10 @@ class TokenVerifier:
                 return known.principal
             claims = self._decode(token, key)
         except (jwt.PyJWTError, ValueError, TypeError) as error:
-            raise DomainError(ErrorCode.UNAUTHENTICATED, f"invalid token: {error}") from None
+            # The reason is the operator's (which check failed); a client can only get a new
+            # token, and must not learn which claim or key would have passed.
+            log.info("token refused", extra={"reason": str(error), "kind": type(error).__name__})
+            raise DomainError(ErrorCode.UNAUTHENTICATED, TOKEN_REFUSED) from None
         principal = _principal(claims)
         self._remember(token, _Verified(principal, key, float(claims["exp"])))
         return principal

@@ -4,6 +4,13 @@ from collections import defaultdict
 from typing import Any, Final, Literal
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import (
+    JsonRenderPlugin,
+    OpenAPIRenderPlugin,
+    RedocRenderPlugin,
+    SwaggerRenderPlugin,
+    YamlRenderPlugin,
+)
 from litestar.openapi.spec import (
     Components,
     Link,
@@ -82,11 +89,17 @@ def _problem_model(operation: str, status: int, codes: list[ErrorCode]) -> type[
     )
 
 
-def openapi_config() -> OpenAPIConfig:
+def openapi_config(*, schema_pages: bool) -> OpenAPIConfig:
+    """`schema_pages`: the browsable /schema pages (their renderers load from CDNs: local
+    development only); without them only the document is served, /schema/openapi.json."""
+    documents: list[OpenAPIRenderPlugin] = [JsonRenderPlugin(), YamlRenderPlugin()]
+    pages: list[OpenAPIRenderPlugin] = [RedocRenderPlugin(), SwaggerRenderPlugin()]
     return OpenAPIConfig(
         title="Intake",
         version="1.0.0",
         path="/schema",
+        # The first is /schema itself: Redoc where the pages are on, else the JSON document.
+        render_plugins=[*pages, *documents] if schema_pages else documents,
         components=Components(
             security_schemes={
                 BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")

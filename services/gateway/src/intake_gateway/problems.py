@@ -59,11 +59,30 @@ def on_transient_error(
     def handler(
         request: Request[Any, Any, Any], error: TransientError
     ) -> Response[dict[str, object]]:
+        # A service's detail may name hosts or internals (S3's endpoint, a broker): logged.
+        log.warning(
+            "dependency unavailable",
+            extra={"path": request.url.path, "code": error.code.value, "error": error.detail},
+        )
+        detail = _TRANSIENT_DETAILS.get(
+            error.code, _TRANSIENT_DETAILS[ErrorCode.SERVICE_UNAVAILABLE]
+        )
         return problem(
-            error.code, error.detail, request, headers={"Retry-After": str(retry_after_s)}
+            error.code,
+            f"{detail}; retry after {retry_after_s} s",
+            request,
+            headers={"Retry-After": str(retry_after_s)},
         )
 
     return handler
+
+
+# What a client can act on, by code: come back later (the Retry-After header says when).
+_TRANSIENT_DETAILS = {
+    ErrorCode.SERVICE_UNAVAILABLE: "the upload service is briefly unavailable or busy",
+    ErrorCode.STORAGE_UNAVAILABLE: "storage is briefly unavailable",
+    ErrorCode.SERVICE_TIMEOUT: "the upload service did not answer in time",
+}
 
 
 def on_timeout(
@@ -76,7 +95,10 @@ def on_timeout(
     def handler(
         request: Request[Any, Any, Any], error: ReplyTimeoutError
     ) -> Response[dict[str, object]]:
-        detail = f"{error}; retrying is safe"
+        log.warning("no reply in time", extra={"path": request.url.path, "error": str(error)})
+        detail = (
+            f"the upload service did not answer in time; retrying is safe after {retry_after_s} s"
+        )
         headers = {"Retry-After": str(retry_after_s)}
         return problem(ErrorCode.SERVICE_TIMEOUT, detail, request, headers=headers)
 
@@ -89,9 +111,11 @@ def on_broker_down(
     def handler(
         request: Request[Any, Any, Any], error: BrokerUnavailableError
     ) -> Response[dict[str, object]]:
+        # The broker's error names its hosts: the operator's, in the log only.
+        log.warning("broker unreachable", extra={"path": request.url.path, "error": str(error)})
         return problem(
             ErrorCode.SERVICE_UNAVAILABLE,
-            f"message broker unreachable: {error}",
+            f"the upload service is briefly unavailable; retry after {retry_after_s} s",
             request,
             headers={"Retry-After": str(retry_after_s)},
         )
@@ -103,7 +127,12 @@ def on_command_too_large(
     request: Request[Any, Any, Any], error: CommandTooLargeError
 ) -> Response[dict[str, object]]:
     # Never 503: a retry of the same request can only fail the same way.
-    return problem(ErrorCode.BODY_TOO_LARGE, f"request too large to process: {error}", request)
+    log.info("command too large", extra={"path": request.url.path, "error": str(error)})
+    return problem(
+        ErrorCode.BODY_TOO_LARGE,
+        "request too large to process: send fewer or smaller items",
+        request,
+    )
 
 
 def on_rate_limited(
@@ -111,7 +140,7 @@ def on_rate_limited(
 ) -> Response[dict[str, object]]:
     return problem(
         ErrorCode.RATE_LIMITED,
-        "too many requests for this tenant",
+        f"too many requests for this {error.whose}",
         request,
         headers={"Retry-After": str(error.retry_after_s)},
     )
@@ -125,8 +154,11 @@ def on_too_deep(request: Request[Any, Any, Any], _: RecursionError) -> Response[
 def on_validation(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
+    # A media type outside the grammar keeps the code it had when initiation checked it.
+    keys = {item.get("key") for item in error.extra or [] if isinstance(item, dict)}
+    code = ErrorCode.MIME_TYPE_INVALID if keys == {"mime_type"} else ErrorCode.VALIDATION_FAILED
     return problem(
-        ErrorCode.VALIDATION_FAILED,
+        code,
         error.detail or "request is invalid",
         request,
         extra={"errors": error.extra or []},

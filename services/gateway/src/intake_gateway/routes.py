@@ -1,5 +1,6 @@
 """HTTP routes: thin translations from the API contract to one command each."""
 
+import uuid
 from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
@@ -36,6 +37,7 @@ from intake_gateway.api import (
     BatchAnswer,
     BatchUploadAccepted,
     BatchUploadRefused,
+    CheckedFiles,
     CompleteBody,
     CompletionView,
     InitiateBatchBody,
@@ -52,6 +54,7 @@ from intake_gateway.openapi import (
 )
 from intake_gateway.peers import parse_session_id
 from intake_gateway.ports import CommandClient
+from intake_gateway.ratelimit import RateLimiter
 
 IdempotencyKey = Annotated[
     str | None,
@@ -83,6 +86,12 @@ def commands_of(state: State) -> CommandClient:
     return client
 
 
+def limiter_of(state: State) -> RateLimiter:
+    """The tenants' rate limiter, on the app's state for the costs beyond one request."""
+    limiter: RateLimiter = state.tenant_limiter
+    return limiter
+
+
 class UploadsController(Controller):
     path = "/app/uploads"
     tags = ["uploads"]
@@ -102,6 +111,7 @@ class UploadsController(Controller):
             ErrorCode.MIME_TYPE_NOT_ALLOWED,
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             *_CHECKSUMS,
+            ErrorCode.QUOTA_EXCEEDED,
         ),
     )
     async def initiate(
@@ -126,9 +136,18 @@ class UploadsController(Controller):
         self, data: InitiateBatchBody, principal: Principal, state: State
     ) -> BatchAnswer:
         principal.require_brand(data.brand_id)
-        command = InitiateBatch(**data.model_dump())
+        refused = data.files.refused if isinstance(data.files, CheckedFiles) else {}
+        valid = list(data.files)
+        # A batch costs what its files would cost one by one (the request itself took one).
+        limiter_of(state).admit(principal.tenant_id, len(valid) + len(refused) - 1)
+        if not valid:
+            reference = data.batch_reference or str(uuid.uuid4())
+            return _batch_answer(BatchResult(batch_reference=reference, uploads=[]), refused)
+        command = InitiateBatch(
+            brand_id=data.brand_id, batch_reference=data.batch_reference, files=valid
+        )
         result = await commands_of(state).call(Commands.INITIATE_BATCH, command, principal)
-        return _batch_answer(result)
+        return _batch_answer(result, refused)
 
     @post(
         "/{session_id:str}/multipart-part-url",
@@ -238,9 +257,15 @@ class AssetsController(Controller):
         return Response(view, status_code=201 if result.created else 200)
 
 
-def _batch_answer(result: BatchResult) -> BatchAnswer:
+def _batch_answer(result: BatchResult, refused: dict[int, BatchUploadRefused]) -> BatchAnswer:
+    """The services' outcomes and the gateway's own refusals, in the request's order."""
+    outcomes = iter(result.uploads)
     uploads: list[BatchUploadAccepted | BatchUploadRefused] = []
-    for item in result.uploads:
+    for position in range(len(result.uploads) + len(refused)):
+        if position in refused:
+            uploads.append(refused[position])
+            continue
+        item = next(outcomes)
         if item.session is not None:
             view = item.session.model_dump(exclude={"client_reference"})
             uploads.append(BatchUploadAccepted(client_reference=item.client_reference, **view))

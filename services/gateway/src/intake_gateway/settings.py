@@ -1,8 +1,10 @@
 """The gateway's one configuration object."""
 
+import re
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from intake_runtime.settings import CorsSettings, ServiceSettings, local_only
 
@@ -10,6 +12,13 @@ from intake_runtime.settings import CorsSettings, ServiceSettings, local_only
 DEVELOPMENT_JWT_SECRET: Final = "intake-local-development-only-jwt-secret"  # noqa: S105
 SERVICE: Final = "gateway"
 MIN_SECRET_BYTES: Final = 32
+# AWS's S3 hosts, virtual-hosted and path style, every region (`*.` matches any subdomain).
+AWS_S3_ORIGINS: Final = ("https://*.amazonaws.com",)
+_ORIGIN: Final = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 class GatewaySettings(ServiceSettings, CorsSettings):
@@ -41,6 +50,48 @@ class GatewaySettings(ServiceSettings, CorsSettings):
     # Per tenant: a token bucket of `burst` requests refilled at `rate` per second; 0 = off.
     rate_limit_per_s: float = Field(default=200.0, alias="INTAKE_RATE_LIMIT_PER_S", ge=0)
     rate_limit_burst: int = Field(default=400, alias="INTAKE_RATE_LIMIT_BURST", ge=1)
+    # Per client address, before the body is read or the token checked; 0 = off.
+    client_rate_limit_per_s: float = Field(
+        default=200.0, alias="INTAKE_CLIENT_RATE_LIMIT_PER_S", ge=0
+    )
+    client_rate_limit_burst: int = Field(default=1000, alias="INTAKE_CLIENT_RATE_LIMIT_BURST", ge=1)
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses, or `*`).
+    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="INTAKE_FORWARDED_ALLOW_IPS")
+    # Where the upload page's presigned PUTs go (its CSP connect-src besides the gateway):
+    # comma-separated origins, `https://*.example.com` for per-tenant bucket hosts. Unset:
+    # the origin of AWS_ENDPOINT_URL, or AWS's S3 hosts when that is unset too.
+    storage_origins: str | None = Field(default=None, alias="INTAKE_STORAGE_ORIGINS")
+    aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+    # `#token=` in the page's address: read by the page in local development only, unless
+    # set; production pages take a pasted token (a URL's fragment lands in history and
+    # screenshots). The page learns it from its <meta name="intake-fragment-tokens">.
+    fragment_tokens: Literal["allowed", "refused"] | None = Field(
+        default=None, alias="INTAKE_FRAGMENT_TOKENS"
+    )
+
+    @field_validator("storage_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        if value is not None:
+            wrong = [o for o in _split(value) if not _ORIGIN.fullmatch(o)]
+            if wrong:
+                raise ValueError(f"not origins (scheme://host[:port]): {', '.join(wrong)}")
+        return value
+
+    @property
+    def storage_origin_list(self) -> list[str]:
+        if self.storage_origins is not None:
+            return _split(self.storage_origins)
+        if self.aws_endpoint_url:
+            parts = urlsplit(self.aws_endpoint_url)
+            return [f"{parts.scheme}://{parts.netloc}"]
+        return list(AWS_S3_ORIGINS)
+
+    @property
+    def fragment_tokens_allowed(self) -> bool:
+        if self.fragment_tokens is None:
+            return not self.production
+        return self.fragment_tokens == "allowed"
 
     def refusals(self) -> list[str]:
         problems = super().refusals()

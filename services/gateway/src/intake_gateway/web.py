@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
-from litestar import Router, get
+from litestar import MediaType, Response, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
-from litestar.response import File
 from litestar.static_files import create_static_files_router
 
 from intake_gateway.settings import GatewaySettings
@@ -33,21 +32,22 @@ def cors_config(settings: GatewaySettings) -> CORSConfig:
     )
 
 
-def page_router(bundle_dir: Path = BUNDLE_DIR) -> Router:
+# Tells the page whether it may read a token from `#token=` (GatewaySettings.fragment_tokens).
+FRAGMENT_TOKENS_META = '<meta name="intake-fragment-tokens" content="{}" />'
+
+
+def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Router:
     """`/` answers the page; `/static/…` its scripts and styles."""
+    meta = FRAGMENT_TOKENS_META.format("allowed" if settings.fragment_tokens_allowed else "refused")
 
     @get("/", include_in_schema=False, sync_to_thread=False)
-    def index() -> File:
+    def index() -> Response[str]:
         page = bundle_dir / "index.html"
         if not page.is_file():
             raise NotFoundException("the upload page is not built: run `make bootstrap`")
+        html = page.read_text(encoding="utf-8").replace("<head>", f"<head>\n    {meta}", 1)
         # no-store: a new build must reach a reloaded page at once.
-        return File(
-            page,
-            content_disposition_type="inline",
-            media_type="text/html",
-            headers={"Cache-Control": "no-store"},
-        )
+        return Response(html, media_type=MediaType.HTML, headers={"Cache-Control": "no-store"})
 
     assets = create_static_files_router(
         path=STATIC_PATH,

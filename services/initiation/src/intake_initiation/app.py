@@ -25,9 +25,12 @@ async def running(settings: InitiationSettings) -> AsyncIterator[None]:
         )
         store = await stack.enter_async_context(open_object_store(settings))
         broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        service = InitiationService(settings, S3SessionStorage(store))
+        service = InitiationService(
+            settings, S3SessionStorage(store, settings.resume_parts_cache_s)
+        )
+        quota = repo.Quota(settings.tenant_max_open_sessions, settings.tenant_max_open_bytes)
         dispatcher = build_dispatcher(
-            service, repo.transactions(pool, Outbox(SCHEMA)), InitiationRetention(pool)
+            service, repo.transactions(pool, Outbox(SCHEMA), quota), InitiationRetention(pool)
         )
         dispatcher.subscribe(
             broker,

@@ -1,7 +1,6 @@
 """The UploadSession and its pure rules: state machine, strategy, chunk size, validation,
 the draft of a new session and the refusals of a finished one. No I/O."""
 
-import fnmatch
 import hashlib
 import re
 import uuid
@@ -10,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
-from intake_contracts import keys
+from intake_contracts import keys, media_types
 from intake_contracts.commands import InitiateUpload
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
@@ -41,7 +40,6 @@ _TRANSITIONS: Final[dict[UploadStatus, frozenset[UploadStatus]]] = {
 EXPIRED_REASON: Final = "expired"
 # Fixed forever: every delivery of one InitiateUpload command must name the same session.
 SESSION_NAMESPACE: Final = UUID("0783720a-4dc9-4625-9ce5-66af23d830d9")
-_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 @dataclass(frozen=True)
@@ -128,17 +126,16 @@ def validate_file(file_name: str, size_bytes: int, mime_type: str, max_size: int
         raise DomainError(
             ErrorCode.FILE_TOO_LARGE, f"file_size {size_bytes} exceeds the maximum of {max_size}"
         )
-    if not _MIME_TYPE.match(mime_type.lower()):
-        raise DomainError(
-            ErrorCode.MIME_TYPE_INVALID, f"mime_type {mime_type!r} is not type/subtype"
-        )
+    try:
+        media_types.normalised(mime_type)
+    except ValueError as error:
+        raise DomainError(ErrorCode.MIME_TYPE_INVALID, f"{error}: {mime_type!r}") from None
 
 
 def check_mime_policy(mime_type: str, allowed: list[str], denied: list[str]) -> None:
     """`mime_type` must match an allowed pattern and no denied one (`image/*`, `*/*`)."""
     normalised = mime_type.lower()
-    permitted = any(fnmatch.fnmatchcase(normalised, pattern) for pattern in allowed)
-    if not permitted or any(fnmatch.fnmatchcase(normalised, pattern) for pattern in denied):
+    if not media_types.matches(normalised, allowed) or media_types.matches(normalised, denied):
         raise DomainError(
             ErrorCode.MIME_TYPE_NOT_ALLOWED, f"mime_type {mime_type!r} is not accepted here"
         )

@@ -2,8 +2,9 @@
 Postgres adapters of the SessionRepository and Unit ports. The only SQL of the service."""
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Final
 from uuid import UUID
@@ -11,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from intake_contracts.commands import Commands
+from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
@@ -37,18 +39,33 @@ _ROW = (
     " $15::text, $16::text, $17::text, $18::text, $19::timestamptz, $20::timestamptz,"
     " $21::timestamptz, $21::timestamptz, $23::text, $24::text, $25::text"
 )
-INSERT = (
-    f"INSERT INTO {_TABLE} {_INSERTED} VALUES ({_ROW})"
-    " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-    f" RETURNING {_COLUMNS}"
+# The tenant's cost of the session `work` inserted (none when it inserted nothing), under the
+# quota $26 sessions and $27 bytes: the row's CHECKs refuse a charge above it, which fails the
+# whole statement, session included (migrations/0004_tenant_quota.sql).
+CHARGE = (
+    "charged AS (INSERT INTO initiation.tenant_usage AS usage"
+    " (tenant_id, open_sessions, open_bytes, max_sessions, max_bytes)"
+    " SELECT tenant_id, 1, size_bytes, $26::bigint, $27::bigint FROM work"
+    " ON CONFLICT (tenant_id) DO UPDATE SET open_sessions = usage.open_sessions + 1,"
+    " open_bytes = usage.open_bytes + excluded.open_bytes,"
+    " max_sessions = excluded.max_sessions, max_bytes = excluded.max_bytes)"
 )
-# An initiate's one write when it runs claim-last (the inbox runner's `LastWrite`): nothing
-# when the command was handled before (`unclaimed`), when its session id is taken (a
-# redelivery names the same session) or when its idempotency key is.
+INSERT = (
+    f"WITH work AS (INSERT INTO {_TABLE} {_INSERTED} VALUES ({_ROW})"
+    " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    f" RETURNING {_COLUMNS}), {CHARGE} SELECT * FROM work"
+)
+# An initiate's one write when it runs claim-last (the inbox runner's `LastWrite`, with the
+# charge as its `then`): nothing when the command was handled before (`unclaimed`), when its
+# session id is taken (a redelivery names the same session) or when its idempotency key is.
 INSERT_CLAIMING_LAST = (
     f"INSERT INTO {_TABLE} {_INSERTED} SELECT {_ROW} FROM unclaimed"
-    " ON CONFLICT DO NOTHING RETURNING 1"
+    " ON CONFLICT DO NOTHING RETURNING tenant_id, size_bytes"
 )
+_QUOTA_CONSTRAINTS: Final = {
+    "tenant_usage_sessions_quota": "open upload sessions",
+    "tenant_usage_bytes_quota": "bytes declared by open upload sessions",
+}
 BY_ID = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE id = $1 AND tenant_id = $2"
 BY_IDEMPOTENCY_KEY = (
     f"SELECT {_COLUMNS} FROM {_TABLE} WHERE tenant_id = $1 AND idempotency_key = $2"
@@ -95,6 +112,25 @@ PRUNE_FINISHED = (
     " WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND updated_at < $1"
     " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one tenant may have in flight: live sessions and the bytes they declared."""
+
+    max_open_sessions: int = 2**63 - 1
+    max_open_bytes: int = 2**63 - 1
+
+    def refusal(self, error: asyncpg.PostgresError) -> DomainError | None:
+        """quota_exceeded when `error` is a charge the quota refused; else None."""
+        what = _QUOTA_CONSTRAINTS.get(getattr(error, "constraint_name", None) or "")
+        if not isinstance(error, asyncpg.CheckViolationError) or what is None:
+            return None
+        return DomainError(
+            ErrorCode.QUOTA_EXCEEDED,
+            f"the tenant is at its quota of {what} ({self.max_open_sessions} sessions,"
+            f" {self.max_open_bytes} bytes): complete or cancel uploads, then retry",
+        )
 
 
 def _session(row: asyncpg.Record | None) -> Session | None:
@@ -145,16 +181,35 @@ class PostgresSessions:
     """The SessionRepository port over one connection (the unit of work's transaction); with
     a `LastWrite`, the insert is handed to the runner instead (claim-last)."""
 
-    def __init__(self, connection: asyncpg.Connection, last_write: LastWrite | None = None) -> None:
+    def __init__(
+        self,
+        connection: asyncpg.Connection,
+        last_write: LastWrite | None = None,
+        quota: Quota | None = None,
+    ) -> None:
         self._connection = connection
         self._last_write = last_write
+        self._quota = quota or Quota()
 
     async def insert(self, session: Session) -> Session | None:
+        """Raises:
+        DomainError: quota_exceeded, when the session would take its tenant over its quota.
+        """
+        quota = self._quota
+        arguments = (*_insert_arguments(session), quota.max_open_sessions, quota.max_open_bytes)
         if self._last_write is not None:
             # Written with the inbox claim; if it is not, the runner discards this work.
-            self._last_write.write(INSERT_CLAIMING_LAST, *_insert_arguments(session))
+            self._last_write.write(
+                INSERT_CLAIMING_LAST, *arguments, then=CHARGE, refusal=quota.refusal
+            )
             return session
-        return _session(await self._connection.fetchrow(INSERT, *_insert_arguments(session)))
+        try:
+            return _session(await self._connection.fetchrow(INSERT, *arguments))
+        except asyncpg.CheckViolationError as error:
+            refusal = quota.refusal(error)
+            if refusal is None:
+                raise
+            raise refusal from None
 
     async def get(self, session_id: UUID, tenant_id: str) -> Session | None:
         return _session(await self._connection.fetchrow(BY_ID, session_id, tenant_id))
@@ -231,11 +286,11 @@ class PostgresUnit:
     """The Unit port: the repository on the command's transaction, and its events, which the
     runner writes with the inbox reply in the transaction's last statement."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, quota: Quota | None = None) -> None:
         if tx.events is None:
             raise ValueError("initiation's runner keeps the events of its transactions")
         self._connection = tx.connection
-        self._sessions = PostgresSessions(tx.connection, tx.last_write)
+        self._sessions = PostgresSessions(tx.connection, tx.last_write, quota)
         self._events = tx.events
         self._last_write = tx.last_write
 
@@ -286,11 +341,11 @@ CLAIM_LAST: Final = frozenset({str(Commands.INITIATE.name)})
 
 
 def transactions(
-    pool: asyncpg.Pool, outbox: Outbox
+    pool: asyncpg.Pool, outbox: Outbox, quota: Quota | None = None
 ) -> BoundTransactions[Transaction, PostgresUnit]:
     """The runner of initiation's commands: inbox, state change and outbox in one transaction;
     an initiate in one statement; the reads (and a read then one activity touch) a statement at
-    a time."""
+    a time. New sessions are charged to their tenant under `quota` (none: unlimited)."""
     return BoundTransactions(
         PostgresTransactions(
             pool,
@@ -299,7 +354,7 @@ def transactions(
             statement_at_a_time=STATEMENT_AT_A_TIME,
             claim_last=CLAIM_LAST,
         ),
-        PostgresUnit,
+        functools.partial(PostgresUnit, quota=quota),
     )
 
 

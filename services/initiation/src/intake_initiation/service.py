@@ -89,6 +89,7 @@ class InitiationService:
                 brand_id=file.brand_id or batch.brand_id,
                 client_reference=reference,
                 batch_reference=batch_reference,
+                checksum_sha256=file.checksum_sha256,
                 checksum_algorithm=file.checksum_algorithm,
                 checksum=file.checksum,
             )
@@ -153,7 +154,11 @@ class InitiationService:
         if opened.multipart_upload_id is not None:
             # Only this attempt's upload: a redelivery's session shares the temp key.
             tx.if_discarded(lambda: self._storage.abort_upload(opened))
-        session = await tx.sessions.insert(opened)
+        try:
+            session = await tx.sessions.insert(opened)
+        except DomainError:  # over the tenant's quota: nothing of it stays
+            await self._remove_residue(opened)
+            raise
         if session is None:  # a concurrent request with the same key committed first
             await self._remove_residue(opened)
             existing = await tx.sessions.by_idempotency_key(

@@ -1,15 +1,37 @@
 """The SessionStorage port over S3: the only place the initiation service calls the store."""
 
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+from uuid import UUID
+
 from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadedPart, UploadType
 from intake_initiation import integrity
 from intake_initiation.domain import Session
 from intake_runtime.storage.s3 import ObjectStore
 
+# Sessions whose parts listing is remembered at once; the oldest is forgotten first.
+_LISTINGS_KEPT: Final = 10_000
+
 
 class S3SessionStorage:
-    def __init__(self, store: ObjectStore) -> None:
+    """`parts_cache_s`: how long a session's parts listing (ListParts, every page) answers a
+    `resume` again. A remembered listing can only miss parts uploaded since, never name one
+    that is gone (parts leave only with the whole upload, when the session is over), so a
+    resuming client at worst sends a part again."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        parts_cache_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
+        self._parts_cache_s = parts_cache_s
+        self._clock = clock
+        self._listings: OrderedDict[UUID, tuple[float, list[UploadedPart]]] = OrderedDict()
 
     async def open(self, session: Session) -> str | None:
         await self._store.ensure_bucket(session.bucket)
@@ -58,12 +80,23 @@ class S3SessionStorage:
     async def uploaded_parts(self, session: Session) -> list[UploadedPart]:
         if session.multipart_upload_id is None:
             return []
+        now = self._clock()
+        remembered = self._listings.get(session.id)
+        if remembered is not None and now - remembered[0] < self._parts_cache_s:
+            return remembered[1]
         stored = await self._store.list_parts(
             session.bucket, session.temp_key, session.multipart_upload_id
         )
-        return [UploadedPart(part_number=p.part_number, size=p.size, etag=p.etag) for p in stored]
+        parts = [UploadedPart(part_number=p.part_number, size=p.size, etag=p.etag) for p in stored]
+        if self._parts_cache_s > 0:
+            self._listings[session.id] = (now, parts)
+            self._listings.move_to_end(session.id)
+            if len(self._listings) > _LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return parts
 
     async def abort_upload(self, session: Session) -> None:
+        self._listings.pop(session.id, None)
         if session.multipart_upload_id is not None:
             await self._store.abort_multipart(
                 session.bucket, session.temp_key, session.multipart_upload_id

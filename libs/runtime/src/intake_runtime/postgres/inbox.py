@@ -32,14 +32,27 @@ class LastWrite:
     statement: str = NOTHING_WRITTEN
     arguments: tuple[object, ...] = ()
     undo: list[Undo] = field(default_factory=list)
+    # Further CTEs run with the write (`name AS (...)`, comma-separated), which may read the
+    # write's RETURNING rows as `work`: what the write costs elsewhere (a quota's counter).
+    then: str = ""
+    # The refusal a constraint of the statement raises (a quota exceeded), or None: an error
+    # it answers is the command's DomainError, recorded like any other refusal.
+    refusal: Callable[[asyncpg.PostgresError], DomainError | None] | None = None
 
-    def write(self, statement: str, *arguments: object) -> None:
+    def write(
+        self,
+        statement: str,
+        *arguments: object,
+        then: str = "",
+        refusal: Callable[[asyncpg.PostgresError], DomainError | None] | None = None,
+    ) -> None:
         """Raises:
         RuntimeError: the work already wrote (claim-last work writes one statement).
         """
         if self.statement != NOTHING_WRITTEN:
             raise RuntimeError("claim-last work writes a single statement")
         self.statement, self.arguments = statement, arguments
+        self.then, self.refusal = then, refusal
 
     def if_discarded(self, undo: Undo) -> None:
         """Undo an effect outside the database if the work is discarded."""
@@ -92,7 +105,7 @@ class PostgresTransactions:
         self._outbox = outbox
         self._statement_at_a_time = statement_at_a_time
         self._claim_last = claim_last
-        self._claiming: dict[tuple[str, int], str] = {}
+        self._claiming: dict[tuple[str, str, int], str] = {}
         schema = checked_schema(schema)
         self._schema = schema
         # Blocks on a concurrent duplicate until it commits, then finds its row: no double work.
@@ -171,14 +184,21 @@ class PostgresTransactions:
         last = LastWrite()
         async with self._pool.acquire() as connection:
             reply = await work(Transaction(cast(asyncpg.Connection, connection), events, last))
-            claimed = await connection.fetchrow(
-                self._claiming_statement(last.statement, len(last.arguments)),
-                *last.arguments,
-                message_id,
-                command_type,
-                reply.model_dump(mode="json"),
-                *columns(events.rows),
-            )
+            try:
+                claimed = await connection.fetchrow(
+                    self._claiming_statement(last.statement, last.then, len(last.arguments)),
+                    *last.arguments,
+                    message_id,
+                    command_type,
+                    reply.model_dump(mode="json"),
+                    *columns(events.rows),
+                )
+            except asyncpg.PostgresError as error:
+                await last.discard()
+                refusal = last.refusal(error) if last.refusal is not None else None
+                if refusal is None:
+                    raise
+                raise refusal from error
             if claimed is not None:
                 return reply
             stored = await connection.fetchval(self._stored, message_id)
@@ -187,15 +207,16 @@ class PostgresTransactions:
             return Reply.model_validate(stored)
         return await self._run_in_transaction(message_id, command_type, work)
 
-    def _claiming_statement(self, write: str, parameters: int) -> str:
+    def _claiming_statement(self, write: str, then: str, parameters: int) -> str:
         """The work's write, the claim only if it wrote, and the events only if it claimed."""
-        key = (write, parameters)
+        key = (write, then, parameters)
         if key not in self._claiming:
             assert self._outbox is not None  # noqa: S101 - checked at construction
             m = parameters + 1
             before = (
                 f"unclaimed AS (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {self._schema}.inbox"
                 f" WHERE message_id = ${m}::uuid)), work AS ({write}),"
+                f"{f' {then},' if then else ''}"
                 f" claim AS (INSERT INTO {self._schema}.inbox (message_id, command_type, reply)"
                 f" SELECT ${m}::uuid, ${m + 1}::text, ${m + 2}::jsonb"
                 " WHERE EXISTS (SELECT 1 FROM work)"

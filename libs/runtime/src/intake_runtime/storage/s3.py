@@ -212,6 +212,14 @@ _DIRECT_FINAL = {
 }
 
 
+# A copy's replaced metadata, as botocore names it and as the direct request's headers spell it.
+_COPY_HEADERS = {
+    "MetadataDirective": "x-amz-metadata-directive",
+    "ContentType": "content-type",
+    "ContentDisposition": "content-disposition",
+}
+
+
 class ObjectStore:
     def __init__(
         self,
@@ -396,18 +404,21 @@ class ObjectStore:
         key: str,
         content_type: str,
         *,
+        content_disposition: str | None = None,
         checksum_algorithm: str | None = None,
         checksum_type: str | None = None,
     ) -> OpenedUpload:
         """`checksum_algorithm` (and `checksum_type`, FULL_OBJECT or COMPOSITE): S3 then keeps
-        each part's checksum and the object's."""
-        checksum: dict[str, str] = {}
+        each part's checksum and the object's. `content_disposition`: how the object is served."""
+        extra: dict[str, str] = {}
+        if content_disposition:
+            extra["ContentDisposition"] = content_disposition
         if checksum_algorithm:
-            checksum["ChecksumAlgorithm"] = checksum_algorithm
+            extra["ChecksumAlgorithm"] = checksum_algorithm
             if checksum_type:
-                checksum["ChecksumType"] = checksum_type
+                extra["ChecksumType"] = checksum_type
         answer = await self._client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=content_type, **checksum, **self._owner
+            Bucket=bucket, Key=key, ContentType=content_type, **extra, **self._owner
         )
         return OpenedUpload(key=key, upload_id=str(answer["UploadId"]))
 
@@ -544,20 +555,20 @@ class ObjectStore:
         return None
 
     async def _copied_directly(
-        self, bucket: str, source_key: str, target_key: str, conditions: Mapping[str, str]
+        self, bucket: str, source_key: str, target_key: str, headers: Mapping[str, str]
     ) -> bool:
         """A CopyObject sent on a presigned URL, as `_direct` sends a HEAD (botocore's work per
         call was most of a small promotion's CPU). True only for a 200 whose body is a
         CopyObjectResult: S3 can fail a copy with 200 and an Error body, so the body is read,
         and any other answer is left to botocore, which retries and reads the error; a 412
-        (a `conditions` header refused) is final.
+        (a condition among `headers` refused) is final.
 
         Raises:
             PreconditionFailedError: S3 answered 412.
         """
         headers = {
             "x-amz-copy-source": quote(f"{bucket}/{source_key}", safe="/~"),
-            **conditions,
+            **headers,
         }
         if self._owner:
             headers["x-amz-source-expected-bucket-owner"] = self._owner["ExpectedBucketOwner"]
@@ -665,6 +676,7 @@ class ObjectStore:
         threshold: int,
         *,
         content_type: str = "application/octet-stream",
+        content_disposition: str | None = None,
         part_size: int = MULTIPART_COPY_PART_SIZE,
         concurrency: int = 1,
         if_match: str | None = None,
@@ -673,9 +685,11 @@ class ObjectStore:
         """Server-side copy; above `threshold` bytes a multipart copy (one copy stops at 5 GiB)
         whose parts are copied `concurrency` at a time.
 
-        A single copy keeps the source's Content-Type; a multipart copy sets `content_type`.
-        `if_match`: copy only while the source's ETag is this one (CopySourceIfMatch, on every
-        part); `if_none_match`: write only when no object is at `target_key` (If-None-Match: *).
+        A single copy keeps the source's Content-Type, unless `content_disposition` is given:
+        then it replaces the metadata with `content_type` and that disposition; a multipart
+        copy sets both. `if_match`: copy only while the source's ETag is this one
+        (CopySourceIfMatch, on every part); `if_none_match`: write only when no object is at
+        `target_key` (If-None-Match: *).
 
         Raises:
             ObjectNotFoundError: no object at `source_key`.
@@ -687,9 +701,19 @@ class ObjectStore:
             owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
         source_condition = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         if size <= threshold:
+            metadata = (
+                {
+                    "MetadataDirective": "REPLACE",
+                    "ContentType": content_type,
+                    "ContentDisposition": content_disposition,
+                }
+                if content_disposition
+                else {}
+            )
             headers = {
                 **({"x-amz-copy-source-if-match": f'"{if_match}"'} if if_match else {}),
                 **({"if-none-match": "*"} if if_none_match else {}),
+                **{_COPY_HEADERS[name]: value for name, value in metadata.items()},
             }
             if not await self._copied_directly(bucket, source_key, target_key, headers):
                 await self._client.copy_object(
@@ -698,11 +722,14 @@ class ObjectStore:
                     CopySource=source,
                     **source_condition,
                     **({"IfNoneMatch": "*"} if if_none_match else {}),
+                    **metadata,
                     **owners,
                 )
             return
         ranges = copy_ranges(size, part_size)
-        upload = await self.create_multipart(bucket, target_key, content_type)
+        upload = await self.create_multipart(
+            bucket, target_key, content_type, content_disposition=content_disposition
+        )
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def copy_part(number: int, first: int, last: int) -> CopiedPart:
