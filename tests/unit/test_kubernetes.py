@@ -55,6 +55,11 @@ FROM_THE_CLUSTER: dict[str, dict[str, str]] = {
             f"intake-{principal}-kafka" if principal in SERVICES else f"intake-kafka-{principal}": {
                 "KAFKA_SASL_USERNAME": principal,
                 "KAFKA_SASL_PASSWORD": "<from the secret manager>",
+                **(
+                    {"KEDA_SASL": "scram_sha512", "KEDA_TLS": "enable"}
+                    if principal == "ops"
+                    else {}
+                ),
             }
             for principal in (*SERVICES, "admin", "ops")
         },

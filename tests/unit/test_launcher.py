@@ -68,8 +68,9 @@ def test_the_health_ports_move_together_with_their_base(tmp_path: Path) -> None:
         "completion": 48102,
         "cleanup": 48103,
         "audit": 48104,
-        "gateway": 48000,
+        "gateway": 48105,
     }
+    assert processes["gateway"].api_port == 48000
 
 
 def test_each_service_runs_as_its_own_principal_and_never_with_the_stacks_admin_keys(

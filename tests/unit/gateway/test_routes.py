@@ -131,7 +131,7 @@ def test_a_token_without_the_upload_permission_is_forbidden(
     ("body", "code"),
     [
         ({**INITIATE, "file_size": "big"}, ErrorCode.VALIDATION_FAILED),
-        ({**INITIATE, "mime_type": 5}, ErrorCode.VALIDATION_FAILED),
+        ({**INITIATE, "mime_type": 5}, ErrorCode.MIME_TYPE_INVALID),
         ({"file_name": "a.txt"}, ErrorCode.VALIDATION_FAILED),
     ],
 )
