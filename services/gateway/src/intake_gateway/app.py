@@ -23,6 +23,7 @@ from intake_gateway.ports import CommandClient
 from intake_gateway.ratelimit import RateLimitedError, TenantRateLimiter
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
+from intake_gateway.uppy import UppyS3Controller
 from intake_runtime.bootstrap import kafka_broker, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
@@ -95,6 +96,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         route_handlers=[
             UploadsController,
             AssetsController,
+            UppyS3Controller,
             healthz,
             readyz,
             MetricsController,
