@@ -38,7 +38,7 @@ export class PartUrls {
     if (partNumber < 1 || partNumber > this.partCount) {
       throw new RangeError(`part ${partNumber} is outside 1…${this.partCount}`);
     }
-    if (this.signing !== null && !this.fresh(partNumber)) await this.signing.catch(() => {});
+    if (this.signing !== null && !this.fresh(partNumber)) await this.signing;
     if (!this.fresh(partNumber)) await this.fill(partNumber);
     const found = this.fresh(partNumber);
     if (found === undefined) throw new Error(`Intake signed no URL for part ${partNumber}`);
@@ -65,9 +65,12 @@ export class PartUrls {
         this.urls.set(part.part_number, { url: part.url, expiresAt: Date.parse(part.expires_at) });
       }
     })();
-    const tracked = run.finally(() => {
-      if (this.signing === tracked) this.signing = null;
-    });
+    // Who waits on `signing` only needs to know it ended; `run`'s caller sees its error.
+    const tracked: Promise<void> = run
+      .catch(() => {})
+      .finally(() => {
+        if (this.signing === tracked) this.signing = null;
+      });
     this.signing = tracked;
     return run;
   }
