@@ -31,6 +31,7 @@ uppy-example: web  ## examples/uppy: npm ci (committed lock) with the packed @in
 		for tarball in "$$packed"/*.tgz; do \
 			cmp -s "$$tarball" "$(UPPY_EXAMPLE)/vendor/$$(basename "$$tarball")" || \
 				mv "$$tarball" $(UPPY_EXAMPLE)/vendor/; done; rm -rf "$$packed"
+	@node $(UPPY_EXAMPLE)/locked-tarball.mjs --write
 	@[ $(UPPY_EXAMPLE)/node_modules/.package-lock.json -nt $(UPPY_EXAMPLE)/package-lock.json ] && \
 		[ $(UPPY_EXAMPLE)/node_modules/.package-lock.json -nt $(UPPY_EXAMPLE)/vendor ] || \
 		(cd $(UPPY_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error)

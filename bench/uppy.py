@@ -25,6 +25,7 @@ import shutil
 import statistics
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,18 @@ def main() -> None:
         if "intake" in only:
             # A bucket of its own: the stack's shared bucket has its CORS rule rewritten by
             # every Intake started beside this one (test runs), which would drop this origin.
-            intake_env = {**env, "AWS_BUCKET": "bench-uppy", "INTAKE_CORS_ORIGINS": origin}
+            # Topics of its own too: services of another Intake on the default topics would
+            # otherwise take this gateway's commands.
+            namespace = f"bench-uppy-{uuid.uuid4().hex[:8]}"
+            running.callback(
+                stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
+            )
+            intake_env = {
+                **env,
+                "AWS_BUCKET": "bench-uppy",
+                "INTAKE_CORS_ORIGINS": origin,
+                "INTAKE_NAMESPACE": namespace,
+            }
             systems["intake"] = running.enter_context(intake(intake_env))
         if "companion" in only:
             systems["companion"] = running.enter_context(companion(tools["companion"], env, folder))

@@ -84,3 +84,15 @@ test("a failed signing call fails the part that needed it, and the next ask trie
   fail = false;
   assert.equal(await urls.url(1), "u1");
 });
+
+test("warming signs the first batch once, and the first part then needs no call", async () => {
+  const clock = { now: Date.parse("2026-12-01T00:00:00Z") };
+  const { sign, calls } = signer(clock, 15 * MINUTE);
+  const urls = new PartUrls(sign, 8, { batch: 4, renewBeforeMs: MINUTE }, () => clock.now);
+
+  urls.warm();
+  urls.warm();
+  await urls.url(1);
+
+  assert.deepEqual(calls, [[1, 2, 3, 4]]);
+});

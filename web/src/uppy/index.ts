@@ -122,7 +122,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
         const file = files[Number(upload.client_reference)];
         if (file === undefined) continue;
         if (upload.ok) {
-          this.remember(upload);
+          this.remember(upload).parts?.warm();
           const meta: IntakeMeta = { intakeSessionId: upload.upload_session_id };
           if (upload.multipart) meta.intakeChunkSize = upload.multipart.chunk_size;
           this.uppy.setFileMeta(file.id, meta as unknown as M);

@@ -46,6 +46,11 @@ export class PartUrls {
     return found.url;
   }
 
+  /** Sign the first batch now, while Uppy is still busy creating the upload. */
+  warm(): void {
+    if (this.signing === null && !this.fresh(1)) this.fill(1).catch(() => {});
+  }
+
   private fresh(partNumber: number): { url: string; expiresAt: number } | undefined {
     const known = this.urls.get(partNumber);
     return known !== undefined && known.expiresAt - this.now() > this.policy.renewBeforeMs
