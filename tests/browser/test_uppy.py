@@ -86,7 +86,9 @@ async def open_example(context: BrowserContext, system: System, caller: Caller) 
     page.on("pageerror", lambda error: log.warning("page error: %s", error))
     page.on(
         "requestfailed",
-        lambda request: log.warning("failed: %s %s %s", request.method, request.url, request.failure),
+        lambda request: log.warning(
+            "failed: %s %s %s", request.method, request.url, request.failure
+        ),
     )
     query = f"?endpoint={system.gateway_url}&brand={caller.brand_id}"
     await page.goto(f"{CONFIGURED_ORIGIN}/{query}#token={caller.token}")
@@ -174,6 +176,7 @@ async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
 ) -> None:
     large = random_file(tmp_path / "interview.mov", 40 * MiB)  # 5 parts of 8 MiB
     parts = PartLog(context)
+
     async def first_two_only(route: Route) -> None:
         if part_number(route.request.url) in {1, 2}:
             await route.continue_()
