@@ -150,10 +150,15 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
     small = random_file(tmp_path / "still.jpg", 2 * MiB)  # below 5 MiB: a direct PUT
     large = random_file(tmp_path / "clip.mov", 40 * MiB)  # 5 parts of 8 MiB
     initiated: list[str] = []
-    context.on(
-        "request",
-        lambda request: initiated.append(request.url) if "/initiate" in request.url else None,
-    )
+    to_gateway: list[Request] = []
+
+    def on_request(request: Request) -> None:
+        if "/initiate" in request.url:
+            initiated.append(request.url)
+        if request.url.startswith(system.gateway_url) and request.method != "OPTIONS":
+            to_gateway.append(request)
+
+    context.on("request", on_request)
     parts = PartLog(context)
     page = await open_example(context, system, caller)
 
@@ -162,6 +167,15 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
     files = await wait_for_assets(page, small.name, large.name)
 
     assert [url.rsplit("/", 1)[-1] for url in initiated] == ["initiate-batch"]
+    # Every gateway call, the S3-format ones included, carries the token in its header only.
+    assert {request.url.split("/app/")[1].split("/")[0] for request in to_gateway} >= {
+        "uploads",
+        "uppy",
+        "assets",
+    }
+    for request in to_gateway:
+        assert (await request.all_headers()).get("authorization") == f"Bearer {caller.token}"
+        assert caller.token not in request.url
     assert sorted(parts.stored) == [1, 2, 3, 4, 5]
     for path in (small, large):
         meta = files[path.name]
