@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
-.PHONY: bootstrap kustomize web web-test chromium up down status test lint unit demo bench bench-report soak soak-short docs
+.PHONY: bootstrap kustomize web web-test uppy-example chromium up down status test lint unit demo bench bench-report soak soak-short docs
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -22,7 +22,22 @@ web:  ## npm ci (only when the lock changed) and the esbuild bundle the gateway 
 		(cd web && npm ci --no-audit --no-fund --loglevel=error)
 	@cd web && npm run --silent build
 
-web-test: web  ## unit tests of the UploadManager's pure logic (node --test)
+# The packed tarball of web/ (`npm pack`, reproducible) is what the example installs, as a host
+# app would; it is replaced only when its bytes change, so npm ci runs only when needed.
+UPPY_EXAMPLE := examples/uppy
+uppy-example: web  ## examples/uppy: npm ci (committed lock) with the packed @intake/uploader, then its bundle
+	@mkdir -p $(UPPY_EXAMPLE)/vendor && packed=$$(mktemp -d) && \
+		(cd web && npm pack --silent --pack-destination "$$packed" >/dev/null) && \
+		for tarball in "$$packed"/*.tgz; do \
+			cmp -s "$$tarball" "$(UPPY_EXAMPLE)/vendor/$$(basename "$$tarball")" || \
+				mv "$$tarball" $(UPPY_EXAMPLE)/vendor/; done; rm -rf "$$packed"
+	@node $(UPPY_EXAMPLE)/locked-tarball.mjs --write
+	@[ $(UPPY_EXAMPLE)/node_modules/.package-lock.json -nt $(UPPY_EXAMPLE)/package-lock.json ] && \
+		[ $(UPPY_EXAMPLE)/node_modules/.package-lock.json -nt $(UPPY_EXAMPLE)/vendor ] || \
+		(cd $(UPPY_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error)
+	@cd $(UPPY_EXAMPLE) && npm run --silent build
+
+web-test: uppy-example  ## unit tests of the UploadManager's pure logic (node --test); builds the Uppy example
 	@cd web && npm test --silent
 
 chromium:  ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)

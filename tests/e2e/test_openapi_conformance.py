@@ -66,7 +66,7 @@ def test_every_operation_declares_bearer_auth_and_its_problems(system: System) -
     assert {"400", "413", "422"} <= set(initiate)
     assert "mime_type_not_allowed" in initiate["422"]["description"]
     links = document["paths"]["/app/uploads/initiate"]["post"]["responses"]["201"]["links"]
-    assert len(links) == 7  # every operation on a session follows from the one initiate created
+    assert len(links) == 10  # every operation on a session follows from the one initiate created
     body = document["components"]["schemas"]["InitiateBody"]["properties"]
     assert body["file_name"]["maxLength"] == 255
     assert "pattern" in body["client_reference"]["oneOf"][0]

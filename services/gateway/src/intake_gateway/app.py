@@ -23,6 +23,7 @@ from intake_gateway.ports import CommandClient
 from intake_gateway.ratelimit import RateLimitedError, RateLimiter, per_client_address
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
+from intake_gateway.uppy import UppyS3Controller
 from intake_runtime.bootstrap import health_server, kafka_broker, readiness, reply_client
 from intake_runtime.lifecycle import run_service
 from intake_runtime.logs import tenant_in_scope
@@ -89,6 +90,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
         route_handlers=[
             UploadsController,
             AssetsController,
+            UppyS3Controller,
             healthz,
             web.page_router(settings),
         ],

@@ -25,7 +25,7 @@ def cors_config(settings: GatewaySettings) -> CORSConfig:
         own.add(f"http://localhost:{settings.port}")
     return CORSConfig(
         allow_origins=sorted(own | set(settings.cors_origin_list)),
-        allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
         max_age=600,

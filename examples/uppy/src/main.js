@@ -1,0 +1,34 @@
+// A host app's whole integration: Uppy's Dashboard, Golden Retriever, and Intake.
+// Settings come from the page's address: ?endpoint=<gateway>&brand=<brand id>#token=<JWT>;
+// ?companion=<url> runs the same Uppy against Uppy Companion instead (bench/uppy.py).
+import AwsS3 from "@uppy/aws-s3";
+import Uppy from "@uppy/core";
+import Dashboard from "@uppy/dashboard";
+import GoldenRetriever from "@uppy/golden-retriever";
+import Intake from "@intake/uploader/uppy";
+import "@uppy/core/css/style.min.css";
+import "@uppy/dashboard/css/style.min.css";
+
+const params = new URLSearchParams(location.search);
+const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+const companion = params.get("companion");
+
+const uppy = new Uppy({ id: "intake-example" })
+  .use(Dashboard, { inline: true, target: "#uppy", proudlyDisplayPoweredByUppy: false })
+  .use(GoldenRetriever);
+if (companion) {
+  uppy.use(AwsS3, {
+    companionEndpoint: companion,
+    shouldUseMultipart: (file) => file.size >= 5 * 1024 * 1024,
+    getChunkSize: () => Number(params.get("chunk") ?? 8 * 1024 * 1024),
+  });
+} else {
+  uppy.use(Intake, {
+    endpoint: params.get("endpoint") ?? location.origin,
+    getToken: async () => token,
+    brandId: params.get("brand") ?? "",
+  });
+}
+
+// For the browser tests and the benchmark: the same Uppy, readable from outside.
+window.uppy = uppy;
