@@ -98,7 +98,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
             healthz,
             readyz,
             MetricsController,
-            web.page_router(),
+            web.page_router(environment=settings.environment),
         ],
         cors_config=web.cors_config(settings),
         dependencies={"principal": Provide(principal)},

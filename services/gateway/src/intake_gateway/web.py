@@ -6,10 +6,11 @@ from litestar import Router, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
-from litestar.response import File
+from litestar.response import File, Response
 from litestar.static_files import create_static_files_router
 
 from intake_gateway.settings import GatewaySettings
+from intake_runtime.settings import Environment
 
 STATIC_PATH = "/static"
 # Built by `npm run build` in web/ (make bootstrap); not in git.
@@ -33,8 +34,13 @@ def cors_config(settings: GatewaySettings) -> CORSConfig:
     )
 
 
-def page_router(bundle_dir: Path = BUNDLE_DIR) -> Router:
-    """`/` answers the page; `/static/…` its scripts and styles."""
+def page_router(bundle_dir: Path = BUNDLE_DIR, environment: Environment = "production") -> Router:
+    """`/` answers the page; `/static/…` its scripts and styles; `/page-config.json` the mode,
+    so the page honours its test-only address settings (`?persistLimit=`) in local mode only."""
+
+    @get("/page-config.json", include_in_schema=False, sync_to_thread=False)
+    def page_config() -> Response[dict[str, str]]:
+        return Response({"environment": environment}, headers={"Cache-Control": "no-store"})
 
     @get("/", include_in_schema=False, sync_to_thread=False)
     def index() -> File:
@@ -55,4 +61,4 @@ def page_router(bundle_dir: Path = BUNDLE_DIR) -> Router:
         cache_control=CacheControlHeader(no_cache=True),
         include_in_schema=False,
     )
-    return Router(path="/", route_handlers=[index, assets])
+    return Router(path="/", route_handlers=[index, page_config, assets])

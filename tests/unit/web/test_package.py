@@ -1,0 +1,103 @@
+"""@intake/uploader as a host app gets it: `npm pack` twice gives the same bytes, and the
+tarball installs, imports under Node (no DOM, no IndexedDB, no storage) and type-checks."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+WEB = Path(__file__).resolve().parents[3] / "web"
+NPM = shutil.which("npm") or "npm"
+NODE = shutil.which("node") or "node"
+
+HOST_APP = """
+import { createUploader, type Completed, type UploadManager } from "@intake/uploader";
+
+const uploader: UploadManager = createUploader({
+  endpoint: "https://uploads.example.com",
+  getToken: async () => "a.b.c",
+  brandId: "brand-1",
+});
+uploader.on("completed", (done: Completed) => console.log(done.assetId));
+uploader.on("progress", ({ bytes, total }) => console.log(bytes / total));
+// @ts-expect-error: an event the package does not have is a type error
+uploader.on("finished", () => undefined);
+"""
+
+
+def pack(into: Path) -> Path:
+    into.mkdir()
+    subprocess.run(
+        [NPM, "pack", "--silent", "--pack-destination", str(into)],
+        cwd=WEB,
+        check=True,
+        capture_output=True,
+    )
+    (tarball,) = into.glob("*.tgz")
+    return tarball
+
+
+@pytest.fixture(scope="module")
+def tarballs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("pack")
+    return pack(root / "first"), pack(root / "second")
+
+
+def test_packing_twice_gives_the_same_bytes(tarballs: tuple[Path, Path]) -> None:
+    first, second = tarballs
+    assert first.name == "intake-uploader-0.1.0.tgz"
+    assert hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
+
+
+def test_the_tarball_installs_imports_without_a_browser_and_type_checks(
+    tarballs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "package.json").write_text(json.dumps({"name": "host", "private": True, "type": "module"}))
+    subprocess.run(
+        [NPM, "install", "--silent", "--no-audit", "--no-fund", "--prefer-offline", str(tarballs[0])],
+        cwd=host,
+        check=True,
+        capture_output=True,
+    )
+    imported = subprocess.run(
+        [
+            NODE,
+            "--input-type=module",
+            "-e",
+            "const m = await import('@intake/uploader');"
+            "const u = m.createUploader({endpoint: 'http://x', getToken: () => 't', brandId: 'b'});"
+            "console.log(JSON.stringify([typeof m.createUploader, typeof u.add, typeof u.on]));"
+            "u.destroy();",
+        ],
+        cwd=host,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(imported.stdout) == ["function", "function", "function"]
+
+    (host / "app.ts").write_text(HOST_APP)
+    tsconfig = {
+        "compilerOptions": {
+            "strict": True,
+            "module": "ESNext",
+            "moduleResolution": "Bundler",
+            "target": "ES2022",
+            "lib": ["ES2022", "DOM"],
+            "types": [],
+            "noEmit": True,
+        },
+        "files": ["app.ts"],
+    }
+    (host / "tsconfig.json").write_text(json.dumps(tsconfig))
+    checked = subprocess.run(
+        [str(WEB / "node_modules" / ".bin" / "tsc"), "-p", str(host)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
