@@ -199,6 +199,15 @@ export class Sender {
 
   /** A fresh URL for the part; signs it with the next parts in one request when needed. */
   private async partUrl(upload: Upload, partNumber: number): Promise<SignedPart> {
+    upload.awaitingUrl.add(partNumber);
+    try {
+      return await this.freshUrl(upload, partNumber);
+    } finally {
+      upload.awaitingUrl.delete(partNumber);
+    }
+  }
+
+  private async freshUrl(upload: Upload, partNumber: number): Promise<SignedPart> {
     for (;;) {
       const signed = upload.urls.get(partNumber);
       if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed;
@@ -220,7 +229,9 @@ export class Sender {
       const signed = upload.urls.get(number);
       return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
     };
-    let wanted = [partNumber, ...upload.queue.filter((n) => n !== partNumber && stale(n))];
+    // The part asked for, the parts other workers wait for, then the parts still queued.
+    const others = [...upload.awaitingUrl, ...upload.queue].filter((n) => n !== partNumber && stale(n));
+    let wanted = [partNumber, ...new Set(others)];
     let checksums: string[] | null = null;
     if (upload.checksumAlgorithm !== null) {
       // This part waits for its own checksum; the others join the request once hashed.

@@ -41,6 +41,8 @@ export class Upload {
   partCount = 0;
   readonly done = new Map<number, string>();
   readonly urls = new Map<number, SignedPart>();
+  /** Parts whose sender waits for a URL: the next signing request includes them. */
+  readonly awaitingUrl = new Set<number>();
   queue: number[] = [];
   signing: Promise<void> | null = null;
   direct: DirectTarget | null = null;

@@ -526,7 +526,7 @@ export class UploadManager {
   private notify(): void {
     const views = this.views();
     for (const view of views) {
-      if (this.lastBytes.get(view.id) === view.progress.bytes) continue;
+      if ((this.lastBytes.get(view.id) ?? 0) === view.progress.bytes) continue; // only moves count
       this.lastBytes.set(view.id, view.progress.bytes);
       this.events.emit("progress", { id: view.id, fileName: view.fileName, ...view.progress });
     }
