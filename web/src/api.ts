@@ -22,9 +22,10 @@ export type BatchUpload =
   | Schemas["BatchUploadRefused"];
 /** A signed part; `headers` lists what the PUT must send (the part's checksum when signed). */
 export type SignedPart = Schemas["PartUrl"] & { readonly headers?: Readonly<Record<string, string>> };
+/** `checksum` is the whole file's, base64, in the declared algorithm: a direct URL signs it. */
 export type BatchFile = Schemas["BatchFile"] & {
   readonly checksum_algorithm?: ChecksumAlgorithm;
-  readonly checksum_sha256?: string;
+  readonly checksum?: string;
 };
 export type ErrorCode = Schemas["ErrorCode"];
 
@@ -58,7 +59,7 @@ export class IntakeApi {
 
   /** One file, with the SHA-256 completion verifies. */
   initiate(brandId: string, file: BatchFile, checksumSha256: string): Promise<SessionView> {
-    const body: Schemas["InitiateBody"] & { checksum_algorithm?: ChecksumAlgorithm } = {
+    const body: Schemas["InitiateBody"] & { checksum_algorithm?: ChecksumAlgorithm; checksum?: string } = {
       file_name: file.file_name,
       file_size: file.file_size,
       mime_type: file.mime_type,
@@ -66,6 +67,7 @@ export class IntakeApi {
       brand_id: brandId,
       checksum_sha256: checksumSha256,
       ...(file.checksum_algorithm ? { checksum_algorithm: file.checksum_algorithm } : {}),
+      ...(file.checksum ? { checksum: file.checksum } : {}),
     };
     return this.call("POST", "/app/uploads/initiate", body);
   }

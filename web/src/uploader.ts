@@ -343,7 +343,7 @@ export class UploadManager {
     if (algorithm === null) return base;
     // A direct upload's URL signs the whole file's checksum, so a small file declares it.
     const whole =
-      upload.size < DIRECT_LIMIT && upload.file ? { checksum_sha256: await this.hasher.digest(upload.file, "hex") } : {};
+      upload.size < DIRECT_LIMIT && upload.file ? { checksum: await this.hasher.digest(upload.file, "base64") } : {};
     return { ...base, checksum_algorithm: algorithm, ...whole };
   }
 
