@@ -7,8 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 WEB = Path(__file__).resolve().parents[3] / "web"
 NPM = shutil.which("npm") or "npm"
 NODE = shutil.which("node") or "node"
@@ -49,23 +47,16 @@ def pack(into: Path) -> Path:
     return tarball
 
 
-@pytest.fixture(scope="module")
-def tarballs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("pack")
-    return pack(root / "first"), pack(root / "second")
-
-
-def test_packing_twice_gives_the_same_bytes(tarballs: tuple[Path, Path]) -> None:
-    first, second = tarballs
+def test_the_tarball_packs_reproducibly_installs_imports_without_a_browser_and_type_checks(
+    tmp_path: Path,
+) -> None:
+    # One test, not two: under xdist two workers would pack (and rebuild dist/) at once.
+    first, second = pack(tmp_path / "first"), pack(tmp_path / "second")
     assert first.name == "intake-uploader-0.1.0.tgz"
     assert (
         hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
     )
 
-
-def test_the_tarball_installs_imports_without_a_browser_and_type_checks(
-    tarballs: tuple[Path, Path], tmp_path: Path
-) -> None:
     host = tmp_path / "host"
     host.mkdir()
     (host / "package.json").write_text(
@@ -79,7 +70,7 @@ def test_the_tarball_installs_imports_without_a_browser_and_type_checks(
             "--no-audit",
             "--no-fund",
             "--prefer-offline",
-            str(tarballs[0]),
+            str(first),
         ],
         cwd=host,
         check=True,
