@@ -1,65 +1,33 @@
-/** The gateway's HTTP API as documented, with retries for answers a retry can fix. */
+/** The gateway's HTTP API as its OpenAPI document types it, retried where a retry can help. */
 
+import type { components } from "./generated/openapi.js";
 import { DEFAULT_BACKOFF, RetryBudget, retryAfterMs } from "./retry.js";
 import { sleep } from "./sync.js";
 
-export interface DirectTarget {
-  readonly url: string;
-  readonly method: "PUT";
-  readonly headers: Readonly<Record<string, string>>;
-  readonly expires_at: string;
+type Schemas = components["schemas"];
+
+/** Integrity fields the contract adds (DESIGN.md, "Integrity"): optional until the gateway
+ * serves them, after which the generated types carry them too. */
+export type ChecksumAlgorithm = "SHA256";
+interface DeclaresChecksum {
+  readonly checksum_algorithm?: string | null;
 }
 
-export interface SessionView {
-  readonly upload_session_id: string;
-  readonly status: string;
-  readonly upload_type: "direct" | "multipart";
-  readonly file_name: string;
-  readonly file_size: number;
-  readonly mime_type: string;
-  readonly direct: DirectTarget | null;
-  readonly multipart: { upload_id: string; chunk_size: number; part_count: number } | null;
-  readonly asset_id: string | null;
-}
-
+export type DirectTarget = Schemas["DirectUpload"];
+export type SessionView = Schemas["SessionView"] & DeclaresChecksum;
+export type ResumeView = Schemas["ResumeView"] & DeclaresChecksum;
+export type CompleteAnswer = Schemas["CompletionView"];
 export type BatchUpload =
-  | ({ readonly client_reference: string; readonly ok: true } & SessionView)
-  | {
-      readonly client_reference: string;
-      readonly ok: false;
-      readonly error: { code: string; detail: string };
-    };
-
-export interface SignedPart {
-  readonly part_number: number;
-  readonly url: string;
-  readonly expires_at: string;
-}
-
-export interface ResumeView {
-  readonly upload_session_id: string;
-  readonly status: string;
-  readonly upload_type: "direct" | "multipart";
-  readonly can_resume: boolean;
-  readonly chunk_size: number | null;
-  readonly part_count: number | null;
-  readonly uploaded_parts: readonly { part_number: number; size: number; etag: string }[];
-  readonly uploaded_bytes: number;
-  readonly direct?: DirectTarget | null;
-}
-
-export interface CompleteAnswer {
-  readonly asset: { readonly asset_id: string };
-  readonly upload_session_id: string;
-  readonly status: string;
-}
-
-export interface BatchFile {
-  readonly file_name: string;
-  readonly file_size: number;
-  readonly mime_type: string;
-  readonly client_reference: string;
-}
+  | (Schemas["BatchUploadAccepted"] & DeclaresChecksum)
+  | Schemas["BatchUploadRefused"];
+/** A signed part; `headers` lists what the PUT must send (the part's checksum when signed). */
+export type SignedPart = Schemas["PartUrl"] & { readonly headers?: Readonly<Record<string, string>> };
+/** `checksum` is the whole file's, base64, in the declared algorithm: a direct URL signs it. */
+export type BatchFile = Schemas["BatchFile"] & {
+  readonly checksum_algorithm?: ChecksumAlgorithm;
+  readonly checksum?: string;
+};
+export type ErrorCode = Schemas["ErrorCode"];
 
 /** A problem+json answer; `code` is the gateway's stable error code. */
 export class ApiError extends Error {
@@ -73,30 +41,48 @@ export class ApiError extends Error {
   }
 }
 
-
 export class IntakeApi {
   constructor(
     private readonly baseUrl: string,
-    private readonly token: () => string,
+    private readonly token: () => Promise<string>,
   ) {}
 
-  initiateBatch(brandId: string, files: readonly BatchFile[]): Promise<{ uploads: BatchUpload[] }> {
-    return this.call("POST", "/app/uploads/initiate-batch", { brand_id: brandId, files });
+  /** The token the host gives now (asked anew on every call). */
+  currentToken(): Promise<string> {
+    return this.token();
   }
 
-  /** One file, with the optional SHA-256 completion verifies (the batch form has no checksum). */
+  initiateBatch(brandId: string, files: readonly BatchFile[]): Promise<{ uploads: BatchUpload[] }> {
+    const body: Schemas["InitiateBatchBody"] = { brand_id: brandId, files: [...files] };
+    return this.call("POST", "/app/uploads/initiate-batch", body);
+  }
+
+  /** One file, with the SHA-256 completion verifies. */
   initiate(brandId: string, file: BatchFile, checksumSha256: string): Promise<SessionView> {
-    return this.call("POST", "/app/uploads/initiate", {
-      ...file,
+    const body: Schemas["InitiateBody"] & { checksum_algorithm?: ChecksumAlgorithm; checksum?: string } = {
+      file_name: file.file_name,
+      file_size: file.file_size,
+      mime_type: file.mime_type,
+      client_reference: file.client_reference,
       brand_id: brandId,
       checksum_sha256: checksumSha256,
-    });
+      ...(file.checksum_algorithm ? { checksum_algorithm: file.checksum_algorithm } : {}),
+      ...(file.checksum ? { checksum: file.checksum } : {}),
+    };
+    return this.call("POST", "/app/uploads/initiate", body);
   }
 
-  signParts(sessionId: string, partNumbers: readonly number[]): Promise<{ parts: SignedPart[] }> {
-    return this.call("POST", `/app/uploads/${sessionId}/multipart-part-urls`, {
-      part_numbers: partNumbers,
-    });
+  /** Part URLs; `checksums` (base64, aligned with `partNumbers`) when the session declared one. */
+  signParts(
+    sessionId: string,
+    partNumbers: readonly number[],
+    checksums: readonly string[] | null,
+  ): Promise<{ parts: SignedPart[] }> {
+    const body: Schemas["PartUrlsBody"] & { checksums?: string[] } = {
+      part_numbers: [...partNumbers],
+      ...(checksums === null ? {} : { checksums: [...checksums] }),
+    };
+    return this.call("POST", `/app/uploads/${sessionId}/multipart-part-urls`, body);
   }
 
   resume(sessionId: string): Promise<ResumeView> {
@@ -107,32 +93,35 @@ export class IntakeApi {
     return this.call("GET", `/app/uploads/${sessionId}`);
   }
 
-  activity(sessionId: string): Promise<unknown> {
+  activity(sessionId: string): Promise<Schemas["ActivityView"]> {
     return this.call("PUT", `/app/uploads/${sessionId}/activity`);
   }
 
-  cancel(sessionId: string): Promise<{ status: string }> {
+  cancel(sessionId: string): Promise<Schemas["StatusView"]> {
     return this.call("POST", `/app/uploads/${sessionId}/cancel`);
   }
 
-  complete(
-    sessionId: string,
-    parts: readonly { part_number: number; etag: string }[] | null,
-  ): Promise<CompleteAnswer> {
-    const body = parts === null ? { upload_session_id: sessionId } : { upload_session_id: sessionId, parts };
+  complete(sessionId: string, parts: Schemas["CompletedPartBody"][] | null): Promise<CompleteAnswer> {
+    const body: Schemas["CompleteBody"] =
+      parts === null ? { upload_session_id: sessionId } : { upload_session_id: sessionId, parts };
     return this.call("POST", "/app/assets/upload/complete", body);
   }
 
-  /** One request, retried on network errors, 5xx, 429 and 504 with full-jitter backoff. */
+  /**
+   * One request, retried on network errors, 5xx and 429 with full-jitter backoff. The token is
+   * asked for on every try, and a 401 is tried once more with a token asked for anew, so a host
+   * that refreshes its tokens keeps long uploads going.
+   */
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const budget = new RetryBudget(DEFAULT_BACKOFF);
+    let refreshed = false;
     for (;;) {
       let answer: Response;
       try {
         answer = await fetch(this.baseUrl + path, {
           method,
           headers: {
-            Authorization: `Bearer ${this.token()}`,
+            Authorization: `Bearer ${await this.token()}`,
             ...(body === undefined ? {} : { "Content-Type": "application/json" }),
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -143,6 +132,11 @@ export class IntakeApi {
         continue;
       }
       if (answer.ok) return (await answer.json()) as T;
+      if (answer.status === 401 && !refreshed) {
+        refreshed = true;
+        await answer.body?.cancel();
+        continue;
+      }
       if ((answer.status >= 500 || answer.status === 429) && budget.spend()) {
         await sleep(retryAfterMs(answer.headers.get("Retry-After")) ?? budget.delay());
         continue;

@@ -59,6 +59,7 @@ export type PutOutcome =
   | { readonly kind: "retry"; readonly reason: string; readonly waitMs: number | null }
   | { readonly kind: "resign"; readonly reason: string }
   | { readonly kind: "resume"; readonly reason: string }
+  | { readonly kind: "digest"; readonly reason: string }
   | { readonly kind: "fatal"; readonly reason: string };
 
 export interface PutAnswer {
@@ -75,6 +76,9 @@ export function s3Error(body: string): { code: string; message: string } {
     new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(body)?.[1]?.trim() ?? "";
   return { code: pick("Code"), message: pick("Message") };
 }
+
+/** S3's codes for bytes that do not match their declared checksum: read and send them again. */
+const BAD_DIGEST = new Set(["BadDigest", "XAmzContentChecksumMismatch"]);
 
 /** What to do after one PUT of a part (or of a whole small file). */
 export function classifyPut(
@@ -93,6 +97,9 @@ export function classifyPut(
   if (status === 0) return { kind: "retry", reason: "network error", waitMs: null };
   if (status === 429 || status >= 500 || status === 408) {
     return { kind: "retry", reason: `storage answered ${status}`, waitMs: retryAfterMs(answer.retryAfter, now) };
+  }
+  if (status === 400 && BAD_DIGEST.has(code)) {
+    return { kind: "digest", reason: `storage refused the bytes' checksum (${code})` };
   }
   if (code === "SignatureDoesNotMatch") {
     return { kind: "fatal", reason: "storage refused the upload signature (SignatureDoesNotMatch)" };

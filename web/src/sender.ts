@@ -1,6 +1,7 @@
 /** Sends one upload's bytes: parts under the per-file and global caps, or one direct PUT. */
 
-import type { IntakeApi } from "./api.js";
+import type { IntakeApi, SignedPart } from "./api.js";
+import type { Hasher } from "./hasher.js";
 import { missingParts, partRange } from "./plan.js";
 import { classifyPut, expiresSoon, type PutAnswer } from "./retry.js";
 import { type Gate, type Semaphore, sleep } from "./sync.js";
@@ -8,6 +9,8 @@ import { putBytes } from "./transfer.js";
 import { Stopped, type Upload } from "./upload.js";
 
 const MAX_RESIGNS = 5;
+/** Times one part (or a direct file) is read and sent again after S3 found its bytes wrong. */
+const MAX_DIGEST_RETRIES = 3;
 
 export interface SendSettings {
   readonly partsPerFile: number;
@@ -34,6 +37,7 @@ export class Sender {
     private readonly slots: Semaphore,
     private readonly network: Gate,
     private readonly hooks: SendHooks,
+    private readonly hasher: Hasher,
   ) {}
 
   /** Every byte S3 still lacks; returns once all are stored (or throws why not). */
@@ -43,6 +47,8 @@ export class Sender {
 
   private async sendParts(upload: Upload): Promise<void> {
     upload.queue = missingParts(upload.partCount, new Set(upload.done.keys()));
+    // Hash ahead: the workers run in part order while earlier parts are on the wire.
+    for (const number of upload.queue) this.checksumOf(upload, number);
     const worker = async (): Promise<void> => {
       for (let next = upload.queue.shift(); next !== undefined; next = upload.queue.shift()) {
         await this.sendPart(upload, next);
@@ -62,9 +68,11 @@ export class Sender {
   private async sendPart(upload: Upload, partNumber: number): Promise<void> {
     const range = partRange(upload.size, upload.chunkSize, partNumber);
     let resigns = 0;
+    let digestRetries = 0;
     for (;;) {
-      const url = await this.partUrl(upload, partNumber);
-      const answer = await this.put(upload, partNumber, url, (upload.file as Blob).slice(range.start, range.end));
+      const signed = await this.partUrl(upload, partNumber);
+      const body = (upload.file as Blob).slice(range.start, range.end);
+      const answer = await this.put(upload, partNumber, signed.url, body, signed.headers);
       if (answer === null) continue; // paused by going offline; sent again once online
       const outcome = classifyPut(answer);
       if (outcome.kind === "ok") {
@@ -75,7 +83,14 @@ export class Sender {
         return;
       }
       upload.progress.reset(partNumber);
-      if (outcome.kind === "resign") {
+      if (outcome.kind === "digest") {
+        // The bytes S3 got are not the bytes hashed: read the part anew, sign its new checksum.
+        if ((digestRetries += 1) > MAX_DIGEST_RETRIES) throw new Error(outcome.reason);
+        upload.urls.delete(partNumber);
+        upload.checksums.delete(partNumber);
+        upload.checksummed.delete(partNumber);
+        this.checksumOf(upload, partNumber);
+      } else if (outcome.kind === "resign") {
         upload.urls.delete(partNumber);
         if ((resigns += 1) > MAX_RESIGNS) throw new Error(`${outcome.reason}, again after signing anew`);
       } else if (outcome.kind === "resume") {
@@ -91,6 +106,7 @@ export class Sender {
 
   private async sendDirect(upload: Upload): Promise<void> {
     let resigns = 0;
+    let digestRetries = 0;
     for (;;) {
       if (upload.direct === null || expiresSoon(upload.direct.expires_at, this.settings.urlMarginMs)) {
         if (!(await this.hooks.resync(upload))) throw new Stopped("over");
@@ -105,7 +121,10 @@ export class Sender {
         return;
       }
       upload.progress.reset(1);
-      if (outcome.kind === "resign" || outcome.kind === "resume") {
+      if (outcome.kind === "digest") {
+        // The URL signs the file's declared checksum: the same file, read again, is sent again.
+        if ((digestRetries += 1) > MAX_DIGEST_RETRIES) throw new Error(outcome.reason);
+      } else if (outcome.kind === "resign" || outcome.kind === "resume") {
         upload.direct = null;
         if ((resigns += 1) > MAX_RESIGNS) throw new Error(outcome.reason);
       } else if (outcome.kind === "fatal") {
@@ -160,11 +179,38 @@ export class Sender {
     upload.stopIfOver();
   }
 
+  /** The part's checksum (base64 SHA-256), hashed once unless S3 refused the bytes. */
+  private checksumOf(upload: Upload, partNumber: number): Promise<string> | null {
+    if (upload.checksumAlgorithm === null) return null;
+    let pending = upload.checksums.get(partNumber);
+    if (!pending) {
+      const range = partRange(upload.size, upload.chunkSize, partNumber);
+      pending = this.hasher.digest((upload.file as Blob).slice(range.start, range.end), "base64");
+      pending.then(
+        (checksum) => {
+          if (upload.checksums.get(partNumber) === pending) upload.checksummed.set(partNumber, checksum);
+        },
+        () => upload.checksums.delete(partNumber),
+      );
+      upload.checksums.set(partNumber, pending);
+    }
+    return pending;
+  }
+
   /** A fresh URL for the part; signs it with the next parts in one request when needed. */
-  private async partUrl(upload: Upload, partNumber: number): Promise<string> {
+  private async partUrl(upload: Upload, partNumber: number): Promise<SignedPart> {
+    upload.awaitingUrl.add(partNumber);
+    try {
+      return await this.freshUrl(upload, partNumber);
+    } finally {
+      upload.awaitingUrl.delete(partNumber);
+    }
+  }
+
+  private async freshUrl(upload: Upload, partNumber: number): Promise<SignedPart> {
     for (;;) {
       const signed = upload.urls.get(partNumber);
-      if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed.url;
+      if (signed && !expiresSoon(signed.expires_at, this.settings.urlMarginMs)) return signed;
       upload.stopIfOver();
       await this.network.passed();
       upload.signing ??= this.sign(upload, partNumber).finally(() => {
@@ -183,8 +229,20 @@ export class Sender {
       const signed = upload.urls.get(number);
       return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
     };
-    const wanted = [partNumber, ...upload.queue.filter((n) => n !== partNumber && stale(n))];
-    const answer = await this.api.signParts(upload.sessionId as string, wanted.slice(0, this.settings.signBatch));
+    // The part asked for, the parts other workers wait for, then the parts still queued.
+    const others = [...upload.awaitingUrl, ...upload.queue].filter((n) => n !== partNumber && stale(n));
+    let wanted = [partNumber, ...new Set(others)];
+    let checksums: string[] | null = null;
+    if (upload.checksumAlgorithm !== null) {
+      // This part waits for its own checksum; the others join the request once hashed.
+      const own = await (this.checksumOf(upload, partNumber) as Promise<string>);
+      wanted = [partNumber, ...wanted.slice(1).filter((n) => upload.checksummed.has(n))];
+      wanted = wanted.slice(0, this.settings.signBatch);
+      checksums = wanted.map((n) => (n === partNumber ? own : (upload.checksummed.get(n) as string)));
+    } else {
+      wanted = wanted.slice(0, this.settings.signBatch);
+    }
+    const answer = await this.api.signParts(upload.sessionId as string, wanted, checksums);
     for (const part of answer.parts) upload.urls.set(part.part_number, part);
   }
 

@@ -1,9 +1,13 @@
-/** Unfinished uploads kept in IndexedDB so a reloaded page resumes them by itself. */
+/** Unfinished uploads kept in IndexedDB so a reloaded page resumes them, each under the tenant
+ * and user who started it; opened on first use, never at import. */
 
+import type { ChecksumAlgorithm } from "./api.js";
 import type { Fingerprint } from "./fingerprint.js";
 
 export interface StoredUpload {
   readonly sessionId: string;
+  /** The tenant and user the upload belongs to (see scope.ts). */
+  readonly scope: string;
   readonly fingerprint: Fingerprint;
   readonly fileName: string;
   readonly size: number;
@@ -11,6 +15,7 @@ export interface StoredUpload {
   readonly uploadType: "direct" | "multipart";
   readonly chunkSize: number;
   readonly partCount: number;
+  readonly checksumAlgorithm: ChecksumAlgorithm | null;
   /** Parts known stored; S3's ListParts (via /resume) stays the truth. */
   readonly finishedParts: readonly { part_number: number; etag: string }[];
   /** True when the bytes themselves are in the blob store (small enough to keep). */
@@ -18,7 +23,19 @@ export interface StoredUpload {
   readonly createdAt: number;
 }
 
+/** Where resume state lives; the default is IndexedDB, a host may bring its own. */
+export interface UploadStorage {
+  /** The uploads of `scope`; every upload of any other scope is deleted first. */
+  claim(scope: string): Promise<StoredUpload[]>;
+  save(upload: StoredUpload): Promise<void>;
+  saveBlob(sessionId: string, blob: Blob): Promise<void>;
+  blob(sessionId: string): Promise<Blob | null>;
+  remove(sessionId: string): Promise<void>;
+}
+
 const DB = "intake-uploads";
+// Version 2 scopes uploads by tenant and user; version 1's unscoped records are dropped.
+const VERSION = 2;
 const UPLOADS = "uploads";
 const BLOBS = "blobs";
 
@@ -29,43 +46,73 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
   });
 }
 
+function done(transaction: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    transaction.oncomplete = () => resolve();
+    transaction.onerror = () => reject(transaction.error ?? new Error("IndexedDB transaction failed"));
+    transaction.onabort = () => reject(transaction.error ?? new Error("IndexedDB transaction aborted"));
+  });
+}
+
 function open(): Promise<IDBDatabase> {
-  const req = indexedDB.open(DB, 1);
+  const req = indexedDB.open(DB, VERSION);
   req.onupgradeneeded = () => {
-    req.result.createObjectStore(UPLOADS, { keyPath: "sessionId" });
-    req.result.createObjectStore(BLOBS);
+    const db = req.result;
+    for (const name of [...db.objectStoreNames]) db.deleteObjectStore(name);
+    db.createObjectStore(UPLOADS, { keyPath: "sessionId" });
+    db.createObjectStore(BLOBS);
   };
   return request(req);
 }
 
-export class UploadStore {
+export class IndexedDbStorage implements UploadStorage {
   private db: Promise<IDBDatabase> | null = null;
 
-  private async store(name: string, mode: IDBTransactionMode): Promise<IDBObjectStore> {
+  private async transaction(mode: IDBTransactionMode): Promise<IDBTransaction> {
     this.db ??= open();
-    return (await this.db).transaction(name, mode).objectStore(name);
+    return (await this.db).transaction([UPLOADS, BLOBS], mode);
   }
 
-  async list(): Promise<StoredUpload[]> {
-    return request((await this.store(UPLOADS, "readonly")).getAll() as IDBRequest<StoredUpload[]>);
+  async claim(scope: string): Promise<StoredUpload[]> {
+    const transaction = await this.transaction("readwrite");
+    const uploads = transaction.objectStore(UPLOADS);
+    const all = (await request(uploads.getAll())) as StoredUpload[];
+    const mine: StoredUpload[] = [];
+    for (const upload of all) {
+      if (upload.scope === scope) {
+        mine.push(upload);
+      } else {
+        uploads.delete(upload.sessionId);
+        transaction.objectStore(BLOBS).delete(upload.sessionId);
+      }
+    }
+    await done(transaction);
+    return mine;
   }
 
   async save(upload: StoredUpload): Promise<void> {
-    await request((await this.store(UPLOADS, "readwrite")).put(upload));
+    const transaction = await this.transaction("readwrite");
+    transaction.objectStore(UPLOADS).put(upload);
+    await done(transaction);
   }
 
   /** The file's bytes, kept apart so saving progress never rewrites them. */
   async saveBlob(sessionId: string, blob: Blob): Promise<void> {
-    await request((await this.store(BLOBS, "readwrite")).put(blob, sessionId));
+    const transaction = await this.transaction("readwrite");
+    transaction.objectStore(BLOBS).put(blob, sessionId);
+    await done(transaction);
   }
 
   async blob(sessionId: string): Promise<Blob | null> {
-    const found = (await request((await this.store(BLOBS, "readonly")).get(sessionId))) as Blob | undefined;
+    const transaction = await this.transaction("readonly");
+    const found = (await request(transaction.objectStore(BLOBS).get(sessionId))) as Blob | undefined;
     return found ?? null;
   }
 
   async remove(sessionId: string): Promise<void> {
-    await request((await this.store(UPLOADS, "readwrite")).delete(sessionId));
-    await request((await this.store(BLOBS, "readwrite")).delete(sessionId));
+    const transaction = await this.transaction("readwrite");
+    transaction.objectStore(UPLOADS).delete(sessionId);
+    transaction.objectStore(BLOBS).delete(sessionId);
+    await done(transaction);
   }
 }

@@ -1,6 +1,6 @@
 /** One file's upload as the manager tracks it, and the read-only view the page renders. */
 
-import type { DirectTarget, SessionView, SignedPart } from "./api.js";
+import type { ChecksumAlgorithm, DirectTarget, SessionView, SignedPart } from "./api.js";
 import type { Fingerprint } from "./fingerprint.js";
 import { partRange } from "./plan.js";
 import { Progress, type ProgressSnapshot } from "./progress.js";
@@ -28,20 +28,35 @@ export class Stopped extends Error {}
 
 let counter = 0;
 
+/** Called after every status change, with the status before it. */
+export type StatusHook = (upload: Upload, previous: Status | null) => void;
+
 export class Upload {
   readonly id = `u${Date.now().toString(36)}-${(counter += 1)}`;
-  status: Status = "queued";
+  private current: Status = "queued";
+  onStatus: StatusHook | null = null;
   sessionId: string | null = null;
   uploadType: "direct" | "multipart" = "direct";
   chunkSize = 0;
   partCount = 0;
   readonly done = new Map<number, string>();
   readonly urls = new Map<number, SignedPart>();
+  /** Parts whose sender waits for a URL: the next signing request includes them. */
+  readonly awaitingUrl = new Set<number>();
   queue: number[] = [];
   signing: Promise<void> | null = null;
   direct: DirectTarget | null = null;
+  /** Declared by the session: every part is signed with, and sent with, its checksum. */
+  checksumAlgorithm: ChecksumAlgorithm | null = null;
+  /** Each part's checksum (base64), computed ahead of sending; dropped when S3 refuses it. */
+  readonly checksums = new Map<number, Promise<string>>();
+  readonly checksummed = new Map<number, string>();
+  /** The tenant and user whose upload this is, or null when it must not be persisted. */
+  scope: string | null = null;
   assetId: string | null = null;
   error: string | null = null;
+  /** The gateway's error code of the last failure, when the gateway refused. */
+  errorCode: string | null = null;
   fingerprint: Fingerprint | null = null;
   needsFile = false;
   persisted = false;
@@ -61,6 +76,18 @@ export class Upload {
     this.progress = new Progress(size, performance.now());
   }
 
+  get status(): Status {
+    return this.current;
+  }
+
+  /** Set a status directly (the server said so); listeners hear of it like of a move. */
+  set status(next: Status) {
+    const previous = this.current;
+    if (previous === next) return;
+    this.current = next;
+    this.onStatus?.(this, previous);
+  }
+
   /** Apply an event; false (and no change) when the status does not allow it. */
   move(event: StatusEvent): boolean {
     const next = transition(this.status, event);
@@ -76,6 +103,8 @@ export class Upload {
     this.done.clear();
     this.urls.clear();
     this.direct = null;
+    this.checksums.clear();
+    this.checksummed.clear();
     this.progress = new Progress(this.size, now);
   }
 
@@ -85,6 +114,7 @@ export class Upload {
     this.direct = session.direct;
     this.chunkSize = session.multipart?.chunk_size ?? session.file_size;
     this.partCount = session.multipart?.part_count ?? 1;
+    this.checksumAlgorithm = session.checksum_algorithm === "SHA256" ? "SHA256" : null;
   }
 
   partSize(partNumber: number): number {
@@ -99,9 +129,12 @@ export class Upload {
   }
 
   record(hasBlob: boolean): StoredUpload {
-    if (this.sessionId === null || this.fingerprint === null) throw new Error("not initiated");
+    if (this.sessionId === null || this.fingerprint === null || this.scope === null) {
+      throw new Error("not initiated");
+    }
     return {
       sessionId: this.sessionId,
+      scope: this.scope,
       fingerprint: this.fingerprint,
       fileName: this.fileName,
       size: this.size,
@@ -109,6 +142,7 @@ export class Upload {
       uploadType: this.uploadType,
       chunkSize: this.chunkSize,
       partCount: this.partCount,
+      checksumAlgorithm: this.checksumAlgorithm,
       finishedParts: [...this.done].map(([part_number, etag]) => ({ part_number, etag })),
       hasBlob,
       createdAt: Date.now(),
@@ -122,6 +156,8 @@ export class Upload {
     upload.uploadType = stored.uploadType;
     upload.chunkSize = stored.chunkSize;
     upload.partCount = stored.partCount;
+    upload.checksumAlgorithm = stored.checksumAlgorithm;
+    upload.scope = stored.scope;
     upload.persisted = true;
     upload.hasBlob = stored.hasBlob;
     return upload;

@@ -64,3 +64,11 @@ test("a URL within the margin of its expiry counts as expired", () => {
   assert.equal(expiresSoon("2026-01-01T00:05:00Z", 60_000, now), false);
   assert.equal(expiresSoon("garbage", 60_000, now), true);
 });
+
+test("bytes that miss their signed checksum are read and sent again; other 400s are fatal", () => {
+  const bad = (code: string): string => `<Error><Code>${code}</Code><Message>checksum</Message></Error>`;
+  assert.equal(classifyPut(answer(400, bad("BadDigest"))).kind, "digest");
+  assert.equal(classifyPut(answer(400, bad("XAmzContentChecksumMismatch"))).kind, "digest");
+  assert.equal(classifyPut(answer(400, bad("InvalidRequest"))).kind, "fatal");
+  assert.equal(classifyPut(answer(403, bad("BadDigest"))).kind, "fatal");
+});

@@ -49,3 +49,20 @@ def test_configured_and_own_origins_are_granted_and_others_are_not(tmp_path: Pat
     assert granted.headers.get("access-control-allow-origin") == GRANTED
     assert own.headers.get("access-control-allow-origin") == "http://localhost:8010"
     assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_page_config_names_the_mode_and_defaults_to_production(tmp_path: Path) -> None:
+    settings = GatewaySettings(INTAKE_GATEWAY_PORT=8010)
+    local_settings = GatewaySettings(INTAKE_GATEWAY_PORT=8010, INTAKE_ENV="local")
+    local = Litestar(route_handlers=[web.page_router(local_settings, tmp_path)])
+    default = Litestar(
+        route_handlers=[web.page_router(settings, tmp_path)], cors_config=web.cors_config(settings)
+    )
+    with TestClient(local) as client:
+        answer = client.get("/page-config.json")
+    with TestClient(default) as client:
+        production = client.get("/page-config.json").json()
+
+    assert answer.json() == {"environment": "local"}
+    assert answer.headers["cache-control"] == "no-store"
+    assert production == {"environment": "production"}

@@ -96,8 +96,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
   }
 
   private async api(): Promise<IntakeApi> {
-    const token = await this.opts.getToken();
-    return new IntakeApi(this.opts.endpoint.replace(/\/+$/, ""), () => token);
+    return new IntakeApi(this.opts.endpoint.replace(/\/+$/, ""), async () => await this.opts.getToken());
   }
 
   private async authorization(): Promise<Record<string, string>> {
@@ -141,7 +140,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
       const { part_count: partCount } = view.multipart;
       const sessionId = view.upload_session_id;
       known.parts = new PartUrls(
-        async (numbers) => (await (await this.api()).signParts(sessionId, numbers)).parts,
+        async (numbers) => (await (await this.api()).signParts(sessionId, numbers, null)).parts,
         partCount,
         { batch: this.opts.signBatch, renewBeforeMs: this.opts.renewBeforeMs },
       );

@@ -9,6 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
 from intake_gateway.settings import GatewaySettings
+from intake_runtime.settings import Environment
 
 STATIC_PATH = "/static"
 # Built by `npm run build` in web/ (make bootstrap); not in git.
@@ -37,8 +38,14 @@ FRAGMENT_TOKENS_META = '<meta name="intake-fragment-tokens" content="{}" />'
 
 
 def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Router:
-    """`/` answers the page; `/static/…` its scripts and styles."""
+    """`/` answers the page; `/static/…` its scripts and styles; `/page-config.json` the mode,
+    so the page honours its test-only address settings (`?persistLimit=`) in local mode only."""
     meta = FRAGMENT_TOKENS_META.format("allowed" if settings.fragment_tokens_allowed else "refused")
+    mode = {"environment": settings.environment}
+
+    @get("/page-config.json", include_in_schema=False, sync_to_thread=False)
+    def page_config() -> Response[dict[str, str]]:
+        return Response(mode, headers={"Cache-Control": "no-store"})
 
     @get("/", include_in_schema=False, sync_to_thread=False)
     def index() -> Response[str]:
@@ -55,4 +62,4 @@ def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Rou
         cache_control=CacheControlHeader(no_cache=True),
         include_in_schema=False,
     )
-    return Router(path="/", route_handlers=[index, assets])
+    return Router(path="/", route_handlers=[index, page_config, assets])

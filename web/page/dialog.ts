@@ -1,9 +1,8 @@
 /** UploadAssetDialog: file picker, drop zone, and one row per file kept in step with the manager. */
 
+import type { ProgressSnapshot, UploadManager, UploadView } from "@intake/uploader";
+
 import * as format from "./format.js";
-import type { UploadManager } from "./manager.js";
-import type { ProgressSnapshot } from "./progress.js";
-import type { UploadView } from "./upload.js";
 
 const ACTIVE = new Set(["queued", "uploading", "paused"]);
 
@@ -39,13 +38,13 @@ class Row {
     this.prompt.append(element("span", {}, `Pick "${view.fileName}" again to resume it: `), this.repick);
     this.root.append(name, actions, this.bar, this.meta, this.prompt, this.error, this.asset);
     this.root.dataset.fileName = view.fileName;
-    this.cancel.onclick = () => void manager.cancel(view.id);
-    this.retry.onclick = () => void manager.retry(view.id);
-    this.repick.onchange = () => {
+    this.cancel.addEventListener("click", () => void manager.cancel(view.id));
+    this.retry.addEventListener("click", () => void manager.retry(view.id));
+    this.repick.addEventListener("change", () => {
       const file = this.repick.files?.[0];
       if (file) void manager.provideFile(view.id, file);
       this.repick.value = "";
-    };
+    });
   }
 
   update(view: UploadView): void {
@@ -95,7 +94,7 @@ export class UploadAssetDialog {
       if (files?.length) void manager.add([...files]);
     });
     dialog.querySelector("#close-dialog")?.addEventListener("click", () => dialog.close());
-    manager.subscribe((views, total) => this.render(views, total));
+    manager.on("change", ({ uploads, total }) => this.render(uploads, total));
   }
 
   open(): void {

@@ -1,5 +1,7 @@
 /** The page's bearer token: from `#token=…` (then hidden from the address bar) or pasted. */
 
+import { tokenClaims } from "@intake/uploader";
+
 const KEY = "intake.token";
 
 /** Take a token from the URL fragment into sessionStorage and drop it from the address bar. */
@@ -19,14 +21,7 @@ export function setToken(token: string): void {
   sessionStorage.setItem(KEY, token.trim());
 }
 
-/** The token's claims, read without verifying (the gateway verifies); null when unreadable. */
-export function claims(token: string): { brand_ids?: string[]; sub?: string; exp?: number } | null {
-  const payload = token.split(".")[1];
-  if (!payload) return null;
-  try {
-    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    return JSON.parse(json) as { brand_ids?: string[]; sub?: string };
-  } catch {
-    return null;
-  }
+/** The brand the page uploads to: the token's first `brand_ids` entry. */
+export function brandOf(token: string): string | undefined {
+  return tokenClaims(token)?.brand_ids?.[0];
 }

@@ -1,0 +1,173 @@
+"""@intake/uploader's own manager in headless Chromium against the Python client, and the
+package with per-part checksums on against off: one file each, on the same running system
+(`make up`), alternating, best of `--rounds`, in one sitting. Targets: the package at least
+0.8x the client; checksums on at least 0.9x off (issue 24; S3 verifies each part only where
+the gateway signs checksums, which `checksums_signed` records).
+
+    uv run python -m bench.web_package [--url http://127.0.0.1:8000] [--size-mib 256]
+
+The package is web/dist (`make web`), imported into a page of the gateway's origin exactly as
+tests/browser/harness.py does.
+"""
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Request, Route, async_playwright
+
+from bench.browser_page import CHROMIUM, chromium_version
+from bench.common import write
+from bench.data_plane import MiB, intake_upload, stack_env, write_random
+from intake_client import tokens
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+ROOTS = {"dist": WEB / "dist", "noble": WEB / "node_modules" / "@noble" / "hashes"}
+PREFIX = "/bench-package/"
+
+# Create the uploader, add the file, resolve with the time from add() to `completed`.
+UPLOAD = """async ([brandId, token, checksums]) => {
+  const { createUploader } = await import("/bench-package/dist/index.js");
+  const input = document.getElementById("files");
+  const uploader = createUploader({
+    endpoint: location.origin, getToken: () => token, brandId,
+    checksumAlgorithm: checksums ? "SHA256" : null, storage: null,
+  });
+  const done = new Promise((resolve) => {
+    uploader.on("completed", () => resolve("completed"));
+    uploader.on("failed", (event) => resolve(`failed: ${event.error}`));
+  });
+  const started = performance.now();
+  await uploader.add([...input.files]);
+  const status = await done;
+  const seconds = (performance.now() - started) / 1000;
+  uploader.destroy();
+  return { status, seconds };
+}"""
+
+
+async def _serve(route: Route) -> None:
+    root, _, rest = route.request.url.split(PREFIX, 1)[1].partition("/")
+    base = ROOTS.get(root)
+    path = (base / rest).resolve() if base else None
+    if base is None or path is None or not path.is_file() or not path.is_relative_to(base):
+        await route.fulfill(status=404)
+        return
+    body = path.read_text().replace('from "@noble/hashes/', f'from "{PREFIX}noble/')
+    await route.fulfill(body=body, content_type="text/javascript")
+
+
+async def package_upload(
+    browser: Browser, url: str, path: Path, *, checksums: bool
+) -> dict[str, Any]:
+    token = tokens.mint(f"bench-{uuid.uuid4().hex[:8]}", ["bench"], user_id="bench")
+    context = await browser.new_context()
+    signed_parts: list[bool] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "PUT" and "partNumber=" in request.url:
+            signed_parts.append("x-amz-checksum-sha256" in request.headers)
+
+    context.on("request", on_request)
+    try:
+        await context.route(f"{url}{PREFIX}**", _serve)
+        page = await context.new_page()
+        # A real loopback document of the gateway's origin: Chromium lets it reach the bucket.
+        await page.goto(f"{url}/healthz")
+        await page.evaluate(
+            "() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'files';"
+            " document.body.append(i); }"
+        )
+        await page.locator("#files").set_input_files(path)
+        wall_started = time.perf_counter()
+        result = await page.evaluate(UPLOAD, ["bench", token, checksums])
+        wall = time.perf_counter() - wall_started
+    finally:
+        await context.close()
+    size = path.stat().st_size  # noqa: ASYNC240 - after the upload, outside its timing
+    return {
+        "status": result["status"],
+        "checksums": checksums,
+        "checksums_signed": bool(signed_parts) and all(signed_parts),
+        "seconds": round(result["seconds"], 3),
+        "wall_s": round(wall, 3),
+        "end_to_end_mib_s": round(size / MiB / result["seconds"], 1),
+    }
+
+
+async def measure(args: argparse.Namespace, path: Path, folder: Path) -> dict[str, Any]:
+    size = path.stat().st_size  # noqa: ASYNC240 - one stat before any upload starts
+    rounds: list[dict[str, Any]] = []
+    async with async_playwright() as playwright:
+        no_sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=no_sandbox)
+        try:
+            for _ in range(args.rounds):
+                rounds.append(
+                    {
+                        "package_checksums_off": await package_upload(
+                            browser, args.url, path, checksums=False
+                        ),
+                        "package_checksums_on": await package_upload(
+                            browser, args.url, path, checksums=True
+                        ),
+                        "python_client": intake_upload(path, args, stack_env(), folder),
+                    }
+                )
+        finally:
+            await browser.close()
+
+    def best(name: str) -> float:
+        return max(r[name]["end_to_end_mib_s"] for r in rounds)
+
+    off, on, client = (
+        best("package_checksums_off"),
+        best("package_checksums_on"),
+        best("python_client"),
+    )
+    return {
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "file_bytes": size,
+        "package_parts_in_flight": 4,
+        "client_parallel": args.parallel,
+        "best_package_mib_s": off,
+        "best_package_checksums_on_mib_s": on,
+        "best_client_mib_s": client,
+        "package_vs_client": round(off / client, 2),
+        "target_package_vs_client": 0.8,
+        "checksums_on_vs_off": round(on / off, 2),
+        "target_checksums_on_vs_off": 0.9,
+        "checksums_signed": all(r["package_checksums_on"]["checksums_signed"] for r in rounds),
+        "browser": chromium_version(),
+        "rounds": rounds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=4)
+    args = parser.parse_args()
+    if not (WEB / "dist" / "index.js").is_file():
+        raise SystemExit("web/dist is not built: run `make web`")
+    with tempfile.TemporaryDirectory(prefix="intake-bench-", dir="/tmp") as folder:
+        path = Path(folder) / f"package-{args.size_mib}mib.bin"
+        write_random(path, args.size_mib * MiB)
+        figures = asyncio.run(measure(args, path, Path(folder)))
+    print(
+        f"package {figures['best_package_mib_s']} MiB/s (checksums on "
+        f"{figures['best_package_checksums_on_mib_s']}, signed: {figures['checksums_signed']}) "
+        f"vs client {figures['best_client_mib_s']} MiB/s ({figures['package_vs_client']}x)"
+    )
+    print(f"written to {write('web_package', figures)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Per-part checksums in the browser: each part is hashed in a worker, signed with its SHA-256
+and sent with the header the signed URL lists; a part S3 refuses for a bad digest is read and
+sent again, and nothing else is.
+
+The first test runs against any gateway (S3's refusal is injected). The other two need the
+gateway to take `checksum_algorithm` (issue 24's server half): they run once the committed API
+types, which the drift test keeps equal to the live gateway's document, carry it.
+"""
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, Request, Route, expect
+
+from tests.browser.conftest import (
+    PARTS,
+    MiB,
+    PartLog,
+    open_page,
+    part_number,
+    pick,
+    random_file,
+    row,
+)
+from tests.browser.test_faults import cors_headers
+from tests.browser.test_upload_page import digest, promoted_asset
+from tests.conftest import Caller, System
+
+pytestmark = pytest.mark.e2e
+
+API_TYPES = Path(__file__).resolve().parents[2] / "web" / "src" / "generated" / "openapi.ts"
+GATEWAY_SIGNS_CHECKSUMS = "checksum_algorithm" in API_TYPES.read_text()
+needs_signed_checksums = pytest.mark.skipif(
+    not GATEWAY_SIGNS_CHECKSUMS,
+    reason="the gateway does not take checksum_algorithm yet (issue 24's server half)",
+)
+BAD_DIGEST = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code>'
+    "<Message>The sha256 you specified did not match the calculated checksum.</Message></Error>"
+)
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+class Signing:
+    """Every part number the page asks to sign, and the checksums it sends with them."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.parts: list[int] = []
+        self.checksums: dict[int, list[str]] = {}
+        context.on("request", self._on_request)
+
+    def _on_request(self, request: Request) -> None:
+        if "multipart-part-urls" not in request.url or request.post_data is None:
+            return
+        body = json.loads(request.post_data)
+        self.parts.extend(body["part_numbers"])
+        for number, checksum in zip(
+            body["part_numbers"], body.get("checksums") or [], strict=False
+        ):
+            self.checksums.setdefault(number, []).append(checksum)
+
+
+async def test_a_part_refused_for_a_bad_digest_is_signed_and_sent_again_alone(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    video = random_file(tmp_path / "digest.mp4", 20 * MiB)  # 3 parts
+    refusals = {2: 1}
+    signing = Signing(context)
+    parts = PartLog(context)
+
+    async def refuse_part_two_once(route: Route) -> None:
+        number = part_number(route.request.url) or 0
+        if refusals.get(number):
+            refusals[number] -= 1
+            await route.fulfill(status=400, body=BAD_DIGEST, headers=cors_headers(route))
+        else:
+            await route.continue_()
+
+    await context.route(PARTS, refuse_part_two_once)
+    page = await open_page(context, system, caller)
+    await pick(page, video)
+
+    await expect(row(page, video.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    assert sorted(parts.sent) == [1, 2, 2, 3]  # part 2 again, and nothing else
+    assert signing.parts.count(2) == 2  # signed anew (its checksum is read again)
+    assert signing.parts.count(1) == signing.parts.count(3) == 1
+    asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
+    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
+    assert digest(body) == digest(video.read_bytes())
+
+
+@needs_signed_checksums
+async def test_each_part_is_signed_and_sent_with_its_sha256(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    video = random_file(tmp_path / "checked.mp4", 20 * MiB)  # parts of 8, 8 and 4 MiB
+    data = video.read_bytes()
+    expected = {n: sha256_b64(data[(n - 1) * 8 * MiB : n * 8 * MiB]) for n in (1, 2, 3)}
+    sent_headers: dict[int, str | None] = {}
+    context.on(
+        "request",
+        lambda request: (
+            sent_headers.__setitem__(
+                part_number(request.url) or 0, request.headers.get("x-amz-checksum-sha256")
+            )
+            if request.method == "PUT" and part_number(request.url)
+            else None
+        ),
+    )
+    signing = Signing(context)
+    page = await open_page(context, system, caller)
+    await pick(page, video)
+
+    await expect(row(page, video.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    assert {n: checksums[0] for n, checksums in signing.checksums.items()} == expected
+    assert sent_headers == expected
+    asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
+    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
+    assert digest(body) == digest(data)
+
+
+@needs_signed_checksums
+async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_again(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    video = random_file(tmp_path / "corrupted.mp4", 20 * MiB)
+    corrupt = {2: 1}
+    answers: list[tuple[int, int]] = []
+    context.on(
+        "response",
+        lambda response: (
+            answers.append((part_number(response.url) or 0, response.status))
+            if response.request.method == "PUT" and part_number(response.url)
+            else None
+        ),
+    )
+
+    async def flip_a_byte_of_part_two_once(route: Route) -> None:
+        number = part_number(route.request.url) or 0
+        body = route.request.post_data_buffer
+        if corrupt.get(number) and body:
+            corrupt[number] -= 1
+            wrong = bytes([body[0] ^ 0xFF]) + body[1:]  # same length, other bytes
+            await route.continue_(post_data=wrong)
+        else:
+            await route.continue_()
+
+    await context.route(PARTS, flip_a_byte_of_part_two_once)
+    page = await open_page(context, system, caller)
+    await pick(page, video)
+
+    await expect(row(page, video.name)).to_have_attribute(
+        "data-status", "completed", timeout=120_000
+    )
+    assert (2, 400) in answers  # S3 itself refused the wrong bytes
+    assert sorted(number for number, _ in answers) == [1, 2, 2, 3]
+    asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
+    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
+    assert digest(body) == digest(video.read_bytes())

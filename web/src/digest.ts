@@ -1,0 +1,28 @@
+/** SHA-256 of a Blob with @noble/hashes, read slice by slice so memory stays bounded. */
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+
+const SLICE = 4 * 1024 * 1024;
+
+export type DigestEncoding = "hex" | "base64";
+
+export async function sha256Of(blob: Blob): Promise<Uint8Array> {
+  const hash = sha256.create();
+  for (let start = 0; start < blob.size; start += SLICE) {
+    hash.update(new Uint8Array(await blob.slice(start, start + SLICE).arrayBuffer()));
+  }
+  return hash.digest();
+}
+
+/** Base64 as S3 spells `x-amz-checksum-sha256`; hex as `checksum_sha256` at initiation. */
+export function encode(digest: Uint8Array, encoding: DigestEncoding): string {
+  if (encoding === "hex") return bytesToHex(digest);
+  let binary = "";
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+export async function digestOf(blob: Blob, encoding: DigestEncoding): Promise<string> {
+  return encode(await sha256Of(blob), encoding);
+}

@@ -1,0 +1,88 @@
+/** Digests computed off the page's thread by a small pool of workers, first asked first done. */
+
+import { digestOf, type DigestEncoding } from "./digest.js";
+
+interface Pending {
+  readonly id: number;
+  readonly blob: Blob;
+  readonly encoding: DigestEncoding;
+  readonly resolve: (digest: string) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  job: Pending | null;
+}
+
+export class Hasher {
+  private readonly queue: Pending[] = [];
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+  /** Set once a worker cannot start (no Worker, blocked or missing script): hash in place. */
+  private inPlace: boolean;
+
+  constructor(
+    private readonly workerUrl: string | URL | null,
+    private readonly size: number,
+  ) {
+    this.inPlace = workerUrl === null || typeof Worker === "undefined";
+  }
+
+  /** The SHA-256 of `blob`, base64 (S3's checksum headers) or hex (`checksum_sha256`). */
+  digest(blob: Blob, encoding: DigestEncoding): Promise<string> {
+    if (this.inPlace) return digestOf(blob, encoding);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: (this.nextId += 1), blob, encoding, resolve, reject });
+      this.pump();
+    });
+  }
+
+  close(): void {
+    for (const slot of this.slots) slot.worker.terminate();
+    this.slots.length = 0;
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const slot = this.slots.find((candidate) => candidate.job === null) ?? this.spawn();
+      if (slot === null) return;
+      const job = this.queue.shift() as Pending;
+      slot.job = job;
+      slot.worker.postMessage({ id: job.id, blob: job.blob, encoding: job.encoding });
+    }
+  }
+
+  private spawn(): Slot | null {
+    if (this.slots.length >= this.size || this.inPlace) return null;
+    let worker: Worker;
+    try {
+      worker = new Worker(this.workerUrl as string | URL, { type: "module" });
+    } catch {
+      this.fallBack();
+      return null;
+    }
+    const slot: Slot = { worker, job: null };
+    worker.onmessage = (event: MessageEvent<{ id: number; digest?: string; error?: string }>) => {
+      const job = slot.job;
+      slot.job = null;
+      if (event.data.digest !== undefined) job?.resolve(event.data.digest);
+      else job?.reject(new Error(event.data.error ?? "hashing failed"));
+      this.pump();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.fallBack();
+    };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** The worker script cannot run here: every waiting job is hashed on this thread instead. */
+  private fallBack(): void {
+    this.inPlace = true;
+    const running = this.slots.flatMap((slot) => (slot.job ? [slot.job] : []));
+    this.close();
+    for (const job of [...running, ...this.queue.splice(0)]) digestOf(job.blob, job.encoding).then(job.resolve, job.reject);
+  }
+}
