@@ -32,12 +32,6 @@ from tests.conftest import Caller, System
 
 pytestmark = pytest.mark.e2e
 
-API_TYPES = Path(__file__).resolve().parents[2] / "web" / "src" / "generated" / "openapi.ts"
-GATEWAY_SIGNS_CHECKSUMS = "checksum_algorithm" in API_TYPES.read_text()
-needs_signed_checksums = pytest.mark.skipif(
-    not GATEWAY_SIGNS_CHECKSUMS,
-    reason="the gateway does not take checksum_algorithm yet (issue 24's server half)",
-)
 BAD_DIGEST = (
     '<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code>'
     "<Message>The sha256 you specified did not match the calculated checksum.</Message></Error>"
@@ -98,7 +92,6 @@ async def test_a_part_refused_for_a_bad_digest_is_signed_and_sent_again_alone(
     assert digest(body) == digest(video.read_bytes())
 
 
-@needs_signed_checksums
 async def test_each_part_is_signed_and_sent_with_its_sha256(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
@@ -130,7 +123,6 @@ async def test_each_part_is_signed_and_sent_with_its_sha256(
     assert digest(body) == digest(data)
 
 
-@needs_signed_checksums
 async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_again(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:

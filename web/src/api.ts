@@ -6,27 +6,18 @@ import { sleep } from "./sync.js";
 
 type Schemas = components["schemas"];
 
-/** Integrity fields the contract adds (DESIGN.md, "Integrity"): optional until the gateway
- * serves them, after which the generated types carry them too. */
-export type ChecksumAlgorithm = "SHA256";
-interface DeclaresChecksum {
-  readonly checksum_algorithm?: string | null;
-}
+/** The algorithm the browser hashes parts with (the store verifies SHA-256 everywhere). */
+export type ChecksumAlgorithm = Extract<Schemas["ChecksumAlgorithm"], "SHA256">;
 
 export type DirectTarget = Schemas["DirectUpload"];
-export type SessionView = Schemas["SessionView"] & DeclaresChecksum;
-export type ResumeView = Schemas["ResumeView"] & DeclaresChecksum;
+export type SessionView = Schemas["SessionView"];
+export type ResumeView = Schemas["ResumeView"];
 export type CompleteAnswer = Schemas["CompletionView"];
-export type BatchUpload =
-  | (Schemas["BatchUploadAccepted"] & DeclaresChecksum)
-  | Schemas["BatchUploadRefused"];
+export type BatchUpload = Schemas["BatchUploadAccepted"] | Schemas["BatchUploadRefused"];
 /** A signed part; `headers` lists what the PUT must send (the part's checksum when signed). */
-export type SignedPart = Schemas["PartUrl"] & { readonly headers?: Readonly<Record<string, string>> };
+export type SignedPart = Schemas["PartUrl"];
 /** `checksum` is the whole file's, base64, in the declared algorithm: a direct URL signs it. */
-export type BatchFile = Schemas["BatchFile"] & {
-  readonly checksum_algorithm?: ChecksumAlgorithm;
-  readonly checksum?: string;
-};
+export type BatchFile = Schemas["BatchFile"];
 export type ErrorCode = Schemas["ErrorCode"];
 
 /** A problem+json answer; `code` is the gateway's stable error code. */
@@ -59,7 +50,7 @@ export class IntakeApi {
 
   /** One file, with the SHA-256 completion verifies. */
   initiate(brandId: string, file: BatchFile, checksumSha256: string): Promise<SessionView> {
-    const body: Schemas["InitiateBody"] & { checksum_algorithm?: ChecksumAlgorithm; checksum?: string } = {
+    const body: Schemas["InitiateBody"] = {
       file_name: file.file_name,
       file_size: file.file_size,
       mime_type: file.mime_type,
@@ -78,7 +69,7 @@ export class IntakeApi {
     partNumbers: readonly number[],
     checksums: readonly string[] | null,
   ): Promise<{ parts: SignedPart[] }> {
-    const body: Schemas["PartUrlsBody"] & { checksums?: string[] } = {
+    const body: Schemas["PartUrlsBody"] = {
       part_numbers: [...partNumbers],
       ...(checksums === null ? {} : { checksums: [...checksums] }),
     };

@@ -174,6 +174,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/app/uppy/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Abort */
+        delete: operations["AppUppySessionIdAbort"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/app/uppy/{session_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete */
+        post: operations["AppUppySessionIdCompleteComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/app/uppy/{session_id}/multipart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create */
+        post: operations["AppUppySessionIdMultipartCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/app/uppy/{session_id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListParts */
+        get: operations["AppUppySessionIdPartsListParts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -201,9 +269,13 @@ export interface components {
             bucket: string;
             object_key: string;
             checksum_sha256: string | null;
+            etag?: string | null;
+            checksum_algorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
+            checksum?: string | null;
             /** Format: date-time */
             created_at: string;
             promoted_at?: string | null;
+            integrity_failed_at?: string | null;
         };
         /** BatchAnswer */
         BatchAnswer: {
@@ -217,6 +289,9 @@ export interface components {
             mime_type: string;
             client_reference: string;
             brand_id?: string | null;
+            checksum_sha256?: string | null;
+            checksum_algorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
+            checksum?: string | null;
         };
         /** BatchUploadAccepted */
         BatchUploadAccepted: {
@@ -237,6 +312,7 @@ export interface components {
             direct: components["schemas"]["DirectUpload"] | null;
             multipart: components["schemas"]["MultipartInfo"] | null;
             asset_id: string | null;
+            checksum_algorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
             /**
              * @default true
              * @constant
@@ -253,6 +329,11 @@ export interface components {
             ok: false;
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * ChecksumAlgorithm
+         * @enum {string}
+         */
+        ChecksumAlgorithm: "SHA256" | "CRC32C" | "CRC64NVME";
         /** CompleteBody */
         CompleteBody: {
             /** Format: uuid */
@@ -299,11 +380,12 @@ export interface components {
          * ErrorCode
          * @enum {string}
          */
-        ErrorCode: "unauthenticated" | "permission_denied" | "brand_not_allowed" | "upload_session_not_found" | "validation_failed" | "file_too_large" | "file_size_invalid" | "file_name_invalid" | "mime_type_invalid" | "mime_type_not_allowed" | "batch_too_large" | "body_too_large" | "malformed_json" | "rate_limited" | "part_number_out_of_range" | "idempotency_key_reused" | "invalid_session_state" | "upload_cancelled" | "upload_failed" | "upload_session_expired" | "upload_incomplete" | "parts_invalid" | "size_mismatch" | "checksum_mismatch" | "unknown_job" | "route_not_found" | "method_not_allowed" | "service_timeout" | "service_unavailable" | "storage_unavailable" | "internal_error";
+        ErrorCode: "unauthenticated" | "permission_denied" | "brand_not_allowed" | "upload_session_not_found" | "validation_failed" | "file_too_large" | "file_size_invalid" | "file_name_invalid" | "mime_type_invalid" | "mime_type_not_allowed" | "batch_too_large" | "body_too_large" | "malformed_json" | "rate_limited" | "quota_exceeded" | "part_number_out_of_range" | "idempotency_key_reused" | "invalid_session_state" | "upload_cancelled" | "upload_failed" | "upload_session_expired" | "upload_incomplete" | "parts_invalid" | "size_mismatch" | "checksum_mismatch" | "checksum_required" | "checksum_invalid" | "checksum_algorithm_unsupported" | "unknown_job" | "route_not_found" | "method_not_allowed" | "service_timeout" | "service_unavailable" | "storage_unavailable" | "internal_error";
         /** InitiateBatchBody */
         InitiateBatchBody: {
             brand_id: string;
             batch_reference?: string | null;
+            /** @description Each file is checked on its own: a file that breaks these rules is refused in its own entry of `uploads` (`ok: false`, `error.code`: file_name_invalid, file_size_invalid, mime_type_invalid or validation_failed) while the others go on. Only a `files` that is not a list of 1 to 100 entries refuses the whole request. */
             files: components["schemas"]["BatchFile"][];
         };
         /** InitiateBody */
@@ -315,6 +397,8 @@ export interface components {
             client_reference?: string | null;
             category_id?: string | null;
             checksum_sha256?: string | null;
+            checksum_algorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
+            checksum?: string | null;
         };
         /** MultipartInfo */
         MultipartInfo: {
@@ -331,12 +415,17 @@ export interface components {
              * @constant
              */
             method: "PUT";
+            /** @default {} */
+            headers: {
+                [key: string]: string;
+            };
             /** Format: date-time */
             expires_at: string;
         };
         /** PartUrlBody */
         PartUrlBody: {
             part_number: number;
+            checksum?: string | null;
         };
         /** PartUrls */
         PartUrls: {
@@ -345,6 +434,7 @@ export interface components {
         /** PartUrlsBody */
         PartUrlsBody: {
             part_numbers: number[];
+            checksums?: string[] | null;
         };
         /** Problem400Complete */
         Problem400Complete: {
@@ -404,6 +494,20 @@ export interface components {
         };
         /** Problem400PartUrls */
         Problem400PartUrls: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 400;
+            /** @constant */
+            code: "malformed_json";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem400UppyComplete */
+        Problem400UppyComplete: {
             type: string;
             title: string;
             /** @constant */
@@ -556,6 +660,62 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem401UppyAbort */
+        Problem401UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 401;
+            /** @constant */
+            code: "unauthenticated";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem401UppyComplete */
+        Problem401UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 401;
+            /** @constant */
+            code: "unauthenticated";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem401UppyCreate */
+        Problem401UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 401;
+            /** @constant */
+            code: "unauthenticated";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem401UppyListParts */
+        Problem401UppyListParts: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 401;
+            /** @constant */
+            code: "unauthenticated";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem403Activity */
         Problem403Activity: {
             type: string;
@@ -696,6 +856,62 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem403UppyAbort */
+        Problem403UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 403;
+            /** @enum {string} */
+            code: "permission_denied" | "brand_not_allowed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem403UppyComplete */
+        Problem403UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 403;
+            /** @enum {string} */
+            code: "permission_denied" | "brand_not_allowed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem403UppyCreate */
+        Problem403UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 403;
+            /** @enum {string} */
+            code: "permission_denied" | "brand_not_allowed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem403UppyListParts */
+        Problem403UppyListParts: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 403;
+            /** @enum {string} */
+            code: "permission_denied" | "brand_not_allowed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem404Activity */
         Problem404Activity: {
             type: string;
@@ -808,6 +1024,62 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem404UppyAbort */
+        Problem404UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 404;
+            /** @constant */
+            code: "upload_session_not_found";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem404UppyComplete */
+        Problem404UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 404;
+            /** @constant */
+            code: "upload_session_not_found";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem404UppyCreate */
+        Problem404UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 404;
+            /** @constant */
+            code: "upload_session_not_found";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem404UppyListParts */
+        Problem404UppyListParts: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 404;
+            /** @constant */
+            code: "upload_session_not_found";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem409Activity */
         Problem409Activity: {
             type: string;
@@ -864,6 +1136,34 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem409UppyComplete */
+        Problem409UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 409;
+            /** @enum {string} */
+            code: "invalid_session_state" | "upload_cancelled" | "upload_failed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem409UppyCreate */
+        Problem409UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 409;
+            /** @enum {string} */
+            code: "invalid_session_state" | "upload_cancelled" | "upload_failed";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem410Activity */
         Problem410Activity: {
             type: string;
@@ -908,6 +1208,34 @@ export interface components {
         };
         /** Problem410PartUrls */
         Problem410PartUrls: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 410;
+            /** @constant */
+            code: "upload_session_expired";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem410UppyComplete */
+        Problem410UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 410;
+            /** @constant */
+            code: "upload_session_expired";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem410UppyCreate */
+        Problem410UppyCreate: {
             type: string;
             title: string;
             /** @constant */
@@ -990,6 +1318,20 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem413UppyComplete */
+        Problem413UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 413;
+            /** @constant */
+            code: "body_too_large";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem422Complete */
         Problem422Complete: {
             type: string;
@@ -1011,7 +1353,7 @@ export interface components {
             /** @constant */
             status: 422;
             /** @enum {string} */
-            code: "validation_failed" | "file_too_large" | "file_size_invalid" | "file_name_invalid" | "mime_type_invalid" | "mime_type_not_allowed" | "idempotency_key_reused";
+            code: "validation_failed" | "file_too_large" | "file_size_invalid" | "file_name_invalid" | "mime_type_invalid" | "mime_type_not_allowed" | "idempotency_key_reused" | "checksum_required" | "checksum_invalid" | "checksum_algorithm_unsupported";
             detail: string;
             instance?: string | null;
             errors?: {
@@ -1039,7 +1381,7 @@ export interface components {
             /** @constant */
             status: 422;
             /** @enum {string} */
-            code: "validation_failed" | "part_number_out_of_range";
+            code: "validation_failed" | "part_number_out_of_range" | "checksum_required" | "checksum_invalid";
             detail: string;
             instance?: string | null;
             errors?: {
@@ -1053,7 +1395,21 @@ export interface components {
             /** @constant */
             status: 422;
             /** @enum {string} */
-            code: "validation_failed" | "part_number_out_of_range";
+            code: "validation_failed" | "part_number_out_of_range" | "checksum_required" | "checksum_invalid";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem422UppyComplete */
+        Problem422UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 422;
+            /** @enum {string} */
+            code: "validation_failed" | "upload_incomplete" | "parts_invalid" | "size_mismatch";
             detail: string;
             instance?: string | null;
             errors?: {
@@ -1122,8 +1478,8 @@ export interface components {
             title: string;
             /** @constant */
             status: 429;
-            /** @constant */
-            code: "rate_limited";
+            /** @enum {string} */
+            code: "rate_limited" | "quota_exceeded";
             detail: string;
             instance?: string | null;
             errors?: {
@@ -1188,6 +1544,62 @@ export interface components {
         };
         /** Problem429Session */
         Problem429Session: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 429;
+            /** @constant */
+            code: "rate_limited";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem429UppyAbort */
+        Problem429UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 429;
+            /** @constant */
+            code: "rate_limited";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem429UppyComplete */
+        Problem429UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 429;
+            /** @constant */
+            code: "rate_limited";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem429UppyCreate */
+        Problem429UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 429;
+            /** @constant */
+            code: "rate_limited";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem429UppyListParts */
+        Problem429UppyListParts: {
             type: string;
             title: string;
             /** @constant */
@@ -1340,6 +1752,62 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem503UppyAbort */
+        Problem503UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 503;
+            /** @enum {string} */
+            code: "service_unavailable" | "storage_unavailable";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem503UppyComplete */
+        Problem503UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 503;
+            /** @enum {string} */
+            code: "service_unavailable" | "storage_unavailable";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem503UppyCreate */
+        Problem503UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 503;
+            /** @enum {string} */
+            code: "service_unavailable" | "storage_unavailable";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem503UppyListParts */
+        Problem503UppyListParts: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 503;
+            /** @enum {string} */
+            code: "service_unavailable" | "storage_unavailable";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** Problem504Activity */
         Problem504Activity: {
             type: string;
@@ -1480,6 +1948,62 @@ export interface components {
                 [key: string]: unknown;
             }[] | null;
         };
+        /** Problem504UppyAbort */
+        Problem504UppyAbort: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 504;
+            /** @constant */
+            code: "service_timeout";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem504UppyComplete */
+        Problem504UppyComplete: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 504;
+            /** @constant */
+            code: "service_timeout";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem504UppyCreate */
+        Problem504UppyCreate: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 504;
+            /** @constant */
+            code: "service_timeout";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /** Problem504UppyListParts */
+        Problem504UppyListParts: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 504;
+            /** @constant */
+            code: "service_timeout";
+            detail: string;
+            instance?: string | null;
+            errors?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
         /** ResumeView */
         ResumeView: {
             /** Format: uuid */
@@ -1515,6 +2039,7 @@ export interface components {
             direct: components["schemas"]["DirectUpload"] | null;
             multipart: components["schemas"]["MultipartInfo"] | null;
             asset_id: string | null;
+            checksum_algorithm?: components["schemas"]["ChecksumAlgorithm"] | null;
         };
         /** StatusView */
         StatusView: {
@@ -1916,7 +2441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem413Initiate"];
                 };
             };
-            /** @description codes: validation_failed, file_too_large, file_size_invalid, file_name_invalid, mime_type_invalid, mime_type_not_allowed, idempotency_key_reused */
+            /** @description codes: validation_failed, file_too_large, file_size_invalid, file_name_invalid, mime_type_invalid, mime_type_not_allowed, idempotency_key_reused, checksum_required, checksum_invalid, checksum_algorithm_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1925,7 +2450,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem422Initiate"];
                 };
             };
-            /** @description codes: rate_limited */
+            /** @description codes: rate_limited, quota_exceeded */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2137,7 +2662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem413PartUrl"];
                 };
             };
-            /** @description codes: validation_failed, part_number_out_of_range */
+            /** @description codes: validation_failed, part_number_out_of_range, checksum_required, checksum_invalid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2262,7 +2787,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem413PartUrls"];
                 };
             };
-            /** @description codes: validation_failed, part_number_out_of_range */
+            /** @description codes: validation_failed, part_number_out_of_range, checksum_required, checksum_invalid */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2610,6 +3135,416 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem504Complete"];
+                };
+            };
+        };
+    };
+    AppUppySessionIdAbort: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+            /** @description codes: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem401UppyAbort"];
+                };
+            };
+            /** @description codes: permission_denied, brand_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem403UppyAbort"];
+                };
+            };
+            /** @description codes: upload_session_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem404UppyAbort"];
+                };
+            };
+            /** @description codes: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem429UppyAbort"];
+                };
+            };
+            /** @description codes: service_unavailable, storage_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem503UppyAbort"];
+                };
+            };
+            /** @description codes: service_timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem504UppyAbort"];
+                };
+            };
+        };
+    };
+    AppUppySessionIdCompleteComplete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CompleteMultipartUploadResult; the Asset exists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description codes: malformed_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem400UppyComplete"];
+                };
+            };
+            /** @description codes: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem401UppyComplete"];
+                };
+            };
+            /** @description codes: permission_denied, brand_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem403UppyComplete"];
+                };
+            };
+            /** @description codes: upload_session_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem404UppyComplete"];
+                };
+            };
+            /** @description codes: invalid_session_state, upload_cancelled, upload_failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem409UppyComplete"];
+                };
+            };
+            /** @description codes: upload_session_expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem410UppyComplete"];
+                };
+            };
+            /** @description codes: body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem413UppyComplete"];
+                };
+            };
+            /** @description codes: validation_failed, upload_incomplete, parts_invalid, size_mismatch */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem422UppyComplete"];
+                };
+            };
+            /** @description codes: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem429UppyComplete"];
+                };
+            };
+            /** @description codes: service_unavailable, storage_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem503UppyComplete"];
+                };
+            };
+            /** @description codes: service_timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem504UppyComplete"];
+                };
+            };
+        };
+    };
+    AppUppySessionIdMultipartCreate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description InitiateMultipartUploadResult of the session's upload */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+            /** @description codes: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem401UppyCreate"];
+                };
+            };
+            /** @description codes: permission_denied, brand_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem403UppyCreate"];
+                };
+            };
+            /** @description codes: upload_session_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem404UppyCreate"];
+                };
+            };
+            /** @description codes: invalid_session_state, upload_cancelled, upload_failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem409UppyCreate"];
+                };
+            };
+            /** @description codes: upload_session_expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem410UppyCreate"];
+                };
+            };
+            /** @description codes: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem429UppyCreate"];
+                };
+            };
+            /** @description codes: service_unavailable, storage_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem503UppyCreate"];
+                };
+            };
+            /** @description codes: service_timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem504UppyCreate"];
+                };
+            };
+        };
+    };
+    AppUppySessionIdPartsListParts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ListPartsResult: every part S3 holds (all of S3's pages) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+            /** @description codes: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem401UppyListParts"];
+                };
+            };
+            /** @description codes: permission_denied, brand_not_allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem403UppyListParts"];
+                };
+            };
+            /** @description codes: upload_session_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem404UppyListParts"];
+                };
+            };
+            /** @description codes: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem429UppyListParts"];
+                };
+            };
+            /** @description codes: service_unavailable, storage_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem503UppyListParts"];
+                };
+            };
+            /** @description codes: service_timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem504UppyListParts"];
                 };
             };
         };
