@@ -9,6 +9,7 @@ from playwright.async_api import BrowserContext, Response, expect
 
 from tests.browser.conftest import MiB, open_page, pick, random_file, row
 from tests.conftest import Caller, System
+from tests.support.gateways import own_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +69,15 @@ async def test_the_page_uploads_under_its_policy_and_the_policy_refuses_the_rest
     violations = await page.evaluate("window.__violations")
     assert any(v.startswith("script-src") for v in violations), violations
     assert any(v.startswith("connect-src") for v in violations), violations
+
+
+async def test_a_token_in_the_address_is_dropped_unread_where_the_gateway_refuses_it(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path
+) -> None:
+    with own_gateway(system, tmp_path, INTAKE_FRAGMENT_TOKENS="refused") as gateway:
+        page = await context.new_page()
+        await page.goto(f"{gateway}/#token={caller.token}")
+
+        await expect(page.get_by_test_id("token-state")).to_contain_text("refused")
+        assert "#token=" not in page.url
+        assert await page.evaluate("sessionStorage.length") == 0

@@ -23,7 +23,7 @@ function showToken(): boolean {
 }
 
 async function start(): Promise<void> {
-  adoptFragmentToken();
+  const fragment = adoptFragmentToken();
   const limit = persistLimit(location.search, await gatewayEnvironment());
   const uploader = createUploader({
     endpoint: location.origin,
@@ -44,6 +44,9 @@ async function start(): Promise<void> {
     if (showToken()) void resume();
   });
   if (showToken()) await resume();
+  else if (fragment === "refused") {
+    byId("token-state").textContent = "a token in the address is refused here: paste it instead";
+  }
 }
 
 void start();
