@@ -111,29 +111,6 @@ class TransactionRunner(Protocol[Tx_co]):
     ) -> Reply: ...
 
 
-Raw = TypeVar("Raw")
-
-
-class BoundTransactions(Generic[Raw, Tx]):
-    """A runner whose transaction handle is turned into the use cases' unit of work (their
-    repository and outbox bound to that one transaction): atomicity stays the runner's."""
-
-    def __init__(self, runner: TransactionRunner[Raw], bind: Callable[[Raw], Tx]) -> None:
-        self._runner = runner
-        self._bind = bind
-
-    async def run(
-        self,
-        message_id: UUID | None,
-        command_type: str,
-        work: Callable[[Tx], Awaitable[Reply]],
-    ) -> Reply:
-        async def bound(raw: Raw) -> Reply:
-            return await work(self._bind(raw))
-
-        return await self._runner.run(message_id, command_type, bound)
-
-
 class NoTransaction:
     """For use cases that manage their own short transactions (or need none): no inbox, so
     they must be idempotent by themselves."""
