@@ -24,7 +24,7 @@ and closes in reverse. The reasons for the order:
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -93,9 +93,7 @@ class Served(Generic[T]):
     service: T
     commands: Commands
     subscribers: Sequence[Callable[[KafkaBroker], None]] = ()
-    background: Sequence[Callable[[], AbstractAsyncContextManager[object]]] = field(
-        default_factory=tuple
-    )
+    background: Sequence[Callable[[], AbstractAsyncContextManager[object]]] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +124,7 @@ class ServiceHost(Generic[S, T]):
             )
             store = await stack.enter_async_context(_store(settings)) if self.store else None
             broker = await stack.enter_async_context(kafka_broker(settings, self.service))
+            # Listening for replies before any command is consumed: no reply can be missed.
             replies = (
                 await stack.enter_async_context(reply_client(settings, broker, self.service))
                 if self.replies
@@ -135,7 +134,10 @@ class ServiceHost(Generic[S, T]):
             if serve:
                 _subscribe(served, broker, settings)
             await broker.start()
+            # Unwound before broker.stop: the offsets of handled commands are committed while
+            # the consumers still exist.
             stack.push_async_callback(served.commands.dispatcher.commit_handled)
+            # After start: the relay publishes through the started broker.
             relay = (
                 await stack.enter_async_context(running_relay(pool, broker, self.schema))
                 if self.relay

@@ -1,6 +1,7 @@
 """The S3 adapter: `ObjectStore` (store.py) and the types and errors its callers use."""
 
 from intake_runtime.storage.s3.bulk import DELETE_BATCH
+from intake_runtime.storage.s3.client import open_object_store
 from intake_runtime.storage.s3.errors import (
     ObjectNotFoundError,
     PartsRejectedError,
@@ -25,7 +26,6 @@ from intake_runtime.storage.s3.store import (
     MULTIPART_COPY_PART_SIZE,
     ObjectStore,
     copy_ranges,
-    open_object_store,
 )
 
 __all__ = [

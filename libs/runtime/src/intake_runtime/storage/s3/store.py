@@ -2,7 +2,8 @@
 
 Only this package speaks botocore: callers get typed results (objects.py) and our errors
 (errors.py). Bodiless requests and single copies go out on presigned URLs first
-(presigned.py); a bucket is made ready on first use (buckets.py).
+(presigned.py); a bucket is made ready on first use (buckets.py); cleanup's listings and
+batched deletes are in bulk.py; client.py opens the store from settings.
 """
 
 import asyncio
@@ -11,9 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from http import HTTPStatus
 from typing import Any
 
-import aioboto3
 import aiohttp
-from botocore.config import Config
 
 from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import bulk
@@ -389,27 +388,3 @@ async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:
                 yield chunk
     except BOTO_ERRORS as error:  # a connection dropped mid-body
         raise translated(error, ObjectNotFoundError) from error
-
-
-@contextlib.asynccontextmanager
-async def open_object_store(settings: S3Settings) -> AsyncIterator[ObjectStore]:
-    session = aioboto3.Session(
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-    )
-    config = Config(
-        signature_version="s3v4",
-        # S3-compatible servers want path-style; AWS itself prefers virtual-hosted URLs.
-        s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
-        connect_timeout=settings.s3_timeout_s,
-        read_timeout=settings.s3_timeout_s,
-        retries={"max_attempts": 3, "mode": "standard"},
-        max_pool_connections=50,
-    )
-    timeout = aiohttp.ClientTimeout(total=settings.s3_timeout_s)
-    async with (
-        session.client("s3", endpoint_url=settings.aws_endpoint_url, config=config) as client,
-        aiohttp.ClientSession(timeout=timeout) as http,
-    ):
-        yield ObjectStore(client, settings, await session.get_credentials(), http)
