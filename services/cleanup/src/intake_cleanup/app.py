@@ -60,7 +60,8 @@ def wire(opened: Opened[CleanupSettings], clock: Clock = utc_now) -> Served[Clea
 
 
 def host(clock: Clock = utc_now) -> ServiceHost[CleanupSettings, CleanupService]:
-    """The reply client: the jobs ask initiation and completion for their retention batches."""
+    """Cleanup as the host runs it: with S3, and a reply client (its jobs ask initiation and
+    completion for their retention batches)."""
     return ServiceHost(
         SERVICE,
         SCHEMA,
