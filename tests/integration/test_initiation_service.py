@@ -29,6 +29,7 @@ from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView, StatusView, UploadStatus, UploadType
 from intake_initiation import repo
+from intake_initiation.inbox import PostgresTransactions, Transaction
 from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, InitiationSettings
@@ -36,7 +37,6 @@ from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.inbox import PostgresTransactions, Transaction
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.postgres.pool import create_pool

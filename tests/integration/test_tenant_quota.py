@@ -22,12 +22,12 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionView, StatusView
 from intake_initiation import repo
+from intake_initiation.inbox import BoundTransactions, Transaction
 from intake_initiation.ports import Unit
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA
 from intake_initiation.storage import S3SessionStorage
-from intake_runtime.messaging.dispatch import BoundTransactions, Command
-from intake_runtime.postgres.inbox import Transaction
+from intake_runtime.messaging.dispatch import Command
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.storage.s3 import open_object_store
 from tests.integration.test_initiation_service import pool, settings_for

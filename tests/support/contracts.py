@@ -484,18 +484,24 @@ class SagaDatabaseContract:
         assert await database.saga.asset(session_id, "another-tenant") is None
         assert await database.saga.asset_of(session_id) == stored
 
-    async def test_the_first_look_sees_the_tenants_asset_and_another_tenants_saga(
+    async def test_the_asset_and_foreign_saga_sees_the_tenants_asset_and_another_tenants_saga(
         self, database: SagaDatabase
     ) -> None:
         asset = new_asset()
         session_id, tenant = asset.upload_session_id, asset.tenant_id
-        assert await database.saga.first_look(session_id, tenant) == (None, False)
+        assert await database.saga.asset_and_foreign_saga(session_id, tenant) == (None, False)
         await database.saga.open_attempt(session_id, tenant, asset.asset_id)
-        assert await database.saga.first_look(session_id, tenant) == (None, False)
-        assert await database.saga.first_look(session_id, "another-tenant") == (None, True)
+        assert await database.saga.asset_and_foreign_saga(session_id, tenant) == (None, False)
+        assert await database.saga.asset_and_foreign_saga(session_id, "another-tenant") == (
+            None,
+            True,
+        )
         stored = await database.saga.insert_asset(asset)
-        assert await database.saga.first_look(session_id, tenant) == (stored, False)
-        assert await database.saga.first_look(session_id, "another-tenant") == (None, True)
+        assert await database.saga.asset_and_foreign_saga(session_id, tenant) == (stored, False)
+        assert await database.saga.asset_and_foreign_saga(session_id, "another-tenant") == (
+            None,
+            True,
+        )
 
     async def test_an_asset_is_promoted_once(self, database: SagaDatabase) -> None:
         asset = new_asset()

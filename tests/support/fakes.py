@@ -376,7 +376,9 @@ class FakeSaga:
     async def asset_of(self, session_id: UUID) -> Asset | None:
         return self.assets.get(session_id)
 
-    async def first_look(self, session_id: UUID, tenant_id: str) -> tuple[Asset | None, bool]:
+    async def asset_and_foreign_saga(
+        self, session_id: UUID, tenant_id: str
+    ) -> tuple[Asset | None, bool]:
         row = self.rows.get(session_id)
         foreign = row is not None and row.attempt.tenant_id != tenant_id
         return await self.asset(session_id, tenant_id), foreign

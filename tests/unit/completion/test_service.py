@@ -34,6 +34,7 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.events import EventType
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
+from intake_runtime.messaging.dispatch import AfterReply, run_now
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from tests.support.contracts import NOW, new_record
 from tests.support.fakes import (
@@ -54,22 +55,22 @@ class Crash(BaseException):
 
 
 @dataclass
-class Kicks:
-    """The Promotions port: remembers what `complete` asked to promote, and what it handed
-    over with it (the lease it kept and the Asset)."""
+class Starts:
+    """The Promotions port: remembers what `complete` asked to promote, and the lease it
+    handed over with it (the lease it kept and the Asset)."""
 
     sessions: list[uuid.UUID] = field(default_factory=list)
-    handovers: dict[uuid.UUID, saga.Handover] = field(default_factory=dict)
+    leases: dict[uuid.UUID, saga.PromotionLease] = field(default_factory=dict)
 
-    def kick(
+    def start(
         self,
         session_id: uuid.UUID,
         correlation_id: str = "",  # noqa: ARG002
-        handover: saga.Handover | None = None,
+        lease: saga.PromotionLease | None = None,
     ) -> None:
         self.sessions.append(session_id)
-        if handover is not None:
-            self.handovers[session_id] = handover
+        if lease is not None:
+            self.leases[session_id] = lease
 
 
 @dataclass
@@ -78,7 +79,7 @@ class World:
     db: FakeSagaDatabase
     storage: FakeCompletionStorage
     initiation: FakeInitiation
-    kicks: Kicks
+    starts: Starts
     settings: CompletionSettings
 
     def crash(self, _code: int = 1) -> None:
@@ -97,7 +98,7 @@ class World:
             self.db,
             self.storage,
             self.initiation,
-            self.kicks,
+            self.starts,
             self.clock,
             crash=self.crash,
         )
@@ -111,6 +112,7 @@ class World:
         session_id: uuid.UUID,
         principal: Principal = USER,
         service: CompletionService | None = None,
+        after_reply: AfterReply = run_now,
         **payload: Any,
     ) -> Reply:
         dispatcher = build_dispatcher(service or self.service())
@@ -118,7 +120,7 @@ class World:
         envelope = command_envelope(
             CommandType.COMPLETE, command, correlation_id="c", principal=principal
         )
-        dispatched = await dispatcher.dispatch(encode(envelope))
+        dispatched = await dispatcher.dispatch(encode(envelope), after_reply=after_reply)
         return Reply.model_validate(decode(dispatched.reply).payload)
 
     def uploaded(
@@ -137,8 +139,8 @@ class World:
         return record.upload_session_id
 
     async def take_over(self, session_id: uuid.UUID, promoter: Promoter | None = None) -> None:
-        """The promotion `complete` handed over, run as its kick would have."""
-        await (promoter or self.promoter()).take_over(self.kicks.handovers[session_id], "c")
+        """The promotion `complete` handed over, run as its start would have."""
+        await (promoter or self.promoter()).take_over(self.starts.leases[session_id], "c")
 
     def step(self, session_id: uuid.UUID) -> Step | None:
         row = self.db.saga.rows.get(session_id)
@@ -159,7 +161,7 @@ def world() -> World:
         FakeSagaDatabase(clock),
         FakeCompletionStorage(),
         FakeInitiation(clock),
-        Kicks(),
+        Starts(),
         settings,
     )
 
@@ -190,13 +192,25 @@ async def test_complete_records_the_asset_at_the_temp_key_and_hands_over_to_prom
     assert world.initiation.sessions[session_id].asset_id == answer.asset.asset_id
     assert world.step(session_id) == Step.PROMOTING
     # The finalizing lease is kept for promoting and handed over with the Asset.
-    handover = world.kicks.handovers[session_id]
-    assert world.db.saga.rows[session_id].attempt.lease_owner == handover.owner
-    assert handover.asset == world.asset(session_id)
+    lease = world.starts.leases[session_id]
+    assert world.db.saga.rows[session_id].attempt.lease_owner == lease.owner
+    assert lease.asset == world.asset(session_id)
     assert session_id not in await world.db.saga.due(100)
     assert not await world.promoter().promote(session_id)  # nobody else claims it
     assert [e.key for e in world.db.created()] == [str(session_id)]
-    assert world.kicks.sessions == [session_id]
+    assert world.starts.sessions == [session_id]
+
+
+async def test_complete_starts_the_promotion_through_its_commands_after_reply(
+    world: World,
+) -> None:
+    session_id, waiting = world.uploaded(), []
+    result(await world.complete(session_id, after_reply=waiting.append))
+    assert world.starts.sessions == []  # not before the reply is sent
+    for start in waiting:
+        start()
+    assert world.starts.sessions == [session_id]
+    assert world.starts.leases[session_id].asset == world.asset(session_id)
 
 
 async def test_promotion_copies_to_the_permanent_key_then_drops_the_temp_object(
@@ -253,12 +267,12 @@ async def test_a_repeat_answers_the_same_asset_without_a_second_one(world: World
     assert (first.created, again.created) == (True, False)
     assert again.asset == first.asset
     assert len(world.db.created()) == 1
-    assert world.kicks.sessions == [session_id, session_id]  # a repeat nudges promotion
-    assert list(world.kicks.handovers) == [session_id]  # the lease went to the first kick only
+    assert world.starts.sessions == [session_id, session_id]  # a repeat nudges promotion
+    assert list(world.starts.leases) == [session_id]  # the lease went to the first start only
     await world.take_over(session_id)
     promoted = result(await world.complete(session_id))
     assert promoted.asset.promoted_at is not None
-    assert world.kicks.sessions == [session_id, session_id]  # promoted: nothing to nudge
+    assert world.starts.sessions == [session_id, session_id]  # promoted: nothing to nudge
     assert len(world.db.promoted()) == 1
 
 
@@ -390,7 +404,7 @@ async def test_a_retry_while_the_crashed_workers_lease_is_live_waits_then_times_
 async def test_a_crash_before_promotion_started_is_found_by_the_sweep(world: World) -> None:
     session_id = world.uploaded()
     result(await world.complete(session_id))
-    # The process died before its kick ran: only the saga row remembers, once the lease it
+    # The process died before its promotion started: only the saga row remembers, once the lease it
     # kept for the promoter has expired.
     assert session_id not in await world.db.saga.due(100)
     world.restart()
@@ -520,7 +534,7 @@ async def test_a_worker_whose_lease_lapsed_loses_the_asset_insert_and_answers_th
     assert len(racing.db.created()) == 1
     assert racing.step(session_id) == Step.PROMOTING
     # The loser gave back no lease: the winner's, handed to its promoter, still holds.
-    winners = racing.kicks.handovers[session_id].owner
+    winners = racing.starts.leases[session_id].owner
     assert racing.db.saga.rows[session_id].attempt.lease_owner == winners
 
 
@@ -578,14 +592,14 @@ async def until_done(world: World, session_id: uuid.UUID) -> None:
         world.clock.advance(1)
 
 
-async def test_a_kick_promotes_in_the_background_once_however_often_it_is_kicked(
+async def test_a_started_promotion_runs_in_the_background_once_however_often_it_is_started(
     world: World,
 ) -> None:
     session_id = world.uploaded()
     result(await world.complete(session_id))
     promoter = world.promoter()
-    promoter.kick(session_id, "c", world.kicks.handovers[session_id])
-    promoter.kick(session_id, "c")  # running already in this process: not started twice
+    promoter.start(session_id, "c", world.starts.leases[session_id])
+    promoter.start(session_id, "c")  # running already in this process: not started twice
     await until_done(world, session_id)
     await promoter.close()
     assert world.step(session_id) == Step.DONE
@@ -598,7 +612,7 @@ async def test_a_background_failure_is_logged_and_the_sweep_retries_it(world: Wo
     world.storage.broken["copy_to_permanent"] = OSError("S3 down")
     promoter = world.promoter(promotion_sweep_s=0.01)
     async with sweeping(promoter):
-        promoter.kick(session_id, "c", world.kicks.handovers[session_id])
+        promoter.start(session_id, "c", world.starts.leases[session_id])
         await until_done(world, session_id)
     assert world.step(session_id) == Step.DONE
     assert world.storage.calls.count("copy_to_permanent") == 2

@@ -13,7 +13,7 @@ from intake_contracts.commands import Commands, SessionRef, Trail
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
-from intake_runtime.messaging import dispatch, names
+from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command, CommandDispatcher, NoTransaction
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.settings import ServiceSettings
@@ -71,7 +71,7 @@ async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent
     dispatcher = CommandDispatcher("test", NoTransaction())
 
     async def handler(command: Command[SessionRef], _: None) -> Trail:
-        dispatch.after_reply(lambda: seen.append("after the reply"))
+        command.after_reply(lambda: seen.append("after the reply"))
         seen.append("handled")
         return Trail(upload_session_id=command.payload.upload_session_id, events=[])
 
@@ -94,5 +94,5 @@ async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent
             encode(envelope), names.topic("test.commands"), reply_to=REPLIES, correlation_id="c"
         )
     assert seen == ["handled", "reply received", "after the reply"]
-    dispatch.after_reply(lambda: seen.append("at once"))  # no command being handled
-    assert seen[-1] == "at once"
+    await dispatcher.dispatch(encode(envelope))  # a direct call: no reply to wait for
+    assert seen[3:] == ["after the reply", "handled"]  # run at once

@@ -1,42 +1,36 @@
-"""Composition root of the audit service: nothing happens at import time."""
+"""Composition root of the audit service: what it serves, started by the runtime's host."""
 
-import contextlib
-from collections.abc import AsyncIterator
+import functools
 
 from intake_audit.handlers import build_dispatcher, subscribe_events
 from intake_audit.repo import PostgresEventLog
 from intake_audit.service import AuditService
 from intake_audit.settings import SCHEMA, SERVICE, AuditSettings
 from intake_contracts import topics
-from intake_runtime.bootstrap import health_server, kafka_broker, package_dir, readiness
-from intake_runtime.lifecycle import run_service, serving
-from intake_runtime.postgres.lifecycle import migrated_pool
+from intake_runtime.bootstrap import package_dir
+from intake_runtime.host import Commands, Opened, Served, ServiceHost
 
 
-@contextlib.asynccontextmanager
-async def running(settings: AuditSettings) -> AsyncIterator[None]:
-    async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(
-            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
-        )
-        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        service = AuditService(PostgresEventLog(pool))
-        group_id = topics.CONSUMER_GROUPS[SERVICE]
-        subscribe_events(broker, service, group_id, settings)
-        # Queries get their own group: a rebalance of one consumer never pauses the other.
-        dispatcher = build_dispatcher(service)
-        dispatcher.subscribe(
-            broker,
-            topics.COMMAND_TOPICS[SERVICE],
-            f"{group_id}-queries",
-            settings.query_workers,
-            settings,
-        )
-        await broker.start()
-        stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop
-        await stack.enter_async_context(health_server(settings, readiness(broker, database=pool)))
-        yield
+def wire(opened: Opened[AuditSettings]) -> Served[AuditService]:
+    settings = opened.settings
+    service = AuditService(PostgresEventLog(opened.pool))
+    group_id = topics.CONSUMER_GROUPS[SERVICE]
+    # Queries get their own group: a rebalance of one consumer never pauses the other.
+    queries = Commands(
+        build_dispatcher(service),
+        topics.COMMAND_TOPICS[SERVICE],
+        f"{group_id}-queries",
+        settings.query_workers,
+    )
+    events = functools.partial(
+        subscribe_events, service=service, group_id=group_id, settings=settings
+    )
+    return Served(service, queries, subscribers=[events])
+
+
+# No outbox: the audit log writes no events of its own.
+HOST = ServiceHost(SERVICE, SCHEMA, package_dir(__file__, "migrations"), wire, relay=False)
 
 
 def main() -> None:
-    run_service(SERVICE, AuditSettings, serving(running))
+    HOST.main(AuditSettings)

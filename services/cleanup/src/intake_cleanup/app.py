@@ -1,4 +1,5 @@
-"""Composition root of the cleanup service and its command line: nothing happens at import time.
+"""Composition root of the cleanup service and its command line: what it serves, started by the
+runtime's host; nothing happens at import time.
 
 intake-cleanup              serve: index events, answer run-job commands, run the schedule
 intake-cleanup run <job>    run one job once, print its JSON summary
@@ -7,6 +8,7 @@ intake-cleanup run <job>    run one job once, print its JSON summary
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 from collections.abc import AsyncIterator
 
@@ -21,70 +23,64 @@ from intake_cleanup.service import CleanupService, job_bodies
 from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.errors import DomainError
-from intake_runtime.bootstrap import (
-    health_server,
-    kafka_broker,
-    package_dir,
-    readiness,
-    reply_client,
-)
-from intake_runtime.lifecycle import prepared_process, run_service, wait_for_shutdown
+from intake_runtime.bootstrap import package_dir
+from intake_runtime.host import Commands, Opened, Served, ServiceHost
+from intake_runtime.lifecycle import prepared_process
 from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.reply_topics import KafkaReplyTopics
 from intake_runtime.ports import Clock, utc_now
-from intake_runtime.postgres.lifecycle import migrated_pool, running_relay
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
-from intake_runtime.storage.s3 import open_object_store
+
+
+def wire(opened: Opened[CleanupSettings], clock: Clock = utc_now) -> Served[CleanupService]:
+    settings, pool = opened.settings, opened.pool
+    jobs = job_bodies(
+        settings,
+        PostgresIndex(pool),
+        opened.store,
+        Peers(opened.replies),
+        PostgresRetention(pool),
+        KafkaReplyTopics(KafkaAccess.of(settings)),
+    )
+    runs = PostgresJobRuns(pool, Outbox(SCHEMA), settings.instance_id)
+    service = CleanupService(runs, jobs, clock=clock)
+    commands = Commands(
+        build_dispatcher(service),
+        topics.COMMAND_TOPICS[SERVICE],
+        topics.CONSUMER_GROUPS[SERVICE],
+        settings.command_workers,
+    )
+    index = SessionIndex(PostgresIndexDatabase(pool))
+    return Served(
+        service,
+        commands,
+        subscribers=[functools.partial(subscribe_index, index=index, settings=settings)],
+        background=[functools.partial(running_schedule, service, settings)],
+    )
+
+
+def host(clock: Clock = utc_now) -> ServiceHost[CleanupSettings, CleanupService]:
+    """Cleanup as the host runs it: with S3, and a reply client (its jobs ask initiation and
+    completion for their retention batches)."""
+    return ServiceHost(
+        SERVICE,
+        SCHEMA,
+        package_dir(__file__, "migrations"),
+        functools.partial(wire, clock=clock),
+        store=True,
+        replies=True,
+    )
 
 
 @contextlib.asynccontextmanager
 async def open_service(
-    settings: CleanupSettings, *, serve: bool = False, clock: Clock = utc_now
+    settings: CleanupSettings, *, clock: Clock = utc_now
 ) -> AsyncIterator[tuple[CleanupService, OutboxRelay]]:
-    """The cleanup service wired to the real stack; `serve` adds the subscribers and the
-    health endpoint. The command line and tests use it without them."""
-    async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(
-            migrated_pool(settings, SCHEMA, package_dir(__file__, "migrations"))
-        )
-        store = await stack.enter_async_context(open_object_store(settings))
-        broker = await stack.enter_async_context(kafka_broker(settings, SERVICE))
-        requests = await stack.enter_async_context(reply_client(settings, broker, SERVICE))
-        jobs = job_bodies(
-            settings,
-            PostgresIndex(pool),
-            store,
-            Peers(requests),
-            PostgresRetention(pool),
-            KafkaReplyTopics(KafkaAccess.of(settings)),
-        )
-        runs = PostgresJobRuns(pool, Outbox(SCHEMA), settings.instance_id)
-        service = CleanupService(runs, jobs, clock=clock)
-        dispatcher = build_dispatcher(service)
-        if serve:
-            dispatcher.subscribe(
-                broker,
-                topics.COMMAND_TOPICS[SERVICE],
-                topics.CONSUMER_GROUPS[SERVICE],
-                settings.command_workers,
-                settings,
-            )
-            subscribe_index(broker, SessionIndex(PostgresIndexDatabase(pool)), settings)
-        await broker.start()
-        stack.push_async_callback(dispatcher.commit_handled)  # unwound before broker.stop
-        relay = await stack.enter_async_context(running_relay(pool, broker, SCHEMA))
-        if serve:
-            ready = readiness(broker, database=pool, replies=requests)
-            await stack.enter_async_context(health_server(settings, ready))
-        yield service, relay
-
-
-async def serve(settings: CleanupSettings) -> None:
-    async with (
-        open_service(settings, serve=True) as (service, _),
-        running_schedule(service, settings),
-    ):
-        await wait_for_shutdown()
+    """The cleanup service on the real stack without its subscribers, health endpoint and
+    schedule: what the command line and tests use."""
+    async with host(clock).running(settings, serve=False) as running:
+        assert running.relay is not None  # noqa: S101 - the host runs cleanup's relay
+        yield running.served.service, running.relay
 
 
 async def run_once(settings: CleanupSettings, job: domain.Job, tenant_id: str | None) -> str:
@@ -105,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--tenant", help="limit a session job to this tenant's sessions")
     args = parser.parse_args(argv)
     if args.command != "run":
-        run_service(SERVICE, CleanupSettings, serve)
+        host().main(CleanupSettings)
         return
     try:
         job = domain.parse_job(args.job)

@@ -28,7 +28,9 @@ class SagaRepository(Protocol):
         """The session's Asset in the tenant."""
         ...
 
-    async def first_look(self, session_id: UUID, tenant_id: str) -> tuple[Asset | None, bool]:
+    async def asset_and_foreign_saga(
+        self, session_id: UUID, tenant_id: str
+    ) -> tuple[Asset | None, bool]:
         """`complete`'s first read: the session's Asset in the tenant, and whether a saga of
         another tenant holds the session (then the session is not the caller's)."""
         ...

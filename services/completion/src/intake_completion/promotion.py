@@ -20,7 +20,6 @@ from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.events import EventType
-from intake_runtime.messaging import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +41,16 @@ class Promoter:
         self._gate = asyncio.Semaphore(settings.promotion_workers)
         self._running: dict[UUID, asyncio.Task[None]] = {}
 
-    def kick(
-        self, session_id: UUID, correlation_id: str = "", handover: saga.Handover | None = None
+    def start(
+        self, session_id: UUID, correlation_id: str = "", lease: saga.PromotionLease | None = None
     ) -> None:
         """Start the background steps of `session_id` unless this process runs them already;
-        with `handover` (the lease `complete` kept), always: only its owner can do them.
-        Kicked while a command is handled, they start once its reply is sent: a promotion
-        starting at once (no claim first) put its CopyObject's CPU ahead of the reply."""
-        dispatch.after_reply(functools.partial(self._start, session_id, correlation_id, handover))
-
-    def _start(self, session_id: UUID, correlation_id: str, handover: saga.Handover | None) -> None:
-        if session_id in self._running and handover is None:
+        with `lease` (the lease `complete` kept), always: only its owner can do them. `complete`
+        calls this through its command's `after_reply`: a promotion starting at once (no claim
+        first) put its CopyObject's CPU ahead of the reply."""
+        if session_id in self._running and lease is None:
             return
-        task = asyncio.create_task(
-            self._run(session_id, correlation_id, handover), name="promotion"
-        )
+        task = asyncio.create_task(self._run(session_id, correlation_id, lease), name="promotion")
         self._running[session_id] = task
         task.add_done_callback(functools.partial(self._forget, session_id))
 
@@ -69,7 +63,7 @@ class Promoter:
         while True:
             try:
                 for session_id in await self._db.saga.due(_SWEEP_BATCH):
-                    self.kick(session_id)
+                    self.start(session_id)
             except Exception as error:  # whatever the database raised: the next sweep retries
                 log.warning("promotion sweep failed", extra={"error": str(error)})
             await asyncio.sleep(self._settings.promotion_sweep_s)
@@ -80,14 +74,14 @@ class Promoter:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def _run(
-        self, session_id: UUID, correlation_id: str, handover: saga.Handover | None
+        self, session_id: UUID, correlation_id: str, lease: saga.PromotionLease | None
     ) -> None:
         try:
             async with self._gate:
-                if handover is None:
+                if lease is None:
                     await self.promote(session_id, correlation_id)
                 else:
-                    await self.take_over(handover, correlation_id)
+                    await self.take_over(lease, correlation_id)
         except Exception:
             # Released (or left to expire): the sweep retries it.
             log.exception("promotion failed", extra={"upload_session_id": str(session_id)})
@@ -102,11 +96,11 @@ class Promoter:
         await self._steps(attempt, owner, None, correlation_id)
         return True
 
-    async def take_over(self, handover: saga.Handover, correlation_id: str = "") -> None:
+    async def take_over(self, lease: saga.PromotionLease, correlation_id: str = "") -> None:
         """Run the background steps of a saga `complete` has just moved to promoting, under
         the lease and with the Asset it handed over. Should the lease have lapsed meanwhile
         (a wait at the gate longer than the lease), the step's compare-and-set refuses it."""
-        await self._steps(handover.attempt(), handover.owner, handover.asset, correlation_id)
+        await self._steps(lease.attempt(), lease.owner, lease.asset, correlation_id)
 
     async def _steps(
         self, attempt: Attempt, owner: UUID, asset: Asset | None, correlation_id: str

@@ -50,9 +50,9 @@ MARK_INTEGRITY_FAILED = (
 )
 
 ATTEMPT = f"SELECT {_ATTEMPT} FROM {_SAGA} WHERE upload_session_id = $1"
-# `complete`'s first look in one read, not two: the caller's Asset (all columns NULL when it
+# What `complete` reads first, in one read, not two: the caller's Asset (all columns NULL when it
 # has none) and whether a saga of another tenant holds the session.
-FIRST_LOOK = (
+ASSET_AND_FOREIGN_SAGA = (
     f"SELECT {', '.join(f'asset.{column}' for column in Asset.model_fields)},"
     f" EXISTS (SELECT 1 FROM {_SAGA} WHERE upload_session_id = $1 AND tenant_id <> $2)"
     f" AS foreign_saga FROM (VALUES (1)) AS one (x) LEFT JOIN {_TABLE} AS asset"
@@ -174,8 +174,10 @@ class PostgresSaga:
     async def asset_of(self, session_id: UUID) -> Asset | None:
         return _asset(await self._db.fetchrow(BY_SESSION_ANY_TENANT, session_id))
 
-    async def first_look(self, session_id: UUID, tenant_id: str) -> tuple[Asset | None, bool]:
-        row = await self._db.fetchrow(FIRST_LOOK, session_id, tenant_id)
+    async def asset_and_foreign_saga(
+        self, session_id: UUID, tenant_id: str
+    ) -> tuple[Asset | None, bool]:
+        row = await self._db.fetchrow(ASSET_AND_FOREIGN_SAGA, session_id, tenant_id)
         if row is None:  # the query always returns its one row; typed as optional
             return None, False
         values = dict(row)

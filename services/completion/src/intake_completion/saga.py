@@ -2,7 +2,7 @@
 
 finalizing  S3 upload finalized and verified, initiation asked to record COMPLETED; ends when
             the Asset is recorded (naming the temp key) — `complete` answers here, and
-            hands its lease and the Asset over to the promoter (Handover)
+            hands its lease and the Asset over to the promoter (PromotionLease)
 promoting   the object is copied to its permanent key; ends when the Asset names that key and
             `asset.promoted` is written, in one transaction
 releasing   the temp object is deleted
@@ -48,7 +48,7 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Handover:
+class PromotionLease:
     """What `complete` gives the promoter with the promoting step: the lease it kept when it
     recorded the Asset, and the Asset. The promoter neither claims the step nor reads the
     Asset again."""

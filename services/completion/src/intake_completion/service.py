@@ -1,6 +1,7 @@
 """The completion use case: the saga that turns a finished upload into exactly one Asset."""
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -27,8 +28,8 @@ _POLL_S: Final = 0.05
 class Promotions(Protocol):
     """Starts the saga's background steps (promotion.Promoter)."""
 
-    def kick(
-        self, session_id: UUID, correlation_id: str = "", handover: saga.Handover | None = None
+    def start(
+        self, session_id: UUID, correlation_id: str = "", lease: saga.PromotionLease | None = None
     ) -> None: ...
 
 
@@ -76,11 +77,13 @@ class CompletionService:
         """The stored Asset's answer, or None. Both reads are scoped to the caller's tenant and
         come before any wait: another tenant's session is refused at once."""
         session_id = command.payload.upload_session_id
-        existing, foreign = await self._db.saga.first_look(session_id, command.tenant_id)
+        existing, foreign = await self._db.saga.asset_and_foreign_saga(
+            session_id, command.tenant_id
+        )
         if existing is not None:
             command.principal.require_brand(existing.brand_id)
             if existing.promoted_at is None:  # a retry (or reconcile) nudges a stalled promotion
-                self._promoter.kick(session_id, command.envelope.correlation_id)
+                self._promote_after_reply(command, session_id)
             return views.result(existing, created=False)
         if foreign:
             raise DomainError(ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found")
@@ -152,16 +155,27 @@ class CompletionService:
         except BaseException as error:
             await leases.release(self._db.leases, session_id, owner, error)
             raise
-        correlation_id = command.envelope.correlation_id
         if created:
             # Recording kept the lease for promoting: the promoter takes it with the Asset,
             # so it neither claims the step again nor reads the Asset back.
-            handover = saga.Handover(owner, asset, claimed.tries)
-            self._promoter.kick(session_id, correlation_id, handover)
+            lease = saga.PromotionLease(owner, asset, claimed.tries)
+            self._promote_after_reply(command, session_id, lease)
         else:
             await leases.release(self._db.leases, session_id, owner, None)
-            self._promoter.kick(session_id, correlation_id)
+            self._promote_after_reply(command, session_id)
         return views.result(asset, created=created)
+
+    def _promote_after_reply(
+        self,
+        command: Command[CompleteUpload],
+        session_id: UUID,
+        lease: saga.PromotionLease | None = None,
+    ) -> None:
+        """The promotion starts once the reply is sent: it must not take the loop from it."""
+        start = self._promoter.start
+        command.after_reply(
+            functools.partial(start, session_id, command.envelope.correlation_id, lease)
+        )
 
     async def _finish_upload(
         self, session: SessionRecord, command: Command[CompleteUpload]

@@ -9,7 +9,6 @@ from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 
 from intake_gateway.settings import GatewaySettings
-from intake_runtime.settings import Environment
 
 STATIC_PATH = "/static"
 # Built by `npm run build` in web/ (make bootstrap); not in git.
@@ -41,7 +40,7 @@ def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Rou
     """`/` answers the page; `/static/…` its scripts and styles; `/page-config.json` the mode,
     so the page honours its test-only address settings (`?persistLimit=`) in local mode only."""
     meta = FRAGMENT_TOKENS_META.format("allowed" if settings.fragment_tokens_allowed else "refused")
-    mode = {"environment": settings.environment}
+    mode: dict[str, str] = {"environment": settings.environment}
 
     @get("/page-config.json", include_in_schema=False, sync_to_thread=False)
     def page_config() -> Response[dict[str, str]]:

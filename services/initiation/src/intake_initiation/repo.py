@@ -16,9 +16,8 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation.domain import Session
+from intake_initiation.inbox import BoundTransactions, LastWrite, PostgresTransactions, Transaction
 from intake_initiation.settings import SCHEMA
-from intake_runtime.messaging.dispatch import BoundTransactions
-from intake_runtime.postgres.inbox import LastWrite, PostgresTransactions, Transaction
 from intake_runtime.postgres.outbox import Outbox, PendingEvents
 from intake_runtime.postgres.retention import Connection
 

@@ -3,7 +3,6 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
@@ -30,22 +29,14 @@ from intake_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-# Work a handler started for after its reply: set while a subscriber handles a command.
-_after_reply: ContextVar[list[Callable[[], object]] | None] = ContextVar(
-    "after_reply", default=None
-)
+# How a handler hands the dispatcher work to start once the command's reply is sent.
+AfterReply = Callable[[Callable[[], object]], None]
 
 
-def after_reply(callback: Callable[[], object]) -> None:
-    """Run `callback` once the reply to the command being handled is sent (or failed to
-    send), so background work a handler starts (a promotion) does not take the loop from
-    the reply; at once when no subscriber is handling a command (a test's direct dispatch, a
-    background task)."""
-    waiting = _after_reply.get()
-    if waiting is None:
-        callback()
-    else:
-        waiting.append(callback)
+def run_now(callback: Callable[[], object]) -> None:
+    """The `after_reply` of a command no subscriber is handling (a test's direct dispatch, a
+    background task): there is no reply to wait for."""
+    callback()
 
 
 def _run_after_reply(waiting: list[Callable[[], object]]) -> None:
@@ -69,6 +60,9 @@ class Command(Generic[P_co]):
 
     envelope: Envelope
     payload: P_co
+    # Starts work once the reply to this command is sent (or failed to send), so background
+    # work a handler starts (a promotion) does not take the loop from the reply.
+    after_reply: AfterReply = run_now
 
     @property
     def principal(self) -> Principal:
@@ -111,29 +105,6 @@ class TransactionRunner(Protocol[Tx_co]):
     ) -> Reply: ...
 
 
-Raw = TypeVar("Raw")
-
-
-class BoundTransactions(Generic[Raw, Tx]):
-    """A runner whose transaction handle is turned into the use cases' unit of work (their
-    repository and outbox bound to that one transaction): atomicity stays the runner's."""
-
-    def __init__(self, runner: TransactionRunner[Raw], bind: Callable[[Raw], Tx]) -> None:
-        self._runner = runner
-        self._bind = bind
-
-    async def run(
-        self,
-        message_id: UUID | None,
-        command_type: str,
-        work: Callable[[Tx], Awaitable[Reply]],
-    ) -> Reply:
-        async def bound(raw: Raw) -> Reply:
-            return await work(self._bind(raw))
-
-        return await self._runner.run(message_id, command_type, bound)
-
-
 class NoTransaction:
     """For use cases that manage their own short transactions (or need none): no inbox, so
     they must be idempotent by themselves."""
@@ -167,10 +138,16 @@ class CommandDispatcher(Generic[Tx]):
         mypy checks `handler` against the spec: it takes the spec's request, returns its result."""
         self._handlers[spec.name] = _Registered(spec.request, handler, inbox)
 
-    async def dispatch(self, body: bytes | dict[str, Any], topic: str | None = None) -> Dispatched:
+    async def dispatch(
+        self,
+        body: bytes | dict[str, Any],
+        topic: str | None = None,
+        after_reply: AfterReply = run_now,
+    ) -> Dispatched:
         """Handle one command that came from `topic` (logical name; None: a direct call, whose
         sender is not checked). A principal that does not fit the topic is refused, counted,
-        and parked as a dead letter for an operator to look at."""
+        and parked as a dead letter for an operator to look at. `after_reply` is handed to the
+        handler with the command (`Command.after_reply`)."""
         try:
             envelope = decode(body)
         except (ValueError, ValidationError) as error:
@@ -182,19 +159,23 @@ class CommandDispatcher(Generic[Tx]):
             log.warning("command refused", extra={"type": envelope.type, "reason": refusal})
             denied = ErrorBody(code=ErrorCode.PERMISSION_DENIED, detail=refusal)
             return Dispatched(encode(_reply_envelope(envelope, Reply.failure(denied))), refusal)
-        reply, poison = await self._handle(envelope)
+        reply, poison = await self._handle(envelope, after_reply)
         return Dispatched(encode(_reply_envelope(envelope, reply)), poison)
 
-    async def _handle(self, envelope: Envelope) -> tuple[Reply, str | None]:
+    async def _handle(
+        self, envelope: Envelope, after_reply: AfterReply
+    ) -> tuple[Reply, str | None]:
         # Unknown types share one label, so a stray sender cannot grow the label set.
         command = envelope.type if envelope.type in self._handlers else "unknown"
         with metrics.command_timer(self._service, command):
-            reply, poison = await self._execute(envelope)
+            reply, poison = await self._execute(envelope, after_reply)
         outcome = "ok" if reply.error is None else str(reply.error.code)
         metrics.observe_command_outcome(self._service, command, outcome)
         return reply, poison
 
-    async def _execute(self, envelope: Envelope) -> tuple[Reply, str | None]:
+    async def _execute(
+        self, envelope: Envelope, after_reply: AfterReply
+    ) -> tuple[Reply, str | None]:
         registered = self._handlers.get(envelope.type)
         if registered is None:
             detail = f"{self._service} does not handle {envelope.type}"
@@ -202,7 +183,8 @@ class CommandDispatcher(Generic[Tx]):
         tenant_in_scope.set(envelope.tenant_id)
         session_in_scope.set(str(envelope.payload.get("upload_session_id") or "") or None)
         try:
-            command = Command(envelope, registered.request.model_validate(envelope.payload))
+            payload = registered.request.model_validate(envelope.payload)
+            command = Command(envelope, payload, after_reply)
         except ValidationError as error:
             return Reply.failure(_bad_request(str(error))), None
 
@@ -252,16 +234,14 @@ class CommandDispatcher(Generic[Tx]):
             metrics.observe_consumer_lag(group_id, message)
             record = message.raw_message
             waiting: list[Callable[[], object]] = []
-            token = _after_reply.set(waiting)
             try:
                 # The raw bytes, not FastStream's decoded body: the envelope has its own decoder.
-                reply, poison = await self.dispatch(message.body, topic)
+                reply, poison = await self.dispatch(message.body, topic, waiting.append)
                 if poison is not None:
                     await _park(dead_letters, message, poison)
                 if message.reply_to:
                     await _send_reply(broker, message, reply, reply_timeout_s)
             finally:  # as FastStream's ACK policy did: a handler that raised is not redone
-                _after_reply.reset(token)
                 _run_after_reply(waiting)
                 # FastStream's in-memory test broker has no offsets to commit.
                 if isinstance(message.consumer, AIOKafkaConsumer):

@@ -1,1 +1,2 @@
-"""Postgres: pool, migrations, inbox and outbox. Needs the `postgres` extra (asyncpg)."""
+"""Postgres: pool, migrations, the inbox and outbox tables, the outbox relay. Needs the
+`postgres` extra (asyncpg)."""

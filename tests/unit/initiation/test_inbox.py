@@ -1,5 +1,5 @@
-"""The inbox's rules in PostgresTransactions itself, on a stand-in pool that keeps the inbox
-table in a dict (the SQL meets the real Postgres in the integration and e2e tests)."""
+"""The inbox's rules in initiation's PostgresTransactions itself, on a stand-in pool that keeps
+the inbox table in a dict (the SQL meets the real Postgres in the integration and e2e tests)."""
 
 import contextlib
 import uuid
@@ -14,7 +14,7 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.events import EventType, UploadLifecycleEvent
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import StatusView, UploadStatus, UploadType
-from intake_runtime.postgres.inbox import LastWrite, PostgresTransactions, Transaction
+from intake_initiation.inbox import LastWrite, PostgresTransactions, Transaction
 from intake_runtime.postgres.outbox import Outbox
 
 

@@ -1,0 +1,53 @@
+"""The S3 adapter: `ObjectStore` (store.py) and the types and errors its callers use."""
+
+from intake_runtime.storage.s3.bulk import DELETE_BATCH
+from intake_runtime.storage.s3.client import open_object_store
+from intake_runtime.storage.s3.errors import (
+    ObjectNotFoundError,
+    PartsRejectedError,
+    PreconditionFailedError,
+    StorageError,
+    StorageUnavailableError,
+    UploadNotFoundError,
+)
+from intake_runtime.storage.s3.objects import (
+    CHECKSUM_ALGORITHMS,
+    CompletedUpload,
+    CopiedPart,
+    DeleteFailure,
+    MultipartUpload,
+    ObjectHead,
+    OpenedUpload,
+    StoredObject,
+    StoredPart,
+    checksum_headers,
+)
+from intake_runtime.storage.s3.store import (
+    MULTIPART_COPY_PART_SIZE,
+    ObjectStore,
+    copy_ranges,
+)
+
+__all__ = [
+    "CHECKSUM_ALGORITHMS",
+    "DELETE_BATCH",
+    "MULTIPART_COPY_PART_SIZE",
+    "CompletedUpload",
+    "CopiedPart",
+    "DeleteFailure",
+    "MultipartUpload",
+    "ObjectHead",
+    "ObjectNotFoundError",
+    "ObjectStore",
+    "OpenedUpload",
+    "PartsRejectedError",
+    "PreconditionFailedError",
+    "StorageError",
+    "StorageUnavailableError",
+    "StoredObject",
+    "StoredPart",
+    "UploadNotFoundError",
+    "checksum_headers",
+    "copy_ranges",
+    "open_object_store",
+]
