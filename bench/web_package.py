@@ -151,21 +151,24 @@ async def measure(args: argparse.Namespace, path: Path, folder: Path) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=os.environ.get("INTAKE_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--sizes-mib", default="256", help="comma-separated, e.g. 256,1024")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args()
     if not (WEB / "dist" / "index.js").is_file():
         raise SystemExit("web/dist is not built: run `make web`")
-    with tempfile.TemporaryDirectory(prefix="intake-bench-", dir="/tmp") as folder:
-        path = Path(folder) / f"package-{args.size_mib}mib.bin"
-        write_random(path, args.size_mib * MiB)
-        figures = asyncio.run(measure(args, path, Path(folder)))
-    print(
-        f"package {figures['best_package_mib_s']} MiB/s (checksums on "
-        f"{figures['best_package_checksums_on_mib_s']}, signed: {figures['checksums_signed']}) "
-        f"vs client {figures['best_client_mib_s']} MiB/s ({figures['package_vs_client']}x)"
-    )
+    figures: dict[str, object] = {}
+    for size_mib in (int(size) for size in args.sizes_mib.split(",")):
+        with tempfile.TemporaryDirectory(prefix="intake-bench-", dir="/tmp") as folder:
+            path = Path(folder) / f"package-{size_mib}mib.bin"
+            write_random(path, size_mib * MiB)
+            sized = asyncio.run(measure(args, path, Path(folder)))
+        print(
+            f"{size_mib} MiB: package {sized['best_package_mib_s']} MiB/s (checksums on "
+            f"{sized['best_package_checksums_on_mib_s']}, signed: {sized['checksums_signed']}) "
+            f"vs client {sized['best_client_mib_s']} MiB/s ({sized['package_vs_client']}x)"
+        )
+        figures[f"{size_mib}mib"] = sized
     print(f"written to {write('web_package', figures)}")
 
 
