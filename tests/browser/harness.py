@@ -1,7 +1,7 @@
 """A host app for @intake/uploader: the package's built dist/ imported into a page of the
-gateway's origin, driven from the test. Nothing is added to the gateway: the page is its
-`/healthz` answer (a real loopback document, so Chromium lets it reach the loopback bucket),
-and the package's files come through Playwright's routing."""
+gateway's origin, driven from the test. Nothing is added to the gateway: the page is its upload
+page (a real loopback document, so Chromium lets it reach the loopback bucket, whose CSP lets
+same-origin scripts run), and the package's files come through Playwright's routing."""
 
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ async def host_page(
     await context.route(f"{system.gateway_url}{PREFIX}**", _serve)
     page = await context.new_page()
     await page.expose_function("hostToken", tokens)
-    await page.goto(f"{system.gateway_url}/healthz")
+    await page.goto(f"{system.gateway_url}/")
     await page.evaluate(START, [brand_id, extra])
     return page
 
