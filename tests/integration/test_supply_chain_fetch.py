@@ -6,10 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from tests.support import stack
-
-stack_base, stack_kafka, stack_s3 = stack.stack_base, stack.stack_kafka, stack.stack_s3
+import stack_base
+import stack_kafka
+import stack_s3
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "stack.sh"
 sys.path.insert(0, str(ROOT / "deploy"))
-# deploy/ is no package: its modules are found once it is on the path.
-import stack_principals  # noqa: E402
+import stack_principals  # noqa: E402 - deploy/ is no package: found once it is on the path
 
 if TYPE_CHECKING:
     from intake_runtime.messaging.access import KafkaAccess

@@ -16,7 +16,8 @@ from tests.support.cleanup import (
     World,
     completed,
 )
-from tests.support.contracts import NOW, lifecycle
+from tests.support.contracts.cleanup import lifecycle
+from tests.support.contracts.common import NOW
 
 
 def _envelope(event_type: EventType, payload: object, message_id: uuid.UUID) -> Envelope:

@@ -35,13 +35,12 @@ from intake_contracts.events import EventType
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
-from tests.support.contracts import NOW, new_record
-from tests.support.fakes import (
-    FakeClock,
-    FakeCompletionStorage,
-    FakeInitiation,
-    FakeSagaDatabase,
-)
+from tests.support.contracts.common import NOW
+from tests.support.contracts.completion import new_record
+from tests.support.fakes.completion import FakeSagaDatabase
+from tests.support.fakes.completion_peers import FakeInitiation
+from tests.support.fakes.completion_storage import FakeCompletionStorage
+from tests.support.fakes.runtime import FakeClock
 
 MiB = 1024 * 1024
 BUCKET = "intake-uploads"
