@@ -11,45 +11,18 @@ from intake_cleanup.ports import (
     IndexDatabase,
     RetentionRepository,
 )
-from intake_contracts import keys
 from intake_contracts.events import (
     UploadLifecycleEvent,
 )
 from intake_contracts.sessions import (
     UploadStatus,
-    UploadType,
 )
 from intake_runtime.storage.s3 import UploadNotFoundError
 from tests.support.contracts.common import NOW
 from tests.support.contracts.completion_storage import Put
+from tests.support.events import lifecycle_event
 
 OpenUpload = Callable[[str, str], Awaitable[str]]
-
-
-def lifecycle(
-    session_id: uuid.UUID,
-    tenant_id: str,
-    status: UploadStatus,
-    *,
-    expires_at: datetime = NOW + timedelta(hours=1),
-    asset_id: uuid.UUID | None = None,
-) -> UploadLifecycleEvent:
-    return UploadLifecycleEvent(
-        upload_session_id=session_id,
-        tenant_id=tenant_id,
-        brand_id="b",
-        user_id="u",
-        status=status,
-        previous_status=None,
-        upload_type=UploadType.DIRECT,
-        file_name="a.txt",
-        size_bytes=5,
-        bucket="intake-contract",
-        temp_key=keys.temp_key(session_id),
-        multipart_upload_id=None,
-        expires_at=expires_at,
-        asset_id=asset_id,
-    )
 
 
 class IndexDatabaseContract:
@@ -69,12 +42,12 @@ class IndexDatabaseContract:
     async def test_a_session_moves_only_forward(self, database: IndexDatabase, tenant: str) -> None:
         sid = uuid.uuid4()
         at = NOW - timedelta(hours=2)
-        await self._index(database, (lifecycle(sid, tenant, UploadStatus.UPLOADING), at))
+        await self._index(database, (lifecycle_event(sid, tenant, UploadStatus.UPLOADING), at))
         # A late INITIATING never takes it back; FAILED wins over an older UPLOADING.
         await self._index(
             database,
-            (lifecycle(sid, tenant, UploadStatus.INITIATING), at + timedelta(minutes=5)),
-            (lifecycle(sid, tenant, UploadStatus.FAILED), at - timedelta(minutes=5)),
+            (lifecycle_event(sid, tenant, UploadStatus.INITIATING), at + timedelta(minutes=5)),
+            (lifecycle_event(sid, tenant, UploadStatus.FAILED), at - timedelta(minutes=5)),
         )
         found = (await database.index.sessions_by_ids([sid]))[sid]
         assert (found.status, found.tenant_id) == (UploadStatus.FAILED, tenant)
@@ -95,12 +68,12 @@ class IndexDatabaseContract:
     ) -> None:
         ids = [uuid.uuid4() for _ in range(3)]
         events = [
-            (lifecycle(sid, tenant, UploadStatus.UPLOADING), NOW - timedelta(hours=5 - n))
+            (lifecycle_event(sid, tenant, UploadStatus.UPLOADING), NOW - timedelta(hours=5 - n))
             for n, sid in enumerate(ids)
         ]
         fresh = uuid.uuid4()
         await self._index(
-            database, *events, (lifecycle(fresh, tenant, UploadStatus.UPLOADING), NOW)
+            database, *events, (lifecycle_event(fresh, tenant, UploadStatus.UPLOADING), NOW)
         )
         index = database.index
         cutoff = NOW - timedelta(hours=1)
@@ -121,9 +94,9 @@ class IndexDatabaseContract:
         past = NOW - timedelta(minutes=1)
         await self._index(
             database,
-            (lifecycle(late, tenant, UploadStatus.UPLOADING, expires_at=past), past),
-            (lifecycle(failed, tenant, UploadStatus.FAILED, expires_at=past), past),
-            (lifecycle(fine, tenant, UploadStatus.UPLOADING), past),
+            (lifecycle_event(late, tenant, UploadStatus.UPLOADING, expires_at=past), past),
+            (lifecycle_event(failed, tenant, UploadStatus.FAILED, expires_at=past), past),
+            (lifecycle_event(fine, tenant, UploadStatus.UPLOADING), past),
         )
         found = await database.index.expired_sessions(NOW, 10, tenant)
         assert [s.id for s in found] == [late]
@@ -133,7 +106,7 @@ class IndexDatabaseContract:
     ) -> None:
         sid, asset = uuid.uuid4(), uuid.uuid4()
         past = NOW - timedelta(hours=1)
-        await self._index(database, (lifecycle(sid, tenant, UploadStatus.COMPLETED), past))
+        await self._index(database, (lifecycle_event(sid, tenant, UploadStatus.COMPLETED), past))
         index = database.index
         assert [s.id for s in await index.unreconciled_sessions(NOW, 10, tenant)] == [sid]
         await index.record_assets([(sid, asset, tenant, False)])
@@ -152,7 +125,9 @@ class IndexDatabaseContract:
         async def apply_then_fail() -> None:
             async with database.transaction() as index:
                 await index.claim_events([message])
-                await index.upsert_sessions([(lifecycle(sid, tenant, UploadStatus.UPLOADING), NOW)])
+                await index.upsert_sessions(
+                    [(lifecycle_event(sid, tenant, UploadStatus.UPLOADING), NOW)]
+                )
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):

@@ -135,6 +135,14 @@ class World:
         self.storage.objects[BUCKET, record.temp_key] = data
         return record.upload_session_id
 
+    async def crashed_at_mark_completed(self) -> uuid.UUID:
+        """An uploaded session whose completion crashed as it told initiation so."""
+        session_id = self.uploaded()
+        self.initiation.broken["mark_completed"] = self.crash
+        with pytest.raises(Crash):
+            await self.complete(session_id)
+        return session_id
+
     async def take_over(self, session_id: uuid.UUID, promoter: Promoter | None = None) -> None:
         """The promotion `complete` handed over, run as its kick would have."""
         await (promoter or self.promoter()).take_over(self.kicks.handovers[session_id], "c")
@@ -344,10 +352,7 @@ async def test_another_tenant_or_brand_is_refused(world: World) -> None:
 async def test_a_crash_between_the_s3_finalize_and_initiations_completed_resumes(
     world: World,
 ) -> None:
-    session_id = world.uploaded()
-    world.initiation.broken["mark_completed"] = world.crash
-    with pytest.raises(Crash):
-        await world.complete(session_id)
+    session_id = await world.crashed_at_mark_completed()
     world.restart()
     assert world.initiation.sessions[session_id].status == UploadStatus.UPLOADING
     assert result(await world.complete(session_id)).created
@@ -375,10 +380,7 @@ async def test_a_crash_after_initiations_completed_resumes_without_finalizing_ag
 async def test_a_retry_while_the_crashed_workers_lease_is_live_waits_then_times_out(
     world: World,
 ) -> None:
-    session_id = world.uploaded()
-    world.initiation.broken["mark_completed"] = world.crash
-    with pytest.raises(Crash):
-        await world.complete(session_id)
+    session_id = await world.crashed_at_mark_completed()
     world.db.leases.down = False  # a new process at once: the dead one's lease still runs
     impatient = world.service(session_lock_timeout_s=0.1)
     assert code(await world.complete(session_id, service=impatient)) == ErrorCode.SERVICE_TIMEOUT
