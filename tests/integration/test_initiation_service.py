@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
@@ -87,20 +87,31 @@ def uploader(tenant: str) -> Principal:
     )
 
 
+async def run_once(
+    pool: asyncpg.Pool,
+    settings: InitiationSettings,
+    use_case: Callable[[InitiationService, Unit], Awaitable[BaseModel]],
+) -> Reply:
+    """`use_case` run once by a service on the real S3, in one transaction: its reply."""
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, S3SessionStorage(store))
+
+        async def work(tx: Unit) -> Reply:
+            return Reply.success(await use_case(service, tx))
+
+        return await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "test", work)
+
+
 async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
     stack_env: dict[str, str], pool: asyncpg.Pool, s3: Any
 ) -> None:
     settings = settings_for(stack_env, STORAGE_PROVISION_STRATEGY="per_tenant")
     tenant = tokens.new_tenant()
     principal = uploader(tenant)
-    runner = repo.transactions(pool, Outbox(SCHEMA))
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.initiate(command(SMALL_FILE, principal), tx))
-
-        view = (await runner.run(uuid.uuid4(), "test", work)).unwrap(SessionView)
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.initiate(command(SMALL_FILE, principal), tx)
+    )
+    view = reply.unwrap(SessionView)
     expected_bucket = f"{stack_env['AWS_BUCKET']}-{tenant}"
     assert view.direct is not None
     assert f"/{expected_bucket}/temp/uploads/{view.upload_session_id}/original" in view.direct.url
@@ -167,14 +178,10 @@ async def test_users_cannot_send_service_transitions(
     user = Principal(
         user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
     )
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-        mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.mark_completed(command(mark, user), tx))
-
-        reply = await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "t", work)
+    mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.mark_completed(command(mark, user), tx)
+    )
     assert reply.error is not None
     assert reply.error.code == "permission_denied"
 
@@ -202,14 +209,10 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         brand_id=None,
     )
     batch = InitiateBatch.model_construct(brand_id="b", batch_reference=None, files=files)
-    runner = repo.transactions(pool, Outbox(SCHEMA))
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.initiate_batch(command(batch, user), tx))
-
-        result = (await runner.run(uuid.uuid4(), "t", work)).unwrap(BatchResult)
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.initiate_batch(command(batch, user), tx)
+    )
+    result = reply.unwrap(BatchResult)
     outcomes = [
         (item.session is not None, item.error.code if item.error else None)
         for item in result.uploads
