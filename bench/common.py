@@ -35,10 +35,11 @@ def versions() -> dict[str, str]:
     names = ["faststream", "aiokafka", "litestar", "asyncpg", "aioboto3", "httpx", "boto3"]
     found = {name: metadata.version(name) for name in names if _installed(name)}
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
-    import native_stack
+    import stack_kafka
+    import stack_s3
 
-    found["kafka_version"] = native_stack.KAFKA_VERSION
-    found["seaweedfs_pin"] = native_stack.SEAWEEDFS_PIN
+    found["kafka_version"] = stack_kafka.KAFKA_VERSION
+    found["seaweedfs_pin"] = stack_s3.SEAWEEDFS_PIN
     postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True, check=False)
     found["postgres_client"] = postgres.stdout.strip()
     return found

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import native_stack
+import stack_base
+import stack_principals
 from processes import command_line, read_pid, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,10 +186,10 @@ def _process(
     port = ports.get(name, ports[service] + REPLICA_PORT_STEP * (replica - 1))
     service_env = {**env, "INTAKE_METRICS_PORT": str(port)}
     if _as_stack_admin(env):
-        for variable in native_stack.PER_PRINCIPAL_VARIABLES:
+        for variable in stack_principals.PER_PRINCIPAL_VARIABLES:
             service_env.pop(variable, None)
-        config = native_stack.Config.from_env(env)
-        service_env |= native_stack.principal_credentials(config, service)
+        config = stack_base.Config.from_env(env)
+        service_env |= stack_principals.principal_credentials(config, service)
     if service != "gateway":
         return ServiceProcess(service, service_env, log_dir, port, replica)
     service_env["INTAKE_GATEWAY_PORT"] = str(gateway_port)
@@ -203,7 +204,7 @@ def health_ports(env: Mapping[str, str]) -> dict[str, int]:
 
 
 def _as_stack_admin(env: dict[str, str]) -> bool:
-    return env.get("KAFKA_SASL_USERNAME") == native_stack.ADMIN
+    return env.get("KAFKA_SASL_USERNAME") == stack_base.ADMIN
 
 
 def provision(env: dict[str, str]) -> None:
@@ -218,8 +219,8 @@ def provision(env: dict[str, str]) -> None:
 
 def _stack_env(command: str) -> dict[str, str]:
     try:
-        return {**os.environ, **native_stack.stack_env()}
-    except native_stack.StackError:
+        return {**os.environ, **stack_principals.stack_env()}
+    except stack_base.StackError:
         if command == "up":
             raise
         return dict(os.environ)  # `down` or `status` before any `up`: no credentials yet
@@ -267,8 +268,8 @@ def main() -> None:
             print(f"{name}: {running}")
         print("consumer groups (members by instance):")
         try:
-            ops = {**os.environ, **native_stack.stack_env(principal="ops")}
-        except native_stack.StackError as error:
+            ops = {**os.environ, **stack_principals.stack_env(principal="ops")}
+        except stack_base.StackError as error:
             print(f"consumer groups: unknown ({error})")
             return
         subprocess.run([str(BIN / "intake-ops"), "groups"], env=ops, check=False)

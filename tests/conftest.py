@@ -152,5 +152,32 @@ async def db(stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
+@dataclass(frozen=True)
+class Stage:
+    """What an end-to-end test of the background jobs works on: the running services, the API
+    as one caller, the database, the object store and the stack's environment."""
+
+    system: System
+    api: httpx.AsyncClient
+    caller: Caller
+    db: asyncpg.Connection
+    s3: Any
+    bucket: str
+    stack_env: dict[str, str]
+
+
+@pytest.fixture
+def stage(
+    system: System,
+    api: httpx.AsyncClient,
+    caller: Caller,
+    db: asyncpg.Connection,
+    s3: Any,
+    bucket: str,
+    stack_env: dict[str, str],
+) -> Stage:
+    return Stage(system, api, caller, db, s3, bucket, stack_env)
+
+
 def state_dir() -> Path:
     return stack.ROOT / ".state"

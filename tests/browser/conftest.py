@@ -1,5 +1,6 @@
 """Headless Chromium (Debian's package) driven by Playwright against the real system."""
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from playwright.async_api import (
     Page,
     Request,
     Response,
+    Route,
     async_playwright,
 )
 
@@ -24,29 +26,43 @@ T = TypeVar("T")
 CHROMIUM = os.environ.get("INTAKE_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def chromium(*args: str) -> AsyncIterator[Browser]:
+    """Chromium started with `args`, closed after the block."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make bootstrap` installs Debian's chromium")
+    # Root (CI, containers) cannot use Chromium's sandbox.
+    sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
     async with async_playwright() as playwright:
-        # Root (CI, containers) cannot use Chromium's sandbox.
-        args = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[*args, *sandbox])
         try:
             yield browser
         finally:
             await browser.close()
 
 
-@pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh profile per test: its own IndexedDB and sessionStorage."""
+@contextlib.asynccontextmanager
+async def fresh_context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh profile: its own IndexedDB and sessionStorage."""
     context = await browser.new_context()
     context.set_default_timeout(60_000)
     try:
         yield context
     finally:
         await context.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh profile per test."""
+    async with fresh_context(browser) as context:
+        yield context
 
 
 async def open_page(
@@ -60,6 +76,20 @@ async def open_page(
 async def pick(page: Page, *paths: Path) -> None:
     await page.get_by_test_id("add-asset-button").click()
     await page.get_by_test_id("file-input").set_input_files(list(paths))
+
+
+async def upload_through(
+    context: BrowserContext,
+    system: System,
+    caller: Caller,
+    parts: Callable[[Route], Awaitable[None]],
+    *paths: Path,
+) -> Page:
+    """The page opened with each part's PUT to S3 going through `parts`, `paths` picked."""
+    await context.route(PARTS, parts)
+    page = await open_page(context, system, caller)
+    await pick(page, *paths)
+    return page
 
 
 def row(page: Page, name: str):

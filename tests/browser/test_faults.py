@@ -12,12 +12,11 @@ from tests.browser.conftest import (
     PARTS,
     MiB,
     PartLog,
-    open_page,
     part_number,
-    pick,
     random_file,
     reading,
     row,
+    upload_through,
 )
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
@@ -59,9 +58,7 @@ async def test_expired_url_is_signed_again_and_500s_are_retried(
         else:
             await route.continue_()
 
-    await context.route(PARTS, faulty)
-    page = await open_page(context, system, caller)
-    await pick(page, video)
+    page = await upload_through(context, system, caller, faulty, video)
 
     await expect(row(page, video.name)).to_have_attribute(
         "data-status", "completed", timeout=120_000
@@ -80,9 +77,7 @@ async def test_bad_signature_fails_the_file_clearly_and_retry_finishes_it(
     async def bad_signature(route: Route) -> None:
         await route.fulfill(status=403, body=refused, headers=cors_headers(route))
 
-    await context.route(PARTS, bad_signature)
-    page = await open_page(context, system, caller)
-    await pick(page, photo)
+    page = await upload_through(context, system, caller, bad_signature, photo)
     await expect(row(page, photo.name)).to_have_attribute("data-status", "failed")
     await expect(row(page, photo.name).get_by_test_id("row-error")).to_contain_text(
         "SignatureDoesNotMatch"
@@ -111,9 +106,7 @@ async def test_offline_pauses_the_upload_and_online_finishes_it(
         else:
             await route.continue_()
 
-    await context.route(PARTS, cut_on_second_part)
-    page = await open_page(context, system, caller)
-    await pick(page, video)
+    page = await upload_through(context, system, caller, cut_on_second_part, video)
     await expect(row(page, video.name)).to_have_attribute("data-status", "paused", timeout=120_000)
 
     await asyncio.sleep(5)  # the link stays down for a while; the page must just wait
@@ -141,9 +134,7 @@ async def test_cancel_mid_upload_cancels_the_session_and_aborts_the_multipart_up
         if part_number(route.request.url) == 1:
             await route.continue_()  # the others hang: the upload is mid-way when cancelled
 
-    await context.route(PARTS, only_first)
-    page = await open_page(context, system, caller)
-    await pick(page, video)
+    page = await upload_through(context, system, caller, only_first, video)
     await eventually(reading(lambda: parts.stored), lambda stored: stored == [1], timeout_s=120)
 
     await row(page, video.name).get_by_test_id("cancel-button").click()

@@ -8,15 +8,14 @@ from playwright.async_api import BrowserContext, Page, Route, expect
 
 from intake_client import tokens
 from tests.browser.conftest import (
-    PARTS,
     MiB,
     PartLog,
     open_page,
     part_number,
-    pick,
     random_file,
     reading,
     row,
+    upload_through,
 )
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
@@ -58,9 +57,7 @@ async def persisted_upload_held_at_part_two(
             await route.continue_()
         # else never answered: the upload stays unfinished
 
-    await context.route(PARTS, first_only)
-    page = await open_page(context, system, caller)
-    await pick(page, large)
+    page = await upload_through(context, system, caller, first_only, large)
     await eventually(reading(lambda: parts.stored), lambda done: done == [1], timeout_s=120)
     await expect(row(page, large.name)).to_have_attribute("data-persisted", "true")
     assert [name for _, name in await stored(page)] == [large.name]

@@ -17,7 +17,6 @@ import pytest
 from playwright.async_api import BrowserContext, Request, Route, expect
 
 from tests.browser.conftest import (
-    PARTS,
     MiB,
     PartLog,
     open_page,
@@ -25,6 +24,7 @@ from tests.browser.conftest import (
     pick,
     random_file,
     row,
+    upload_through,
 )
 from tests.browser.test_faults import cors_headers
 from tests.browser.test_upload_page import digest, promoted_asset
@@ -77,9 +77,7 @@ async def test_a_part_refused_for_a_bad_digest_is_signed_and_sent_again_alone(
         else:
             await route.continue_()
 
-    await context.route(PARTS, refuse_part_two_once)
-    page = await open_page(context, system, caller)
-    await pick(page, video)
+    page = await upload_through(context, system, caller, refuse_part_two_once, video)
 
     await expect(row(page, video.name)).to_have_attribute(
         "data-status", "completed", timeout=120_000
@@ -148,9 +146,7 @@ async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_a
         else:
             await route.continue_()
 
-    await context.route(PARTS, flip_a_byte_of_part_two_once)
-    page = await open_page(context, system, caller)
-    await pick(page, video)
+    page = await upload_through(context, system, caller, flip_a_byte_of_part_two_once, video)
 
     await expect(row(page, video.name)).to_have_attribute(
         "data-status", "completed", timeout=120_000

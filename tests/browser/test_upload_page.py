@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     random_file,
     reading,
     row,
+    upload_through,
 )
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
@@ -80,9 +81,7 @@ async def test_reload_after_two_of_five_parts_resumes_with_only_the_missing_part
             await route.continue_()
         # else never answered: the reload cuts these parts off before they reach S3
 
-    await context.route(PARTS, first_two_only)
-    page = await open_page(context, system, caller)
-    await pick(page, large)
+    page = await upload_through(context, system, caller, first_two_only, large)
     await eventually(
         reading(lambda: sorted(parts.stored)), lambda stored: stored == [1, 2], timeout_s=120
     )

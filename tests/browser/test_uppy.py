@@ -8,7 +8,6 @@ gateway's and the bucket's CORS grant, by Playwright (no server of its own).
 import hashlib
 import logging
 import mimetypes
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Route
 
-from tests.browser.conftest import CHROMIUM, PARTS, MiB, PartLog, part_number, random_file, reading
+from tests.browser.conftest import (
+    PARTS,
+    MiB,
+    PartLog,
+    chromium,
+    fresh_context,
+    part_number,
+    random_file,
+    reading,
+)
 from tests.browser.test_upload_page import promoted_asset
 from tests.conftest import CONFIGURED_ORIGIN, Caller, System
 from tests.support.waiting import eventually
@@ -37,29 +45,18 @@ async def example_browser() -> AsyncIterator[Browser]:
     Served by Playwright from a made-up http origin, the page would otherwise be an insecure
     context, which Chromium forbids to call a loopback address (the gateway under test).
     """
-    args = [
+    async with chromium(
         f"--unsafely-treat-insecure-origin-as-secure={CONFIGURED_ORIGIN}",
         # A deployed host app and gateway share an address space; here the gateway is loopback.
         "--disable-features=LocalNetworkAccessChecks",
-    ]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    ) as browser:
+        yield browser
 
 
 @pytest.fixture
 async def context(example_browser: Browser) -> AsyncIterator[BrowserContext]:
-    context = await example_browser.new_context()
-    context.set_default_timeout(60_000)
-    try:
+    async with fresh_context(example_browser) as context:
         yield context
-    finally:
-        await context.close()
 
 
 async def serve_example(context: BrowserContext) -> None:

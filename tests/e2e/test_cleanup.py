@@ -25,15 +25,14 @@ from intake_contracts.commands import CommandType, JobRunView, MarkCompleted, Ru
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.keys import TEMP_PREFIX, asset_id_for, temp_key
-from intake_runtime.messaging.access import KafkaAccess
-from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.ports import utc_now
 from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import open_object_store
-from tests.conftest import Caller, System
+from tests.conftest import Caller, Stage, System
 from tests.support import metrics, stack, tokens
 from tests.support.api import initiate, upload_and_complete
+from tests.support.commands import request_client
 from tests.support.saga import saga_done
 from tests.support.storage import exists
 from tests.support.waiting import eventually
@@ -62,24 +61,8 @@ async def cleanup(
 
 @pytest.fixture
 async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
-    settings = stack.kafka_settings(stack_env)
-    broker = build_broker(settings, "cleanup-tests")
-    await broker.start()
-    client = RequestReplyClient(
-        broker,
-        access=KafkaAccess.of(settings),
-        service="cleanup-tests",
-        instance_id=uuid.uuid4().hex[:12],
-        timeout_s=60,
-        publish_timeout_s=settings.publish_timeout_s,
-        fetch_wait_ms=settings.kafka_fetch_wait_ms,
-    )
-    await client.start()
-    try:
+    async with request_client(stack_env, "cleanup-tests", timeout_s=60) as client:
         yield client
-    finally:
-        await client.stop()
-        await broker.stop()
 
 
 async def run_via_command(client: RequestReplyClient, job: str) -> JobRunView:
@@ -149,19 +132,11 @@ def stack_command(command: str) -> None:
     subprocess.run(["bash", str(stack.STACK), command], check=True, capture_output=True)
 
 
-async def test_orphaned_multipart_aborts_exactly_the_orphans_across_pages(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    s3: Any,
-    bucket: str,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    live_ids = [sid for _ in range(3) for sid in await initiate_batch(api, caller, 100)]
+async def test_orphaned_multipart_aborts_exactly_the_orphans_across_pages(stage: Stage) -> None:
+    live_ids = [sid for _ in range(3) for sid in await initiate_batch(stage.api, stage.caller, 100)]
 
     def create_orphan(_: int) -> str:
-        answer = s3.create_multipart_upload(Bucket=bucket, Key=temp_key(uuid.uuid4()))
+        answer = stage.s3.create_multipart_upload(Bucket=stage.bucket, Key=temp_key(uuid.uuid4()))
         return str(answer["UploadId"])
 
     with ThreadPoolExecutor(10) as pool:
@@ -170,24 +145,24 @@ async def test_orphaned_multipart_aborts_exactly_the_orphans_across_pages(
                 None, lambda: list(pool.map(create_orphan, range(1200)))
             )
         )
-    await wait_indexed(db, live_ids, "UPLOADING")
-    rows = await db.fetch(
+    await wait_indexed(stage.db, live_ids, "UPLOADING")
+    rows = await stage.db.fetch(
         "SELECT multipart_upload_id FROM cleanup.session_index WHERE session_id = ANY($1)",
         [uuid.UUID(i) for i in live_ids],
     )
     live = {row["multipart_upload_id"] for row in rows}
     assert len(live) == 300
 
-    async with cleanup(stack_env, INTAKE_ORPHAN_MULTIPART_AFTER_S="0") as service:
+    async with cleanup(stage.stack_env, INTAKE_ORPHAN_MULTIPART_AFTER_S="0") as service:
         view = await service.run(Job.ORPHANED_MULTIPART)
 
     assert view.status == "ok", view.errors
     assert view.stats["listed"] >= 1500
     assert view.stats["aborted"] >= 1200
-    remaining = await live_uploads(stack_env)
+    remaining = await live_uploads(stage.stack_env)
     assert not orphans & remaining
     assert live <= remaining
-    removed = await db.fetchval(
+    removed = await stage.db.fetchval(
         "SELECT count(*) FROM cleanup.outbox WHERE envelope->>'type' = 'cleanup.residue_removed'"
         " AND envelope->'payload'->>'upload_id' = ANY($1)",
         list(orphans),
@@ -195,19 +170,11 @@ async def test_orphaned_multipart_aborts_exactly_the_orphans_across_pages(
     assert removed == 1200
 
 
-async def test_orphaned_temp_objects_removes_only_terminal_and_unknown(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    s3: Any,
-    bucket: str,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    live = await initiate(api, caller, 1024)
-    cancelled = await initiate(api, caller, 1024)
-    cancel = await api.post(
-        f"/app/uploads/{cancelled['upload_session_id']}/cancel", headers=caller.headers
+async def test_orphaned_temp_objects_removes_only_terminal_and_unknown(stage: Stage) -> None:
+    live = await initiate(stage.api, stage.caller, 1024)
+    cancelled = await initiate(stage.api, stage.caller, 1024)
+    cancel = await stage.api.post(
+        f"/app/uploads/{cancelled['upload_session_id']}/cancel", headers=stage.caller.headers
     )
     assert cancel.status_code == 200
     keys = {
@@ -218,37 +185,29 @@ async def test_orphaned_temp_objects_removes_only_terminal_and_unknown(
         "outside": f"{TEMP_PREFIX}{uuid.uuid4()}/notes.txt",
     }
     for key in keys.values():
-        s3.put_object(Bucket=bucket, Key=key, Body=b"x" * 1024)
-    await wait_indexed(db, [live["upload_session_id"]], "UPLOADING")
-    await wait_indexed(db, [cancelled["upload_session_id"]], "CANCELLED")
+        stage.s3.put_object(Bucket=stage.bucket, Key=key, Body=b"x" * 1024)
+    await wait_indexed(stage.db, [live["upload_session_id"]], "UPLOADING")
+    await wait_indexed(stage.db, [cancelled["upload_session_id"]], "CANCELLED")
 
-    async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
+    async with cleanup(stage.stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
         view = await service.run(Job.ORPHANED_TEMP_OBJECTS)
 
     assert view.status == "ok", view.errors
-    present = {name: exists(s3, bucket, key) for name, key in keys.items()}
+    present = {name: exists(stage.s3, stage.bucket, key) for name, key in keys.items()}
     assert present == {"live": True, "cancelled": False, "unknown": False, "outside": True}
-    s3.delete_object(Bucket=bucket, Key=keys["outside"])
-    s3.delete_object(Bucket=bucket, Key=keys["live"])
+    stage.s3.delete_object(Bucket=stage.bucket, Key=keys["outside"])
+    stage.s3.delete_object(Bucket=stage.bucket, Key=keys["live"])
 
 
-async def test_completed_and_promoted_leftover_is_removed(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    s3: Any,
-    bucket: str,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    if "completion" not in system.processes:
+async def test_completed_and_promoted_leftover_is_removed(stage: Stage) -> None:
+    if "completion" not in stage.system.processes:
         pytest.skip("needs the completion service")
-    session_id = await upload_and_complete(api, caller, b"y" * 1024)
+    session_id = await upload_and_complete(stage.api, stage.caller, b"y" * 1024)
     key = temp_key(uuid.UUID(session_id))
     # Cleanup's index has seen both the completion (session.completed) and the promotion
     # (asset.promoted); they travel on different topics, so either may arrive first.
     await eventually(
-        lambda: db.fetchval(
+        lambda: stage.db.fetchval(
             "SELECT count(*) FROM cleanup.assets_seen WHERE session_id = $1"
             " AND promoted_at IS NOT NULL",
             uuid.UUID(session_id),
@@ -256,85 +215,70 @@ async def test_completed_and_promoted_leftover_is_removed(
         lambda n: n == 1,
         timeout_s=60,
     )
-    await wait_indexed(db, [session_id], "COMPLETED")
-    await saga_done(db, session_id)
-    s3.put_object(Bucket=bucket, Key=key, Body=b"stray")  # a leftover after promotion
+    await wait_indexed(stage.db, [session_id], "COMPLETED")
+    await saga_done(stage.db, session_id)
+    stage.s3.put_object(Bucket=stage.bucket, Key=key, Body=b"stray")  # a leftover after promotion
 
-    async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
+    async with cleanup(stage.stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
         view = await service.run(Job.ORPHANED_TEMP_OBJECTS)
 
     assert view.status == "ok", view.errors
-    assert not exists(s3, bucket, key)
+    assert not exists(stage.s3, stage.bucket, key)
 
 
-async def test_abandoned_fails_the_idle_session_but_not_the_one_that_resumed(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    idle = (await initiate(api, caller, 6 * MiB))["upload_session_id"]
-    resumed = (await initiate(api, caller, 6 * MiB))["upload_session_id"]
-    await wait_indexed(db, [idle, resumed], "UPLOADING")
+async def test_abandoned_fails_the_idle_session_but_not_the_one_that_resumed(stage: Stage) -> None:
+    idle = (await initiate(stage.api, stage.caller, 6 * MiB))["upload_session_id"]
+    resumed = (await initiate(stage.api, stage.caller, 6 * MiB))["upload_session_id"]
+    await wait_indexed(stage.db, [idle, resumed], "UPLOADING")
     # The job's cutoff is fixed first; the client comes back after it, before the CAS runs:
     # both are candidates in the index, and initiation's compare-and-set tells them apart.
     cutoff = datetime.now(UTC)
-    touched = await api.put(f"/app/uploads/{resumed}/activity", headers=caller.headers)
+    touched = await stage.api.put(f"/app/uploads/{resumed}/activity", headers=stage.caller.headers)
     assert touched.status_code == 200
 
-    async with cleanup(stack_env, clock=lambda: cutoff, INTAKE_ABANDONED_AFTER_S="0") as service:
-        view = await service.run(Job.DETECT_ABANDONED, tenant_id=caller.tenant_id)
+    async with cleanup(
+        stage.stack_env, clock=lambda: cutoff, INTAKE_ABANDONED_AFTER_S="0"
+    ) as service:
+        view = await service.run(Job.DETECT_ABANDONED, tenant_id=stage.caller.tenant_id)
 
     assert view.status == "ok", view.errors
     assert (view.stats["candidates"], view.stats["failed"], view.stats["still_active"]) == (2, 1, 1)
-    assert await status_of(api, caller, idle) == "FAILED"
-    assert await status_of(api, caller, resumed) == "UPLOADING"
-    active_since = await db.fetchval(
+    assert await status_of(stage.api, stage.caller, idle) == "FAILED"
+    assert await status_of(stage.api, stage.caller, resumed) == "UPLOADING"
+    active_since = await stage.db.fetchval(
         "SELECT active_since FROM cleanup.session_index WHERE session_id = $1", uuid.UUID(resumed)
     )
     assert active_since == cutoff
-    await wait_indexed(db, [idle], "FAILED")
+    await wait_indexed(stage.db, [idle], "FAILED")
 
 
-async def test_expired_session_is_failed_and_its_upload_aborted(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    session = await initiate(api, caller, 6 * MiB)
+async def test_expired_session_is_failed_and_its_upload_aborted(stage: Stage) -> None:
+    session = await initiate(stage.api, stage.caller, 6 * MiB)
     session_id, upload_id = session["upload_session_id"], session["multipart"]["upload_id"]
-    await wait_indexed(db, [session_id], "UPLOADING")
+    await wait_indexed(stage.db, [session_id], "UPLOADING")
     later = datetime.now(UTC) + timedelta(hours=25)  # past the 24 h session lifetime
 
-    async with cleanup(stack_env, clock=lambda: later) as service:
-        view = await service.run(Job.EXPIRE_SESSIONS, tenant_id=caller.tenant_id)
+    async with cleanup(stage.stack_env, clock=lambda: later) as service:
+        view = await service.run(Job.EXPIRE_SESSIONS, tenant_id=stage.caller.tenant_id)
 
     assert view.status == "ok", view.errors
     assert (view.stats["candidates"], view.stats["failed"]) == (1, 1)
-    answer = await api.get(f"/app/uploads/{session_id}", headers=caller.headers)
+    answer = await stage.api.get(f"/app/uploads/{session_id}", headers=stage.caller.headers)
     assert answer.json()["status"] == "FAILED"
-    assert upload_id not in await live_uploads(stack_env)
+    assert upload_id not in await live_uploads(stage.stack_env)
 
 
 async def test_s3_outage_is_recorded_and_the_next_run_finishes_the_work(
-    system: System,
-    s3: Any,
-    bucket: str,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-    requests: RequestReplyClient,
+    stage: Stage, requests: RequestReplyClient
 ) -> None:
     orphan = temp_key(uuid.uuid4())
-    s3.put_object(Bucket=bucket, Key=orphan, Body=b"z")
-    async with cleanup(stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
+    stage.s3.put_object(Bucket=stage.bucket, Key=orphan, Body=b"z")
+    async with cleanup(stage.stack_env, INTAKE_ORPHAN_TEMP_AFTER_S="0") as service:
         stack_command("stop-s3")
         try:
             down = await service.run(Job.ORPHANED_TEMP_OBJECTS)
             via_service = await run_via_command(requests, Job.ORPHANED_MULTIPART)
-            health = httpx.get(system.processes["cleanup"].url("/healthz"), timeout=5)
+            health = httpx.get(stage.system.processes["cleanup"].url("/healthz"), timeout=5)
         finally:
             stack_command("start-s3")
         again = await service.run(Job.ORPHANED_TEMP_OBJECTS)
@@ -342,7 +286,7 @@ async def test_s3_outage_is_recorded_and_the_next_run_finishes_the_work(
     assert down.status == "failed"
     assert down.errors
     assert "S3" in down.errors[0] or "storage" in down.errors[0].lower()
-    row = await db.fetchrow(
+    row = await stage.db.fetchrow(
         "SELECT status, errors FROM cleanup.job_runs WHERE run_id = $1", down.run_id
     )
     assert row is not None
@@ -351,7 +295,7 @@ async def test_s3_outage_is_recorded_and_the_next_run_finishes_the_work(
     assert via_service.status == "failed"
     assert health.status_code == 200
     assert again.status == "ok", again.errors
-    assert not exists(s3, bucket, orphan)
+    assert not exists(stage.s3, stage.bucket, orphan)
 
 
 async def test_a_job_runs_on_one_replica_at_a_time(
@@ -425,11 +369,11 @@ async def test_run_completed_is_published_and_unknown_jobs_are_refused(
 
 
 async def test_a_run_shows_on_the_metrics_with_its_status_duration_and_counts(
-    system: System, requests: RequestReplyClient, s3: Any, bucket: str, db: asyncpg.Connection
+    stage: Stage, requests: RequestReplyClient
 ) -> None:
     for _ in range(2):  # at least two uploads for the job to list
-        s3.create_multipart_upload(Bucket=bucket, Key=temp_key(uuid.uuid4()))
-    endpoint = system.processes["cleanup"].url("/metrics")
+        stage.s3.create_multipart_upload(Bucket=stage.bucket, Key=temp_key(uuid.uuid4()))
+    endpoint = stage.system.processes["cleanup"].url("/metrics")
     job = Job.ORPHANED_MULTIPART
     since = datetime.now(UTC)
     before = await metrics.samples(endpoint)
@@ -439,7 +383,7 @@ async def test_a_run_shows_on_the_metrics_with_its_status_duration_and_counts(
     after = await metrics.samples(endpoint)
     # Commands are delivered at least once: a rebalance may run the job again (or skip it on
     # the lock), and job_runs records each run the metrics count.
-    runs = await db.fetch(
+    runs = await stage.db.fetch(
         "SELECT run_id, status, started_at, finished_at, stats FROM cleanup.job_runs"
         " WHERE job = $1 AND started_at >= $2",
         job,
@@ -494,15 +438,13 @@ def test_command_line_runs_a_job_once_and_refuses_an_unknown_one(
     assert "unknown job" in bad.stderr
 
 
-async def test_command_line_limits_a_session_job_to_one_tenant(
-    system: System, api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection
-) -> None:
-    ids = await initiate_batch(api, caller, 1)
-    await wait_indexed(db, ids, "UPLOADING")
+async def test_command_line_limits_a_session_job_to_one_tenant(stage: Stage) -> None:
+    ids = await initiate_batch(stage.api, stage.caller, 1)
+    await wait_indexed(stage.db, ids, "UPLOADING")
     binary = str(stack.ROOT / ".venv" / "bin" / "intake-cleanup")
     # Every idle session is abandoned at once: only the scope keeps the caller's alive.
     env = {
-        **system.processes["cleanup"].env,
+        **stage.system.processes["cleanup"].env,
         "INTAKE_METRICS_PORT": "0",
         "INTAKE_ABANDONED_AFTER_S": "0",
     }
@@ -518,26 +460,19 @@ async def test_command_line_limits_a_session_job_to_one_tenant(
         )
 
     scoped = run("detect-abandoned", "--tenant", tokens.new_tenant())
-    storage = run("orphaned-temp-objects", "--tenant", caller.tenant_id)
+    storage = run("orphaned-temp-objects", "--tenant", stage.caller.tenant_id)
 
     assert scoped.returncode == 0, scoped.stderr[-2000:]
     assert JobRunView.model_validate_json(scoped.stdout).stats.get("candidates", 0) == 0
-    assert await status_of(api, caller, ids[0]) == "UPLOADING"
+    assert await status_of(stage.api, stage.caller, ids[0]) == "UPLOADING"
     assert storage.returncode == 2
     assert "cannot be limited to a tenant" in storage.stderr
 
 
 async def test_reconcile_completes_a_session_left_without_its_asset(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    s3: Any,
-    bucket: str,
-    stack_env: dict[str, str],
-    requests: RequestReplyClient,
+    stage: Stage, requests: RequestReplyClient
 ) -> None:
-    session = await initiate(api, caller, 1000)
+    session = await initiate(stage.api, stage.caller, 1000)
     session_id = session["upload_session_id"]
     direct = session["direct"]
     async with httpx.AsyncClient() as storage:
@@ -550,26 +485,31 @@ async def test_reconcile_completes_a_session_left_without_its_asset(
         CommandType.MARK_COMPLETED,
         MarkCompleted(upload_session_id=uuid.UUID(session_id), asset_id=asset_id),
         principal=Principal(
-            user_id="test:crashed-completion", tenant_id=caller.tenant_id, service="tests"
+            user_id="test:crashed-completion", tenant_id=stage.caller.tenant_id, service="tests"
         ),
     )
     assert marked.ok, marked.error
-    await wait_indexed(db, [session_id], "COMPLETED")
+    await wait_indexed(stage.db, [session_id], "COMPLETED")
     assert (
-        await db.fetchval("SELECT count(*) FROM completion.assets WHERE asset_id = $1", asset_id)
+        await stage.db.fetchval(
+            "SELECT count(*) FROM completion.assets WHERE asset_id = $1", asset_id
+        )
         == 0
     )
 
-    async with cleanup(stack_env, INTAKE_RECONCILE_AFTER_S="0") as service:
-        view = await service.run(Job.RECONCILE, tenant_id=caller.tenant_id)
+    async with cleanup(stage.stack_env, INTAKE_RECONCILE_AFTER_S="0") as service:
+        view = await service.run(Job.RECONCILE, tenant_id=stage.caller.tenant_id)
 
     assert view.status == "ok", view.errors
     # Completion answered once the Asset was recorded; it promotes the object right after.
-    await saga_done(db, session_id)
-    row = await db.fetchrow(
+    await saga_done(stage.db, session_id)
+    row = await stage.db.fetchrow(
         "SELECT object_key, size_bytes FROM completion.assets WHERE asset_id = $1", asset_id
     )
     assert row is not None
     assert row["size_bytes"] == 1000
-    assert s3.get_object(Bucket=bucket, Key=row["object_key"])["Body"].read() == b"r" * 1000
-    assert not exists(s3, bucket, temp_key(uuid.UUID(session_id)))
+    assert (
+        stage.s3.get_object(Bucket=stage.bucket, Key=row["object_key"])["Body"].read()
+        == b"r" * 1000
+    )
+    assert not exists(stage.s3, stage.bucket, temp_key(uuid.UUID(session_id)))

@@ -13,7 +13,7 @@ from intake_contracts import topics
 from intake_contracts.commands import CommandType, FailedSessions, FailSessions, SessionOfTenant
 from intake_contracts.envelope import Principal
 from intake_runtime.messaging.requests import RequestReplyClient
-from tests.conftest import Caller, System, new_caller
+from tests.conftest import Caller, Stage, System, new_caller
 from tests.e2e.test_cleanup import cleanup, initiate_batch, requests, status_of, wait_indexed
 
 pytestmark = pytest.mark.e2e
@@ -34,48 +34,45 @@ async def upload_failed_events(db: asyncpg.Connection, ids: list[str]) -> int:
     )
 
 
-async def test_a_run_drains_more_than_one_batch_failing_each_session_once(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
-) -> None:
-    ids = await initiate_batch(api, caller, 25)
-    await wait_indexed(db, ids, "UPLOADING")
+async def test_a_run_drains_more_than_one_batch_failing_each_session_once(stage: Stage) -> None:
+    ids = await initiate_batch(stage.api, stage.caller, 25)
+    await wait_indexed(stage.db, ids, "UPLOADING")
     cutoff = datetime.now(UTC)
 
     async with cleanup(
-        stack_env,
+        stage.stack_env,
         clock=lambda: cutoff,
         INTAKE_ABANDONED_AFTER_S="0",
         INTAKE_CLEANUP_BATCH_LIMIT="10",
     ) as service:
-        view = await service.run(Job.DETECT_ABANDONED, tenant_id=caller.tenant_id)
+        view = await service.run(Job.DETECT_ABANDONED, tenant_id=stage.caller.tenant_id)
 
     assert view.status == "ok", view.errors
     assert (view.stats["batches"], view.stats["candidates"], view.stats["failed"]) == (3, 25, 25)
-    assert {await status_of(api, caller, session_id) for session_id in ids} == {"FAILED"}
-    assert await upload_failed_events(db, ids) == 25  # a lifecycle event per session, once each
+    assert {await status_of(stage.api, stage.caller, session_id) for session_id in ids} == {
+        "FAILED"
+    }
+    assert (
+        await upload_failed_events(stage.db, ids) == 25
+    )  # a lifecycle event per session, once each
 
 
 async def test_fail_sessions_moves_only_live_sessions_of_the_named_tenant_and_is_idempotent(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    requests: RequestReplyClient,
+    stage: Stage, requests: RequestReplyClient
 ) -> None:
-    mine = await initiate_batch(api, caller, 3)
+    mine = await initiate_batch(stage.api, stage.caller, 3)
     other = new_caller()
-    theirs = (await initiate_batch(api, other, 1))[0]
-    cancelled = await api.post(f"/app/uploads/{mine[2]}/cancel", headers=caller.headers)
+    theirs = (await initiate_batch(stage.api, other, 1))[0]
+    cancelled = await stage.api.post(f"/app/uploads/{mine[2]}/cancel", headers=stage.caller.headers)
     assert cancelled.json()["status"] == "CANCELLED"
     rows = [
-        SessionOfTenant(upload_session_id=uuid.UUID(i), tenant_id=caller.tenant_id) for i in mine
+        SessionOfTenant(upload_session_id=uuid.UUID(i), tenant_id=stage.caller.tenant_id)
+        for i in mine
     ]
     # Another tenant's session named under this tenant: as unknown as a session that is not.
-    rows.append(SessionOfTenant(upload_session_id=uuid.UUID(theirs), tenant_id=caller.tenant_id))
+    rows.append(
+        SessionOfTenant(upload_session_id=uuid.UUID(theirs), tenant_id=stage.caller.tenant_id)
+    )
     command = FailSessions(sessions=rows, reason="abandoned")
 
     async def send() -> FailedSessions:
@@ -99,8 +96,8 @@ async def test_fail_sessions_moves_only_live_sessions_of_the_named_tenant_and_is
         mine[1]: "FAILED",
         mine[2]: "CANCELLED",
     }
-    assert await status_of(api, other, theirs) == "UPLOADING"
-    assert await upload_failed_events(db, mine[:2]) == 2
+    assert await status_of(stage.api, other, theirs) == "UPLOADING"
+    assert await upload_failed_events(stage.db, mine[:2]) == 2
 
 
 async def test_fail_sessions_is_refused_to_a_user(

@@ -41,7 +41,7 @@ async def _letters_with_key(source: str, key: str) -> list[dict[str, Any]]:
 
 async def _intake_ops(*args: str) -> subprocess.CompletedProcess[str]:
     """The dead-letter tools as operators run them: with the `ops` principal."""
-    ops = stack.native_stack.stack_env(principal="ops")
+    ops = stack.stack_principals.stack_env(principal="ops")
     kafka = {name: value for name, value in ops.items() if name.startswith("KAFKA_")}
     done = await asyncio.to_thread(
         subprocess.run,

@@ -2,20 +2,17 @@
 held by initiation (429 quota_exceeded, per file in a batch), a batch charged per file, and a
 limit per client address that runs before the body is read or the token checked."""
 
-import asyncio
-import contextlib
-import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Caller, System, free_port, new_caller
+from tests.conftest import Caller, System, new_caller
 from tests.support.api import initiate_body
 from tests.support.gateways import own_gateway
+from tests.support.variants import service_as
 
 pytestmark = pytest.mark.e2e
 
@@ -36,34 +33,11 @@ def batch_of(caller: Caller, count: int) -> dict[str, Any]:
     return {"brand_id": caller.brand_id, "files": files}
 
 
-@contextlib.asynccontextmanager
-async def initiation_as(system: System, name: str, **env: str) -> AsyncIterator[None]:
-    """The initiation service replaced by a process with `env` on top, until the block ends."""
-    normal = system.processes["initiation"]
-    port = free_port()
-    variant = dataclasses.replace(
-        normal,
-        env={**normal.env, **env, "INTAKE_METRICS_PORT": str(port)},
-        log_dir=normal.log_dir / name,
-        health_port=port,
-        process=None,
-    )
-    await asyncio.to_thread(normal.stop)
-    try:
-        variant.start()
-        await asyncio.to_thread(variant.wait_ready, 90)
-        yield
-    finally:
-        await asyncio.to_thread(variant.stop)
-        normal.start()
-        await asyncio.to_thread(normal.wait_ready, 90)
-
-
 async def test_a_tenant_at_its_quota_of_open_sessions_is_told_so_per_request_and_per_file(
     system: System, api: httpx.AsyncClient
 ) -> None:
     caller, other = new_caller(), new_caller()
-    async with initiation_as(system, "quota", INTAKE_TENANT_MAX_OPEN_SESSIONS="2"):
+    async with service_as(system, "initiation", "quota", INTAKE_TENANT_MAX_OPEN_SESSIONS="2"):
         first = await api.post(INITIATE, json=initiate_body(caller, 10), headers=caller.headers)
         second = await api.post(INITIATE, json=initiate_body(caller, 10), headers=caller.headers)
         assert (first.status_code, second.status_code) == (201, 201), second.text

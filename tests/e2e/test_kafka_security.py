@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 
 def principal_env(principal: str) -> dict[str, str]:
-    return stack.native_stack.stack_env(principal=principal)
+    return stack.stack_principals.stack_env(principal=principal)
 
 
 def access_of(principal: str, **changed: str) -> KafkaAccess:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import Caller, System
+from tests.support.api import initiate
 from tests.support.metrics import samples as _samples
 from tests.support.metrics import value as _value
 
@@ -23,17 +24,8 @@ async def test_histograms_count_the_requests_made(
     commands_before = await _samples(initiation_metrics)
 
     for _ in range(REQUESTS):
-        answer = await api.post(
-            "/app/uploads/initiate",
-            headers=caller.headers,
-            json={
-                "file_name": f"m-{uuid.uuid4().hex[:6]}.txt",
-                "file_size": 10,
-                "mime_type": "text/plain",
-                "brand_id": caller.brand_id,
-            },
-        )
-        assert answer.status_code == 201, answer.text
+        name = f"m-{uuid.uuid4().hex[:6]}.txt"
+        await initiate(api, caller, 10, file_name=name, mime_type="text/plain")
 
     http_after = await _samples(gateway_metrics)
     commands_after = await _samples(initiation_metrics)

@@ -26,7 +26,7 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     namespace = f"nbr-{uuid.uuid4().hex[:8]}"
     # The system's own settings (its CORS origins among them) but for the namespace, as the
     # stack's admin: the launcher provisions the namespace's topics and ACLs with it.
-    admin = {name: system.env[name] for name in stack.native_stack.PER_PRINCIPAL_VARIABLES}
+    admin = {name: system.env[name] for name in stack.stack_principals.PER_PRINCIPAL_VARIABLES}
     env = {**system.processes["initiation"].env, **admin, "INTAKE_NAMESPACE": namespace}
     every = launcher.build(
         env, tmp_path, free_port(), {"initiation": free_port(), "gateway": free_port()}

@@ -1,7 +1,7 @@
 """The request/reply ports against the real services: completion's SessionPeers, cleanup's
 CleanupPeers and the gateway's CommandClient, each the real adapter over a real
 RequestReplyClient, with initiation and completion running as processes (`system`), held to
-the same contract suites as their fakes (tests/support/contracts.py).
+the same contract suites as their fakes (tests/support/contracts/).
 
 No reply in time and a broker that does not take a command are made with deadlines no reply
 or acknowledgement can meet (a millisecond; a publish deadline already past): the adapters'
@@ -28,15 +28,10 @@ from intake_runtime.messaging.requests import RequestReplyClient
 from tests.conftest import System, new_caller
 from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
-from tests.support.contracts import (
-    CleanupPeersContract,
-    CommandClientContract,
-    CompletedUpload,
-    Script,
-    Seed,
-    Seeded,
-    SessionPeersContract,
-)
+from tests.support.contracts.cleanup_peers import CleanupPeersContract, CompletedUpload
+from tests.support.contracts.completion_peers import SessionPeersContract
+from tests.support.contracts.gateway import CommandClientContract, Script
+from tests.support.contracts.peers import Seed, Seeded
 
 pytestmark = pytest.mark.e2e
 

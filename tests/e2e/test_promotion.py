@@ -5,12 +5,9 @@ back) the way test_completion's crash test does it, then restored.
 """
 
 import asyncio
-import contextlib
-import dataclasses
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -19,7 +16,7 @@ import pytest
 
 from intake_cleanup.domain import Job
 from intake_contracts import keys
-from tests.conftest import Caller, System, free_port, new_caller
+from tests.conftest import Caller, System, new_caller
 from tests.e2e.test_cleanup import cleanup
 from tests.e2e.test_completion import (
     assert_unchanged,
@@ -33,32 +30,10 @@ from tests.e2e.test_completion import (
     temp_key,
 )
 from tests.support.storage import exists
+from tests.support.variants import service_as
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@contextlib.asynccontextmanager
-async def completion_as(system: System, name: str, **env: str) -> AsyncIterator[Any]:
-    """The completion service replaced by a process with `env` on top, until the block ends."""
-    normal = system.processes["completion"]
-    port = free_port()
-    variant = dataclasses.replace(
-        normal,
-        env={**normal.env, **env, "INTAKE_METRICS_PORT": str(port)},
-        log_dir=normal.log_dir / name,
-        health_port=port,
-        process=None,
-    )
-    await asyncio.to_thread(normal.stop)
-    try:
-        variant.start()
-        await asyncio.to_thread(variant.wait_ready, 90)
-        yield variant
-    finally:
-        await asyncio.to_thread(variant.stop)
-        normal.start()
-        await asyncio.to_thread(normal.wait_ready, 90)
 
 
 async def saga_row(db: asyncpg.Connection, session_id: str) -> asyncpg.Record:
@@ -110,7 +85,7 @@ async def test_a_crash_during_promotion_converges_and_cleanup_spares_the_named_t
         "INTAKE_COMPLETION_FAULT": "crash_during_promotion",
         "INTAKE_COMPLETION_LEASE_S": "600",
     }
-    async with completion_as(system, "crashing", **fault) as crashing:
+    async with service_as(system, "completion", "crashing", **fault) as crashing:
 
         async def exit_code() -> int | None:
             return crashing.process.poll()  # type: ignore[no-any-return]
@@ -122,7 +97,7 @@ async def test_a_crash_during_promotion_converges_and_cleanup_spares_the_named_t
     # 2. A process whose sweep runs once, at start, while the lease is still held: only
     # reconcile can finish this promotion. It relays the crashed process's asset.created.
     sweepless = {"INTAKE_PROMOTION_SWEEP_S": "3600"}
-    async with completion_as(system, "sweepless", **sweepless):
+    async with service_as(system, "completion", "sweepless", **sweepless):
         await _spared_then_reconciled(api, caller, db, s3, stack_env, session_id, body)
 
 

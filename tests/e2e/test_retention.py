@@ -6,10 +6,8 @@ the jobs run in-process (tests/e2e/test_cleanup.py explains the set-up)."""
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -27,7 +25,7 @@ from intake_contracts.keys import asset_key
 from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.reply_topics import reply_topics_liveness
 from intake_runtime.messaging.requests import RequestReplyClient
-from tests.conftest import Caller, System
+from tests.conftest import Stage, System
 from tests.e2e.test_cleanup import cleanup, requests, wait_indexed
 from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
@@ -66,52 +64,48 @@ async def backdate(db: asyncpg.Connection, session_ids: list[uuid.UUID]) -> None
 
 
 async def test_prune_sessions_removes_finished_rows_everywhere_in_batches_and_keeps_the_asset(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
+    stage: Stage,
 ) -> None:
-    if "completion" not in system.processes:
+    if "completion" not in stage.system.processes:
         pytest.skip("needs the completion service")
-    completed = await upload_and_complete(api, caller, b"r" * 1024)
-    cancelled = (await initiate(api, caller, 1024))["upload_session_id"]
+    completed = await upload_and_complete(stage.api, stage.caller, b"r" * 1024)
+    cancelled = (await initiate(stage.api, stage.caller, 1024))["upload_session_id"]
     assert (
-        await api.post(f"/app/uploads/{cancelled}/cancel", headers=caller.headers)
+        await stage.api.post(f"/app/uploads/{cancelled}/cancel", headers=stage.caller.headers)
     ).status_code == 200
-    live = (await initiate(api, caller, 1024))["upload_session_id"]
-    await saga_done(db, completed)
+    live = (await initiate(stage.api, stage.caller, 1024))["upload_session_id"]
+    await saga_done(stage.db, completed)
     # Cleanup keeps a COMPLETED session until it has seen the asset promoted, and each event
     # it consumes after the backdating below would make the row young again: wait for both.
-    await wait_indexed(db, [completed], "COMPLETED")
+    await wait_indexed(stage.db, [completed], "COMPLETED")
     await eventually(
-        lambda: db.fetchval(
+        lambda: stage.db.fetchval(
             "SELECT promoted_at IS NOT NULL FROM cleanup.assets_seen WHERE session_id = $1",
             uuid.UUID(completed),
         ),
         lambda promoted: promoted is True,
         timeout_s=60,
     )
-    await wait_indexed(db, [cancelled], "CANCELLED")
-    await wait_indexed(db, [live], "UPLOADING")
+    await wait_indexed(stage.db, [cancelled], "CANCELLED")
+    await wait_indexed(stage.db, [live], "UPLOADING")
     ids = [uuid.UUID(i) for i in (completed, cancelled, live)]
-    await backdate(db, ids)  # the live one too: only a terminal session is ever pruned
+    await backdate(stage.db, ids)  # the live one too: only a terminal session is ever pruned
     # Inbox rows of commands handled long ago, more than one batch holds.
-    await db.execute(
+    await stage.db.execute(
         "INSERT INTO initiation.inbox (message_id, command_type, received_at)"
         " SELECT gen_random_uuid(), 'initiation.cancel', now() - $2::interval"
         " FROM generate_series(1, $1)",
         SYNTHETIC_INBOX_ROWS,
         OLD,
     )
-    old_events = await db.fetchval(
+    old_events = await stage.db.fetchval(
         "WITH old AS (UPDATE cleanup.seen_events SET seen_at = now() - $1::interval"
         " WHERE message_id IN (SELECT message_id FROM cleanup.seen_events LIMIT 3)"
         " RETURNING 1) SELECT count(*) FROM old",
         OLD,
     )
 
-    async with cleanup(stack_env) as service:
+    async with cleanup(stage.stack_env) as service:
         view = await service.run(Job.PRUNE_SESSIONS)
 
     assert view.status == "ok", view.errors
@@ -120,30 +114,32 @@ async def test_prune_sessions_removes_finished_rows_everywhere_in_batches_and_ke
     assert view.stats["completion_removed"] == 1
     assert view.stats["index_removed"] == 2
     assert view.stats["seen_events_removed"] >= old_events
-    left = await db.fetch("SELECT id::text FROM initiation.upload_sessions WHERE id = ANY($1)", ids)
+    left = await stage.db.fetch(
+        "SELECT id::text FROM initiation.upload_sessions WHERE id = ANY($1)", ids
+    )
     assert [row["id"] for row in left] == [live]
-    assert not await db.fetchval(
+    assert not await stage.db.fetchval(
         "SELECT count(*) FROM initiation.inbox WHERE received_at < now() - interval '30 days'"
     )
-    assert not await db.fetchval(
+    assert not await stage.db.fetchval(
         "SELECT count(*) FROM completion.completions WHERE upload_session_id = $1",
         uuid.UUID(completed),
     )
-    indexed = await db.fetch(
+    indexed = await stage.db.fetch(
         "SELECT session_id::text FROM cleanup.session_index WHERE session_id = ANY($1)", ids
     )
     assert [row["session_id"] for row in indexed] == [live]
     # The Asset is the product: it stays, and a retried completion still answers with it
     # although its saga row and any inbox row are gone.
-    retried = await api.post(
+    retried = await stage.api.post(
         "/app/assets/upload/complete",
-        headers=caller.headers,
+        headers=stage.caller.headers,
         json={"upload_session_id": completed},
     )
     assert retried.status_code == 200, retried.text
     assert retried.json()["upload_session_id"] == completed
     # A command on a pruned session is refused as unknown: no harm, no resurrection.
-    gone = await api.post(f"/app/uploads/{cancelled}/cancel", headers=caller.headers)
+    gone = await stage.api.post(f"/app/uploads/{cancelled}/cancel", headers=stage.caller.headers)
     assert gone.status_code == 404, gone.text
 
 
@@ -199,48 +195,47 @@ async def own_promotion(
 
 
 async def test_orphaned_multipart_aborts_unowned_copies_under_the_permanent_prefix(
-    system: System,
-    caller: Caller,
-    s3: Any,
-    bucket: str,
-    db: asyncpg.Connection,
-    stack_env: dict[str, str],
+    stage: Stage,
 ) -> None:
-    if "completion" not in system.processes:
+    if "completion" not in stage.system.processes:
         pytest.skip("needs the completion service")
     owned_session, owned_asset = uuid.uuid4(), uuid.uuid4()
     keys = {
-        "orphan": asset_key(caller.tenant_id, uuid.uuid4()),
-        "owned": asset_key(caller.tenant_id, owned_asset),
-        "foreign": f"tenants/{caller.tenant_id}/exports/{uuid.uuid4()}.zip",
+        "orphan": asset_key(stage.caller.tenant_id, uuid.uuid4()),
+        "owned": asset_key(stage.caller.tenant_id, owned_asset),
+        "foreign": f"tenants/{stage.caller.tenant_id}/exports/{uuid.uuid4()}.zip",
     }
     uploads = {
-        name: str(s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"])
+        name: str(stage.s3.create_multipart_upload(Bucket=stage.bucket, Key=key)["UploadId"])
         for name, key in keys.items()
     }
-    await own_promotion(db, owned_session, caller.tenant_id, owned_asset)
+    await own_promotion(stage.db, owned_session, stage.caller.tenant_id, owned_asset)
     try:
-        async with cleanup(stack_env, INTAKE_ORPHAN_MULTIPART_AFTER_S="0") as service:
+        async with cleanup(stage.stack_env, INTAKE_ORPHAN_MULTIPART_AFTER_S="0") as service:
             view = await service.run(Job.ORPHANED_MULTIPART)
         remaining = {
             name: any(
                 u["UploadId"] == uploads[name]
-                for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+                for u in stage.s3.list_multipart_uploads(Bucket=stage.bucket, Prefix=key).get(
+                    "Uploads", []
+                )
             )
             for name, key in keys.items()
         }
     finally:
-        await db.execute(
+        await stage.db.execute(
             "DELETE FROM completion.completions WHERE upload_session_id = $1", owned_session
         )
         for name in ("owned", "foreign"):
-            s3.abort_multipart_upload(Bucket=bucket, Key=keys[name], UploadId=uploads[name])
+            stage.s3.abort_multipart_upload(
+                Bucket=stage.bucket, Key=keys[name], UploadId=uploads[name]
+            )
 
     assert view.status == "ok", view.errors
     assert remaining == {"orphan": False, "owned": True, "foreign": True}
     assert view.stats["permanent_aborted"] >= 1
     assert view.stats["permanent_owned"] >= 1
-    reason = await db.fetchval(
+    reason = await stage.db.fetchval(
         "SELECT envelope->'payload'->>'reason' FROM cleanup.outbox"
         " WHERE envelope->>'type' = 'cleanup.residue_removed'"
         " AND envelope->'payload'->>'upload_id' = $1",
@@ -260,13 +255,9 @@ async def admin(stack_env: dict[str, str]) -> AsyncIterator[AIOKafkaAdminClient]
 
 
 async def test_sweep_deletes_a_dead_instances_reply_topic_and_live_ones_keep_working(
-    system: System,
-    api: httpx.AsyncClient,
-    caller: Caller,
-    admin: AIOKafkaAdminClient,
-    stack_env: dict[str, str],
+    stage: Stage, admin: AIOKafkaAdminClient
 ) -> None:
-    bootstrap = stack.kafka_access(stack_env)
+    bootstrap = stack.kafka_access(stage.stack_env)
     # What a killed instance leaves: its reply topic, with nobody in its presence group.
     dead = names.topic(topics.reply_topic("gateway", f"dead-{uuid.uuid4().hex[:8]}"))
     # Another system's dead topic on the same Kafka: never this system's to sweep.
@@ -275,10 +266,10 @@ async def test_sweep_deletes_a_dead_instances_reply_topic_and_live_ones_keep_wor
     live_before = {t for t, live in (await reply_topics_liveness(bootstrap)).items() if live}
     assert any(".replies.gateway." in t for t in live_before)  # the running gateway's
     try:
-        async with cleanup(stack_env, INTAKE_REPLY_TOPIC_GRACE_S="3600") as service:
+        async with cleanup(stage.stack_env, INTAKE_REPLY_TOPIC_GRACE_S="3600") as service:
             within_grace = await service.run(Job.SWEEP_REPLY_TOPICS)
             present_in_grace = dead in await admin.list_topics()
-        async with cleanup(stack_env, INTAKE_REPLY_TOPIC_GRACE_S="0") as service:
+        async with cleanup(stage.stack_env, INTAKE_REPLY_TOPIC_GRACE_S="0") as service:
             swept = await service.run(Job.SWEEP_REPLY_TOPICS)
         after = set(await admin.list_topics())
     finally:
@@ -292,6 +283,8 @@ async def test_sweep_deletes_a_dead_instances_reply_topic_and_live_ones_keep_wor
     assert elsewhere in after
     assert live_before <= after  # every live instance keeps its reply topic
     # The gateway's request/reply still works after the sweep.
-    session = await initiate(api, caller, 1024)
-    answer = await api.get(f"/app/uploads/{session['upload_session_id']}", headers=caller.headers)
+    session = await initiate(stage.api, stage.caller, 1024)
+    answer = await stage.api.get(
+        f"/app/uploads/{session['upload_session_id']}", headers=stage.caller.headers
+    )
     assert answer.status_code == 200, answer.text

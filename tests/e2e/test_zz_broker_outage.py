@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Caller, System
 from tests.support import stack
+from tests.support.api import initiate_body
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -20,12 +21,9 @@ async def initiate(api: httpx.AsyncClient, caller: Caller) -> httpx.Response:
     return await api.post(
         "/app/uploads/initiate",
         headers=caller.headers,
-        json={
-            "file_name": f"outage-{uuid.uuid4().hex[:6]}.txt",
-            "file_size": 10,
-            "mime_type": "text/plain",
-            "brand_id": caller.brand_id,
-        },
+        json=initiate_body(
+            caller, 10, file_name=f"outage-{uuid.uuid4().hex[:6]}.txt", mime_type="text/plain"
+        ),
     )
 
 

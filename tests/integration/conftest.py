@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import storage
-from tests.support.contracts import Exists, Put, Read
+from tests.support.contracts.completion_storage import Exists, Put, Read
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from intake_audit.settings import SCHEMA, AuditSettings
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.pool import create_pool
-from tests.support.contracts import EventLogContract
+from tests.support.contracts.audit import EventLogContract
 
 pytestmark = pytest.mark.integration
 

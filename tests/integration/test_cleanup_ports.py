@@ -24,18 +24,15 @@ from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import ObjectStore, open_object_store
 from tests.support import stack
-from tests.support.contracts import (
+from tests.support.contracts.cleanup import (
     CleanupStorageContract,
     IndexDatabaseContract,
-    JobRunsContract,
-    NewTopic,
     OpenUpload,
-    ReplyTopicsContract,
     RetentionRepositoryContract,
-    RunEventTypes,
-    StoredRun,
 )
-from tests.support.fakes import JobRun
+from tests.support.contracts.cleanup_peers import NewTopic, ReplyTopicsContract
+from tests.support.contracts.cleanup_runs import JobRunsContract, RunEventTypes, StoredRun
+from tests.support.fakes.cleanup import JobRun
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,8 @@ from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.outbox import Outbox
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
-from tests.support.contracts import (
-    CompletionStorageContract,
-    Expire,
-    SagaDatabaseContract,
-)
+from tests.support.contracts.completion import Expire, SagaDatabaseContract
+from tests.support.contracts.completion_storage import CompletionStorageContract
 
 pytestmark = pytest.mark.integration
 

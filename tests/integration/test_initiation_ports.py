@@ -12,7 +12,7 @@ from intake_runtime.bootstrap import package_dir
 from intake_runtime.postgres.migrations import migrate
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
-from tests.support.contracts import SessionRepositoryContract, SessionStorageContract
+from tests.support.contracts.initiation import SessionRepositoryContract, SessionStorageContract
 
 pytestmark = pytest.mark.integration
 

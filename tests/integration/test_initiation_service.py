@@ -4,8 +4,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
@@ -25,9 +24,9 @@ from intake_contracts.commands import (
 )
 from intake_contracts.envelope import Envelope, Principal
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import EventType, UploadLifecycleEvent
+from intake_contracts.events import EventType
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import SessionView, StatusView, UploadStatus, UploadType
+from intake_contracts.sessions import SessionView, StatusView, UploadStatus
 from intake_initiation import repo
 from intake_initiation.inbox import PostgresTransactions, Transaction
 from intake_initiation.ports import Unit
@@ -42,6 +41,7 @@ from intake_runtime.postgres.outbox import Outbox, OutboxRelay
 from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support import tokens
+from tests.support.events import lifecycle_event
 
 pytestmark = pytest.mark.integration
 
@@ -77,25 +77,41 @@ def command(payload: BaseModel, principal: Principal) -> Command[Any]:
 RACE_ROUNDS = 20
 
 
+SMALL_FILE = InitiateUpload(file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b")
+
+
+def uploader(tenant: str) -> Principal:
+    """A user of `tenant` who may upload to brand "b"."""
+    return Principal(
+        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
+    )
+
+
+async def run_once(
+    pool: asyncpg.Pool,
+    settings: InitiationSettings,
+    use_case: Callable[[InitiationService, Unit], Awaitable[BaseModel]],
+) -> Reply:
+    """`use_case` run once by a service on the real S3, in one transaction: its reply."""
+    async with open_object_store(settings) as store:
+        service = InitiationService(settings, S3SessionStorage(store))
+
+        async def work(tx: Unit) -> Reply:
+            return Reply.success(await use_case(service, tx))
+
+        return await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "test", work)
+
+
 async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
     stack_env: dict[str, str], pool: asyncpg.Pool, s3: Any
 ) -> None:
     settings = settings_for(stack_env, STORAGE_PROVISION_STRATEGY="per_tenant")
     tenant = tokens.new_tenant()
-    principal = Principal(
-        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
+    principal = uploader(tenant)
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.initiate(command(SMALL_FILE, principal), tx)
     )
-    runner = repo.transactions(pool, Outbox(SCHEMA))
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-        request = InitiateUpload(
-            file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
-        )
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.initiate(command(request, principal), tx))
-
-        view = (await runner.run(uuid.uuid4(), "test", work)).unwrap(SessionView)
+    view = reply.unwrap(SessionView)
     expected_bucket = f"{stack_env['AWS_BUCKET']}-{tenant}"
     assert view.direct is not None
     assert f"/{expected_bucket}/temp/uploads/{view.upload_session_id}/original" in view.direct.url
@@ -113,19 +129,14 @@ async def test_mark_completed_and_cancel_cannot_both_win(
 ) -> None:
     settings = settings_for(stack_env)
     tenant = tokens.new_tenant()
-    user = Principal(
-        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
-    )
+    user = uploader(tenant)
     completion = user.model_copy(update={"service": "completion"})
     runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
         service = InitiationService(settings, S3SessionStorage(store))
-        request = InitiateUpload(
-            file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b"
-        )
 
         async def initiate(tx: Unit) -> Reply:
-            return Reply.success(await service.initiate(command(request, user), tx))
+            return Reply.success(await service.initiate(command(SMALL_FILE, user), tx))
 
         for _ in range(RACE_ROUNDS):
             view = (await runner.run(uuid.uuid4(), "t", initiate)).unwrap(SessionView)
@@ -167,14 +178,10 @@ async def test_users_cannot_send_service_transitions(
     user = Principal(
         user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
     )
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-        mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.mark_completed(command(mark, user), tx))
-
-        reply = await repo.transactions(pool, Outbox(SCHEMA)).run(uuid.uuid4(), "t", work)
+    mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.mark_completed(command(mark, user), tx)
+    )
     assert reply.error is not None
     assert reply.error.code == "permission_denied"
 
@@ -202,14 +209,10 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
         brand_id=None,
     )
     batch = InitiateBatch.model_construct(brand_id="b", batch_reference=None, files=files)
-    runner = repo.transactions(pool, Outbox(SCHEMA))
-    async with open_object_store(settings) as store:
-        service = InitiationService(settings, S3SessionStorage(store))
-
-        async def work(tx: Unit) -> Reply:
-            return Reply.success(await service.initiate_batch(command(batch, user), tx))
-
-        result = (await runner.run(uuid.uuid4(), "t", work)).unwrap(BatchResult)
+    reply = await run_once(
+        pool, settings, lambda service, tx: service.initiate_batch(command(batch, user), tx)
+    )
+    result = reply.unwrap(BatchResult)
     outcomes = [
         (item.session is not None, item.error.code if item.error else None)
         for item in result.uploads
@@ -274,21 +277,7 @@ async def test_events_are_written_with_the_reply_except_those_of_an_undone_savep
     """Initiation's unit keeps its events until the runner's last statement writes them with
     the inbox reply; a savepoint undone forgets the events added inside it."""
     runner, message_id = repo.transactions(pool, Outbox(SCHEMA)), uuid.uuid4()
-    event = UploadLifecycleEvent(
-        upload_session_id=uuid.uuid4(),
-        tenant_id="t1",
-        brand_id="b",
-        user_id="u",
-        status=UploadStatus.CANCELLED,
-        previous_status=UploadStatus.UPLOADING,
-        upload_type=UploadType.DIRECT,
-        file_name="a.txt",
-        size_bytes=5,
-        bucket="bk",
-        temp_key="temp/x",
-        multipart_upload_id=None,
-        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    event = lifecycle_event()
     keys = [f"k-{uuid.uuid4()}" for _ in range(3)]
 
     async def work(tx: Unit) -> Reply:

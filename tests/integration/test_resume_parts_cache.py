@@ -11,7 +11,7 @@ from intake_initiation import domain
 from intake_initiation.storage import S3SessionStorage
 from intake_runtime.storage.s3 import UploadNotFoundError, open_object_store
 from tests.integration.test_initiation_service import settings_for
-from tests.support.contracts import new_session
+from tests.support.contracts.initiation import new_session
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from tests.support import s3_policies, stack
 from tests.support.s3_policies import World
 
 sys.path.insert(0, str(stack.ROOT / "deploy"))
-import native_stack
 import s3_iam
+import stack_base
+import stack_principals
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def client(stack_env: dict[str, str], keys: dict[str, str]) -> Any:
 
 def own_keys(service: str) -> dict[str, str]:
     """What the launcher gives the service: its own S3 keys, or none."""
-    return native_stack.service_s3_env(native_stack.Config.from_env(os.environ), service)
+    return stack_principals.service_s3_env(stack_base.Config.from_env(os.environ), service)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def world(s3: Any, bucket: str) -> Iterator[World]:
 def test_the_gateway_and_audit_get_no_s3_keys_and_the_others_their_own() -> None:
     assert own_keys("gateway") == own_keys("audit") == {}
     keys = {own_keys(service)["AWS_ACCESS_KEY_ID"] for service in s3_iam.SERVICES}
-    admin = native_stack.Config.from_env(os.environ).aws_access_key_id
+    admin = stack_base.Config.from_env(os.environ).aws_access_key_id
     assert len(keys) == len(s3_iam.SERVICES)
     assert admin not in keys
 

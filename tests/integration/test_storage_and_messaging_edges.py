@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from intake_contracts import topics
 from intake_runtime.messaging.access import KafkaAccess
-from intake_runtime.messaging.kafka import build_broker, provision_shared_topics
-from intake_runtime.messaging.requests import CommandTooLargeError, RequestReplyClient
+from intake_runtime.messaging.kafka import provision_shared_topics
+from intake_runtime.messaging.requests import CommandTooLargeError
 from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import ObjectNotFoundError, ObjectStore, open_object_store
 from tests.support import stack
+from tests.support.commands import request_client
 
 pytestmark = pytest.mark.integration
 
@@ -99,19 +100,7 @@ async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
     # This run's namespace has its topics only once a service started: Kafka must know the
     # topic to judge the message's size rather than wait for the topic to appear.
     await provision_shared_topics(KafkaAccess.of(settings), settings.topic_partitions)
-    broker = build_broker(settings, "edge-tests")
-    await broker.start()
-    client = RequestReplyClient(
-        broker,
-        access=KafkaAccess.of(settings),
-        service="edge-tests",
-        instance_id=uuid.uuid4().hex[:12],
-        timeout_s=30,
-        publish_timeout_s=settings.publish_timeout_s,
-        fetch_wait_ms=settings.kafka_fetch_wait_ms,
-    )
-    await client.start()
-    try:
+    async with request_client(stack_env, "edge-tests", timeout_s=30) as client:
         with pytest.raises(CommandTooLargeError):
             await client.request(
                 topics.INITIATION_COMMANDS,
@@ -119,6 +108,3 @@ async def test_a_command_kafka_cannot_take_is_too_large_not_unavailable(
                 Oversized(blob="x" * (2 * 1024 * 1024)),
                 principal=None,
             )
-    finally:
-        await client.stop()
-        await broker.stop()

@@ -15,14 +15,10 @@ from intake_cleanup.storage_jobs import StorageJobs
 from intake_contracts import keys
 from intake_contracts.commands import AssetView, CompletionResult
 from intake_contracts.sessions import UploadStatus
-from tests.support.contracts import NOW
-from tests.support.fakes import (
-    FakeCleanupPeers,
-    FakeIndexDatabase,
-    FakeObjectStore,
-    FakeReplyTopics,
-    FakeRetention,
-)
+from tests.support.contracts.common import NOW
+from tests.support.fakes.cleanup import FakeIndexDatabase, FakeRetention
+from tests.support.fakes.cleanup_peers import FakeCleanupPeers, FakeReplyTopics
+from tests.support.fakes.cleanup_storage import FakeObjectStore
 
 BUCKET = "intake-uploads"
 HOUR = timedelta(hours=1)

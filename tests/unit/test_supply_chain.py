@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+import stack_kafka
+import stack_s3
 
-from tests.support.stack import ROOT, native_stack
+from tests.support.stack import ROOT
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\b")
 
@@ -35,23 +37,23 @@ def test_every_tool_requirement_is_pinned_with_its_hashes(name: str) -> None:
 
 
 def test_the_tools_requirements_pin_what_the_stack_names() -> None:
-    pinned = requirements(native_stack.TOOLS_REQUIREMENTS)
-    assert native_stack.SEAWEEDFS_PIN in pinned
-    assert native_stack.BOTO3_PIN in pinned
-    source = (ROOT / "deploy" / "native_stack.py").read_text()
+    pinned = requirements(stack_s3.TOOLS_REQUIREMENTS)
+    assert stack_s3.SEAWEEDFS_PIN in pinned
+    assert stack_s3.BOTO3_PIN in pinned
+    source = (ROOT / "deploy" / "stack_s3.py").read_text()
     assert source.count('"--require-hashes"') == 2  # the uv and the pip path alike
 
 
 def test_every_kafka_jar_is_pinned_by_sha256() -> None:
     lines = [
         line
-        for line in native_stack.KAFKA_JAR_HASHES.read_text().splitlines()
+        for line in stack_kafka.KAFKA_JAR_HASHES.read_text().splitlines()
         if line and not line.startswith("#")
     ]
     names = [line.split(maxsplit=1)[1] for line in lines]
     assert all(re.fullmatch(r"[0-9a-f]{64}  \S+\.jar", line) for line in lines)
     assert len(names) == len(set(names))
-    version = native_stack.KAFKA_VERSION
+    version = stack_kafka.KAFKA_VERSION
     assert {f"kafka_2.13-{version}.jar", f"kafka-clients-{version}.jar"} <= set(names)
 
 
@@ -60,12 +62,12 @@ def test_the_jar_check_names_each_difference(tmp_path: Path) -> None:
     (tmp_path / "b-1.jar").write_bytes(b"b")
     sha_a = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
     manifest = f"# comment\n{sha_a}  a-1.jar\n{'0' * 64}  c-1.jar\n"
-    assert native_stack.jar_problems(tmp_path, manifest) == [
+    assert stack_kafka.jar_problems(tmp_path, manifest) == [
         "b-1.jar: not pinned",
         "c-1.jar: missing",
     ]
     (tmp_path / "a-1.jar").write_bytes(b"A")
-    assert "a-1.jar: SHA-256 differs" in native_stack.jar_problems(tmp_path, manifest)
+    assert "a-1.jar: SHA-256 differs" in stack_kafka.jar_problems(tmp_path, manifest)
 
 
 def test_every_base_image_is_pinned_by_digest() -> None:

@@ -3,8 +3,8 @@ in tests/integration/test_audit_ports.py)."""
 
 import pytest
 
-from tests.support.contracts import EventLogContract
-from tests.support.fakes import FakeEventLog
+from tests.support.contracts.audit import EventLogContract
+from tests.support.fakes.audit import FakeEventLog
 
 
 class TestFakeEventLog(EventLogContract):

@@ -11,7 +11,7 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.messaging.events import ReceivedEvent
-from tests.support.fakes import FakeEventLog
+from tests.support.fakes.audit import FakeEventLog
 
 USER = Principal(user_id="u", tenant_id="t1", brand_ids=("b",))
 

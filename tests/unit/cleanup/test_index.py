@@ -16,7 +16,8 @@ from tests.support.cleanup import (
     World,
     completed,
 )
-from tests.support.contracts import NOW, lifecycle
+from tests.support.contracts.common import NOW
+from tests.support.events import lifecycle_event
 
 
 def _envelope(event_type: EventType, payload: object, message_id: uuid.UUID) -> Envelope:
@@ -31,7 +32,7 @@ def _envelope(event_type: EventType, payload: object, message_id: uuid.UUID) -> 
 
 async def test_the_index_applies_each_event_once_and_records_assets(world: World) -> None:
     sid, message = uuid.uuid4(), uuid.uuid4()
-    event = lifecycle(sid, "t1", UploadStatus.UPLOADING)
+    event = lifecycle_event(sid, "t1", UploadStatus.UPLOADING)
     uploading = _envelope(STATUS_EVENT[UploadStatus.UPLOADING], event, message)
     index = SessionIndex(world.db)
     assert await index.apply([uploading, uploading]) == 1

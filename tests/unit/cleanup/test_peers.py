@@ -11,14 +11,9 @@ from intake_contracts import keys
 from intake_contracts.envelope import Principal
 from intake_contracts.sessions import UploadStatus
 from tests.support.cleanup import completed
-from tests.support.contracts import (
-    CleanupPeersContract,
-    CompletedUpload,
-    Seed,
-    Seeded,
-    of_index,
-)
-from tests.support.fakes import FakeCleanupPeers
+from tests.support.contracts.cleanup_peers import CleanupPeersContract, CompletedUpload, of_index
+from tests.support.contracts.peers import Seed, Seeded
+from tests.support.fakes.cleanup_peers import FakeCleanupPeers
 
 STATUS = {"uploading": UploadStatus.UPLOADING, "cancelled": UploadStatus.CANCELLED}
 

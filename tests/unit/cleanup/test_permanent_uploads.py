@@ -11,7 +11,7 @@ from tests.support.cleanup import (
     World,
     report,
 )
-from tests.support.contracts import NOW
+from tests.support.contracts.common import NOW
 
 
 async def test_permanent_uploads_no_saga_owns_are_aborted(world: World) -> None:

@@ -6,13 +6,9 @@ import uuid
 import pytest
 
 from intake_contracts.events import EventType
-from tests.support.contracts import (
-    IndexDatabaseContract,
-    JobRunsContract,
-    RunEventTypes,
-    StoredRun,
-)
-from tests.support.fakes import FakeIndexDatabase, FakeJobRuns, JobRun
+from tests.support.contracts.cleanup import IndexDatabaseContract
+from tests.support.contracts.cleanup_runs import JobRunsContract, RunEventTypes, StoredRun
+from tests.support.fakes.cleanup import FakeIndexDatabase, FakeJobRuns, JobRun
 
 
 class TestFakeIndexDatabase(IndexDatabaseContract):

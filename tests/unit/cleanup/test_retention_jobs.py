@@ -9,7 +9,7 @@ from tests.support.cleanup import (
     World,
     report,
 )
-from tests.support.contracts import NOW
+from tests.support.contracts.common import NOW
 
 OLD = LONG_AGO - timedelta(days=60)  # past the retention period
 

@@ -3,10 +3,8 @@ same suite in tests/integration/test_cleanup_ports.py)."""
 
 import pytest
 
-from tests.support.contracts import (
-    RetentionRepositoryContract,
-)
-from tests.support.fakes import FakeRetention
+from tests.support.contracts.cleanup import RetentionRepositoryContract
+from tests.support.fakes.cleanup import FakeRetention
 
 
 class TestFakeRetention(RetentionRepositoryContract):

@@ -15,8 +15,9 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.events import CleanupRunCompleted, EventType
 from intake_runtime.messaging.dispatch import Command
 from tests.support.cleanup import BUCKET, World
-from tests.support.contracts import NOW
-from tests.support.fakes import FakeClock, FakeJobRuns
+from tests.support.contracts.common import NOW
+from tests.support.fakes.cleanup import FakeJobRuns
+from tests.support.fakes.runtime import FakeClock
 
 
 def service(

@@ -15,7 +15,7 @@ from tests.support.cleanup import (
     completed,
     report,
 )
-from tests.support.contracts import NOW
+from tests.support.contracts.common import NOW
 
 
 async def test_abandoned_sessions_are_failed_in_drained_batches_and_their_residue_removed(

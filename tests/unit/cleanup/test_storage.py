@@ -5,12 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.contracts import (
-    CleanupStorageContract,
-    OpenUpload,
-    Put,
-)
-from tests.support.fakes import FakeObjectStore
+from tests.support.contracts.cleanup import CleanupStorageContract, OpenUpload
+from tests.support.contracts.completion_storage import Put
+from tests.support.fakes.cleanup_storage import FakeObjectStore
 
 
 class TestFakeObjectStore(CleanupStorageContract):

@@ -12,7 +12,7 @@ from tests.support.cleanup import (
     World,
     report,
 )
-from tests.support.contracts import NOW
+from tests.support.contracts.common import NOW
 
 
 async def test_orphaned_temp_objects_go_and_everything_still_needed_stays(world: World) -> None:

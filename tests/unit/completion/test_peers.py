@@ -7,8 +7,12 @@ import pytest
 
 from intake_contracts.envelope import Principal
 from intake_contracts.sessions import UploadStatus
-from tests.support.contracts import NOW, Seed, Seeded, SessionPeersContract, new_record
-from tests.support.fakes import FakeClock, FakeInitiation
+from tests.support.contracts.common import NOW
+from tests.support.contracts.completion import new_record
+from tests.support.contracts.completion_peers import SessionPeersContract
+from tests.support.contracts.peers import Seed, Seeded
+from tests.support.fakes.completion_peers import FakeInitiation
+from tests.support.fakes.runtime import FakeClock
 
 STATUS = {
     "uploading": UploadStatus.UPLOADING,

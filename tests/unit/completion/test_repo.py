@@ -7,11 +7,9 @@ from uuid import UUID
 
 import pytest
 
-from tests.support.contracts import (
-    Expire,
-    SagaDatabaseContract,
-)
-from tests.support.fakes import FakeClock, FakeSagaDatabase
+from tests.support.contracts.completion import Expire, SagaDatabaseContract
+from tests.support.fakes.completion import FakeSagaDatabase
+from tests.support.fakes.runtime import FakeClock
 
 
 class TestFakeSagaDatabase(SagaDatabaseContract):

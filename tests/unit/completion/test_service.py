@@ -36,13 +36,12 @@ from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
 from intake_runtime.messaging.dispatch import AfterReply, run_now
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
-from tests.support.contracts import NOW, new_record
-from tests.support.fakes import (
-    FakeClock,
-    FakeCompletionStorage,
-    FakeInitiation,
-    FakeSagaDatabase,
-)
+from tests.support.contracts.common import NOW
+from tests.support.contracts.completion import new_record
+from tests.support.fakes.completion import FakeSagaDatabase
+from tests.support.fakes.completion_peers import FakeInitiation
+from tests.support.fakes.completion_storage import FakeCompletionStorage
+from tests.support.fakes.runtime import FakeClock
 
 MiB = 1024 * 1024
 BUCKET = "intake-uploads"
@@ -137,6 +136,14 @@ class World:
         self.initiation.sessions[record.upload_session_id] = record
         self.storage.objects[BUCKET, record.temp_key] = data
         return record.upload_session_id
+
+    async def crashed_at_mark_completed(self) -> uuid.UUID:
+        """An uploaded session whose completion crashed as it told initiation so."""
+        session_id = self.uploaded()
+        self.initiation.broken["mark_completed"] = self.crash
+        with pytest.raises(Crash):
+            await self.complete(session_id)
+        return session_id
 
     async def take_over(self, session_id: uuid.UUID, promoter: Promoter | None = None) -> None:
         """The promotion `complete` handed over, run as its start would have."""
@@ -359,10 +366,7 @@ async def test_another_tenant_or_brand_is_refused(world: World) -> None:
 async def test_a_crash_between_the_s3_finalize_and_initiations_completed_resumes(
     world: World,
 ) -> None:
-    session_id = world.uploaded()
-    world.initiation.broken["mark_completed"] = world.crash
-    with pytest.raises(Crash):
-        await world.complete(session_id)
+    session_id = await world.crashed_at_mark_completed()
     world.restart()
     assert world.initiation.sessions[session_id].status == UploadStatus.UPLOADING
     assert result(await world.complete(session_id)).created
@@ -390,10 +394,7 @@ async def test_a_crash_after_initiations_completed_resumes_without_finalizing_ag
 async def test_a_retry_while_the_crashed_workers_lease_is_live_waits_then_times_out(
     world: World,
 ) -> None:
-    session_id = world.uploaded()
-    world.initiation.broken["mark_completed"] = world.crash
-    with pytest.raises(Crash):
-        await world.complete(session_id)
+    session_id = await world.crashed_at_mark_completed()
     world.db.leases.down = False  # a new process at once: the dead one's lease still runs
     impatient = world.service(session_lock_timeout_s=0.1)
     assert code(await world.complete(session_id, service=impatient)) == ErrorCode.SERVICE_TIMEOUT

@@ -3,13 +3,8 @@ suite in tests/integration/test_completion_ports.py)."""
 
 import pytest
 
-from tests.support.contracts import (
-    CompletionStorageContract,
-    Exists,
-    Put,
-    Read,
-)
-from tests.support.fakes import FakeCompletionStorage
+from tests.support.contracts.completion_storage import CompletionStorageContract, Exists, Put, Read
+from tests.support.fakes.completion_storage import FakeCompletionStorage
 
 
 class TestFakeCompletionStorage(CompletionStorageContract):

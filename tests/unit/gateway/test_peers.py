@@ -17,8 +17,8 @@ from intake_contracts.replies import Reply
 from intake_contracts.sessions import StatusView, UploadStatus
 from intake_gateway.peers import Peers, parse_session_id
 from intake_runtime.messaging.requests import RequestReplyClient
-from tests.support.contracts import CommandClientContract, Script
-from tests.support.fakes import FakeCommandClient
+from tests.support.contracts.gateway import CommandClientContract, Script
+from tests.support.fakes.gateway import FakeCommandClient
 
 USER = Principal(user_id="u", tenant_id="t", brand_ids=("b",))
 SESSION = uuid.uuid4()

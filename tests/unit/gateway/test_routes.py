@@ -32,8 +32,9 @@ from intake_contracts.sessions import (
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
-from tests.support import contracts, tokens
-from tests.support.fakes import FakeCommandClient
+from tests.support import tokens
+from tests.support.contracts import gateway as gateway_contracts
+from tests.support.fakes.gateway import FakeCommandClient
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SESSION = uuid.UUID("6f1c1d2e-0000-4000-8000-000000000001")
@@ -42,7 +43,7 @@ PROBLEM = "application/problem+json"
 
 
 def session_view(**changes: Any) -> SessionView:
-    return contracts.session_view(**{"upload_session_id": SESSION, **changes})
+    return gateway_contracts.session_view(**{"upload_session_id": SESSION, **changes})
 
 
 def asset_view() -> AssetView:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from intake_gateway.web import BUNDLE_DIR
-from tests.support.fakes import FakeCommandClient
+from tests.support.fakes.gateway import FakeCommandClient
 
 STORAGE = "https://uploads.example.com,https://*.s3.example.net"
 

@@ -22,7 +22,7 @@ from intake_contracts.sessions import (
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from tests.support import tokens
-from tests.support.fakes import FakeCommandClient
+from tests.support.fakes.gateway import FakeCommandClient
 from tests.unit.gateway.test_routes import NOW, SESSION, TENANT, asset_view, session_view
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"

@@ -163,7 +163,7 @@ def test_an_allow_list_admits_only_its_patterns() -> None:
 def test_an_opened_draft_is_uploading_with_its_upload_id_and_nothing_else_changed() -> None:
     from dataclasses import replace
 
-    from tests.support.contracts import new_session
+    from tests.support.contracts.initiation import new_session
 
     draft = new_session()
     opened = domain.opened(draft, "upload-1")

@@ -4,18 +4,18 @@ the inbox table in a dict (the SQL meets the real Postgres in the integration an
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
 import pytest
 
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.events import EventType, UploadLifecycleEvent
+from intake_contracts.events import EventType
 from intake_contracts.replies import Reply
-from intake_contracts.sessions import StatusView, UploadStatus, UploadType
+from intake_contracts.sessions import StatusView, UploadStatus
 from intake_initiation.inbox import LastWrite, PostgresTransactions, Transaction
 from intake_runtime.postgres.outbox import Outbox
+from tests.support.events import lifecycle_event
 
 
 class InboxConnection:
@@ -157,21 +157,7 @@ async def test_a_command_run_a_statement_at_a_time_may_not_add_events(pool: Inbo
         assert tx.events is not None
         await tx.events.add(
             EventType.UPLOAD_CANCELLED,
-            UploadLifecycleEvent(
-                upload_session_id=uuid.uuid4(),
-                tenant_id="t",
-                brand_id="b",
-                user_id="u",
-                status=UploadStatus.CANCELLED,
-                previous_status=UploadStatus.UPLOADING,
-                upload_type=UploadType.DIRECT,
-                file_name="a",
-                size_bytes=1,
-                bucket="b",
-                temp_key="k",
-                multipart_upload_id=None,
-                expires_at=datetime.now(UTC),
-            ),
+            lifecycle_event(tenant_id="t"),
             key="k",
             tenant_id="t",
             correlation_id="c",

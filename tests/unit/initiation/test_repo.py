@@ -3,8 +3,8 @@ same suite in tests/integration/test_initiation_ports.py)."""
 
 import pytest
 
-from tests.support.contracts import SessionRepositoryContract
-from tests.support.fakes import FakeSessions
+from tests.support.contracts.initiation import SessionRepositoryContract
+from tests.support.fakes.initiation import FakeSessions
 
 
 class TestFakeSessions(SessionRepositoryContract):

@@ -30,7 +30,8 @@ from intake_initiation.handlers import build_dispatcher
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import InitiationSettings
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
-from tests.support.fakes import FakeClock, FakeSessionStorage, FakeTransactions
+from tests.support.fakes.initiation import FakeSessionStorage, FakeTransactions
+from tests.support.fakes.runtime import FakeClock
 
 MiB = 1024 * 1024
 USER = Principal(user_id="u", tenant_id="t1", brand_ids=("b",), permissions=("assets.upload",))

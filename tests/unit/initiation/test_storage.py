@@ -3,8 +3,8 @@ in tests/integration/test_initiation_ports.py)."""
 
 import pytest
 
-from tests.support.contracts import SessionStorageContract
-from tests.support.fakes import FakeSessionStorage
+from tests.support.contracts.initiation import SessionStorageContract
+from tests.support.fakes.initiation import FakeSessionStorage
 
 
 class TestFakeSessionStorage(SessionStorageContract):

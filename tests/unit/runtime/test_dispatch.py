@@ -17,7 +17,7 @@ from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command, CommandDispatcher, NoTransaction
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.settings import ServiceSettings
-from tests.support.fakes import FakeEventLog
+from tests.support.fakes.audit import FakeEventLog
 
 REPLIES = "test.replies"
 

@@ -1,8 +1,6 @@
 """The outbox's rows without a server: what a use case's event becomes in its transaction."""
 
 import asyncio
-import uuid
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -10,10 +8,10 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber, UnknownProducerId
 
 from intake_contracts import topics
-from intake_contracts.events import EventType, ResidueRemoved, UploadLifecycleEvent
-from intake_contracts.sessions import UploadStatus, UploadType
+from intake_contracts.events import EventType, ResidueRemoved
 from intake_runtime.messaging import names
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay, producer_broken
+from tests.support.events import lifecycle_event
 
 
 class RecordingConnection:
@@ -27,28 +25,10 @@ class RecordingConnection:
         return "SELECT 1"
 
 
-def lifecycle() -> UploadLifecycleEvent:
-    return UploadLifecycleEvent(
-        upload_session_id=uuid.uuid4(),
-        tenant_id="t1",
-        brand_id="b",
-        user_id="u",
-        status=UploadStatus.CANCELLED,
-        previous_status=UploadStatus.UPLOADING,
-        upload_type=UploadType.DIRECT,
-        file_name="a.txt",
-        size_bytes=5,
-        bucket="bk",
-        temp_key="temp/x",
-        multipart_upload_id=None,
-        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-
-
 async def test_an_event_is_one_row_on_its_types_topic_in_the_callers_transaction() -> None:
     connection = RecordingConnection()
     outbox = Outbox("initiation").bound(cast(asyncpg.Connection, connection))
-    event = lifecycle()
+    event = lifecycle_event()
     await outbox.add(
         EventType.UPLOAD_CANCELLED, event, key="k1", tenant_id="t1", correlation_id="c1"
     )
@@ -73,7 +53,7 @@ async def test_an_event_of_the_wrong_model_is_refused_before_anything_is_written
     with pytest.raises(TypeError):
         await outbox.add(
             EventType.CLEANUP_RESIDUE_REMOVED,
-            lifecycle(),
+            lifecycle_event(),
             key="k",
             tenant_id=None,
             correlation_id="",
