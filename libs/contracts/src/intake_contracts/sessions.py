@@ -19,6 +19,15 @@ class UploadStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({UploadStatus.COMPLETED, UploadStatus.FAILED, UploadStatus.CANCELLED})
+LIVE_STATUSES = frozenset(UploadStatus) - TERMINAL_STATUSES
+
+
+def sql_list(statuses: frozenset[UploadStatus]) -> str:
+    """`statuses` as an SQL list literal in declaration order (`('COMPLETED', 'FAILED', ...)`):
+    the one spelling of a status set in the services' SQL, so a query names the same list as
+    the partial index it relies on. Values are the enum's own, never input."""
+    named = (f"'{status.value}'" for status in UploadStatus if status in statuses)
+    return f"({', '.join(named)})"
 
 
 class UploadType(StrEnum):

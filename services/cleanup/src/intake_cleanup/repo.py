@@ -16,7 +16,7 @@ from intake_cleanup.ports import Cursor, RunEvents
 from intake_contracts.commands import JobRunView
 from intake_contracts.envelope import Principal
 from intake_contracts.events import UploadLifecycleEvent
-from intake_contracts.sessions import UploadStatus
+from intake_contracts.sessions import LIVE_STATUSES, UploadStatus, sql_list
 from intake_runtime.postgres.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,19 @@ RECORD_ASSET = (
 # whole backlog, and a candidate left as it was (initiation does not know it) is passed once.
 _AFTER = "($4::timestamptz IS NULL OR ({column}, s.session_id) > ($4, $5::uuid))"
 IDLE = (
-    f"{_SELECT} WHERE s.status = 'UPLOADING' AND s.active_since < $1 AND {_IN_SCOPE}"
+    f"{_SELECT} WHERE s.status = '{UploadStatus.UPLOADING}' AND s.active_since < $1 AND {_IN_SCOPE}"
     f" AND {_AFTER.format(column='s.active_since')}"
     " ORDER BY s.active_since, s.session_id LIMIT $2"
 )
 EXPIRED = (
-    f"{_SELECT} WHERE s.status IN ('INITIATING', 'UPLOADING') AND s.expires_at <= $1"
+    f"{_SELECT} WHERE s.status IN {sql_list(LIVE_STATUSES)} AND s.expires_at <= $1"
     f" AND {_IN_SCOPE} AND {_AFTER.format(column='s.expires_at')}"
     " ORDER BY s.expires_at, s.session_id LIMIT $2"
 )
 # COMPLETED without an Asset, or with one still at the temp key.
 UNRECONCILED = (
-    f"{_SELECT} WHERE s.status = 'COMPLETED' AND s.last_event_at <= $1 AND {_IN_SCOPE}"
+    f"{_SELECT} WHERE s.status = '{UploadStatus.COMPLETED}' AND s.last_event_at <= $1"
+    f" AND {_IN_SCOPE}"
     f" AND NOT EXISTS (SELECT 1 FROM {_ASSETS} a WHERE a.session_id = s.session_id"
     " AND a.promoted_at IS NOT NULL)"
     f" AND {_AFTER.format(column='s.last_event_at')}"

@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from intake_cleanup.repo import Connection, Executor
+from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus, sql_list
 
 _INDEX = "cleanup.session_index"
 _ASSETS = "cleanup.assets_seen"
@@ -15,8 +16,8 @@ _UNCLAIMED = "cleanup.unclaimed_reply_topics"
 # A COMPLETED session stays until its Asset was seen promoted: reconcile still needs it.
 PRUNE_INDEX = (
     f"WITH doomed AS (SELECT s.session_id FROM {_INDEX} s"
-    " WHERE s.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND s.updated_at < $1"
-    f" AND (s.status <> 'COMPLETED' OR EXISTS (SELECT 1 FROM {_ASSETS} a"
+    f" WHERE s.status IN {sql_list(TERMINAL_STATUSES)} AND s.updated_at < $1"
+    f" AND (s.status <> '{UploadStatus.COMPLETED}' OR EXISTS (SELECT 1 FROM {_ASSETS} a"
     " WHERE a.session_id = s.session_id AND a.promoted_at IS NOT NULL))"
     " ORDER BY s.updated_at LIMIT $2 FOR UPDATE SKIP LOCKED),"
     f" assets AS (DELETE FROM {_ASSETS} WHERE session_id IN (SELECT session_id FROM doomed))"

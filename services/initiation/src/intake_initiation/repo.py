@@ -14,7 +14,13 @@ import asyncpg
 from intake_contracts.commands import Commands
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.integrity import ChecksumAlgorithm
-from intake_contracts.sessions import UploadStatus, UploadType
+from intake_contracts.sessions import (
+    LIVE_STATUSES,
+    TERMINAL_STATUSES,
+    UploadStatus,
+    UploadType,
+    sql_list,
+)
 from intake_initiation.domain import Session
 from intake_initiation.inbox import BoundTransactions, LastWrite, PostgresTransactions, Transaction
 from intake_initiation.settings import SCHEMA
@@ -23,7 +29,7 @@ from intake_runtime.postgres.retention import Connection
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"
-_LIVE = "ARRAY['INITIATING', 'UPLOADING']"
+_LIVE = f"ARRAY[{sql_list(LIVE_STATUSES)[1:-1]}]"
 
 _INSERTED = (
     "(id, tenant_id, brand_id, user_id, status, file_name, mime_type, size_bytes, upload_type,"
@@ -90,7 +96,7 @@ FAIL_MANY = (
     " AND ($4::timestamptz IS NULL OR s.last_activity_at < $4)"
     " AND ($5::timestamptz IS NULL OR s.expires_at <= $5)"
     " ORDER BY s.id FOR UPDATE OF s)"
-    f" UPDATE {_TABLE} s SET status = 'FAILED', updated_at = $6,"
+    f" UPDATE {_TABLE} s SET status = '{UploadStatus.FAILED}', updated_at = $6,"
     " failure_reason = coalesce($3, s.failure_reason)"
     " FROM old WHERE s.id = old.id"
     f" RETURNING {', '.join(f's.{field.name}' for field in fields(Session))}, old.previous"
@@ -108,7 +114,7 @@ TOUCH = (
 # Finished sessions by when they finished; SKIP LOCKED: a batch never waits on a live writer.
 PRUNE_FINISHED = (
     f"DELETE FROM {_TABLE} WHERE id IN (SELECT id FROM {_TABLE}"
-    " WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND updated_at < $1"
+    f" WHERE status IN {sql_list(TERMINAL_STATUSES)} AND updated_at < $1"
     " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 
