@@ -187,7 +187,8 @@ def main() -> None:
         write_random(file, args.size_mib * MiB)
         systems: dict[str, System] = {}
         if "intake" in only:
-            # A bucket of its own: the stack's shared bucket has its CORS rule rewritten by
+            # A bucket of its own (named under the base bucket, which the services' S3
+            # policies cover): the stack's shared bucket has its CORS rule rewritten by
             # every Intake started beside this one (test runs), which would drop this origin.
             # Topics of its own too: services of another Intake on the default topics would
             # otherwise take this gateway's commands.
@@ -197,7 +198,7 @@ def main() -> None:
             )
             intake_env = {
                 **env,
-                "AWS_BUCKET": "bench-uppy",
+                "AWS_BUCKET": f"{env['AWS_BUCKET']}-bench-uppy",
                 "INTAKE_CORS_ORIGINS": origin,
                 "INTAKE_NAMESPACE": namespace,
             }

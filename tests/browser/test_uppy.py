@@ -209,6 +209,7 @@ async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
         timeout_s=10,
     )
     parts.sent.clear()
+    parts.stored.clear()
     # The held part 3 dies with the page; parts after the reload go to S3 untouched.
     await context.unroute(PARTS, first_two_only)
 
@@ -223,7 +224,10 @@ async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
     await press_upload(page)
 
     files = await wait_for_assets(page, large.name)
-    assert sorted(parts.sent) == [3, 4, 5]
+    # Only the parts S3 lacked are sent, each stored once; a PUT that failed on the wire may be
+    # tried again (Uppy's own retry), which is not sending a part S3 holds.
+    assert set(parts.sent) == {3, 4, 5}
+    assert sorted(parts.stored) == [3, 4, 5]
     asset = await promoted_asset(db, files[large.name]["intakeSessionId"])
     body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
     assert digest(body) == digest(large.read_bytes())
