@@ -104,7 +104,7 @@ def one_side(
 ) -> dict[str, Any]:
     with running_services(stack.ROOT, env) as processes:
         meter = Meter(state, {name: p.process.pid for name, p in processes.items()})
-        gateway = f"http://127.0.0.1:{processes['gateway'].health_port}"
+        gateway = f"http://127.0.0.1:{processes['gateway'].api_port}"
         time.sleep(5)  # start-up work out of the idle figure
         idle = measure_idle(meter)
         counts = argparse.Namespace(

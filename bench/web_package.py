@@ -31,12 +31,13 @@ ROOTS = {"dist": WEB / "dist", "noble": WEB / "node_modules" / "@noble" / "hashe
 PREFIX = "/bench-package/"
 
 # Create the uploader, add the file, resolve with the time from add() to `completed`.
-UPLOAD = """async ([brandId, token, checksums]) => {
+UPLOAD = """async ([brandId, token, checksums, partsPerFile]) => {
   const { createUploader } = await import("/bench-package/dist/index.js");
   const input = document.getElementById("files");
   const uploader = createUploader({
     endpoint: location.origin, getToken: () => token, brandId,
     checksumAlgorithm: checksums ? "SHA256" : null, storage: null,
+    ...(partsPerFile ? { partsPerFile } : {}),
   });
   const done = new Promise((resolve) => {
     uploader.on("completed", () => resolve("completed"));
@@ -63,8 +64,9 @@ async def _serve(route: Route) -> None:
 
 
 async def package_upload(
-    browser: Browser, url: str, path: Path, *, checksums: bool
+    browser: Browser, url: str, path: Path, *, checksums: bool, parts_per_file: int | None
 ) -> dict[str, Any]:
+    """`parts_per_file`: the package's parts in flight per file (None: its default)."""
     token = tokens.mint(f"bench-{uuid.uuid4().hex[:8]}", ["bench"], user_id="bench")
     context = await browser.new_context()
     signed_parts: list[bool] = []
@@ -78,14 +80,14 @@ async def package_upload(
         await context.route(f"{url}{PREFIX}**", _serve)
         page = await context.new_page()
         # A real loopback document of the gateway's origin: Chromium lets it reach the bucket.
-        await page.goto(f"{url}/healthz")
+        await page.goto(f"{url}/")  # the upload page: its CSP lets same-origin scripts run
         await page.evaluate(
             "() => { const i = document.createElement('input'); i.type = 'file'; i.id = 'files';"
             " document.body.append(i); }"
         )
         await page.locator("#files").set_input_files(path)
         wall_started = time.perf_counter()
-        result = await page.evaluate(UPLOAD, ["bench", token, checksums])
+        result = await page.evaluate(UPLOAD, ["bench", token, checksums, parts_per_file])
         wall = time.perf_counter() - wall_started
     finally:
         await context.close()
@@ -111,10 +113,18 @@ async def measure(args: argparse.Namespace, path: Path, folder: Path) -> dict[st
                 rounds.append(
                     {
                         "package_checksums_off": await package_upload(
-                            browser, args.url, path, checksums=False
+                            browser,
+                            args.url,
+                            path,
+                            checksums=False,
+                            parts_per_file=args.parts_per_file,
                         ),
                         "package_checksums_on": await package_upload(
-                            browser, args.url, path, checksums=True
+                            browser,
+                            args.url,
+                            path,
+                            checksums=True,
+                            parts_per_file=args.parts_per_file,
                         ),
                         "python_client": intake_upload(path, args, stack_env(), folder),
                     }
@@ -154,6 +164,7 @@ def main() -> None:
     parser.add_argument("--sizes-mib", default="256", help="comma-separated, e.g. 256,1024")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--parts-per-file", type=int, default=None)
     args = parser.parse_args()
     if not (WEB / "dist" / "index.js").is_file():
         raise SystemExit("web/dist is not built: run `make web`")
