@@ -140,21 +140,27 @@ class S3CompletionStorage:
             raise TempObjectChangedError(source.etag)
         await self._store.abort_uploads_of(asset.bucket, target)
         try:
-            await self._store.copy(
-                asset.bucket,
-                asset.object_key,
-                target,
-                asset.size_bytes,
-                self._copy.threshold,
-                content_type=asset.mime_type,
-                content_disposition=media_types.content_disposition(asset.mime_type),
-                part_size=min(self._copy.part_size, self._copy.threshold),
-                concurrency=self._copy.concurrency,
-                if_match=asset.etag,
-                if_none_match=self._copy.no_overwrite,
-            )
+            await self._copy_checked(asset, target)
         except PreconditionFailedError:
             await self._refused(asset, target)
+
+    async def _copy_checked(self, asset: Asset, target: str) -> None:
+        """A server-side copy of the checked bytes only (CopySourceIfMatch on the Asset's ETag)
+        that never writes over an object at `target` (If-None-Match: *), served with the
+        disposition its type calls for; multipart above the copy threshold."""
+        await self._store.copy(
+            asset.bucket,
+            asset.object_key,
+            target,
+            asset.size_bytes,
+            self._copy.threshold,
+            content_type=asset.mime_type,
+            content_disposition=media_types.content_disposition(asset.mime_type),
+            part_size=min(self._copy.part_size, self._copy.threshold),
+            concurrency=self._copy.concurrency,
+            if_match=asset.etag,
+            if_none_match=self._copy.no_overwrite,
+        )
 
     async def _copy_once(self, asset: Asset, target: str) -> None:
         """One CopyObject, with no look first: repeating it writes the same bytes again and it
@@ -163,17 +169,7 @@ class S3CompletionStorage:
         may have landed before a crash and the temp object been deleted since (three S3 calls
         fewer per small promotion: the promotion was most of completion's CPU per complete)."""
         try:
-            await self._store.copy(
-                asset.bucket,
-                asset.object_key,
-                target,
-                asset.size_bytes,
-                self._copy.threshold,
-                content_type=asset.mime_type,
-                content_disposition=media_types.content_disposition(asset.mime_type),
-                if_match=asset.etag,
-                if_none_match=self._copy.no_overwrite,
-            )
+            await self._copy_checked(asset, target)
         except ObjectNotFoundError:
             landed = await self._store.head(asset.bucket, target)
             if landed is None or landed.size != asset.size_bytes:
