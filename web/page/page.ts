@@ -24,7 +24,7 @@ function showToken(): boolean {
 
 async function start(): Promise<void> {
   const fragment = adoptFragmentToken();
-  const limit = persistLimit(location.search, await gatewayEnvironment());
+  const limit = persistLimit(location.search, gatewayEnvironment());
   const uploader = createUploader({
     endpoint: location.origin,
     getToken: currentToken,

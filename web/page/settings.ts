@@ -2,15 +2,12 @@
 
 import { MAX_PERSIST_LIMIT } from "@intake/uploader";
 
-/** The gateway's mode, from `/page-config.json`; unknown counts as production. */
-export async function gatewayEnvironment(): Promise<"local" | "production"> {
-  try {
-    const answer = await fetch("/page-config.json", { cache: "no-store" });
-    const config = (await answer.json()) as { environment?: string };
-    return config.environment === "local" ? "local" : "production";
-  } catch {
-    return "production";
-  }
+/** The gateway's mode, from the `<meta name="intake-environment">` it writes into the page:
+ * read without a request, so the page wires its controls before anyone can use them.
+ * Unknown counts as production. */
+export function gatewayEnvironment(): "local" | "production" {
+  const meta = document.querySelector('meta[name="intake-environment"]');
+  return meta?.getAttribute("content") === "local" ? "local" : "production";
 }
 
 /**

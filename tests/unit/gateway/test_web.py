@@ -51,18 +51,16 @@ def test_configured_and_own_origins_are_granted_and_others_are_not(tmp_path: Pat
     assert "access-control-allow-origin" not in foreign.headers
 
 
-def test_page_config_names_the_mode_and_defaults_to_production(tmp_path: Path) -> None:
-    settings = GatewaySettings(INTAKE_GATEWAY_PORT=8010)
+def test_the_page_names_the_mode_in_its_head_and_defaults_to_production(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><html><head><title>Intake</title>")
     local_settings = GatewaySettings(INTAKE_GATEWAY_PORT=8010, INTAKE_ENV="local")
     local = Litestar(route_handlers=[web.page_router(local_settings, tmp_path)])
-    default = Litestar(
-        route_handlers=[web.page_router(settings, tmp_path)], cors_config=web.cors_config(settings)
-    )
     with TestClient(local) as client:
-        answer = client.get("/page-config.json")
-    with TestClient(default) as client:
-        production = client.get("/page-config.json").json()
+        local_page = client.get("/").text
+        retired = client.get("/page-config.json")
+    with TestClient(app(tmp_path)) as client:
+        production_page = client.get("/").text
 
-    assert answer.json() == {"environment": "local"}
-    assert answer.headers["cache-control"] == "no-store"
-    assert production == {"environment": "production"}
+    assert '<meta name="intake-environment" content="local" />' in local_page
+    assert '<meta name="intake-environment" content="production" />' in production_page
+    assert retired.status_code == 404  # one channel: the page needs no request to know its mode

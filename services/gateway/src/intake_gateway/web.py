@@ -32,19 +32,21 @@ def cors_config(settings: GatewaySettings) -> CORSConfig:
     )
 
 
-# Tells the page whether it may read a token from `#token=` (GatewaySettings.fragment_tokens).
-FRAGMENT_TOKENS_META = '<meta name="intake-fragment-tokens" content="{}" />'
+# What the page must know before it wires itself, written into its <head> so it needs no
+# request: whether it may read a token from `#token=` (GatewaySettings.fragment_tokens), and
+# the gateway's mode, within which it honours its test-only `?persistLimit=`.
+PAGE_META = (
+    '<meta name="intake-fragment-tokens" content="{fragment_tokens}" />\n'
+    '    <meta name="intake-environment" content="{environment}" />'
+)
 
 
 def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Router:
-    """`/` answers the page; `/static/…` its scripts and styles; `/page-config.json` the mode,
-    so the page honours its test-only address settings (`?persistLimit=`) in local mode only."""
-    meta = FRAGMENT_TOKENS_META.format("allowed" if settings.fragment_tokens_allowed else "refused")
-    mode: dict[str, str] = {"environment": settings.environment}
-
-    @get("/page-config.json", include_in_schema=False, sync_to_thread=False)
-    def page_config() -> Response[dict[str, str]]:
-        return Response(mode, headers={"Cache-Control": "no-store"})
+    """`/` answers the page, with its settings in <head>; `/static/…` its scripts and styles."""
+    meta = PAGE_META.format(
+        fragment_tokens="allowed" if settings.fragment_tokens_allowed else "refused",
+        environment=settings.environment,
+    )
 
     @get("/", include_in_schema=False, sync_to_thread=False)
     def index() -> Response[str]:
@@ -61,4 +63,4 @@ def page_router(settings: GatewaySettings, bundle_dir: Path = BUNDLE_DIR) -> Rou
         cache_control=CacheControlHeader(no_cache=True),
         include_in_schema=False,
     )
-    return Router(path="/", route_handlers=[index, page_config, assets])
+    return Router(path="/", route_handlers=[index, assets])
