@@ -30,7 +30,7 @@ from tests.support.contracts.cleanup import (
     OpenUpload,
     RetentionRepositoryContract,
 )
-from tests.support.contracts.cleanup_peers import NewTopic, ReplyTopicsContract
+from tests.support.contracts.cleanup_outbound import NewTopic, ReplyTopicsContract
 from tests.support.contracts.cleanup_runs import JobRunsContract, RunEventTypes, StoredRun
 from tests.support.fakes.cleanup import JobRun
 

@@ -1,4 +1,4 @@
-"""Cleanup's retention jobs on in-memory ports: pruning drained in batches everywhere, peers' failures survived, reply topics swept after their grace period."""
+"""Cleanup's retention jobs on in-memory ports: pruning drained in batches everywhere, other services' failures survived, reply topics swept after their grace period."""
 
 from datetime import timedelta
 
@@ -14,27 +14,27 @@ from tests.support.contracts.common import NOW
 OLD = LONG_AGO - timedelta(days=60)  # past the retention period
 
 
-async def test_prune_drains_every_peer_and_table_in_batches(world: World) -> None:
-    world.peers.backlog = {"initiation": [OLD] * 5, "completion": [OLD, NOW]}
+async def test_prune_drains_every_service_and_table_in_batches(world: World) -> None:
+    world.outbound.backlog = {"initiation": [OLD] * 5, "completion": [OLD, NOW]}
     world.retention.aged["index"] = [OLD] * 3
     world.retention.aged["job_runs"] = [NOW - HOUR]  # young: stays
     run = report()
     await world.retention_jobs().prune_sessions(run, NOW, None)
-    assert world.peers.backlog == {"initiation": [], "completion": [NOW]}  # NOW is young
+    assert world.outbound.backlog == {"initiation": [], "completion": [NOW]}  # NOW is young
     assert (run.stats["initiation_removed"], run.stats["completion_removed"]) == (5, 1)
     assert run.stats["index_removed"] == 3
     assert world.retention.aged["job_runs"] == [NOW - HOUR]
     assert [n for table, n in world.retention.batches if table == "index"] == [2, 1]
 
 
-async def test_a_peer_that_fails_to_prune_is_logged_and_the_rest_is_pruned(world: World) -> None:
-    world.peers.backlog = {"initiation": [OLD], "completion": [OLD]}
-    world.peers.broken["prune:initiation"] = DomainError(ErrorCode.VALIDATION_FAILED, "no")
+async def test_a_service_that_fails_to_prune_is_logged_and_the_rest_is_pruned(world: World) -> None:
+    world.outbound.backlog = {"initiation": [OLD], "completion": [OLD]}
+    world.outbound.broken["prune:initiation"] = DomainError(ErrorCode.VALIDATION_FAILED, "no")
     run = report()
     await world.retention_jobs().prune_sessions(run, NOW, None)
     assert run.stats["errors"] == 1
     assert "prune initiation" in run.errors[0]
-    assert world.peers.backlog == {"initiation": [OLD], "completion": []}
+    assert world.outbound.backlog == {"initiation": [OLD], "completion": []}
 
 
 async def test_reply_topics_go_once_unclaimed_for_the_grace_period(world: World) -> None:

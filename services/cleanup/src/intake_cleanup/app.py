@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
-from intake_cleanup.peers import Peers
+from intake_cleanup.outbound import KafkaOutboundCommands
 from intake_cleanup.repo import PostgresIndex, PostgresIndexDatabase, PostgresJobRuns
 from intake_cleanup.retention_repo import PostgresRetention
 from intake_cleanup.scheduler import running_schedule
@@ -38,7 +38,7 @@ def wire(opened: Opened[CleanupSettings], clock: Clock = utc_now) -> Served[Clea
         settings,
         PostgresIndex(pool),
         opened.store,
-        Peers(opened.replies),
+        KafkaOutboundCommands(opened.replies),
         PostgresRetention(pool),
         KafkaReplyTopics(KafkaAccess.of(settings)),
     )

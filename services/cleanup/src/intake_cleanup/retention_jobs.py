@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from intake_cleanup import domain
-from intake_cleanup.ports import CleanupPeers, ReplyTopics, RetentionRepository
+from intake_cleanup.ports import OutboundCommands, ReplyTopics, RetentionRepository
 from intake_cleanup.report import RunReport
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import PruneResult
@@ -28,12 +28,12 @@ class RetentionJobs:
         self,
         settings: CleanupSettings,
         rows: RetentionRepository,
-        peers: CleanupPeers,
+        outbound: OutboundCommands,
         reply_topics: ReplyTopics,
     ) -> None:
         self._settings = settings
         self._rows = rows
-        self._peers = peers
+        self._outbound = outbound
         self._topics = reply_topics
 
     async def prune_sessions(self, report: RunReport, now: datetime, _tenant: str | None) -> None:
@@ -41,11 +41,11 @@ class RetentionJobs:
         still in the index, reconcile and the storage jobs see it as they always did."""
         older_than = domain.cutoff(now, self._settings.retention_s)
         for name, batch in (
-            ("initiation", self._peers.prune_sessions),
-            ("completion", self._peers.prune_completions),
+            ("initiation", self._outbound.prune_sessions),
+            ("completion", self._outbound.prune_completions),
         ):
             try:
-                await self._prune_peer(report, name, batch, older_than)
+                await self._prune_in(report, name, batch, older_than)
             except (CodedError, ReplyTimeoutError) as error:
                 report.error(f"prune {name}", error)
         for name, local in (
@@ -55,7 +55,7 @@ class RetentionJobs:
         ):
             await self._prune_local(report, name, local, older_than)
 
-    async def _prune_peer(
+    async def _prune_in(
         self, report: RunReport, name: str, batch: Batch, older_than: datetime
     ) -> None:
         limit = self._settings.batch_limit

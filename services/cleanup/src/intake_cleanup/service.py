@@ -13,13 +13,13 @@ from uuid import UUID
 
 from intake_cleanup import domain
 from intake_cleanup.domain import Job, RunStatus
-from intake_cleanup.peers import SYSTEM_TENANT, system_principal
+from intake_cleanup.outbound import SYSTEM_TENANT, system_principal
 from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.ports import (
-    CleanupPeers,
     CleanupStorage,
     IndexRepository,
     JobRuns,
+    OutboundCommands,
     ReplyTopics,
     RetentionRepository,
     RunEvents,
@@ -44,15 +44,15 @@ def job_bodies(  # noqa: PLR0917 - one port per kind of world the jobs touch
     settings: CleanupSettings,
     index: IndexRepository,
     store: CleanupStorage,
-    peers: CleanupPeers,
+    outbound: OutboundCommands,
     retention: RetentionRepository,
     reply_topics: ReplyTopics,
 ) -> dict[Job, JobBody]:
     """Each job's body over its ports: (report, now, tenant scope or None)."""
-    sessions = SessionJobs(settings, index, peers, store)
+    sessions = SessionJobs(settings, index, outbound, store)
     storage = StorageJobs(settings, index, store)
-    permanent = PermanentUploads(settings, store, peers)
-    retention_jobs = RetentionJobs(settings, retention, peers, reply_topics)
+    permanent = PermanentUploads(settings, store, outbound)
+    retention_jobs = RetentionJobs(settings, retention, outbound, reply_topics)
 
     async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
         await storage.orphaned_multipart(report, now)

@@ -3,7 +3,7 @@
 import functools
 
 from intake_completion.handlers import build_dispatcher
-from intake_completion.peers import Peers
+from intake_completion.outbound import KafkaOutboundCommands
 from intake_completion.promotion import Promoter, sweeping
 from intake_completion.repo import PostgresSagaDatabase
 from intake_completion.retention import CompletionRetention
@@ -29,7 +29,9 @@ def wire(opened: Opened[CompletionSettings]) -> Served[CompletionService]:
     )
     database = PostgresSagaDatabase(opened.pool, Outbox(SCHEMA))
     promoter = Promoter(settings, database, storage)
-    service = CompletionService(settings, database, storage, Peers(opened.replies), promoter)
+    service = CompletionService(
+        settings, database, storage, KafkaOutboundCommands(opened.replies), promoter
+    )
     commands = Commands(
         build_dispatcher(service, CompletionRetention(opened.pool)),
         topics.COMMAND_TOPICS[SERVICE],

@@ -1,6 +1,6 @@
 """The commands cleanup sends to other services, over Kafka request/reply, as the system.
 
-What each call raises is the CleanupPeers port's promise (ports.py)."""
+What each call raises is the OutboundCommands port's promise (ports.py)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,7 +34,7 @@ def system_principal(tenant_id: str) -> Principal:
     return Principal(user_id=SYSTEM_USER, tenant_id=tenant_id, service=SERVICE)
 
 
-class Peers:
+class KafkaOutboundCommands:
     def __init__(self, client: RequestReplyClient) -> None:
         self._client = client
 
