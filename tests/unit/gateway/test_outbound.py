@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from intake_contracts import topics
-from intake_contracts.commands import Commands, CommandType, SessionRef, Trail
+from intake_contracts.commands import Commands, CommandType, EventsView, SessionRef
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode
 from intake_contracts.replies import Reply
@@ -58,8 +58,8 @@ async def test_a_state_change_travels_on_its_sessions_partition_with_its_deadlin
 
 
 async def test_a_read_spreads_over_every_partition_with_the_default_deadline() -> None:
-    client, recorder = outbound(Reply.success(Trail(upload_session_id=SESSION, events=[])))
-    await client.call(Commands.GET_TRAIL, SessionRef(upload_session_id=SESSION), USER, key=SESSION)
+    client, recorder = outbound(Reply.success(EventsView(upload_session_id=SESSION, events=[])))
+    await client.call(Commands.GET_EVENTS, SessionRef(upload_session_id=SESSION), USER, key=SESSION)
     assert (recorder.calls[0]["key"], recorder.calls[0]["timeout_s"]) == (None, None)
 
 

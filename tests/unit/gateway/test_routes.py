@@ -16,7 +16,7 @@ from intake_contracts.commands import (
     BatchResult,
     CommandType,
     CompletionResult,
-    Trail,
+    EventsView,
 )
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.sessions import (
@@ -306,13 +306,13 @@ def test_session_routes_send_their_command_keyed_by_the_session_and_answer_its_r
     )
 
 
-def test_the_trail_is_read_only_after_the_session_is_found_in_the_tenant(
+def test_the_events_are_read_only_after_the_session_is_found_in_the_tenant(
     client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.GET_SESSION] = DomainError(
         ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found"
     )
-    services.answers[CommandType.GET_TRAIL] = Trail(upload_session_id=SESSION, events=[])
+    services.answers[CommandType.GET_EVENTS] = EventsView(upload_session_id=SESSION, events=[])
     answer = client.get(f"/app/uploads/{SESSION}/events")
     assert_problem(answer, 404, ErrorCode.UPLOAD_SESSION_NOT_FOUND)
     assert [s.command for s in services.sent] == [CommandType.GET_SESSION]

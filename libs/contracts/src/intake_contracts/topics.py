@@ -90,7 +90,7 @@ TOPIC_COMMANDS: Final[dict[str, frozenset[str]]] = {
         }
     ),
     CLEANUP_COMMANDS: frozenset({"cleanup.run_job"}),
-    AUDIT_QUERIES: frozenset({"audit.get_trail"}),
+    AUDIT_QUERIES: frozenset({"audit.get_events"}),
 }
 
 

@@ -3,7 +3,7 @@
 import functools
 
 from intake_audit.handlers import build_dispatcher, subscribe_events
-from intake_audit.repo import PostgresEventLog
+from intake_audit.repo import PostgresEvents
 from intake_audit.service import AuditService
 from intake_audit.settings import SCHEMA, SERVICE, AuditSettings
 from intake_contracts import topics
@@ -13,7 +13,7 @@ from intake_runtime.host import Commands, Opened, Served, ServiceHost
 
 def wire(opened: Opened[AuditSettings]) -> Served[AuditService]:
     settings = opened.settings
-    service = AuditService(PostgresEventLog(opened.pool))
+    service = AuditService(PostgresEvents(opened.pool))
     group_id = topics.CONSUMER_GROUPS[SERVICE]
     # Queries get their own group: a rebalance of one consumer never pauses the other.
     queries = Commands(

@@ -12,11 +12,11 @@ from intake_contracts.commands import (
     BatchResult,
     Commands,
     CompleteUpload,
+    EventsView,
     InitiateBatch,
     InitiateUpload,
     SessionRef,
     SignParts,
-    Trail,
 )
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorBody, ErrorCode
@@ -218,12 +218,12 @@ class UploadsController(Controller):
         return await outbound_of(state).call(Commands.GET_SESSION, ref, principal, key=key)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, state: State) -> Trail:
+    async def events(self, session_id: str, principal: Principal, state: State) -> EventsView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
         services, key = outbound_of(state), ref.upload_session_id
         await services.call(Commands.GET_SESSION, ref, principal, key=key)
-        return await services.call(Commands.GET_TRAIL, ref, principal, key=key)
+        return await services.call(Commands.GET_EVENTS, ref, principal, key=key)
 
 
 class AssetsController(Controller):
