@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from intake_cleanup.domain import IndexedSession
 from intake_cleanup.permanent_uploads import PermanentUploads
+from intake_cleanup.prune_jobs import PruneJobs
 from intake_cleanup.report import RunReport
-from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -16,7 +16,7 @@ from intake_contracts import keys
 from intake_contracts.commands import AssetView, CompletionResult
 from intake_contracts.sessions import UploadStatus
 from tests.support.contracts.common import NOW
-from tests.support.fakes.cleanup import FakeIndexDatabase, FakeRetention
+from tests.support.fakes.cleanup import FakeIndexDatabase, FakePrune
 from tests.support.fakes.cleanup_outbound import FakeCleanupOutbound, FakeReplyTopics
 from tests.support.fakes.cleanup_storage import FakeObjectStore
 
@@ -31,7 +31,7 @@ class World:
     db: FakeIndexDatabase
     outbound: FakeCleanupOutbound
     store: FakeObjectStore
-    retention: FakeRetention
+    prune_repo: FakePrune
     topics: FakeReplyTopics
 
     def session(
@@ -79,8 +79,8 @@ class World:
     def permanent(self) -> PermanentUploads:
         return PermanentUploads(self.settings, self.store, self.outbound)
 
-    def retention_jobs(self) -> RetentionJobs:
-        return RetentionJobs(self.settings, self.retention, self.outbound, self.topics)
+    def prune_jobs(self) -> PruneJobs:
+        return PruneJobs(self.settings, self.prune_repo, self.outbound, self.topics)
 
 
 def new_world() -> World:
@@ -99,7 +99,7 @@ def new_world() -> World:
         FakeIndexDatabase(),
         FakeCleanupOutbound(),
         FakeObjectStore(page_size=2),
-        FakeRetention(),
+        FakePrune(),
         FakeReplyTopics(),
     )
 

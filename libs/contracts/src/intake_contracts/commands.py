@@ -224,7 +224,7 @@ class JobRunView(BaseModel):
 
 
 class PruneOlderThan(BaseModel):
-    """Retention: remove up to `limit` finished rows last changed before `older_than`, with the
+    """Prune: remove up to `limit` finished rows last changed before `older_than`, with the
     inbox and published outbox rows of the same age. Sent by cleanup only."""
 
     older_than: datetime

@@ -1,6 +1,6 @@
 """What the cleanup jobs need from the world, as small ports.
 
-Each has a real adapter (repo.py and retention_repo.py: Postgres, the job runs included; the
+Each has a real adapter (repo.py and prune_repo.py: Postgres, the job runs included; the
 typed S3 adapter intake_runtime.storage.s3.ObjectStore; outbound.py: initiation and completion
 over Kafka; intake_runtime.messaging.reply_topics: the Kafka admin) and an in-memory fake
 (tests/support/fakes.py); the contract suites (tests/support/contracts.py) run against both.
@@ -84,7 +84,7 @@ class IndexDatabase(Protocol):
         ...
 
 
-class RetentionRepository(Protocol):
+class PruneRepository(Protocol):
     """Cleanup's own rows by age, and the reply topics it saw unclaimed. Each prune is one
     short transaction of at most `limit` rows; the count is how many went."""
 

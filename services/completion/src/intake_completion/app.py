@@ -5,8 +5,8 @@ import functools
 from intake_completion.handlers import build_dispatcher
 from intake_completion.outbound import KafkaOutboundCommands
 from intake_completion.promotion import Promoter, sweeping
+from intake_completion.prune import CompletionPrune
 from intake_completion.repo import PostgresSagaDatabase
-from intake_completion.retention import CompletionRetention
 from intake_completion.service import CompletionService
 from intake_completion.settings import SCHEMA, SERVICE, CompletionSettings
 from intake_completion.storage import CopyPlan, S3CompletionStorage
@@ -33,7 +33,7 @@ def wire(opened: Opened[CompletionSettings]) -> Served[CompletionService]:
         settings, database, storage, KafkaOutboundCommands(opened.replies), promoter
     )
     commands = Commands(
-        build_dispatcher(service, CompletionRetention(opened.pool)),
+        build_dispatcher(service, CompletionPrune(opened.pool)),
         topics.COMMAND_TOPICS[SERVICE],
         topics.CONSUMER_GROUPS[SERVICE],
         settings.command_workers,
