@@ -15,7 +15,7 @@ from tests.support.contracts.audit import EventsContract
 pytestmark = pytest.mark.integration
 
 
-class TestPostgresEventLog(EventsContract):
+class TestPostgresEvents(EventsContract):
     @pytest.fixture
     async def events(self, stack_env: dict[str, str]) -> AsyncIterator[PostgresEvents]:
         """Rows of tenants unique to each test: they never meet another test's."""

@@ -148,7 +148,8 @@ def check(snapshot: Snapshot) -> list[Verdict]:
 
 
 def one_state_everywhere(snapshot: Snapshot) -> Verdict:
-    """Initiation, completion, the cleanup index and the audit log agree on each session."""
+    """Initiation, completion, the cleanup index and the events audit recorded agree on each
+    session."""
     verdict = Verdict("one state everywhere")
     last_audited = _last_audited_status(snapshot.audit)
     for session in snapshot.sessions.values():

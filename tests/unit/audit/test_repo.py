@@ -7,7 +7,7 @@ from tests.support.contracts.audit import EventsContract
 from tests.support.fakes.audit import FakeEvents
 
 
-class TestFakeEventLog(EventsContract):
+class TestFakeEvents(EventsContract):
     @pytest.fixture
     def events(self) -> FakeEvents:
         return FakeEvents()

@@ -28,7 +28,7 @@ def wire(opened: Opened[AuditSettings]) -> Served[AuditService]:
     return Served(service, queries, subscribers=[events])
 
 
-# No outbox: the audit log writes no events of its own.
+# No outbox: the audit service records events and publishes none of its own.
 HOST = ServiceHost(SERVICE, SCHEMA, package_dir(__file__, "migrations"), wire, relay=False)
 
 
