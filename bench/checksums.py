@@ -9,7 +9,7 @@ Targets: checksums on at least 0.9x the speed of off, and at least 1.0x boto3.
         [--gateway URL | --start]
 
 Without --start, Intake is the system `make up` runs; --start runs its services as processes
-of their own on free ports against the running stack (bench/peers.py). Writes
+of their own on free ports against the running stack (bench/competitors.py). Writes
 bench/results/checksums.json.
 """
 
@@ -27,8 +27,7 @@ from typing import Any
 from tests.support import stack, tokens
 
 from bench.common import write
-from bench.data_plane import drop_asset, s3_client, write_random
-from bench.peers import (
+from bench.competitors import (
     BIN,
     PARALLEL,
     System,
@@ -38,6 +37,7 @@ from bench.peers import (
     run_client,
     upload_once,
 )
+from bench.data_plane import drop_asset, s3_client, write_random
 
 MiB = 1024 * 1024
 ON, OFF, BOTO3 = "intake_checksums_on", "intake_checksums_off", "boto3_upload_file"

@@ -11,7 +11,8 @@ CompleteMultipartUpload. Systems alternate run by run; the figure is the median.
     uv run python -m bench.uppy [--size-mib 256] [--runs 3] [--only intake,companion]
 
 Target (issue 26): Intake at least 1.0x Companion. The page is served from a loopback origin
-both systems' CORS grant. Companion is the one bench/peers.py runs (bench/peers/install.sh).
+both systems' CORS grant. Companion is the one bench/competitors.py runs
+(bench/competitors/install.sh).
 """
 
 import argparse
@@ -35,8 +36,8 @@ from tests.support import stack, tokens
 from tests.support.ports import free_port
 
 from bench.common import RESULTS, write
+from bench.competitors import System, _output, companion, install_competitors, intake, load
 from bench.data_plane import s3_client, write_random
-from bench.peers import System, _output, companion, install_peers, intake, load
 
 MiB = 1024 * 1024
 PART = 8 * MiB
@@ -168,7 +169,7 @@ def main() -> None:
     if not shutil.which(CHROMIUM):
         raise SystemExit(f"{CHROMIUM} is missing (make chromium)")
     env = stack.stack_env()
-    tools = install_peers() if "companion" in only else {}
+    tools = install_competitors() if "companion" in only else {}
     figures: dict[str, Any] = {
         "file_bytes": args.size_mib * MiB,
         "part_bytes": PART,

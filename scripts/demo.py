@@ -1,5 +1,5 @@
 """`make demo`: upload a small and a 64 MiB file, kill the large one midway, resume it, wait
-until both assets are promoted and their audit trails complete, show them, and print a ready
+until both assets are promoted and their events complete, show them, and print a ready
 link to the upload page with a development token. Needs a running system (`make up`).
 
     uv run python scripts/demo.py [--url http://127.0.0.1:8000] [--deadline-s 120]
@@ -23,9 +23,9 @@ from intake_contracts.events import EventType
 
 MiB = 1024 * 1024
 INTAKE = str(Path(sys.executable).with_name("intake"))
-# The trail of an upload the system has finished with: promotion (asset.promoted) is the last
+# The events of an upload the system has finished with: promotion (asset.promoted) is the last
 # step, after `complete` answered; until then the Asset still names its temp key.
-FINISHED_TRAIL = frozenset(
+FINISHED_EVENTS = frozenset(
     {
         EventType.UPLOAD_INITIATED,
         EventType.UPLOAD_UPLOADING,
@@ -125,21 +125,21 @@ def parts_done(state: Path) -> int:
 
 
 def show(api: IntakeApi, result: dict[str, Any], deadline: float) -> bool:
-    """Waits until the upload's Asset is promoted and its trail complete, then prints both."""
+    """Waits until the upload's Asset is promoted and its events complete, then prints both."""
     name, session_id = Path(result["path"]).name, result.get("upload_session_id")
     if result.get("status") != "completed" or session_id is None:
         step(f"{name}: not completed ({result.get('status')})")
         return False
-    step(f"{name}: waiting until its asset is promoted and its audit trail complete")
-    asset, trail = settled(api, session_id, deadline)
-    if asset.get("promoted_at") is None or missing(trail):
-        left = ", ".join(sorted(missing(trail))) or "the asset's promoted_at"
+    step(f"{name}: waiting until its asset is promoted and its events complete")
+    asset, events = settled(api, session_id, deadline)
+    if asset.get("promoted_at") is None or missing(events):
+        left = ", ".join(sorted(missing(events))) or "the asset's promoted_at"
         print(f"    not finished before the deadline; still missing: {left}")
         return False
     print(f"    permanent key: s3://{asset['bucket']}/{asset['object_key']}")
     print(json.dumps(asset, indent=2))
-    step(f"audit trail of session {session_id} (intake events {session_id})")
-    for event in trail:
+    step(f"events of session {session_id} (intake events {session_id})")
+    for event in events:
         print(f"    {event.get('occurred_at')}  {event.get('type')}")
     return True
 
@@ -147,19 +147,20 @@ def show(api: IntakeApi, result: dict[str, Any], deadline: float) -> bool:
 def settled(
     api: IntakeApi, session_id: str, deadline: float
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The Asset and the trail once both are final, or as they are at the deadline. Promotion
-    runs after `complete` answered and the trail is filled from events: both are eventual."""
+    """The Asset and the events once both are final, or as they are at the deadline. Promotion
+    runs after `complete` answered and the audit service records events as they come: both
+    are eventual."""
     while True:
-        trail: list[dict[str, Any]] = api.events(session_id).now().get("events", [])
+        events: list[dict[str, Any]] = api.events(session_id).now().get("events", [])
         # A second complete answers the recorded Asset as it is now (200, exactly-once).
         asset: dict[str, Any] = api.complete(session_id, None).now()["asset"]
-        if (asset.get("promoted_at") and not missing(trail)) or time.monotonic() > deadline:
-            return asset, trail
+        if (asset.get("promoted_at") and not missing(events)) or time.monotonic() > deadline:
+            return asset, events
         time.sleep(0.5)
 
 
-def missing(trail: list[dict[str, Any]]) -> frozenset[str]:
-    return FINISHED_TRAIL - {event.get("type") for event in trail}
+def missing(events: list[dict[str, Any]]) -> frozenset[str]:
+    return FINISHED_EVENTS - {event.get("type") for event in events}
 
 
 if __name__ == "__main__":

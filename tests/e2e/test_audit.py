@@ -1,4 +1,4 @@
-"""A session's audit trail: every lifecycle event once, oldest first, even when redelivered."""
+"""A session's events as the audit service recorded them: every lifecycle event once, oldest first, even when redelivered."""
 
 import json
 import uuid
@@ -29,7 +29,7 @@ FULL_UPLOAD = [
 OUTBOX_SCHEMAS = ("initiation", "completion")
 
 
-async def _trail(api: httpx.AsyncClient, caller: Caller, session_id: str) -> list[dict[str, Any]]:
+async def _events(api: httpx.AsyncClient, caller: Caller, session_id: str) -> list[dict[str, Any]]:
     answer = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
     assert answer.status_code == 200, answer.text
     events: list[dict[str, Any]] = answer.json()["events"]
@@ -65,7 +65,7 @@ async def _redeliver(stack_env: dict[str, str], rows: list[asyncpg.Record]) -> l
             await producer.send_and_wait(
                 names.topic(row["topic"]), _encode(row["envelope"]), key=key
             )
-            # A valid copy under a fresh id and a stranger tenant: it lands, but in no trail.
+            # A valid copy under a fresh id and a stranger tenant: it lands, but among no session's events of this tenant.
             marker = Envelope.model_validate_json(_encode(row["envelope"])).model_copy(
                 update={
                     "message_id": uuid.uuid4(),
@@ -97,21 +97,21 @@ async def test_full_upload_yields_each_lifecycle_event_once_in_order(
 ) -> None:
     session_id = await _upload_directly(api, caller, b"audit me " * 100)
 
-    trail = await eventually(
-        lambda: _trail(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
+    recorded = await eventually(
+        lambda: _events(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
     )
 
-    assert [event["type"] for event in trail] == FULL_UPLOAD
-    assert len({event["event_id"] for event in trail}) == len(FULL_UPLOAD)
-    assert all(event["data"]["upload_session_id"] == session_id for event in trail)
+    assert [event["type"] for event in recorded] == FULL_UPLOAD
+    assert len({event["event_id"] for event in recorded}) == len(FULL_UPLOAD)
+    assert all(event["data"]["upload_session_id"] == session_id for event in recorded)
 
 
-async def test_redelivered_events_leave_the_trail_unchanged(
+async def test_redelivered_events_leave_the_recorded_events_unchanged(
     api: httpx.AsyncClient, caller: Caller, db: asyncpg.Connection, stack_env: dict[str, str]
 ) -> None:
     session_id = await _upload_directly(api, caller, b"twice " * 100)
     before = await eventually(
-        lambda: _trail(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
+        lambda: _events(api, caller, session_id), lambda events: len(events) >= len(FULL_UPLOAD)
     )
     rows = await _published(db, [uuid.UUID(event["event_id"]) for event in before])
     assert len(rows) == len(FULL_UPLOAD)
@@ -124,15 +124,15 @@ async def test_redelivered_events_leave_the_trail_unchanged(
         lambda logged: logged == len(markers),
     )
 
-    assert await _trail(api, caller, session_id) == before
+    assert await _events(api, caller, session_id) == before
 
 
-async def test_trail_of_another_tenants_session_is_not_found(
+async def test_events_of_another_tenants_session_are_not_found(
     api: httpx.AsyncClient, caller: Caller
 ) -> None:
     session = await initiate(api, caller, 10, file_name="private.txt", mime_type="text/plain")
     session_id = session["upload_session_id"]
-    await eventually(lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2)
+    await eventually(lambda: _events(api, caller, session_id), lambda events: len(events) >= 2)
 
     stranger = new_caller()
     denied = await api.get(f"/app/uploads/{session_id}/events", headers=stranger.headers)
@@ -140,15 +140,15 @@ async def test_trail_of_another_tenants_session_is_not_found(
     assert denied.status_code == 404
 
 
-async def test_initiated_session_trail_is_initiated_then_uploading(
+async def test_an_initiated_sessions_events_are_initiated_then_uploading(
     api: httpx.AsyncClient, caller: Caller
 ) -> None:
-    """Runs without the completion service: the trail of a session not yet completed."""
+    """Runs without the completion service: the events of a session not yet completed."""
     session = await initiate(api, caller, 10, file_name="pending.txt", mime_type="text/plain")
     session_id = session["upload_session_id"]
 
-    trail = await eventually(
-        lambda: _trail(api, caller, session_id), lambda events: len(events) >= 2
+    recorded = await eventually(
+        lambda: _events(api, caller, session_id), lambda events: len(events) >= 2
     )
 
-    assert [event["type"] for event in trail] == ["upload.initiated", "upload.uploading"]
+    assert [event["type"] for event in recorded] == ["upload.initiated", "upload.uploading"]

@@ -127,13 +127,13 @@ async def test_complete_then_a_re_put_of_other_bytes_never_becomes_the_asset(
         assert stored == body
     else:
         assert stored is None
-        trail = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
+        answer = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
 
         async def failure_logged() -> bool:
-            trail = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
-            return "asset.integrity_failed" in {event["type"] for event in trail.json()["events"]}
+            answer = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
+            return "asset.integrity_failed" in {event["type"] for event in answer.json()["events"]}
 
-        assert trail.status_code == 200
+        assert answer.status_code == 200
         await eventually(failure_logged, timeout_s=30)
 
 

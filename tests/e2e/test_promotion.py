@@ -62,7 +62,7 @@ async def seen_unpromoted(db: asyncpg.Connection, session_id: str) -> bool:
     )
 
 
-async def trail_types(api: httpx.AsyncClient, caller: Caller, session_id: str) -> list[str]:
+async def event_types(api: httpx.AsyncClient, caller: Caller, session_id: str) -> list[str]:
     answer = await api.get(f"/app/uploads/{session_id}/events", headers=caller.headers)
     assert answer.status_code == 200, answer.text
     return [event["type"] for event in answer.json()["events"]]
@@ -149,7 +149,7 @@ async def _spared_then_reconciled(
     assert read(s3, bucket, permanent) == body
     assert not exists(s3, bucket, temp)
     assert await promoted_events(db, session_id) == 1
-    expected_trail = [
+    expected_events = [
         "upload.initiated",
         "upload.uploading",
         "upload.completed",
@@ -157,8 +157,8 @@ async def _spared_then_reconciled(
         "asset.promoted",
     ]
     await eventually(
-        lambda: trail_types(api, caller, session_id),
-        lambda types: types == expected_trail,
+        lambda: event_types(api, caller, session_id),
+        lambda types: types == expected_events,
         timeout_s=60,
     )
 

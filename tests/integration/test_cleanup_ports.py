@@ -9,8 +9,8 @@ from faststream.kafka import KafkaBroker
 
 import intake_cleanup.app as cleanup_app
 from intake_cleanup.domain import Job, RunStatus
+from intake_cleanup.prune_repo import PostgresPrune
 from intake_cleanup.repo import PostgresIndexDatabase, PostgresJobRuns
-from intake_cleanup.retention_repo import PostgresRetention
 from intake_cleanup.settings import SCHEMA, CleanupSettings
 from intake_contracts import topics
 from intake_contracts.events import EventType
@@ -28,9 +28,9 @@ from tests.support.contracts.cleanup import (
     CleanupStorageContract,
     IndexDatabaseContract,
     OpenUpload,
-    RetentionRepositoryContract,
+    PruneRepositoryContract,
 )
-from tests.support.contracts.cleanup_peers import NewTopic, ReplyTopicsContract
+from tests.support.contracts.cleanup_outbound import NewTopic, ReplyTopicsContract
 from tests.support.contracts.cleanup_runs import JobRunsContract, RunEventTypes, StoredRun
 from tests.support.fakes.cleanup import JobRun
 
@@ -60,10 +60,10 @@ class TestPostgresIndexDatabase(IndexDatabaseContract):
         return PostgresIndexDatabase(pool)
 
 
-class TestPostgresRetention(RetentionRepositoryContract):
+class TestPostgresPrune(PruneRepositoryContract):
     @pytest.fixture
-    def retention(self, pool: asyncpg.Pool) -> PostgresRetention:
-        return PostgresRetention(pool)
+    def prune_repo(self, pool: asyncpg.Pool) -> PostgresPrune:
+        return PostgresPrune(pool)
 
 
 class TestObjectStore(CleanupStorageContract):

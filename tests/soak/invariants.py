@@ -138,7 +138,7 @@ def check(snapshot: Snapshot) -> list[Verdict]:
     checks: list[Callable[[Snapshot], Verdict]] = [
         one_state_everywhere,
         one_asset_per_completed,
-        audit_trails,
+        audit_events,
         outboxes_and_inboxes,
         no_residue,
         client_answers,
@@ -148,7 +148,8 @@ def check(snapshot: Snapshot) -> list[Verdict]:
 
 
 def one_state_everywhere(snapshot: Snapshot) -> Verdict:
-    """Initiation, completion, the cleanup index and the audit log agree on each session."""
+    """Initiation, completion, the cleanup index and the events audit recorded agree on each
+    session."""
     verdict = Verdict("one state everywhere")
     last_audited = _last_audited_status(snapshot.audit)
     for session in snapshot.sessions.values():
@@ -207,20 +208,20 @@ def _check_asset(verdict: Verdict, snapshot: Snapshot, session: Session, asset: 
         verdict.expect(stored.sha256 == session.checksum_sha256, f"{sid}: object checksum differs")
 
 
-def audit_trails(snapshot: Snapshot) -> Verdict:
-    """Each session's trail: every status once, in the state machine's order, asset events once."""
-    verdict = Verdict("audit trails complete")
-    trails: dict[UUID, list[AuditEvent]] = defaultdict(list)
+def audit_events(snapshot: Snapshot) -> Verdict:
+    """Each session's events: every status once, in the state machine's order, asset events once."""
+    verdict = Verdict("audit events complete")
+    by_session: dict[UUID, list[AuditEvent]] = defaultdict(list)
     for event in sorted(snapshot.audit, key=lambda e: e.seq):
-        trails[event.session_id].append(event)
+        by_session[event.session_id].append(event)
     for session in snapshot.sessions.values():
-        types = [event.type for event in trails.get(session.id, [])]
+        types = [event.type for event in by_session.get(session.id, [])]
         duplicates = [name for name, count in Counter(types).items() if count > 1]
         verdict.expect(not duplicates, f"{session.id}: duplicate events {duplicates}")
         statuses = [EVENT_STATUS[name] for name in types if name in EVENT_STATUS]
         verdict.expect(
             _is_path(statuses, session.status),
-            f"{session.id}: trail {statuses} to {session.status}",
+            f"{session.id}: events {statuses} to {session.status}",
         )
         assets = sorted(name for name in types if name in ASSET_EVENTS)
         wanted = sorted(ASSET_EVENTS) if session.status == "COMPLETED" else []

@@ -40,7 +40,7 @@ MiB = 1024 * 1024
 SETTLED = (
     "one state everywhere",
     "one asset per completed",
-    "audit trails complete",
+    "audit events complete",
     "outboxes and inboxes drained",
 )
 

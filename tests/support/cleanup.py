@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from intake_cleanup.domain import IndexedSession
 from intake_cleanup.permanent_uploads import PermanentUploads
+from intake_cleanup.prune_jobs import PruneJobs
 from intake_cleanup.report import RunReport
-from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -16,8 +16,8 @@ from intake_contracts import keys
 from intake_contracts.commands import AssetView, CompletionResult
 from intake_contracts.sessions import UploadStatus
 from tests.support.contracts.common import NOW
-from tests.support.fakes.cleanup import FakeIndexDatabase, FakeRetention
-from tests.support.fakes.cleanup_peers import FakeCleanupPeers, FakeReplyTopics
+from tests.support.fakes.cleanup import FakeIndexDatabase, FakePrune
+from tests.support.fakes.cleanup_outbound import FakeCleanupOutbound, FakeReplyTopics
 from tests.support.fakes.cleanup_storage import FakeObjectStore
 
 BUCKET = "intake-uploads"
@@ -29,9 +29,9 @@ LONG_AGO = NOW - timedelta(days=3)
 class World:
     settings: CleanupSettings
     db: FakeIndexDatabase
-    peers: FakeCleanupPeers
+    outbound: FakeCleanupOutbound
     store: FakeObjectStore
-    retention: FakeRetention
+    prune_repo: FakePrune
     topics: FakeReplyTopics
 
     def session(
@@ -61,7 +61,7 @@ class World:
             asset_promoted=False,
         )
         self.db.index.add(session)
-        self.peers.know(session, initiation or status, active_at=active_since)
+        self.outbound.know(session, initiation or status, active_at=active_since)
         self.store.put(BUCKET, session.temp_key, LONG_AGO)
         if multipart:
             self.store.open_upload(BUCKET, session.temp_key, f"up-{sid}", LONG_AGO)
@@ -71,16 +71,16 @@ class World:
         return self.db.index.rows[session.id].session.status
 
     def sessions(self) -> SessionJobs:
-        return SessionJobs(self.settings, self.db.index, self.peers, self.store)
+        return SessionJobs(self.settings, self.db.index, self.outbound, self.store)
 
     def storage(self) -> StorageJobs:
         return StorageJobs(self.settings, self.db.index, self.store)
 
     def permanent(self) -> PermanentUploads:
-        return PermanentUploads(self.settings, self.store, self.peers)
+        return PermanentUploads(self.settings, self.store, self.outbound)
 
-    def retention_jobs(self) -> RetentionJobs:
-        return RetentionJobs(self.settings, self.retention, self.peers, self.topics)
+    def prune_jobs(self) -> PruneJobs:
+        return PruneJobs(self.settings, self.prune_repo, self.outbound, self.topics)
 
 
 def new_world() -> World:
@@ -97,9 +97,9 @@ def new_world() -> World:
     return World(
         settings,
         FakeIndexDatabase(),
-        FakeCleanupPeers(),
+        FakeCleanupOutbound(),
         FakeObjectStore(page_size=2),
-        FakeRetention(),
+        FakePrune(),
         FakeReplyTopics(),
     )
 

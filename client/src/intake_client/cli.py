@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text, call in (
         ("status", "show an upload session", "session_json"),
         ("cancel", "cancel an upload session", "cancel"),
-        ("events", "show a session's audit trail", "events"),
+        ("events", "show a session's events, as the audit service recorded them", "events"),
     ):
         command = commands.add_parser(name, parents=[common], help=help_text)
         command.add_argument("session_id", metavar="ID")

@@ -1,4 +1,4 @@
-"""Cleanup's contract suites: the session index, retention and its storage."""
+"""Cleanup's contract suites: the session index, pruning and its storage."""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -9,7 +9,7 @@ import pytest
 from intake_cleanup.ports import (
     CleanupStorage,
     IndexDatabase,
-    RetentionRepository,
+    PruneRepository,
 )
 from intake_contracts.events import (
     UploadLifecycleEvent,
@@ -137,36 +137,36 @@ class IndexDatabaseContract:
             assert await index.claim_events([message]) == {message}
 
 
-class RetentionRepositoryContract:
-    """What the retention jobs rely on from any RetentionRepository."""
+class PruneRepositoryContract:
+    """What the prune jobs rely on from any PruneRepository."""
 
     async def test_a_topic_keeps_the_instant_it_was_first_seen_unclaimed(
-        self, retention: RetentionRepository
+        self, prune_repo: PruneRepository
     ) -> None:
         one, two = f"t-{uuid.uuid4().hex}", f"t-{uuid.uuid4().hex}"
-        first = await retention.unclaimed_since([one], NOW)
+        first = await prune_repo.unclaimed_since([one], NOW)
         assert first == {one: NOW}
         later = NOW + timedelta(minutes=5)
-        assert await retention.unclaimed_since([one, two], later) == {one: NOW, two: later}
+        assert await prune_repo.unclaimed_since([one, two], later) == {one: NOW, two: later}
         # Claimed again meanwhile: forgotten, so a later death starts a new grace period.
-        assert await retention.unclaimed_since([two], later) == {two: later}
-        assert await retention.unclaimed_since([one, two], later + timedelta(1)) == {
+        assert await prune_repo.unclaimed_since([two], later) == {two: later}
+        assert await prune_repo.unclaimed_since([one, two], later + timedelta(1)) == {
             one: later + timedelta(1),
             two: later,
         }
-        await retention.forget([one])
-        assert (await retention.unclaimed_since([one], later + timedelta(2)))[one] == later + (
+        await prune_repo.forget([one])
+        assert (await prune_repo.unclaimed_since([one], later + timedelta(2)))[one] == later + (
             timedelta(2)
         )
-        await retention.unclaimed_since([], NOW)  # leave nothing for the next test
+        await prune_repo.unclaimed_since([], NOW)  # leave nothing for the next test
 
     async def test_nothing_older_than_the_beginning_is_pruned(
-        self, retention: RetentionRepository
+        self, prune_repo: PruneRepository
     ) -> None:
         epoch = datetime(2000, 1, 1, tzinfo=UTC)
-        assert await retention.prune_index(epoch, 10) == 0
-        assert await retention.prune_seen_events(epoch, 10) == 0
-        assert await retention.prune_job_runs(epoch, 10) == 0
+        assert await prune_repo.prune_index(epoch, 10) == 0
+        assert await prune_repo.prune_seen_events(epoch, 10) == 0
+        assert await prune_repo.prune_job_runs(epoch, 10) == 0
 
 
 class CleanupStorageContract:

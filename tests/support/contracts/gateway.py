@@ -22,10 +22,10 @@ from intake_contracts.sessions import (
     UploadStatus,
     UploadType,
 )
-from intake_gateway.ports import CommandClient
+from intake_gateway.ports import OutboundCommands
 from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
 from tests.support.contracts.common import NOW
-from tests.support.contracts.peers import MISSING, refusal
+from tests.support.contracts.outbound import MISSING, refusal
 
 # The gateway's fake answers what a test scripts; the real services answer by themselves (the
 # real adapter's `script` does nothing): the suite holds the scripts to what the services say.
@@ -58,12 +58,12 @@ def initiated_view(request: InitiateUpload) -> SessionView:
     return session_view(**{name: getattr(request, name) for name in fields})
 
 
-class CommandClientContract:
-    """What the gateway's routes rely on from any CommandClient. `owner` is a user of a tenant
+class GatewayOutboundContract:
+    """What the gateway's routes rely on from any OutboundCommands. `owner` is a user of a tenant
     of its own."""
 
     async def test_a_command_answers_its_own_result_model(
-        self, client: CommandClient, script: Script, owner: Principal
+        self, client: OutboundCommands, script: Script, owner: Principal
     ) -> None:
         request = InitiateUpload(
             file_name="a.txt", file_size=5, mime_type="text/plain", brand_id=owner.brand_ids[0]
@@ -79,7 +79,7 @@ class CommandClientContract:
         )
 
     async def test_a_refusal_is_the_domain_error_the_service_answered(
-        self, client: CommandClient, script: Script, owner: Principal
+        self, client: OutboundCommands, script: Script, owner: Principal
     ) -> None:
         script(CommandType.GET_SESSION, DomainError(*MISSING))
         missing = SessionRef(upload_session_id=uuid.uuid4())
@@ -92,7 +92,7 @@ class CommandClientContract:
         assert code == ErrorCode.BRAND_NOT_ALLOWED
 
     async def test_no_reply_in_time_and_a_broker_that_does_not_take_it_are_told_apart(
-        self, stalled: CommandClient, unreachable: CommandClient, owner: Principal
+        self, stalled: OutboundCommands, unreachable: OutboundCommands, owner: Principal
     ) -> None:
         ref = SessionRef(upload_session_id=uuid.uuid4())
         with pytest.raises(ReplyTimeoutError):

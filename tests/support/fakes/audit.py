@@ -1,18 +1,18 @@
-"""The audit service's fake event log."""
+"""The audit service's fake of its recorded events."""
 
 from uuid import UUID
 
-from intake_audit.domain import LoggedEvent
+from intake_audit.domain import RecordedEvent
 
 
-class FakeEventLog:
-    """Audit's EventLog port over a list: dedupe by event id, trail oldest first, then in
+class FakeEvents:
+    """Audit's Events port over a list: dedupe by event id, a session's events oldest first, then in
     arrival order (the SQL's `ORDER BY occurred_at, seq`)."""
 
     def __init__(self) -> None:
-        self.events: list[LoggedEvent] = []
+        self.events: list[RecordedEvent] = []
 
-    async def append_many(self, events: list[LoggedEvent]) -> int:
+    async def append_many(self, events: list[RecordedEvent]) -> int:
         known = {event.event_id for event in self.events}
         new = []
         for event in events:
@@ -22,7 +22,7 @@ class FakeEventLog:
         self.events.extend(new)
         return len(new)
 
-    async def trail(self, tenant_id: str, upload_session_id: UUID) -> list[LoggedEvent]:
+    async def of_session(self, tenant_id: str, upload_session_id: UUID) -> list[RecordedEvent]:
         mine = [
             e
             for e in self.events

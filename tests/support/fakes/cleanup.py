@@ -1,4 +1,4 @@
-"""Cleanup's fakes: the session index, retention and the job runs."""
+"""Cleanup's fakes: the session index, pruning and the job runs."""
 
 import contextlib
 import copy
@@ -185,8 +185,8 @@ class FakeIndexDatabase:
             raise
 
 
-class FakeRetention:
-    """Cleanup's RetentionRepository: rows by the instant they became prunable, per table."""
+class FakePrune:
+    """Cleanup's PruneRepository: rows by the instant they became prunable, per table."""
 
     def __init__(self) -> None:
         self.aged: dict[str, list[datetime]] = {"index": [], "seen_events": [], "job_runs": []}

@@ -27,8 +27,8 @@ class Sent:
     key: UUID | None
 
 
-class FakeCommandClient:
-    """The gateway's CommandClient: each command answers what `answers` holds for it (a
+class FakeGatewayOutbound:
+    """The gateway's OutboundCommands: each command answers what `answers` holds for it (a
     result model, or an error raised as the real client raises that answer), every call is
     kept in `sent`; `stall()` and `cut_off()` make every call fail as the real client does."""
 

@@ -1,10 +1,10 @@
-"""What a received event is logged as, and how a logged event reads in a trail."""
+"""What a received event is recorded as, and how a recorded event reads in a session's events."""
 
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from intake_audit.domain import logged_event, session_of, trail_entry
+from intake_audit.domain import event_view, recorded_event, session_of
 from intake_contracts import topics
 from intake_contracts.envelope import Envelope
 
@@ -19,11 +19,11 @@ def _envelope(payload: dict[str, Any], tenant_id: str | None = "t-1") -> Envelop
     )
 
 
-def test_event_is_logged_under_its_envelope_id_tenant_and_session() -> None:
+def test_event_is_recorded_under_its_envelope_id_tenant_and_session() -> None:
     session_id = uuid.uuid4()
     envelope = _envelope({"upload_session_id": str(session_id), "tenant_id": "t-1"})
 
-    event = logged_event(envelope, topics.UPLOAD_EVENTS)
+    event = recorded_event(envelope, topics.UPLOAD_EVENTS)
 
     assert event.event_id == envelope.message_id
     assert event.type == "upload.initiated"
@@ -34,22 +34,22 @@ def test_event_is_logged_under_its_envelope_id_tenant_and_session() -> None:
 
 
 def test_tenant_falls_back_to_the_payload_when_the_envelope_has_none() -> None:
-    event = logged_event(_envelope({"tenant_id": "t-9"}, tenant_id=None), topics.CLEANUP_EVENTS)
+    event = recorded_event(_envelope({"tenant_id": "t-9"}, tenant_id=None), topics.CLEANUP_EVENTS)
 
     assert event.tenant_id == "t-9"
 
 
-def test_event_about_no_session_is_logged_without_one() -> None:
+def test_event_about_no_session_is_recorded_without_one() -> None:
     assert session_of({"job": "expired_sessions"}) is None
     assert session_of({"upload_session_id": None}) is None
     assert session_of({"upload_session_id": "not-a-uuid"}) is None
 
 
-def test_trail_entry_shows_type_time_id_and_payload() -> None:
+def test_event_view_shows_type_time_id_and_payload() -> None:
     payload = {"upload_session_id": str(uuid.uuid4()), "status": "INITIATING"}
-    event = logged_event(_envelope(payload), topics.UPLOAD_EVENTS)
+    event = recorded_event(_envelope(payload), topics.UPLOAD_EVENTS)
 
-    entry = trail_entry(event)
+    entry = event_view(event)
 
     assert entry.event_id == event.event_id
     assert entry.type == "upload.initiated"

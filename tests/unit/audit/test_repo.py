@@ -1,13 +1,13 @@
-"""The EventLog contract held by the in-memory fake (the Postgres adapter runs the same suite
+"""The Events contract held by the in-memory fake (the Postgres adapter runs the same suite
 in tests/integration/test_audit_ports.py)."""
 
 import pytest
 
-from tests.support.contracts.audit import EventLogContract
-from tests.support.fakes.audit import FakeEventLog
+from tests.support.contracts.audit import EventsContract
+from tests.support.fakes.audit import FakeEvents
 
 
-class TestFakeEventLog(EventLogContract):
+class TestFakeEvents(EventsContract):
     @pytest.fixture
-    def events(self) -> FakeEventLog:
-        return FakeEventLog()
+    def events(self) -> FakeEvents:
+        return FakeEvents()

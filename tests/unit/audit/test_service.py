@@ -1,4 +1,4 @@
-"""Audit's use cases through its real dispatcher, on the in-memory event log: no server."""
+"""Audit's use cases through its real dispatcher, on its in-memory events: no server."""
 
 import uuid
 
@@ -11,7 +11,7 @@ from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.messaging.events import ReceivedEvent
-from tests.support.fakes.audit import FakeEventLog
+from tests.support.fakes.audit import FakeEvents
 
 USER = Principal(user_id="u", tenant_id="t1", brand_ids=("b",))
 
@@ -26,9 +26,9 @@ def event(session_id: uuid.UUID, tenant_id: str = "t1") -> ReceivedEvent:
     return (topics.UPLOAD_EVENTS, envelope)
 
 
-async def trail(service: AuditService, session_id: uuid.UUID, principal: Principal) -> Reply:
+async def events_of(service: AuditService, session_id: uuid.UUID, principal: Principal) -> Reply:
     envelope = command_envelope(
-        Commands.GET_TRAIL.name,
+        Commands.GET_EVENTS.name,
         SessionRef(upload_session_id=session_id),
         correlation_id="c",
         principal=principal,
@@ -37,30 +37,30 @@ async def trail(service: AuditService, session_id: uuid.UUID, principal: Princip
     return Reply.model_validate(decode(dispatched.reply).payload)
 
 
-async def test_a_redelivered_batch_logs_nothing_twice() -> None:
-    service = AuditService(FakeEventLog())
+async def test_a_redelivered_batch_records_nothing_twice() -> None:
+    service = AuditService(FakeEvents())
     session_id = uuid.uuid4()
     batch = [event(session_id), event(session_id)]
     assert await service.record_batch(batch) == 2
     assert await service.record_batch(batch) == 0
 
 
-async def test_the_trail_shows_only_the_callers_tenant() -> None:
-    service = AuditService(FakeEventLog())
+async def test_the_events_show_only_the_callers_tenant() -> None:
+    service = AuditService(FakeEvents())
     session_id = uuid.uuid4()
     await service.record_batch([event(session_id), event(session_id, tenant_id="t2")])
-    mine = (await trail(service, session_id, USER)).unwrap(Commands.GET_TRAIL.result)
+    mine = (await events_of(service, session_id, USER)).unwrap(Commands.GET_EVENTS.result)
     assert [entry.type for entry in mine.events] == ["upload.initiated"]
 
 
 async def test_a_query_without_principal_is_refused() -> None:
     envelope = command_envelope(
-        Commands.GET_TRAIL.name,
+        Commands.GET_EVENTS.name,
         SessionRef(upload_session_id=uuid.uuid4()),
         correlation_id="c",
         principal=None,
     )
-    dispatched = await build_dispatcher(AuditService(FakeEventLog())).dispatch(encode(envelope))
+    dispatched = await build_dispatcher(AuditService(FakeEvents())).dispatch(encode(envelope))
     reply = Reply.model_validate(decode(dispatched.reply).payload)
     assert reply.error is not None
     assert reply.error.code == ErrorCode.UNAUTHENTICATED

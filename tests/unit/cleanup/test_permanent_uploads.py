@@ -21,7 +21,7 @@ async def test_permanent_uploads_no_saga_owns_are_aborted(world: World) -> None:
     world.store.open_upload(BUCKET, owned, "u-owned", LONG_AGO)
     world.store.open_upload(BUCKET, stray, "u-stray", LONG_AGO)
     world.store.open_upload(BUCKET, young, "u-young", NOW)
-    world.peers.promoting["t1"] = {owned}
+    world.outbound.promoting["t1"] = {owned}
     run = report()
     await world.permanent().sweep(run, [BUCKET], NOW)
     assert world.store.aborted == [(BUCKET, "u-stray")]
@@ -31,7 +31,7 @@ async def test_permanent_uploads_no_saga_owns_are_aborted(world: World) -> None:
 
 async def test_without_completions_answer_no_permanent_upload_is_touched(world: World) -> None:
     world.store.open_upload(BUCKET, keys.asset_key("t1", uuid.uuid4()), "u-1", LONG_AGO)
-    world.peers.broken["promoting:t1"] = ReplyTimeoutError("no reply")
+    world.outbound.broken["promoting:t1"] = ReplyTimeoutError("no reply")
     run = report()
     await world.permanent().sweep(run, [BUCKET], NOW)
     assert world.store.aborted == []

@@ -24,7 +24,7 @@ def service(
     world: World, runs: FakeJobRuns, jobs: dict[Job, JobBody] | None = None
 ) -> CleanupService:
     bodies = jobs or job_bodies(
-        world.settings, world.db.index, world.store, world.peers, world.retention, world.topics
+        world.settings, world.db.index, world.store, world.outbound, world.prune_repo, world.topics
     )
     return CleanupService(runs, bodies, clock=FakeClock(NOW))
 

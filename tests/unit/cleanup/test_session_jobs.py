@@ -34,17 +34,17 @@ async def test_abandoned_sessions_are_failed_in_drained_batches_and_their_residu
     assert world.store.delete_requests == 3  # one DeleteObjects a page, not one per session
     assert world.store.aborted == [(BUCKET, f"up-{idle[0].id}")]
     assert (BUCKET, recent.temp_key) not in world.store.deleted
-    assert {reason for _, reason in world.peers.fail_calls} == {"abandoned"}
+    assert {reason for _, reason in world.outbound.fail_calls} == {"abandoned"}
     assert run.errors == []
 
 
 async def test_initiations_answer_decides_what_the_index_and_storage_do(world: World) -> None:
     moved = world.session()
     active = world.session()
-    world.peers.activity[active.id] = NOW  # initiation saw activity after the cutoff
+    world.outbound.activity[active.id] = NOW  # initiation saw activity after the cutoff
     terminal = world.session(initiation=UploadStatus.CANCELLED)
     unknown = world.session()
-    del world.peers.statuses[unknown.id]
+    del world.outbound.statuses[unknown.id]
     run = report()
     await world.sessions().detect_abandoned(run, NOW, None)
     expected = {"failed": 1, "still_active": 1, "already_terminal": 1, "unknown": 1}
@@ -71,7 +71,7 @@ async def test_residue_that_s3_refuses_is_left_for_the_orphan_jobs(world: World)
 async def test_a_refused_or_unanswered_batch_is_logged_and_the_run_goes_on(world: World) -> None:
     world.settings = world.settings.model_copy(update={"batch_limit": 1000})
     sessions = [world.session() for _ in range(3)]
-    world.peers.broken["fail_sessions"] = ReplyTimeoutError("no reply in 10 s")
+    world.outbound.broken["fail_sessions"] = ReplyTimeoutError("no reply in 10 s")
     run = report()
     await world.sessions().detect_abandoned(run, NOW, None)
     assert run.stats["errors"] == 1
@@ -84,7 +84,7 @@ async def test_a_refused_or_unanswered_batch_is_logged_and_the_run_goes_on(world
 
 async def test_a_lost_broker_stops_the_run_for_the_next_one_to_retry(world: World) -> None:
     world.session()
-    world.peers.broken["fail_sessions"] = BrokerUnavailableError("kafka down")
+    world.outbound.broken["fail_sessions"] = BrokerUnavailableError("kafka down")
     with pytest.raises(BrokerUnavailableError):
         await world.sessions().detect_abandoned(report(), NOW, None)
 
@@ -96,7 +96,7 @@ async def test_expiry_fails_live_sessions_past_their_expiry_only(world: World) -
     await world.sessions().expire_sessions(run, NOW, None)
     assert world.status(expired) == UploadStatus.FAILED
     assert world.status(valid) == UploadStatus.UPLOADING
-    assert world.peers.fail_calls == [([expired.id], "expired")]
+    assert world.outbound.fail_calls == [([expired.id], "expired")]
 
 
 async def test_a_tenant_scope_limits_the_job_to_that_tenant(world: World) -> None:
@@ -115,20 +115,20 @@ async def test_reconcile_asks_completion_again_and_records_where_the_asset_is(
     promoting = world.session(UploadStatus.COMPLETED)
     failing = world.session(UploadStatus.COMPLETED)
     recent = world.session(UploadStatus.COMPLETED, active_since=NOW - timedelta(minutes=1))
-    world.peers.assets[promoted.id] = completed(promoted, promoted=True)
-    world.peers.assets[promoting.id] = completed(promoting, promoted=False)
-    world.peers.broken[f"complete:{failing.id}"] = DomainError(
+    world.outbound.assets[promoted.id] = completed(promoted, promoted=True)
+    world.outbound.assets[promoting.id] = completed(promoting, promoted=False)
+    world.outbound.broken[f"complete:{failing.id}"] = DomainError(
         ErrorCode.SERVICE_UNAVAILABLE, "tenant at its cap"
     )
     run = report()
     await world.sessions().reconcile(run, NOW, None)
     assert (run.stats["completed"], run.stats["promoting"], run.stats["errors"]) == (1, 1, 1)
-    assert recent.id not in world.peers.completed  # completion may still be at it
+    assert recent.id not in world.outbound.completed  # completion may still be at it
     assert world.db.index.assets[promoted.id][2] is True
     assert world.db.index.assets[promoting.id][2] is False
     again = report()
     await world.sessions().reconcile(again, NOW, None)
     # The promoted one is done; the others are asked again (the failing one now answers
     # not-found, logged once more).
-    assert promoted.id not in world.peers.completed[3:]
+    assert promoted.id not in world.outbound.completed[3:]
     assert again.stats["promoting"] == 1

@@ -39,7 +39,7 @@ from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from tests.support.contracts.common import NOW
 from tests.support.contracts.completion import new_record
 from tests.support.fakes.completion import FakeSagaDatabase
-from tests.support.fakes.completion_peers import FakeInitiation
+from tests.support.fakes.completion_outbound import FakeCompletionOutbound
 from tests.support.fakes.completion_storage import FakeCompletionStorage
 from tests.support.fakes.runtime import FakeClock
 
@@ -77,7 +77,7 @@ class World:
     clock: FakeClock
     db: FakeSagaDatabase
     storage: FakeCompletionStorage
-    initiation: FakeInitiation
+    initiation: FakeCompletionOutbound
     starts: Starts
     settings: CompletionSettings
 
@@ -167,7 +167,7 @@ def world() -> World:
         clock,
         FakeSagaDatabase(clock),
         FakeCompletionStorage(),
-        FakeInitiation(clock),
+        FakeCompletionOutbound(clock),
         Starts(),
         settings,
     )

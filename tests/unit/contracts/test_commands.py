@@ -29,7 +29,7 @@ def test_every_command_topic_is_either_for_users_or_for_services() -> None:
         (CommandType.COMPLETE, True, topics.COMPLETION_SERVICE_COMMANDS),
         (CommandType.PRUNE_COMPLETION_RECORDS, True, topics.COMPLETION_SERVICE_COMMANDS),
         (CommandType.RUN_CLEANUP_JOB, True, topics.CLEANUP_COMMANDS),
-        (CommandType.GET_TRAIL, False, topics.AUDIT_QUERIES),
+        (CommandType.GET_EVENTS, False, topics.AUDIT_QUERIES),
     ],
 )
 def test_a_command_travels_on_its_senders_topic(

@@ -16,7 +16,7 @@ from intake_contracts.commands import (
     BatchResult,
     CommandType,
     CompletionResult,
-    Trail,
+    EventsView,
 )
 from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
 from intake_contracts.sessions import (
@@ -34,7 +34,7 @@ from intake_gateway.settings import GatewaySettings
 from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
 from tests.support import tokens
 from tests.support.contracts import gateway as gateway_contracts
-from tests.support.fakes.gateway import FakeCommandClient
+from tests.support.fakes.gateway import FakeGatewayOutbound
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SESSION = uuid.UUID("6f1c1d2e-0000-4000-8000-000000000001")
@@ -64,16 +64,16 @@ def asset_view() -> AssetView:
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[TestClient[Any], FakeCommandClient]]:
+def shared() -> Iterator[tuple[TestClient[Any], FakeGatewayOutbound]]:
     """One app for the module: building one (its OpenAPI document) takes most of a second."""
-    services = FakeCommandClient()
+    services = FakeGatewayOutbound()
     settings = GatewaySettings(INTAKE_ENV="local", INTAKE_RATE_LIMIT_PER_S=1000)
     with TestClient(create_app(settings, services)) as test_client:
         yield test_client, services
 
 
 @pytest.fixture
-def services(shared: tuple[TestClient[Any], FakeCommandClient]) -> FakeCommandClient:
+def services(shared: tuple[TestClient[Any], FakeGatewayOutbound]) -> FakeGatewayOutbound:
     _, services = shared
     services.answers.clear()
     services.sent.clear()
@@ -82,7 +82,7 @@ def services(shared: tuple[TestClient[Any], FakeCommandClient]) -> FakeCommandCl
 
 @pytest.fixture
 def client(
-    shared: tuple[TestClient[Any], FakeCommandClient], services: FakeCommandClient
+    shared: tuple[TestClient[Any], FakeGatewayOutbound], services: FakeGatewayOutbound
 ) -> TestClient[Any]:
     test_client, _ = shared
     del services  # reset first
@@ -109,7 +109,7 @@ INITIATE = {"file_name": "a.txt", "file_size": 5, "mime_type": "text/plain", "br
     [None, "Bearer nope", f"Bearer {tokens.mint(TENANT, ['b'], ttl_s=-60)}"],
 )
 def test_without_a_valid_token_nothing_is_sent(
-    client: TestClient[Any], services: FakeCommandClient, authorization: str | None
+    client: TestClient[Any], services: FakeGatewayOutbound, authorization: str | None
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     if authorization is None:
@@ -120,7 +120,7 @@ def test_without_a_valid_token_nothing_is_sent(
 
 
 def test_a_token_without_the_upload_permission_is_forbidden(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     token = tokens.mint(TENANT, ["b"], permissions=("assets.read",))
     answer = client.get(f"/app/uploads/{SESSION}", headers={"Authorization": f"Bearer {token}"})
@@ -137,7 +137,7 @@ def test_a_token_without_the_upload_permission_is_forbidden(
     ],
 )
 def test_a_bad_body_is_a_problem_with_its_code_and_sends_nothing(
-    client: TestClient[Any], services: FakeCommandClient, body: dict[str, Any], code: ErrorCode
+    client: TestClient[Any], services: FakeGatewayOutbound, body: dict[str, Any], code: ErrorCode
 ) -> None:
     answer = client.post("/app/uploads/initiate", json=body)
     assert answer.status_code in {400, 422}
@@ -156,7 +156,7 @@ def test_malformed_json_has_its_own_code(client: TestClient[Any]) -> None:
 
 
 def test_another_brand_is_refused_before_any_command(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     answer = client.post("/app/uploads/initiate", json={**INITIATE, "brand_id": "other"})
     assert_problem(answer, 403, ErrorCode.BRAND_NOT_ALLOWED)
@@ -164,7 +164,7 @@ def test_another_brand_is_refused_before_any_command(
 
 
 def test_a_malformed_session_id_is_a_missing_session(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     assert_problem(client.get("/app/uploads/not-a-uuid"), 404, ErrorCode.UPLOAD_SESSION_NOT_FOUND)
     assert services.sent == []
@@ -178,7 +178,7 @@ def test_an_unknown_route_is_a_problem_too(client: TestClient[Any]) -> None:
 
 
 def test_initiate_sends_the_body_with_its_idempotency_key_and_answers_201(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.INITIATE] = session_view()
     answer = client.post("/app/uploads/initiate", json=INITIATE, headers={"Idempotency-Key": "k1"})
@@ -195,7 +195,7 @@ def test_initiate_sends_the_body_with_its_idempotency_key_and_answers_201(
 
 
 def test_a_batch_answers_accepted_and_refused_files_side_by_side(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.INITIATE_BATCH] = BatchResult(
         batch_reference="batch-1",
@@ -224,7 +224,7 @@ def test_a_batch_answers_accepted_and_refused_files_side_by_side(
 
 @pytest.mark.parametrize(("created", "status"), [(True, 201), (False, 200)])
 def test_complete_answers_201_when_it_created_the_asset_and_200_when_it_existed(
-    client: TestClient[Any], services: FakeCommandClient, created: bool, status: int
+    client: TestClient[Any], services: FakeGatewayOutbound, created: bool, status: int
 ) -> None:
     asset = asset_view()
     services.answers[CommandType.COMPLETE] = CompletionResult(
@@ -242,7 +242,7 @@ def test_complete_answers_201_when_it_created_the_asset_and_200_when_it_existed(
 
 
 def test_signing_one_part_answers_that_part(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     part = PartUrl(part_number=3, url="https://s3.test/p3", expires_at=NOW)
     services.answers[CommandType.SIGN_PARTS] = PartUrls(parts=[part])
@@ -283,7 +283,7 @@ RESUME = ResumeView(
 )
 def test_session_routes_send_their_command_keyed_by_the_session_and_answer_its_reply(
     client: TestClient[Any],
-    services: FakeCommandClient,
+    services: FakeGatewayOutbound,
     method: str,
     path: str,
     answer: Any,
@@ -306,13 +306,13 @@ def test_session_routes_send_their_command_keyed_by_the_session_and_answer_its_r
     )
 
 
-def test_the_trail_is_read_only_after_the_session_is_found_in_the_tenant(
-    client: TestClient[Any], services: FakeCommandClient
+def test_the_events_are_read_only_after_the_session_is_found_in_the_tenant(
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.GET_SESSION] = DomainError(
         ErrorCode.UPLOAD_SESSION_NOT_FOUND, "upload session not found"
     )
-    services.answers[CommandType.GET_TRAIL] = Trail(upload_session_id=SESSION, events=[])
+    services.answers[CommandType.GET_EVENTS] = EventsView(upload_session_id=SESSION, events=[])
     answer = client.get(f"/app/uploads/{SESSION}/events")
     assert_problem(answer, 404, ErrorCode.UPLOAD_SESSION_NOT_FOUND)
     assert [s.command for s in services.sent] == [CommandType.GET_SESSION]
@@ -354,7 +354,7 @@ def test_the_trail_is_read_only_after_the_session_is_found_in_the_tenant(
 )
 def test_each_failure_of_a_service_is_a_problem_with_a_stable_code(
     client: TestClient[Any],
-    services: FakeCommandClient,
+    services: FakeGatewayOutbound,
     error: BaseException,
     status: int,
     code: ErrorCode,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from intake_gateway.web import BUNDLE_DIR
-from tests.support.fakes.gateway import FakeCommandClient
+from tests.support.fakes.gateway import FakeGatewayOutbound
 
 STORAGE = "https://uploads.example.com,https://*.s3.example.net"
 
@@ -30,7 +30,7 @@ def production(**extra: str) -> GatewaySettings:
 def client() -> Iterator[TestClient[Any]]:
     if not (BUNDLE_DIR / "index.html").is_file():
         pytest.fail("the upload page is not built: run `make bootstrap`")
-    app = create_app(production(INTAKE_STORAGE_ORIGINS=STORAGE), FakeCommandClient())
+    app = create_app(production(INTAKE_STORAGE_ORIGINS=STORAGE), FakeGatewayOutbound())
     with TestClient(app) as test_client:
         yield test_client
 

@@ -22,7 +22,7 @@ from intake_contracts.sessions import (
 from intake_gateway.app import create_app
 from intake_gateway.settings import GatewaySettings
 from tests.support import tokens
-from tests.support.fakes.gateway import FakeCommandClient
+from tests.support.fakes.gateway import FakeGatewayOutbound
 from tests.unit.gateway.test_routes import NOW, SESSION, TENANT, asset_view, session_view
 
 S3 = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -30,8 +30,8 @@ BASE = f"/app/uppy/{SESSION}"
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[TestClient[Any], FakeCommandClient]]:
-    services = FakeCommandClient()
+def shared() -> Iterator[tuple[TestClient[Any], FakeGatewayOutbound]]:
+    services = FakeGatewayOutbound()
     settings = GatewaySettings(INTAKE_ENV="local", INTAKE_RATE_LIMIT_PER_S=1000)
     with TestClient(create_app(settings, services)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {tokens.mint(TENANT, ['b'])}"
@@ -39,12 +39,12 @@ def shared() -> Iterator[tuple[TestClient[Any], FakeCommandClient]]:
 
 
 @pytest.fixture
-def client(shared: tuple[TestClient[Any], FakeCommandClient]) -> TestClient[Any]:
+def client(shared: tuple[TestClient[Any], FakeGatewayOutbound]) -> TestClient[Any]:
     return shared[0]
 
 
 @pytest.fixture
-def services(shared: tuple[TestClient[Any], FakeCommandClient]) -> FakeCommandClient:
+def services(shared: tuple[TestClient[Any], FakeGatewayOutbound]) -> FakeGatewayOutbound:
     services = shared[1]
     services.answers.clear()
     services.sent.clear()
@@ -65,7 +65,7 @@ def problem_code(answer: Any, status: int) -> str:
 
 
 def test_create_names_the_upload_initiation_started_and_starts_nothing(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.GET_SESSION] = session_view(
         upload_type=UploadType.MULTIPART,
@@ -80,7 +80,7 @@ def test_create_names_the_upload_initiation_started_and_starts_nothing(
 
 
 def test_create_of_a_direct_session_is_a_conflict(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.GET_SESSION] = session_view()
     answer = client.post(f"{BASE}/multipart")
@@ -88,7 +88,7 @@ def test_create_of_a_direct_session_is_a_conflict(
 
 
 def test_list_parts_answers_every_part_resume_found(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.RESUME] = ResumeView(
         upload_session_id=SESSION,
@@ -115,7 +115,7 @@ def test_list_parts_answers_every_part_resume_found(
 
 
 def test_complete_sends_uppys_parts_to_completion_and_answers_s3s_result(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     asset = asset_view()
     services.answers[CommandType.COMPLETE] = CompletionResult(
@@ -148,7 +148,7 @@ def test_complete_sends_uppys_parts_to_completion_and_answers_s3s_result(
     ],
 )
 def test_a_bad_complete_body_is_a_422_and_completes_nothing(
-    client: TestClient[Any], services: FakeCommandClient, body: str
+    client: TestClient[Any], services: FakeGatewayOutbound, body: str
 ) -> None:
     answer = client.post(f"{BASE}/complete", content=body)
     assert problem_code(answer, 422) == ErrorCode.VALIDATION_FAILED.value
@@ -156,7 +156,7 @@ def test_a_bad_complete_body_is_a_422_and_completes_nothing(
 
 
 def test_a_refused_complete_keeps_its_code(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     services.answers[CommandType.COMPLETE] = DomainError(ErrorCode.UPLOAD_INCOMPLETE, "missing")
     body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>"
@@ -165,7 +165,7 @@ def test_a_refused_complete_keeps_its_code(
     assert problem_code(answer, 422) == ErrorCode.UPLOAD_INCOMPLETE.value
 
 
-def test_abort_is_cancel(client: TestClient[Any], services: FakeCommandClient) -> None:
+def test_abort_is_cancel(client: TestClient[Any], services: FakeGatewayOutbound) -> None:
     services.answers[CommandType.CANCEL] = StatusView(
         upload_session_id=SESSION, status=UploadStatus.CANCELLED
     )
@@ -176,7 +176,7 @@ def test_abort_is_cancel(client: TestClient[Any], services: FakeCommandClient) -
 
 
 def test_without_a_token_nothing_is_sent(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     answer = client.get(f"{BASE}/parts", headers={"Authorization": ""})
     assert problem_code(answer, 401) == ErrorCode.UNAUTHENTICATED.value
@@ -184,7 +184,7 @@ def test_without_a_token_nothing_is_sent(
 
 
 def test_another_sessions_id_shape_is_refused_before_any_command(
-    client: TestClient[Any], services: FakeCommandClient
+    client: TestClient[Any], services: FakeGatewayOutbound
 ) -> None:
     answer = client.get(f"/app/uppy/{uuid.uuid4().hex[:5]}/parts")
     assert answer.status_code in {404, 422}

@@ -9,7 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 from intake_audit.handlers import build_dispatcher
 from intake_audit.service import AuditService
 from intake_contracts import topics
-from intake_contracts.commands import Commands, SessionRef, Trail
+from intake_contracts.commands import Commands, EventsView, SessionRef
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.replies import Reply
@@ -17,7 +17,7 @@ from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command, CommandDispatcher, NoTransaction
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
 from intake_runtime.settings import ServiceSettings
-from tests.support.fakes.audit import FakeEventLog
+from tests.support.fakes.audit import FakeEvents
 
 REPLIES = "test.replies"
 
@@ -25,7 +25,7 @@ REPLIES = "test.replies"
 async def exchange(body: bytes) -> list[tuple[Reply, str]]:
     """Send `body` as a command; the replies that came back, with their correlation ids."""
     broker = KafkaBroker()
-    build_dispatcher(AuditService(FakeEventLog())).subscribe(
+    build_dispatcher(AuditService(FakeEvents())).subscribe(
         broker, [topics.AUDIT_QUERIES], "test-group", workers=1, settings=ServiceSettings()
     )
     replies: list[tuple[Reply, str]] = []
@@ -44,13 +44,13 @@ async def exchange(body: bytes) -> list[tuple[Reply, str]]:
 async def test_a_command_is_answered_on_its_reply_topic_with_its_correlation_id() -> None:
     principal = Principal(user_id="u", tenant_id="t1")
     envelope = command_envelope(
-        Commands.GET_TRAIL.name,
+        Commands.GET_EVENTS.name,
         SessionRef(upload_session_id=uuid.uuid4()),
         correlation_id="c-1",
         principal=principal,
     )
     [(reply, correlation_id)] = await exchange(encode(envelope))
-    assert reply.unwrap(Commands.GET_TRAIL.result).events == []
+    assert reply.unwrap(Commands.GET_EVENTS.result).events == []
     assert correlation_id == "c-1"
 
 
@@ -70,12 +70,12 @@ async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent
     seen: list[str] = []
     dispatcher = CommandDispatcher("test", NoTransaction())
 
-    async def handler(command: Command[SessionRef], _: None) -> Trail:
+    async def handler(command: Command[SessionRef], _: None) -> EventsView:
         command.after_reply(lambda: seen.append("after the reply"))
         seen.append("handled")
-        return Trail(upload_session_id=command.payload.upload_session_id, events=[])
+        return EventsView(upload_session_id=command.payload.upload_session_id, events=[])
 
-    dispatcher.register(Commands.GET_TRAIL, handler, inbox=False)
+    dispatcher.register(Commands.GET_EVENTS, handler, inbox=False)
     broker = KafkaBroker()
     dispatcher.subscribe(broker, ["test.commands"], "test-group", 1, ServiceSettings())
 
@@ -84,7 +84,7 @@ async def test_work_a_handler_starts_after_its_reply_runs_once_the_reply_is_sent
         seen.append("reply received")
 
     envelope = command_envelope(
-        Commands.GET_TRAIL.name,
+        Commands.GET_EVENTS.name,
         SessionRef(upload_session_id=uuid.uuid4()),
         correlation_id="c-1",
         principal=Principal(user_id="u", tenant_id="t1"),

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from tests.support.contracts.cleanup_peers import NewTopic, ReplyTopicsContract
-from tests.support.fakes.cleanup_peers import FakeReplyTopics
+from tests.support.contracts.cleanup_outbound import NewTopic, ReplyTopicsContract
+from tests.support.fakes.cleanup_outbound import FakeReplyTopics
 
 
 class TestFakeReplyTopics(ReplyTopicsContract):

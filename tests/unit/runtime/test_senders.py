@@ -32,7 +32,7 @@ def envelope(command: str, principal: Principal | None) -> Envelope:
         (topics.COMPLETION_COMMANDS, CommandType.COMPLETE, USER),
         (topics.COMPLETION_SERVICE_COMMANDS, CommandType.COMPLETE, SERVICE),
         (topics.CLEANUP_COMMANDS, CommandType.RUN_CLEANUP_JOB, SERVICE),
-        (topics.AUDIT_QUERIES, CommandType.GET_TRAIL, USER),
+        (topics.AUDIT_QUERIES, CommandType.GET_EVENTS, USER),
         # Not this rule's to answer: the dispatcher says the type is unknown, or the use case
         # that the principal is missing.
         (topics.INITIATION_COMMANDS, "initiation.no_such_thing", USER),
@@ -58,7 +58,7 @@ def test_a_principal_that_fits_its_topic_passes(
         # The service role claimed on a user topic (what the gateway's principal can send).
         (topics.INITIATION_COMMANDS, CommandType.INITIATE, SERVICE, "service principal"),
         (topics.COMPLETION_COMMANDS, CommandType.COMPLETE, SERVICE, "service principal"),
-        (topics.AUDIT_QUERIES, CommandType.GET_TRAIL, SERVICE, "service principal"),
+        (topics.AUDIT_QUERIES, CommandType.GET_EVENTS, SERVICE, "service principal"),
         # A service-only command smuggled onto the user topic, whatever its principal claims.
         (topics.INITIATION_COMMANDS, CommandType.MARK_COMPLETED, SERVICE, "not accepted"),
         (topics.INITIATION_COMMANDS, CommandType.PRUNE_TERMINAL_SESSIONS, USER, "not accepted"),
@@ -77,13 +77,13 @@ async def test_the_dispatcher_refuses_counts_and_parks_a_forged_envelope() -> No
     dispatcher: CommandDispatcher[None] = CommandDispatcher("tests", NoTransaction())
     handled: list[object] = []
 
-    async def trail(command: object, tx: None) -> object:
+    async def get_events(command: object, tx: None) -> object:
         handled.append(command)
         raise AssertionError("a refused command must not reach its handler")
 
-    dispatcher.register(Commands.GET_TRAIL, trail, inbox=False)  # type: ignore[arg-type]
+    dispatcher.register(Commands.GET_EVENTS, get_events, inbox=False)  # type: ignore[arg-type]
     forged = command_envelope(
-        Commands.GET_TRAIL.name,
+        Commands.GET_EVENTS.name,
         SessionRef(upload_session_id=uuid.uuid4()),
         correlation_id="c-9",
         principal=SERVICE,

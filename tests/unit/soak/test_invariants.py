@@ -43,7 +43,7 @@ def completed_books() -> tuple[Snapshot, uuid.UUID]:
     snapshot.assets = [Asset(asset_id, done, TENANT, BUCKET, key, 10, "ab" * 32, promoted=True)]
     snapshot.objects[(BUCKET, key)] = StoredObject(10, "ab" * 32)
     snapshot.completion_steps = {done: "done", cancelled: "finalizing"}
-    trail = [
+    recorded = [
         (done, "upload.initiated"),
         (done, "upload.uploading"),
         (done, "upload.completed"),
@@ -52,7 +52,7 @@ def completed_books() -> tuple[Snapshot, uuid.UUID]:
         (cancelled, "upload.initiated"),
         (cancelled, "upload.cancelled"),
     ]
-    snapshot.audit = [AuditEvent(sid, kind, seq) for seq, (sid, kind) in enumerate(trail)]
+    snapshot.audit = [AuditEvent(sid, kind, seq) for seq, (sid, kind) in enumerate(recorded)]
     snapshot.unpublished_outbox = {"initiation": 0}
     snapshot.unanswered_inbox = {"initiation": 0}
     snapshot.answers = [
@@ -118,15 +118,15 @@ def test_stores_that_disagree_on_a_status_are_reported() -> None:
 def test_a_duplicate_or_out_of_order_or_missing_audit_event_is_reported() -> None:
     snapshot, done = completed_books()
     snapshot.audit.append(AuditEvent(done, "asset.created", 99))
-    assert "audit trails complete" in violated(snapshot)
+    assert "audit events complete" in violated(snapshot)
     snapshot, done = completed_books()
     snapshot.audit = [
         e if e.type != "upload.uploading" else replace(e, seq=-1) for e in snapshot.audit
     ]
-    assert "audit trails complete" in violated(snapshot)
+    assert "audit events complete" in violated(snapshot)
     snapshot, done = completed_books()
     snapshot.audit = [e for e in snapshot.audit if e.type != "asset.promoted"]
-    assert "audit trails complete" in violated(snapshot)
+    assert "audit events complete" in violated(snapshot)
 
 
 def test_an_unpublished_event_or_unanswered_command_is_reported() -> None:

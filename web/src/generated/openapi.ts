@@ -381,6 +381,23 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "unauthenticated" | "permission_denied" | "brand_not_allowed" | "upload_session_not_found" | "validation_failed" | "file_too_large" | "file_size_invalid" | "file_name_invalid" | "mime_type_invalid" | "mime_type_not_allowed" | "batch_too_large" | "body_too_large" | "malformed_json" | "rate_limited" | "quota_exceeded" | "part_number_out_of_range" | "idempotency_key_reused" | "invalid_session_state" | "upload_cancelled" | "upload_failed" | "upload_session_expired" | "upload_incomplete" | "parts_invalid" | "size_mismatch" | "checksum_mismatch" | "checksum_required" | "checksum_invalid" | "checksum_algorithm_unsupported" | "unknown_job" | "route_not_found" | "method_not_allowed" | "service_timeout" | "service_unavailable" | "storage_unavailable" | "internal_error";
+        /** EventView */
+        EventView: {
+            /** Format: uuid */
+            event_id: string;
+            type: string;
+            /** Format: date-time */
+            occurred_at: string;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** EventsView */
+        EventsView: {
+            /** Format: uuid */
+            upload_session_id: string;
+            events: components["schemas"]["EventView"][];
+        };
         /** InitiateBatchBody */
         InitiateBatchBody: {
             brand_id: string;
@@ -2047,23 +2064,6 @@ export interface components {
             upload_session_id: string;
             status: components["schemas"]["UploadStatus"];
         };
-        /** Trail */
-        Trail: {
-            /** Format: uuid */
-            upload_session_id: string;
-            events: components["schemas"]["TrailEntry"][];
-        };
-        /** TrailEntry */
-        TrailEntry: {
-            /** Format: uuid */
-            event_id: string;
-            type: string;
-            /** Format: date-time */
-            occurred_at: string;
-            data: {
-                [key: string]: unknown;
-            };
-        };
         /**
          * UploadStatus
          * @enum {string}
@@ -2306,7 +2306,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Trail"];
+                    "application/json": components["schemas"]["EventsView"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

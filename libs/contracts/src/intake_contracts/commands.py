@@ -58,7 +58,7 @@ class CommandType(StrEnum):
     PRUNE_COMPLETION_RECORDS = "completion.prune_completion_records"
     PROMOTING_KEYS = "completion.promoting_keys"
     RUN_CLEANUP_JOB = "cleanup.run_job"
-    GET_TRAIL = "audit.get_trail"
+    GET_EVENTS = "audit.get_events"
 
 
 class InitiateFields(BaseModel):
@@ -224,7 +224,7 @@ class JobRunView(BaseModel):
 
 
 class PruneOlderThan(BaseModel):
-    """Retention: remove up to `limit` finished rows last changed before `older_than`, with the
+    """Prune: remove up to `limit` finished rows last changed before `older_than`, with the
     inbox and published outbox rows of the same age. Sent by cleanup only."""
 
     older_than: datetime
@@ -255,16 +255,16 @@ class PromotingKeysView(BaseModel):
     promoting: list[str]
 
 
-class TrailEntry(BaseModel):
+class EventView(BaseModel):
     event_id: UUID
     type: str
     occurred_at: datetime
     data: dict[str, Any]
 
 
-class Trail(BaseModel):
+class EventsView(BaseModel):
     upload_session_id: UUID
-    events: list[TrailEntry]
+    events: list[EventView]
 
 
 Req = TypeVar("Req", bound=BaseModel)
@@ -306,7 +306,7 @@ class Commands:
         CommandType.PROMOTING_KEYS, PromotingKeys, PromotingKeysView
     )
     RUN_CLEANUP_JOB: Final = CommandSpec(CommandType.RUN_CLEANUP_JOB, RunCleanupJob, JobRunView)
-    GET_TRAIL: Final = CommandSpec(CommandType.GET_TRAIL, SessionRef, Trail)
+    GET_EVENTS: Final = CommandSpec(CommandType.GET_EVENTS, SessionRef, EventsView)
 
 
 COMMAND_MODELS: Final[dict[CommandType, tuple[type[BaseModel], type[BaseModel]]]] = {

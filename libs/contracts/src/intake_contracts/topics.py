@@ -4,7 +4,7 @@ from typing import Final
 
 INITIATION_COMMANDS: Final = "intake.initiation.commands"
 COMPLETION_COMMANDS: Final = "intake.completion.commands"
-# Commands only Intake's own services send (status changes, retention, lookups), apart from the
+# Commands only Intake's own services send (status changes, pruning, lookups), apart from the
 # user commands the gateway forwards, so that a broker ACL can say who may write which.
 INITIATION_SERVICE_COMMANDS: Final = "intake.initiation.service-commands"
 COMPLETION_SERVICE_COMMANDS: Final = "intake.completion.service-commands"
@@ -90,7 +90,7 @@ TOPIC_COMMANDS: Final[dict[str, frozenset[str]]] = {
         }
     ),
     CLEANUP_COMMANDS: frozenset({"cleanup.run_job"}),
-    AUDIT_QUERIES: frozenset({"audit.get_trail"}),
+    AUDIT_QUERIES: frozenset({"audit.get_events"}),
 }
 
 

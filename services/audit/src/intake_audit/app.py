@@ -3,7 +3,7 @@
 import functools
 
 from intake_audit.handlers import build_dispatcher, subscribe_events
-from intake_audit.repo import PostgresEventLog
+from intake_audit.repo import PostgresEvents
 from intake_audit.service import AuditService
 from intake_audit.settings import SCHEMA, SERVICE, AuditSettings
 from intake_contracts import topics
@@ -13,7 +13,7 @@ from intake_runtime.host import Commands, Opened, Served, ServiceHost
 
 def wire(opened: Opened[AuditSettings]) -> Served[AuditService]:
     settings = opened.settings
-    service = AuditService(PostgresEventLog(opened.pool))
+    service = AuditService(PostgresEvents(opened.pool))
     group_id = topics.CONSUMER_GROUPS[SERVICE]
     # Queries get their own group: a rebalance of one consumer never pauses the other.
     queries = Commands(
@@ -28,7 +28,7 @@ def wire(opened: Opened[AuditSettings]) -> Served[AuditService]:
     return Served(service, queries, subscribers=[events])
 
 
-# No outbox: the audit log writes no events of its own.
+# No outbox: the audit service records events and publishes none of its own.
 HOST = ServiceHost(SERVICE, SCHEMA, package_dir(__file__, "migrations"), wire, relay=False)
 
 

@@ -1,16 +1,17 @@
-"""Pure rules of the audit log: what a received event is recorded as, and how it is shown."""
+"""Pure rules of the audit service's events: what a received event is recorded as, and how
+it is shown."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from intake_contracts.commands import TrailEntry
+from intake_contracts.commands import EventView
 from intake_contracts.envelope import Envelope
 
 
 @dataclass(frozen=True)
-class LoggedEvent:
+class RecordedEvent:
     event_id: UUID
     type: str
     tenant_id: str | None
@@ -20,9 +21,9 @@ class LoggedEvent:
     topic: str
 
 
-def logged_event(envelope: Envelope, topic: str) -> LoggedEvent:
-    """The log row of one event; its envelope id is the dedupe key across redeliveries."""
-    return LoggedEvent(
+def recorded_event(envelope: Envelope, topic: str) -> RecordedEvent:
+    """The row of one recorded event; its envelope id is the dedupe key across redeliveries."""
+    return RecordedEvent(
         event_id=envelope.message_id,
         type=envelope.type,
         # Cleanup acts on its own behalf, so its envelope may carry no tenant: the payload does.
@@ -45,8 +46,8 @@ def session_of(payload: dict[str, Any]) -> UUID | None:
         return None
 
 
-def trail_entry(event: LoggedEvent) -> TrailEntry:
-    return TrailEntry(
+def event_view(event: RecordedEvent) -> EventView:
+    return EventView(
         event_id=event.event_id,
         type=event.type,
         occurred_at=event.occurred_at,

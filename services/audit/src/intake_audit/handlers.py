@@ -1,4 +1,5 @@
-"""Broker adapters: the event subscriber that fills the log, and the trail query."""
+"""Broker adapters: the event subscriber that records the events, and the query of a session's
+events."""
 
 from faststream.kafka import KafkaBroker
 
@@ -16,7 +17,7 @@ EVENT_TOPICS = (topics.UPLOAD_EVENTS, topics.ASSET_EVENTS, topics.CLEANUP_EVENTS
 def build_dispatcher(service: AuditService) -> CommandDispatcher[None]:
     dispatcher: CommandDispatcher[None] = CommandDispatcher(SERVICE, NoTransaction())
     # A read changes nothing, so it needs no inbox row.
-    dispatcher.register(Commands.GET_TRAIL, service.get_trail, inbox=False)
+    dispatcher.register(Commands.GET_EVENTS, service.get_events, inbox=False)
     return dispatcher
 
 
@@ -29,6 +30,6 @@ def subscribe_events(
         EVENT_TOPICS,
         group_id,
         service.record_batch,
-        title="audit event log",
+        title="audit events",
         settings=settings,
     )

@@ -1,12 +1,12 @@
 """SQL of the audit schema: named, parameterised, schema-qualified statements, and the
-Postgres adapter of the EventLog port. The only SQL of the service."""
+Postgres adapter of the Events port. The only SQL of the service."""
 
 import json
 from uuid import UUID
 
 import asyncpg
 
-from intake_audit.domain import LoggedEvent
+from intake_audit.domain import RecordedEvent
 
 _TABLE = "audit.events"
 _COLUMNS = "event_id, type, tenant_id, upload_session_id, occurred_at, payload, topic"
@@ -22,27 +22,27 @@ APPEND_MANY = (
     " ORDER BY n ON CONFLICT (event_id) DO NOTHING RETURNING 1)"
     " SELECT count(*) FROM written"
 )
-TRAIL = (
+OF_SESSION = (
     f"SELECT {_COLUMNS} FROM {_TABLE}"
     " WHERE tenant_id = $1 AND upload_session_id = $2 ORDER BY occurred_at, seq"
 )
 
 
-class PostgresEventLog:
-    """The EventLog port over the pool: each call is one statement, so one transaction."""
+class PostgresEvents:
+    """The Events port over the pool: each call is one statement, so one transaction."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def append_many(self, events: list[LoggedEvent]) -> int:
+    async def append_many(self, events: list[RecordedEvent]) -> int:
         return await append_many(self._pool, events)
 
-    async def trail(self, tenant_id: str, upload_session_id: UUID) -> list[LoggedEvent]:
-        return await trail(self._pool, tenant_id, upload_session_id)
+    async def of_session(self, tenant_id: str, upload_session_id: UUID) -> list[RecordedEvent]:
+        return await of_session(self._pool, tenant_id, upload_session_id)
 
 
-async def append_many(db: asyncpg.Pool | asyncpg.Connection, events: list[LoggedEvent]) -> int:
-    """How many of the events were new; those logged before change nothing."""
+async def append_many(db: asyncpg.Pool | asyncpg.Connection, events: list[RecordedEvent]) -> int:
+    """How many of the events were new; those recorded before change nothing."""
     if not events:
         return 0
     inserted = await db.fetchval(
@@ -58,8 +58,8 @@ async def append_many(db: asyncpg.Pool | asyncpg.Connection, events: list[Logged
     return int(inserted)
 
 
-async def trail(
+async def of_session(
     db: asyncpg.Pool | asyncpg.Connection, tenant_id: str, upload_session_id: UUID
-) -> list[LoggedEvent]:
-    rows = await db.fetch(TRAIL, tenant_id, upload_session_id)
-    return [LoggedEvent(**dict(row)) for row in rows]
+) -> list[RecordedEvent]:
+    rows = await db.fetch(OF_SESSION, tenant_id, upload_session_id)
+    return [RecordedEvent(**dict(row)) for row in rows]

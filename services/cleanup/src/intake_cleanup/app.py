@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from intake_cleanup import domain
 from intake_cleanup.handlers import build_dispatcher, subscribe_index
 from intake_cleanup.index import SessionIndex
-from intake_cleanup.peers import Peers
+from intake_cleanup.outbound import KafkaOutboundCommands
+from intake_cleanup.prune_repo import PostgresPrune
 from intake_cleanup.repo import PostgresIndex, PostgresIndexDatabase, PostgresJobRuns
-from intake_cleanup.retention_repo import PostgresRetention
 from intake_cleanup.scheduler import running_schedule
 from intake_cleanup.service import CleanupService, job_bodies
 from intake_cleanup.settings import SCHEMA, SERVICE, CleanupSettings
@@ -38,8 +38,8 @@ def wire(opened: Opened[CleanupSettings], clock: Clock = utc_now) -> Served[Clea
         settings,
         PostgresIndex(pool),
         opened.store,
-        Peers(opened.replies),
-        PostgresRetention(pool),
+        KafkaOutboundCommands(opened.replies),
+        PostgresPrune(pool),
         KafkaReplyTopics(KafkaAccess.of(settings)),
     )
     runs = PostgresJobRuns(pool, Outbox(SCHEMA), settings.instance_id)
@@ -61,7 +61,7 @@ def wire(opened: Opened[CleanupSettings], clock: Clock = utc_now) -> Served[Clea
 
 def host(clock: Clock = utc_now) -> ServiceHost[CleanupSettings, CleanupService]:
     """Cleanup as the host runs it: with S3, and a reply client (its jobs ask initiation and
-    completion for their retention batches)."""
+    completion for their prune batches)."""
     return ServiceHost(
         SERVICE,
         SCHEMA,

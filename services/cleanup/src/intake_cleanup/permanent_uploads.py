@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from intake_cleanup import domain
-from intake_cleanup.ports import CleanupPeers, CleanupStorage
+from intake_cleanup.ports import CleanupStorage, OutboundCommands
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_PROMOTING_KEYS
@@ -29,11 +29,11 @@ STAT = "permanent"
 
 class PermanentUploads:
     def __init__(
-        self, settings: CleanupSettings, store: CleanupStorage, peers: CleanupPeers
+        self, settings: CleanupSettings, store: CleanupStorage, outbound: OutboundCommands
     ) -> None:
         self._settings = settings
         self._store = store
-        self._peers = peers
+        self._outbound = outbound
 
     async def sweep(self, report: RunReport, buckets: Sequence[str], now: datetime) -> None:
         older_than = domain.cutoff(now, self._settings.orphan_multipart_after_s)
@@ -79,7 +79,7 @@ class PermanentUploads:
             for start in range(0, len(ordered), MAX_PROMOTING_KEYS):
                 chunk = ordered[start : start + MAX_PROMOTING_KEYS]
                 try:
-                    owned |= await self._peers.promoting_keys(tenant, chunk)
+                    owned |= await self._outbound.promoting_keys(tenant, chunk)
                 except (CodedError, ReplyTimeoutError) as error:
                     report.error(f"promoting_keys of tenant {tenant}", error)
                     return None

@@ -1,7 +1,7 @@
 """What the cleanup jobs need from the world, as small ports.
 
-Each has a real adapter (repo.py and retention_repo.py: Postgres, the job runs included; the
-typed S3 adapter intake_runtime.storage.s3.ObjectStore; peers.py: initiation and completion
+Each has a real adapter (repo.py and prune_repo.py: Postgres, the job runs included; the
+typed S3 adapter intake_runtime.storage.s3.ObjectStore; outbound.py: initiation and completion
 over Kafka; intake_runtime.messaging.reply_topics: the Kafka admin) and an in-memory fake
 (tests/support/fakes.py); the contract suites (tests/support/contracts.py) run against both.
 """
@@ -84,7 +84,7 @@ class IndexDatabase(Protocol):
         ...
 
 
-class RetentionRepository(Protocol):
+class PruneRepository(Protocol):
     """Cleanup's own rows by age, and the reply topics it saw unclaimed. Each prune is one
     short transaction of at most `limit` rows; the count is how many went."""
 
@@ -136,10 +136,10 @@ class CleanupStorage(Protocol):
         ...
 
 
-class CleanupPeers(Protocol):
-    """Initiation and completion, the owners of what cleanup asks to change (peers.py).
+class OutboundCommands(Protocol):
+    """Initiation and completion, the owners of what cleanup asks to change (outbound.py).
 
-    Every call raises a peer's refusal as the DomainError it answered, a peer that answered
+    Every call raises a service's refusal as the DomainError it answered, a service that answered
     it was down or slow as a TransientError, no reply before the deadline as a
     ReplyTimeoutError (each a failure of one item: the run goes on), and a broker that did not
     take the command as a BrokerUnavailableError (every command would fail: the run stops).

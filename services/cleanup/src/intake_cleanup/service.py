@@ -13,19 +13,19 @@ from uuid import UUID
 
 from intake_cleanup import domain
 from intake_cleanup.domain import Job, RunStatus
-from intake_cleanup.peers import SYSTEM_TENANT, system_principal
+from intake_cleanup.outbound import SYSTEM_TENANT, system_principal
 from intake_cleanup.permanent_uploads import PermanentUploads
 from intake_cleanup.ports import (
-    CleanupPeers,
     CleanupStorage,
     IndexRepository,
     JobRuns,
+    OutboundCommands,
+    PruneRepository,
     ReplyTopics,
-    RetentionRepository,
     RunEvents,
 )
+from intake_cleanup.prune_jobs import PruneJobs
 from intake_cleanup.report import RunReport
-from intake_cleanup.retention_jobs import RetentionJobs
 from intake_cleanup.session_jobs import SessionJobs
 from intake_cleanup.settings import CleanupSettings
 from intake_cleanup.storage_jobs import StorageJobs
@@ -44,15 +44,15 @@ def job_bodies(  # noqa: PLR0917 - one port per kind of world the jobs touch
     settings: CleanupSettings,
     index: IndexRepository,
     store: CleanupStorage,
-    peers: CleanupPeers,
-    retention: RetentionRepository,
+    outbound: OutboundCommands,
+    prune_repo: PruneRepository,
     reply_topics: ReplyTopics,
 ) -> dict[Job, JobBody]:
     """Each job's body over its ports: (report, now, tenant scope or None)."""
-    sessions = SessionJobs(settings, index, peers, store)
+    sessions = SessionJobs(settings, index, outbound, store)
     storage = StorageJobs(settings, index, store)
-    permanent = PermanentUploads(settings, store, peers)
-    retention_jobs = RetentionJobs(settings, retention, peers, reply_topics)
+    permanent = PermanentUploads(settings, store, outbound)
+    prune_jobs = PruneJobs(settings, prune_repo, outbound, reply_topics)
 
     async def orphaned_multipart(report: RunReport, now: datetime, _: str | None) -> None:
         await storage.orphaned_multipart(report, now)
@@ -65,9 +65,9 @@ def job_bodies(  # noqa: PLR0917 - one port per kind of world the jobs touch
         Job.RECONCILE: sessions.reconcile,
         Job.ORPHANED_TEMP_OBJECTS: lambda r, now, _: storage.orphaned_temp_objects(r, now),
         Job.ORPHANED_MULTIPART: orphaned_multipart,
-        # Retention is by age, across tenants: a tenant scope does not apply.
-        Job.PRUNE_SESSIONS: retention_jobs.prune_sessions,
-        Job.SWEEP_REPLY_TOPICS: lambda r, now, _: retention_jobs.sweep_reply_topics(r, now),
+        # Pruning is by age, across tenants: a tenant scope does not apply.
+        Job.PRUNE_SESSIONS: prune_jobs.prune_sessions,
+        Job.SWEEP_REPLY_TOPICS: lambda r, now, _: prune_jobs.sweep_reply_topics(r, now),
     }
 
 

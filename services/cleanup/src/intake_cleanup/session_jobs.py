@@ -12,7 +12,7 @@ from uuid import UUID
 
 from intake_cleanup import domain
 from intake_cleanup.domain import IndexedSession
-from intake_cleanup.ports import CleanupPeers, CleanupStorage, Cursor, IndexRepository
+from intake_cleanup.ports import CleanupStorage, Cursor, IndexRepository, OutboundCommands
 from intake_cleanup.report import RunReport, bounded
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import MAX_SESSIONS_PER_FAIL, FailedSessions
@@ -37,12 +37,12 @@ class SessionJobs:
         self,
         settings: CleanupSettings,
         index: IndexRepository,
-        peers: CleanupPeers,
+        outbound: OutboundCommands,
         store: CleanupStorage,
     ) -> None:
         self._settings = settings
         self._index = index
-        self._peers = peers
+        self._outbound = outbound
         self._store = store
 
     async def detect_abandoned(self, report: RunReport, now: datetime, tenant: str | None) -> None:
@@ -108,7 +108,7 @@ class SessionJobs:
         # the same way, so the run stops and the next one retries.
         for chunk in domain.chunks(sessions, MAX_SESSIONS_PER_FAIL):
             try:
-                result = await self._peers.fail_sessions(
+                result = await self._outbound.fail_sessions(
                     chunk, reason, idle_before=idle_before, expired_at=expired_at
                 )
             except (CodedError, ReplyTimeoutError) as error:
@@ -173,7 +173,7 @@ class SessionJobs:
 
     async def _complete(self, report: RunReport, session: IndexedSession) -> None:
         try:
-            result = await self._peers.complete(session)
+            result = await self._outbound.complete(session)
         except (CodedError, ReplyTimeoutError) as error:
             report.error(f"complete {session.id}", error)
             return

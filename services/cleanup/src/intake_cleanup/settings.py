@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from intake_runtime.settings import CommandWorkers, PostgresSettings, S3Settings, ServiceSettings
 
@@ -11,8 +11,8 @@ SCHEMA: Final = "cleanup"
 HOUR = 3600
 DAY = 24 * HOUR
 # Kafka's default topic retention (7 days, `log.retention.hours=168`, which the stack and the
-# manifests keep): the longest a command or event can be redelivered. Retention of inbox rows
-# and `seen_events` must outlast it, or a redelivery would run a second time.
+# manifests keep): the longest a command or event can be redelivered. Pruning of inbox rows
+# and `seen_events` must wait it out, or a redelivery would run a second time.
 REDELIVERY_WINDOW_S = 7 * DAY
 
 
@@ -46,7 +46,13 @@ class CleanupSettings(ServiceSettings, PostgresSettings, S3Settings):
 
     # Terminal sessions, their saga and index rows, inbox rows, published outbox rows,
     # `seen_events` and job runs are kept this long after they last changed, then deleted.
-    retention_s: float = Field(default=30 * DAY, alias="INTAKE_RETENTION_S", gt=REDELIVERY_WINDOW_S)
+    # INTAKE_RETENTION_S is the deprecated spelling, still read so deployed configs keep working.
+    prune_after_s: float = Field(
+        default=30 * DAY,
+        alias="INTAKE_PRUNE_AFTER_S",
+        validation_alias=AliasChoices("INTAKE_PRUNE_AFTER_S", "INTAKE_RETENTION_S"),
+        gt=REDELIVERY_WINDOW_S,
+    )
     # A reply topic is deleted once seen without a live consumer for this long: longer than an
     # instance takes from creating its topic to joining its presence group.
     reply_topic_grace_s: float = Field(default=10 * 60, alias="INTAKE_REPLY_TOPIC_GRACE_S", ge=0)

@@ -3,10 +3,10 @@
 import functools
 
 from intake_completion.handlers import build_dispatcher
-from intake_completion.peers import Peers
+from intake_completion.outbound import KafkaOutboundCommands
 from intake_completion.promotion import Promoter, sweeping
+from intake_completion.prune import CompletionPrune
 from intake_completion.repo import PostgresSagaDatabase
-from intake_completion.retention import CompletionRetention
 from intake_completion.service import CompletionService
 from intake_completion.settings import SCHEMA, SERVICE, CompletionSettings
 from intake_completion.storage import CopyPlan, S3CompletionStorage
@@ -29,9 +29,11 @@ def wire(opened: Opened[CompletionSettings]) -> Served[CompletionService]:
     )
     database = PostgresSagaDatabase(opened.pool, Outbox(SCHEMA))
     promoter = Promoter(settings, database, storage)
-    service = CompletionService(settings, database, storage, Peers(opened.replies), promoter)
+    service = CompletionService(
+        settings, database, storage, KafkaOutboundCommands(opened.replies), promoter
+    )
     commands = Commands(
-        build_dispatcher(service, CompletionRetention(opened.pool)),
+        build_dispatcher(service, CompletionPrune(opened.pool)),
         topics.COMMAND_TOPICS[SERVICE],
         topics.CONSUMER_GROUPS[SERVICE],
         settings.command_workers,

@@ -1,6 +1,6 @@
 """What the completion saga needs from the world, as small ports.
 
-Each has a real adapter (repo.py: Postgres; storage.py: S3; peers.py: initiation over Kafka)
+Each has a real adapter (repo.py: Postgres; storage.py: S3; outbound.py: initiation over Kafka)
 and an in-memory fake (tests/support/fakes.py); one contract suite per port
 (tests/support/contracts.py) runs against both. The saga commits each step on its own, so there
 is no inbox: `SagaDatabase.transaction()` is one short transaction (the claim, the Asset with
@@ -192,8 +192,8 @@ class CompletionStorage(Protocol):
         ...
 
 
-class SessionPeers(Protocol):
-    """Initiation, the only owner of a session's status (peers.py over request/reply).
+class OutboundCommands(Protocol):
+    """Initiation, the only owner of a session's status (outbound.py over request/reply).
 
     Both calls raise initiation's refusal as the DomainError it answered (another tenant's
     session exactly as a missing one), and anything a retry may fix as a TransientError:

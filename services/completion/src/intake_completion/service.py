@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from intake_completion import domain, faults, leases, metrics, saga, views
 from intake_completion.domain import Asset, CheckedObject
-from intake_completion.ports import CompletionStorage, SagaDatabase, SessionPeers
+from intake_completion.ports import CompletionStorage, OutboundCommands, SagaDatabase
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.commands import CompleteUpload, CompletionResult
@@ -39,7 +39,7 @@ class CompletionService:
         settings: CompletionSettings,
         database: SagaDatabase,
         storage: CompletionStorage,
-        sessions: SessionPeers,
+        sessions: OutboundCommands,
         promoter: Promotions,
         clock: Clock = utc_now,
         crash: Callable[[int], object] = os._exit,

@@ -18,8 +18,8 @@ from intake_contracts.errors import DomainError, TransientError
 from intake_gateway import openapi, problems, security, web
 from intake_gateway.api import BODY_MODELS
 from intake_gateway.auth import TokenVerifier, require_upload_permission
-from intake_gateway.peers import Peers
-from intake_gateway.ports import CommandClient
+from intake_gateway.outbound import KafkaOutboundCommands
+from intake_gateway.ports import OutboundCommands
 from intake_gateway.ratelimit import RateLimitedError, RateLimiter, per_client_address
 from intake_gateway.routes import AssetsController, UploadsController
 from intake_gateway.settings import SERVICE, GatewaySettings
@@ -37,7 +37,7 @@ from intake_runtime.telemetry import tracing_on
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings, commands: CommandClient | None = None) -> Litestar:
+def create_app(settings: GatewaySettings, commands: OutboundCommands | None = None) -> Litestar:
     """`commands` replaces the broker (unit tests of the routes): no Kafka is started."""
     verifier = TokenVerifier(settings)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -54,7 +54,7 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
     async def messaging(app: Litestar) -> AsyncIterator[None]:
         app.state.tenant_limiter = limiter
         if commands is not None:
-            app.state.peers = commands
+            app.state.outbound = commands
             yield
             return
         async with kafka_broker(settings, SERVICE) as broker:
@@ -65,7 +65,9 @@ def create_app(settings: GatewaySettings, commands: CommandClient | None = None)
                 # service has: operators' answers stay off the public port.
                 health_server(settings, readiness(broker, replies=client)),
             ):
-                app.state.peers = Peers(client, {CommandType.COMPLETE: settings.complete_timeout_s})
+                app.state.outbound = KafkaOutboundCommands(
+                    client, {CommandType.COMPLETE: settings.complete_timeout_s}
+                )
                 yield
 
     async def principal(request: Request[object, object, State]) -> Principal:

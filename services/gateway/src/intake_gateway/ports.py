@@ -1,7 +1,8 @@
-"""What the gateway's routes need from the world: one typed call per command.
+"""What the gateway's routes need from the world: the commands it sends to the services, one
+typed call per command.
 
-The real adapter is peers.Peers (Kafka request/reply); the routes' unit tests give
-`create_app` an in-memory one (tests/support/fakes.py: FakeCommandClient).
+The real adapter is outbound.KafkaOutboundCommands (Kafka request/reply); the routes' unit tests
+give `create_app` an in-memory one (tests/support/fakes/gateway.py: FakeGatewayOutbound).
 """
 
 from typing import Protocol, TypeVar
@@ -16,7 +17,7 @@ Req = TypeVar("Req", bound=BaseModel)
 Res = TypeVar("Res", bound=BaseModel)
 
 
-class CommandClient(Protocol):
+class OutboundCommands(Protocol):
     async def call(
         self,
         command: CommandSpec[Req, Res],

@@ -12,11 +12,11 @@ from intake_contracts.commands import (
     BatchResult,
     Commands,
     CompleteUpload,
+    EventsView,
     InitiateBatch,
     InitiateUpload,
     SessionRef,
     SignParts,
-    Trail,
 )
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorBody, ErrorCode
@@ -52,8 +52,8 @@ from intake_gateway.openapi import (
     WITH_BODY,
     problems,
 )
-from intake_gateway.peers import parse_session_id
-from intake_gateway.ports import CommandClient
+from intake_gateway.outbound import parse_session_id
+from intake_gateway.ports import OutboundCommands
 from intake_gateway.ratelimit import RateLimiter
 
 IdempotencyKey = Annotated[
@@ -78,11 +78,11 @@ _CHECKSUMS = (
 )
 
 
-def commands_of(state: State) -> CommandClient:
+def outbound_of(state: State) -> OutboundCommands:
     """The services' client, put on the app's state at start-up (app.py). Read from the state
     rather than injected as a dependency: a second dependency beside `principal` made Litestar
     resolve the two in an anyio task group, two tasks per request (measured in issue 15)."""
-    client: CommandClient = state.peers
+    client: OutboundCommands = state.outbound
     return client
 
 
@@ -125,7 +125,7 @@ class UploadsController(Controller):
         command = InitiateUpload(
             **data.model_dump(), idempotency_key=blank_is_absent(idempotency_key)
         )
-        return await commands_of(state).call(Commands.INITIATE, command, principal)
+        return await outbound_of(state).call(Commands.INITIATE, command, principal)
 
     @post(
         "/initiate-batch",
@@ -146,7 +146,7 @@ class UploadsController(Controller):
         command = InitiateBatch(
             brand_id=data.brand_id, batch_reference=data.batch_reference, files=valid
         )
-        result = await commands_of(state).call(Commands.INITIATE_BATCH, command, principal)
+        result = await outbound_of(state).call(Commands.INITIATE_BATCH, command, principal)
         return _batch_answer(result, refused)
 
     @post(
@@ -159,7 +159,7 @@ class UploadsController(Controller):
     ) -> PartUrl:
         checksums = None if data.checksum is None else [data.checksum]
         parts = await self._sign(
-            session_id, [data.part_number], checksums, principal, commands_of(state)
+            session_id, [data.part_number], checksums, principal, outbound_of(state)
         )
         return parts.parts[0]
 
@@ -172,7 +172,7 @@ class UploadsController(Controller):
         self, session_id: str, data: PartUrlsBody, principal: Principal, state: State
     ) -> PartUrls:
         return await self._sign(
-            session_id, data.part_numbers, data.checksums, principal, commands_of(state)
+            session_id, data.part_numbers, data.checksums, principal, outbound_of(state)
         )
 
     @staticmethod
@@ -181,19 +181,19 @@ class UploadsController(Controller):
         part_numbers: list[int],
         checksums: list[str] | None,
         principal: Principal,
-        peers: CommandClient,
+        outbound: OutboundCommands,
     ) -> PartUrls:
         upload_session_id = parse_session_id(session_id)
         command = SignParts(
             upload_session_id=upload_session_id, part_numbers=part_numbers, checksums=checksums
         )
-        return await peers.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
+        return await outbound.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
     async def resume(self, session_id: str, principal: Principal, state: State) -> ResumeView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         key = ref.upload_session_id
-        return await commands_of(state).call(Commands.RESUME, ref, principal, key=key)
+        return await outbound_of(state).call(Commands.RESUME, ref, principal, key=key)
 
     @put(
         "/{session_id:str}/activity",
@@ -203,27 +203,27 @@ class UploadsController(Controller):
     async def activity(self, session_id: str, principal: Principal, state: State) -> ActivityView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         key = ref.upload_session_id
-        return await commands_of(state).call(Commands.TOUCH_ACTIVITY, ref, principal, key=key)
+        return await outbound_of(state).call(Commands.TOUCH_ACTIVITY, ref, principal, key=key)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
     async def cancel(self, session_id: str, principal: Principal, state: State) -> StatusView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         key = ref.upload_session_id
-        return await commands_of(state).call(Commands.CANCEL, ref, principal, key=key)
+        return await outbound_of(state).call(Commands.CANCEL, ref, principal, key=key)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
     async def session(self, session_id: str, principal: Principal, state: State) -> SessionView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         key = ref.upload_session_id
-        return await commands_of(state).call(Commands.GET_SESSION, ref, principal, key=key)
+        return await outbound_of(state).call(Commands.GET_SESSION, ref, principal, key=key)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, state: State) -> Trail:
+    async def events(self, session_id: str, principal: Principal, state: State) -> EventsView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        services, key = commands_of(state), ref.upload_session_id
+        services, key = outbound_of(state), ref.upload_session_id
         await services.call(Commands.GET_SESSION, ref, principal, key=key)
-        return await services.call(Commands.GET_TRAIL, ref, principal, key=key)
+        return await services.call(Commands.GET_EVENTS, ref, principal, key=key)
 
 
 class AssetsController(Controller):
@@ -252,7 +252,7 @@ class AssetsController(Controller):
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         key = data.upload_session_id
-        result = await commands_of(state).call(Commands.COMPLETE, command, principal, key=key)
+        result = await outbound_of(state).call(Commands.COMPLETE, command, principal, key=key)
         view = CompletionView(asset=result.asset, upload_session_id=result.upload_session_id)
         return Response(view, status_code=201 if result.created else 200)
 

@@ -24,8 +24,8 @@ from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.fields import MAX_ETAG_LENGTH
 from intake_contracts.sessions import ResumeView, SessionView, UploadType
 from intake_gateway.openapi import ON_A_LIVE_SESSION, ON_A_SESSION, SECURITY, WITH_BODY, problems
-from intake_gateway.peers import parse_session_id
-from intake_gateway.routes import commands_of
+from intake_gateway.outbound import parse_session_id
+from intake_gateway.routes import outbound_of
 
 XML: Final = "application/xml"
 S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -55,7 +55,7 @@ class UppyS3Controller(Controller):
     async def create(self, session_id: str, principal: Principal, state: State) -> Response[str]:
         """The multipart upload initiation already started, in S3's words; nothing new in S3."""
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        view: SessionView = await commands_of(state).call(
+        view: SessionView = await outbound_of(state).call(
             Commands.GET_SESSION, ref, principal, key=ref.upload_session_id
         )
         return _xml(initiate_result(view))
@@ -69,7 +69,7 @@ class UppyS3Controller(Controller):
         self, session_id: str, principal: Principal, state: State
     ) -> Response[str]:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        view: ResumeView = await commands_of(state).call(
+        view: ResumeView = await outbound_of(state).call(
             Commands.RESUME, ref, principal, key=ref.upload_session_id
         )
         return _xml(list_parts_result(view))
@@ -98,7 +98,7 @@ class UppyS3Controller(Controller):
         upload_session_id = parse_session_id(session_id)
         parts = parse_complete(await request.body())
         command = CompleteUpload(upload_session_id=upload_session_id, parts=parts)
-        result = await commands_of(state).call(
+        result = await outbound_of(state).call(
             Commands.COMPLETE, command, principal, key=upload_session_id
         )
         location = f"{str(request.base_url).rstrip('/')}/app/uploads/{upload_session_id}"
@@ -112,7 +112,7 @@ class UppyS3Controller(Controller):
     async def abort(self, session_id: str, principal: Principal, state: State) -> None:
         """AbortMultipartUpload is `cancel`: the session ends and its multipart upload goes."""
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        await commands_of(state).call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
+        await outbound_of(state).call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
 
 
 def _xml(body: str) -> Response[str]:

@@ -3,7 +3,7 @@
 from intake_contracts import topics
 from intake_initiation import repo
 from intake_initiation.handlers import build_dispatcher
-from intake_initiation.retention import InitiationRetention
+from intake_initiation.prune import InitiationPrune
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SCHEMA, SERVICE, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
@@ -21,7 +21,7 @@ def wire(opened: Opened[InitiationSettings]) -> Served[InitiationService]:
     dispatcher = build_dispatcher(
         service,
         repo.transactions(opened.pool, Outbox(SCHEMA), quota),
-        InitiationRetention(opened.pool),
+        InitiationPrune(opened.pool),
     )
     commands = Commands(
         dispatcher,

@@ -2,7 +2,7 @@
 
 from intake_contracts.commands import Commands
 from intake_initiation.ports import Unit
-from intake_initiation.retention import InitiationRetention
+from intake_initiation.prune import InitiationPrune
 from intake_initiation.service import InitiationService
 from intake_initiation.settings import SERVICE
 from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunner
@@ -11,9 +11,9 @@ from intake_runtime.messaging.dispatch import CommandDispatcher, TransactionRunn
 def build_dispatcher(
     service: InitiationService,
     runner: TransactionRunner[Unit],
-    retention: InitiationRetention | None = None,
+    prune: InitiationPrune | None = None,
 ) -> CommandDispatcher[Unit]:
-    """`retention` is Postgres-only: the use cases' in-memory tests run without it."""
+    """`prune` is Postgres-only: the use cases' in-memory tests run without it."""
     dispatcher: CommandDispatcher[Unit] = CommandDispatcher(SERVICE, runner)
     # Changes of state go through the inbox; reads and signing are idempotent by nature.
     dispatcher.register(Commands.INITIATE, service.initiate, inbox=True)
@@ -27,7 +27,7 @@ def build_dispatcher(
     dispatcher.register(Commands.GET_SESSION, service.get_session, inbox=False)
     dispatcher.register(Commands.RESUME, service.resume, inbox=False)
     dispatcher.register(Commands.BEGIN_COMPLETION, service.begin_completion, inbox=False)
-    if retention is not None:
+    if prune is not None:
         # Deletes by age, idempotent by nature, in a short transaction of its own.
-        dispatcher.register(Commands.PRUNE_TERMINAL_SESSIONS, retention.prune, inbox=False)
+        dispatcher.register(Commands.PRUNE_TERMINAL_SESSIONS, prune.prune, inbox=False)
     return dispatcher

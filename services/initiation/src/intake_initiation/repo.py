@@ -25,7 +25,7 @@ from intake_initiation.domain import Session
 from intake_initiation.inbox import BoundTransactions, LastWrite, PostgresTransactions, Transaction
 from intake_initiation.settings import SCHEMA
 from intake_runtime.postgres.outbox import Outbox, PendingEvents
-from intake_runtime.postgres.retention import Connection
+from intake_runtime.postgres.prune import Connection
 
 _COLUMNS = ", ".join(field.name for field in fields(Session))
 _TABLE = "initiation.upload_sessions"

@@ -1,9 +1,9 @@
 """Kafka names as the broker sees them: the contracts' topic and group names under this
 deployment's namespace (`INTAKE_NAMESPACE`), so that any number of systems share one Kafka.
 
-The namespace is deployment, not domain: contracts, events and the audit log keep the logical
-names, and only the Kafka boundary (subscribe, publish, provisioning) applies the prefix. It is
-set once per process at start-up, before any client connects.
+The namespace is deployment, not domain: contracts, events and the events the audit service
+recorded keep the logical names, and only the Kafka boundary (subscribe, publish, provisioning)
+applies the prefix. It is set once per process at start-up, before any client connects.
 """
 
 import re

@@ -1,6 +1,6 @@
 """What the request/reply port suites share. Each suite runs against the fake (tests/unit) and
 against the real adapter over a real RequestReplyClient with the real services answering
-(tests/e2e/test_peer_ports.py). Beside the port, a test module provides how to make the world
+(tests/e2e/test_outbound_ports.py). Beside the port, a test module provides how to make the world
 the test needs: `seed` sessions in a state, and the port as it is when no reply comes in time
 (`stalled`) or the broker does not take the command (`unreachable`)."""
 

@@ -23,7 +23,7 @@ _KEYED_BY_SESSION = frozenset(
 )
 
 
-class Peers:
+class KafkaOutboundCommands:
     def __init__(
         self, client: RequestReplyClient, timeouts: dict[CommandType, float] | None = None
     ) -> None:

@@ -1,5 +1,5 @@
 // Uppy Companion's standalone server (what its bin runs), listening on loopback only: the bin
-// binds every interface. Benchmark use only (bench/peers.py). Usage: node companion.mjs <dir>
+// binds every interface. Benchmark use only (bench/competitors.py). Usage: node companion.mjs <dir>
 // where <dir> holds the installed @uppy/companion; settings come from COMPANION_* variables.
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'

@@ -1,9 +1,9 @@
-"""Intake beside its peers in one sitting, against the same local S3 (SeaweedFS of the stack),
+"""Intake beside its competitors in one sitting, against the same local S3 (SeaweedFS of the stack),
 each in a bucket of its own, one system running at a time (issue 16).
 
 - boto3 upload_file, 8 MiB parts, 4 threads: the ceiling, no server between client and S3.
 - tusd 2.9.1 (Go module proxy) with its S3 store; one streaming PATCH (tus-js-client's default).
-- Uppy Companion 6.2.2 (npm, pinned in bench/peers/package-lock.json), its S3 multipart
+- Uppy Companion 6.2.2 (npm, pinned in bench/competitors/package-lock.json), its S3 multipart
   endpoints; the parts go straight to S3 as Uppy's AwsS3 plugin sends them.
 - Intake: its services through the gateway, the `intake` CLI for uploads.
 
@@ -11,10 +11,10 @@ Control plane: create an upload (of a 64 MiB file, so every system starts an S3 
 upload) and sign one part URL, at concurrency 16: req/s, p50/p99, and the CPU time per request
 of every process of the system (Intake: gateway, services, Kafka, Postgres), read from /proc,
 with SeaweedFS apart. End to end: a 256 MiB and a 1 GiB file, exec of the client to its exit,
-median of 3. The peers are benchmark tools only (bench/peers/install.sh puts them in the state
-folder); nothing of theirs enters the product.
+median of 3. The competitors are benchmark tools only (bench/competitors/install.sh puts them
+in the state folder); nothing of theirs enters the product.
 
-    uv run python -m bench.peers [--runs 3] [--sizes-mib 256,1024] [--total 640]
+    uv run python -m bench.competitors [--runs 3] [--sizes-mib 256,1024] [--total 640]
         [--gateway URL | --start] [--only boto3,tusd,companion,intake]
 
 Without --start, Intake is the system `make up` runs (as `make bench` does); --start runs its
@@ -73,10 +73,10 @@ class System:
     bucket: str = ""
 
 
-def install_peers() -> dict[str, Path]:
-    """tusd and Companion, installed once into the state folder by bench/peers/install.sh."""
+def install_competitors() -> dict[str, Path]:
+    """tusd and Companion, installed once into the state folder by bench/competitors/install.sh."""
     answer = subprocess.run(
-        ["bash", str(ROOT / "bench" / "peers" / "install.sh")],
+        ["bash", str(ROOT / "bench" / "competitors" / "install.sh")],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     found = dict(item.split("=", 1) for item in answer.stdout.split())
@@ -98,7 +98,9 @@ def wait_listening(url: str, process: subprocess.Popen[bytes], deadline_s: float
 
 
 @contextlib.contextmanager
-def peer_process(command: list[str], env: dict[str, str], url: str, log: Path) -> Iterator[int]:
+def competitor_process(
+    command: list[str], env: dict[str, str], url: str, log: Path
+) -> Iterator[int]:
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -127,10 +129,12 @@ def tusd(binary: Path, env: dict[str, str], folder: Path) -> Iterator[System]:
     flags += ["-s3-bucket", bucket, "-s3-endpoint", env["AWS_ENDPOINT_URL"], "-verbose=false"]
     tmp = folder / "tusd-tmp"
     tmp.mkdir(exist_ok=True)
-    peer_env = {**_aws(env), "TMPDIR": str(tmp), "PATH": os.environ["PATH"]}
+    competitor_env = {**_aws(env), "TMPDIR": str(tmp), "PATH": os.environ["PATH"]}
     version = f"tusd {binary.parent.name.removeprefix('tusd-')} ({_output(['go', 'version'])})"
     url = f"http://127.0.0.1:{port}"
-    with peer_process([str(binary), *flags], peer_env, f"{url}/files/", folder / "tusd.log") as pid:
+    with competitor_process(
+        [str(binary), *flags], competitor_env, f"{url}/files/", folder / "tusd.log"
+    ) as pid:
         yield System("tusd", url, {"tusd": [pid]}, " ".join(version.split()), flags, bucket)
 
 
@@ -161,16 +165,16 @@ def companion(folder_of_install: Path, env: dict[str, str], folder: Path) -> Ite
         # and S3 would refuse the real PUT (400 BadDigest).
         "AWS_REQUEST_CHECKSUM_CALCULATION": "WHEN_REQUIRED",
     }
-    peer_env = {"PATH": os.environ["PATH"], **settings}
+    competitor_env = {"PATH": os.environ["PATH"], **settings}
     package = json.loads(
         (folder_of_install / "node_modules/@uppy/companion/package.json").read_text()
     )
     node = _output(["node", "--version"])
-    script = ROOT / "bench" / "peers" / "companion.mjs"
+    script = ROOT / "bench" / "competitors" / "companion.mjs"
     command = ["node", str(script), str(folder_of_install)]
     url = f"http://127.0.0.1:{port}"
     shown = {k: v for k, v in settings.items() if "SECRET" not in k}
-    with peer_process(command, peer_env, url, folder / "companion.log") as pid:
+    with competitor_process(command, competitor_env, url, folder / "companion.log") as pid:
         yield System(
             "companion", url, {"companion": [pid]},
             f"@uppy/companion {package['version']} on node {node}",
@@ -206,7 +210,7 @@ def intake(env: dict[str, str]) -> Iterator[System]:
 
     service_env = {**os.environ, **env, "INTAKE_LOG_LEVEL": "WARNING"}
     ports = {name: free_port() for name in launcher.DEFAULT_PORTS}
-    log_dir = STATE / "bench-logs" / f"peers-{uuid.uuid4().hex[:8]}"
+    log_dir = STATE / "bench-logs" / f"competitors-{uuid.uuid4().hex[:8]}"
     processes = launcher.build(service_env, log_dir, free_port(), ports)
     try:
         for process in processes.values():
@@ -360,7 +364,7 @@ def upload_once(
         return {"wall_s": round(wall, 3), "mib_s": round(size / MiB / wall, 1)}
     if system.name == "intake":
         return intake_upload(system, path, env, folder)
-    clients = [sys.executable, "-m", "bench.peer_clients", system.name, system.url, str(path)]
+    clients = [sys.executable, "-m", "bench.competitor_clients", system.name, system.url, str(path)]
     wall, out = run_client([*clients, "--parallel", str(PARALLEL), "--part-mib", str(PART // MiB)])
     written = json.loads(out)
     if system.name == "companion":
@@ -441,14 +445,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep other systems' earlier figures")
     args = parser.parse_args()
     only = args.only.split(",")
-    tools = install_peers()
+    tools = install_competitors()
     env = stack.stack_env()
     figures: dict[str, Any] = {"load_average_at_start": load(), "concurrency": CONCURRENCY}
-    if args.keep and (RESULTS / "peers.json").exists():
+    if args.keep and (RESULTS / "competitors.json").exists():
         # The systems measured before (e.g. boto3) stay; the others are measured again.
-        figures = json.loads((RESULTS / "peers.json").read_text())["figures"]
+        figures = json.loads((RESULTS / "competitors.json").read_text())["figures"]
     figures |= {"part_bytes": PART, "parallel": PARALLEL, "create_file_bytes": CREATE_SIZE}
-    with tempfile.TemporaryDirectory(prefix="intake-peers-", dir="/tmp") as scratch:
+    with tempfile.TemporaryDirectory(prefix="intake-competitors-", dir="/tmp") as scratch:
         folder = Path(scratch)
         files = {}
         for mib in (int(size) for size in args.sizes_mib.split(",")):
@@ -466,13 +470,13 @@ def main() -> None:
                 "bucket": "bench-boto3", "load_average_at_start": load(),
                 **end_to_end(None, files, args.runs, env, folder),
             }  # fmt: skip
-        write("peers", figures)  # after each system: a long sitting keeps what it measured
+        write("competitors", figures)  # after each system: a long sitting keeps what it measured
         for name, opened in systems.items():
             if name in only:
                 figures[name] = measure_system(opened(), files, args, env, folder)
                 figures["load_average_at_end"] = load()
-                write("peers", figures)
-    print(RESULTS / "peers.json")
+                write("competitors", figures)
+    print(RESULTS / "competitors.json")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Upload clients of the peers, each run as a process of its own so that every end-to-end
+"""Upload clients of the competitors, each run as a process of its own so that every end-to-end
 figure runs from exec to exit, as `intake upload` and boto3's script do.
 
-    python -m bench.peer_clients companion URL FILE [--parallel 4] [--part-mib 8]
-    python -m bench.peer_clients tusd URL FILE
+    python -m bench.competitor_clients companion URL FILE [--parallel 4] [--part-mib 8]
+    python -m bench.competitor_clients tusd URL FILE
 
 Companion's client does what Uppy's AwsS3 plugin does against Companion's S3 multipart
 endpoints (create, sign each part, PUT the parts straight to S3, complete), moving the bytes
@@ -82,13 +82,13 @@ def tus_upload(base: str, path: Path, block: int = MiB) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("peer", choices=("companion", "tusd"))
+    parser.add_argument("competitor", choices=("companion", "tusd"))
     parser.add_argument("url")
     parser.add_argument("file", type=Path)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--part-mib", type=int, default=8)
     args = parser.parse_args()
-    if args.peer == "companion":
+    if args.competitor == "companion":
         size, part = args.file.stat().st_size, args.part_mib * MiB
         asyncio.run(companion_upload(args.url, args.file, size, args.parallel, part))
     else:

@@ -9,7 +9,7 @@ import pytest
 
 from intake_cleanup.domain import IndexedSession
 from intake_cleanup.ports import (
-    CleanupPeers,
+    OutboundCommands,
     ReplyTopics,
 )
 from intake_contracts import keys
@@ -19,7 +19,7 @@ from intake_contracts.sessions import (
 )
 from intake_runtime.messaging.requests import BrokerUnavailableError, ReplyTimeoutError
 from tests.support.contracts.common import NOW
-from tests.support.contracts.peers import MISSING, Seed, Seeded, refusal
+from tests.support.contracts.outbound import MISSING, Seed, Seeded, refusal
 from tests.support.waiting import eventually
 
 
@@ -49,12 +49,12 @@ def of_index(seeded: Seeded) -> IndexedSession:
 CompletedUpload = Callable[[], Awaitable[Seeded]]
 
 
-class CleanupPeersContract:
-    """What the cleanup jobs rely on from any CleanupPeers (initiation and completion). Times
+class CleanupOutboundContract:
+    """What the cleanup jobs rely on from any OutboundCommands (initiation and completion). Times
     are the real clock's: the real services' sessions are made now."""
 
     async def test_live_sessions_are_failed_and_the_others_named_where_they_stand(
-        self, peers: CleanupPeers, seed: Seed
+        self, outbound: OutboundCommands, seed: Seed
     ) -> None:
         live, cancelled, misfiled = (
             await seed("uploading"),
@@ -65,63 +65,67 @@ class CleanupPeersContract:
         # A row naming the wrong tenant finds nothing: each is looked up in its own.
         wrong_tenant = dataclasses.replace(of_index(misfiled), tenant_id="t-wrong")
         batch = [of_index(live), of_index(cancelled), unknown, wrong_tenant]
-        result = await peers.fail_sessions(batch, "abandoned")
+        result = await outbound.fail_sessions(batch, "abandoned")
         assert result.moved == [live.session_id]
         assert [(v.upload_session_id, v.status) for v in result.unchanged] == [
             (cancelled.session_id, UploadStatus.CANCELLED)
         ]
-        again = await peers.fail_sessions([of_index(live)], "abandoned")
+        again = await outbound.fail_sessions([of_index(live)], "abandoned")
         assert (again.moved, [v.status for v in again.unchanged]) == ([], [UploadStatus.FAILED])
 
     async def test_a_session_active_since_the_cutoff_or_not_yet_expired_is_spared(
-        self, peers: CleanupPeers, seed: Seed
+        self, outbound: OutboundCommands, seed: Seed
     ) -> None:
         seeded = await seed("uploading")
         session, now = of_index(seeded), datetime.now(UTC)
         for spared in (
-            await peers.fail_sessions([session], "abandoned", idle_before=now - timedelta(hours=1)),
-            await peers.fail_sessions([session], "expired", expired_at=now),
+            await outbound.fail_sessions(
+                [session], "abandoned", idle_before=now - timedelta(hours=1)
+            ),
+            await outbound.fail_sessions([session], "expired", expired_at=now),
         ):
             assert (spared.moved, [v.status for v in spared.unchanged]) == (
                 [],
                 [UploadStatus.UPLOADING],
             )
-        idle = await peers.fail_sessions(
+        idle = await outbound.fail_sessions(
             [session], "abandoned", idle_before=now + timedelta(minutes=5)
         )
         assert idle.moved == [seeded.session_id]
 
     async def test_a_completed_upload_is_answered_with_its_one_asset(
-        self, peers: CleanupPeers, seed: Seed, completed_upload: CompletedUpload
+        self, outbound: OutboundCommands, seed: Seed, completed_upload: CompletedUpload
     ) -> None:
         done = of_index(await completed_upload())
-        first, second = await peers.complete(done), await peers.complete(done)
+        first, second = await outbound.complete(done), await outbound.complete(done)
         assert first.asset.asset_id == second.asset.asset_id == keys.asset_id_for(done.id)
         assert (second.created, second.asset.tenant_id) == (False, done.tenant_id)
         cancelled = of_index(await seed("cancelled"))
         unknown = indexed(uuid.uuid4(), done.tenant_id, done.expires_at)
         assert [
-            (await refusal(peers.complete(cancelled)))[0],
-            await refusal(peers.complete(unknown)),
+            (await refusal(outbound.complete(cancelled)))[0],
+            await refusal(outbound.complete(unknown)),
         ] == [ErrorCode.UPLOAD_CANCELLED, MISSING]
 
     async def test_nothing_finished_before_the_beginning_is_pruned(
-        self, peers: CleanupPeers
+        self, outbound: OutboundCommands
     ) -> None:
         epoch = datetime(2000, 1, 1, tzinfo=UTC)
         for pruned in (
-            await peers.prune_sessions(epoch, 10),
-            await peers.prune_completions(epoch, 10),
+            await outbound.prune_sessions(epoch, 10),
+            await outbound.prune_completions(epoch, 10),
         ):
             assert pruned.removed == 0
             assert pruned.exhausted(10)
 
-    async def test_a_key_no_saga_owns_is_not_promoting(self, peers: CleanupPeers) -> None:
+    async def test_a_key_no_saga_owns_is_not_promoting(self, outbound: OutboundCommands) -> None:
         tenant = f"t-{uuid.uuid4().hex[:8]}"
-        assert await peers.promoting_keys(tenant, [keys.asset_key(tenant, uuid.uuid4())]) == set()
+        assert (
+            await outbound.promoting_keys(tenant, [keys.asset_key(tenant, uuid.uuid4())]) == set()
+        )
 
     async def test_no_reply_in_time_and_a_broker_that_does_not_take_it_are_told_apart(
-        self, stalled: CleanupPeers, unreachable: CleanupPeers
+        self, stalled: OutboundCommands, unreachable: OutboundCommands
     ) -> None:
         nobody = indexed(uuid.uuid4(), "t-nobody", NOW)
         with pytest.raises(ReplyTimeoutError):

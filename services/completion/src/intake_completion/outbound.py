@@ -17,7 +17,7 @@ from intake_runtime.messaging.requests import (
 Req = TypeVar("Req", bound=SessionRef)
 
 
-class Peers:
+class KafkaOutboundCommands:
     """Request/reply to initiation; its refusals arrive as the DomainError it answered."""
 
     def __init__(self, client: RequestReplyClient) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The peers bench/peers.py measures Intake beside, installed once into the state folder.
+# The competitors bench/competitors.py measures Intake beside, installed once into the state folder.
 # Benchmark tools only: nothing of theirs enters the product.
-#   bench/peers/install.sh        install what is missing, print "tusd=<path> companion=<dir>"
+#   bench/competitors/install.sh        install what is missing, print "tusd=<path> companion=<dir>"
 set -euo pipefail
 TUSD_VERSION=v2.9.1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +18,7 @@ if [[ ! -x $TUSD ]]; then
 fi
 if [[ ! -f $COMPANION/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null 2>&1 || { echo "install.sh: npm is needed for Companion" >&2; exit 1; }
-    echo "install.sh: installing @uppy/companion (bench/peers/package-lock.json) into $COMPANION" >&2
+    echo "install.sh: installing @uppy/companion (bench/competitors/package-lock.json) into $COMPANION" >&2
     mkdir -p "$COMPANION"
     cp "$HERE/package.json" "$HERE/package-lock.json" "$COMPANION/"
     (cd "$COMPANION" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2)

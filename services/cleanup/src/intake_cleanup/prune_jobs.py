@@ -1,4 +1,4 @@
-"""Retention jobs: prune finished sessions everywhere, and sweep dead instances' reply topics.
+"""Prune jobs: prune finished sessions everywhere, and sweep dead instances' reply topics.
 
 Each service owns its schema, so initiation and completion prune their own rows on command;
 cleanup prunes its index, seen events and job runs itself. Every batch is its own short
@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from intake_cleanup import domain
-from intake_cleanup.ports import CleanupPeers, ReplyTopics, RetentionRepository
+from intake_cleanup.ports import OutboundCommands, PruneRepository, ReplyTopics
 from intake_cleanup.report import RunReport
 from intake_cleanup.settings import CleanupSettings
 from intake_contracts.commands import PruneResult
@@ -23,29 +23,29 @@ Batch = Callable[[datetime, int], Awaitable[PruneResult]]
 LocalBatch = Callable[[datetime, int], Awaitable[int]]
 
 
-class RetentionJobs:
+class PruneJobs:
     def __init__(
         self,
         settings: CleanupSettings,
-        rows: RetentionRepository,
-        peers: CleanupPeers,
+        rows: PruneRepository,
+        outbound: OutboundCommands,
         reply_topics: ReplyTopics,
     ) -> None:
         self._settings = settings
         self._rows = rows
-        self._peers = peers
+        self._outbound = outbound
         self._topics = reply_topics
 
     async def prune_sessions(self, report: RunReport, now: datetime, _tenant: str | None) -> None:
         """Initiation first, then completion, then cleanup's own index: while a session is
         still in the index, reconcile and the storage jobs see it as they always did."""
-        older_than = domain.cutoff(now, self._settings.retention_s)
+        older_than = domain.cutoff(now, self._settings.prune_after_s)
         for name, batch in (
-            ("initiation", self._peers.prune_sessions),
-            ("completion", self._peers.prune_completions),
+            ("initiation", self._outbound.prune_sessions),
+            ("completion", self._outbound.prune_completions),
         ):
             try:
-                await self._prune_peer(report, name, batch, older_than)
+                await self._prune_in(report, name, batch, older_than)
             except (CodedError, ReplyTimeoutError) as error:
                 report.error(f"prune {name}", error)
         for name, local in (
@@ -55,7 +55,7 @@ class RetentionJobs:
         ):
             await self._prune_local(report, name, local, older_than)
 
-    async def _prune_peer(
+    async def _prune_in(
         self, report: RunReport, name: str, batch: Batch, older_than: datetime
     ) -> None:
         limit = self._settings.batch_limit

@@ -21,8 +21,8 @@ def initiation_refusal(status: UploadStatus, failure_reason: str | None) -> Doma
     return initiation_domain.refusal_for_terminal(status)
 
 
-class FakeInitiation:
-    """Completion's SessionPeers: initiation's begin_completion and mark_completed rules over
+class FakeCompletionOutbound:
+    """Completion's OutboundCommands: initiation's begin_completion and mark_completed rules over
     a dict of session records (initiation's pure rules where it has them), its refusals as the
     DomainError the real client raises; `stall()` and `cut_off()` make every call fail as the
     real client does when no reply comes in time or the broker does not take the command."""

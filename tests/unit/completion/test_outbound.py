@@ -1,5 +1,5 @@
-"""The SessionPeers contract held by the in-memory initiation (the request/reply adapter runs
-the same suite against the real initiation in tests/e2e/test_peer_ports.py)."""
+"""The OutboundCommands contract held by the in-memory initiation (the request/reply adapter runs
+the same suite against the real initiation in tests/e2e/test_outbound_ports.py)."""
 
 from datetime import timedelta
 
@@ -9,9 +9,9 @@ from intake_contracts.envelope import Principal
 from intake_contracts.sessions import UploadStatus
 from tests.support.contracts.common import NOW
 from tests.support.contracts.completion import new_record
-from tests.support.contracts.completion_peers import SessionPeersContract
-from tests.support.contracts.peers import Seed, Seeded
-from tests.support.fakes.completion_peers import FakeInitiation
+from tests.support.contracts.completion_outbound import CompletionOutboundContract
+from tests.support.contracts.outbound import Seed, Seeded
+from tests.support.fakes.completion_outbound import FakeCompletionOutbound
 from tests.support.fakes.runtime import FakeClock
 
 STATUS = {
@@ -21,23 +21,23 @@ STATUS = {
 }
 
 
-class TestFakeInitiation(SessionPeersContract):
+class TestFakeCompletionOutbound(CompletionOutboundContract):
     @pytest.fixture
     def clock(self) -> FakeClock:
         return FakeClock(NOW)
 
     @pytest.fixture
-    def peers(self, clock: FakeClock) -> FakeInitiation:
-        return FakeInitiation(clock)
+    def outbound(self, clock: FakeClock) -> FakeCompletionOutbound:
+        return FakeCompletionOutbound(clock)
 
     @pytest.fixture
-    def seed(self, peers: FakeInitiation, clock: FakeClock) -> Seed:
+    def seed(self, outbound: FakeCompletionOutbound, clock: FakeClock) -> Seed:
         async def seed(state: str) -> Seeded:
             record = new_record(b"hello", bucket="intake-contract")
             if state == "expired":
                 record = record.model_copy(update={"expires_at": clock() - timedelta(minutes=1)})
             record = record.model_copy(update={"status": STATUS[state]})
-            peers.sessions[record.upload_session_id] = record
+            outbound.sessions[record.upload_session_id] = record
             owner = Principal(user_id="u", tenant_id=record.tenant_id, brand_ids=("b",))
             return Seeded(record.upload_session_id, owner, record.expires_at)
 
@@ -48,11 +48,11 @@ class TestFakeInitiation(SessionPeersContract):
         return Principal(user_id="u", tenant_id="t-owner", brand_ids=("b",))
 
     @pytest.fixture
-    def stalled(self, peers: FakeInitiation) -> FakeInitiation:
-        peers.stall()
-        return peers
+    def stalled(self, outbound: FakeCompletionOutbound) -> FakeCompletionOutbound:
+        outbound.stall()
+        return outbound
 
     @pytest.fixture
-    def unreachable(self, peers: FakeInitiation) -> FakeInitiation:
-        peers.cut_off()
-        return peers
+    def unreachable(self, outbound: FakeCompletionOutbound) -> FakeCompletionOutbound:
+        outbound.cut_off()
+        return outbound

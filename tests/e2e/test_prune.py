@@ -1,4 +1,4 @@
-"""Retention end to end: finished sessions pruned everywhere in batches, dead instances' reply
+"""Pruning end to end: finished sessions pruned everywhere in batches, dead instances' reply
 topics swept while live ones keep working, and orphaned multipart copies under the permanent
 prefix aborted unless completion owns them. The real stack and the services as processes;
 the jobs run in-process (tests/e2e/test_cleanup.py explains the set-up)."""
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 __all__ = ["requests"]  # the fixture, shared with test_cleanup
 
-OLD = timedelta(days=40)  # past the 30-day default retention
+OLD = timedelta(days=40)  # past the 30-day default INTAKE_PRUNE_AFTER_S
 SYNTHETIC_INBOX_ROWS = 2500  # more than two batches of the default 1,000
 FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
 

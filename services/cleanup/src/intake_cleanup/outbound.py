@@ -1,6 +1,6 @@
 """The commands cleanup sends to other services, over Kafka request/reply, as the system.
 
-What each call raises is the CleanupPeers port's promise (ports.py)."""
+What each call raises is the OutboundCommands port's promise (ports.py)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,7 +24,7 @@ from intake_runtime.messaging import requests
 from intake_runtime.messaging.requests import RequestReplyClient
 
 SYSTEM_USER = "system:cleanup"
-# The tenant a command acting in many tenants (bulk failure, retention) is sent as; each
+# The tenant a command acting in many tenants (bulk failure, pruning) is sent as; each
 # row of a bulk failure names its own.
 SYSTEM_TENANT = "system"
 
@@ -34,7 +34,7 @@ def system_principal(tenant_id: str) -> Principal:
     return Principal(user_id=SYSTEM_USER, tenant_id=tenant_id, service=SERVICE)
 
 
-class Peers:
+class KafkaOutboundCommands:
     def __init__(self, client: RequestReplyClient) -> None:
         self._client = client
 
@@ -74,11 +74,11 @@ class Peers:
         )
 
     async def prune_sessions(self, older_than: datetime, limit: int) -> PruneResult:
-        """One retention batch in initiation (terminal sessions, inbox, outbox)."""
+        """One prune batch in initiation (terminal sessions, inbox, outbox)."""
         return await self._prune(Commands.PRUNE_TERMINAL_SESSIONS, older_than, limit)
 
     async def prune_completions(self, older_than: datetime, limit: int) -> PruneResult:
-        """One retention batch in completion (finished sagas, inbox, outbox; never Assets)."""
+        """One prune batch in completion (finished sagas, inbox, outbox; never Assets)."""
         return await self._prune(Commands.PRUNE_COMPLETION_RECORDS, older_than, limit)
 
     async def promoting_keys(self, tenant_id: str, keys: list[str]) -> set[str]:

@@ -1,5 +1,5 @@
-"""SQL of cleanup's own retention: its index, seen events, job runs, unclaimed reply topics;
-and its Postgres adapter (the RetentionRepository port of ports.py)."""
+"""SQL of cleanup's own pruning: its index, seen events, job runs, unclaimed reply topics;
+and its Postgres adapter (the PruneRepository port of ports.py)."""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -76,8 +76,8 @@ async def forget(db: Executor, deleted: Sequence[str]) -> None:
 LocalPrune = Callable[[Connection, datetime, int], Awaitable[int]]
 
 
-class PostgresRetention:
-    """The RetentionRepository port: each prune in one short transaction of its own."""
+class PostgresPrune:
+    """The PruneRepository port: each prune in one short transaction of its own."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool

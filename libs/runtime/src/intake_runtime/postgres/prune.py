@@ -1,4 +1,4 @@
-"""Retention of the runtime's tables in a service's schema: inbox and published outbox rows.
+"""Pruning of the runtime's tables in a service's schema: inbox and published outbox rows.
 
 Each call deletes one bounded batch in the caller's transaction; the caller repeats until a
 batch comes back short, so no transaction is ever long.
@@ -16,7 +16,7 @@ from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_runtime.postgres.migrations import checked_schema
 
-RETENTION_CALLER = "cleanup"
+PRUNE_CALLER = "cleanup"
 
 # A string: PoolConnectionProxy is generic only in the stubs.
 Connection: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]"
@@ -32,10 +32,10 @@ async def prune_batch(
     request: PruneOlderThan,
     prune_own_rows: PruneOwnRows,
 ) -> PruneResult:
-    """One batch of a service's retention in one short transaction: its own finished rows
+    """One prune batch of a service in one short transaction: its own finished rows
     (`prune_own_rows`), then its inbox and published outbox rows. Cleanup repeats it until a
     batch comes back short; a redelivery deletes what is older still, or nothing."""
-    require_retention_caller(principal)
+    require_prune_caller(principal)
     older_than, limit = request.older_than, request.limit
     async with pool.acquire() as connection, connection.transaction():
         return PruneResult(
@@ -55,7 +55,7 @@ def _prune(schema: str, table: str, key: str, where: str) -> str:
 
 async def prune_inbox(connection: Connection, schema: str, older_than: datetime, limit: int) -> int:
     """Inbox rows received before `older_than`: a redelivery of their command is no longer
-    possible (the command topic's retention is shorter than any inbox retention allowed)."""
+    possible (the command topic's retention is shorter than any prune age allowed)."""
     query = _prune(schema, "inbox", "message_id", "received_at < $1")
     return _count(await connection.execute(query, older_than, limit))
 
@@ -73,8 +73,8 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-def require_retention_caller(principal: Principal) -> None:
-    """Retention removes rows of every tenant by age: only cleanup, acting as the system, may
+def require_prune_caller(principal: Principal) -> None:
+    """Pruning removes rows of every tenant by age: only cleanup, acting as the system, may
     ask for it (a user's token never carries a service)."""
-    if principal.service != RETENTION_CALLER:
+    if principal.service != PRUNE_CALLER:
         raise DomainError(ErrorCode.PERMISSION_DENIED, "only cleanup may prune")

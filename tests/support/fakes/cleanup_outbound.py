@@ -16,12 +16,12 @@ from intake_contracts.sessions import (
     UploadStatus,
 )
 from intake_initiation import domain as initiation_domain
-from tests.support.fakes.completion_peers import initiation_refusal
+from tests.support.fakes.completion_outbound import initiation_refusal
 from tests.support.fakes.initiation import LIVE
 from tests.support.fakes.runtime import BROKER_DOWN, NO_REPLY, Failure, raise_failure
 
 
-class FakeCleanupPeers:
+class FakeCleanupOutbound:
     """Initiation and completion as cleanup asks them. Initiation knows the sessions in
     `statuses` (each in the tenant `tenants` names): fail_sessions is its compare-and-set, which
     spares a session active since the cutoff (`activity`) or not yet expired (`expiry`);

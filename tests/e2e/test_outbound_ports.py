@@ -1,5 +1,5 @@
-"""The request/reply ports against the real services: completion's SessionPeers, cleanup's
-CleanupPeers and the gateway's CommandClient, each the real adapter over a real
+"""The outbound ports against the real services: the OutboundCommands of completion, cleanup
+and the gateway, each the real adapter over a real
 RequestReplyClient, with initiation and completion running as processes (`system`), held to
 the same contract suites as their fakes (tests/support/contracts/).
 
@@ -18,20 +18,20 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from intake_cleanup.peers import Peers as CleanupPeers
-from intake_completion.peers import Peers as InitiationPeers
+from intake_cleanup.outbound import KafkaOutboundCommands as CleanupOutbound
+from intake_completion.outbound import KafkaOutboundCommands as CompletionOutbound
 from intake_contracts.commands import CommandType
 from intake_contracts.envelope import Principal
-from intake_gateway.peers import Peers as GatewayPeers
+from intake_gateway.outbound import KafkaOutboundCommands as GatewayOutbound
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
 from tests.conftest import System, new_caller
 from tests.support import stack
 from tests.support.api import initiate, upload_and_complete
-from tests.support.contracts.cleanup_peers import CleanupPeersContract, CompletedUpload
-from tests.support.contracts.completion_peers import SessionPeersContract
-from tests.support.contracts.gateway import CommandClientContract, Script
-from tests.support.contracts.peers import Seed, Seeded
+from tests.support.contracts.cleanup_outbound import CleanupOutboundContract, CompletedUpload
+from tests.support.contracts.completion_outbound import CompletionOutboundContract
+from tests.support.contracts.gateway import GatewayOutboundContract, Script
+from tests.support.contracts.outbound import Seed, Seeded
 
 pytestmark = pytest.mark.e2e
 
@@ -131,24 +131,24 @@ def owner() -> Principal:
     return Principal(user_id="u", tenant_id=caller.tenant_id, brand_ids=(caller.brand_id,))
 
 
-class TestInitiationOverKafka(SessionPeersContract):
+class TestCompletionOutboundOverKafka(CompletionOutboundContract):
     @pytest.fixture
-    def peers(self, replies: RequestReplyClient) -> InitiationPeers:
-        return InitiationPeers(replies)
+    def outbound(self, replies: RequestReplyClient) -> CompletionOutbound:
+        return CompletionOutbound(replies)
 
     @pytest.fixture
-    def stalled(self, slow_replies: RequestReplyClient) -> InitiationPeers:
-        return InitiationPeers(slow_replies)
+    def stalled(self, slow_replies: RequestReplyClient) -> CompletionOutbound:
+        return CompletionOutbound(slow_replies)
 
     @pytest.fixture
-    def unreachable(self, lost_replies: RequestReplyClient) -> InitiationPeers:
-        return InitiationPeers(lost_replies)
+    def unreachable(self, lost_replies: RequestReplyClient) -> CompletionOutbound:
+        return CompletionOutbound(lost_replies)
 
 
-class TestCleanupPeersOverKafka(CleanupPeersContract):
+class TestCleanupOutboundOverKafka(CleanupOutboundContract):
     @pytest.fixture
-    def peers(self, replies: RequestReplyClient) -> CleanupPeers:
-        return CleanupPeers(replies)
+    def outbound(self, replies: RequestReplyClient) -> CleanupOutbound:
+        return CleanupOutbound(replies)
 
     @pytest.fixture
     def completed_upload(self, api: httpx.AsyncClient) -> CompletedUpload:
@@ -161,18 +161,18 @@ class TestCleanupPeersOverKafka(CleanupPeersContract):
         return completed_upload
 
     @pytest.fixture
-    def stalled(self, slow_replies: RequestReplyClient) -> CleanupPeers:
-        return CleanupPeers(slow_replies)
+    def stalled(self, slow_replies: RequestReplyClient) -> CleanupOutbound:
+        return CleanupOutbound(slow_replies)
 
     @pytest.fixture
-    def unreachable(self, lost_replies: RequestReplyClient) -> CleanupPeers:
-        return CleanupPeers(lost_replies)
+    def unreachable(self, lost_replies: RequestReplyClient) -> CleanupOutbound:
+        return CleanupOutbound(lost_replies)
 
 
-class TestGatewayPeersOverKafka(CommandClientContract):
+class TestGatewayOutboundOverKafka(GatewayOutboundContract):
     @pytest.fixture
-    def client(self, replies: RequestReplyClient) -> GatewayPeers:
-        return GatewayPeers(replies)
+    def client(self, replies: RequestReplyClient) -> GatewayOutbound:
+        return GatewayOutbound(replies)
 
     @pytest.fixture
     def script(self) -> Script:
@@ -182,9 +182,9 @@ class TestGatewayPeersOverKafka(CommandClientContract):
         return script
 
     @pytest.fixture
-    def stalled(self, replies: RequestReplyClient) -> GatewayPeers:
-        return GatewayPeers(replies, {CommandType.GET_SESSION: 0.001})
+    def stalled(self, replies: RequestReplyClient) -> GatewayOutbound:
+        return GatewayOutbound(replies, {CommandType.GET_SESSION: 0.001})
 
     @pytest.fixture
-    def unreachable(self, lost_replies: RequestReplyClient) -> GatewayPeers:
-        return GatewayPeers(lost_replies)
+    def unreachable(self, lost_replies: RequestReplyClient) -> GatewayOutbound:
+        return GatewayOutbound(lost_replies)

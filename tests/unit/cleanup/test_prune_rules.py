@@ -1,5 +1,5 @@
 """Which reply topics the sweep may delete, which permanent uploads it may abort, and the
-retention cutoff: pure rules."""
+prune cutoff: pure rules."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -89,15 +89,28 @@ def test_asset_of_key_reads_back_what_asset_key_wrote() -> None:
     assert asset_of_key(asset_key("tenant-9", asset_id)) == ("tenant-9", asset_id)
 
 
-def test_retention_cannot_be_shorter_than_the_redelivery_window() -> None:
+def test_the_prune_age_cannot_be_shorter_than_the_redelivery_window() -> None:
     with pytest.raises(ValidationError):
-        CleanupSettings.model_validate({"INTAKE_RETENTION_S": REDELIVERY_WINDOW_S})
-    settings = CleanupSettings.model_validate({"INTAKE_RETENTION_S": REDELIVERY_WINDOW_S + 1})
-    assert settings.retention_s > REDELIVERY_WINDOW_S
+        CleanupSettings.model_validate({"INTAKE_PRUNE_AFTER_S": REDELIVERY_WINDOW_S})
+    settings = CleanupSettings.model_validate({"INTAKE_PRUNE_AFTER_S": REDELIVERY_WINDOW_S + 1})
+    assert settings.prune_after_s > REDELIVERY_WINDOW_S
 
 
-def test_retention_defaults_to_thirty_days() -> None:
-    assert CleanupSettings.model_validate({}).retention_s == 30 * 24 * 3600
+def test_the_prune_age_is_read_from_its_deprecated_spelling_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    day = 24 * 3600
+    monkeypatch.delenv("INTAKE_PRUNE_AFTER_S", raising=False)
+    monkeypatch.setenv("INTAKE_RETENTION_S", str(50 * day))
+    assert CleanupSettings().prune_after_s == 50 * day  # a deployed config keeps working
+    monkeypatch.setenv("INTAKE_PRUNE_AFTER_S", str(40 * day))
+    assert CleanupSettings().prune_after_s == 40 * day  # the current spelling wins
+    with pytest.raises(ValidationError):
+        CleanupSettings(INTAKE_RETENTION_S=REDELIVERY_WINDOW_S)  # held to the same bound
+
+
+def test_the_prune_age_defaults_to_thirty_days() -> None:
+    assert CleanupSettings.model_validate({}).prune_after_s == 30 * 24 * 3600
 
 
 @pytest.mark.parametrize(
