@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Request, Route, async_playwright
+from playwright.async_api import Browser, Request, Route
 
-from bench.browser_page import CHROMIUM, chromium_version
+from bench.browser_page import chromium, chromium_version
 from bench.common import write
 from bench.data_plane import MiB, intake_upload, stack_env, write_random
 from intake_client import tokens
@@ -105,32 +105,27 @@ async def package_upload(
 async def measure(args: argparse.Namespace, path: Path, folder: Path) -> dict[str, Any]:
     size = path.stat().st_size  # noqa: ASYNC240 - one stat before any upload starts
     rounds: list[dict[str, Any]] = []
-    async with async_playwright() as playwright:
-        no_sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=no_sandbox)
-        try:
-            for _ in range(args.rounds):
-                rounds.append(
-                    {
-                        "package_checksums_off": await package_upload(
-                            browser,
-                            args.url,
-                            path,
-                            checksums=False,
-                            parts_per_file=args.parts_per_file,
-                        ),
-                        "package_checksums_on": await package_upload(
-                            browser,
-                            args.url,
-                            path,
-                            checksums=True,
-                            parts_per_file=args.parts_per_file,
-                        ),
-                        "python_client": intake_upload(path, args, stack_env(), folder),
-                    }
-                )
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for _ in range(args.rounds):
+            rounds.append(
+                {
+                    "package_checksums_off": await package_upload(
+                        browser,
+                        args.url,
+                        path,
+                        checksums=False,
+                        parts_per_file=args.parts_per_file,
+                    ),
+                    "package_checksums_on": await package_upload(
+                        browser,
+                        args.url,
+                        path,
+                        checksums=True,
+                        parts_per_file=args.parts_per_file,
+                    ),
+                    "python_client": intake_upload(path, args, stack_env(), folder),
+                }
+            )
 
     def best(name: str) -> float:
         return max(r[name]["end_to_end_mib_s"] for r in rounds)
