@@ -1,6 +1,6 @@
 """Jobs over S3: orphaned temp objects and orphaned multipart uploads, in every bucket."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -45,62 +45,48 @@ class StorageJobs:
 
     async def orphaned_temp_objects(self, report: RunReport, now: datetime) -> None:
         older_than = domain.cutoff(now, self._settings.orphan_temp_after_s)
-        for bucket in await self.buckets():
-            objects = [
-                o async for page in self._store.iter_objects(bucket, TEMP_PREFIX) for o in page
-            ]
-            await self._remove_orphans(
-                report,
-                bucket,
-                objects,
-                created=lambda item: item.last_modified,
-                older_than=older_than,
-                remove=self._delete,
-            )
+        await self._remove_orphans(
+            report, older_than, self._store.iter_objects, lambda o: o.last_modified, self._delete
+        )
 
     async def orphaned_multipart(self, report: RunReport, now: datetime) -> None:
         older_than = domain.cutoff(now, self._settings.orphan_multipart_after_s)
-        for bucket in await self.buckets():
-            uploads = [
-                u
-                async for page in self._store.iter_multipart_uploads(bucket, TEMP_PREFIX)
-                for u in page
-            ]
-            await self._remove_orphans(
-                report,
-                bucket,
-                uploads,
-                created=lambda item: item.initiated,
-                older_than=older_than,
-                remove=self._abort,
-            )
+        await self._remove_orphans(
+            report,
+            older_than,
+            self._store.iter_multipart_uploads,
+            lambda u: u.initiated,
+            self._abort,
+        )
 
     async def _remove_orphans(
         self,
         report: RunReport,
-        bucket: str,
-        found: Sequence[Residue],
-        *,
-        created: Callable[[Residue], datetime],
         older_than: datetime,
+        listing: Callable[[str, str], AsyncIterator[list[Residue]]],
+        created: Callable[[Residue], datetime],
         remove: Callable[[RunReport, str, Residue, str, Sessions], Awaitable[None]],
     ) -> None:
-        """Remove what a bucket's whole listing `found` holds that no live session still needs
-        (`created`: when an item was made), `s3_concurrency` at a time."""
-        report.count("listed", len(found))
-        # Looked up after the whole listing: the index has had that long to catch up with
-        # sessions created just before the run, so none of them looks unknown.
-        sessions = await self._sessions_of([item.key for item in found])
-        doomed = [
-            (item, reason)
-            for item in found
-            if (reason := self._reason(item.key, created(item), sessions, older_than))
-        ]
-        await bounded(
-            self._settings.s3_concurrency,
-            doomed,
-            lambda entry: remove(report, bucket, *entry, sessions),
-        )
+        """In every bucket, remove what `listing` finds under the temp prefix that no live
+        session still needs (`created`: when an item was made), `s3_concurrency` at a time."""
+        for bucket in await self.buckets():
+            found = [item async for page in listing(bucket, TEMP_PREFIX) for item in page]
+            report.count("listed", len(found))
+            # Looked up after the whole listing: the index has had that long to catch up with
+            # sessions created just before the run, so none of them looks unknown.
+            sessions = await self._sessions_of([item.key for item in found])
+            doomed = [
+                (item, reason)
+                for item in found
+                if (reason := self._reason(item.key, created(item), sessions, older_than))
+            ]
+            # The loop's bucket and sessions are safe to close over: bounded returns only once
+            # every removal of this bucket has run.
+            await bounded(
+                self._settings.s3_concurrency,
+                doomed,
+                lambda entry: remove(report, bucket, *entry, sessions),  # noqa: B023
+            )
 
     async def _sessions_of(self, keys: Sequence[str]) -> Sessions:
         ids = {sid for key in keys if (sid := session_id_of_temp_key(key)) is not None}
