@@ -179,19 +179,8 @@ class InitiationService:
         if resumable:
             session = await tx.sessions.touch(session.id, session.tenant_id, now) or session
         parts = await self._storage.uploaded_parts(session) if resumable else []
-        return ResumeView(
-            upload_session_id=session.id,
-            status=session.status,
-            upload_type=session.upload_type,
-            can_resume=resumable,
-            expires_at=session.expires_at,
-            chunk_size=session.chunk_size,
-            part_count=session.part_count,
-            multipart_upload_id=session.multipart_upload_id,
-            uploaded_parts=parts,
-            uploaded_bytes=sum(part.size for part in parts),
-            direct=await self._urls.direct_upload(session, now),
-        )
+        direct = await self._urls.direct_upload(session, now)
+        return views.resume_view(session, resumable, parts, direct)
 
     async def touch_activity(self, command: Command[SessionRef], tx: Unit) -> ActivityView:
         session = await self._load(command, tx)
@@ -200,11 +189,7 @@ class InitiationService:
         touched = await tx.sessions.touch(session.id, session.tenant_id, now)
         if touched is None:  # turned terminal between the read and the touch
             raise domain.refusal_for_terminal(session.status)
-        return ActivityView(
-            upload_session_id=touched.id,
-            status=touched.status,
-            last_activity_at=touched.last_activity_at,
-        )
+        return views.activity_view(touched)
 
     # --- status changes ------------------------------------------------------------------
 
@@ -217,7 +202,7 @@ class InitiationService:
                 session = cancelled
             else:
                 session = await self._reload(tx, session)
-        return StatusView(upload_session_id=session.id, status=session.status)
+        return views.status_view(session)
 
     async def begin_completion(self, command: Command[SessionRef], tx: Unit) -> SessionRecord:
         session = await self._load(command, tx)
@@ -257,7 +242,7 @@ class InitiationService:
         if failed is not None:
             await self._remove_residue(failed)
         current = failed or await self._reload(tx, session)
-        return StatusView(upload_session_id=current.id, status=current.status)
+        return views.status_view(current)
 
     async def fail_sessions(self, command: Command[FailSessions], tx: Unit) -> FailedSessions:
         """MarkFailed for a whole batch in one compare-and-set, each row in its own tenant: one
