@@ -20,6 +20,7 @@ from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.events import EventType
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,5 @@ async def sweeping(promoter: Promoter) -> AsyncIterator[Promoter]:
     try:
         yield promoter
     finally:
-        sweep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweep
+        await stop_task(sweep)
         await promoter.close()
