@@ -68,10 +68,6 @@ class TestPostgresRetention(RetentionRepositoryContract):
 
 class TestObjectStore(CleanupStorageContract):
     @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
-    @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[ObjectStore]:
         async with open_object_store(_settings(stack_env)) as store:
             yield store

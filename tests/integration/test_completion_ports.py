@@ -61,10 +61,6 @@ class TestPostgresSagaDatabase(SagaDatabaseContract):
 
 class TestS3CompletionStorage(CompletionStorageContract):
     @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
-    @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3CompletionStorage]:
         async with open_object_store(_settings(stack_env)) as store:
             yield S3CompletionStorage(store, CopyPlan(256 * MiB, 256 * MiB, 2))

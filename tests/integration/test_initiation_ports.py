@@ -40,10 +40,6 @@ class TestPostgresSessions(SessionRepositoryContract):
 
 class TestS3SessionStorage(SessionStorageContract):
     @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
-    @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3SessionStorage]:
         async with open_object_store(_settings(stack_env)) as store:
             yield S3SessionStorage(store)
