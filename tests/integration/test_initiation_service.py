@@ -36,9 +36,8 @@ from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.migrations import migrate
+from intake_runtime.postgres.lifecycle import migrated_pool
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
-from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support import tokens
 from tests.support.events import lifecycle_event
@@ -61,10 +60,9 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
 async def pool(stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
     import intake_initiation.app as initiation_app
 
-    created = await create_pool(settings_for(stack_env))
-    await migrate(created, SCHEMA, package_dir(initiation_app.__file__, "migrations"))
-    yield created
-    await created.close()
+    migrations = package_dir(initiation_app.__file__, "migrations")
+    async with migrated_pool(settings_for(stack_env), SCHEMA, migrations) as created:
+        yield created
 
 
 def command(payload: BaseModel, principal: Principal) -> Command[Any]:
