@@ -78,13 +78,6 @@ RACE_ROUNDS = 20
 SMALL_FILE = InitiateUpload(file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b")
 
 
-def uploader(tenant: str) -> Principal:
-    """A user of `tenant` who may upload to brand "b"."""
-    return Principal(
-        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
-    )
-
-
 async def run_once(
     pool: asyncpg.Pool,
     settings: InitiationSettings,
@@ -105,7 +98,7 @@ async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
 ) -> None:
     settings = settings_for(stack_env, STORAGE_PROVISION_STRATEGY="per_tenant")
     tenant = tokens.new_tenant()
-    principal = uploader(tenant)
+    principal = tokens.uploader(tenant)
     reply = await run_once(
         pool, settings, lambda service, tx: service.initiate(command(SMALL_FILE, principal), tx)
     )
@@ -127,7 +120,7 @@ async def test_mark_completed_and_cancel_cannot_both_win(
 ) -> None:
     settings = settings_for(stack_env)
     tenant = tokens.new_tenant()
-    user = uploader(tenant)
+    user = tokens.uploader(tenant)
     completion = user.model_copy(update={"service": "completion"})
     runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
@@ -173,9 +166,7 @@ async def test_users_cannot_send_service_transitions(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     settings = settings_for(stack_env)
-    user = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    user = tokens.uploader()
     mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
     reply = await run_once(
         pool, settings, lambda service, tx: service.mark_completed(command(mark, user), tx)
@@ -188,9 +179,7 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     settings = settings_for(stack_env)
-    user = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    user = tokens.uploader()
     files = [
         BatchFile(
             file_name=f"{i}.txt", file_size=5, mime_type="text/plain", client_reference=f"r{i}"
@@ -418,9 +407,7 @@ async def test_an_initiate_is_one_statement_and_its_redelivery_changes_nothing(
     Postgres as one statement; a redelivery names the same session, gets the stored reply,
     and its own multipart upload is aborted while the session's stays open."""
     statements: list[str] = []
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(
         file_name="big.bin",
         file_size=20 * 2**20,
@@ -456,9 +443,7 @@ async def test_an_initiate_is_one_statement_and_its_redelivery_changes_nothing(
 async def test_duplicate_initiates_at_once_make_one_session_and_one_reply(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(file_name="a.txt", file_size=5, mime_type="text/plain", brand_id="b")
     sent = command(request, principal)
     async with claim_last_initiation(stack_env) as (runner, service, _):
@@ -476,9 +461,7 @@ async def test_initiates_racing_on_one_idempotency_key_answer_the_one_session(
 ) -> None:
     """Different commands, one key: the loser's one statement writes nothing, and its work runs
     again the classic way, where it finds the winner's session and replays it."""
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(
         file_name="a.txt",
         file_size=5,
