@@ -83,15 +83,8 @@ def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     )
     for traced in ("gateway", "initiation"):  # spans as JSON lines in their logs: test_tracing
         processes[traced].env.update(OTEL_TRACES_EXPORTER="console", OTEL_BSP_SCHEDULE_DELAY="100")
-    try:
-        for process in processes.values():
-            process.start()
-        for process in processes.values():
-            process.wait_ready(90)
+    with launcher.running(processes, 90):
         yield System(stack_env, processes)
-    finally:
-        for process in reversed(list(processes.values())):
-            process.stop()
 
 
 @pytest.fixture
