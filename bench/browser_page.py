@@ -7,11 +7,13 @@ at least 0.8x the client's end-to-end rate.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,18 @@ async def page_upload(browser: Browser, url: str, path: Path, size: int) -> dict
     }
 
 
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium under Playwright (no sandbox when run as root), closed after."""
+    async with async_playwright() as playwright:
+        no_sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=no_sandbox)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
 def chromium_version() -> str:
     answer = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, check=False)
     return answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else "unknown"
@@ -65,16 +79,11 @@ def chromium_version() -> str:
 
 async def measure(args: argparse.Namespace, path: Path, size: int, folder: Path) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
-    async with async_playwright() as playwright:
-        no_sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=no_sandbox)
-        try:
-            for _ in range(args.rounds):
-                page = await page_upload(browser, args.url, path, size)
-                client = intake_upload(path, args, stack_env(), folder)
-                rounds.append({"page": page, "python_client": client})
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for _ in range(args.rounds):
+            page = await page_upload(browser, args.url, path, size)
+            client = intake_upload(path, args, stack_env(), folder)
+            rounds.append({"page": page, "python_client": client})
     best_page = max(r["page"]["end_to_end_mib_s"] for r in rounds)
     best_client = max(r["python_client"]["end_to_end_mib_s"] for r in rounds)
     return {

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Request, async_playwright
+from playwright.async_api import Browser, Request
 
-from bench.browser_page import CHROMIUM, chromium_version
+from bench.browser_page import chromium, chromium_version
 from bench.common import write
 from bench.data_plane import MiB, intake_upload, stack_env, write_random
 from intake_client import tokens
@@ -144,34 +144,29 @@ async def measure(
 ) -> dict[str, Any]:
     size = path.stat().st_size  # noqa: ASYNC240 - one stat before any upload starts
     rounds: list[dict[str, Any]] = []
-    async with async_playwright() as playwright:
-        no_sandbox = ["--no-sandbox"] if os.geteuid() == 0 else []
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=no_sandbox)
-        try:
-            for _ in range(args.rounds):
-                rounds.append(
-                    {
-                        "package_checksums_off": await package_upload(
-                            browser,
-                            origin,
-                            args.url,
-                            path,
-                            checksums=False,
-                            parts_per_file=args.parts_per_file,
-                        ),
-                        "package_checksums_on": await package_upload(
-                            browser,
-                            origin,
-                            args.url,
-                            path,
-                            checksums=True,
-                            parts_per_file=args.parts_per_file,
-                        ),
-                        "python_client": intake_upload(path, args, stack_env(), folder),
-                    }
-                )
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for _ in range(args.rounds):
+            rounds.append(
+                {
+                    "package_checksums_off": await package_upload(
+                        browser,
+                        origin,
+                        args.url,
+                        path,
+                        checksums=False,
+                        parts_per_file=args.parts_per_file,
+                    ),
+                    "package_checksums_on": await package_upload(
+                        browser,
+                        origin,
+                        args.url,
+                        path,
+                        checksums=True,
+                        parts_per_file=args.parts_per_file,
+                    ),
+                    "python_client": intake_upload(path, args, stack_env(), folder),
+                }
+            )
 
     def best(name: str) -> float:
         return max(r[name]["end_to_end_mib_s"] for r in rounds)

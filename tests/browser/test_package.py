@@ -12,9 +12,19 @@ import pytest
 from playwright.async_api import BrowserContext, Response, Route
 
 from intake_client import tokens
-from tests.browser.conftest import PARTS, MiB, PartLog, part_number, random_file, reading
+from tests.browser.conftest import (
+    PARTS,
+    MiB,
+    PartLog,
+    assets_of,
+    digest,
+    part_number,
+    promoted_asset,
+    random_file,
+    reading,
+    stored_digest,
+)
 from tests.browser.harness import add_files, events, host_page
-from tests.browser.test_upload_page import assets_of, digest, promoted_asset
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
 
@@ -54,8 +64,7 @@ async def test_two_files_one_multipart_each_complete_with_exactly_one_asset(
         asset = await promoted_asset(db, event["sessionId"])
         assert len(await assets_of(db, event["sessionId"])) == 1
         assert str(asset["asset_id"]) == event["assetId"]
-        body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-        assert digest(body) == digest(path.read_bytes())
+        assert stored_digest(s3, asset) == digest(path.read_bytes())
     views = await page.evaluate("window.uploader.views().map((v) => [v.fileName, v.status])")
     assert sorted(views) == sorted([[small.name, "completed"], [large.name, "completed"]])
 
@@ -169,5 +178,4 @@ async def test_a_token_refreshed_mid_upload_is_used_and_a_stale_one_is_asked_for
     assert all(status < 400 for _, _, status in sent[1:])
     asset = await promoted_asset(db, done[0]["sessionId"])
     assert len(await assets_of(db, done[0]["sessionId"])) == 1
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(large.read_bytes())
+    assert stored_digest(s3, asset) == digest(large.read_bytes())

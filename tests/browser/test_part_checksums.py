@@ -19,15 +19,17 @@ from playwright.async_api import BrowserContext, Request, Route, expect
 from tests.browser.conftest import (
     MiB,
     PartLog,
+    digest,
     open_page,
     part_number,
     pick,
+    promoted_asset,
     random_file,
     row,
+    stored_digest,
     upload_through,
 )
 from tests.browser.test_faults import cors_headers
-from tests.browser.test_upload_page import digest, promoted_asset
 from tests.conftest import Caller, System
 
 pytestmark = pytest.mark.e2e
@@ -86,8 +88,7 @@ async def test_a_part_refused_for_a_bad_digest_is_signed_and_sent_again_alone(
     assert signing.parts.count(2) == 2  # signed anew (its checksum is read again)
     assert signing.parts.count(1) == signing.parts.count(3) == 1
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(video.read_bytes())
+    assert stored_digest(s3, asset) == digest(video.read_bytes())
 
 
 async def test_each_part_is_signed_and_sent_with_its_sha256(
@@ -117,8 +118,7 @@ async def test_each_part_is_signed_and_sent_with_its_sha256(
     assert {n: checksums[0] for n, checksums in signing.checksums.items()} == expected
     assert sent_headers == expected
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(data)
+    assert stored_digest(s3, asset) == digest(data)
 
 
 async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_again(
@@ -154,5 +154,4 @@ async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_a
     assert (2, 400) in answers  # S3 itself refused the wrong bytes
     assert sorted(number for number, _ in answers) == [1, 2, 2, 3]
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(video.read_bytes())
+    assert stored_digest(s3, asset) == digest(video.read_bytes())

@@ -1,11 +1,8 @@
 """The upload page in real Chromium: uploads from one pick, resume after reload, re-pick."""
 
-import hashlib
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from playwright.async_api import BrowserContext, Route, expect
 
@@ -13,39 +10,21 @@ from tests.browser.conftest import (
     PARTS,
     MiB,
     PartLog,
+    digest,
     open_page,
     part_number,
     pick,
+    promoted_asset,
     random_file,
     reading,
     row,
+    stored_digest,
     upload_through,
 )
 from tests.conftest import Caller, System
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-async def assets_of(db: asyncpg.Connection, session_id: str | None) -> list[asyncpg.Record]:
-    assert session_id
-    return await db.fetch(
-        "SELECT * FROM completion.assets WHERE upload_session_id = $1", uuid.UUID(session_id)
-    )
-
-
-async def promoted_asset(db: asyncpg.Connection, session_id: str | None) -> asyncpg.Record:
-    """The one asset, once its object reached the permanent key (the temp key goes away)."""
-    found = await eventually(
-        lambda: assets_of(db, session_id),
-        lambda rows: len(rows) == 1 and rows[0]["object_key"].startswith("tenants/"),
-        timeout_s=60,
-    )
-    return found[0]
 
 
 async def test_small_and_40_mib_files_from_one_pick_complete(
@@ -65,8 +44,7 @@ async def test_small_and_40_mib_files_from_one_pick_complete(
         session_id = await row(page, path.name).get_attribute("data-session-id")
         asset = await promoted_asset(db, session_id)
         assert str(asset["asset_id"]) == await row(page, path.name).get_attribute("data-asset-id")
-        body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-        assert digest(body) == digest(path.read_bytes())
+        assert stored_digest(s3, asset) == digest(path.read_bytes())
 
 
 async def test_reload_after_two_of_five_parts_resumes_with_only_the_missing_parts(
@@ -98,8 +76,7 @@ async def test_reload_after_two_of_five_parts_resumes_with_only_the_missing_part
     assert sorted(parts.sent) == [3, 4, 5]  # no user action, and nothing S3 held was sent again
     assert stored_before == {1, 2}
     asset = await promoted_asset(db, await row(page, large.name).get_attribute("data-session-id"))
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(large.read_bytes())
+    assert stored_digest(s3, asset) == digest(large.read_bytes())
 
 
 async def test_a_file_above_the_persistence_size_asks_to_be_picked_again(

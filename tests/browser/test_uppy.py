@@ -5,7 +5,6 @@ The page is examples/uppy built by `make uppy-example`: it installs the packed t
 gateway's and the bucket's CORS grant, by Playwright (no server of its own).
 """
 
-import hashlib
 import logging
 import mimetypes
 import uuid
@@ -22,12 +21,14 @@ from tests.browser.conftest import (
     MiB,
     PartLog,
     chromium,
+    digest,
     fresh_context,
     part_number,
+    promoted_asset,
     random_file,
     reading,
+    stored_digest,
 )
-from tests.browser.test_upload_page import promoted_asset
 from tests.conftest import CONFIGURED_ORIGIN, Caller, System
 from tests.support.waiting import eventually
 
@@ -137,10 +138,6 @@ PERSISTED_UPLOAD_ID = """(name) => new Promise((done) => {
 })"""
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 async def test_a_small_and_a_multipart_file_each_become_one_asset(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
@@ -178,8 +175,7 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
         meta = files[path.name]
         asset = await promoted_asset(db, meta["intakeSessionId"])
         assert str(asset["asset_id"]) == meta["intakeAssetId"]
-        body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-        assert digest(body) == digest(path.read_bytes())
+        assert stored_digest(s3, asset) == digest(path.read_bytes())
 
 
 async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
@@ -229,8 +225,7 @@ async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
     assert set(parts.sent) == {3, 4, 5}
     assert sorted(parts.stored) == [3, 4, 5]
     asset = await promoted_asset(db, files[large.name]["intakeSessionId"])
-    body = s3.get_object(Bucket=asset["bucket"], Key=asset["object_key"])["Body"].read()
-    assert digest(body) == digest(large.read_bytes())
+    assert stored_digest(s3, asset) == digest(large.read_bytes())
 
 
 async def test_cancel_in_uppy_cancels_the_session_and_aborts_its_multipart_upload(

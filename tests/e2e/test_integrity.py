@@ -11,16 +11,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from intake_client import IntakeApi, StateFile, UploadManager, UploadOptions
 from intake_client.storage import Answer, Pace, Storage
 from intake_contracts import keys
 from tests.conftest import Caller, System
 from tests.e2e.test_client import INTAKE, cli_env, random_file, sha256_of_file, sha256_of_object
+from tests.support import stack
 from tests.support.api import initiate
 from tests.support.waiting import eventually
 
@@ -299,18 +298,7 @@ def crc64nvme_by_the_store(
 ) -> tuple[list[str], str]:
     """Each part's CRC64NVME and the whole object's, as S3 computes them: a scratch upload
     opened with that algorithm reports both (Python has no CRC64NVME of its own)."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=stack_env["AWS_ENDPOINT_URL"],
-        region_name=stack_env.get("AWS_REGION", "us-east-1"),
-        aws_access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            request_checksum_calculation="when_required",
-        ),
-    )
+    client = stack.s3_client(stack_env, request_checksum_calculation="when_required")
     key = f"scratch/crc64nvme/{uuid.uuid4()}"
     upload = client.create_multipart_upload(
         Bucket=bucket, Key=key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"

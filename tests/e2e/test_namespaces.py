@@ -33,14 +33,9 @@ def neighbour(system: System, tmp_path: Path) -> Iterator[dict[str, launcher.Ser
     )
     processes = {name: every[name] for name in ("initiation", "gateway")}
     try:
-        for process in processes.values():
-            process.start()
-        for process in processes.values():
-            process.wait_ready(90)
-        yield processes
+        with launcher.running(processes, 90):
+            yield processes
     finally:
-        for process in processes.values():
-            process.stop()
         stack.delete_namespace_topics(system.env, namespace)
 
 

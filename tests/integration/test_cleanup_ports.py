@@ -19,9 +19,8 @@ from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.reply_topics import KafkaReplyTopics
 from intake_runtime.messaging.requests import RequestReplyClient
-from intake_runtime.postgres.migrations import migrate
+from intake_runtime.postgres.lifecycle import migrated_pool
 from intake_runtime.postgres.outbox import Outbox
-from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import ObjectStore, open_object_store
 from tests.support import stack
 from tests.support.contracts.cleanup import (
@@ -44,12 +43,9 @@ def _settings(stack_env: dict[str, str]) -> CleanupSettings:
 
 @pytest.fixture
 async def pool(stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(_settings(stack_env))
-    try:
-        await migrate(pool, SCHEMA, package_dir(cleanup_app.__file__, "migrations"))
+    migrations = package_dir(cleanup_app.__file__, "migrations")
+    async with migrated_pool(_settings(stack_env), SCHEMA, migrations) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 class TestPostgresIndexDatabase(IndexDatabaseContract):
@@ -67,10 +63,6 @@ class TestPostgresPrune(PruneRepositoryContract):
 
 
 class TestObjectStore(CleanupStorageContract):
-    @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
     @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[ObjectStore]:
         async with open_object_store(_settings(stack_env)) as store:

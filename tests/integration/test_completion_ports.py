@@ -11,9 +11,8 @@ from intake_completion.repo import PostgresSagaDatabase
 from intake_completion.settings import SCHEMA, CompletionSettings
 from intake_completion.storage import CopyPlan, S3CompletionStorage
 from intake_runtime.bootstrap import package_dir
-from intake_runtime.postgres.migrations import migrate
+from intake_runtime.postgres.lifecycle import migrated_pool
 from intake_runtime.postgres.outbox import Outbox
-from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support.contracts.completion import Expire, SagaDatabaseContract
 from tests.support.contracts.completion_storage import CompletionStorageContract
@@ -34,12 +33,9 @@ class TestPostgresSagaDatabase(SagaDatabaseContract):
 
     @pytest.fixture
     async def pool(self, stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
-        pool = await create_pool(_settings(stack_env))
-        try:
-            await migrate(pool, SCHEMA, package_dir(completion_app.__file__, "migrations"))
+        migrations = package_dir(completion_app.__file__, "migrations")
+        async with migrated_pool(_settings(stack_env), SCHEMA, migrations) as pool:
             yield pool
-        finally:
-            await pool.close()
 
     @pytest.fixture
     def database(self, pool: asyncpg.Pool) -> PostgresSagaDatabase:
@@ -60,10 +56,6 @@ class TestPostgresSagaDatabase(SagaDatabaseContract):
 
 
 class TestS3CompletionStorage(CompletionStorageContract):
-    @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
     @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3CompletionStorage]:
         async with open_object_store(_settings(stack_env)) as store:

@@ -9,8 +9,7 @@ from intake_initiation.repo import PostgresSessions
 from intake_initiation.settings import SCHEMA, InitiationSettings
 from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
-from intake_runtime.postgres.migrations import migrate
-from intake_runtime.postgres.pool import create_pool
+from intake_runtime.postgres.lifecycle import migrated_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support.contracts.initiation import SessionRepositoryContract, SessionStorageContract
 
@@ -26,23 +25,18 @@ class TestPostgresSessions(SessionRepositoryContract):
     @pytest.fixture
     async def sessions(self, stack_env: dict[str, str]) -> AsyncIterator[PostgresSessions]:
         """Each test in a transaction of its own, rolled back: it leaves no rows behind."""
-        pool = await create_pool(_settings(stack_env))
-        try:
-            await migrate(pool, SCHEMA, package_dir(initiation_app.__file__, "migrations"))
-            async with pool.acquire() as connection:
-                transaction = connection.transaction()
-                await transaction.start()
-                yield PostgresSessions(connection)
-                await transaction.rollback()
-        finally:
-            await pool.close()
+        migrations = package_dir(initiation_app.__file__, "migrations")
+        async with (
+            migrated_pool(_settings(stack_env), SCHEMA, migrations) as pool,
+            pool.acquire() as connection,
+        ):
+            transaction = connection.transaction()
+            await transaction.start()
+            yield PostgresSessions(connection)
+            await transaction.rollback()
 
 
 class TestS3SessionStorage(SessionStorageContract):
-    @pytest.fixture
-    def bucket(self, stack_env: dict[str, str]) -> str:
-        return stack_env["AWS_BUCKET"]
-
     @pytest.fixture
     async def storage(self, stack_env: dict[str, str]) -> AsyncIterator[S3SessionStorage]:
         async with open_object_store(_settings(stack_env)) as store:

@@ -36,9 +36,8 @@ from intake_initiation.storage import S3SessionStorage
 from intake_runtime.bootstrap import package_dir
 from intake_runtime.messaging import names
 from intake_runtime.messaging.dispatch import Command
-from intake_runtime.postgres.migrations import migrate
+from intake_runtime.postgres.lifecycle import migrated_pool
 from intake_runtime.postgres.outbox import Outbox, OutboxRelay
-from intake_runtime.postgres.pool import create_pool
 from intake_runtime.storage.s3 import open_object_store
 from tests.support import tokens
 from tests.support.events import lifecycle_event
@@ -61,10 +60,9 @@ def settings_for(stack_env: dict[str, str], **overrides: Any) -> InitiationSetti
 async def pool(stack_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
     import intake_initiation.app as initiation_app
 
-    created = await create_pool(settings_for(stack_env))
-    await migrate(created, SCHEMA, package_dir(initiation_app.__file__, "migrations"))
-    yield created
-    await created.close()
+    migrations = package_dir(initiation_app.__file__, "migrations")
+    async with migrated_pool(settings_for(stack_env), SCHEMA, migrations) as created:
+        yield created
 
 
 def command(payload: BaseModel, principal: Principal) -> Command[Any]:
@@ -78,13 +76,6 @@ RACE_ROUNDS = 20
 
 
 SMALL_FILE = InitiateUpload(file_name="x.txt", file_size=5, mime_type="text/plain", brand_id="b")
-
-
-def uploader(tenant: str) -> Principal:
-    """A user of `tenant` who may upload to brand "b"."""
-    return Principal(
-        user_id="u", tenant_id=tenant, brand_ids=("b",), permissions=("assets.upload",)
-    )
 
 
 async def run_once(
@@ -107,7 +98,7 @@ async def test_per_tenant_strategy_puts_each_tenant_in_its_own_bucket(
 ) -> None:
     settings = settings_for(stack_env, STORAGE_PROVISION_STRATEGY="per_tenant")
     tenant = tokens.new_tenant()
-    principal = uploader(tenant)
+    principal = tokens.uploader(tenant)
     reply = await run_once(
         pool, settings, lambda service, tx: service.initiate(command(SMALL_FILE, principal), tx)
     )
@@ -129,7 +120,7 @@ async def test_mark_completed_and_cancel_cannot_both_win(
 ) -> None:
     settings = settings_for(stack_env)
     tenant = tokens.new_tenant()
-    user = uploader(tenant)
+    user = tokens.uploader(tenant)
     completion = user.model_copy(update={"service": "completion"})
     runner = repo.transactions(pool, Outbox(SCHEMA))
     async with open_object_store(settings) as store:
@@ -175,9 +166,7 @@ async def test_users_cannot_send_service_transitions(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     settings = settings_for(stack_env)
-    user = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    user = tokens.uploader()
     mark = MarkCompleted(upload_session_id=uuid.uuid4(), asset_id=uuid.uuid4())
     reply = await run_once(
         pool, settings, lambda service, tx: service.mark_completed(command(mark, user), tx)
@@ -190,9 +179,7 @@ async def test_a_batch_file_failing_for_any_reason_fails_alone(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
     settings = settings_for(stack_env)
-    user = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    user = tokens.uploader()
     files = [
         BatchFile(
             file_name=f"{i}.txt", file_size=5, mime_type="text/plain", client_reference=f"r{i}"
@@ -420,9 +407,7 @@ async def test_an_initiate_is_one_statement_and_its_redelivery_changes_nothing(
     Postgres as one statement; a redelivery names the same session, gets the stored reply,
     and its own multipart upload is aborted while the session's stays open."""
     statements: list[str] = []
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(
         file_name="big.bin",
         file_size=20 * 2**20,
@@ -458,9 +443,7 @@ async def test_an_initiate_is_one_statement_and_its_redelivery_changes_nothing(
 async def test_duplicate_initiates_at_once_make_one_session_and_one_reply(
     stack_env: dict[str, str], pool: asyncpg.Pool
 ) -> None:
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(file_name="a.txt", file_size=5, mime_type="text/plain", brand_id="b")
     sent = command(request, principal)
     async with claim_last_initiation(stack_env) as (runner, service, _):
@@ -478,9 +461,7 @@ async def test_initiates_racing_on_one_idempotency_key_answer_the_one_session(
 ) -> None:
     """Different commands, one key: the loser's one statement writes nothing, and its work runs
     again the classic way, where it finds the winner's session and replays it."""
-    principal = Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
+    principal = tokens.uploader()
     request = InitiateUpload(
         file_name="a.txt",
         file_size=5,

@@ -40,12 +40,6 @@ MiB = 1024 * 1024
 CONCURRENT = 16
 
 
-def principal_of_new_tenant() -> Principal:
-    return Principal(
-        user_id="u", tenant_id=tokens.new_tenant(), brand_ids=("b",), permissions=("assets.upload",)
-    )
-
-
 def command(
     payload: Any, principal: Principal, message_id: uuid.UUID | None = None
 ) -> Command[Any]:
@@ -108,7 +102,7 @@ async def test_concurrent_initiates_never_take_a_tenant_past_its_quota(
     pool: asyncpg.Pool, quoted: tuple[InitiationService, Any]
 ) -> None:
     service, runner = quoted
-    principal = principal_of_new_tenant()
+    principal = tokens.uploader()
     replies = await asyncio.gather(
         *(initiate(service, runner, upload(10), principal) for _ in range(CONCURRENT))
     )
@@ -119,7 +113,7 @@ async def test_concurrent_initiates_never_take_a_tenant_past_its_quota(
     assert len(refused) == CONCURRENT - 3
     assert await live_sessions(pool, principal.tenant_id) == 3
     assert await usage(pool, principal.tenant_id) == (3, 30)
-    other = principal_of_new_tenant()  # another tenant's quota is its own
+    other = tokens.uploader()  # another tenant's quota is its own
     assert (await initiate(service, runner, upload(10), other)).ok
 
 
@@ -127,7 +121,7 @@ async def test_declared_bytes_count_and_a_finished_session_gives_its_place_back(
     pool: asyncpg.Pool, quoted: tuple[InitiationService, Any]
 ) -> None:
     service, runner = quoted
-    principal = principal_of_new_tenant()
+    principal = tokens.uploader()
     big = (await initiate(service, runner, upload(12 * MiB), principal)).unwrap(SessionView)
     over = await initiate(service, runner, upload(9 * MiB), principal)
     assert over.error is not None
@@ -148,7 +142,7 @@ async def test_a_redelivered_initiate_is_charged_once(
     pool: asyncpg.Pool, quoted: tuple[InitiationService, Any]
 ) -> None:
     service, runner = quoted
-    principal = principal_of_new_tenant()
+    principal = tokens.uploader()
     message_id = uuid.uuid4()
     first = await initiate(service, runner, upload(10), principal, message_id)
     again = await initiate(service, runner, upload(10), principal, message_id)
@@ -160,7 +154,7 @@ async def test_a_batch_over_the_quota_refuses_only_the_files_beyond_it(
     pool: asyncpg.Pool, quoted: tuple[InitiationService, Any]
 ) -> None:
     service, runner = quoted
-    principal = principal_of_new_tenant()
+    principal = tokens.uploader()
     files = [
         BatchFile(
             file_name="x.bin", file_size=6 * MiB, mime_type="image/png", client_reference=f"r{i}"

@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from bench.common import machine
-from botocore.config import Config
 
 from tests.soak import driver, snapshot
 from tests.soak.deadlines import DeadlineError, deadline
@@ -106,19 +104,8 @@ def soak_env(stack_env: dict[str, str], namespace: str, tenants: list[str]) -> d
 
 
 def s3_client(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env.get("AWS_REGION", "us-east-1"),
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 5, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=30,
-        ),
+    return stack.s3_client(
+        env, retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30
     )
 
 

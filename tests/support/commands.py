@@ -5,7 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Mapping
 
-from intake_runtime.messaging.access import KafkaAccess
+from intake_runtime.bootstrap import reply_client
 from intake_runtime.messaging.kafka import build_broker
 from intake_runtime.messaging.requests import RequestReplyClient
 from tests.support import stack
@@ -15,22 +15,15 @@ from tests.support import stack
 async def request_client(
     stack_env: Mapping[str, str], service: str, timeout_s: float
 ) -> AsyncIterator[RequestReplyClient]:
-    """A started client named `service` on the stack's broker; stopped with its broker after."""
-    settings = stack.kafka_settings(stack_env)
+    """A started client named `service` on the stack's broker, as a service's host starts its
+    own (bootstrap.reply_client); stopped with its broker after."""
+    settings = stack.kafka_settings(stack_env).model_copy(
+        update={"instance_id": uuid.uuid4().hex[:12], "request_timeout_s": timeout_s}
+    )
     broker = build_broker(settings, service)
     await broker.start()
-    client = RequestReplyClient(
-        broker,
-        access=KafkaAccess.of(settings),
-        service=service,
-        instance_id=uuid.uuid4().hex[:12],
-        timeout_s=timeout_s,
-        publish_timeout_s=settings.publish_timeout_s,
-        fetch_wait_ms=settings.kafka_fetch_wait_ms,
-    )
-    await client.start()
     try:
-        yield client
+        async with reply_client(settings, broker, service) as client:
+            yield client
     finally:
-        await client.stop()
         await broker.stop()

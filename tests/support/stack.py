@@ -6,7 +6,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "stack.sh"
@@ -63,6 +63,22 @@ def kafka_access(env: Mapping[str, str]) -> "KafkaAccess":
     from intake_runtime.messaging.access import KafkaAccess
 
     return KafkaAccess.from_env(env)
+
+
+def s3_client(env: Mapping[str, str], **config: Any) -> Any:
+    """A plain boto3 S3 client on `env`'s endpoint and keys (the stack admin's for
+    `stack_env`), path-style, signed v4; `config`: more botocore Config options."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env.get("AWS_REGION", "us-east-1"),
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, **config),
+    )
 
 
 def delete_namespace_topics(env: Mapping[str, str], namespace: str) -> None:

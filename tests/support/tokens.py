@@ -1,9 +1,12 @@
-"""Development JWTs for tests, signed with the local development secret."""
+"""Development JWTs for tests, signed with the local development secret, and the principal
+a command of such a token carries."""
 
 import time
 import uuid
 
 import jwt
+
+from intake_contracts.envelope import Principal
 
 DEV_SECRET = "intake-local-development-only-jwt-secret"
 
@@ -31,3 +34,13 @@ def mint(
 
 def new_tenant() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def uploader(tenant_id: str | None = None) -> Principal:
+    """A user of `tenant_id` (a new tenant when None) who may upload to brand "b"."""
+    return Principal(
+        user_id="u",
+        tenant_id=tenant_id or new_tenant(),
+        brand_ids=("b",),
+        permissions=("assets.upload",),
+    )

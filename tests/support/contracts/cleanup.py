@@ -171,11 +171,8 @@ class PruneRepositoryContract:
 
 class CleanupStorageContract:
     """What the cleanup jobs rely on from any CleanupStorage (the typed S3 adapter's surface).
-    `put` writes an object, `open_upload` starts a multipart upload and returns its id."""
-
-    @pytest.fixture
-    def bucket(self) -> str:
-        return "intake-contract"
+    `put` writes an object, `open_upload` starts a multipart upload and returns its id.
+    `bucket` is the suite's own: tests/unit/conftest.py's on fakes, the stack's on S3."""
 
     async def test_objects_are_listed_under_their_prefix_and_deleted_once(
         self, storage: CleanupStorage, put: Put, bucket: str

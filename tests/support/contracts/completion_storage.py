@@ -24,11 +24,7 @@ Read = Callable[[str, str], Awaitable[bytes]]
 
 class CompletionStorageContract:
     """What the completion saga relies on from any CompletionStorage. `put` writes an object
-    as a client's upload would; `exists` looks."""
-
-    @pytest.fixture
-    def bucket(self) -> str:
-        return "intake-contract"
+    as a client's upload would; `exists` looks. `bucket` is the suite's own: tests/unit/conftest.py's on fakes, the stack's on S3."""
 
     async def test_a_direct_upload_of_the_declared_size_is_final(
         self, storage: CompletionStorage, put: Put, bucket: str

@@ -4,8 +4,6 @@ import dataclasses
 import uuid
 from datetime import datetime, timedelta
 
-import pytest
-
 from intake_contracts.commands import (
     InitiateUpload,
 )
@@ -114,11 +112,7 @@ class SessionRepositoryContract:
 
 
 class SessionStorageContract:
-    """What the use cases rely on from any SessionStorage."""
-
-    @pytest.fixture
-    def bucket(self) -> str:
-        return "intake-contract"
+    """What the use cases rely on from any SessionStorage. `bucket` is the suite's own: tests/unit/conftest.py's on fakes, the stack's on S3."""
 
     async def test_a_direct_session_has_a_bucket_and_no_upload(
         self, storage: SessionStorage, bucket: str

@@ -32,37 +32,43 @@ def _date(url: str) -> datetime:
     return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
+# A botocore operation's parameters beyond Bucket and Key, and what presign.py signs for it:
+# the headers and the query parameters.
+OPERATIONS = {
+    "put_object": (
+        {"ContentType": "image/png; q=1", "ContentLength": 7},
+        {"content-length": "7", "content-type": "image/png; q=1"},
+        [],
+    ),
+    "upload_part": (
+        {"UploadId": "up/+=id", "PartNumber": 12, "ContentLength": 5},
+        {"content-length": "5"},
+        [("uploadId", "up/+=id"), ("partNumber", "12")],
+    ),
+}
+
+
 @pytest.mark.parametrize("endpoint_url", ["http://127.0.0.1:18333", None])
 @pytest.mark.parametrize("token", [None, "session/token+="])
 @pytest.mark.parametrize("key", KEYS)
-async def test_put_and_part_urls_equal_botocores(
-    endpoint_url: str | None, token: str | None, key: str
+@pytest.mark.parametrize("operation", OPERATIONS)
+async def test_put_and_part_urls_equal_botocores_for_the_same_instant(
+    endpoint_url: str | None, token: str | None, key: str, operation: str
 ) -> None:
-    credentials = presign.Credentials("AKIDEXAMPLE", "secret/key+example", token)
-    put = {"Bucket": "intake-uploads", "Key": key, "ContentType": "image/png; q=1"}
-    expected = await _botocore(endpoint_url, token, "put_object", {**put, "ContentLength": 7})
+    params, headers, query = OPERATIONS[operation]
+    expected = await _botocore(
+        endpoint_url, token, operation, {"Bucket": "intake-uploads", "Key": key, **params}
+    )
     endpoint = presign.Endpoint.learn(expected, key)
     assert endpoint.region == "eu-central-1"
     ours = presign.presign(
         endpoint,
-        credentials,
+        presign.Credentials("AKIDEXAMPLE", "secret/key+example", token),
         key,
         now=_date(expected),
         expires_s=900,
-        headers={"content-length": "7", "content-type": "image/png; q=1"},
-    )
-    assert ours == expected
-
-    part = {"Bucket": "intake-uploads", "Key": key, "UploadId": "up/+=id", "PartNumber": 12}
-    expected = await _botocore(endpoint_url, token, "upload_part", {**part, "ContentLength": 5})
-    ours = presign.presign(
-        endpoint,
-        credentials,
-        key,
-        now=_date(expected),
-        expires_s=900,
-        headers={"content-length": "5"},
-        params=[("uploadId", "up/+=id"), ("partNumber", "12")],
+        headers=headers,
+        params=query,
     )
     assert ours == expected
 

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 ABANDONED = "abandoned"
 EXPIRED = "expired"
 
-Fetch = Callable[[Cursor], Awaitable[list[IndexedSession]]]
+# The index's candidate queries: (cutoff, limit, tenant, after) -> the next page in key order.
+IndexQuery = Callable[[datetime, int, str | None, Cursor], Awaitable[list[IndexedSession]]]
 SortKey = Callable[[IndexedSession], datetime]
 
 
@@ -47,32 +48,27 @@ class SessionJobs:
 
     async def detect_abandoned(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         idle_before = domain.cutoff(now, self._settings.abandoned_after_s)
-
-        async def fetch(after: Cursor) -> list[IndexedSession]:
-            limit = self._settings.batch_limit
-            return await self._index.idle_sessions(idle_before, limit, tenant, after)
-
-        async for page in self._pages(report, fetch, lambda s: s.active_since):
+        pages = self._pages(
+            report, self._index.idle_sessions, idle_before, tenant, lambda s: s.active_since
+        )
+        async for page in pages:
             candidates = [s for s in page if domain.is_abandoned(s, idle_before)]
             await self._fail(report, candidates, ABANDONED, idle_before=idle_before)
 
     async def expire_sessions(self, report: RunReport, now: datetime, tenant: str | None) -> None:
-        async def fetch(after: Cursor) -> list[IndexedSession]:
-            limit = self._settings.batch_limit
-            return await self._index.expired_sessions(now, limit, tenant, after)
-
-        async for page in self._pages(report, fetch, lambda s: s.expires_at):
+        pages = self._pages(
+            report, self._index.expired_sessions, now, tenant, lambda s: s.expires_at
+        )
+        async for page in pages:
             candidates = [s for s in page if domain.is_expired(s, now)]
             await self._fail(report, candidates, EXPIRED, expired_at=now)
 
     async def reconcile(self, report: RunReport, now: datetime, tenant: str | None) -> None:
         before = domain.cutoff(now, self._settings.reconcile_after_s)
-
-        async def fetch(after: Cursor) -> list[IndexedSession]:
-            limit = self._settings.batch_limit
-            return await self._index.unreconciled_sessions(before, limit, tenant, after)
-
-        async for page in self._pages(report, fetch, lambda s: s.last_event_at):
+        pages = self._pages(
+            report, self._index.unreconciled_sessions, before, tenant, lambda s: s.last_event_at
+        )
+        async for page in pages:
             candidates = [s for s in page if domain.needs_reconcile(s, before)]
             await bounded(
                 self._settings.command_concurrency,
@@ -81,17 +77,24 @@ class SessionJobs:
             )
 
     async def _pages(
-        self, report: RunReport, fetch: Fetch, sort_key: SortKey
+        self,
+        report: RunReport,
+        query: IndexQuery,
+        cutoff: datetime,
+        tenant: str | None,
+        sort_key: SortKey,
     ) -> AsyncIterator[list[IndexedSession]]:
-        """Every candidate once, a page at a time, until a page comes back short."""
+        """Every candidate of one of the index's queries once, a page at a time, until a page
+        comes back short."""
+        limit = self._settings.batch_limit
         after: Cursor = None
         while True:
-            page = await fetch(after)
+            page = await query(cutoff, limit, tenant, after)
             if page:
                 report.count("batches")
                 report.count("candidates", len(page))
                 yield page
-            if len(page) < self._settings.batch_limit:
+            if len(page) < limit:
                 return
             after = (sort_key(page[-1]), page[-1].id)
 

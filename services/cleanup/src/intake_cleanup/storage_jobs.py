@@ -1,7 +1,8 @@
 """Jobs over S3: orphaned temp objects and orphaned multipart uploads, in every bucket."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 
 from intake_cleanup import domain
@@ -22,6 +23,10 @@ from intake_runtime.storage.s3 import (
 ABORT = "abort_multipart"
 DELETE = "delete_object"
 
+Sessions = dict[UUID, IndexedSession]
+# What an orphan job removes: a temp object, or a multipart upload.
+Residue = TypeVar("Residue", StoredObject, MultipartUpload)
+
 
 class StorageJobs:
     def __init__(
@@ -40,55 +45,50 @@ class StorageJobs:
 
     async def orphaned_temp_objects(self, report: RunReport, now: datetime) -> None:
         older_than = domain.cutoff(now, self._settings.orphan_temp_after_s)
-        for bucket in await self.buckets():
-            objects = [
-                o async for page in self._store.iter_objects(bucket, TEMP_PREFIX) for o in page
-            ]
-            report.count("listed", len(objects))
-            # Looked up after the whole listing: the index has had that long to catch up with
-            # sessions created just before the run, so none of them looks unknown.
-            sessions = await self._sessions_of([o.key for o in objects])
-            doomed = [
-                (item, reason)
-                for item in objects
-                if (reason := self._reason(item.key, item.last_modified, sessions, older_than))
-            ]
-
-            async def delete(
-                entry: tuple[StoredObject, str],
-                bucket: str = bucket,
-                sessions: dict[UUID, IndexedSession] = sessions,
-            ) -> None:
-                await self._delete(report, bucket, *entry, sessions)
-
-            await bounded(self._settings.s3_concurrency, doomed, delete)
+        await self._remove_orphans(
+            report, older_than, self._store.iter_objects, lambda o: o.last_modified, self._delete
+        )
 
     async def orphaned_multipart(self, report: RunReport, now: datetime) -> None:
         older_than = domain.cutoff(now, self._settings.orphan_multipart_after_s)
+        await self._remove_orphans(
+            report,
+            older_than,
+            self._store.iter_multipart_uploads,
+            lambda u: u.initiated,
+            self._abort,
+        )
+
+    async def _remove_orphans(
+        self,
+        report: RunReport,
+        older_than: datetime,
+        listing: Callable[[str, str], AsyncIterator[list[Residue]]],
+        created: Callable[[Residue], datetime],
+        remove: Callable[[RunReport, str, Residue, str, Sessions], Awaitable[None]],
+    ) -> None:
+        """In every bucket, remove what `listing` finds under the temp prefix that no live
+        session still needs (`created`: when an item was made), `s3_concurrency` at a time."""
         for bucket in await self.buckets():
-            uploads = [
-                u
-                async for page in self._store.iter_multipart_uploads(bucket, TEMP_PREFIX)
-                for u in page
-            ]
-            report.count("listed", len(uploads))
-            sessions = await self._sessions_of([u.key for u in uploads])
+            found = [item async for page in listing(bucket, TEMP_PREFIX) for item in page]
+            report.count("listed", len(found))
+            # Looked up after the whole listing: the index has had that long to catch up with
+            # sessions created just before the run, so none of them looks unknown.
+            sessions = await self._sessions_of([item.key for item in found])
             doomed = [
                 (item, reason)
-                for item in uploads
-                if (reason := self._reason(item.key, item.initiated, sessions, older_than))
+                for item in found
+                if (reason := self._reason(item.key, created(item), sessions, older_than))
             ]
+            # The loop's bucket and sessions are safe to close over: bounded returns only once
+            # every removal of this bucket has run.
+            await bounded(
+                self._settings.s3_concurrency,
+                doomed,
+                lambda entry: remove(report, bucket, *entry, sessions),  # noqa: B023
+            )
 
-            async def abort(
-                entry: tuple[MultipartUpload, str],
-                bucket: str = bucket,
-                sessions: dict[UUID, IndexedSession] = sessions,
-            ) -> None:
-                await self._abort(report, bucket, *entry, sessions)
-
-            await bounded(self._settings.s3_concurrency, doomed, abort)
-
-    async def _sessions_of(self, keys: Sequence[str]) -> dict[UUID, IndexedSession]:
+    async def _sessions_of(self, keys: Sequence[str]) -> Sessions:
         ids = {sid for key in keys if (sid := session_id_of_temp_key(key)) is not None}
         return await self._index.sessions_by_ids(sorted(ids))
 
@@ -96,7 +96,7 @@ class StorageJobs:
     def _reason(
         key: str,
         created: datetime,
-        sessions: dict[UUID, IndexedSession],
+        sessions: Sessions,
         older_than: datetime,
     ) -> str | None:
         session_id = session_id_of_temp_key(key)
@@ -109,7 +109,7 @@ class StorageJobs:
         bucket: str,
         item: StoredObject,
         reason: str,
-        sessions: dict[UUID, IndexedSession],
+        sessions: Sessions,
     ) -> None:
         try:
             await self._store.delete(bucket, item.key)
@@ -127,7 +127,7 @@ class StorageJobs:
         bucket: str,
         item: MultipartUpload,
         reason: str,
-        sessions: dict[UUID, IndexedSession],
+        sessions: Sessions,
     ) -> None:
         try:
             await self._store.abort_multipart(bucket, item.key, item.upload_id)
@@ -162,7 +162,7 @@ def _residue(  # noqa: PLR0917 - one value per event field
     key: str,
     upload_id: str | None,
     reason: str,
-    sessions: dict[UUID, IndexedSession],
+    sessions: Sessions,
 ) -> ResidueRemoved:
     session_id = session_id_of_temp_key(key)
     session = sessions.get(session_id) if session_id is not None else None

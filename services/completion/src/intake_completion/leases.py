@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from uuid import UUID
 
 from intake_completion.ports import SagaLeases
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,7 @@ async def held(
     try:
         yield
     finally:
-        renewal.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewal
+        await stop_task(renewal)
 
 
 async def release(

@@ -13,13 +13,16 @@ import os
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
+
 from intake_completion import faults, leases, saga, views
 from intake_completion.domain import Asset, TempObjectChangedError
-from intake_completion.ports import CompletionStorage, SagaDatabase
+from intake_completion.ports import CompletionStorage, SagaDatabase, SagaUnit
 from intake_completion.saga import Attempt, Step
 from intake_completion.settings import CRASH_DURING_PROMOTION, CompletionSettings
 from intake_contracts import keys
 from intake_contracts.events import EventType
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +145,8 @@ class Promoter:
         async with self._db.transaction() as tx:
             promoted = await tx.saga.mark_promoted(session_id, target)
             if promoted is not None:
-                await tx.outbox.add(
-                    EventType.ASSET_PROMOTED,
-                    views.promoted_event(promoted, asset.object_key),
-                    key=str(session_id),
-                    tenant_id=asset.tenant_id,
-                    correlation_id=correlation_id,
-                )
+                event = views.promoted_event(promoted, asset.object_key)
+                await _emit(tx, EventType.ASSET_PROMOTED, event, asset, correlation_id)
             if not await tx.saga.advance(session_id, Step.PROMOTING, owner, release=False):
                 raise saga.StepConflictError(f"promotion of {session_id} was taken over")
         return True
@@ -166,13 +164,8 @@ class Promoter:
         async with self._db.transaction() as tx:
             failed = await tx.saga.mark_integrity_failed(session_id)
             if failed is not None:
-                await tx.outbox.add(
-                    EventType.ASSET_INTEGRITY_FAILED,
-                    views.integrity_failed_event(failed, changed.found_etag),
-                    key=str(session_id),
-                    tenant_id=asset.tenant_id,
-                    correlation_id=correlation_id,
-                )
+                event = views.integrity_failed_event(failed, changed.found_etag)
+                await _emit(tx, EventType.ASSET_INTEGRITY_FAILED, event, asset, correlation_id)
             if not await tx.saga.end(session_id, Step.PROMOTING, owner, str(changed)):
                 raise saga.StepConflictError(f"promotion of {session_id} was taken over")
 
@@ -189,6 +182,19 @@ class Promoter:
         return asset
 
 
+async def _emit(
+    tx: SagaUnit, event_type: EventType, event: BaseModel, asset: Asset, correlation_id: str
+) -> None:
+    """An event of the asset, keyed by its session as every event of that upload is."""
+    await tx.outbox.add(
+        event_type,
+        event,
+        key=str(asset.upload_session_id),
+        tenant_id=asset.tenant_id,
+        correlation_id=correlation_id,
+    )
+
+
 @contextlib.asynccontextmanager
 async def sweeping(promoter: Promoter) -> AsyncIterator[Promoter]:
     """The promoter with its sweep running; both stop when the service does."""
@@ -196,7 +202,5 @@ async def sweeping(promoter: Promoter) -> AsyncIterator[Promoter]:
     try:
         yield promoter
     finally:
-        sweep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweep
+        await stop_task(sweep)
         await promoter.close()

@@ -6,7 +6,6 @@ interval, bounded by a short timeout, and never on the event loop's thread in a 
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +13,8 @@ from typing import Any
 
 import httpx
 import jwt
+
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,7 @@ class JwksCache:
         self._task = asyncio.create_task(self._refresh_forever(), name="jwks-refresh")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._http is not None:
             await self._http.aclose()
 

@@ -43,6 +43,13 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _come_back(
+    code: ErrorCode, detail: str, request: Request[Any, Any, Any], retry_after_s: int
+) -> Response[dict[str, object]]:
+    """A problem a client solves by coming back: the Retry-After header says when."""
+    return problem(code, detail, request, headers={"Retry-After": str(retry_after_s)})
+
+
 def on_domain_error(
     request: Request[Any, Any, Any], error: DomainError
 ) -> Response[dict[str, object]]:
@@ -67,11 +74,8 @@ def on_transient_error(
         detail = _TRANSIENT_DETAILS.get(
             error.code, _TRANSIENT_DETAILS[ErrorCode.SERVICE_UNAVAILABLE]
         )
-        return problem(
-            error.code,
-            f"{detail}; retry after {retry_after_s} s",
-            request,
-            headers={"Retry-After": str(retry_after_s)},
+        return _come_back(
+            error.code, f"{detail}; retry after {retry_after_s} s", request, retry_after_s
         )
 
     return handler
@@ -99,8 +103,7 @@ def on_timeout(
         detail = (
             f"the upload service did not answer in time; retrying is safe after {retry_after_s} s"
         )
-        headers = {"Retry-After": str(retry_after_s)}
-        return problem(ErrorCode.SERVICE_TIMEOUT, detail, request, headers=headers)
+        return _come_back(ErrorCode.SERVICE_TIMEOUT, detail, request, retry_after_s)
 
     return handler
 
@@ -113,12 +116,8 @@ def on_broker_down(
     ) -> Response[dict[str, object]]:
         # The broker's error names its hosts: the operator's, in the log only.
         log.warning("broker unreachable", extra={"path": request.url.path, "error": str(error)})
-        return problem(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            f"the upload service is briefly unavailable; retry after {retry_after_s} s",
-            request,
-            headers={"Retry-After": str(retry_after_s)},
-        )
+        detail = f"the upload service is briefly unavailable; retry after {retry_after_s} s"
+        return _come_back(ErrorCode.SERVICE_UNAVAILABLE, detail, request, retry_after_s)
 
     return handler
 

@@ -11,10 +11,12 @@ from litestar.params import Parameter
 from intake_contracts.commands import (
     BatchResult,
     Commands,
+    CommandSpec,
     CompleteUpload,
     EventsView,
     InitiateBatch,
     InitiateUpload,
+    Res,
     SessionRef,
     SignParts,
 )
@@ -90,6 +92,14 @@ def limiter_of(state: State) -> RateLimiter:
     """The tenants' rate limiter, on the app's state for the costs beyond one request."""
     limiter: RateLimiter = state.tenant_limiter
     return limiter
+
+
+async def on_session(
+    state: State, command: CommandSpec[SessionRef, Res], session_id: str, principal: Principal
+) -> Res:
+    """`command` for the session the path names, keyed by it (its commands stay in order)."""
+    ref = SessionRef(upload_session_id=parse_session_id(session_id))
+    return await outbound_of(state).call(command, ref, principal, key=ref.upload_session_id)
 
 
 class UploadsController(Controller):
@@ -191,9 +201,7 @@ class UploadsController(Controller):
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
     async def resume(self, session_id: str, principal: Principal, state: State) -> ResumeView:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        key = ref.upload_session_id
-        return await outbound_of(state).call(Commands.RESUME, ref, principal, key=key)
+        return await on_session(state, Commands.RESUME, session_id, principal)
 
     @put(
         "/{session_id:str}/activity",
@@ -201,21 +209,15 @@ class UploadsController(Controller):
         responses=problems("Activity", *ON_A_LIVE_SESSION),
     )
     async def activity(self, session_id: str, principal: Principal, state: State) -> ActivityView:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        key = ref.upload_session_id
-        return await outbound_of(state).call(Commands.TOUCH_ACTIVITY, ref, principal, key=key)
+        return await on_session(state, Commands.TOUCH_ACTIVITY, session_id, principal)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
     async def cancel(self, session_id: str, principal: Principal, state: State) -> StatusView:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        key = ref.upload_session_id
-        return await outbound_of(state).call(Commands.CANCEL, ref, principal, key=key)
+        return await on_session(state, Commands.CANCEL, session_id, principal)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
     async def session(self, session_id: str, principal: Principal, state: State) -> SessionView:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        key = ref.upload_session_id
-        return await outbound_of(state).call(Commands.GET_SESSION, ref, principal, key=key)
+        return await on_session(state, Commands.GET_SESSION, session_id, principal)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
     async def events(self, session_id: str, principal: Principal, state: State) -> EventsView:

@@ -18,14 +18,14 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 
-from intake_contracts.commands import Commands, CompletedPart, CompleteUpload, SessionRef
+from intake_contracts.commands import Commands, CompletedPart, CompleteUpload
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.fields import MAX_ETAG_LENGTH
 from intake_contracts.sessions import ResumeView, SessionView, UploadType
 from intake_gateway.openapi import ON_A_LIVE_SESSION, ON_A_SESSION, SECURITY, WITH_BODY, problems
 from intake_gateway.outbound import parse_session_id
-from intake_gateway.routes import outbound_of
+from intake_gateway.routes import on_session, outbound_of
 
 XML: Final = "application/xml"
 S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -54,10 +54,7 @@ class UppyS3Controller(Controller):
     )
     async def create(self, session_id: str, principal: Principal, state: State) -> Response[str]:
         """The multipart upload initiation already started, in S3's words; nothing new in S3."""
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        view: SessionView = await outbound_of(state).call(
-            Commands.GET_SESSION, ref, principal, key=ref.upload_session_id
-        )
+        view = await on_session(state, Commands.GET_SESSION, session_id, principal)
         return _xml(initiate_result(view))
 
     @get(
@@ -68,10 +65,7 @@ class UppyS3Controller(Controller):
     async def list_parts(
         self, session_id: str, principal: Principal, state: State
     ) -> Response[str]:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        view: ResumeView = await outbound_of(state).call(
-            Commands.RESUME, ref, principal, key=ref.upload_session_id
-        )
+        view = await on_session(state, Commands.RESUME, session_id, principal)
         return _xml(list_parts_result(view))
 
     @post(
@@ -111,8 +105,7 @@ class UppyS3Controller(Controller):
     )
     async def abort(self, session_id: str, principal: Principal, state: State) -> None:
         """AbortMultipartUpload is `cancel`: the session ends and its multipart upload goes."""
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
-        await outbound_of(state).call(Commands.CANCEL, ref, principal, key=ref.upload_session_id)
+        await on_session(state, Commands.CANCEL, session_id, principal)
 
 
 def _xml(body: str) -> Response[str]:

@@ -1,11 +1,12 @@
 """Use cases of the initiation service: domain rules, the repository and the outbox of one
-unit of work (one transaction), and the session's storage. Every dependency is a port."""
+unit of work (one transaction), and the session's storage. Every dependency is a port. The
+URLs a session hands out are made in presigned_urls.py; a batch's per-file entries in
+batch_files.py."""
 
 import logging
 import uuid
-from datetime import datetime
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from intake_contracts import keys
 from intake_contracts.commands import (
@@ -21,23 +22,21 @@ from intake_contracts.commands import (
     SessionRef,
     SignParts,
 )
-from intake_contracts.errors import DomainError, ErrorBody, ErrorCode, TransientError
+from intake_contracts.errors import DomainError, ErrorCode, TransientError
 from intake_contracts.events import STATUS_EVENT
 from intake_contracts.sessions import (
     ActivityView,
-    DirectUpload,
-    PartUrl,
     PartUrls,
     ResumeView,
     SessionRecord,
     SessionView,
     StatusView,
     UploadStatus,
-    UploadType,
 )
-from intake_initiation import domain, integrity, views
+from intake_initiation import batch_files, domain, integrity, views
 from intake_initiation.domain import Session
 from intake_initiation.ports import SessionStorage, Unit
+from intake_initiation.presigned_urls import SessionUrls
 from intake_initiation.settings import InitiationSettings
 from intake_runtime.messaging.dispatch import Command
 from intake_runtime.ports import Clock, utc_now
@@ -52,6 +51,7 @@ class InitiationService:
         self._settings = settings
         self._storage = storage
         self._now = clock
+        self._urls = SessionUrls(storage, settings.presigned_url_ttl_s)
 
     # --- creating sessions -------------------------------------------------------------
 
@@ -82,33 +82,12 @@ class InitiationService:
         """One file's outcome; whatever goes wrong with it, it is this file's error entry."""
         reference = file.client_reference
         try:
-            request = InitiateUpload(
-                file_name=file.file_name,
-                file_size=file.file_size,
-                mime_type=file.mime_type,
-                brand_id=file.brand_id or batch.brand_id,
-                client_reference=reference,
-                batch_reference=batch_reference,
-                checksum_sha256=file.checksum_sha256,
-                checksum_algorithm=file.checksum_algorithm,
-                checksum=file.checksum,
-            )
+            request = batch_files.file_request(file, batch, batch_reference)
             async with tx.savepoint():
                 view = await self._initiate(request, command, tx, uuid.uuid4())
-        except (DomainError, TransientError) as error:
-            return BatchItem(client_reference=reference, error=error.body())
-        except ValidationError as error:
-            detail = f"invalid file: {error.errors()[0]['msg']}"
-            return BatchItem(
-                client_reference=reference,
-                error=ErrorBody(code=ErrorCode.VALIDATION_FAILED, detail=detail),
-            )
         except Exception as error:
-            log.exception("batch file failed", extra={"client_reference": reference})
-            detail = f"this file could not be initiated ({type(error).__name__}); retry it"
             return BatchItem(
-                client_reference=reference,
-                error=ErrorBody(code=ErrorCode.INTERNAL_ERROR, detail=detail),
+                client_reference=reference, error=batch_files.file_error(error, reference)
             )
         return BatchItem(client_reference=reference, session=view)
 
@@ -184,32 +163,14 @@ class InitiationService:
         session = await self._load(command, tx)
         now = self._now()
         domain.require_live_multipart(session, now)
-        assert session.part_count is not None  # noqa: S101 - a live multipart session has both
-        assert session.chunk_size is not None  # noqa: S101
+        assert session.part_count is not None  # noqa: S101 - a live multipart session has it
         numbers = command.payload.part_numbers
         domain.check_part_numbers(numbers, session.part_count)
         checksums = integrity.part_checksums(
             session.checksum_algorithm, numbers, command.payload.checksums
         )
         await tx.sessions.touch(session.id, session.tenant_id, now)
-        expires_at = domain.url_expiry(now, self._settings.presigned_url_ttl_s, session.expires_at)
-        expires_s = max(1, int((expires_at - now).total_seconds()))
-        parts = [
-            PartUrl(
-                part_number=number,
-                url=await self._storage.presign_part(
-                    session,
-                    number,
-                    content_length=domain.part_size(number, session.size_bytes, session.chunk_size),
-                    expires_s=expires_s,
-                    checksum=checksum,
-                ),
-                headers=integrity.signed_headers(session.checksum_algorithm, checksum),
-                expires_at=expires_at,
-            )
-            for number, checksum in zip(numbers, checksums, strict=True)
-        ]
-        return PartUrls(parts=parts)
+        return await self._urls.parts(session, numbers, checksums, now)
 
     async def resume(self, command: Command[SessionRef], tx: Unit) -> ResumeView:
         session = await self._load(command, tx)
@@ -218,19 +179,8 @@ class InitiationService:
         if resumable:
             session = await tx.sessions.touch(session.id, session.tenant_id, now) or session
         parts = await self._storage.uploaded_parts(session) if resumable else []
-        return ResumeView(
-            upload_session_id=session.id,
-            status=session.status,
-            upload_type=session.upload_type,
-            can_resume=resumable,
-            expires_at=session.expires_at,
-            chunk_size=session.chunk_size,
-            part_count=session.part_count,
-            multipart_upload_id=session.multipart_upload_id,
-            uploaded_parts=parts,
-            uploaded_bytes=sum(part.size for part in parts),
-            direct=await self._direct_upload(session, now),
-        )
+        direct = await self._urls.direct_upload(session, now)
+        return views.resume_view(session, resumable, parts, direct)
 
     async def touch_activity(self, command: Command[SessionRef], tx: Unit) -> ActivityView:
         session = await self._load(command, tx)
@@ -239,11 +189,7 @@ class InitiationService:
         touched = await tx.sessions.touch(session.id, session.tenant_id, now)
         if touched is None:  # turned terminal between the read and the touch
             raise domain.refusal_for_terminal(session.status)
-        return ActivityView(
-            upload_session_id=touched.id,
-            status=touched.status,
-            last_activity_at=touched.last_activity_at,
-        )
+        return views.activity_view(touched)
 
     # --- status changes ------------------------------------------------------------------
 
@@ -256,7 +202,7 @@ class InitiationService:
                 session = cancelled
             else:
                 session = await self._reload(tx, session)
-        return StatusView(upload_session_id=session.id, status=session.status)
+        return views.status_view(session)
 
     async def begin_completion(self, command: Command[SessionRef], tx: Unit) -> SessionRecord:
         session = await self._load(command, tx)
@@ -296,7 +242,7 @@ class InitiationService:
         if failed is not None:
             await self._remove_residue(failed)
         current = failed or await self._reload(tx, session)
-        return StatusView(upload_session_id=current.id, status=current.status)
+        return views.status_view(current)
 
     async def fail_sessions(self, command: Command[FailSessions], tx: Unit) -> FailedSessions:
         """MarkFailed for a whole batch in one compare-and-set, each row in its own tenant: one
@@ -393,21 +339,4 @@ class InitiationService:
             )
 
     async def _view(self, session: Session) -> SessionView:
-        return views.session_view(session, await self._direct_upload(session, self._now()))
-
-    async def _direct_upload(self, session: Session, now: datetime) -> DirectUpload | None:
-        """A fresh presigned PUT while the direct session can still take its bytes."""
-        if session.upload_type != UploadType.DIRECT or not domain.can_resume(
-            session.status, session.expires_at, now
-        ):
-            return None
-        expires_at = domain.url_expiry(now, self._settings.presigned_url_ttl_s, session.expires_at)
-        url = await self._storage.presign_put(
-            session, expires_s=max(1, int((expires_at - now).total_seconds()))
-        )
-        headers = {
-            "Content-Type": session.mime_type,
-            "Content-Length": str(session.size_bytes),
-            **integrity.signed_headers(session.checksum_algorithm, session.checksum),
-        }
-        return DirectUpload(url=url, headers=headers, expires_at=expires_at)
+        return views.session_view(session, await self._urls.direct_upload(session, self._now()))

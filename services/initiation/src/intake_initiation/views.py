@@ -8,10 +8,14 @@ from pydantic import BaseModel
 
 from intake_contracts.events import UploadLifecycleEvent
 from intake_contracts.sessions import (
+    ActivityView,
     DirectUpload,
     MultipartInfo,
+    ResumeView,
     SessionRecord,
     SessionView,
+    StatusView,
+    UploadedPart,
     UploadStatus,
     UploadType,
 )
@@ -52,6 +56,27 @@ def session_view(session: Session, direct: DirectUpload | None) -> SessionView:
 
 def record(session: Session) -> SessionRecord:
     return _shown(SessionRecord, session)
+
+
+def resume_view(
+    session: Session, can_resume: bool, parts: list[UploadedPart], direct: DirectUpload | None
+) -> ResumeView:
+    return _shown(
+        ResumeView,
+        session,
+        can_resume=can_resume,
+        uploaded_parts=parts,
+        uploaded_bytes=sum(part.size for part in parts),
+        direct=direct,
+    )
+
+
+def activity_view(session: Session) -> ActivityView:
+    return _shown(ActivityView, session)
+
+
+def status_view(session: Session) -> StatusView:
+    return _shown(StatusView, session)
 
 
 def lifecycle_event(session: Session, previous: UploadStatus | None) -> UploadLifecycleEvent:

@@ -26,6 +26,7 @@ from intake_runtime import metrics
 from intake_runtime.messaging import kafka, names
 from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.envelopes import command_envelope, decode, encode
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,7 @@ class RequestReplyClient:
 
     async def stop(self) -> None:
         self.assigned.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
         for future in self._pending.values():

@@ -26,6 +26,7 @@ from intake_contracts.events import EVENT_MODELS, EventType
 from intake_runtime import metrics
 from intake_runtime.messaging import names
 from intake_runtime.postgres.migrations import checked_schema
+from intake_runtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +302,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.remove_listener(self._channel, self._on_notify)

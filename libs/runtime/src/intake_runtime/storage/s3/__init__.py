@@ -2,6 +2,7 @@
 
 from intake_runtime.storage.s3.bulk import DELETE_BATCH
 from intake_runtime.storage.s3.client import open_object_store
+from intake_runtime.storage.s3.copies import MULTIPART_COPY_PART_SIZE, copy_ranges
 from intake_runtime.storage.s3.errors import (
     ObjectNotFoundError,
     PartsRejectedError,
@@ -22,11 +23,7 @@ from intake_runtime.storage.s3.objects import (
     StoredPart,
     checksum_headers,
 )
-from intake_runtime.storage.s3.store import (
-    MULTIPART_COPY_PART_SIZE,
-    ObjectStore,
-    copy_ranges,
-)
+from intake_runtime.storage.s3.store import ObjectStore
 
 __all__ = [
     "CHECKSUM_ALGORITHMS",

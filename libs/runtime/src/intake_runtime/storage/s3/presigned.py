@@ -9,10 +9,10 @@ which retries and reads the error.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -24,6 +24,8 @@ from intake_runtime.storage.s3.errors import PreconditionFailedError
 from intake_runtime.storage.s3.objects import CHECKSUM_ALGORITHMS
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # botocore's parameter for each signed checksum header (its first presign of a bucket).
 _BOTO_CHECKSUM = {
@@ -108,20 +110,13 @@ class PresignedRequests:
         for a HEAD, measured with py-spy); the status and headers of an answer that settles it
         (2xx, 404), else None, and the caller asks botocore, which retries and reads the error.
         """
-        signed = await self._signed(method, bucket, key, headers)
-        if signed is None or self._http is None:
-            return None
-        url, headers = signed
-        try:
-            async with self._http.request(
-                method, url, headers=headers, allow_redirects=False
-            ) as answer:
-                if answer.status in _DIRECT_FINAL[method]:
-                    return answer.status, answer.headers
-                log.info("direct S3 request answered %s; asking botocore", answer.status)
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.info("direct S3 request failed; asking botocore", extra={"error": str(error)})
-        return None
+
+        def settled(
+            status: int, answer_headers: Mapping[str, str], _body: bytes
+        ) -> tuple[int, Mapping[str, str]] | None:
+            return (status, answer_headers) if status in _DIRECT_FINAL[method] else None
+
+        return await self._direct(method, bucket, key, headers, settled)
 
     async def copy(
         self, bucket: str, source_key: str, target_key: str, conditions: Mapping[str, str]
@@ -141,23 +136,41 @@ class PresignedRequests:
         }
         if self._owner:
             headers["x-amz-source-expected-bucket-owner"] = self._owner["ExpectedBucketOwner"]
-        signed = await self._signed("PUT", bucket, target_key, headers)
+
+        def settled(status: int, _headers: Mapping[str, str], body: bytes) -> bool | None:
+            if status == HTTPStatus.OK and b"<CopyObjectResult" in body:
+                return True
+            if status == HTTPStatus.PRECONDITION_FAILED:
+                raise PreconditionFailedError("PreconditionFailed", body.decode(errors="replace"))
+            return None
+
+        return await self._direct("PUT", bucket, target_key, headers, settled) or False
+
+    async def _direct(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        headers: dict[str, str],
+        settled: Callable[[int, Mapping[str, str], bytes], T | None],
+    ) -> T | None:
+        """Send the request on a presigned URL; what `settled` makes of the answer (status,
+        headers, body), or None when it does not settle it or the request failed."""
+        signed = await self._signed(method, bucket, key, headers)
         if signed is None or self._http is None:
-            return False
-        url, headers = signed
+            return None
+        url, signed_headers = signed
         try:
-            async with self._http.put(url, headers=headers, allow_redirects=False) as answer:
-                body = await answer.read()
-                if answer.status == HTTPStatus.OK and b"<CopyObjectResult" in body:
-                    return True
-                if answer.status == HTTPStatus.PRECONDITION_FAILED:
-                    raise PreconditionFailedError(
-                        "PreconditionFailed", body.decode(errors="replace")
-                    )
-                log.info("direct S3 copy answered %s; asking botocore", answer.status)
+            async with self._http.request(
+                method, url, headers=signed_headers, allow_redirects=False
+            ) as answer:
+                outcome = settled(answer.status, answer.headers, await answer.read())
+                if outcome is None:
+                    log.info("direct S3 %s answered %s; asking botocore", method, answer.status)
+                return outcome
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.info("direct S3 copy failed; asking botocore", extra={"error": str(error)})
-        return False
+            log.info("direct S3 %s failed; asking botocore", method, extra={"error": str(error)})
+        return None
 
     async def _signed(
         self, method: str, bucket: str, key: str, headers: dict[str, str]

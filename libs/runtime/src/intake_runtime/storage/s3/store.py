@@ -2,11 +2,11 @@
 
 Only this package speaks botocore: callers get typed results (objects.py) and our errors
 (errors.py). Bodiless requests and single copies go out on presigned URLs first
-(presigned.py); a bucket is made ready on first use (buckets.py); cleanup's listings and
-batched deletes are in bulk.py; client.py opens the store from settings.
+(presigned.py); a bucket is made ready on first use (buckets.py); the copy requests are in
+copies.py; cleanup's listings and batched deletes are in bulk.py; client.py opens the store
+from settings.
 """
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from http import HTTPStatus
@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from intake_runtime.settings import S3Settings
-from intake_runtime.storage.s3 import bulk
+from intake_runtime.storage.s3 import bulk, copies
 from intake_runtime.storage.s3.buckets import Buckets
 from intake_runtime.storage.s3.errors import (
     BOTO_ERRORS,
@@ -27,7 +27,6 @@ from intake_runtime.storage.s3.errors import (
 from intake_runtime.storage.s3.objects import (
     CHECKSUM_ALGORITHMS,
     CompletedUpload,
-    CopiedPart,
     DeleteFailure,
     MultipartUpload,
     ObjectHead,
@@ -39,18 +38,6 @@ from intake_runtime.storage.s3.objects import (
     unquoted,
 )
 from intake_runtime.storage.s3.presigned import PresignedRequests
-
-MULTIPART_COPY_PART_SIZE = 512 * 1024 * 1024
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PARTS = 10_000
-
-
-# A copy's replaced metadata, as botocore names it and as the direct request's headers spell it.
-_COPY_HEADERS = {
-    "MetadataDirective": "x-amz-metadata-directive",
-    "ContentType": "content-type",
-    "ContentDisposition": "content-disposition",
-}
 
 
 class ObjectStore:
@@ -75,6 +62,7 @@ class ObjectStore:
         )
         self._buckets = Buckets(client, settings, self._owner)
         self._presigned = PresignedRequests(client, credentials, http, self._owner)
+        self._copies = copies.Copies(client, self._presigned, self._owner)
 
     async def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket on first use (per-tenant strategy) and give it the browser CORS
@@ -285,7 +273,7 @@ class ObjectStore:
         *,
         content_type: str = "application/octet-stream",
         content_disposition: str | None = None,
-        part_size: int = MULTIPART_COPY_PART_SIZE,
+        part_size: int = copies.MULTIPART_COPY_PART_SIZE,
         concurrency: int = 1,
         if_match: str | None = None,
         if_none_match: bool = False,
@@ -303,13 +291,8 @@ class ObjectStore:
             ObjectNotFoundError: no object at `source_key`.
             PreconditionFailedError: a condition refused.
         """
-        source = {"Bucket": bucket, "Key": source_key}
-        owners = {**self._owner}
-        if self._owner:
-            owners["ExpectedSourceBucketOwner"] = self._owner["ExpectedBucketOwner"]
-        source_condition = {"CopySourceIfMatch": f'"{if_match}"'} if if_match else {}
         if size <= threshold:
-            metadata = (
+            replaced = (
                 {
                     "MetadataDirective": "REPLACE",
                     "ContentType": content_type,
@@ -318,45 +301,28 @@ class ObjectStore:
                 if content_disposition
                 else {}
             )
-            headers = {
-                **({"x-amz-copy-source-if-match": f'"{if_match}"'} if if_match else {}),
-                **({"if-none-match": "*"} if if_none_match else {}),
-                **{_COPY_HEADERS[name]: value for name, value in metadata.items()},
-            }
-            if not await self._presigned.copy(bucket, source_key, target_key, headers):
-                await self._client.copy_object(
-                    Bucket=bucket,
-                    Key=target_key,
-                    CopySource=source,
-                    **source_condition,
-                    **({"IfNoneMatch": "*"} if if_none_match else {}),
-                    **metadata,
-                    **owners,
-                )
+            await self._copies.copy_object(
+                bucket,
+                source_key,
+                target_key,
+                replaced=replaced,
+                if_match=if_match,
+                if_none_match=if_none_match,
+            )
             return
-        ranges = copy_ranges(size, part_size)
         upload = await self.create_multipart(
             bucket, target_key, content_type, content_disposition=content_disposition
         )
-        gate = asyncio.Semaphore(max(1, concurrency))
-
-        async def copy_part(number: int, first: int, last: int) -> CopiedPart:
-            async with gate:
-                answer = await self._client.upload_part_copy(
-                    Bucket=bucket,
-                    Key=target_key,
-                    UploadId=upload.upload_id,
-                    PartNumber=number,
-                    CopySource=source,
-                    CopySourceRange=f"bytes={first}-{last}",
-                    **source_condition,
-                    **owners,
-                )
-            return CopiedPart(number, unquoted(answer["CopyPartResult"]["ETag"]))
-
         try:
-            copied = await asyncio.gather(*(copy_part(*part) for part in ranges))
-            parts = sorted((part.part_number, part.etag) for part in copied)
+            parts = await self._copies.copy_parts(
+                bucket,
+                source_key,
+                target_key,
+                upload.upload_id,
+                ranges=copies.copy_ranges(size, part_size),
+                concurrency=concurrency,
+                if_match=if_match,
+            )
             await self.complete_multipart(
                 bucket, target_key, upload.upload_id, parts, if_none_match=if_none_match
             )
@@ -394,18 +360,6 @@ class ObjectStore:
     async def list_buckets(self, prefix: str = "") -> list[str]:
         """Names of the buckets these credentials see, starting with `prefix`."""
         return await bulk.list_buckets(self._client, prefix)
-
-
-def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
-    """(part number, first byte, last byte) of a multipart copy of `size` bytes.
-
-    The part size is raised when needed so that no copy has more than 10,000 parts.
-    """
-    part_size = max(MIN_PART_SIZE, part_size, -(-size // MAX_PARTS))
-    return [
-        (number, first, min(first + part_size, size) - 1)
-        for number, first in enumerate(range(0, size, part_size), start=1)
-    ]
 
 
 async def _chunks(body: Any, chunk_size: int) -> AsyncIterator[bytes]:
