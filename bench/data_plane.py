@@ -154,13 +154,20 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> dict[
 
 
 def intake_upload(
-    path: Path, args: argparse.Namespace, s3_env: dict[str, str], folder: Path
+    path: Path,
+    args: argparse.Namespace,
+    s3_env: dict[str, str],
+    folder: Path,
+    *,
+    checksums: bool = True,
 ) -> dict[str, Any]:
+    """`checksums`: the client's per-part SHA-256 (its default) or `--no-checksums`."""
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "INTAKE_URL": args.url}
     env["INTAKE_TOKEN"] = tokens.mint(tenant, ["bench"], user_id="bench")
     command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(args.parallel)]
     command += ["--json", "--quiet", "--state-file", str(folder / "uploads.json")]
+    command += [] if checksums else ["--no-checksums"]
     measured = run_measured(command, env)
     [result] = json.loads(measured.pop("stdout"))
     if result["status"] != "completed":

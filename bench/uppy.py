@@ -194,9 +194,7 @@ def main() -> None:
             # Topics of its own too: services of another Intake on the default topics would
             # otherwise take this gateway's commands.
             namespace = f"bench-uppy-{uuid.uuid4().hex[:8]}"
-            running.callback(
-                stack.delete_namespace_topics, env["KAFKA_BOOTSTRAP_SERVERS"], namespace
-            )
+            running.callback(stack.delete_namespace_topics, env, namespace)
             intake_env = {
                 **env,
                 "AWS_BUCKET": f"{env['AWS_BUCKET']}-bench-uppy",
