@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from litestar import Litestar, get
+from litestar.params import FromPath
 from litestar.testing import TestClient
 
 from intake_contracts.errors import HTTP_STATUS, DomainError, ErrorBody, ErrorCode, TransientError
@@ -28,7 +29,7 @@ RAISED: dict[str, Exception] = {
 
 
 @get("/raise/{name:str}")
-async def raising(name: str) -> None:
+async def raising(name: FromPath[str]) -> None:
     raise RAISED[name]
 
 

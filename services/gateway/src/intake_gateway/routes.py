@@ -5,8 +5,9 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from intake_contracts.commands import (
     BatchResult,
@@ -60,8 +61,8 @@ from intake_gateway.ratelimit import RateLimiter
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         required=False,
         max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
         pattern=NO_CONTROL_CHARACTERS,
@@ -126,8 +127,8 @@ class UploadsController(Controller):
     )
     async def initiate(
         self,
-        data: InitiateBody,
-        principal: Principal,
+        data: JSONBody[InitiateBody],
+        principal: NamedDependency[Principal],
         state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> SessionView:
@@ -143,7 +144,7 @@ class UploadsController(Controller):
         responses=problems("InitiateBatch", *WITH_BODY, ErrorCode.BRAND_NOT_ALLOWED),
     )
     async def initiate_batch(
-        self, data: InitiateBatchBody, principal: Principal, state: State
+        self, data: JSONBody[InitiateBatchBody], principal: NamedDependency[Principal], state: State
     ) -> BatchAnswer:
         principal.require_brand(data.brand_id)
         refused = data.files.refused if isinstance(data.files, CheckedFiles) else {}
@@ -165,7 +166,11 @@ class UploadsController(Controller):
         responses=problems("PartUrl", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_url(
-        self, session_id: str, data: PartUrlBody, principal: Principal, state: State
+        self,
+        session_id: FromPath[str],
+        data: JSONBody[PartUrlBody],
+        principal: NamedDependency[Principal],
+        state: State,
     ) -> PartUrl:
         checksums = None if data.checksum is None else [data.checksum]
         parts = await self._sign(
@@ -179,7 +184,11 @@ class UploadsController(Controller):
         responses=problems("PartUrls", *WITH_BODY, *ON_A_LIVE_SESSION, *_PART_NUMBERS),
     )
     async def part_urls(
-        self, session_id: str, data: PartUrlsBody, principal: Principal, state: State
+        self,
+        session_id: FromPath[str],
+        data: JSONBody[PartUrlsBody],
+        principal: NamedDependency[Principal],
+        state: State,
     ) -> PartUrls:
         return await self._sign(
             session_id, data.part_numbers, data.checksums, principal, outbound_of(state)
@@ -200,7 +209,9 @@ class UploadsController(Controller):
         return await outbound.call(Commands.SIGN_PARTS, command, principal, key=upload_session_id)
 
     @get("/{session_id:str}/resume", responses=problems("Resume", *ON_A_SESSION))
-    async def resume(self, session_id: str, principal: Principal, state: State) -> ResumeView:
+    async def resume(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> ResumeView:
         return await on_session(state, Commands.RESUME, session_id, principal)
 
     @put(
@@ -208,19 +219,27 @@ class UploadsController(Controller):
         status_code=200,
         responses=problems("Activity", *ON_A_LIVE_SESSION),
     )
-    async def activity(self, session_id: str, principal: Principal, state: State) -> ActivityView:
+    async def activity(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> ActivityView:
         return await on_session(state, Commands.TOUCH_ACTIVITY, session_id, principal)
 
     @post("/{session_id:str}/cancel", status_code=200, responses=problems("Cancel", *ON_A_SESSION))
-    async def cancel(self, session_id: str, principal: Principal, state: State) -> StatusView:
+    async def cancel(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> StatusView:
         return await on_session(state, Commands.CANCEL, session_id, principal)
 
     @get("/{session_id:str}", responses=problems("Session", *ON_A_SESSION))
-    async def session(self, session_id: str, principal: Principal, state: State) -> SessionView:
+    async def session(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> SessionView:
         return await on_session(state, Commands.GET_SESSION, session_id, principal)
 
     @get("/{session_id:str}/events", responses=problems("Events", *ON_A_SESSION))
-    async def events(self, session_id: str, principal: Principal, state: State) -> EventsView:
+    async def events(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> EventsView:
         ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
         services, key = outbound_of(state), ref.upload_session_id
@@ -250,7 +269,7 @@ class AssetsController(Controller):
         ),
     )
     async def complete(
-        self, data: CompleteBody, principal: Principal, state: State
+        self, data: JSONBody[CompleteBody], principal: NamedDependency[Principal], state: State
     ) -> Response[CompletionView]:
         command = CompleteUpload(**data.model_dump())
         key = data.upload_session_id

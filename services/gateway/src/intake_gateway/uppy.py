@@ -16,7 +16,9 @@ from xml.sax.saxutils import escape
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
+from litestar.params import FromPath
 
 from intake_contracts.commands import Commands, CompletedPart, CompleteUpload
 from intake_contracts.envelope import Principal
@@ -52,7 +54,9 @@ class UppyS3Controller(Controller):
         responses=_xml_answer("InitiateMultipartUploadResult of the session's upload")
         | problems("UppyCreate", *ON_A_LIVE_SESSION),
     )
-    async def create(self, session_id: str, principal: Principal, state: State) -> Response[str]:
+    async def create(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> Response[str]:
         """The multipart upload initiation already started, in S3's words; nothing new in S3."""
         view = await on_session(state, Commands.GET_SESSION, session_id, principal)
         return _xml(initiate_result(view))
@@ -63,7 +67,7 @@ class UppyS3Controller(Controller):
         | problems("UppyListParts", *ON_A_SESSION),
     )
     async def list_parts(
-        self, session_id: str, principal: Principal, state: State
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
     ) -> Response[str]:
         view = await on_session(state, Commands.RESUME, session_id, principal)
         return _xml(list_parts_result(view))
@@ -83,9 +87,9 @@ class UppyS3Controller(Controller):
     )
     async def complete(
         self,
-        session_id: str,
+        session_id: FromPath[str],
         request: Request[object, object, State],
-        principal: Principal,
+        principal: NamedDependency[Principal],
         state: State,
     ) -> Response[str]:
         """The body is S3's CompleteMultipartUpload XML, as `@uppy/aws-s3` sends it."""
@@ -103,7 +107,9 @@ class UppyS3Controller(Controller):
         status_code=204,
         responses=problems("UppyAbort", *ON_A_SESSION),
     )
-    async def abort(self, session_id: str, principal: Principal, state: State) -> None:
+    async def abort(
+        self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
+    ) -> None:
         """AbortMultipartUpload is `cancel`: the session ends and its multipart upload goes."""
         await on_session(state, Commands.CANCEL, session_id, principal)
 
