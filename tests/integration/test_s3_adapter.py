@@ -311,9 +311,9 @@ async def test_a_direct_request_s3_refuses_is_asked_again_through_botocore(
     assert await store.head(bucket, key) is None
     refused = [r.getMessage() for r in caplog.records if "asking botocore" in r.getMessage()]
     assert refused == [
-        "direct S3 request answered 403; asking botocore",
+        "direct S3 HEAD answered 403; asking botocore",
         "direct S3 copy answered 403; asking botocore",
-        "direct S3 request answered 403; asking botocore",
+        "direct S3 DELETE answered 403; asking botocore",
     ]
 
 

@@ -144,7 +144,8 @@ class PresignedRequests:
                 raise PreconditionFailedError("PreconditionFailed", body.decode(errors="replace"))
             return None
 
-        return await self._direct("PUT", bucket, target_key, headers, settled) or False
+        copied = await self._direct("PUT", bucket, target_key, headers, settled, name="copy")
+        return copied or False
 
     async def _direct(
         self,
@@ -153,9 +154,13 @@ class PresignedRequests:
         key: str,
         headers: dict[str, str],
         settled: Callable[[int, Mapping[str, str], bytes], T | None],
+        *,
+        name: str | None = None,
     ) -> T | None:
         """Send the request on a presigned URL; what `settled` makes of the answer (status,
-        headers, body), or None when it does not settle it or the request failed."""
+        headers, body), or None when it does not settle it or the request failed. `name`: what
+        the log calls the request (its method unless given)."""
+        name = name or method
         signed = await self._signed(method, bucket, key, headers)
         if signed is None or self._http is None:
             return None
@@ -166,10 +171,10 @@ class PresignedRequests:
             ) as answer:
                 outcome = settled(answer.status, answer.headers, await answer.read())
                 if outcome is None:
-                    log.info("direct S3 %s answered %s; asking botocore", method, answer.status)
+                    log.info("direct S3 %s answered %s; asking botocore", name, answer.status)
                 return outcome
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            log.info("direct S3 %s failed; asking botocore", method, extra={"error": str(error)})
+            log.info("direct S3 %s failed; asking botocore", name, extra={"error": str(error)})
         return None
 
     async def _signed(
