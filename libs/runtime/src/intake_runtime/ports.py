@@ -1,8 +1,8 @@
 """Ports every service's use cases share: the clock and the transactional outbox.
 
 Use cases depend on these small protocols, never on asyncpg or the system clock: the real
-adapters live beside them in the runtime, the in-memory fakes in tests/support/fakes.py, and
-one contract suite (tests/support/contracts.py) holds both to the same behaviour.
+adapters live beside them in the runtime, the in-memory fakes in tests/support/fakes/, and
+one contract suite (tests/support/contracts/) holds both to the same behaviour.
 """
 
 from collections.abc import Callable

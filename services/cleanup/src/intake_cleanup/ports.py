@@ -3,7 +3,7 @@
 Each has a real adapter (repo.py and prune_repo.py: Postgres, the job runs included; the
 typed S3 adapter intake_runtime.storage.s3.ObjectStore; outbound.py: initiation and completion
 over Kafka; intake_runtime.messaging.reply_topics: the Kafka admin) and an in-memory fake
-(tests/support/fakes.py); the contract suites (tests/support/contracts.py) run against both.
+(tests/support/fakes/); the contract suites (tests/support/contracts/) run against both.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Sequence

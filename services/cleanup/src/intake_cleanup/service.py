@@ -2,7 +2,7 @@
 
 The service depends on ports only (ports.py): `JobRuns` for the lock and the records, and the
 jobs' own ports, wired by `job_bodies`. app.py hands in the Postgres, S3 and Kafka adapters;
-the unit tests hand in the fakes (tests/support/fakes.py).
+the unit tests hand in the fakes (tests/support/fakes/).
 """
 
 import logging

@@ -1,8 +1,8 @@
 """What the completion saga needs from the world, as small ports.
 
 Each has a real adapter (repo.py: Postgres; storage.py: S3; outbound.py: initiation over Kafka)
-and an in-memory fake (tests/support/fakes.py); one contract suite per port
-(tests/support/contracts.py) runs against both. The saga commits each step on its own, so there
+and an in-memory fake (tests/support/fakes/); one contract suite per port
+(tests/support/contracts/) runs against both. The saga commits each step on its own, so there
 is no inbox: `SagaDatabase.transaction()` is one short transaction (the claim, the Asset with
 its event), and its `saga`/`leases` outside one are single statements that commit alone.
 """

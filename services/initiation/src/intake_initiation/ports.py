@@ -1,7 +1,7 @@
 """What the initiation use cases need from the world, as small ports.
 
 Each has a real adapter (repo.py: Postgres; storage.py: S3) and an in-memory fake
-(tests/support/fakes.py); one contract suite per port (tests/support/contracts.py) runs
+(tests/support/fakes/); one contract suite per port (tests/support/contracts/) runs
 against both. A `Unit` is one transaction: the repository and the outbox bound to it, so a
 command's inbox row, state change and events commit together or not at all.
 """
