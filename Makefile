@@ -87,6 +87,7 @@ soak: bootstrap  ## the long soak: 1,000 uploads while every part of the system 
 		--record bench/results/soak.json
 
 bench: up  ## every benchmark bench/benchmarks.toml lists; results in bench/results/, then docs/benchmarks.md
+	@bash deploy/stack.sh reclaim-s3
 	@.venv/bin/python -m bench.run_all
 
 bench-report: bootstrap  ## docs/benchmarks.md from bench/results/ as they are (no server)

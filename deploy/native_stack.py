@@ -1,7 +1,7 @@
 """The native local stack: Kafka, PostgreSQL and SeaweedFS S3 as processes of this machine.
 
     python3 deploy/native_stack.py up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3
-                                   |stop-kafka|start-kafka|restart-postgres
+                                   |stop-kafka|start-kafka|restart-postgres|reclaim-s3
 
 `deploy/stack.sh` is the thin wrapper the Makefile, the tests and the documents call. Only the
 standard library is used: `up` runs on a fresh machine before any virtualenv exists. It installs
@@ -39,6 +39,7 @@ from stack_postgres import (
 from stack_principals import environment
 from stack_s3 import (
     ensure_tools_venv,
+    reclaim_s3_space,
     s3_pid,
     s3_ready,
     start_seaweedfs,
@@ -146,12 +147,13 @@ COMMANDS: dict[str, Callable[[Config], None]] = {
     **{f"start-{name}": functools.partial(start_alone, name) for name in ALONE},
     **{f"stop-{name}": functools.partial(stop_alone, name) for name in ALONE},
     "restart-postgres": restart_postgres,
+    "reclaim-s3": reclaim_s3_space,
     "s3-ready": s3_ready,
 }
 USAGE = (
     "usage: deploy/stack.sh"
     " {up|down|env [PRINCIPAL]|secrets|status|stop-s3|start-s3|stop-kafka|start-kafka"
-    "|restart-postgres}"
+    "|restart-postgres|reclaim-s3}"
 )
 
 

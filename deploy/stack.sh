@@ -14,6 +14,7 @@
 #   stop-kafka   stop only Kafka (data kept), to simulate a broker outage
 #   start-kafka  start Kafka again and wait until it answers
 #   restart-postgres  stop PostgreSQL at once (-m immediate, like a crash) and start it again
+#   reclaim-s3   give back the disk of deleted objects (SeaweedFS vacuum; benchmarks grow it)
 #
 # The logic is deploy/native_stack.py (standard library only, so it runs on a fresh machine
 # before any virtualenv exists); this wrapper keeps the command every caller knows.
