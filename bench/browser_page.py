@@ -8,12 +8,14 @@ at least 0.8x the client's end-to-end rate.
 import argparse
 import asyncio
 import contextlib
+import http.server
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,21 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@contextlib.contextmanager
+def loopback_origin(
+    port: int, handler: Callable[..., http.server.BaseHTTPRequestHandler]
+) -> Iterator[str]:
+    """A web origin of its own on 127.0.0.1 (a secure context for Chromium), served by
+    `handler` on a thread, for a page the benchmark opens; closed after."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def chromium_version() -> str:

@@ -167,7 +167,8 @@ def intake_upload(
     env["INTAKE_TOKEN"] = tokens.mint(tenant, ["bench"], user_id="bench")
     command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(args.parallel)]
     command += ["--json", "--quiet", "--state-file", str(folder / "uploads.json")]
-    command += [] if checksums else ["--no-checksums"]
+    if not checksums:
+        command.append("--no-checksums")
     measured = run_measured(command, env)
     [result] = json.loads(measured.pop("stdout"))
     if result["status"] != "completed":

@@ -21,20 +21,18 @@ import contextlib
 import functools
 import http.server
 import json
-import os
 import shutil
 import statistics
 import tempfile
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from tests.support import stack, tokens
 from tests.support.ports import free_port
 
+from bench.browser_page import CHROMIUM, chromium, loopback_origin
 from bench.common import RESULTS, write
 from bench.competitors import System, _output, companion, install_competitors, intake, load
 from bench.data_plane import s3_client, write_random
@@ -43,7 +41,6 @@ MiB = 1024 * 1024
 PART = 8 * MiB
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "uppy" / "dist"
-CHROMIUM = os.environ.get("INTAKE_CHROMIUM", "/usr/bin/chromium")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -51,20 +48,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         return
 
 
-@contextlib.contextmanager
-def serve_example() -> Iterator[str]:
-    """examples/uppy/dist on a loopback origin (a secure context for Chromium)."""
+def serve_example() -> contextlib.AbstractContextManager[str]:
+    """examples/uppy/dist on a loopback origin of its own."""
     if not (EXAMPLE / "main.js").is_file():
         raise SystemExit(f"{EXAMPLE} is not built: run `make uppy-example`")
-    port = free_port()
-    handler = functools.partial(_Quiet, directory=str(EXAMPLE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
+    return loopback_origin(free_port(), functools.partial(_Quiet, directory=str(EXAMPLE)))
 
 
 def grant_browser(env: dict[str, str], bucket: str, origin: str) -> None:
@@ -117,22 +105,17 @@ def page_url(system: System, origin: str, tenant_brand: tuple[str, str]) -> str:
 async def sitting(
     systems: dict[str, System], origin: str, file: Path, runs: int, env: dict[str, str]
 ) -> dict[str, Any]:
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
     seconds: dict[str, list[float]] = {name: [] for name in systems}
     tenant_brand = (tokens.new_tenant(), "bench")
     s3 = s3_client(env)
     size_mib = file.stat().st_size / MiB  # noqa: ASYNC240 - once, before the sitting
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            for _ in range(runs):
-                for name, system in systems.items():
-                    result = await one_upload(browser, page_url(system, origin, tenant_brand), file)
-                    seconds[name].append(result["seconds"])
-                    if name == "companion" and result["key"]:
-                        s3.delete_object(Bucket=system.bucket, Key=result["key"])
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        for _ in range(runs):
+            for name, system in systems.items():
+                result = await one_upload(browser, page_url(system, origin, tenant_brand), file)
+                seconds[name].append(result["seconds"])
+                if name == "companion" and result["key"]:
+                    s3.delete_object(Bucket=system.bucket, Key=result["key"])
     figures: dict[str, Any] = {}
     for name, system in systems.items():
         median = statistics.median(seconds[name])

@@ -15,28 +15,26 @@ request, part bodies included, through its driver and cut the package's rate by 
 
 import argparse
 import asyncio
-import contextlib
 import http.server
 import os
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Request
 
-from bench.browser_page import chromium, chromium_version
+from bench.browser_page import chromium, chromium_version, loopback_origin
 from bench.common import write
 from bench.data_plane import MiB, intake_upload, stack_env, write_random
 from intake_client import tokens
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 ROOTS = {"dist": WEB / "dist", "noble": WEB / "node_modules" / "@noble" / "hashes"}
-# A host app's development origin, granted by the gateway's and the bucket's default CORS.
-HOST_APP = ("127.0.0.1", 3000)
+# A host app's development origin's port, granted by the gateway's and the bucket's default
+# CORS rules (http://127.0.0.1:3000).
+HOST_APP_PORT = 3000
 PAGE = b'<!doctype html><meta charset="utf-8"><title>bench</title><input type="file" id="files">'
 
 # Create the uploader, add the file, resolve with the time from add() to `completed`.
@@ -87,17 +85,6 @@ class _HostApp(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *_: Any) -> None:
         return
-
-
-@contextlib.contextmanager
-def host_app() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(HOST_APP, _HostApp)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{HOST_APP[0]}:{HOST_APP[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def package_upload(
@@ -202,7 +189,7 @@ def main() -> None:
     for size_mib in (int(size) for size in args.sizes_mib.split(",")):
         with (
             tempfile.TemporaryDirectory(prefix="intake-bench-", dir="/tmp") as folder,
-            host_app() as origin,
+            loopback_origin(HOST_APP_PORT, _HostApp) as origin,
         ):
             path = Path(folder) / f"package-{size_mib}mib.bin"
             write_random(path, size_mib * MiB)

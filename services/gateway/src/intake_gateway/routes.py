@@ -240,11 +240,9 @@ class UploadsController(Controller):
     async def events(
         self, session_id: FromPath[str], principal: NamedDependency[Principal], state: State
     ) -> EventsView:
-        ref = SessionRef(upload_session_id=parse_session_id(session_id))
         # The session is looked up first, so another tenant's id is a 404 here as everywhere.
-        services, key = outbound_of(state), ref.upload_session_id
-        await services.call(Commands.GET_SESSION, ref, principal, key=key)
-        return await services.call(Commands.GET_EVENTS, ref, principal, key=key)
+        await on_session(state, Commands.GET_SESSION, session_id, principal)
+        return await on_session(state, Commands.GET_EVENTS, session_id, principal)
 
 
 class AssetsController(Controller):
