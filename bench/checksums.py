@@ -1,7 +1,7 @@
-"""Per-part checksums (issue 24): the `intake` CLI's end-to-end uploads with SHA-256 per part
-on (the default) and off (`--no-checksums`), beside boto3's upload_file on the same file, in
-one sitting. Runs alternate on / off / boto3 within each round, so a machine getting busier
-weighs on all three alike.
+"""Per-part checksums: the `intake` CLI's end-to-end uploads with its default per-part checksum
+(CRC32C), with SHA-256 per part (`--checksum-algorithm SHA256`) and with none
+(`--no-checksums`), beside boto3's upload_file on the same file, in one sitting. Runs alternate
+within each round, so a machine getting busier weighs on all of them alike.
 
 Targets: checksums on at least 0.9x the speed of off, and at least 1.0x boto3.
 
@@ -40,28 +40,34 @@ from bench.competitors import (
 from bench.data_plane import drop_asset, s3_client, write_random
 
 MiB = 1024 * 1024
-ON, OFF, BOTO3 = "intake_checksums_on", "intake_checksums_off", "boto3_upload_file"
+ON, SHA256, OFF = "intake_checksums_on", "intake_checksums_sha256", "intake_checksums_off"
+BOTO3 = "boto3_upload_file"
+# What each Intake variant declares: the default, SHA256 asked for, none.
+ALGORITHM_OF = {ON: "CRC32C", SHA256: "SHA256", OFF: None}
 TARGET_ON_OVER_OFF = 0.9
 TARGET_ON_OVER_BOTO3 = 1.0
 
 
 def cli_upload(
-    system: System, path: Path, env: dict[str, str], folder: Path, *, checksums: bool
+    system: System, path: Path, env: dict[str, str], folder: Path, *, variant: str
 ) -> dict[str, Any]:
     """One `intake upload`, exec to exit; promotion is waited for after the clock."""
     client_env = {**os.environ, "INTAKE_URL": system.url}
     client_env["INTAKE_TOKEN"] = tokens.mint(f"bench-{uuid.uuid4().hex[:8]}", ["bench"])
     command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(PARALLEL)]
     command += ["--json", "--quiet", "--state-file", str(folder / f"{uuid.uuid4().hex}.json")]
-    if not checksums:
+    expected = ALGORITHM_OF[variant]
+    if variant == SHA256:
+        command += ["--checksum-algorithm", "SHA256"]
+    elif variant == OFF:
         command.append("--no-checksums")
     wall, out = run_client(command, client_env)
     [result] = json.loads(out)
     if result["status"] != "completed":
         raise RuntimeError(f"intake upload failed: {result['error']}")
     algorithm = result["asset"].get("checksum_algorithm")
-    if algorithm != ("SHA256" if checksums else None):
-        raise RuntimeError(f"the asset declared {algorithm!r} with checksums={checksums}: {out}")
+    if algorithm != expected:
+        raise RuntimeError(f"the asset declared {algorithm!r}, not {expected!r}: {out}")
     drop_asset(s3_client(env), result["asset"])  # the next run does not meet its copy
     size = path.stat().st_size
     return {
@@ -75,10 +81,10 @@ def cli_upload(
 def one_size(
     system: System, path: Path, runs: int, env: dict[str, str], folder: Path
 ) -> dict[str, Any]:
-    samples: dict[str, list[dict[str, Any]]] = {ON: [], OFF: [], BOTO3: []}
+    samples: dict[str, list[dict[str, Any]]] = {ON: [], SHA256: [], OFF: [], BOTO3: []}
     for _ in range(runs):
-        samples[ON].append(cli_upload(system, path, env, folder, checksums=True))
-        samples[OFF].append(cli_upload(system, path, env, folder, checksums=False))
+        for variant in ALGORITHM_OF:
+            samples[variant].append(cli_upload(system, path, env, folder, variant=variant))
         samples[BOTO3].append(upload_once(None, path, env, folder))
     medians = {
         name: statistics.median(s["mib_s"] for s in runs_) for name, runs_ in samples.items()
@@ -89,6 +95,8 @@ def one_size(
         "median_mib_s": medians,
         "on_over_off": round(on_over_off, 3),
         "on_over_boto3": round(on_over_boto3, 3),
+        "sha256_over_off": round(medians[SHA256] / medians[OFF], 3),
+        "sha256_over_boto3": round(medians[SHA256] / medians[BOTO3], 3),
         "target_on_over_off_met": on_over_off >= TARGET_ON_OVER_OFF,
         "target_on_over_boto3_met": on_over_boto3 >= TARGET_ON_OVER_BOTO3,
         "runs": samples,

@@ -161,7 +161,7 @@ def intake_upload(
     *,
     checksums: bool = True,
 ) -> dict[str, Any]:
-    """`checksums`: the client's per-part SHA-256 (its default) or `--no-checksums`."""
+    """`checksums`: the client's per-part checksums (its default) or `--no-checksums`."""
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "INTAKE_URL": args.url}
     env["INTAKE_TOKEN"] = tokens.mint(tenant, ["bench"], user_id="bench")

@@ -149,7 +149,7 @@ async def test_a_rejected_part_url_is_signed_again_transparently(
     try:
         async with UploadManager(api, state=state, signer=first_batch_tampered) as manager:
             # Without checksums: with them, a batch holds only the parts hashed by then.
-            options = UploadOptions(caller.brand_id, parallel=2, checksums=False)
+            options = UploadOptions(caller.brand_id, parallel=2, checksum_algorithm=None)
             [result] = await manager.upload([file], options)
     finally:
         await api.aclose()

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import httpx
 import pytest
 
@@ -32,6 +33,10 @@ SHA256_HEADER = "x-amz-checksum-sha256"
 
 def b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def b64_crc32c(data: bytes) -> str:
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
 
 
 def damaged(data: bytes) -> bytes:
@@ -252,7 +257,10 @@ async def test_a_part_s3_refuses_for_a_bad_digest_is_sent_again(
     assert result.resent_for_digest == 1  # that part only, once
     assert result.parts_sent == 3
     assert result.asset is not None
-    assert result.asset["checksum_algorithm"] == "SHA256"
+    # The client's default: a FULL_OBJECT CRC32C upload, whose whole-object checksum S3
+    # reports at complete and the Asset records.
+    assert result.asset["checksum_algorithm"] == "CRC32C"
+    assert result.asset["checksum"] == b64_crc32c(file.read_bytes())
     assert await asyncio.to_thread(sha256_of_object, s3, result.asset) == sha256_of_file(file)
 
 
@@ -272,16 +280,18 @@ async def test_a_direct_upload_s3_refuses_for_a_bad_digest_is_sent_again(
     assert result.status == "completed", result.error
     assert (carrier.damaged, result.resent_for_digest) == (1, 1)
     assert result.asset is not None
-    assert result.asset["checksum"] == b64_sha256(file.read_bytes())
+    assert result.asset["checksum"] == b64_crc32c(file.read_bytes())
     assert await asyncio.to_thread(sha256_of_object, s3, result.asset) == sha256_of_file(file)
 
 
+@pytest.mark.parametrize("algorithm", [None, "SHA256"])
 def test_the_cli_uploads_a_multipart_file_with_checksums_on(
-    system: System, caller: Caller, s3: Any, tmp_path: Path
+    system: System, caller: Caller, s3: Any, tmp_path: Path, algorithm: str | None
 ) -> None:
     file = random_file(tmp_path / "cli.bin", 12 * MiB)
+    chosen = ["--checksum-algorithm", algorithm] if algorithm else []  # None: the default
     answer = subprocess.run(
-        [INTAKE, "upload", str(file), "--json", "--quiet",
+        [INTAKE, "upload", str(file), "--json", "--quiet", *chosen,
          "--state-file", str(tmp_path / "state.json")],
         env=cli_env(system, caller.token), capture_output=True, text=True, timeout=180,
         check=False,
@@ -289,7 +299,9 @@ def test_the_cli_uploads_a_multipart_file_with_checksums_on(
     assert answer.returncode == 0, answer.stderr
     [result] = json.loads(answer.stdout)
     assert result["status"] == "completed"
-    assert result["asset"]["checksum_algorithm"] == "SHA256"
+    assert result["asset"]["checksum_algorithm"] == (algorithm or "CRC32C")
+    if algorithm is None:
+        assert result["asset"]["checksum"] == b64_crc32c(file.read_bytes())
     assert sha256_of_object(s3, result["asset"]) == sha256_of_file(file)
 
 

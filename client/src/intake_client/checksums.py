@@ -1,7 +1,7 @@
-"""Per-part SHA-256 checksums, hashed on a thread ahead of the PUTs that need them.
+"""Per-part checksums, hashed on a thread ahead of the PUTs that need them.
 
-One thread hashes a file's parts in order while the loop keeps sending (hashlib releases the
-GIL); a part is read twice (once here, once by sendfile), the second time from the page cache.
+One thread hashes a file's parts in order while the loop keeps sending; a part is read twice
+(once here, once by sendfile), the second time from the page cache.
 """
 
 import asyncio
@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from intake_client.digests import sha256_of
+from intake_client.digests import checksum_of
 from intake_client.plan import Part
 
 
@@ -19,9 +19,13 @@ class PartChecksums:
     first `of` on; `known` seeds those computed before (the parts presigned ahead)."""
 
     def __init__(
-        self, path: Path, parts: Sequence[Part], known: dict[int, str] | None = None
+        self,
+        path: Path,
+        parts: Sequence[Part],
+        algorithm: str,
+        known: dict[int, str] | None = None,
     ) -> None:
-        self._path, self._parts = path, list(parts)
+        self._path, self._parts, self.algorithm = path, list(parts), algorithm
         self._done: dict[int, str] = dict(known or {})
         self._waiting: dict[int, asyncio.Future[str]] = {}
         self._stop = threading.Event()
@@ -47,7 +51,9 @@ class PartChecksums:
 
     async def again(self, part: Part) -> str:
         """The part hashed afresh from disk (after S3 refused its bytes)."""
-        return await asyncio.to_thread(sha256_of, self._path, part.offset, part.size)
+        return await asyncio.to_thread(
+            checksum_of, self._path, part.offset, part.size, self.algorithm
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -66,7 +72,7 @@ class PartChecksums:
             if part.number in self._done:
                 continue
             try:
-                checksum = sha256_of(self._path, part.offset, part.size)
+                checksum = checksum_of(self._path, part.offset, part.size, self.algorithm)
             except OSError as error:
                 self._post(self._failed, error)
                 return

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from intake_client import tokens
+from intake_client.digests import ALGORITHMS, DEFAULT_ALGORITHM
 from intake_client.errors import GatewayUnreachableError, IntakeApiError, IntakeError
 from intake_client.state import DEFAULT_STATE_FILE
 
@@ -121,9 +122,15 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--limit-rate", type=_rate, default=None,
                         help="bandwidth cap in bytes/s, e.g. 500K or 20M")  # fmt: skip
     upload.add_argument(
+        "--checksum-algorithm",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALGORITHM,
+        help="each part's checksum, which S3 verifies on arrival (default %(default)s)",
+    )
+    upload.add_argument(
         "--no-checksums",
         action="store_true",
-        help="declare no SHA-256 per part (S3 then cannot refuse damaged parts)",
+        help="declare no checksum per part (S3 then cannot refuse damaged parts)",
     )
     upload.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     upload.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -218,7 +225,7 @@ def _upload(args: argparse.Namespace) -> int:
         args.title,
         on_file=bars.update,
         limit_rate=args.limit_rate,
-        checksums=not args.no_checksums,
+        checksum_algorithm=None if args.no_checksums else args.checksum_algorithm,
     )
     try:
         with bars:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from intake_client.api import IntakeApi
 from intake_client.checksums import PartChecksums
-from intake_client.digests import ALGORITHM
+from intake_client.digests import ALGORITHMS
 from intake_client.errors import FileChangedError, IntakeApiError
 from intake_client.models import DirectUpload
 from intake_client.multipart import (
@@ -147,8 +147,9 @@ class UploadManager:
         todo_numbers = {part.number for part in todo}
         etags = {p.part_number: p.etag for p in job.uploaded if p.part_number not in todo_numbers}
         checksums = None
-        if job.fields.get("checksum_algorithm") == ALGORITHM:
-            checksums = PartChecksums(job.path, todo, job.part_checksums)
+        algorithm = job.fields.get("checksum_algorithm")
+        if algorithm in ALGORITHMS:
+            checksums = PartChecksums(job.path, todo, algorithm, job.part_checksums)
         sender = MultipartSender(
             transfer, self._signer, session_id, job.path, tracker=tracker,
             on_part_done=lambda number, etag: self.sessions.record_part(job, number, etag),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from intake_client.api import MAX_PARTS_PER_SIGNING
 from intake_client.checksums import PartChecksums
-from intake_client.digests import sha256_of
+from intake_client.digests import HEADERS, checksum_of
 from intake_client.errors import IntakeApiError, TransferError
 from intake_client.models import DirectUpload, PartUrl
 from intake_client.plan import Part
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from intake_client.storage import Storage
 
-# The header a direct URL signed the file's SHA-256 in (as the gateway answers it).
-DIGEST_HEADER = "x-amz-checksum-sha256"
 # A URL this close to expiry is signed again before use: a part may take a while to send.
 EXPIRY_MARGIN = timedelta(seconds=30)
 # 403s in a row one part may get before we stop re-signing: a real denial is not an expiry.
@@ -69,7 +67,7 @@ class MultipartSender:
         signed: list[PartUrl] | None = None,
         checksums: PartChecksums | None = None,
     ) -> None:
-        """`checksums`: the session declared SHA256; each URL signs its part's checksum."""
+        """`checksums`: the session declared an algorithm; each URL signs its part's checksum."""
         self._transfer, self._signer, self._session_id = transfer, signer, session_id
         self._checksums = checksums
         self._path, self._tracker, self._on_part_done = path, tracker, on_part_done
@@ -200,12 +198,13 @@ async def _check_file_unchanged(  # noqa: PLR0917 - one call site, send_direct's
     refusals: int,
     transfer: Transfer,
 ) -> None:
-    """Raises TransferError unless the file still hashes to the digest its URL signed (then
+    """Raises TransferError unless the file still hashes to the checksum its URL signed (then
     S3's refusal was the network's damage, and the same PUT is sent again)."""
-    signed = direct.headers.get(DIGEST_HEADER)
-    if signed is None or refusals > transfer.retry.attempts:
+    signed = [(a, direct.headers[h]) for a, h in HEADERS.items() if h in direct.headers]
+    if not signed or refusals > transfer.retry.attempts:
         raise TransferError(str(error)) from error
-    if await asyncio.to_thread(sha256_of, path, 0, size) != signed:
+    [(algorithm, checksum)] = signed
+    if await asyncio.to_thread(checksum_of, path, 0, size, algorithm) != checksum:
         raise TransferError(f"{path} changed while it was uploading") from error
 
 

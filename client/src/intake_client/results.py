@@ -21,8 +21,9 @@ class UploadOptions(NamedTuple):
     on_part: "PartCallback | None" = None
     on_file: "FileCallback | None" = None
     limit_rate: float | None = None  # bytes per second across all files; None = unlimited
-    # Declare SHA256: S3 then refuses any part whose bytes are not the ones hashed here.
-    checksums: bool = True
+    # Declared at initiate ("CRC32C" or "SHA256"; None declares none): S3 then refuses any
+    # part whose bytes are not the ones hashed here.
+    checksum_algorithm: str | None = "CRC32C"
 
 
 class FileResult:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from intake_client.api import MAX_BATCH_FILES, MAX_PARTS_PER_SIGNING, IntakeApi
-from intake_client.digests import ALGORITHM, sha256_of
+from intake_client.digests import ALGORITHMS, SHA256, checksum_of
 from intake_client.errors import IntakeApiError, IntakeError
 from intake_client.results import FileResult, UploadOptions
 from intake_client.state import StateEntry, StateFile, entry_key
@@ -87,10 +87,11 @@ class Sessions:
                 parts = plan_parts(job.size, job.fields["chunk_size"], job.fields["part_count"])
                 todo = parts_to_send(parts, job.uploaded)[:MAX_PARTS_PER_SIGNING]
                 checksums = None
-                if job.fields.get("checksum_algorithm") == ALGORITHM:
+                algorithm = job.fields.get("checksum_algorithm")
+                if algorithm in ALGORITHMS:
                     # Hashed now, so only the first few: the transfer hashes the rest ahead.
                     todo = todo[:_PRESIGNED_WITH_CHECKSUMS]
-                    checksums = [sha256_of(job.path, part.offset, part.size) for part in todo]
+                    checksums = [checksum_of(job.path, p.offset, p.size, algorithm) for p in todo]
                     job.part_checksums = {p.number: c for p, c in zip(todo, checksums, strict=True)}
                 if todo:
                     session_id = job.result.upload_session_id or ""
@@ -162,7 +163,8 @@ class Sessions:
 
     def _initiate_one(self, job: Job, options: UploadOptions) -> None:
         integrity = _integrity(job, options)
-        if "checksum" in integrity:  # the single initiate takes the hex spelling as well
+        if "checksum" in integrity and options.checksum_algorithm == SHA256:
+            # The single initiate takes the hex spelling as well.
             integrity["checksum_sha256"] = _hex(integrity.pop("checksum"))
         call = self._api.initiate(
             job.path.name, job.size, _mime(job.path), options.brand_id, **integrity
@@ -213,13 +215,17 @@ def guarded(job: Job) -> Iterator[None]:
 
 
 def _integrity(job: Job, options: UploadOptions) -> dict[str, str]:
-    """What initiate declares: SHA256, and for a direct upload (one PUT) the file's digest,
-    which its URL then signs."""
-    if not options.checksums:
+    """What initiate declares: the algorithm, and for a direct upload (one PUT) the file's
+    checksum, which its URL then signs."""
+    algorithm = options.checksum_algorithm
+    if algorithm is None:
         return {}
     if job.size >= DIRECT_LIMIT:
-        return {"checksum_algorithm": ALGORITHM}
-    return {"checksum_algorithm": ALGORITHM, "checksum": sha256_of(job.path, 0, job.size)}
+        return {"checksum_algorithm": algorithm}
+    return {
+        "checksum_algorithm": algorithm,
+        "checksum": checksum_of(job.path, 0, job.size, algorithm),
+    }
 
 
 def _hex(checksum: str) -> str:
