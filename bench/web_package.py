@@ -31,7 +31,7 @@ from bench.data_plane import MiB, intake_upload, stack_env, write_random
 from intake_client import tokens
 
 WEB = Path(__file__).resolve().parents[1] / "web"
-ROOTS = {"dist": WEB / "dist", "noble": WEB / "node_modules" / "@noble" / "hashes"}
+ROOTS = {"dist": WEB / "dist", "hash-wasm": WEB / "node_modules" / "hash-wasm" / "dist"}
 # A host app's development origin's port, granted by the gateway's and the bucket's default
 # CORS rules (http://127.0.0.1:3000).
 HOST_APP_PORT = 3000
@@ -60,8 +60,8 @@ UPLOAD = """async ([endpoint, brandId, token, checksums, partsPerFile]) => {
 
 
 class _HostApp(http.server.BaseHTTPRequestHandler):
-    """`/` a page with a file input; `/dist/…` the package, `/noble/…` @noble/hashes, with the
-    package's bare imports of it pointed at `/noble/` (what a host app's bundler resolves)."""
+    """`/` a page with a file input; `/dist/…` the package, `/hash-wasm/…` its dependency, with
+    the package's bare import of it pointed there (what a host app's bundler resolves)."""
 
     def do_GET(self) -> None:
         root, _, rest = self.path.lstrip("/").partition("/")
@@ -73,7 +73,7 @@ class _HostApp(http.server.BaseHTTPRequestHandler):
         if base is None or path is None or not path.is_file() or not path.is_relative_to(base):
             self.send_error(404)
             return
-        body = path.read_text().replace('from "@noble/hashes/', 'from "/noble/')
+        body = path.read_text().replace('from "hash-wasm"', 'from "/hash-wasm/index.esm.js"')
         self._answer(body.encode(), "text/javascript")
 
     def _answer(self, body: bytes, content_type: str) -> None:

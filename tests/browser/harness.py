@@ -11,7 +11,7 @@ from playwright.async_api import BrowserContext, Page, Route
 from tests.conftest import System
 
 WEB = Path(__file__).resolve().parents[2] / "web"
-ROOTS = {"dist": WEB / "dist", "noble": WEB / "node_modules" / "@noble" / "hashes"}
+ROOTS = {"dist": WEB / "dist", "hash-wasm": WEB / "node_modules" / "hash-wasm" / "dist"}
 PREFIX = "/harness/"
 
 # What a host app does: create the uploader, listen to its events, add what the user picked.
@@ -47,7 +47,7 @@ async def _serve(route: Route) -> None:
     if found is None:
         await route.fulfill(status=404, body="not found")
         return
-    body = found.read_text().replace('from "@noble/hashes/', 'from "/harness/noble/')
+    body = found.read_text().replace('from "hash-wasm"', 'from "/harness/hash-wasm/index.esm.js"')
     await route.fulfill(body=body, content_type="text/javascript")
 
 

@@ -1,18 +1,14 @@
-"""Per-part checksums in the browser: each part is hashed in a worker, signed with its SHA-256
-and sent with the header the signed URL lists; a part S3 refuses for a bad digest is read and
-sent again, and nothing else is.
-
-The first test runs against any gateway (S3's refusal is injected). The other two need the
-gateway to take `checksum_algorithm` (issue 24's server half): they run once the committed API
-types, which the drift test keeps equal to the live gateway's document, carry it.
+"""Per-part checksums in the browser: each part is hashed in a worker, signed with its CRC32C
+(the package's default) and sent with the header the signed URL lists; a part S3 refuses for a
+bad digest is read and sent again, and nothing else is.
 """
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import pytest
 from playwright.async_api import BrowserContext, Request, Route, expect
 
@@ -40,8 +36,8 @@ BAD_DIGEST = (
 )
 
 
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+def crc32c_b64(data: bytes) -> str:
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
 
 
 class Signing:
@@ -91,18 +87,18 @@ async def test_a_part_refused_for_a_bad_digest_is_signed_and_sent_again_alone(
     assert stored_digest(s3, asset) == digest(video.read_bytes())
 
 
-async def test_each_part_is_signed_and_sent_with_its_sha256(
+async def test_each_part_is_signed_and_sent_with_its_crc32c(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
     video = random_file(tmp_path / "checked.mp4", 20 * MiB)  # parts of 8, 8 and 4 MiB
     data = video.read_bytes()
-    expected = {n: sha256_b64(data[(n - 1) * 8 * MiB : n * 8 * MiB]) for n in (1, 2, 3)}
+    expected = {n: crc32c_b64(data[(n - 1) * 8 * MiB : n * 8 * MiB]) for n in (1, 2, 3)}
     sent_headers: dict[int, str | None] = {}
     context.on(
         "request",
         lambda request: (
             sent_headers.__setitem__(
-                part_number(request.url) or 0, request.headers.get("x-amz-checksum-sha256")
+                part_number(request.url) or 0, request.headers.get("x-amz-checksum-crc32c")
             )
             if request.method == "PUT" and part_number(request.url)
             else None
@@ -119,6 +115,8 @@ async def test_each_part_is_signed_and_sent_with_its_sha256(
     assert sent_headers == expected
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
     assert stored_digest(s3, asset) == digest(data)
+    # FULL_OBJECT: S3 reports the whole object's CRC32C, which the Asset records.
+    assert (asset["checksum_algorithm"], asset["checksum"]) == ("CRC32C", crc32c_b64(data))
 
 
 async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_again(

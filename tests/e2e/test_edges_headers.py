@@ -49,6 +49,7 @@ async def test_every_answer_forbids_sniffing_referrers_and_framing(
         assert "script-src 'self'" in policy, kind
         assert f"connect-src 'self' {system.env['AWS_ENDPOINT_URL'].rstrip('/')};" in policy
         assert "unsafe-inline" not in policy
+        assert "'unsafe-eval'" not in policy  # 'wasm-unsafe-eval' compiles WebAssembly only
     for kind in ("created", "unauthenticated", "document"):
         assert answers[kind].headers["content-security-policy"].startswith("default-src 'none'")
     assert '<meta name="intake-fragment-tokens" content="allowed"' in answers["page"].text

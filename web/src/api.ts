@@ -6,8 +6,8 @@ import { sleep } from "./sync.js";
 
 type Schemas = components["schemas"];
 
-/** The algorithm the browser hashes parts with (the store verifies SHA-256 everywhere). */
-export type ChecksumAlgorithm = Extract<Schemas["ChecksumAlgorithm"], "SHA256">;
+/** The algorithms the browser hashes parts in (CRC32C by default; see digest.ts). */
+export type ChecksumAlgorithm = Extract<Schemas["ChecksumAlgorithm"], "SHA256" | "CRC32C">;
 
 export type DirectTarget = Schemas["DirectUpload"];
 export type SessionView = Schemas["SessionView"];

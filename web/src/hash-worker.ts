@@ -1,16 +1,18 @@
-/** The hashing worker: one job at a time, `{id, blob, encoding}` in, `{id, digest}` out. */
+/** The hashing worker: one job at a time, `{id, blob, encoding, algorithm}` in, `{id, digest}`
+ * out. */
 
-import { digestOf, type DigestEncoding } from "./digest.js";
+import { digestOf, type DigestAlgorithm, type DigestEncoding } from "./digest.js";
 
 interface Job {
   readonly id: number;
   readonly blob: Blob;
   readonly encoding: DigestEncoding;
+  readonly algorithm: DigestAlgorithm;
 }
 
 addEventListener("message", (event: MessageEvent<Job>) => {
-  const { id, blob, encoding } = event.data;
-  digestOf(blob, encoding).then(
+  const { id, blob, encoding, algorithm } = event.data;
+  digestOf(blob, encoding, algorithm).then(
     (digest) => postMessage({ id, digest }),
     (error: unknown) => postMessage({ id, error: String(error) }),
   );

@@ -1,11 +1,12 @@
 /** Digests computed off the page's thread by a small pool of workers, first asked first done. */
 
-import { digestOf, type DigestEncoding } from "./digest.js";
+import { digestOf, type DigestAlgorithm, type DigestEncoding } from "./digest.js";
 
 interface Pending {
   readonly id: number;
   readonly blob: Blob;
   readonly encoding: DigestEncoding;
+  readonly algorithm: DigestAlgorithm;
   readonly resolve: (digest: string) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -29,11 +30,11 @@ export class Hasher {
     this.inPlace = workerUrl === null || typeof Worker === "undefined";
   }
 
-  /** The SHA-256 of `blob`, base64 (S3's checksum headers) or hex (`checksum_sha256`). */
-  digest(blob: Blob, encoding: DigestEncoding): Promise<string> {
-    if (this.inPlace) return digestOf(blob, encoding);
+  /** The checksum of `blob`, base64 (S3's checksum headers) or hex (`checksum_sha256`). */
+  digest(blob: Blob, encoding: DigestEncoding, algorithm: DigestAlgorithm = "SHA256"): Promise<string> {
+    if (this.inPlace) return digestOf(blob, encoding, algorithm);
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: (this.nextId += 1), blob, encoding, resolve, reject });
+      this.queue.push({ id: (this.nextId += 1), blob, encoding, algorithm, resolve, reject });
       this.pump();
     });
   }
@@ -49,7 +50,7 @@ export class Hasher {
       if (slot === null) return;
       const job = this.queue.shift() as Pending;
       slot.job = job;
-      slot.worker.postMessage({ id: job.id, blob: job.blob, encoding: job.encoding });
+      slot.worker.postMessage({ id: job.id, blob: job.blob, encoding: job.encoding, algorithm: job.algorithm });
     }
   }
 
@@ -83,6 +84,6 @@ export class Hasher {
     this.inPlace = true;
     const running = this.slots.flatMap((slot) => (slot.job ? [slot.job] : []));
     this.close();
-    for (const job of [...running, ...this.queue.splice(0)]) digestOf(job.blob, job.encoding).then(job.resolve, job.reject);
+    for (const job of [...running, ...this.queue.splice(0)]) digestOf(job.blob, job.encoding, job.algorithm).then(job.resolve, job.reject);
   }
 }

@@ -179,13 +179,15 @@ export class Sender {
     upload.stopIfOver();
   }
 
-  /** The part's checksum (base64 SHA-256), hashed once unless S3 refused the bytes. */
+  /** The part's checksum (base64, in the session's algorithm), hashed once unless S3 refused
+   * the bytes. */
   private checksumOf(upload: Upload, partNumber: number): Promise<string> | null {
     if (upload.checksumAlgorithm === null) return null;
     let pending = upload.checksums.get(partNumber);
     if (!pending) {
       const range = partRange(upload.size, upload.chunkSize, partNumber);
-      pending = this.hasher.digest((upload.file as Blob).slice(range.start, range.end), "base64");
+      const part = (upload.file as Blob).slice(range.start, range.end);
+      pending = this.hasher.digest(part, "base64", upload.checksumAlgorithm);
       pending.then(
         (checksum) => {
           if (upload.checksums.get(partNumber) === pending) upload.checksummed.set(partNumber, checksum);

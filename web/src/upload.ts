@@ -114,7 +114,7 @@ export class Upload {
     this.direct = session.direct;
     this.chunkSize = session.multipart?.chunk_size ?? session.file_size;
     this.partCount = session.multipart?.part_count ?? 1;
-    this.checksumAlgorithm = session.checksum_algorithm === "SHA256" ? "SHA256" : null;
+    this.checksumAlgorithm = hashedHere(session.checksum_algorithm);
   }
 
   partSize(partNumber: number): number {
@@ -183,4 +183,9 @@ export class Upload {
       progress: this.moving(this.progress.snapshot(now)),
     };
   }
+}
+
+/** The session's algorithm when the browser hashes in it, else null (no checksums sent). */
+function hashedHere(algorithm: SessionView["checksum_algorithm"]): ChecksumAlgorithm | null {
+  return algorithm === "SHA256" || algorithm === "CRC32C" ? algorithm : null;
 }

@@ -35,7 +35,8 @@ export interface UploaderOptions {
   readonly heartbeatMs?: number;
   /** A URL expiring within this margin is signed again before use. */
   readonly urlMarginMs?: number;
-  /** Per-part checksums S3 verifies as each part arrives (`SHA256`), or null for none. */
+  /** Per-part checksums S3 verifies as each part arrives (`CRC32C`, the default, or
+   * `SHA256`), or null for none. */
   readonly checksumAlgorithm?: ChecksumAlgorithm | null;
   /** Files up to this size also get a whole-file SHA-256 that completion verifies; 0: none. */
   readonly verifyUpTo?: () => number;
@@ -98,7 +99,7 @@ const DEFAULTS = {
   stallMs: 30_000,
   heartbeatMs: 60_000,
   urlMarginMs: 60_000,
-  checksumAlgorithm: "SHA256" as ChecksumAlgorithm | null,
+  checksumAlgorithm: "CRC32C" as ChecksumAlgorithm | null,
   hashWorkers: 2,
 };
 
@@ -343,7 +344,9 @@ export class UploadManager {
     if (algorithm === null) return base;
     // A direct upload's URL signs the whole file's checksum, so a small file declares it.
     const whole =
-      upload.size < DIRECT_LIMIT && upload.file ? { checksum: await this.hasher.digest(upload.file, "base64") } : {};
+      upload.size < DIRECT_LIMIT && upload.file
+        ? { checksum: await this.hasher.digest(upload.file, "base64", algorithm) }
+        : {};
     return { ...base, checksum_algorithm: algorithm, ...whole };
   }
 

@@ -25,10 +25,13 @@ SCHEMA_PAGES_POLICY: Final = "frame-ancestors 'none'; base-uri 'none'; form-acti
 
 def page_policy(settings: GatewaySettings) -> str:
     """The upload page's policy: its own scripts, styles and worker; requests to the gateway
-    (`'self'`) and the storage origins (the presigned PUTs) only; no framing, no forms."""
+    (`'self'`) and the storage origins (the presigned PUTs) only; no framing, no forms.
+    'wasm-unsafe-eval' lets the hashing worker compile its CRC32C (WebAssembly); it allows no
+    JavaScript eval."""
     connect = " ".join(["'self'", *settings.storage_origin_list])
     return (
-        "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self';"
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self';"
+        " style-src 'self';"
         f" img-src 'self' data: blob:; connect-src {connect}; frame-ancestors 'none';"
         " base-uri 'none'; form-action 'none'"
     )
