@@ -1,6 +1,7 @@
 """Issue 23, batches and media types against the real services: one bad file never sinks a
 batch (every per-file field), and no upload becomes a script (the tricky spellings)."""
 
+import base64
 import hashlib
 import uuid
 from typing import Any
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.e2e
 
 INITIATE = "/app/uploads/initiate"
 BATCH = "/app/uploads/initiate-batch"
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def good_file(reference: str = "good") -> dict[str, Any]:
@@ -50,6 +55,28 @@ PER_FILE_PROBLEMS: list[tuple[str, dict[str, Any], str]] = [
     ("SVG", {"mime_type": "image/svg+xml"}, "mime_type_not_allowed"),
     ("checksum not hex", {"checksum_sha256": "xyz"}, "validation_failed"),
     ("checksum in upper case", {"checksum_sha256": "A" * 64}, "validation_failed"),
+    ("unknown checksum algorithm", {"checksum_algorithm": "MD5"}, "validation_failed"),
+    ("checksum not base64", {"checksum": "not base64!"}, "validation_failed"),
+    ("checksum without its algorithm", {"checksum": b64_sha256(b"x")}, "checksum_invalid"),
+    (
+        "checksum of another algorithm's length",
+        {"checksum_algorithm": "SHA256", "checksum": "AAAAAA=="},
+        "checksum_invalid",
+    ),
+    (
+        "checksum and checksum_sha256 disagree",
+        {
+            "checksum_algorithm": "SHA256",
+            "checksum": b64_sha256(b"x"),
+            "checksum_sha256": hashlib.sha256(b"y").hexdigest(),
+        },
+        "checksum_invalid",
+    ),
+    (
+        "direct file declaring an algorithm, no checksum",
+        {"checksum_algorithm": "SHA256"},
+        "checksum_required",
+    ),
     ("control character in the reference", {"client_reference": "r\x00"}, "validation_failed"),
     ("reference too long", {"client_reference": "r" * 300}, "validation_failed"),
     ("no reference", {"client_reference": None}, "validation_failed"),
@@ -122,8 +149,13 @@ async def test_a_batch_of_only_bad_files_answers_each_refusal(
         ({"files": []}, 422, "validation_failed"),
         ({"files": [good_file(str(i)) for i in range(101)]}, 422, "validation_failed"),
         ({"files": "none"}, 422, "validation_failed"),
+        (
+            {"files": [{**good_file(), "file_name": "n" * 200}] * 10, "pad": "x" * 1024**2},
+            413,
+            "body_too_large",
+        ),
     ],
-    ids=["no brand", "brand not allowed", "no files", "101 files", "files not a list"],
+    ids=["no brand", "brand not allowed", "no files", "101 files", "files not a list", "too big"],
 )
 async def test_only_problems_of_the_whole_request_refuse_it_whole(
     api: httpx.AsyncClient, caller: Caller, body: dict[str, Any], status: int, code: str
