@@ -3,6 +3,7 @@ batch (every per-file field), and no upload becomes a script (the tricky spellin
 
 import base64
 import hashlib
+import re
 import uuid
 from typing import Any
 
@@ -183,6 +184,11 @@ async def test_the_openapi_document_says_files_are_refused_one_by_one(
     files = document["components"]["schemas"]["InitiateBatchBody"]["properties"]["files"]
     assert "checked on its own" in files["description"]
     assert files["maxItems"] == 100
+    named = set(re.findall(r"[a-z_]+", files["description"]))
+    per_file = {code for _, _, code in PER_FILE_PROBLEMS} | {"quota_exceeded"}
+    assert per_file <= named, per_file - named
+    for whole in ("brand_id", "malformed JSON", "body too large"):
+        assert whole in files["description"]
 
 
 # --- media types ----------------------------------------------------------------------------
