@@ -3,6 +3,7 @@ batch (every per-file field), and no upload becomes a script (the tricky spellin
 
 import base64
 import hashlib
+import os
 import re
 import uuid
 from typing import Any
@@ -12,11 +13,12 @@ import httpx
 import pytest
 
 from tests.conftest import Caller
-from tests.e2e.test_completion import complete, promoted
-from tests.support.api import initiate_body, put_direct
+from tests.e2e.test_completion import complete, promoted, upload_parts
+from tests.support.api import initiate, initiate_body, put_direct
 
 pytestmark = pytest.mark.e2e
 
+MiB = 1024 * 1024
 INITIATE = "/app/uploads/initiate"
 BATCH = "/app/uploads/initiate-batch"
 
@@ -284,5 +286,33 @@ async def test_a_promoted_object_of_a_type_a_browser_would_not_just_show_is_a_do
     assert completed.status_code == 201, completed.text
     asset = await promoted(db, session["upload_session_id"])
     head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
+    assert head["ContentType"] == mime_type
+    assert head.get("ContentDisposition") == disposition
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "disposition"), [("application/zip", "attachment"), ("video/mp4", None)]
+)
+async def test_a_large_promoted_object_gets_the_same_disposition_from_its_multipart_copy(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    db: asyncpg.Connection,
+    s3: Any,
+    bucket: str,
+    mime_type: str,
+    disposition: str | None,
+) -> None:
+    """12 MiB is above the tests' copy threshold (6 MiB): promotion copies it in parts, and the
+    multipart upload it opens must carry the disposition a single copy would."""
+    parts = {1: os.urandom(8 * MiB), 2: os.urandom(4 * MiB)}
+    session = await initiate(api, caller, 12 * MiB, mime_type=mime_type)
+    session_id = session["upload_session_id"]
+    etags = await upload_parts(api, caller, session_id, parts)
+    listed = [{"part_number": n, "etag": etag} for n, etag in etags.items()]
+    completed = await complete(api, caller, session_id, parts=listed)
+    assert completed.status_code == 201, completed.text
+    asset = await promoted(db, session_id)
+    head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
+    assert head["ETag"].strip('"').endswith("-2")  # assembled by a two-part copy
     assert head["ContentType"] == mime_type
     assert head.get("ContentDisposition") == disposition
