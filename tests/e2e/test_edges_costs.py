@@ -97,4 +97,7 @@ async def test_a_client_address_is_limited_before_its_body_is_read_or_token_chec
             assert (garbage.status_code, garbage.json()["code"]) == (429, "rate_limited")
             assert "client address" in garbage.json()["detail"]
             assert int(garbage.headers["Retry-After"]) >= 1
+            # Refused before the app proper, it still carries every answer's headers.
+            assert garbage.headers["x-content-type-options"] == "nosniff"
+            assert garbage.headers["referrer-policy"] == "no-referrer"
             assert (await api.get("/healthz")).status_code == 200  # probes are not limited
