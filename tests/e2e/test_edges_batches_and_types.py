@@ -12,9 +12,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Caller
+from tests.conftest import Caller, System
 from tests.e2e.test_completion import complete, promoted, upload_parts
 from tests.support.api import initiate, initiate_body, put_direct
+from tests.support.variants import service_as
 
 pytestmark = pytest.mark.e2e
 
@@ -316,3 +317,26 @@ async def test_a_large_promoted_object_gets_the_same_disposition_from_its_multip
     assert head["ETag"].strip('"').endswith("-2")  # assembled by a two-part copy
     assert head["ContentType"] == mime_type
     assert head.get("ContentDisposition") == disposition
+
+
+async def test_an_algorithm_the_store_does_not_verify_is_refused_alone_in_a_batch(
+    system: System, api: httpx.AsyncClient, caller: Caller
+) -> None:
+    crc32c = {"checksum_algorithm": "CRC32C", "checksum": "AAAAAA=="}  # 4 bytes: a CRC32C
+    async with service_as(system, "initiation", "sha256-only", INTAKE_CHECKSUM_ALGORITHMS="SHA256"):
+        single = await api.post(
+            INITIATE, json=initiate_body(caller, 10, **crc32c), headers=caller.headers
+        )
+        assert (single.status_code, single.json()["code"]) == (
+            422,
+            "checksum_algorithm_unsupported",
+        ), single.text
+        files = [good_file("first"), {**good_file("crc"), **crc32c}, good_file("last")]
+        answer = await api.post(
+            BATCH, json={"brand_id": caller.brand_id, "files": files}, headers=caller.headers
+        )
+    assert answer.status_code == 200, answer.text
+    uploads = answer.json()["uploads"]
+    assert [item["ok"] for item in uploads] == [True, False, True]
+    assert uploads[1]["client_reference"] == "crc"
+    assert uploads[1]["error"]["code"] == "checksum_algorithm_unsupported"
