@@ -1,13 +1,12 @@
 # Intake: every entry point a developer or CI needs. Each target installs what it is missing.
 SHELL := /bin/bash
-UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_LINK_MODE ?= copy
 
 .PHONY: bootstrap kustomize web web-test uppy-example chromium up down status test lint unit demo bench bench-report soak soak-short docs
 
 bootstrap: web  ## install uv (from PyPI), the locked workspace, and build the upload page
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --require-hashes -r deploy/uv-requirements.txt
 	@$$(command -v uv || echo $(UV)) sync --frozen --quiet --compile-bytecode
 	@# uv compiles site-packages only; the workspace is installed editable, and under
 	@# PYTHONDONTWRITEBYTECODE every run would compile it again (~15 ms before the CLI's first request).

@@ -1,7 +1,10 @@
 """Issue 23, batches and media types against the real services: one bad file never sinks a
 batch (every per-file field), and no upload becomes a script (the tricky spellings)."""
 
+import base64
 import hashlib
+import os
+import re
 import uuid
 from typing import Any
 
@@ -9,14 +12,20 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Caller
-from tests.e2e.test_completion import complete, promoted
-from tests.support.api import initiate_body, put_direct
+from tests.conftest import Caller, System
+from tests.e2e.test_completion import complete, promoted, upload_parts
+from tests.support.api import initiate, initiate_body, put_direct
+from tests.support.variants import service_as
 
 pytestmark = pytest.mark.e2e
 
+MiB = 1024 * 1024
 INITIATE = "/app/uploads/initiate"
 BATCH = "/app/uploads/initiate-batch"
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def good_file(reference: str = "good") -> dict[str, Any]:
@@ -50,6 +59,28 @@ PER_FILE_PROBLEMS: list[tuple[str, dict[str, Any], str]] = [
     ("SVG", {"mime_type": "image/svg+xml"}, "mime_type_not_allowed"),
     ("checksum not hex", {"checksum_sha256": "xyz"}, "validation_failed"),
     ("checksum in upper case", {"checksum_sha256": "A" * 64}, "validation_failed"),
+    ("unknown checksum algorithm", {"checksum_algorithm": "MD5"}, "validation_failed"),
+    ("checksum not base64", {"checksum": "not base64!"}, "validation_failed"),
+    ("checksum without its algorithm", {"checksum": b64_sha256(b"x")}, "checksum_invalid"),
+    (
+        "checksum of another algorithm's length",
+        {"checksum_algorithm": "SHA256", "checksum": "AAAAAA=="},
+        "checksum_invalid",
+    ),
+    (
+        "checksum and checksum_sha256 disagree",
+        {
+            "checksum_algorithm": "SHA256",
+            "checksum": b64_sha256(b"x"),
+            "checksum_sha256": hashlib.sha256(b"y").hexdigest(),
+        },
+        "checksum_invalid",
+    ),
+    (
+        "direct file declaring an algorithm, no checksum",
+        {"checksum_algorithm": "SHA256"},
+        "checksum_required",
+    ),
     ("control character in the reference", {"client_reference": "r\x00"}, "validation_failed"),
     ("reference too long", {"client_reference": "r" * 300}, "validation_failed"),
     ("no reference", {"client_reference": None}, "validation_failed"),
@@ -122,8 +153,13 @@ async def test_a_batch_of_only_bad_files_answers_each_refusal(
         ({"files": []}, 422, "validation_failed"),
         ({"files": [good_file(str(i)) for i in range(101)]}, 422, "validation_failed"),
         ({"files": "none"}, 422, "validation_failed"),
+        (
+            {"files": [{**good_file(), "file_name": "n" * 200}] * 10, "pad": "x" * 1024**2},
+            413,
+            "body_too_large",
+        ),
     ],
-    ids=["no brand", "brand not allowed", "no files", "101 files", "files not a list"],
+    ids=["no brand", "brand not allowed", "no files", "101 files", "files not a list", "too big"],
 )
 async def test_only_problems_of_the_whole_request_refuse_it_whole(
     api: httpx.AsyncClient, caller: Caller, body: dict[str, Any], status: int, code: str
@@ -151,6 +187,11 @@ async def test_the_openapi_document_says_files_are_refused_one_by_one(
     files = document["components"]["schemas"]["InitiateBatchBody"]["properties"]["files"]
     assert "checked on its own" in files["description"]
     assert files["maxItems"] == 100
+    named = set(re.findall(r"[a-z_]+", files["description"]))
+    per_file = {code for _, _, code in PER_FILE_PROBLEMS} | {"quota_exceeded"}
+    assert per_file <= named, per_file - named
+    for whole in ("brand_id", "malformed JSON", "body too large"):
+        assert whole in files["description"]
 
 
 # --- media types ----------------------------------------------------------------------------
@@ -248,3 +289,54 @@ async def test_a_promoted_object_of_a_type_a_browser_would_not_just_show_is_a_do
     head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
     assert head["ContentType"] == mime_type
     assert head.get("ContentDisposition") == disposition
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "disposition"), [("application/zip", "attachment"), ("video/mp4", None)]
+)
+async def test_a_large_promoted_object_gets_the_same_disposition_from_its_multipart_copy(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    db: asyncpg.Connection,
+    s3: Any,
+    bucket: str,
+    mime_type: str,
+    disposition: str | None,
+) -> None:
+    """12 MiB is above the tests' copy threshold (6 MiB): promotion copies it in parts, and the
+    multipart upload it opens must carry the disposition a single copy would."""
+    parts = {1: os.urandom(8 * MiB), 2: os.urandom(4 * MiB)}
+    session = await initiate(api, caller, 12 * MiB, mime_type=mime_type)
+    session_id = session["upload_session_id"]
+    etags = await upload_parts(api, caller, session_id, parts)
+    listed = [{"part_number": n, "etag": etag} for n, etag in etags.items()]
+    completed = await complete(api, caller, session_id, parts=listed)
+    assert completed.status_code == 201, completed.text
+    asset = await promoted(db, session_id)
+    head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
+    assert head["ETag"].strip('"').endswith("-2")  # assembled by a two-part copy
+    assert head["ContentType"] == mime_type
+    assert head.get("ContentDisposition") == disposition
+
+
+async def test_an_algorithm_the_store_does_not_verify_is_refused_alone_in_a_batch(
+    system: System, api: httpx.AsyncClient, caller: Caller
+) -> None:
+    crc32c = {"checksum_algorithm": "CRC32C", "checksum": "AAAAAA=="}  # 4 bytes: a CRC32C
+    async with service_as(system, "initiation", "sha256-only", INTAKE_CHECKSUM_ALGORITHMS="SHA256"):
+        single = await api.post(
+            INITIATE, json=initiate_body(caller, 10, **crc32c), headers=caller.headers
+        )
+        assert (single.status_code, single.json()["code"]) == (
+            422,
+            "checksum_algorithm_unsupported",
+        ), single.text
+        files = [good_file("first"), {**good_file("crc"), **crc32c}, good_file("last")]
+        answer = await api.post(
+            BATCH, json={"brand_id": caller.brand_id, "files": files}, headers=caller.headers
+        )
+    assert answer.status_code == 200, answer.text
+    uploads = answer.json()["uploads"]
+    assert [item["ok"] for item in uploads] == [True, False, True]
+    assert uploads[1]["client_reference"] == "crc"
+    assert uploads[1]["error"]["code"] == "checksum_algorithm_unsupported"

@@ -37,7 +37,13 @@ async def test_a_tenant_at_its_quota_of_open_sessions_is_told_so_per_request_and
     system: System, api: httpx.AsyncClient
 ) -> None:
     caller, other = new_caller(), new_caller()
-    async with service_as(system, "initiation", "quota", INTAKE_TENANT_MAX_OPEN_SESSIONS="2"):
+    async with service_as(
+        system,
+        "initiation",
+        "quota",
+        INTAKE_TENANT_MAX_OPEN_SESSIONS="2",
+        INTAKE_TENANT_MAX_OPEN_BYTES="1000",
+    ):
         first = await api.post(INITIATE, json=initiate_body(caller, 10), headers=caller.headers)
         second = await api.post(INITIATE, json=initiate_body(caller, 10), headers=caller.headers)
         assert (first.status_code, second.status_code) == (201, 201), second.text
@@ -51,6 +57,17 @@ async def test_a_tenant_at_its_quota_of_open_sessions_is_told_so_per_request_and
 
         elsewhere = await api.post(INITIATE, json=initiate_body(other, 10), headers=other.headers)
         assert elsewhere.status_code == 201, elsewhere.text  # another tenant's quota is its own
+        # Its 10 bytes and 991 more would pass the 1,000 bytes declared in flight.
+        too_many_bytes = await api.post(
+            INITIATE, json=initiate_body(other, 991), headers=other.headers
+        )
+        assert (too_many_bytes.status_code, too_many_bytes.json()["code"]) == (
+            429,
+            "quota_exceeded",
+        ), too_many_bytes.text
+        assert "bytes declared" in too_many_bytes.json()["detail"]
+        fits = await api.post(INITIATE, json=initiate_body(other, 990), headers=other.headers)
+        assert fits.status_code == 201, fits.text
 
         session_id = first.json()["upload_session_id"]
         cancelled = await api.post(f"/app/uploads/{session_id}/cancel", headers=caller.headers)
@@ -97,4 +114,7 @@ async def test_a_client_address_is_limited_before_its_body_is_read_or_token_chec
             assert (garbage.status_code, garbage.json()["code"]) == (429, "rate_limited")
             assert "client address" in garbage.json()["detail"]
             assert int(garbage.headers["Retry-After"]) >= 1
+            # Refused before the app proper, it still carries every answer's headers.
+            assert garbage.headers["x-content-type-options"] == "nosniff"
+            assert garbage.headers["referrer-policy"] == "no-referrer"
             assert (await api.get("/healthz")).status_code == 200  # probes are not limited

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import Caller, System
 from tests.support import tokens
 from tests.support.api import initiate_body
+from tests.support.gateways import production_gateway, production_token
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -85,3 +86,35 @@ async def test_a_refused_token_says_to_sign_in_again_and_the_reason_is_logged(
 
 async def _read(path: Path) -> str:
     return path.read_text(errors="replace")
+
+
+async def test_a_production_gateway_serves_the_document_without_cdn_pages_and_refuses_fragments(
+    system: System, caller: Caller, tmp_path: Path
+) -> None:
+    with production_gateway(system, tmp_path) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+            for page in ("/schema/swagger", "/schema/redoc", "/schema/elements"):
+                answer = await api.get(page)
+                assert answer.status_code == 404, (page, answer.text[:200])
+            root = await api.get("/schema")  # the document itself, no page loading CDN code
+            assert root.headers["content-type"].startswith("application/"), root.headers
+            assert "<script" not in root.text
+            document = await api.get("/schema/openapi.json")
+            assert document.status_code == 200
+            assert "/app/uploads/initiate-batch" in document.json()["paths"]
+            assert document.headers["content-security-policy"].startswith("default-src 'none'")
+
+            page = await api.get("/")
+            assert '<meta name="intake-fragment-tokens" content="refused" />' in page.text
+            assert '<meta name="intake-environment" content="production" />' in page.text
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+
+            # The local development token is no token here; the production one works.
+            local = await api.post(INITIATE, json=initiate_body(caller, 10), headers=caller.headers)
+            assert (local.status_code, local.json()["code"]) == (401, "unauthenticated")
+            created = await api.post(
+                INITIATE,
+                json=initiate_body(caller, 10),
+                headers={"Authorization": f"Bearer {production_token(caller.token)}"},
+            )
+            assert created.status_code == 201, created.text

@@ -291,7 +291,13 @@ def test_each_service_runs_its_console_script_from_the_one_image(rendered: Rende
         (K8S / "overlays" / rendered.overlay / "kustomization.yaml").read_text()
     )
     [image] = kustomization["images"]
-    expected_image = f"{image['newName']}:{image['newTag']}"
+    expected_image = (
+        f"{image['newName']}@{image['digest']}"
+        if "digest" in image
+        else f"{image['newName']}:{image['newTag']}"
+    )
+    if rendered.overlay == "production":  # what production pulls cannot be moved under it
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.get("digest", "")), image
     for service in SERVICES:
         container = only_container(rendered.deployment(service)["spec"]["template"]["spec"])
         scripts = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())

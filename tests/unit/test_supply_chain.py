@@ -82,3 +82,11 @@ def test_the_image_installs_uv_by_hash() -> None:
     installs = re.findall(r"^RUN pip install .*$", dockerfile, re.MULTILINE)
     assert installs
     assert all("--require-hashes -r" in line for line in installs)
+
+
+def test_make_installs_tools_with_pip_by_hash_only() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    installs = re.findall(r"pip install [^\n;|&]*", makefile)
+    assert installs
+    for install in installs:
+        assert "--require-hashes -r deploy/" in install, install

@@ -402,7 +402,7 @@ export interface components {
         InitiateBatchBody: {
             brand_id: string;
             batch_reference?: string | null;
-            /** @description Each file is checked on its own: a file that breaks these rules is refused in its own entry of `uploads` (`ok: false`, `error.code`: file_name_invalid, file_size_invalid, mime_type_invalid or validation_failed) while the others go on. Only a `files` that is not a list of 1 to 100 entries refuses the whole request. */
+            /** @description Each file is checked on its own: a file with a problem of its own (name, size, type, checksum, reference, its brand, the media-type policy, the tenant's quota) is refused in its own entry of `uploads` (`ok: false`, `error.code`: file_name_invalid, file_size_invalid, file_too_large, mime_type_invalid, mime_type_not_allowed, brand_not_allowed, checksum_invalid, checksum_required, checksum_algorithm_unsupported, quota_exceeded, validation_failed, internal_error) while the others go on. Only a problem of the request as a whole refuses it: the batch's `brand_id`, a `files` that is not a list of 1 to 100 entries, malformed JSON, a body too large. */
             files: components["schemas"]["BatchFile"][];
         };
         /** InitiateBody */

@@ -90,6 +90,25 @@ def file_refusal(item: Any, error: ValidationError) -> "BatchUploadRefused":
     )
 
 
+# The codes a file's own entry in `uploads` may carry: its contract (gateway), then the rules
+# initiation applies to each file (size, media-type policy, brand, checksums, quota), and
+# `internal_error` for a file that could not be initiated now and may be sent again.
+PER_FILE_CODES: Final = (
+    ErrorCode.FILE_NAME_INVALID,
+    ErrorCode.FILE_SIZE_INVALID,
+    ErrorCode.FILE_TOO_LARGE,
+    ErrorCode.MIME_TYPE_INVALID,
+    ErrorCode.MIME_TYPE_NOT_ALLOWED,
+    ErrorCode.BRAND_NOT_ALLOWED,
+    ErrorCode.CHECKSUM_INVALID,
+    ErrorCode.CHECKSUM_REQUIRED,
+    ErrorCode.CHECKSUM_ALGORITHM_UNSUPPORTED,
+    ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.VALIDATION_FAILED,
+    ErrorCode.INTERNAL_ERROR,
+)
+
+
 class InitiateBatchBody(_Body):
     brand_id: Identifier
     batch_reference: Reference | None = None
@@ -101,11 +120,13 @@ class InitiateBatchBody(_Body):
             min_length=1,
             max_length=MAX_BATCH_FILES,
             description=(
-                "Each file is checked on its own: a file that breaks these rules is refused in"
-                " its own entry of `uploads` (`ok: false`, `error.code`: file_name_invalid,"
-                " file_size_invalid, mime_type_invalid or validation_failed) while the others"
-                " go on. Only a `files` that is not a list of 1 to 100 entries refuses the"
-                " whole request."
+                "Each file is checked on its own: a file with a problem of its own (name, size,"
+                " type, checksum, reference, its brand, the media-type policy, the tenant's"
+                " quota) is refused in its own entry of `uploads` (`ok: false`, `error.code`: "
+                + ", ".join(code.value for code in PER_FILE_CODES)
+                + ") while the others go on. Only a problem of the request as a whole refuses"
+                " it: the batch's `brand_id`, a `files` that is not a list of 1 to 100 entries,"
+                " malformed JSON, a body too large."
             ),
         ),
         WrapValidator(_check_files),
