@@ -118,6 +118,37 @@ async def test_a_forged_service_principal_on_a_user_topic_is_refused_and_counted
     assert await metric(metrics_url, dead_letters, group=group, topic=source) >= 1
 
 
+async def test_a_reply_topic_is_written_only_by_the_services_that_answer_its_owner(
+    system: System,
+) -> None:
+    """A service cannot put a reply in front of a caller it never answers: audit answers only
+    the gateway, cleanup only `ops`, initiation everyone but `ops`, completion the gateway and
+    cleanup. (That each writes the reply topics it must, every request of the suite shows.)"""
+
+    def replies_of(process: str) -> str:
+        instance = system.processes[process].instance_path.read_text()
+        return names.topic(topics.reply_topic(process, instance))
+
+    ops_replies = names.topic(topics.reply_topic("ops", uuid.uuid4().hex[:8]))
+    refused = {
+        "audit": [replies_of("completion"), replies_of("cleanup"), ops_replies],
+        "cleanup": [replies_of("gateway"), replies_of("completion"), replies_of("cleanup")],
+        "completion": [replies_of("completion"), ops_replies],
+        "initiation": [ops_replies],
+    }
+    for principal, reply_topics in refused.items():
+        producer = AIOKafkaProducer(
+            **access_of(principal).client_options(), request_timeout_ms=10_000
+        )
+        await producer.start()
+        try:
+            for topic in reply_topics:
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await producer.send_and_wait(topic, b"{}")
+        finally:
+            await producer.stop()
+
+
 async def invisible(access: KafkaAccess, topic: str) -> bool:
     """Whether the broker refuses `access` even the topic's metadata (DESCRIBE, which READ
     would imply): a consumer could not find its partitions, let alone fetch them."""
