@@ -8,14 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaClient, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    TopicAuthorizationFailedError,
+)
 from scripts import subscriber_example
 
 from intake_contracts import topics
 from intake_contracts.commands import Commands, SessionRef
 from intake_contracts.envelope import Principal
-from intake_runtime.messaging import names
+from intake_runtime.messaging import acls, names
 from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.envelopes import command_envelope, encode
 from tests.conftest import Caller, System
@@ -147,6 +151,27 @@ async def test_a_reply_topic_is_written_only_by_the_services_that_answer_its_own
                     await producer.send_and_wait(topic, b"{}")
         finally:
             await producer.stop()
+
+
+async def test_a_consumer_group_is_joined_only_by_its_own_principal(system: System) -> None:
+    """Each principal below may read the topic, but not in another principal's group: it could
+    neither take over that service's partitions nor move its offsets."""
+    del system  # the namespace's topics and ACLs
+    events = names.topic(topics.UPLOAD_EVENTS)
+    others = {
+        "subscriber": topics.CONSUMER_GROUPS["audit"],
+        "audit": topics.CONSUMER_GROUPS["cleanup"],
+        "cleanup": f"{acls.SUBSCRIBER_GROUP_PREFIX}-example",
+    }
+    for principal, group in others.items():
+        consumer = AIOKafkaConsumer(
+            events, group_id=names.group(group), **access_of(principal).client_options()
+        )
+        try:
+            with pytest.raises(GroupAuthorizationFailedError):
+                await consumer.start()  # joining the group is the first thing it does
+        finally:
+            await consumer.stop()
 
 
 async def invisible(access: KafkaAccess, topic: str) -> bool:
