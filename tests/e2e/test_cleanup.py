@@ -25,6 +25,7 @@ from intake_contracts.commands import CommandType, JobRunView, MarkCompleted, Ru
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.keys import TEMP_PREFIX, asset_id_for, temp_key
+from intake_runtime.messaging import acls
 from intake_runtime.messaging.requests import RequestReplyClient
 from intake_runtime.ports import utc_now
 from intake_runtime.settings import S3Settings
@@ -61,7 +62,15 @@ async def cleanup(
 
 @pytest.fixture
 async def requests(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
-    async with request_client(stack_env, "cleanup-tests", timeout_s=60) as client:
+    """Commands to initiation and completion as cleanup sends them (they answer cleanup)."""
+    async with request_client(stack_env, "cleanup", timeout_s=60) as client:
+        yield client
+
+
+@pytest.fixture
+async def operator(stack_env: dict[str, str]) -> AsyncIterator[RequestReplyClient]:
+    """A job run asked of cleanup, as an operator asks (cleanup answers only `ops`)."""
+    async with request_client(stack_env, acls.OPS, timeout_s=60) as client:
         yield client
 
 
@@ -269,7 +278,7 @@ async def test_expired_session_is_failed_and_its_upload_aborted(stage: Stage) ->
 
 
 async def test_s3_outage_is_recorded_and_the_next_run_finishes_the_work(
-    stage: Stage, requests: RequestReplyClient
+    stage: Stage, operator: RequestReplyClient
 ) -> None:
     orphan = temp_key(uuid.uuid4())
     stage.s3.put_object(Bucket=stage.bucket, Key=orphan, Body=b"z")
@@ -277,7 +286,7 @@ async def test_s3_outage_is_recorded_and_the_next_run_finishes_the_work(
         stack_command("stop-s3")
         try:
             down = await service.run(Job.ORPHANED_TEMP_OBJECTS)
-            via_service = await run_via_command(requests, Job.ORPHANED_MULTIPART)
+            via_service = await run_via_command(operator, Job.ORPHANED_MULTIPART)
             health = httpx.get(stage.system.processes["cleanup"].url("/healthz"), timeout=5)
         finally:
             stack_command("start-s3")
@@ -302,17 +311,17 @@ async def test_a_job_runs_on_one_replica_at_a_time(
     system: System,
     db: asyncpg.Connection,
     stack_env: dict[str, str],
-    requests: RequestReplyClient,
+    operator: RequestReplyClient,
 ) -> None:
     # This connection plays the replica in the middle of the run, with the very lock it takes.
     assert await repo.try_job_lock(db, Job.RECONCILE)
     try:
-        skipped = await run_via_command(requests, Job.RECONCILE)
+        skipped = await run_via_command(operator, Job.RECONCILE)
         async with cleanup(stack_env) as service:
             also_skipped = await service.run(Job.RECONCILE)
     finally:
         await repo.job_unlock(db, Job.RECONCILE)
-    after = await run_via_command(requests, Job.RECONCILE)
+    after = await run_via_command(operator, Job.RECONCILE)
 
     assert (skipped.status, also_skipped.status) == ("skipped", "skipped")
     # Once released the job runs; whether it succeeds depends on the shared data (reconcile
@@ -345,9 +354,9 @@ async def test_two_concurrent_runs_neither_both_skip_nor_fail(
 async def test_run_completed_is_published_and_unknown_jobs_are_refused(
     system: System,
     db: asyncpg.Connection,
-    requests: RequestReplyClient,
+    operator: RequestReplyClient,
 ) -> None:
-    view = await run_via_command(requests, Job.EXPIRE_SESSIONS)
+    view = await run_via_command(operator, Job.EXPIRE_SESSIONS)
     assert view.status == "ok"
 
     async def published() -> Any:
@@ -358,7 +367,7 @@ async def test_run_completed_is_published_and_unknown_jobs_are_refused(
         )
 
     await eventually(published, lambda at: at is not None)
-    reply = await requests.request(
+    reply = await operator.request(
         topics.CLEANUP_COMMANDS,
         CommandType.RUN_CLEANUP_JOB,
         RunCleanupJob(job="vacuum"),
@@ -369,7 +378,7 @@ async def test_run_completed_is_published_and_unknown_jobs_are_refused(
 
 
 async def test_a_run_shows_on_the_metrics_with_its_status_duration_and_counts(
-    stage: Stage, requests: RequestReplyClient
+    stage: Stage, operator: RequestReplyClient
 ) -> None:
     for _ in range(2):  # at least two uploads for the job to list
         stage.s3.create_multipart_upload(Bucket=stage.bucket, Key=temp_key(uuid.uuid4()))
@@ -378,7 +387,7 @@ async def test_a_run_shows_on_the_metrics_with_its_status_duration_and_counts(
     since = datetime.now(UTC)
     before = await metrics.samples(endpoint)
 
-    view = await run_via_command(requests, job)
+    view = await run_via_command(operator, job)
 
     after = await metrics.samples(endpoint)
     # Commands are delivered at least once: a rebalance may run the job again (or skip it on

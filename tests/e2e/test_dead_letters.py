@@ -41,9 +41,15 @@ async def _letters_with_key(source: str, key: str) -> list[dict[str, Any]]:
 
 async def _intake_ops(*args: str) -> subprocess.CompletedProcess[str]:
     """The dead-letter tools as operators run them: with the `ops` principal."""
-    ops = stack.stack_principals.stack_env(principal="ops")
-    kafka = {name: value for name, value in ops.items() if name.startswith("KAFKA_")}
-    done = await asyncio.to_thread(
+    done = await _intake_ops_as("ops", *args)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+async def _intake_ops_as(principal: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = stack.stack_principals.stack_env(principal=principal)
+    kafka = {name: value for name, value in env.items() if name.startswith("KAFKA_")}
+    return await asyncio.to_thread(
         subprocess.run,
         [INTAKE_OPS, "dlq", *args],
         env={
@@ -57,8 +63,6 @@ async def _intake_ops(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 async def _dead_letter_count(url: str, group: str, topic: str) -> float:
@@ -116,3 +120,21 @@ async def test_an_event_that_keeps_failing_is_parked_alone_and_replay_sends_it_b
     )
     assert int(letters[1]["offset"]) > int(letters[0]["offset"])
     assert letters[1]["source_offset"] != letters[0]["source_offset"]
+
+
+@pytest.mark.parametrize("principal", ["subscriber", "gateway"])
+async def test_the_dead_letter_tools_refuse_another_principal_with_the_reason(
+    system: System, principal: str
+) -> None:
+    """Refused by the broker, the tools stop and say why instead of retrying for ever."""
+    del system  # the namespace's topics and ACLs
+    dead_letters = names.topic(topics.dead_letter_topic(topics.UPLOAD_EVENTS))
+    for args in (("list",), ("list", "--topic", topics.UPLOAD_EVENTS)):
+        listed = await _intake_ops_as(principal, *args)
+        assert listed.returncode == 1
+        assert f"refuses '{principal}'" in listed.stderr
+        assert dead_letters in listed.stderr
+        assert listed.stdout == ""
+    replayed = await _intake_ops_as(principal, "replay", "--topic", topics.UPLOAD_EVENTS)
+    assert replayed.returncode == 1
+    assert f"refuses '{principal}' {dead_letters}" in replayed.stderr

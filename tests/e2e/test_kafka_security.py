@@ -8,14 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaClient, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaConnectionError,
+    TopicAuthorizationFailedError,
+)
 from scripts import subscriber_example
 
 from intake_contracts import topics
 from intake_contracts.commands import Commands, SessionRef
 from intake_contracts.envelope import Principal
-from intake_runtime.messaging import names
+from intake_runtime.messaging import acls, names
 from intake_runtime.messaging.access import KafkaAccess
 from intake_runtime.messaging.envelopes import command_envelope, encode
 from tests.conftest import Caller, System
@@ -116,6 +120,58 @@ async def test_a_forged_service_principal_on_a_user_topic_is_refused_and_counted
     group = names.group(topics.CONSUMER_GROUPS["initiation"])
     source = names.topic(topics.INITIATION_COMMANDS)
     assert await metric(metrics_url, dead_letters, group=group, topic=source) >= 1
+
+
+async def test_a_reply_topic_is_written_only_by_the_services_that_answer_its_owner(
+    system: System,
+) -> None:
+    """A service cannot put a reply in front of a caller it never answers: audit answers only
+    the gateway, cleanup only `ops`, initiation everyone but `ops`, completion the gateway and
+    cleanup. (That each writes the reply topics it must, every request of the suite shows.)"""
+
+    def replies_of(process: str) -> str:
+        instance = system.processes[process].instance_path.read_text()
+        return names.topic(topics.reply_topic(process, instance))
+
+    ops_replies = names.topic(topics.reply_topic("ops", uuid.uuid4().hex[:8]))
+    refused = {
+        "audit": [replies_of("completion"), replies_of("cleanup"), ops_replies],
+        "cleanup": [replies_of("gateway"), replies_of("completion"), replies_of("cleanup")],
+        "completion": [replies_of("completion"), ops_replies],
+        "initiation": [ops_replies],
+    }
+    for principal, reply_topics in refused.items():
+        producer = AIOKafkaProducer(
+            **access_of(principal).client_options(), request_timeout_ms=10_000
+        )
+        await producer.start()
+        try:
+            for topic in reply_topics:
+                with pytest.raises(TopicAuthorizationFailedError):
+                    await producer.send_and_wait(topic, b"{}")
+        finally:
+            await producer.stop()
+
+
+async def test_a_consumer_group_is_joined_only_by_its_own_principal(system: System) -> None:
+    """Each principal below may read the topic, but not in another principal's group: it could
+    neither take over that service's partitions nor move its offsets."""
+    del system  # the namespace's topics and ACLs
+    events = names.topic(topics.UPLOAD_EVENTS)
+    others = {
+        "subscriber": topics.CONSUMER_GROUPS["audit"],
+        "audit": topics.CONSUMER_GROUPS["cleanup"],
+        "cleanup": f"{acls.SUBSCRIBER_GROUP_PREFIX}-example",
+    }
+    for principal, group in others.items():
+        consumer = AIOKafkaConsumer(
+            events, group_id=names.group(group), **access_of(principal).client_options()
+        )
+        try:
+            with pytest.raises(GroupAuthorizationFailedError):
+                await consumer.start()  # joining the group is the first thing it does
+        finally:
+            await consumer.stop()
 
 
 async def invisible(access: KafkaAccess, topic: str) -> bool:

@@ -61,7 +61,9 @@ async def started(
     client = RequestReplyClient(
         broker,
         access=stack.kafka_access(stack_env),
-        service="contract-tests",
+        # Named as the gateway's: initiation, completion and audit all answer it, which no
+        # other principal's reply topic is (acls.answered_owners).
+        service="gateway",
         instance_id=uuid.uuid4().hex[:12],
         timeout_s=timeout_s,
         publish_timeout_s=publish_timeout_s,

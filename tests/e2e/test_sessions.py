@@ -358,7 +358,8 @@ async def test_a_command_delivered_twice_creates_one_session(
         brand_ids=(caller.brand_id,),
         permissions=("assets.upload",),
     )
-    reply_topic = names.topic(f"intake.replies.test.{uuid.uuid4().hex[:8]}")
+    # The gateway's reply topic name: initiation answers no other sender of user commands.
+    reply_topic = names.topic(topics.reply_topic("gateway", f"test-{uuid.uuid4().hex[:8]}"))
     bootstrap = stack.kafka_access(system.env)
     from intake_runtime.messaging.kafka import delete_topic, ensure_topics
 

@@ -16,7 +16,9 @@ async def request_client(
     stack_env: Mapping[str, str], service: str, timeout_s: float
 ) -> AsyncIterator[RequestReplyClient]:
     """A started client named `service` on the stack's broker, as a service's host starts its
-    own (bootstrap.reply_client); stopped with its broker after."""
+    own (bootstrap.reply_client); stopped with its broker after. Name it after the principal
+    whose commands it sends: a service writes only the reply topics of the principals that may
+    send to it (acls.answered_owners), whatever identity the test itself holds."""
     settings = stack.kafka_settings(stack_env).model_copy(
         update={"instance_id": uuid.uuid4().hex[:12], "request_timeout_s": timeout_s}
     )

@@ -85,6 +85,22 @@ def test_reply_topics_are_read_only_by_their_owner(grants: list[Grant]) -> None:
         assert not allowed(grants, "gateway", Operation.WRITE, topic)
 
 
+def test_reply_topics_are_written_only_by_the_services_that_answer_their_owner(
+    grants: list[Grant],
+) -> None:
+    answered_by = {
+        "gateway": {"initiation", "completion", "audit"},
+        "completion": {"initiation"},
+        "cleanup": {"initiation", "completion"},
+        acls.OPS: {"cleanup"},
+    }
+    assert set(answered_by) == set(acls.REPLY_OWNERS)
+    for owner, answerers in answered_by.items():
+        topic = ns(topics.reply_topic(owner, "i-1"))
+        who_writes = {p for p in acls.PRINCIPALS if allowed(grants, p, Operation.WRITE, topic)}
+        assert who_writes == answerers, owner
+
+
 def test_each_consumer_group_has_one_owner(grants: list[Grant]) -> None:
     owners: dict[str, set[str]] = {}
     for g in grants:

@@ -77,12 +77,10 @@ EVENT_WRITERS: Final = {
     topics.CLEANUP_EVENTS: ("cleanup",),
 }
 EVENT_READERS: Final = ("audit", "cleanup", SUBSCRIBER)
-# The processes that send commands and await replies on reply topics of their own, and the
-# services that answer commands. An answering service may write any reply topic of the
-# namespace: it answers whoever its command topics' ACLs let send to it, on the topic the
-# command names; only a topic's owner creates, reads and deletes it.
+# The processes that send commands and await replies on reply topics of their own; only a
+# topic's owner creates, reads and deletes it. A service answering a command writes the reply
+# topics of those its command topics' ACLs let send to it (`answered_owners`), no other.
 REPLY_OWNERS: Final = ("gateway", "completion", "cleanup", OPS)
-ANSWERERS: Final = ("initiation", "completion", "cleanup", "audit")
 
 
 def consumer_groups() -> dict[str, tuple[str, ...]]:
@@ -146,19 +144,34 @@ def grants(namespace: str) -> list[Grant]:
     return sorted(found)
 
 
+def answered_owners() -> dict[str, tuple[str, ...]]:
+    """Each answering service, and the reply-topic owners whose commands it answers: those
+    allowed to write its command topics."""
+    answered: dict[str, set[str]] = {}
+    for service, owned in topics.COMMAND_TOPICS.items():
+        senders = {writer for topic in owned for writer in COMMAND_WRITERS[topic]}
+        answered[service] = senders & set(REPLY_OWNERS)
+    return {service: tuple(sorted(owners)) for service, owners in answered.items()}
+
+
 def _reply_grants(name: Callable[[str], str]) -> set[Grant]:
     found: set[Grant] = set()
+
+    def replies_of(owner: str) -> str:
+        return name(f"{topics.REPLY_TOPIC_PREFIX}{owner}.")
+
     for owner in REPLY_OWNERS:
-        prefix = name(f"{topics.REPLY_TOPIC_PREFIX}{owner}.")
+        prefix = replies_of(owner)
         for operation in (Operation.CREATE, Operation.READ, Operation.DELETE):
             found.add(Grant(owner, operation, Resource.TOPIC, prefix, Pattern.PREFIXED))
         # The reply consumer's presence group is named like its topic (requests.py).
         found.add(Grant(owner, Operation.READ, Resource.GROUP, prefix, Pattern.PREFIXED))
+    for answerer, owners in answered_owners().items():
+        found.update(
+            Grant(answerer, Operation.WRITE, Resource.TOPIC, replies_of(owner), Pattern.PREFIXED)
+            for owner in owners
+        )
     every = name(topics.REPLY_TOPIC_PREFIX)
-    found.update(
-        Grant(answerer, Operation.WRITE, Resource.TOPIC, every, Pattern.PREFIXED)
-        for answerer in ANSWERERS
-    )
     # cleanup removes the reply topics of instances that are gone: it sees every reply topic
     # and presence group, and may delete the topics, but reads none of them.
     for operation, resource in (

@@ -4,11 +4,14 @@ Replay remembers how far it got in the consumer group `intake-ops-dlq-replay`, s
 twice does not send a letter twice; `--from-offset` starts elsewhere on purpose.
 """
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from intake_contracts import topics
@@ -19,6 +22,8 @@ REPLAY_GROUP: Final = "intake-ops-dlq-replay"  # under the namespace, like every
 # Headers that tie a command to a caller long gone: a replayed command needs no reply.
 _CALLER_HEADERS: Final = frozenset({"reply_to", "correlation_id"})
 _PREVIEW_BYTES: Final = 500
+# How long the broker may take to say which topics this principal may see.
+_METADATA_TIMEOUT_S: Final = 30.0
 
 
 def dead_letter_topics(source: str | None) -> list[str]:
@@ -28,6 +33,43 @@ def dead_letter_topics(source: str | None) -> list[str]:
     if source not in topics.SHARED_TOPICS:
         raise SystemExit(f"intake-ops: unknown source topic {source!r}")
     return [names.topic(topics.dead_letter_topic(source))]
+
+
+async def require_visible(access: KafkaAccess, wanted: Sequence[str]) -> None:
+    """Stop with the reason when the broker refuses this principal a topic or has none by that
+    name: a consumer assigned to such a partition would retry its metadata for ever.
+
+    Raises:
+        SystemExit: a topic is refused or missing, or the broker did not answer in time.
+    """
+    client = AIOKafkaClient(**access.client_options(), request_timeout_ms=10_000)
+    try:
+        async with asyncio.timeout(_METADATA_TIMEOUT_S):
+            await client.bootstrap()
+            client.set_topics(wanted)
+            await client.force_metadata_update()
+    except TimeoutError:
+        raise SystemExit(
+            f"intake-ops: Kafka at {access.bootstrap_servers} did not describe"
+            f" {', '.join(wanted)} within {_METADATA_TIMEOUT_S:.0f} s"
+        ) from None
+    except (KafkaError, OSError) as error:  # refused login, unreachable broker
+        raise SystemExit(f"intake-ops: Kafka at {access.bootstrap_servers}: {error}") from None
+    finally:
+        await client.close()
+    refused = [topic for topic in wanted if topic in client.cluster.unauthorized_topics]
+    if refused:
+        raise SystemExit(
+            f"intake-ops: the broker refuses {access.username or 'an anonymous client'!r}"
+            f" {', '.join(refused)}: dead letters are read and replayed as `ops`, in a"
+            " namespace whose ACLs `intake-ops provision-topics` granted"
+        )
+    missing = [topic for topic in wanted if client.cluster.partitions_for_topic(topic) is None]
+    if missing:
+        raise SystemExit(
+            f"intake-ops: no topic {', '.join(missing)} on this Kafka"
+            " (another INTAKE_NAMESPACE, or `intake-ops provision-topics` not run)"
+        )
 
 
 def describe(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
@@ -71,7 +113,9 @@ async def _letters(
 
 async def list_letters(access: KafkaAccess, source: str | None, limit: int) -> int:
     shown = 0
-    for topic in dead_letter_topics(source):
+    wanted = dead_letter_topics(source)
+    await require_visible(access, wanted)
+    for topic in wanted:
         consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
@@ -92,6 +136,7 @@ async def list_letters(access: KafkaAccess, source: str | None, limit: int) -> i
 
 async def replay_letters(access: KafkaAccess, source: str, from_offset: int | None) -> int:
     [topic] = dead_letter_topics(source)
+    await require_visible(access, [topic, names.topic(source)])
     partition = TopicPartition(topic, 0)
     consumer = AIOKafkaConsumer(
         **access.client_options(),
