@@ -138,7 +138,9 @@ async def live_uploads(stack_env: dict[str, str]) -> set[str]:
 
 
 def stack_command(command: str) -> None:
-    subprocess.run(["bash", str(stack.STACK), command], check=True, capture_output=True)
+    argv = ["bash", str(stack.STACK), command]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    assert done.returncode == 0, f"stack.sh {command}: {done.stdout}{done.stderr}"
 
 
 async def test_orphaned_multipart_aborts_exactly_the_orphans_across_pages(stage: Stage) -> None:
