@@ -1,5 +1,7 @@
 """Local defaults only in local mode; production means AWS and its credential chain."""
 
+from pathlib import Path
+
 import pytest
 from pydantic_settings import BaseSettings
 
@@ -147,3 +149,16 @@ def test_services_keep_their_own_defaults_of_a_shared_field() -> None:
     assert S3Settings().s3_timeout_s == 10
     with pytest.raises(ValueError, match="INTAKE_COMMAND_WORKERS"):
         CleanupSettings(INTAKE_COMMAND_WORKERS="0")
+
+
+def test_the_readme_names_every_variable() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text()
+    configuration = text[text.index("## Configuration") :]
+    unnamed = sorted(
+        str(field.alias)
+        for settings in EVERY_SETTINGS
+        for field in settings.model_fields.values()
+        if f"`{field.alias}`" not in configuration
+    )
+    assert unnamed == [], f"README.md's Configuration section lacks {unnamed}"
