@@ -24,26 +24,30 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.support import stack, tokens
+from tests.support import stack
 
 from bench.common import write
 from bench.competitors import (
-    BIN,
     PARALLEL,
     System,
     intake,
     intake_running,
+    intake_upload,
     load,
-    run_client,
     upload_once,
 )
-from bench.data_plane import drop_asset, s3_client, write_random
+from bench.data_plane import write_random
 
 MiB = 1024 * 1024
 ON, SHA256, OFF = "intake_checksums_on", "intake_checksums_sha256", "intake_checksums_off"
 BOTO3 = "boto3_upload_file"
-# What each Intake variant declares: the default, SHA256 asked for, none.
+# What each Intake variant declares (the default, SHA256 asked for, none) and how it asks.
 ALGORITHM_OF = {ON: "CRC32C", SHA256: "SHA256", OFF: None}
+FLAGS_OF: dict[str, tuple[str, ...]] = {
+    ON: (),
+    SHA256: ("--checksum-algorithm", "SHA256"),
+    OFF: ("--no-checksums",),
+}
 TARGET_ON_OVER_OFF = 0.9
 TARGET_ON_OVER_BOTO3 = 1.0
 
@@ -51,31 +55,11 @@ TARGET_ON_OVER_BOTO3 = 1.0
 def cli_upload(
     system: System, path: Path, env: dict[str, str], folder: Path, *, variant: str
 ) -> dict[str, Any]:
-    """One `intake upload`, exec to exit; promotion is waited for after the clock."""
-    client_env = {**os.environ, "INTAKE_URL": system.url}
-    client_env["INTAKE_TOKEN"] = tokens.mint(f"bench-{uuid.uuid4().hex[:8]}", ["bench"])
-    command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(PARALLEL)]
-    command += ["--json", "--quiet", "--state-file", str(folder / f"{uuid.uuid4().hex}.json")]
-    expected = ALGORITHM_OF[variant]
-    if variant == SHA256:
-        command += ["--checksum-algorithm", "SHA256"]
-    elif variant == OFF:
-        command.append("--no-checksums")
-    wall, out = run_client(command, client_env)
-    [result] = json.loads(out)
-    if result["status"] != "completed":
-        raise RuntimeError(f"intake upload failed: {result['error']}")
-    algorithm = result["asset"].get("checksum_algorithm")
-    if algorithm != expected:
-        raise RuntimeError(f"the asset declared {algorithm!r}, not {expected!r}: {out}")
-    drop_asset(s3_client(env), result["asset"])  # the next run does not meet its copy
-    size = path.stat().st_size
-    return {
-        "wall_s": round(wall, 3),
-        "mib_s": round(size / MiB / wall, 1),
-        "transfer_s": round(result["transfer_s"], 3),
-        "complete_s": round(result["complete_s"], 3),
-    }
+    """One `intake upload` of `variant`, checked to have declared its algorithm."""
+    figures = intake_upload(system, path, env, folder, FLAGS_OF[variant])
+    if figures["checksum_algorithm"] != ALGORITHM_OF[variant]:
+        raise RuntimeError(f"{variant} uploaded an asset declaring {figures['checksum_algorithm']}")
+    return figures
 
 
 def one_size(

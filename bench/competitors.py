@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -376,11 +376,15 @@ def upload_once(
     return {"wall_s": round(wall, 3), "mib_s": round(size / MiB / wall, 1)}
 
 
-def intake_upload(system: System, path: Path, env: dict[str, str], folder: Path) -> dict[str, Any]:
+def intake_upload(
+    system: System, path: Path, env: dict[str, str], folder: Path, flags: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One `intake upload` (with `flags`), exec to exit; promotion is waited for after the
+    clock. The figures name the checksum algorithm the Asset declared."""
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     client_env = {**os.environ, "INTAKE_URL": system.url}
     client_env["INTAKE_TOKEN"] = tokens.mint(tenant, ["bench"])
-    command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(PARALLEL)]
+    command = [str(BIN / "intake"), "upload", str(path), "--parallel", str(PARALLEL), *flags]
     command += ["--json", "--quiet", "--state-file", str(folder / "intake-state.json")]
     wall, out = run_client(command, client_env)
     [result] = json.loads(out)
@@ -397,6 +401,7 @@ def intake_upload(system: System, path: Path, env: dict[str, str], folder: Path)
         "transfer_s": round(result["transfer_s"], 3),
         "complete_s": round(result["complete_s"], 3),
         "promotion_done_after_exit_s": round(time.perf_counter() - waited, 3),
+        "checksum_algorithm": result["asset"].get("checksum_algorithm"),
     }
 
 

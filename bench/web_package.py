@@ -9,8 +9,8 @@ like: both with per-part checksums (each one's default, CRC32C; S3 verifies each
 The package is web/dist (`make web`) and its one dependency, served as they are by a static
 server on a loopback origin of their own (a host app's, http://127.0.0.1:3000, which the
 gateway's and the bucket's default CORS rules grant), talking to the gateway across origins.
-Nothing intercepts the page's requests: Playwright's routing (page.route) passes every
-request, part bodies included, through its driver and cut the package's rate by about 3x.
+Nothing intercepts the page's requests: Playwright's routing (page.route) would pass every
+request, part bodies included, through its driver.
 """
 
 import argparse
