@@ -15,6 +15,7 @@ from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
 from intake_runtime.storage.s3 import (
     DELETE_BATCH,
+    ChecksumRejectedError,
     ObjectHead,
     ObjectNotFoundError,
     ObjectStore,
@@ -57,6 +58,25 @@ async def put_part(
         answer = await client.put(url, content=data)
     answer.raise_for_status()
     return answer.headers["ETag"].strip('"')
+
+
+async def put_signed_part(
+    store: ObjectStore, bucket: str, key: str, upload_id: str, n: int, data: bytes
+) -> str:
+    """A part whose URL signs its SHA-256, as a SHA256 session's part URLs do."""
+    checksum = b64_sha256(data)
+    url = await store.presign_part(
+        bucket, key, upload_id, n, content_length=len(data), expires_s=300,
+        checksum=("SHA256", checksum),
+    )  # fmt: skip
+    async with httpx.AsyncClient() as client:
+        answer = await client.put(url, content=data, headers={"x-amz-checksum-sha256": checksum})
+    answer.raise_for_status()
+    return answer.headers["ETag"].strip('"')
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 async def put_object(store: ObjectStore, bucket: str, key: str, data: bytes) -> None:
@@ -113,6 +133,43 @@ async def test_multipart_round_trip_gives_typed_results(store: ObjectStore, buck
     assert head.size == 5 * MIB + 1000
     objects = [o async for page in store.iter_objects(bucket, key) for o in page]
     assert [(o.key, o.size) for o in objects] == [(key, 5 * MIB + 1000)]
+
+
+async def test_a_composite_sha256_upload_completes_with_its_parts_checksums(
+    store: ObjectStore, bucket: str
+) -> None:
+    """S3 refuses a wrong part checksum (BadDigest, as ChecksumRejectedError) and leaves the
+    upload open; with the right ones it completes and keeps `<sha256 of the parts'>-N`."""
+    key, data = new_key(), [os.urandom(5 * MIB), os.urandom(1000)]
+    opened = await store.create_multipart(
+        bucket, key, "image/png", checksum_algorithm="SHA256", checksum_type="COMPOSITE"
+    )
+    etags = [
+        await put_signed_part(store, bucket, key, opened.upload_id, n, part)
+        for n, part in enumerate(data, start=1)
+    ]
+    listed = await store.list_parts(bucket, key, opened.upload_id)
+    # SeaweedFS lists no part checksums (AWS would: both spell them as S3 does).
+    assert [p.checksums.get("SHA256") for p in listed] in (
+        [None, None],
+        list(map(b64_sha256, data)),
+    )
+    parts = list(enumerate(etags, start=1))
+    wrong = {1: b64_sha256(data[0]), 2: b64_sha256(data[0])}
+    with pytest.raises(ChecksumRejectedError) as refused:
+        await store.complete_multipart(
+            bucket, key, opened.upload_id, parts, checksums=("SHA256", wrong)
+        )
+    assert refused.value.code == "BadDigest"
+    right = {1: b64_sha256(data[0]), 2: b64_sha256(data[1])}
+    await store.complete_multipart(
+        bucket, key, opened.upload_id, parts, checksums=("SHA256", right)
+    )
+    head = await store.head(bucket, key, checksums=True)
+    assert head is not None
+    composite = b64_sha256(b"".join(hashlib.sha256(part).digest() for part in data))
+    assert (head.checksums.get("SHA256"), head.checksum_type) == (f"{composite}-2", "COMPOSITE")
+    await store.delete(bucket, key)
 
 
 async def test_an_aborted_upload_is_upload_not_found(store: ObjectStore, bucket: str) -> None:

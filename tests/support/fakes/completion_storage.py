@@ -36,6 +36,7 @@ class FakeCompletionStorage:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.uploads: dict[str, dict[int, bytes]] = {}
+        self.composites: dict[tuple[str, str], str] = {}  # S3's COMPOSITE checksum, by object
         self.broken: dict[str, Failure] = {}
         self.calls: list[str] = []
 
@@ -58,14 +59,18 @@ class FakeCompletionStorage:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
         completion_domain.check_size(len(stored), session.size_bytes)
         algorithm = session.checksum_algorithm
-        # S3 keeps a checksum of a direct upload that signed one (and of a FULL_OBJECT CRC
-        # multipart upload); the fake computes SHA256 only.
+        # S3 keeps a checksum of a direct upload that signed one, a COMPOSITE one of a SHA256
+        # multipart upload (and a FULL_OBJECT one of a CRC multipart upload); the fake
+        # computes SHA256 only.
+        composite = self.composites.get((session.bucket, session.temp_key))
         kept = (
             _sha256_base64(stored)
             if algorithm == ChecksumAlgorithm.SHA256 and session.upload_type == UploadType.DIRECT
-            else None
+            else composite
         )
-        checksum = completion_domain.checked_checksum(algorithm, session.checksum, kept)
+        checksum = completion_domain.checked_checksum(
+            algorithm, session.checksum, kept, "COMPOSITE" if composite else None
+        )
         return completion_domain.CheckedObject(_etag(stored), algorithm, checksum)
 
     def _complete_multipart(
@@ -84,8 +89,22 @@ class FakeCompletionStorage:
         chosen = completion_domain.parts_to_complete(
             uploaded, requested, session.part_count, session.size_bytes
         )
-        body = b"".join(stored[number] for number, _ in chosen)
-        self.objects[session.bucket, session.temp_key] = body
+        algorithm = session.checksum_algorithm
+        # Like SeaweedFS, the fake's ListParts names no part checksums.
+        checksums = completion_domain.part_checksums(
+            algorithm, uploaded, requested, session.part_count
+        )
+        key = (session.bucket, session.temp_key)
+        if algorithm == ChecksumAlgorithm.SHA256:  # a COMPOSITE upload
+            digests = [hashlib.sha256(stored[number]).digest() for number, _ in chosen]
+            if any(
+                base64.b64decode(checksums[number]) != digest
+                for (number, _), digest in zip(chosen, digests, strict=True)
+            ):  # S3's BadDigest, the upload left open
+                raise DomainError(ErrorCode.PARTS_INVALID, "S3 refused the parts' checksums")
+            composite = _sha256_base64(b"".join(digests))
+            self.composites[key] = f"{composite}-{len(chosen)}"
+        self.objects[key] = b"".join(stored[number] for number, _ in chosen)
         del self.uploads[upload_id]
 
     async def verify_checksum(self, session: SessionRecord, declared_sha256: str) -> None:

@@ -7,6 +7,7 @@ nothing and its lease must expire, as after a kill -9.
 """
 
 import asyncio
+import base64
 import functools
 import hashlib
 import uuid
@@ -32,6 +33,7 @@ from intake_contracts.commands import CommandType, CompleteUpload, CompletionRes
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import ErrorCode
 from intake_contracts.events import EventType
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.replies import Reply
 from intake_contracts.sessions import SessionRecord, UploadStatus, UploadType
 from intake_runtime.messaging.dispatch import AfterReply, run_now
@@ -314,6 +316,75 @@ async def test_a_multipart_upload_is_completed_from_its_parts(world: World) -> N
     assert answer.asset.size_bytes == 6 * MiB
     assert len(world.storage.objects[BUCKET, record.temp_key]) == 6 * MiB
     assert "up-1" not in world.storage.uploads
+
+
+def sha256_multipart(world: World, parts: dict[int, bytes], *, declared: bool) -> uuid.UUID:
+    """A SHA256 multipart session at UPLOADING whose parts are all uploaded."""
+    whole = b"".join(parts[n] for n in sorted(parts))
+    record = new_record(b"", bucket=BUCKET).model_copy(
+        update={
+            "upload_type": UploadType.MULTIPART,
+            "size_bytes": len(whole),
+            "chunk_size": len(parts[1]),
+            "part_count": len(parts),
+            "multipart_upload_id": f"up-{uuid.uuid4()}",
+            "tenant_id": "t1",
+            "checksum_algorithm": ChecksumAlgorithm.SHA256,
+            "checksum": b64_sha256(whole) if declared else None,
+        }
+    )
+    world.initiation.sessions[record.upload_session_id] = record
+    world.storage.uploads[str(record.multipart_upload_id)] = dict(parts)
+    return record.upload_session_id
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def completed_parts(parts: dict[int, bytes], *, checksums: bool = True) -> list[dict[str, Any]]:
+    return [
+        {
+            "part_number": n,
+            "etag": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            "checksum": b64_sha256(data) if checksums else None,
+        }
+        for n, data in sorted(parts.items())
+    ]
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["whole-file-declared", "none-declared"])
+async def test_a_sha256_multipart_upload_completes_with_every_parts_checksum(
+    world: World, declared: bool
+) -> None:
+    parts = {1: b"a" * 5 * MiB, 2: b"b" * MiB}
+    session_id = sha256_multipart(world, parts, declared=declared)
+    upload_id = str(world.initiation.sessions[session_id].multipart_upload_id)
+
+    bare = await world.complete(session_id, parts=completed_parts(parts, checksums=False))
+    assert code(bare) == ErrorCode.CHECKSUM_REQUIRED
+    assert code(await world.complete(session_id)) == ErrorCode.CHECKSUM_REQUIRED
+    assert upload_id in world.storage.uploads  # not consumed: a retry with them can complete
+    assert world.initiation.sessions[session_id].status == UploadStatus.UPLOADING
+
+    asset = result(await world.complete(session_id, parts=completed_parts(parts))).asset
+    assert asset.checksum_algorithm == ChecksumAlgorithm.SHA256
+    composite = b64_sha256(b"".join(hashlib.sha256(parts[n]).digest() for n in (1, 2)))
+    whole = b64_sha256(parts[1] + parts[2])
+    assert asset.checksum == (whole if declared else f"{composite}-2")
+
+
+async def test_a_sha256_multipart_upload_whose_bytes_are_not_the_declared_file_is_refused(
+    world: World,
+) -> None:
+    parts = {1: b"a" * 5 * MiB, 2: b"b" * MiB}
+    session_id = sha256_multipart(world, parts, declared=True)
+    record = world.initiation.sessions[session_id]
+    world.initiation.sessions[session_id] = record.model_copy(
+        update={"checksum": b64_sha256(b"another file")}
+    )
+    reply = await world.complete(session_id, parts=completed_parts(parts))
+    assert code(reply) == ErrorCode.CHECKSUM_MISMATCH
 
 
 @pytest.mark.parametrize(

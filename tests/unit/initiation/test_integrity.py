@@ -76,9 +76,10 @@ def test_a_checksum_must_fit_its_algorithm_and_agree_with_checksum_sha256() -> N
         )
 
 
-def test_multipart_uploads_open_with_full_object_crcs_and_sha256_parts_verified_alone() -> None:
+def test_multipart_uploads_open_with_full_object_crcs_and_a_composite_sha256() -> None:
     assert integrity.multipart_checksum(None) is None
-    assert integrity.multipart_checksum(ChecksumAlgorithm.SHA256) is None
+    assert integrity.multipart_checksum(ChecksumAlgorithm.SHA256) == ("SHA256", "COMPOSITE")
+    assert integrity.multipart_checksum(ChecksumAlgorithm.CRC32C) == ("CRC32C", "FULL_OBJECT")
     assert integrity.multipart_checksum(ChecksumAlgorithm.CRC64NVME) == (
         "CRC64NVME",
         "FULL_OBJECT",

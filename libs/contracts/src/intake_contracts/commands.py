@@ -165,6 +165,17 @@ class CompletedPart(BaseModel):
     # Unbounded here: completion answers a number outside 1..part_count with parts_invalid.
     part_number: int
     etag: ETag
+    # Left out of the message when absent: a complete of 10,000 parts stays as small as before.
+    checksum: Base64Checksum | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description=(
+            "The part's checksum in the session's checksum_algorithm, base64 as S3 spells it"
+            " (the one its part URL signed). A SHA256 multipart upload is COMPOSITE: S3 needs"
+            " every part's checksum to complete it, so send them where S3 does not list them"
+            " (checksum_required otherwise, and the upload stays open for a retry with them)."
+        ),
+    )
 
 
 class CompleteUpload(SessionRef):
@@ -187,7 +198,9 @@ class AssetFields(BaseModel):
     object_key: str
     checksum_sha256: str | None
     # What complete checked: the temp object's ETag (promotion copies only that object) and
-    # S3's checksum of it in the declared algorithm (a multipart SHA256 one is composite).
+    # its checksum in the declared algorithm: S3's, or for a SHA256 multipart upload the
+    # declared whole-file SHA-256 complete verified (S3's COMPOSITE `<base64>-N` when none
+    # was declared).
     etag: str | None = None
     checksum_algorithm: ChecksumAlgorithm | None = None
     checksum: str | None = None

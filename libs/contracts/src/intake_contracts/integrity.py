@@ -19,6 +19,22 @@ class ChecksumAlgorithm(StrEnum):
     CRC64NVME = "CRC64NVME"
 
 
+class ChecksumType(StrEnum):
+    """How S3 checksums a multipart object: FULL_OBJECT, the whole file's own checksum (CRCs
+    only); COMPOSITE, a checksum of the parts' checksums, written `<base64>-<part count>`."""
+
+    FULL_OBJECT = "FULL_OBJECT"
+    COMPOSITE = "COMPOSITE"
+
+
+# The type a session's multipart upload is opened with: S3 computes a SHA-256 only as
+# COMPOSITE, whose CompleteMultipartUpload must name every part's checksum.
+MULTIPART_CHECKSUM_TYPE: Final = {
+    ChecksumAlgorithm.SHA256: ChecksumType.COMPOSITE,
+    ChecksumAlgorithm.CRC32C: ChecksumType.FULL_OBJECT,
+    ChecksumAlgorithm.CRC64NVME: ChecksumType.FULL_OBJECT,
+}
+
 # Digest length in bytes of each algorithm.
 DIGEST_BYTES: Final = {
     ChecksumAlgorithm.SHA256: 32,

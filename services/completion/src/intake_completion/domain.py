@@ -1,6 +1,7 @@
 """Pure rules of completion: which parts complete an upload, sizes, checksum, title. No I/O."""
 
 import base64
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,13 +13,19 @@ from pydantic import ConfigDict
 from intake_contracts.commands import AssetFields, CompletedPart
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.integrity import ChecksumAlgorithm
+from intake_contracts.integrity import (
+    MULTIPART_CHECKSUM_TYPE,
+    ChecksumAlgorithm,
+    ChecksumType,
+    is_valid_checksum,
+)
 from intake_contracts.sessions import SessionRecord
 
 MiB: Final = 1024 * 1024
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_TITLE_LENGTH: Final = 255
 _SHOWN: Final = 10  # part numbers named in one error detail
+_PART_COUNT_SUFFIX: Final = re.compile(r"-[0-9]+$")
 
 
 class Asset(AssetFields):
@@ -36,8 +43,8 @@ class Asset(AssetFields):
 
 @dataclass(frozen=True)
 class CheckedObject:
-    """The object complete checked: its ETag, and S3's checksum of it in the declared
-    algorithm (or the declared one, checked, where S3 keeps none)."""
+    """The object complete checked: its ETag, and its checksum in the declared algorithm (see
+    `checked_checksum`)."""
 
     etag: str
     checksum_algorithm: ChecksumAlgorithm | None = None
@@ -64,16 +71,26 @@ def declared_sha256(session: SessionRecord) -> str | None:
 
 
 def checked_checksum(
-    algorithm: ChecksumAlgorithm | None, declared: str | None, stored: str | None
+    algorithm: ChecksumAlgorithm | None,
+    declared: str | None,
+    stored: str | None,
+    stored_type: str | None = None,
 ) -> str | None:
-    """S3's checksum of the object in the declared algorithm, which must be the declared
-    whole-file checksum when both exist; the declared one where S3 keeps none.
+    """The checksum the Asset records, in the declared algorithm: S3's, which must be the
+    declared whole-file checksum when both exist; the declared one where S3 keeps none.
+
+    A COMPOSITE checksum (a SHA256 multipart upload's `<base64>-<part count>`, a checksum of
+    the parts' checksums) says nothing comparable to a whole-file digest: the declared SHA-256
+    is the one recorded, verified by reading the object back (`declared_sha256`); S3's
+    composite value, as S3 spells it, only when none was declared.
 
     Raises:
         DomainError: checksum_mismatch.
     """
     if algorithm is None:
         return None
+    if stored is not None and is_composite(stored, stored_type):
+        return declared or stored
     if stored is not None and declared is not None and stored != declared:
         raise DomainError(
             ErrorCode.CHECKSUM_MISMATCH,
@@ -82,13 +99,22 @@ def checked_checksum(
     return stored or declared
 
 
+def is_composite(checksum: str, checksum_type: str | None) -> bool:
+    """Is S3's object checksum COMPOSITE? S3 says so in its type and in the `-N` suffix."""
+    return (
+        checksum_type == ChecksumType.COMPOSITE or _PART_COUNT_SUFFIX.search(checksum) is not None
+    )
+
+
 @dataclass(frozen=True)
 class UploadedPart:
-    """A part as S3's ListParts reports it."""
+    """A part as S3's ListParts reports it; `checksum` in the session's algorithm, where S3
+    lists one (AWS does, SeaweedFS does not)."""
 
     number: int
     size: int
     etag: str
+    checksum: str | None = None
 
 
 def parts_to_complete(
@@ -115,6 +141,61 @@ def parts_to_complete(
     chosen = [by_number[number] for number in expected]
     _check_sizes(chosen, size_bytes)
     return [(part.number, part.etag) for part in chosen]
+
+
+def part_checksums(
+    algorithm: ChecksumAlgorithm | None,
+    uploaded: Sequence[UploadedPart],
+    requested: Sequence[CompletedPart] | None,
+    part_count: int,
+) -> dict[int, str]:
+    """Each part's checksum to name in CompleteMultipartUpload, by part number, checked
+    before S3 sees it: the client's (`parts[].checksum`), else the one S3 lists.
+
+    A COMPOSITE upload (SHA256) completes only with every part's checksum. Refusing here, not
+    in S3, keeps the multipart upload open: the client can retry with the checksums.
+
+    Raises:
+        DomainError: checksum_invalid (a checksum not of the session's algorithm, or any on
+            a session that declared none), checksum_required (a COMPOSITE upload's part with
+            no checksum from the client or S3), parts_invalid (a client's checksum is not the
+            one S3 lists for that part).
+    """
+    given = {part.part_number: part.checksum for part in requested or () if part.checksum}
+    if algorithm is None:
+        if given:
+            raise DomainError(
+                ErrorCode.CHECKSUM_INVALID,
+                "this session declared no checksum_algorithm: send no part checksums",
+            )
+        return {}
+    _check_given(algorithm, given)
+    listed = {part.number: part.checksum for part in uploaded if part.checksum}
+    differ = sorted(n for n, checksum in given.items() if listed.get(n, checksum) != checksum)
+    if differ:
+        raise DomainError(
+            ErrorCode.PARTS_INVALID,
+            f"checksums do not match the uploaded parts: {_few(differ)}",
+        )
+    checksums = {n: c for n in range(1, part_count + 1) if (c := given.get(n) or listed.get(n))}
+    if MULTIPART_CHECKSUM_TYPE[algorithm] == ChecksumType.COMPOSITE:
+        lacking = [n for n in range(1, part_count + 1) if n not in checksums]
+        if lacking:
+            raise DomainError(
+                ErrorCode.CHECKSUM_REQUIRED,
+                f"a {algorithm} multipart upload completes with every part's checksum"
+                f" (parts[].checksum); none for parts {_few(lacking)}",
+            )
+    return checksums
+
+
+def _check_given(algorithm: ChecksumAlgorithm, given: dict[int, str]) -> None:
+    wrong = sorted(n for n, checksum in given.items() if not is_valid_checksum(algorithm, checksum))
+    if wrong:
+        raise DomainError(
+            ErrorCode.CHECKSUM_INVALID,
+            f"part checksums that are not a base64 {algorithm} digest: {_few(wrong)}",
+        )
 
 
 def _check_requested(

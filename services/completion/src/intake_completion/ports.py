@@ -157,10 +157,12 @@ class CompletionStorage(Protocol):
         self, session: SessionRecord, parts: Sequence[CompletedPart] | None
     ) -> CheckedObject:
         """Make the upload one object at the temp key of the declared size, whose checksum in
-        the declared algorithm is the declared one; that object's ETag and checksum.
+        the declared algorithm is the declared one; that object's ETag and checksum. A
+        COMPOSITE (SHA256 multipart) upload completes with every part's checksum.
 
         Raises:
-            DomainError: upload_incomplete, parts_invalid, size_mismatch or checksum_mismatch.
+            DomainError: upload_incomplete, parts_invalid, size_mismatch, checksum_required,
+                checksum_invalid or checksum_mismatch.
         """
         ...
 

@@ -13,6 +13,7 @@ from intake_contracts.commands import CompletedPart
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.sessions import SessionRecord, UploadType
 from intake_runtime.storage.s3 import (
+    ChecksumRejectedError,
     ObjectNotFoundError,
     ObjectStore,
     PartsRejectedError,
@@ -45,10 +46,12 @@ class S3CompletionStorage:
         self, session: SessionRecord, parts: Sequence[CompletedPart] | None
     ) -> CheckedObject:
         """Make the upload one object at the temp key whose size is the declared size and
-        whose checksum S3 keeps in the declared algorithm is the declared one.
+        whose checksum S3 keeps in the declared algorithm is the declared one (a COMPOSITE
+        one is not comparable: `verify_checksum` checks the declared SHA-256).
 
         Raises:
-            DomainError: upload_incomplete, parts_invalid, size_mismatch or checksum_mismatch.
+            DomainError: upload_incomplete, parts_invalid, size_mismatch, checksum_required,
+                checksum_invalid or checksum_mismatch.
         """
         if session.upload_type == UploadType.MULTIPART:
             await self._complete_multipart(session, parts)
@@ -68,7 +71,7 @@ class S3CompletionStorage:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
         domain.check_size(head.size, session.size_bytes)
         stored = head.checksums.get(algorithm.value) if algorithm else None
-        checksum = domain.checked_checksum(algorithm, session.checksum, stored)
+        checksum = domain.checked_checksum(algorithm, session.checksum, stored, head.checksum_type)
         return CheckedObject(head.etag, algorithm, checksum)
 
     async def _complete_multipart(
@@ -77,19 +80,42 @@ class S3CompletionStorage:
         upload_id = session.multipart_upload_id
         if upload_id is None or session.part_count is None:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "the multipart upload was never opened")
+        algorithm = session.checksum_algorithm
         try:
             stored = await self._store.list_parts(session.bucket, session.temp_key, upload_id)
-            uploaded = [domain.UploadedPart(p.part_number, p.size, p.etag) for p in stored]
+            uploaded = [
+                domain.UploadedPart(
+                    p.part_number,
+                    p.size,
+                    p.etag,
+                    p.checksums.get(algorithm.value) if algorithm else None,
+                )
+                for p in stored
+            ]
             chosen = domain.parts_to_complete(
                 uploaded, requested, session.part_count, session.size_bytes
             )
+            checksums = domain.part_checksums(algorithm, uploaded, requested, session.part_count)
             await self._store.complete_multipart(
-                session.bucket, session.temp_key, upload_id, chosen
+                session.bucket,
+                session.temp_key,
+                upload_id,
+                chosen,
+                checksums=(algorithm.value, checksums) if algorithm and checksums else None,
             )
         except PartsRejectedError as error:
             # A refusal our own checks could not foresee (e.g. a re-uploaded part).
             raise DomainError(
                 ErrorCode.PARTS_INVALID, f"S3 refused the parts: {error.code}"
+            ) from error
+        except ChecksumRejectedError as error:
+            # The part list names a checksum S3 did not keep for that part: the list is
+            # wrong (the bytes were checked as they arrived), like a stale ETag; the upload
+            # stays open for a retry with the right ones.
+            raise DomainError(
+                ErrorCode.PARTS_INVALID,
+                f"S3 refused the parts' checksums ({error.code}): send each part's checksum"
+                " as its part URL signed it",
             ) from error
         except UploadNotFoundError:
             # An earlier attempt completed it (the object then exists) or it was aborted: the

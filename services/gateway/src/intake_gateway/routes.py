@@ -263,6 +263,8 @@ class AssetsController(Controller):
             ErrorCode.UPLOAD_INCOMPLETE,
             ErrorCode.PARTS_INVALID,
             ErrorCode.SIZE_MISMATCH,
+            ErrorCode.CHECKSUM_REQUIRED,
+            ErrorCode.CHECKSUM_INVALID,
             ErrorCode.CHECKSUM_MISMATCH,
         ),
     )

@@ -3,31 +3,25 @@ and how the multipart upload is opened. No I/O.
 
 Measured on SeaweedFS 4.48 (docs/architecture.md, "Integrity"): a signed
 `x-amz-checksum-<algorithm>` makes S3 refuse other bytes (400 BadDigest) on a PUT and on an
-UploadPart; FULL_OBJECT multipart uploads (CRC32C, CRC64NVME) complete without the parts'
-checksums and report the whole object's; a COMPOSITE one (SHA256) needs every part's checksum
-in CompleteMultipartUpload, which SeaweedFS's ListParts does not report, so a SHA256
-multipart upload is opened without an algorithm: each part is still verified as it arrives.
+UploadPart. A multipart upload is opened with the declared algorithm, so S3 keeps each part's
+checksum and the object's: FULL_OBJECT for CRC32C and CRC64NVME (complete needs no part
+checksums, and S3 reports the whole object's), COMPOSITE for SHA256, the only type S3 offers
+it in (complete must name every part's checksum, which the client sends since SeaweedFS's
+ListParts does not report them; S3 then keeps `<base64>-<part count>`).
 """
 
 from collections.abc import Sequence
-from typing import Final
 
 from intake_contracts.commands import InitiateUpload
 from intake_contracts.errors import DomainError, ErrorCode
 from intake_contracts.integrity import (
+    MULTIPART_CHECKSUM_TYPE,
     ChecksumAlgorithm,
     header_name,
     is_valid_checksum,
     sha256_hex_to_base64,
 )
 from intake_contracts.sessions import UploadType
-
-# The multipart upload's (ChecksumAlgorithm, ChecksumType) for each declared algorithm.
-_MULTIPART: Final[dict[ChecksumAlgorithm, tuple[str, str] | None]] = {
-    ChecksumAlgorithm.SHA256: None,
-    ChecksumAlgorithm.CRC32C: ("CRC32C", "FULL_OBJECT"),
-    ChecksumAlgorithm.CRC64NVME: ("CRC64NVME", "FULL_OBJECT"),
-}
 
 
 def declared_checksum(request: InitiateUpload) -> str | None:
@@ -75,7 +69,9 @@ def check_request(
 
 def multipart_checksum(algorithm: ChecksumAlgorithm | None) -> tuple[str, str] | None:
     """(ChecksumAlgorithm, ChecksumType) to open the session's multipart upload with."""
-    return _MULTIPART[algorithm] if algorithm is not None else None
+    if algorithm is None:
+        return None
+    return algorithm.value, MULTIPART_CHECKSUM_TYPE[algorithm].value
 
 
 def part_checksums(

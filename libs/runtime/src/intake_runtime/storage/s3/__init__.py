@@ -4,6 +4,7 @@ from intake_runtime.storage.s3.bulk import DELETE_BATCH
 from intake_runtime.storage.s3.client import open_object_store
 from intake_runtime.storage.s3.copies import MULTIPART_COPY_PART_SIZE, copy_ranges
 from intake_runtime.storage.s3.errors import (
+    ChecksumRejectedError,
     ObjectNotFoundError,
     PartsRejectedError,
     PreconditionFailedError,
@@ -29,6 +30,7 @@ __all__ = [
     "CHECKSUM_ALGORITHMS",
     "DELETE_BATCH",
     "MULTIPART_COPY_PART_SIZE",
+    "ChecksumRejectedError",
     "CompletedUpload",
     "CopiedPart",
     "DeleteFailure",

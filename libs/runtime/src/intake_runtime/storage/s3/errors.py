@@ -34,6 +34,11 @@ class PartsRejectedError(StorageError):
     """S3 refused the part list of a completion (a part missing, re-uploaded or too small)."""
 
 
+class ChecksumRejectedError(StorageError):
+    """S3 found a checksum the request gave not to be that of the bytes (BadDigest): a body's,
+    or a part's named in a completion's part list."""
+
+
 class PreconditionFailedError(StorageError):
     """A conditional write refused (412): the copy source's ETag was another (If-Match), or
     the target already exists (If-None-Match: *)."""
@@ -54,6 +59,8 @@ _REFUSALS: Mapping[str, type[StorageError]] = {
     "InvalidPart": PartsRejectedError,
     "InvalidPartOrder": PartsRejectedError,
     "EntityTooSmall": PartsRejectedError,
+    "BadDigest": ChecksumRejectedError,
+    "XAmzContentChecksumMismatch": ChecksumRejectedError,
     "PreconditionFailed": PreconditionFailedError,
     "412": PreconditionFailedError,
 }

@@ -26,6 +26,9 @@ class StoredPart:
     part_number: int
     size: int
     etag: str
+    # The part's checksums S3 reports, by algorithm, as S3 spells them (AWS lists them for an
+    # upload opened with an algorithm; SeaweedFS lists none).
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,15 @@ def checksum_headers(checksum: tuple[str, str] | None) -> dict[str, str]:
         return {}
     algorithm, value = checksum
     return {f"x-amz-checksum-{algorithm.lower()}": value}
+
+
+def checksums_of(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The checksums in an S3 answer's fields (`ChecksumSHA256`, ...), by algorithm."""
+    return {
+        name: str(fields[f"Checksum{name}"])
+        for name in CHECKSUM_ALGORITHMS
+        if fields.get(f"Checksum{name}")
+    }
 
 
 def head_of(headers: Mapping[str, str]) -> ObjectHead:

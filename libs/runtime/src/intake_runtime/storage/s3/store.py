@@ -8,7 +8,7 @@ from settings.
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -34,6 +34,7 @@ from intake_runtime.storage.s3.objects import (
     StoredObject,
     StoredPart,
     checksum_headers,
+    checksums_of,
     head_of,
     unquoted,
 )
@@ -154,7 +155,9 @@ class ObjectStore:
                 **self._owner,
             )
             parts.extend(
-                StoredPart(int(p["PartNumber"]), int(p["Size"]), unquoted(p["ETag"]))
+                StoredPart(
+                    int(p["PartNumber"]), int(p["Size"]), unquoted(p["ETag"]), checksums_of(p)
+                )
                 for p in page.get("Parts", [])
             )
             if not page.get("IsTruncated"):
@@ -167,24 +170,36 @@ class ObjectStore:
         bucket: str,
         key: str,
         upload_id: str,
-        parts: list[tuple[int, str]],
+        parts: Sequence[tuple[int, str]],
         *,
+        checksums: tuple[str, Mapping[int, str]] | None = None,
         if_none_match: bool = False,
     ) -> CompletedUpload:
-        """`if_none_match`: only when no object is at `key` yet (If-None-Match: *).
+        """`checksums`: (algorithm, each part's base64 checksum by part number) to name in the
+        part list, as a COMPOSITE upload requires (S3 checks them against the parts').
+        `if_none_match`: only when no object is at `key` yet (If-None-Match: *).
 
         Raises:
         UploadNotFoundError: already completed or aborted.
         PartsRejectedError: S3 refused the part list.
+        ChecksumRejectedError: a part's checksum is not the one S3 kept (BadDigest).
         PreconditionFailedError: `if_none_match` and an object is there.
         """
         condition = {"IfNoneMatch": "*"} if if_none_match else {}
+        field, by_number = (f"Checksum{checksums[0]}", checksums[1]) if checksums else ("", {})
         answer = await self._client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
             MultipartUpload={
-                "Parts": [{"PartNumber": number, "ETag": f'"{etag}"'} for number, etag in parts]
+                "Parts": [
+                    {
+                        "PartNumber": number,
+                        "ETag": f'"{etag}"',
+                        **({field: by_number[number]} if number in by_number else {}),
+                    }
+                    for number, etag in parts
+                ]
             },
             **condition,
             **self._owner,
