@@ -18,6 +18,8 @@ export type BatchUpload = Schemas["BatchUploadAccepted"] | Schemas["BatchUploadR
 export type SignedPart = Schemas["PartUrl"];
 /** `checksum` is the whole file's, base64, in the declared algorithm: a direct URL signs it. */
 export type BatchFile = Schemas["BatchFile"];
+/** A part `complete` names; `checksum` as its URL signed it (a SHA256 upload needs them). */
+export type CompletedPart = Schemas["CompletedPartBody"];
 export type ErrorCode = Schemas["ErrorCode"];
 
 /** A problem+json answer; `code` is the gateway's stable error code. */
@@ -92,7 +94,7 @@ export class IntakeApi {
     return this.call("POST", `/app/uploads/${sessionId}/cancel`);
   }
 
-  complete(sessionId: string, parts: Schemas["CompletedPartBody"][] | null): Promise<CompleteAnswer> {
+  complete(sessionId: string, parts: CompletedPart[] | null): Promise<CompleteAnswer> {
     const body: Schemas["CompleteBody"] =
       parts === null ? { upload_session_id: sessionId } : { upload_session_id: sessionId, parts };
     return this.call("POST", "/app/assets/upload/complete", body);

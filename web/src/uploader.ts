@@ -1,10 +1,17 @@
 /** The UploadManager: initiates, sends, completes, cancels and resumes uploads for one host. */
 
-import { ApiError, type BatchFile, type ChecksumAlgorithm, IntakeApi, type SessionView } from "./api.js";
+import {
+  ApiError,
+  type BatchFile,
+  type ChecksumAlgorithm,
+  type CompletedPart,
+  IntakeApi,
+  type SessionView,
+} from "./api.js";
 import { Emitter } from "./events.js";
 import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
 import { Hasher } from "./hasher.js";
-import { batches, DIRECT_LIMIT, doneBytes } from "./plan.js";
+import { batches, DIRECT_LIMIT, doneBytes, partRange } from "./plan.js";
 import { overall, type ProgressSnapshot } from "./progress.js";
 import { scopeOf } from "./scope.js";
 import { fromServer, type Status } from "./state.js";
@@ -465,16 +472,34 @@ export class UploadManager {
   }
 
   private async complete(upload: Upload): Promise<void> {
-    const parts =
-      upload.uploadType === "multipart"
-        ? [...upload.done].sort(([a], [b]) => a - b).map(([part_number, etag]) => ({ part_number, etag }))
-        : null;
+    const parts = upload.uploadType === "multipart" ? await this.completedParts(upload) : null;
     const answer = await this.api.complete(upload.sessionId as string, parts);
     upload.assetId = answer.asset.asset_id;
     upload.progress.finish();
     this.changed(true); // the last progress (all bytes) comes before `completed`
     upload.move("complete");
     await this.forget(upload);
+  }
+
+  /** The parts to complete, in order. A SHA256 upload is COMPOSITE in S3, which completes it
+   * only with every part's checksum: those hashed for sending, the others (parts sent before a
+   * reload) hashed now. */
+  private async completedParts(upload: Upload): Promise<CompletedPart[]> {
+    const parts = [...upload.done]
+      .sort(([a], [b]) => a - b)
+      .map(([part_number, etag]) => ({ part_number, etag }));
+    if (upload.checksumAlgorithm !== "SHA256") return parts;
+    return Promise.all(
+      parts.map(async (part) => ({ ...part, checksum: await this.sha256Of(upload, part.part_number) })),
+    );
+  }
+
+  private sha256Of(upload: Upload, partNumber: number): Promise<string> {
+    const known = upload.checksummed.get(partNumber);
+    if (known !== undefined) return Promise.resolve(known);
+    if (upload.file === null) throw new Error("pick the file again: its parts' checksums complete the upload");
+    const range = partRange(upload.size, upload.chunkSize, partNumber);
+    return this.hasher.digest(upload.file.slice(range.start, range.end), "base64", "SHA256");
   }
 
   private fail(upload: Upload, error: unknown): void {

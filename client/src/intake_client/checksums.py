@@ -49,6 +49,21 @@ class PartChecksums:
             future = self._waiting[number] = asyncio.get_running_loop().create_future()
         return await asyncio.shield(future)
 
+    async def each(self, parts: Sequence[Part]) -> dict[int, str]:
+        """Every part's checksum, by part number, as complete names them: those hashed for
+        sending, the others (parts an earlier run sent) read from the file now, on a thread.
+
+        Raises:
+            OSError: the file could not be read, or ended early (it changed).
+        """
+        known = dict(self._done)
+        missing = [part for part in parts if part.number not in known]
+        known |= await asyncio.to_thread(self._hash, missing)
+        return {part.number: known[part.number] for part in parts}
+
+    def _hash(self, parts: Sequence[Part]) -> dict[int, str]:
+        return {p.number: checksum_of(self._path, p.offset, p.size, self.algorithm) for p in parts}
+
     async def again(self, part: Part) -> str:
         """The part hashed afresh from disk (after S3 refused its bytes)."""
         return await asyncio.to_thread(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from intake_client.api import IntakeApi
 from intake_client.checksums import PartChecksums
-from intake_client.digests import ALGORITHMS
+from intake_client.digests import ALGORITHMS, SHA256
 from intake_client.errors import FileChangedError, IntakeApiError
 from intake_client.models import DirectUpload
 from intake_client.multipart import (
@@ -160,7 +160,15 @@ class UploadManager:
         etags |= stats.etags
         skipped = len(parts) - len(todo)
         self._count(job, stats, skipped=skipped, total=len(parts))
-        return [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
+        completed: list[dict[str, Any]] = [
+            {"part_number": n, "etag": etags[n]} for n in sorted(etags)
+        ]
+        if checksums is not None and algorithm == SHA256:
+            # A SHA256 upload is COMPOSITE: S3 completes it only with every part's checksum.
+            named = await checksums.each([part for part in parts if part.number in etags])
+            for entry in completed:
+                entry["checksum"] = named[entry["part_number"]]
+        return completed
 
     async def _fresh_direct(self, session_id: str) -> DirectUpload:
         resume = await self._api.resume(session_id)

@@ -96,3 +96,23 @@ async def test_a_file_that_shrank_fails_every_waiting_part(tmp_path: Path) -> No
     checksums = PartChecksums(path, parts, CRC32C)
     with pytest.raises(OSError, match="ended"):
         await asyncio.wait_for(checksums.of(3), timeout=10)
+
+
+async def test_complete_gets_every_parts_checksum_those_sent_earlier_read_again(
+    tmp_path: Path,
+) -> None:
+    """A resumed run hashed only the parts it sends; the parts an earlier run sent are read
+    from the file at complete, the others not hashed twice."""
+    data = os.urandom(3 * MiB + 10)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    parts = plan_parts(len(data), MiB, 4)
+    checksums = PartChecksums(path, parts[2:], SHA256, known={3: "seeded"})
+    assert await checksums.of(4) == b64(data[3 * MiB :])
+    assert await checksums.each(parts) == {
+        1: b64(data[:MiB]),
+        2: b64(data[MiB : 2 * MiB]),
+        3: "seeded",
+        4: b64(data[3 * MiB :]),
+    }
+    checksums.close()

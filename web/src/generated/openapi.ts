@@ -345,6 +345,8 @@ export interface components {
         CompletedPartBody: {
             part_number: number;
             etag: string;
+            /** @description The part's checksum in the session's checksum_algorithm, base64 as S3 spells it (the one its part URL signed). A SHA256 multipart upload is COMPOSITE: S3 needs every part's checksum to complete it, so send them where S3 does not list them (checksum_required otherwise, and the upload stays open for a retry with them). */
+            checksum?: string | null;
         };
         /** CompletionView */
         CompletionView: {
@@ -1356,7 +1358,7 @@ export interface components {
             /** @constant */
             status: 422;
             /** @enum {string} */
-            code: "validation_failed" | "upload_incomplete" | "parts_invalid" | "size_mismatch" | "checksum_mismatch";
+            code: "validation_failed" | "upload_incomplete" | "parts_invalid" | "size_mismatch" | "checksum_required" | "checksum_invalid" | "checksum_mismatch";
             detail: string;
             instance?: string | null;
             errors?: {
@@ -3101,7 +3103,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem413Complete"];
                 };
             };
-            /** @description codes: validation_failed, upload_incomplete, parts_invalid, size_mismatch, checksum_mismatch */
+            /** @description codes: validation_failed, upload_incomplete, parts_invalid, size_mismatch, checksum_required, checksum_invalid, checksum_mismatch */
             422: {
                 headers: {
                     [name: string]: unknown;
