@@ -2,6 +2,7 @@
 throttled progress, batches, and the CLI's error line."""
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -80,13 +81,21 @@ def state_entries(path: Path) -> dict[str, Any]:
     return uploads
 
 
+@pytest.mark.parametrize("algorithm", [None, "SHA256"])
 async def test_a_killed_upload_resumes_and_sends_only_the_missing_parts(
-    system: System, caller: Caller, api: httpx.AsyncClient, s3: Any, tmp_path: Path
+    system: System,
+    caller: Caller,
+    api: httpx.AsyncClient,
+    s3: Any,
+    tmp_path: Path,
+    algorithm: str | None,
 ) -> None:
+    """SHA256: the rerun completes the COMPOSITE upload with every part's checksum, reading
+    the parts the killed run sent from the file again."""
     file = random_file(tmp_path / "big.bin", 64 * MiB)  # 8 parts of 8 MiB
     state = tmp_path / "uploads.json"
     command = [INTAKE, "upload", str(file), "--parallel", "2", "--state-file", str(state)]
-    command += ["--json", "--quiet"]
+    command += ["--json", "--quiet", *(["--checksum-algorithm", algorithm] if algorithm else [])]
     env = cli_env(system, caller.token)
     # Rate-limited so the kill surely lands midway; the rerun goes at full speed.
     first = subprocess.Popen([*command, "--limit-rate", "16M"], env=env, stdout=subprocess.PIPE)
@@ -120,6 +129,13 @@ async def test_a_killed_upload_resumes_and_sends_only_the_missing_parts(
     # the rerun can find more than `stored` - never fewer - and sends exactly the rest.
     assert result["parts_skipped"] >= len(stored)
     assert result["parts_sent"] == 8 - result["parts_skipped"]
+    assert result["asset"]["checksum_algorithm"] == (algorithm or "CRC32C")
+    if algorithm == "SHA256":  # S3's COMPOSITE value: a SHA-256 of the parts' SHA-256s
+        data = file.read_bytes()
+        parts = (data[offset : offset + 8 * MiB] for offset in range(0, len(data), 8 * MiB))
+        digests = b"".join(hashlib.sha256(part).digest() for part in parts)
+        composite = base64.b64encode(hashlib.sha256(digests).digest()).decode()
+        assert result["asset"]["checksum"] == f"{composite}-8"
     assert sha256_of_object(s3, result["asset"]) == sha256_of_file(file)
     assert state_entries(state) == {}  # a completed upload is forgotten
 

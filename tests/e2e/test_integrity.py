@@ -168,7 +168,8 @@ async def test_part_urls_sign_each_parts_checksum(
     refused = await put(signed["url"], damaged(parts[1]), signed["headers"])
     assert refused.status_code == 400
     assert "BadDigest" in refused.text
-    assert (await put(signed["url"], parts[1], signed["headers"])).status_code == 200
+    sent = await put(signed["url"], parts[1], signed["headers"])
+    assert sent.status_code == 200
 
     batch = await api.post(
         f"/app/uploads/{session_id}/multipart-part-urls",
@@ -179,13 +180,114 @@ async def test_part_urls_sign_each_parts_checksum(
     [second] = batch.json()["parts"]
     assert (await put(second["url"], parts[2], second["headers"])).status_code == 200
 
-    done = await complete(api, caller, session_id)
+    # S3 opened the upload COMPOSITE: complete names every part's checksum (next test).
+    done = await complete_with(api, caller, session_id, parts, parts_checksums(parts))
     assert done.status_code == 201, done.text
     asset = done.json()["asset"]
     assert asset["checksum_algorithm"] == "SHA256"
     assert asset["etag"].endswith("-2")
+    assert asset["checksum"] == composite_sha256(parts)
     settled = await settled_asset(api, caller, session_id)
     assert permanent_object(s3, settled) == parts[1] + parts[2]
+
+
+def composite_sha256(parts: dict[int, bytes]) -> str:
+    """S3's COMPOSITE SHA-256 of a multipart object: of its parts' SHA-256s, `-<count>`."""
+    digests = b"".join(hashlib.sha256(parts[n]).digest() for n in sorted(parts))
+    return f"{b64_sha256(digests)}-{len(parts)}"
+
+
+def parts_checksums(parts: dict[int, bytes]) -> dict[int, str | None]:
+    return {n: b64_sha256(data) for n, data in parts.items()}
+
+
+async def complete_with(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    session_id: str,
+    parts: dict[int, bytes],
+    checksums: dict[int, str | None],
+) -> httpx.Response:
+    """complete naming each part, with `checksums[n]` where it is not None."""
+    listed = [
+        {
+            "part_number": n,
+            "etag": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            **({"checksum": checksums[n]} if checksums.get(n) else {}),
+        }
+        for n, data in sorted(parts.items())
+    ]
+    body = {"upload_session_id": session_id, "parts": listed}
+    return await api.post(COMPLETE, json=body, headers=caller.headers)
+
+
+async def sha256_multipart(
+    api: httpx.AsyncClient, caller: Caller, parts: dict[int, bytes], **declared: str
+) -> str:
+    """A SHA256 multipart session whose parts are all uploaded on URLs signing their SHA-256."""
+    session = await initiate(
+        api, caller, sum(map(len, parts.values())), checksum_algorithm="SHA256", **declared
+    )
+    session_id = str(session["upload_session_id"])
+    numbers = sorted(parts)
+    signed = await api.post(
+        f"/app/uploads/{session_id}/multipart-part-urls",
+        json={"part_numbers": numbers, "checksums": [b64_sha256(parts[n]) for n in numbers]},
+        headers=caller.headers,
+    )
+    assert signed.status_code == 200, signed.text
+    for url, n in zip(signed.json()["parts"], numbers, strict=True):
+        assert (await put(url["url"], parts[n], url["headers"])).status_code == 200
+    return session_id
+
+
+async def test_a_sha256_multipart_complete_without_part_checksums_leaves_the_upload_open(
+    api: httpx.AsyncClient, caller: Caller, s3: Any
+) -> None:
+    """S3 completes a COMPOSITE upload only with every part's checksum; SeaweedFS's ListParts
+    reports none, so complete asks the client for them before S3 sees the list, and the
+    multipart upload stays open for the retry that brings them."""
+    parts = {1: os.urandom(8 * MiB), 2: os.urandom(MiB)}  # the chunk, and the rest
+    session_id = await sha256_multipart(api, caller, parts)
+    right = parts_checksums(parts)
+
+    bare = await complete(api, caller, session_id)
+    assert (bare.status_code, bare.json()["code"]) == (422, "checksum_required"), bare.text
+    one_lacking = await complete_with(api, caller, session_id, parts, {**right, 2: None})
+    assert one_lacking.json()["code"] == "checksum_required"
+    assert "[2]" in one_lacking.json()["detail"]
+    not_sha256 = await complete_with(api, caller, session_id, parts, {**right, 1: "AAAAAA=="})
+    assert (not_sha256.status_code, not_sha256.json()["code"]) == (422, "checksum_invalid")
+    # A SHA-256, but another part's: S3 refuses the list (BadDigest) and keeps the upload.
+    swapped = await complete_with(api, caller, session_id, parts, {1: right[2], 2: right[1]})
+    assert (swapped.status_code, swapped.json()["code"]) == (422, "parts_invalid"), swapped.text
+    session = await api.get(f"/app/uploads/{session_id}", headers=caller.headers)
+    assert session.json()["status"] == "UPLOADING"
+
+    done = await complete_with(api, caller, session_id, parts, right)
+    assert done.status_code == 201, done.text
+    asset = done.json()["asset"]
+    assert (asset["checksum_algorithm"], asset["checksum"]) == ("SHA256", composite_sha256(parts))
+    settled = await settled_asset(api, caller, session_id)
+    assert permanent_object(s3, settled) == parts[1] + parts[2]
+
+
+async def test_a_sha256_multipart_upload_records_the_declared_files_sha256_once_read_back(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    """S3's composite value is not comparable with the file's SHA-256: the declared one is
+    verified by reading the object back, and is what the Asset records."""
+    parts = {1: os.urandom(8 * MiB), 2: os.urandom(MiB)}  # the chunk, and the rest
+    whole = hashlib.sha256(parts[1] + parts[2]).hexdigest()
+    session_id = await sha256_multipart(api, caller, parts, checksum_sha256=whole)
+    done = await complete_with(api, caller, session_id, parts, parts_checksums(parts))
+    assert done.status_code == 201, done.text
+    assert done.json()["asset"]["checksum"] == b64_sha256(parts[1] + parts[2])
+
+    other = hashlib.sha256(b"another file").hexdigest()
+    wrong = await sha256_multipart(api, caller, parts, checksum_sha256=other)
+    refused = await complete_with(api, caller, wrong, parts, parts_checksums(parts))
+    assert (refused.status_code, refused.json()["code"]) == (422, "checksum_mismatch")
 
 
 async def test_initiate_refuses_an_algorithm_without_what_it_needs(
@@ -300,9 +402,23 @@ def test_the_cli_uploads_a_multipart_file_with_checksums_on(
     [result] = json.loads(answer.stdout)
     assert result["status"] == "completed"
     assert result["asset"]["checksum_algorithm"] == (algorithm or "CRC32C")
+    data = file.read_bytes()
     if algorithm is None:
-        assert result["asset"]["checksum"] == b64_crc32c(file.read_bytes())
+        assert result["asset"]["checksum"] == b64_crc32c(data)
+    else:  # a COMPOSITE upload the CLI completed with its parts' checksums
+        chunk = session_chunk_size(system, caller, result["upload_session_id"])
+        parts = {n: data[o : o + chunk] for n, o in enumerate(range(0, len(data), chunk), 1)}
+        assert len(parts) > 1
+        assert result["asset"]["checksum"] == composite_sha256(parts)
     assert sha256_of_object(s3, result["asset"]) == sha256_of_file(file)
+
+
+def session_chunk_size(system: System, caller: Caller, session_id: str) -> int:
+    answer = httpx.get(
+        f"{system.gateway_url}/app/uploads/{session_id}", headers=caller.headers, timeout=30
+    )
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["multipart"]["chunk_size"])
 
 
 def crc64nvme_by_the_store(
