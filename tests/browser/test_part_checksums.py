@@ -4,6 +4,7 @@ bad digest is read and sent again, and nothing else is.
 """
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from tests.browser.conftest import (
     stored_digest,
     upload_through,
 )
+from tests.browser.harness import add_files, events, host_page
 from tests.browser.test_faults import cors_headers
 from tests.conftest import Caller, System
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -153,3 +156,54 @@ async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_a
     assert sorted(number for number, _ in answers) == [1, 2, 2, 3]
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
     assert stored_digest(s3, asset) == digest(video.read_bytes())
+
+
+async def test_a_sha256_upload_of_the_package_completes_with_every_parts_checksum(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    """SHA256 makes the multipart upload COMPOSITE in S3: `complete` names each part's
+    SHA-256, and the Asset records S3's composite value (no whole-file SHA-256 declared)."""
+    video = random_file(tmp_path / "sha256.mp4", 20 * MiB)  # parts of 8, 8 and 4 MiB
+    data = video.read_bytes()
+    chunks = {n: data[(n - 1) * 8 * MiB : n * 8 * MiB] for n in (1, 2, 3)}
+    completes: list[dict[str, Any]] = []
+    context.on(
+        "request",
+        lambda request: (
+            completes.append(json.loads(request.post_data or "{}"))
+            if request.url.endswith("/app/assets/upload/complete")
+            else None
+        ),
+    )
+    page = await host_page(
+        context, system, lambda: caller.token, caller.brand_id, checksumAlgorithm="SHA256"
+    )
+    await add_files(page, video)
+
+    seen = await eventually(
+        lambda: events(page),
+        lambda found: any(e["name"] in ("completed", "failed") for e in found),
+        timeout_s=120,
+    )
+    [finished] = [e for e in seen if e["name"] in ("completed", "failed")]
+    assert finished["name"] == "completed", finished
+    [body] = completes
+    assert body["parts"] == [
+        {"part_number": n, "etag": etag_of(chunk), "checksum": b64_sha256(chunk)}
+        for n, chunk in chunks.items()
+    ]
+    asset = await promoted_asset(db, finished["sessionId"])
+    assert stored_digest(s3, asset) == digest(data)
+    digests = b"".join(hashlib.sha256(chunk).digest() for chunk in chunks.values())
+    assert (asset["checksum_algorithm"], asset["checksum"]) == (
+        "SHA256",
+        f"{b64_sha256(digests)}-3",
+    )
+
+
+def b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def etag_of(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
