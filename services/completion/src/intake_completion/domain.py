@@ -81,7 +81,7 @@ def checked_checksum(
 
     A COMPOSITE checksum (a SHA256 multipart upload's `<base64>-<part count>`, a checksum of
     the parts' checksums) says nothing comparable to a whole-file digest: the declared SHA-256
-    is the one recorded, verified by reading the object back (`declared_sha256`); S3's
+    is the one recorded, which `verify_checksum` checks by reading the object back; S3's
     composite value, as S3 spells it, only when none was declared.
 
     Raises:
