@@ -8,6 +8,7 @@ import pytest
 
 from intake_contracts import media_types
 from intake_contracts.errors import DomainError, ErrorCode
+from intake_contracts.integrity import ChecksumAlgorithm
 from intake_contracts.sessions import UploadStatus, UploadType
 from intake_initiation import domain
 from intake_initiation.domain import GiB, MiB, TiB
@@ -59,6 +60,16 @@ def test_chunk_size_rises_in_whole_mib_to_fit_10000_parts() -> None:
     assert chunk % MiB == 0
     assert domain.part_count_for(size, chunk) <= 10_000
     assert domain.part_count_for(size, chunk - MiB) > 10_000
+
+
+def test_a_composite_checksum_upload_fits_in_5000_parts() -> None:
+    """Its complete names every part's checksum: fewer parts keep that body under 1 MiB."""
+    size = 100 * GiB
+    chunk = domain.chunk_size_for(size, max_parts=domain.max_parts_for(ChecksumAlgorithm.SHA256))
+    assert domain.part_count_for(size, chunk) <= 5_000 < domain.part_count_for(size, chunk - MiB)
+    assert domain.max_parts_for(ChecksumAlgorithm.CRC32C) == 10_000
+    assert domain.max_parts_for(None) == 10_000
+    assert domain.chunk_size_for(20 * MiB, max_parts=5_000) == 8 * MiB
 
 
 def test_five_tib_fits_with_parts_under_5_gib() -> None:

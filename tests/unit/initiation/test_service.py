@@ -93,7 +93,19 @@ async def test_initiate_stores_uploading_session_with_expiry_from_the_clock(worl
     assert view.expires_at == world.clock.now + timedelta(hours=1)
     assert view.multipart is not None
     assert view.multipart.part_count == 3
+
     assert world.events() == [EventType.UPLOAD_INITIATED, EventType.UPLOAD_UPLOADING]
+
+
+async def test_a_sha256_upload_is_cut_into_at_most_5000_parts(world: World) -> None:
+    """Its complete names every part's checksum (COMPOSITE), so fewer, larger parts."""
+    size = 100 * 1024 * MiB
+    sha256 = await world.send(Commands.INITIATE, upload(size, checksum_algorithm="SHA256"))
+    crc32c = await world.send(Commands.INITIATE, upload(size, checksum_algorithm="CRC32C"))
+    sha256_view = sha256.unwrap(Commands.INITIATE.result).multipart
+    crc32c_view = crc32c.unwrap(Commands.INITIATE.result).multipart
+    assert sha256_view is not None and crc32c_view is not None
+    assert 4_000 < sha256_view.part_count <= 5_000 < crc32c_view.part_count <= 10_000
 
 
 async def test_a_redelivered_command_answers_its_first_reply_and_changes_nothing(

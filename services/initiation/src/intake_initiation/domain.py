@@ -13,7 +13,7 @@ from intake_contracts import keys, media_types
 from intake_contracts.commands import InitiateUpload
 from intake_contracts.envelope import Principal
 from intake_contracts.errors import DomainError, ErrorCode
-from intake_contracts.integrity import ChecksumAlgorithm
+from intake_contracts.integrity import MULTIPART_CHECKSUM_TYPE, ChecksumAlgorithm, ChecksumType
 from intake_contracts.sessions import TERMINAL_STATUSES, UploadStatus, UploadType
 from intake_initiation import integrity
 
@@ -24,6 +24,9 @@ DIRECT_LIMIT: Final = 5 * MiB
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_PART_SIZE: Final = 5 * GiB
 MAX_PARTS: Final = 10_000
+# A COMPOSITE upload's `complete` names each part's checksum, about 125 bytes a part: 5,000
+# parts keep it well under the 1 MiB body limit and Kafka's 1 MiB message.
+MAX_PARTS_NAMING_CHECKSUMS: Final = 5_000
 MAX_FILE_NAME_LENGTH: Final = 255
 
 _TRANSITIONS: Final[dict[UploadStatus, frozenset[UploadStatus]]] = {
@@ -91,11 +94,20 @@ def strategy_for(size_bytes: int) -> UploadType:
     return UploadType.DIRECT if size_bytes < DIRECT_LIMIT else UploadType.MULTIPART
 
 
-def chunk_size_for(size_bytes: int, default_chunk: int = 8 * MiB) -> int:
-    """The default chunk, raised in whole MiB until the file fits in 10,000 parts."""
+def max_parts_for(algorithm: ChecksumAlgorithm | None) -> int:
+    """S3's 10,000 parts, or fewer when complete must name every part's checksum."""
+    if algorithm is not None and MULTIPART_CHECKSUM_TYPE[algorithm] == ChecksumType.COMPOSITE:
+        return MAX_PARTS_NAMING_CHECKSUMS
+    return MAX_PARTS
+
+
+def chunk_size_for(
+    size_bytes: int, default_chunk: int = 8 * MiB, max_parts: int = MAX_PARTS
+) -> int:
+    """The default chunk, raised in whole MiB until the file fits in `max_parts` parts."""
     chunk = max(default_chunk, MIN_PART_SIZE)
-    if chunk * MAX_PARTS < size_bytes:
-        needed = -(-size_bytes // MAX_PARTS)
+    if chunk * max_parts < size_bytes:
+        needed = -(-size_bytes // max_parts)
         chunk = -(-needed // MiB) * MiB
     if chunk > MAX_PART_SIZE:
         raise DomainError(ErrorCode.FILE_TOO_LARGE, "file needs parts larger than 5 GiB")
@@ -204,7 +216,11 @@ def draft(
     upload_type = strategy_for(request.file_size)
     chunk_size = part_count = None
     if upload_type == UploadType.MULTIPART:
-        chunk_size = chunk_size_for(request.file_size, placement.default_chunk_size)
+        chunk_size = chunk_size_for(
+            request.file_size,
+            placement.default_chunk_size,
+            max_parts_for(request.checksum_algorithm),
+        )
         part_count = part_count_for(request.file_size, chunk_size)
     return Session(
         id=session_id,
