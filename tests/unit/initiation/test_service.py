@@ -104,7 +104,8 @@ async def test_a_sha256_upload_is_cut_into_at_most_5000_parts(world: World) -> N
     crc32c = await world.send(Commands.INITIATE, upload(size, checksum_algorithm="CRC32C"))
     sha256_view = sha256.unwrap(Commands.INITIATE.result).multipart
     crc32c_view = crc32c.unwrap(Commands.INITIATE.result).multipart
-    assert sha256_view is not None and crc32c_view is not None
+    assert sha256_view is not None
+    assert crc32c_view is not None
     assert 4_000 < sha256_view.part_count <= 5_000 < crc32c_view.part_count <= 10_000
 
 
