@@ -1,4 +1,5 @@
-// Bundles the example into dist/: main.js, main.css (Uppy's styles) and index.html.
+// Bundles the example into dist/: main.js, main.css (Uppy's styles), index.html and the
+// package's hashing worker (a script of its own, hash-wasm inside), which main.js points at.
 import { build } from "esbuild";
 import { copyFile, mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -15,3 +16,4 @@ await build({
   logLevel: "warning",
 });
 await copyFile(`${here}index.html`, `${here}dist/index.html`);
+await copyFile(fileURLToPath(import.meta.resolve("@intake/uploader/hash-worker.js")), `${here}dist/hash-worker.js`);

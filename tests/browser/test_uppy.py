@@ -2,9 +2,12 @@
 
 The page is examples/uppy built by `make uppy-example`: it installs the packed tarball of
 @intake/uploader as a host app would. It is served from CONFIGURED_ORIGIN, an origin the
-gateway's and the bucket's CORS grant, by Playwright (no server of its own).
+gateway's and the bucket's CORS grant, by Playwright (no server of its own). The plugin's
+default checksums are on: CRC32C per part (hashed in the package's worker), and for a direct
+upload the whole file's, declared at initiation.
 """
 
+import json
 import logging
 import mimetypes
 import uuid
@@ -29,6 +32,8 @@ from tests.browser.conftest import (
     reading,
     stored_digest,
 )
+from tests.browser.test_faults import cors_headers
+from tests.browser.test_part_checksums import BAD_DIGEST, Signing, crc32c_b64
 from tests.conftest import CONFIGURED_ORIGIN, Caller, System
 from tests.support.waiting import eventually
 
@@ -138,6 +143,26 @@ PERSISTED_UPLOAD_ID = """(name) => new Promise((done) => {
 })"""
 
 
+class ChecksumLog:
+    """The checksum header of every PUT to S3 (a part's by its number, a direct PUT's as 0),
+    what initiate-batch declared per file name, and the worker scripts the page started."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.sent: dict[int, list[str | None]] = {}
+        self.declared: dict[str, dict[str, Any]] = {}
+        self.workers: list[str] = []
+        context.on("request", self._on_request)
+        context.on("page", lambda page: page.on("worker", lambda w: self.workers.append(w.url)))
+
+    def _on_request(self, request: Request) -> None:
+        if request.method == "PUT" and "/temp/uploads/" in request.url:
+            number = part_number(request.url) or 0
+            self.sent.setdefault(number, []).append(request.headers.get("x-amz-checksum-crc32c"))
+        if request.url.endswith("/initiate-batch") and request.post_data is not None:
+            for file in json.loads(request.post_data)["files"]:
+                self.declared[file["file_name"]] = file
+
+
 async def test_a_small_and_a_multipart_file_each_become_one_asset(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
@@ -154,6 +179,8 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
 
     context.on("request", on_request)
     parts = PartLog(context)
+    checksums = ChecksumLog(context)
+    signing = Signing(context)
     page = await open_example(context, system, caller)
 
     await add_files(page, small, large)
@@ -176,6 +203,27 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
         asset = await promoted_asset(db, meta["intakeSessionId"])
         assert str(asset["asset_id"]) == meta["intakeAssetId"]
         assert stored_digest(s3, asset) == digest(path.read_bytes())
+        # FULL_OBJECT for the multipart file: S3's whole-object CRC32C, recorded on the Asset.
+        data = path.read_bytes()
+        assert (asset["checksum_algorithm"], asset["checksum"]) == ("CRC32C", crc32c_b64(data))
+
+    # Each part was signed with its CRC32C and sent with it; the direct PUT with the whole file's,
+    # declared at initiation.
+    data = large.read_bytes()
+    expected = {n: crc32c_b64(data[(n - 1) * 8 * MiB : n * 8 * MiB]) for n in range(1, 6)}
+    assert {n: checksums[0] for n, checksums in signing.checksums.items()} == expected
+    # (a PUT that failed on the wire may be tried again by Uppy, with the same header)
+    assert {n: set(sent) for n, sent in checksums.sent.items() if n} == {
+        n: {value} for n, value in expected.items()
+    }
+    assert checksums.declared[large.name]["checksum_algorithm"] == "CRC32C"
+    assert checksums.declared[large.name].get("checksum") is None
+    whole = crc32c_b64(small.read_bytes())
+    assert checksums.declared[small.name]["checksum_algorithm"] == "CRC32C"
+    assert checksums.declared[small.name]["checksum"] == whole
+    assert set(checksums.sent[0]) == {whole}
+    # The parts were hashed by the package's worker, which the bundled example found.
+    assert any(url.endswith("/hash-worker.js") for url in checksums.workers), checksums.workers
 
 
 async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(
@@ -285,3 +333,83 @@ async def test_cancel_in_uppy_cancels_the_session_and_aborts_its_multipart_uploa
     assert ("DELETE", f"/app/uppy/{session_id}") in gateway_calls  # Uppy's abort reached Intake
     assert not any(path.endswith("/complete") for _, path in gateway_calls)
     assert uuid.UUID(session_id)
+
+
+async def test_a_part_s3_refuses_for_its_digest_is_read_and_sent_again_alone(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    large = random_file(tmp_path / "flipped.mov", 20 * MiB)  # parts of 8, 8 and 4 MiB
+    corrupt = {2: 1}
+    answers: list[tuple[int, int]] = []
+    context.on(
+        "response",
+        lambda response: (
+            answers.append((part_number(response.url) or 0, response.status))
+            if response.request.method == "PUT" and part_number(response.url)
+            else None
+        ),
+    )
+    signing = Signing(context)
+
+    async def flip_a_byte_of_part_two_once(route: Route) -> None:
+        body = route.request.post_data_buffer
+        if corrupt.get(part_number(route.request.url) or 0) and body:
+            corrupt[2] -= 1
+            await route.continue_(post_data=bytes([body[0] ^ 0xFF]) + body[1:])  # same length
+        else:
+            await route.continue_()
+
+    await context.route(PARTS, flip_a_byte_of_part_two_once)
+    page = await open_example(context, system, caller)
+    await add_files(page, large)
+    await press_upload(page)
+
+    files = await wait_for_assets(page, large.name)
+    assert (2, 400) in answers  # S3 itself refused the wrong bytes for the signed CRC32C
+    assert sorted(number for number, _ in answers) == [1, 2, 2, 3]  # part 2 again, alone
+    assert signing.parts.count(2) == 2  # read, hashed and signed anew
+    assert signing.parts.count(1) == signing.parts.count(3) == 1
+    assert files[large.name]["error"] is None
+    asset = await promoted_asset(db, files[large.name]["intakeSessionId"])
+    assert stored_digest(s3, asset) == digest(large.read_bytes())
+    assert asset["checksum"] == crc32c_b64(large.read_bytes())
+
+
+async def test_a_direct_upload_s3_refuses_for_its_digest_is_sent_again(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
+) -> None:
+    small = random_file(tmp_path / "flipped.jpg", 1 * MiB)  # a direct PUT
+    answers: list[int] = []
+    refusals = [1]
+    context.on(
+        "response",
+        lambda response: (
+            answers.append(response.status)
+            if response.request.method == "PUT" and "/temp/uploads/" in response.url
+            else None
+        ),
+    )
+
+    # Chromium hands Playwright no body for a whole picked file, so S3's refusal is played here
+    # (the multipart test above has S3 refuse real wrong bytes).
+    async def refuse_once(route: Route) -> None:
+        if refusals and route.request.method == "PUT":
+            refusals.pop()
+            headers = {**cors_headers(route), "Content-Type": "application/xml"}
+            await route.fulfill(status=400, body=BAD_DIGEST, headers=headers)
+        else:
+            await route.continue_()
+
+    await context.route(PARTS, refuse_once)
+    page = await open_example(context, system, caller)
+    await add_files(page, small)
+    await press_upload(page)
+
+    files = await wait_for_assets(page, small.name)
+    assert answers == [400, 200]  # refused for its digest, then sent again and stored
+    asset = await promoted_asset(db, files[small.name]["intakeSessionId"])
+    assert stored_digest(s3, asset) == digest(small.read_bytes())
+    assert (asset["checksum_algorithm"], asset["checksum"]) == (
+        "CRC32C",
+        crc32c_b64(small.read_bytes()),
+    )

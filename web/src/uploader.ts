@@ -8,10 +8,11 @@ import {
   IntakeApi,
   type SessionView,
 } from "./api.js";
+import { declaredChecksum } from "./declare.js";
 import { Emitter } from "./events.js";
 import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
 import { Hasher } from "./hasher.js";
-import { batches, DIRECT_LIMIT, doneBytes, partRange } from "./plan.js";
+import { batches, doneBytes, partRange } from "./plan.js";
 import { overall, type ProgressSnapshot } from "./progress.js";
 import { scopeOf } from "./scope.js";
 import { fromServer, type Status } from "./state.js";
@@ -341,20 +342,13 @@ export class UploadManager {
   }
 
   private async batchFile(upload: Upload): Promise<BatchFile> {
-    const algorithm = this.settings.checksumAlgorithm;
-    const base = {
+    return {
       file_name: upload.fileName,
       file_size: upload.size,
       mime_type: upload.mimeType,
       client_reference: upload.id,
+      ...(await declaredChecksum(upload.file, upload.size, this.settings.checksumAlgorithm, this.hasher)),
     };
-    if (algorithm === null) return base;
-    // A direct upload's URL signs the whole file's checksum, so a small file declares it.
-    const whole =
-      upload.size < DIRECT_LIMIT && upload.file
-        ? { checksum: await this.hasher.digest(upload.file, "base64", algorithm) }
-        : {};
-    return { ...base, checksum_algorithm: algorithm, ...whole };
   }
 
   private async initiateVerified(upload: Upload): Promise<void> {

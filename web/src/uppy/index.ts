@@ -12,6 +12,14 @@
  *   token from `getToken` in a header; no token is ever put in a URL;
  * - a direct upload is completed by this plugin's post-processor.
  * Each file's meta gets `intakeSessionId` and, once the Asset exists, `intakeAssetId`.
+ *
+ * Checksums (`checksumAlgorithm`, CRC32C by default): each part is hashed in a worker pool
+ * ahead of its signing and signed with its checksum; the URL's checksum header goes back to
+ * `@uppy/aws-s3`, which sends it with the PUT, so S3 refuses other bytes (400 BadDigest). A
+ * direct upload declares the whole file's checksum at initiation, and its URL signs it.
+ * `@uppy/aws-s3` does not retry a 400: the file fails. A file refused for a bad digest is retried
+ * here (`uppy.retryUpload`): a multipart upload resumes (ListParts), so only the parts S3 lacks
+ * are sent, the refused one read, hashed and signed anew; a direct upload is sent again.
  */
 
 import AwsS3 from "@uppy/aws-s3";
@@ -25,8 +33,11 @@ import {
   type UppyFile,
 } from "@uppy/core";
 
-import { type BatchFile, type DirectTarget, IntakeApi, type SessionView } from "../api.js";
-import { PartUrls } from "./part-urls.js";
+import { type BatchFile, type ChecksumAlgorithm, type DirectTarget, IntakeApi, type SessionView } from "../api.js";
+import { declaredChecksum } from "../declare.js";
+import { Hasher } from "../hasher.js";
+import { type HashPart, type PartTarget, PartUrls } from "./part-urls.js";
+import { refusedForDigest } from "./refusal.js";
 
 export interface IntakeOptions extends PluginOpts {
   /** The gateway's base URL, e.g. `https://intake.example.com`. */
@@ -40,6 +51,14 @@ export interface IntakeOptions extends PluginOpts {
   signBatch?: number;
   /** A presigned URL with less time than this left is signed again before it is used. */
   renewBeforeMs?: number;
+  /** Checksums S3 verifies: each part's as it arrives, or a direct upload's whole file
+   * (`CRC32C`, the default, or `SHA256`); null for none. */
+  checksumAlgorithm?: ChecksumAlgorithm | null;
+  /** The hashing worker's script; default: this package's `hash-worker.js`. A bundled host app
+   * serves `@intake/uploader/hash-worker.js` and passes its URL; null hashes on the page. */
+  workerUrl?: string | URL | null;
+  /** Hashing workers at most. */
+  hashWorkers?: number;
 }
 
 /** What this plugin keeps in each file's meta (persisted by Golden Retriever with the file). */
@@ -50,10 +69,18 @@ export interface IntakeMeta {
   intakeChunkSize?: number;
 }
 
-const defaults = { limit: 6, signBatch: 20, renewBeforeMs: 60_000 } as const;
+const defaults = {
+  limit: 6,
+  signBatch: 20,
+  renewBeforeMs: 60_000,
+  checksumAlgorithm: "CRC32C" as ChecksumAlgorithm | null,
+  hashWorkers: 2,
+};
 type Opts = DefinePluginOpts<IntakeOptions, keyof typeof defaults>;
 /** The gateway takes up to this many files per initiate-batch. */
 const BATCH_FILES = 100;
+/** Times one file is sent again after S3 refused its bytes for a bad digest. */
+const MAX_DIGEST_RETRIES = 3;
 
 interface Known {
   direct: DirectTarget | null;
@@ -65,17 +92,23 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
 
   private readonly sessions = new Map<string, Known>();
   private readonly refused = new Map<string, Error>();
+  /** Files whose last attempt S3 refused for a bad digest, and how often each was retried. */
+  private readonly digestRefused = new Set<string>();
+  private readonly digestRetries = new Map<string, number>();
+  private readonly hasher: Hasher;
 
   constructor(uppy: Uppy<M, B>, opts: IntakeOptions) {
     super(uppy, { ...defaults, ...opts });
     this.id = opts.id ?? "Intake";
     this.type = "modifier";
+    this.hasher = new Hasher(opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl, this.opts.hashWorkers);
   }
 
   override install(): void {
     this.uppy.addPreProcessor(this.initiate);
     this.uppy.addPostProcessor(this.completeDirect);
     this.uppy.on("file-removed", this.onRemoved);
+    this.uppy.on("upload-error", this.onUploadError);
     this.uppy.use(AwsS3<M, B>, {
       id: `${this.id}:AwsS3`,
       limit: this.opts.limit,
@@ -85,14 +118,19 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
       generateObjectKey: (file: UppyFile<M, B>) => intakeMeta(file).intakeSessionId ?? `refused:${file.id}`,
       signRequest: (request) => this.sign(request),
     });
+    // After `@uppy/aws-s3`'s own uploader, so an upload's result counts the retried files.
+    this.uppy.addUploader(this.retryRefusedDigests);
   }
 
   override uninstall(): void {
     this.uppy.removePreProcessor(this.initiate);
     this.uppy.removePostProcessor(this.completeDirect);
     this.uppy.off("file-removed", this.onRemoved);
+    this.uppy.off("upload-error", this.onUploadError);
+    this.uppy.removeUploader(this.retryRefusedDigests);
     const s3 = this.uppy.getPlugin(`${this.id}:AwsS3`);
     if (s3 !== undefined) this.uppy.removePlugin(s3);
+    this.hasher.close();
   }
 
   private async api(): Promise<IntakeApi> {
@@ -110,12 +148,15 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
       .filter((file): file is UppyFile<M, B> => file !== undefined && !intakeMeta(file).intakeSessionId);
     for (let start = 0; start < fresh.length; start += BATCH_FILES) {
       const files = fresh.slice(start, start + BATCH_FILES);
-      const asked: BatchFile[] = files.map((file, index) => ({
-        file_name: file.name ?? "file",
-        file_size: file.size ?? 0,
-        mime_type: file.type || "application/octet-stream",
-        client_reference: String(index),
-      }));
+      const asked: BatchFile[] = await Promise.all(
+        files.map(async (file, index) => ({
+          file_name: file.name ?? "file",
+          file_size: file.size ?? 0,
+          mime_type: file.type || "application/octet-stream",
+          client_reference: String(index),
+          ...(await declaredChecksum(bytesOf(file), file.size ?? 0, this.opts.checksumAlgorithm, this.hasher)),
+        })),
+      );
       const answer = await (await this.api()).initiateBatch(this.opts.brandId, asked);
       for (const upload of answer.uploads) {
         const file = files[Number(upload.client_reference)];
@@ -137,16 +178,37 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
   private remember(view: SessionView): Known {
     const known: Known = { direct: view.direct, parts: null };
     if (view.multipart !== null) {
-      const { part_count: partCount } = view.multipart;
+      const { part_count: partCount, chunk_size: chunkSize } = view.multipart;
       const sessionId = view.upload_session_id;
       known.parts = new PartUrls(
-        async (numbers) => (await (await this.api()).signParts(sessionId, numbers, null)).parts,
+        async (numbers, checksums) => (await (await this.api()).signParts(sessionId, numbers, checksums)).parts,
         partCount,
         { batch: this.opts.signBatch, renewBeforeMs: this.opts.renewBeforeMs },
+        Date.now,
+        this.partHasher(sessionId, chunkSize, view.checksum_algorithm ?? null),
       );
     }
     this.sessions.set(view.upload_session_id, known);
     return known;
+  }
+
+  /**
+   * How a session's parts are hashed: in the algorithm the session declared (the gateway
+   * refuses its part URLs without checksums), the bytes read from the file Uppy holds now, cut
+   * where `@uppy/aws-s3` cuts them (Intake's chunk size).
+   */
+  private partHasher(sessionId: string, chunkSize: number, declared: string | null): HashPart | null {
+    if (declared === null) return null;
+    return async (partNumber) => {
+      if (declared !== "CRC32C" && declared !== "SHA256") {
+        throw new Error(`session ${sessionId} declared ${declared}, which this browser does not compute`);
+      }
+      const file = this.uppy.getFiles().find((f) => intakeMeta(f).intakeSessionId === sessionId);
+      const bytes = file === undefined ? null : bytesOf(file);
+      if (bytes === null) throw new Error(`no file holds the bytes of session ${sessionId}`);
+      const start = (partNumber - 1) * chunkSize;
+      return this.hasher.digest(bytes.slice(start, Math.min(start + chunkSize, bytes.size)), "base64", declared);
+    };
   }
 
   /** What this page knows of a session; after a reload, asked of the gateway once. */
@@ -162,7 +224,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
   }
 
   /** `@uppy/aws-s3`'s one-request signer: each S3 request it makes, pointed where Intake says. */
-  private async sign(request: S3Request): Promise<{ url: string; headers?: Record<string, string> }> {
+  private async sign(request: S3Request): Promise<PartTarget> {
     const sessionId = request.key;
     const refusal = this.refused.get(sessionId);
     if (refusal !== undefined) throw refusal;
@@ -170,7 +232,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
     if (request.method === "PUT" && request.partNumber !== undefined) {
       const known = await this.known(sessionId);
       if (known.parts === null) throw new Error(`session ${sessionId} is not a multipart upload`);
-      return { url: await known.parts.url(request.partNumber) };
+      return known.parts.url(request.partNumber);
     }
     if (request.method === "PUT") return this.directTarget(sessionId);
     if (request.method === "POST" && request.uploadId === undefined) {
@@ -217,6 +279,7 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
           if (assetId === null) throw new Error("Intake has no Asset for this upload");
           this.uppy.setFileMeta(id, { intakeAssetId: assetId } as unknown as M);
           this.sessions.delete(meta.intakeSessionId);
+          this.digestRetries.delete(id);
           this.uppy.emit("postprocess-complete", this.uppy.getFile(id));
         } catch (error) {
           this.uppy.emit("upload-error", file, error instanceof Error ? error : new Error(String(error)));
@@ -225,8 +288,34 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
     );
   };
 
+  private readonly onUploadError = (file: UppyFile<M, B> | undefined, error: unknown): void => {
+    if (file !== undefined && refusedForDigest(error)) this.digestRefused.add(file.id);
+  };
+
+  /**
+   * Uploader step after `@uppy/aws-s3`'s: each file S3 refused for a bad digest is uploaded
+   * again (a few times at most) before this upload's result is made, so it counts the retry.
+   */
+  private readonly retryRefusedDigests = async (fileIDs: string[]): Promise<void> => {
+    const refused = fileIDs.filter((id) => this.digestRefused.delete(id));
+    await Promise.all(
+      refused.map(async (id) => {
+        const tries = (this.digestRetries.get(id) ?? 0) + 1;
+        if (tries > MAX_DIGEST_RETRIES || this.uppy.getFile(id) === undefined) return;
+        this.digestRetries.set(id, tries);
+        this.uppy.log(`Intake: S3 refused the bytes of ${id} for their checksum; sending them again`, "warning");
+        try {
+          await this.uppy.retryUpload(id);
+        } catch (error) {
+          this.uppy.log(`Intake: the retry of ${id} failed: ${String(error)}`, "warning");
+        }
+      }),
+    );
+  };
+
   /** A file removed before its Asset exists is cancelled: Intake aborts its multipart upload. */
   private readonly onRemoved = (file: UppyFile<M, B> | undefined): void => {
+    if (file !== undefined) this.digestRetries.delete(file.id);
     const meta = file === undefined ? {} : intakeMeta(file);
     if (!meta.intakeSessionId || meta.intakeAssetId) return;
     const sessionId = meta.intakeSessionId;
@@ -247,6 +336,20 @@ interface S3Request {
 
 function intakeMeta(file: UppyFile<Meta, Body>): IntakeMeta {
   return file.meta as IntakeMeta;
+}
+
+/** The file's bytes when Uppy holds them (a ghost restored without them holds none). */
+function bytesOf(file: UppyFile<Meta, Body>): Blob | null {
+  return typeof Blob !== "undefined" && file.data instanceof Blob ? file.data : null;
+}
+
+/** `hash-worker.js` at the package's root, one folder above this module's. */
+function defaultWorkerUrl(): URL | null {
+  try {
+    return new URL("../hash-worker.js", import.meta.url);
+  } catch {
+    return null;
+  }
 }
 
 function chunkSizeOf(file: UppyFile<Meta, Body>): number | undefined {
