@@ -11,6 +11,8 @@ import { Stopped, type Upload } from "./upload.js";
 const MAX_RESIGNS = 5;
 /** Times one part (or a direct file) is read and sent again after S3 found its bytes wrong. */
 const MAX_DIGEST_RETRIES = 3;
+/** How many rounds of in-flight parts are hashed ahead of the parts being sent. */
+const HASH_AHEAD_ROUNDS = 2;
 
 export interface SendSettings {
   readonly partsPerFile: number;
@@ -47,10 +49,9 @@ export class Sender {
 
   private async sendParts(upload: Upload): Promise<void> {
     upload.queue = missingParts(upload.partCount, new Set(upload.done.keys()));
-    // Hash ahead: the workers run in part order while earlier parts are on the wire.
-    for (const number of upload.queue) this.checksumOf(upload, number);
     const worker = async (): Promise<void> => {
       for (let next = upload.queue.shift(); next !== undefined; next = upload.queue.shift()) {
+        this.hashAhead(upload, next);
         await this.sendPart(upload, next);
       }
     };
@@ -177,6 +178,17 @@ export class Sender {
     if (!upload.budget.spend()) throw new Error(`gave up after ${upload.budget.spent} tries: ${reason}`);
     await sleep(waitMs ?? upload.budget.delay());
     upload.stopIfOver();
+  }
+
+  /** Hashes the part about to be sent and the next few while earlier ones are on the wire: a
+   * window, not the whole file, so a paused or cancelled upload stops reading its file, and
+   * other files' parts never queue behind one large file's hashing. */
+  private hashAhead(upload: Upload, sending: number): void {
+    if (upload.checksumAlgorithm === null) return;
+    const ahead = upload.queue.slice(0, this.settings.partsPerFile * HASH_AHEAD_ROUNDS);
+    for (const number of [sending, ...ahead]) {
+      this.checksumOf(upload, number);
+    }
   }
 
   /** The part's checksum (base64, in the session's algorithm), hashed once unless S3 refused
