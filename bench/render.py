@@ -27,10 +27,9 @@ WIDTH = 100
 HEADER = """# Benchmarks
 
 The latest figure of each benchmark, rendered by `make bench-report` from `bench/results/`
-(`make bench` runs the benchmarks first); do not edit by hand. The system, its stack and the load
-generator share the machine named under each table, so latencies under load are mostly queueing
-and CPU per operation is the figure that carries over. Earlier rounds and their findings are in
-git history and in [docs/decisions/](decisions/)."""
+(`make bench` runs them first); do not edit by hand. System, stack and load generator share the
+machine named under each table: latencies under load are mostly queueing, and CPU per operation
+is what carries over. Earlier rounds: git history and [docs/decisions/](decisions/)."""
 
 
 @dataclass(frozen=True)

@@ -94,30 +94,48 @@ async def one_upload(browser: Browser, page_url: str, file: Path) -> dict[str, A
     return result
 
 
-def page_url(system: System, origin: str, tenant_brand: tuple[str, str]) -> str:
+def page_url(system: System, origin: str, tenant_brand: tuple[str, str], extra: str = "") -> str:
+    """`extra`: more query parameters for Intake's page (`&checksum=none`)."""
     if system.name == "companion":
         return f"{origin}/?companion={system.url}&chunk={PART}"
     tenant, brand = tenant_brand
     token = tokens.mint(tenant, [brand])
-    return f"{origin}/?endpoint={system.url}&brand={brand}#token={token}"
+    return f"{origin}/?endpoint={system.url}&brand={brand}{extra}#token={token}"
+
+
+# What runs in a sitting: (name, system, query parameters of Intake's page). Intake runs with
+# its plugin's default per-part CRC32C and without checksums (Companion has none).
+Page = tuple[str, System, str]
+
+
+def pages_of(systems: dict[str, System]) -> list[Page]:
+    pages: list[Page] = []
+    if "intake" in systems:
+        pages.append(("intake", systems["intake"], ""))
+        pages.append(("intake_no_checksums", systems["intake"], "&checksum=none"))
+    if "companion" in systems:
+        pages.append(("companion", systems["companion"], ""))
+    return pages
 
 
 async def sitting(
     systems: dict[str, System], origin: str, file: Path, runs: int, env: dict[str, str]
 ) -> dict[str, Any]:
-    seconds: dict[str, list[float]] = {name: [] for name in systems}
+    pages = pages_of(systems)
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in pages}
     tenant_brand = (tokens.new_tenant(), "bench")
     s3 = s3_client(env)
     size_mib = file.stat().st_size / MiB  # noqa: ASYNC240 - once, before the sitting
     async with chromium() as browser:
         for _ in range(runs):
-            for name, system in systems.items():
-                result = await one_upload(browser, page_url(system, origin, tenant_brand), file)
+            for name, system, extra in pages:
+                url = page_url(system, origin, tenant_brand, extra)
+                result = await one_upload(browser, url, file)
                 seconds[name].append(result["seconds"])
                 if name == "companion" and result["key"]:
                     s3.delete_object(Bucket=system.bucket, Key=result["key"])
     figures: dict[str, Any] = {}
-    for name, system in systems.items():
+    for name, system, _ in pages:
         median = statistics.median(seconds[name])
         figures[name] = {
             "version": system.version,
@@ -129,6 +147,9 @@ async def sitting(
         ratio = figures["companion"]["median_s"] / figures["intake"]["median_s"]
         figures["intake_vs_companion"] = round(ratio, 2)
         figures["target_met"] = ratio >= 1.0
+    if {"intake", "intake_no_checksums"} <= figures.keys():
+        on, off = figures["intake"]["median_s"], figures["intake_no_checksums"]["median_s"]
+        figures["intake_checksums_on_vs_off"] = round(off / on, 2)
     return figures
 
 
