@@ -115,10 +115,12 @@ def part_number(url: str) -> int | None:
 
 
 class PartLog:
-    """Every part PUT the page sends and every one S3 answered with 200, in order."""
+    """Every part PUT the page sends, every answer (part number, status) and every part S3
+    answered with 200, in order."""
 
     def __init__(self, context: BrowserContext) -> None:
         self.sent: list[int] = []
+        self.answers: list[tuple[int, int]] = []
         self.stored: list[int] = []
         context.on("request", self._on_request)
         context.on("response", self._on_response)
@@ -130,8 +132,28 @@ class PartLog:
 
     def _on_response(self, response: Response) -> None:
         number = part_number(response.url)
-        if response.request.method == "PUT" and number is not None and response.status == 200:
+        if response.request.method != "PUT" or number is None:
+            return
+        self.answers.append((number, response.status))
+        if response.status == 200:
             self.stored.append(number)
+
+
+def flip_a_byte_once(parts: set[int]) -> Callable[[Route], Awaitable[None]]:
+    """A route handler that sends each of `parts` once with its first byte flipped: the same
+    length, other bytes, which S3 refuses for the checksum the part's URL signed."""
+    pending = set(parts)
+
+    async def handle(route: Route) -> None:
+        number = part_number(route.request.url)
+        body = route.request.post_data_buffer
+        if number in pending and body:
+            pending.discard(number)
+            await route.continue_(post_data=bytes([body[0] ^ 0xFF]) + body[1:])
+        else:
+            await route.continue_()
+
+    return handle
 
 
 PARTS = "**/temp/uploads/**"

@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     MiB,
     PartLog,
     digest,
+    flip_a_byte_once,
     open_page,
     part_number,
     pick,
@@ -126,34 +127,14 @@ async def test_wrong_bytes_of_one_part_are_refused_by_s3_and_that_part_is_sent_a
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
     video = random_file(tmp_path / "corrupted.mp4", 20 * MiB)
-    corrupt = {2: 1}
-    answers: list[tuple[int, int]] = []
-    context.on(
-        "response",
-        lambda response: (
-            answers.append((part_number(response.url) or 0, response.status))
-            if response.request.method == "PUT" and part_number(response.url)
-            else None
-        ),
-    )
-
-    async def flip_a_byte_of_part_two_once(route: Route) -> None:
-        number = part_number(route.request.url) or 0
-        body = route.request.post_data_buffer
-        if corrupt.get(number) and body:
-            corrupt[number] -= 1
-            wrong = bytes([body[0] ^ 0xFF]) + body[1:]  # same length, other bytes
-            await route.continue_(post_data=wrong)
-        else:
-            await route.continue_()
-
-    page = await upload_through(context, system, caller, flip_a_byte_of_part_two_once, video)
+    parts = PartLog(context)
+    page = await upload_through(context, system, caller, flip_a_byte_once({2}), video)
 
     await expect(row(page, video.name)).to_have_attribute(
         "data-status", "completed", timeout=120_000
     )
-    assert (2, 400) in answers  # S3 itself refused the wrong bytes
-    assert sorted(number for number, _ in answers) == [1, 2, 2, 3]
+    assert (2, 400) in parts.answers  # S3 itself refused the wrong bytes
+    assert sorted(parts.sent) == [1, 2, 2, 3]
     asset = await promoted_asset(db, await row(page, video.name).get_attribute("data-session-id"))
     assert stored_digest(s3, asset) == digest(video.read_bytes())
 

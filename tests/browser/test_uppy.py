@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     PartLog,
     chromium,
     digest,
+    flip_a_byte_once,
     fresh_context,
     part_number,
     promoted_asset,
@@ -339,34 +340,17 @@ async def test_a_part_s3_refuses_for_its_digest_is_read_and_sent_again_alone(
     system: System, context: BrowserContext, caller: Caller, tmp_path: Path, s3: Any, db: Any
 ) -> None:
     large = random_file(tmp_path / "flipped.mov", 20 * MiB)  # parts of 8, 8 and 4 MiB
-    corrupt = {2: 1}
-    answers: list[tuple[int, int]] = []
-    context.on(
-        "response",
-        lambda response: (
-            answers.append((part_number(response.url) or 0, response.status))
-            if response.request.method == "PUT" and part_number(response.url)
-            else None
-        ),
-    )
+    parts = PartLog(context)
     signing = Signing(context)
 
-    async def flip_a_byte_of_part_two_once(route: Route) -> None:
-        body = route.request.post_data_buffer
-        if corrupt.get(part_number(route.request.url) or 0) and body:
-            corrupt[2] -= 1
-            await route.continue_(post_data=bytes([body[0] ^ 0xFF]) + body[1:])  # same length
-        else:
-            await route.continue_()
-
-    await context.route(PARTS, flip_a_byte_of_part_two_once)
+    await context.route(PARTS, flip_a_byte_once({2}))
     page = await open_example(context, system, caller)
     await add_files(page, large)
     await press_upload(page)
 
     files = await wait_for_assets(page, large.name)
-    assert (2, 400) in answers  # S3 itself refused the wrong bytes for the signed CRC32C
-    assert sorted(number for number, _ in answers) == [1, 2, 2, 3]  # part 2 again, alone
+    assert (2, 400) in parts.answers  # S3 itself refused the wrong bytes for the signed CRC32C
+    assert sorted(parts.sent) == [1, 2, 2, 3]  # part 2 again, alone
     assert signing.parts.count(2) == 2  # read, hashed and signed anew
     assert signing.parts.count(1) == signing.parts.count(3) == 1
     assert files[large.name]["error"] is None

@@ -1,6 +1,6 @@
 // A host app's whole integration: Uppy's Dashboard, Golden Retriever, and Intake.
 // Settings come from the page's address: ?endpoint=<gateway>&brand=<brand id>#token=<JWT>;
-// ?checksum=SHA256|none picks the per-part checksum (default CRC32C); ?companion=<url> runs the
+// ?checksum=none turns off the per-part checksum (default CRC32C); ?companion=<url> runs the
 // same Uppy against Uppy Companion instead (bench/uppy.py).
 import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
@@ -13,7 +13,7 @@ import "@uppy/dashboard/css/style.min.css";
 const params = new URLSearchParams(location.search);
 const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
 const companion = params.get("companion");
-const checksum = params.get("checksum") ?? "CRC32C";
+const checksum = params.get("checksum") === "none" ? null : "CRC32C";
 
 const uppy = new Uppy({ id: "intake-example" })
   .use(Dashboard, { inline: true, target: "#uppy", proudlyDisplayPoweredByUppy: false })
@@ -29,7 +29,7 @@ if (companion) {
     endpoint: params.get("endpoint") ?? location.origin,
     getToken: async () => token,
     brandId: params.get("brand") ?? "",
-    checksumAlgorithm: checksum === "none" ? null : checksum,
+    checksumAlgorithm: checksum,
     // The package's worker, copied beside this bundle by build.mjs: a bundler does not follow
     // the package's own `new URL("../hash-worker.js", import.meta.url)`.
     workerUrl: new URL("hash-worker.js", import.meta.url),

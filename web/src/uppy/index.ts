@@ -33,7 +33,7 @@ import {
   type UppyFile,
 } from "@uppy/core";
 
-import { type BatchFile, type ChecksumAlgorithm, type DirectTarget, IntakeApi, type SessionView } from "../api.js";
+import { type BatchFile, type DirectTarget, IntakeApi, type SessionView } from "../api.js";
 import { declaredChecksum } from "../declare.js";
 import { Hasher } from "../hasher.js";
 import { type HashPart, type PartTarget, PartUrls } from "./part-urls.js";
@@ -52,8 +52,9 @@ export interface IntakeOptions extends PluginOpts {
   /** A presigned URL with less time than this left is signed again before it is used. */
   renewBeforeMs?: number;
   /** Checksums S3 verifies: each part's as it arrives, or a direct upload's whole file
-   * (`CRC32C`, the default, or `SHA256`); null for none. */
-  checksumAlgorithm?: ChecksumAlgorithm | null;
+   * (`CRC32C`, the default); null for none. Not `SHA256`: S3 completes a SHA256 multipart
+   * upload only with every part's checksum, and `@uppy/aws-s3`'s complete names none. */
+  checksumAlgorithm?: "CRC32C" | null;
   /** The hashing worker's script; default: this package's `hash-worker.js`. A bundled host app
    * serves `@intake/uploader/hash-worker.js` and passes its URL; null hashes on the page. */
   workerUrl?: string | URL | null;
@@ -73,7 +74,7 @@ const defaults = {
   limit: 6,
   signBatch: 20,
   renewBeforeMs: 60_000,
-  checksumAlgorithm: "CRC32C" as ChecksumAlgorithm | null,
+  checksumAlgorithm: "CRC32C" as "CRC32C" | null,
   hashWorkers: 2,
 };
 type Opts = DefinePluginOpts<IntakeOptions, keyof typeof defaults>;
@@ -99,6 +100,13 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
 
   constructor(uppy: Uppy<M, B>, opts: IntakeOptions) {
     super(uppy, { ...defaults, ...opts });
+    const algorithm: string | null = this.opts.checksumAlgorithm;
+    if (algorithm !== "CRC32C" && algorithm !== null) {
+      throw new TypeError(
+        `checksumAlgorithm ${algorithm} is not for Uppy: "CRC32C" or null (@uppy/aws-s3 completes` +
+          " a multipart upload without the parts' checksums a SHA256 upload needs)",
+      );
+    }
     this.id = opts.id ?? "Intake";
     this.type = "modifier";
     this.hasher = new Hasher(opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl, this.opts.hashWorkers);
