@@ -10,6 +10,9 @@ interface Job {
   readonly algorithm: DigestAlgorithm;
 }
 
+// Compiles the CRC32C WebAssembly while the worker waits for its first part.
+void digestOf(new Blob([]), "base64", "CRC32C");
+
 addEventListener("message", (event: MessageEvent<Job>) => {
   const { id, blob, encoding, algorithm } = event.data;
   digestOf(blob, encoding, algorithm).then(

@@ -39,6 +39,11 @@ export class Hasher {
     });
   }
 
+  /** Starts the workers now, so the first part's hash does not wait for a worker to load. */
+  warm(): void {
+    while (!this.inPlace && this.slots.length < this.size && this.spawn() !== null);
+  }
+
   close(): void {
     for (const slot of this.slots) slot.worker.terminate();
     this.slots.length = 0;

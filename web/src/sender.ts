@@ -11,8 +11,6 @@ import { Stopped, type Upload } from "./upload.js";
 const MAX_RESIGNS = 5;
 /** Times one part (or a direct file) is read and sent again after S3 found its bytes wrong. */
 const MAX_DIGEST_RETRIES = 3;
-/** How many rounds of in-flight parts are hashed ahead of the parts being sent. */
-const HASH_AHEAD_ROUNDS = 2;
 
 export interface SendSettings {
   readonly partsPerFile: number;
@@ -72,6 +70,7 @@ export class Sender {
     let digestRetries = 0;
     for (;;) {
       const signed = await this.partUrl(upload, partNumber);
+      this.signAhead(upload);
       const body = (upload.file as Blob).slice(range.start, range.end);
       const answer = await this.put(upload, partNumber, signed.url, body, signed.headers);
       if (answer === null) continue; // paused by going offline; sent again once online
@@ -180,12 +179,12 @@ export class Sender {
     upload.stopIfOver();
   }
 
-  /** Hashes the part about to be sent and the next few while earlier ones are on the wire: a
-   * window, not the whole file, so a paused or cancelled upload stops reading its file, and
-   * other files' parts never queue behind one large file's hashing. */
+  /** Hashes the part about to be sent and one signing batch after it while earlier parts are
+   * on the wire: a window, not the whole file, so a paused or cancelled upload stops reading
+   * its file, and other files' parts never queue behind one large file's hashing. */
   private hashAhead(upload: Upload, sending: number): void {
     if (upload.checksumAlgorithm === null) return;
-    const ahead = upload.queue.slice(0, this.settings.partsPerFile * HASH_AHEAD_ROUNDS);
+    const ahead = upload.queue.slice(0, this.settings.signBatch);
     for (const number of [sending, ...ahead]) {
       this.checksumOf(upload, number);
     }
@@ -238,13 +237,30 @@ export class Sender {
     }
   }
 
+  /** With checksums a signing takes only parts already hashed, so it covers fewer parts than
+   * a batch: the next hashed ones are signed while the parts in flight still have URLs, so no
+   * part waits on a signing round trip. */
+  private signAhead(upload: Upload): void {
+    if (upload.checksumAlgorithm === null || upload.signing !== null) return;
+    const unsigned = upload.queue.filter((n) => this.stale(upload, n));
+    if (upload.queue.length - unsigned.length >= this.settings.partsPerFile) return;
+    const next = unsigned.find((n) => upload.checksummed.has(n));
+    if (next === undefined) return;
+    const signing = this.sign(upload, next).finally(() => {
+      if (upload.signing === signing) upload.signing = null;
+    });
+    upload.signing = signing;
+    signing.catch(() => undefined); // a part whose URL is still missing signs again, and reports
+  }
+
+  private stale(upload: Upload, partNumber: number): boolean {
+    const signed = upload.urls.get(partNumber);
+    return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
+  }
+
   private async sign(upload: Upload, partNumber: number): Promise<void> {
-    const stale = (number: number): boolean => {
-      const signed = upload.urls.get(number);
-      return !signed || expiresSoon(signed.expires_at, this.settings.urlMarginMs);
-    };
     // The part asked for, the parts other workers wait for, then the parts still queued.
-    const others = [...upload.awaitingUrl, ...upload.queue].filter((n) => n !== partNumber && stale(n));
+    const others = [...upload.awaitingUrl, ...upload.queue].filter((n) => n !== partNumber && this.stale(upload, n));
     let wanted = [partNumber, ...new Set(others)];
     let checksums: string[] | null = null;
     if (upload.checksumAlgorithm !== null) {

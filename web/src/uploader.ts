@@ -142,6 +142,8 @@ export class UploadManager {
     this.storage = options.storage === undefined ? new IndexedDbStorage() : options.storage;
     const workerUrl = options.workerUrl === undefined ? defaultWorkerUrl() : options.workerUrl;
     this.hasher = new Hasher(workerUrl, this.settings.hashWorkers);
+    // Created with the page, long before a file is picked: the workers are ready by then.
+    if (this.settings.checksumAlgorithm !== null) this.hasher.warm();
     this.sender = new Sender(
       this.api,
       this.settings,
