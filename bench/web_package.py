@@ -115,6 +115,11 @@ async def package_upload(
         wall = time.perf_counter() - wall_started
     finally:
         await context.close()
+    if result["status"] != "completed":
+        # A failed upload ends early: its "speed" would be a fiction. A bucket CORS rule that
+        # no longer grants the host app's origin (another Intake's, e.g. a test run's) fails
+        # every PUT: restart the system's services and run again.
+        raise RuntimeError(f"the package's upload did not complete: {result['status']}")
     size = path.stat().st_size  # noqa: ASYNC240 - after the upload, outside its timing
     return {
         "status": result["status"],
