@@ -5,6 +5,7 @@ import hashlib
 from collections.abc import Sequence
 
 from intake_completion import domain as completion_domain
+from intake_completion import integrity as completion_integrity
 from intake_completion.domain import Asset
 from intake_contracts.commands import (
     CompletedPart,
@@ -68,7 +69,7 @@ class FakeCompletionStorage:
             if algorithm == ChecksumAlgorithm.SHA256 and session.upload_type == UploadType.DIRECT
             else composite
         )
-        checksum = completion_domain.checked_checksum(
+        checksum = completion_integrity.checked_checksum(
             algorithm, session.checksum, kept, "COMPOSITE" if composite else None
         )
         return completion_domain.CheckedObject(_etag(stored), algorithm, checksum)
@@ -91,7 +92,7 @@ class FakeCompletionStorage:
         )
         algorithm = session.checksum_algorithm
         # Like SeaweedFS, the fake's ListParts names no part checksums.
-        checksums = completion_domain.part_checksums(
+        checksums = completion_integrity.part_checksums(
             algorithm, uploaded, requested, session.part_count
         )
         key = (session.bucket, session.temp_key)
@@ -110,7 +111,7 @@ class FakeCompletionStorage:
     async def verify_checksum(self, session: SessionRecord, declared_sha256: str) -> None:
         self._call("verify_checksum")
         body = self.objects.get((session.bucket, session.temp_key), b"")
-        completion_domain.check_checksum(hashlib.sha256(body).hexdigest(), declared_sha256)
+        completion_integrity.check_checksum(hashlib.sha256(body).hexdigest(), declared_sha256)
 
     async def copy_to_permanent(self, asset: Asset, target: str) -> None:
         self._call("copy_to_permanent")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Final, Protocol
 from uuid import UUID, uuid4
 
-from intake_completion import domain, faults, leases, metrics, saga, views
+from intake_completion import domain, faults, integrity, leases, metrics, saga, views
 from intake_completion.domain import Asset, CheckedObject
 from intake_completion.ports import CompletionStorage, OutboundCommands, SagaDatabase
 from intake_completion.settings import CRASH_AFTER_MARK_COMPLETED, SERVICE, CompletionSettings
@@ -183,7 +183,7 @@ class CompletionService:
         """Finalize and verify the bytes, then have initiation record COMPLETED."""
         try:
             checked = await self._storage.finalize(session, command.payload.parts)
-            declared_sha256 = domain.declared_sha256(session)
+            declared_sha256 = integrity.declared_sha256(session)
             if declared_sha256:
                 await self._storage.verify_checksum(session, declared_sha256)
         except DomainError:

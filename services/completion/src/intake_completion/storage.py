@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from intake_completion import domain, saga
+from intake_completion import domain, integrity, saga
 from intake_completion.domain import Asset, CheckedObject, TempObjectChangedError
 from intake_contracts import media_types
 from intake_contracts.commands import CompletedPart
@@ -71,7 +71,9 @@ class S3CompletionStorage:
             raise DomainError(ErrorCode.UPLOAD_INCOMPLETE, "no uploaded object was found")
         domain.check_size(head.size, session.size_bytes)
         stored = head.checksums.get(algorithm.value) if algorithm else None
-        checksum = domain.checked_checksum(algorithm, session.checksum, stored, head.checksum_type)
+        checksum = integrity.checked_checksum(
+            algorithm, session.checksum, stored, head.checksum_type
+        )
         return CheckedObject(head.etag, algorithm, checksum)
 
     async def _complete_multipart(
@@ -95,7 +97,7 @@ class S3CompletionStorage:
             chosen = domain.parts_to_complete(
                 uploaded, requested, session.part_count, session.size_bytes
             )
-            checksums = domain.part_checksums(algorithm, uploaded, requested, session.part_count)
+            checksums = integrity.part_checksums(algorithm, uploaded, requested, session.part_count)
             await self._store.complete_multipart(
                 session.bucket,
                 session.temp_key,
@@ -133,7 +135,7 @@ class S3CompletionStorage:
         stored = saga.stored_sha256(head.checksum_sha256, head.checksum_type) if head else None
         if stored is None:
             stored = await self._read_sha256(session.bucket, session.temp_key)
-        domain.check_checksum(stored, declared_sha256)
+        integrity.check_checksum(stored, declared_sha256)
 
     async def _read_sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()
