@@ -259,6 +259,12 @@ async def test_the_direct_put_is_signed_for_the_stored_type_only(
     await put_direct(answer.json(), b"\x89PNG!")
 
 
+async def promoted_head(db: asyncpg.Connection, s3: Any, bucket: str, session_id: str) -> Any:
+    """S3's HEAD of the session's Asset at its permanent key, once promoted."""
+    asset = await promoted(db, session_id)
+    return s3.head_object(Bucket=bucket, Key=asset["object_key"])
+
+
 @pytest.mark.parametrize(
     ("mime_type", "disposition"),
     [("application/zip", "attachment"), ("text/csv", "attachment"), ("image/png", None)],
@@ -285,8 +291,7 @@ async def test_a_promoted_object_of_a_type_a_browser_would_not_just_show_is_a_do
     await put_direct(session, body)
     completed = await complete(api, caller, session["upload_session_id"])
     assert completed.status_code == 201, completed.text
-    asset = await promoted(db, session["upload_session_id"])
-    head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
+    head = await promoted_head(db, s3, bucket, session["upload_session_id"])
     assert head["ContentType"] == mime_type
     assert head.get("ContentDisposition") == disposition
 
@@ -312,8 +317,7 @@ async def test_a_large_promoted_object_gets_the_same_disposition_from_its_multip
     listed = [{"part_number": n, "etag": etag} for n, etag in etags.items()]
     completed = await complete(api, caller, session_id, parts=listed)
     assert completed.status_code == 201, completed.text
-    asset = await promoted(db, session_id)
-    head = s3.head_object(Bucket=bucket, Key=asset["object_key"])
+    head = await promoted_head(db, s3, bucket, session_id)
     assert head["ETag"].strip('"').endswith("-2")  # assembled by a two-part copy
     assert head["ContentType"] == mime_type
     assert head.get("ContentDisposition") == disposition

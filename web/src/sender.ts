@@ -191,8 +191,8 @@ export class Sender {
   }
 
   /** The part's checksum (base64, in the session's algorithm), hashed once unless S3 refused
-   * the bytes. */
-  private checksumOf(upload: Upload, partNumber: number): Promise<string> | null {
+   * the bytes; null when the session declared none. */
+  checksumOf(upload: Upload, partNumber: number): Promise<string> | null {
     if (upload.checksumAlgorithm === null) return null;
     let pending = upload.checksums.get(partNumber);
     if (!pending) {

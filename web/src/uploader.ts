@@ -12,7 +12,7 @@ import { declaredChecksum } from "./declare.js";
 import { Emitter } from "./events.js";
 import { fingerprintOf, type FileLike, mismatch } from "./fingerprint.js";
 import { Hasher } from "./hasher.js";
-import { batches, doneBytes, partRange } from "./plan.js";
+import { batches, doneBytes } from "./plan.js";
 import { overall, type ProgressSnapshot } from "./progress.js";
 import { scopeOf } from "./scope.js";
 import { fromServer, type Status } from "./state.js";
@@ -485,17 +485,12 @@ export class UploadManager {
       .sort(([a], [b]) => a - b)
       .map(([part_number, etag]) => ({ part_number, etag }));
     if (upload.checksumAlgorithm !== "SHA256") return parts;
+    if (upload.file === null && parts.some((part) => !upload.checksummed.has(part.part_number))) {
+      throw new Error("pick the file again: its parts' checksums complete the upload");
+    }
     return Promise.all(
-      parts.map(async (part) => ({ ...part, checksum: await this.sha256Of(upload, part.part_number) })),
+      parts.map(async (part) => ({ ...part, checksum: await this.sender.checksumOf(upload, part.part_number) })),
     );
-  }
-
-  private sha256Of(upload: Upload, partNumber: number): Promise<string> {
-    const known = upload.checksummed.get(partNumber);
-    if (known !== undefined) return Promise.resolve(known);
-    if (upload.file === null) throw new Error("pick the file again: its parts' checksums complete the upload");
-    const range = partRange(upload.size, upload.chunkSize, partNumber);
-    return this.hasher.digest(upload.file.slice(range.start, range.end), "base64", "SHA256");
   }
 
   private fail(upload: Upload, error: unknown): void {

@@ -36,6 +36,7 @@ import {
 import { type BatchFile, type DirectTarget, IntakeApi, type SessionView } from "../api.js";
 import { declaredChecksum } from "../declare.js";
 import { Hasher } from "../hasher.js";
+import { partRange } from "../plan.js";
 import { type HashPart, type PartTarget, PartUrls } from "./part-urls.js";
 import { refusedForDigest } from "./refusal.js";
 
@@ -214,8 +215,8 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
       const file = this.uppy.getFiles().find((f) => intakeMeta(f).intakeSessionId === sessionId);
       const bytes = file === undefined ? null : bytesOf(file);
       if (bytes === null) throw new Error(`no file holds the bytes of session ${sessionId}`);
-      const start = (partNumber - 1) * chunkSize;
-      return this.hasher.digest(bytes.slice(start, Math.min(start + chunkSize, bytes.size)), "base64", declared);
+      const range = partRange(bytes.size, chunkSize, partNumber);
+      return this.hasher.digest(bytes.slice(range.start, range.end), "base64", declared);
     };
   }
 
