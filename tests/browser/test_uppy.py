@@ -183,6 +183,8 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
     checksums = ChecksumLog(context)
     signing = Signing(context)
     page = await open_example(context, system, caller)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
 
     await add_files(page, small, large)
     await press_upload(page)
@@ -225,6 +227,8 @@ async def test_a_small_and_a_multipart_file_each_become_one_asset(
     assert set(checksums.sent[0]) == {whole}
     # The parts were hashed by the package's worker, which the bundled example found.
     assert any(url.endswith("/hash-worker.js") for url in checksums.workers), checksums.workers
+    # The signed Content-Length is the browser's to send: the plugin never tries to set it.
+    assert not [text for text in console if "unsafe header" in text], console
 
 
 async def test_a_reload_at_two_of_five_parts_sends_only_parts_three_to_five(

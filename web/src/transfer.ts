@@ -5,6 +5,11 @@ import type { PutAnswer } from "./retry.js";
 /** Browsers set these themselves and refuse them from scripts. */
 const FORBIDDEN = new Set(["content-length", "host", "connection", "expect"]);
 
+/** The signed headers a script may set: the server signs Content-Length, the browser sends it. */
+export function settableHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !FORBIDDEN.has(name.toLowerCase())));
+}
+
 export interface PutOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly onProgress: (loaded: number) => void;
@@ -36,8 +41,8 @@ export function putBytes(url: string, body: Blob, options: PutOptions): Promise<
       failed("aborted");
     };
     xhr.open("PUT", url);
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      if (!FORBIDDEN.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
+    for (const [name, value] of Object.entries(settableHeaders(options.headers ?? {}))) {
+      xhr.setRequestHeader(name, value);
     }
     xhr.upload.onprogress = (event) => {
       armStall();

@@ -37,6 +37,7 @@ import { type BatchFile, type DirectTarget, IntakeApi, type SessionView } from "
 import { declaredChecksum } from "../declare.js";
 import { Hasher } from "../hasher.js";
 import { partRange } from "../plan.js";
+import { settableHeaders } from "../transfer.js";
 import { type HashPart, type PartTarget, PartUrls } from "./part-urls.js";
 import { refusedForDigest } from "./refusal.js";
 
@@ -264,7 +265,8 @@ export default class Intake<M extends Meta, B extends Body> extends BasePlugin<O
       known.direct = direct;
     }
     if (direct === null) throw new Error(`session ${sessionId} has no direct upload URL`);
-    return { url: direct.url, headers: { ...direct.headers } };
+    // Chromium refuses a script's Content-Length and logs it; it sends the right one itself.
+    return { url: direct.url, headers: settableHeaders(direct.headers) };
   }
 
   /**

@@ -14,6 +14,8 @@
  * anew, never sent again with the checksum of bytes S3 may have refused.
  */
 
+import { settableHeaders } from "../transfer.js";
+
 export interface SignedUrl {
   readonly part_number: number;
   readonly url: string;
@@ -148,7 +150,7 @@ export class PartUrls {
         this.urls.set(part.part_number, {
           url: part.url,
           expiresAt: Date.parse(part.expires_at),
-          headers: part.headers ?? {},
+          headers: settableHeaders(part.headers ?? {}),
         });
       }
     })();
