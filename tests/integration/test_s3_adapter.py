@@ -7,12 +7,14 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from intake_contracts.errors import ErrorCode, TransientError
 from intake_runtime.settings import S3Settings
+from intake_runtime.storage import cors
 from intake_runtime.storage.s3 import (
     DELETE_BATCH,
     ChecksumRejectedError,
@@ -26,6 +28,7 @@ from intake_runtime.storage.s3 import (
     UploadNotFoundError,
     open_object_store,
 )
+from intake_runtime.storage.s3.buckets import CORS_RECHECK_S, Buckets
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -414,3 +417,41 @@ async def test_conditional_copies_refuse_a_changed_source_and_an_existing_target
     assert landed.etag == head.etag
     for key in (source, target):
         await store.delete(bucket, key)
+
+
+async def test_a_cors_rule_another_process_rewrote_is_put_back_when_checked_again(
+    stack_env: dict[str, str], s3: Any
+) -> None:
+    """An old replica during a rolling change of INTAKE_CORS_ORIGINS writes its origins back;
+    this process trusts the rule it checked only for CORS_RECHECK_S."""
+    settings = s3_settings(stack_env)
+    bucket = f"intake-cors-{uuid.uuid4().hex[:12]}"
+    now = [0.0]
+
+    def origins() -> list[str]:
+        rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        return [
+            origin
+            for rule in rules
+            if rule.get("ID") == cors.RULE_ID
+            for origin in rule["AllowedOrigins"]
+        ]
+
+    async with open_object_store(settings) as opened:
+        buckets = Buckets(opened._client, settings, {}, clock=lambda: now[0])
+        try:
+            await buckets.ensure(bucket)  # created, given this process's rule
+            ours = origins()
+            assert ours == sorted(settings.cors_origin_list)
+            old = cors.browser_rule(["https://old-replica.example"])
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [old]})
+
+            now[0] += CORS_RECHECK_S - 1
+            await buckets.ensure(bucket)
+            assert origins() == ["https://old-replica.example"]  # trusted, not read again
+
+            now[0] += 1
+            await buckets.ensure(bucket)
+            assert origins() == ours
+        finally:
+            s3.delete_bucket(Bucket=bucket)

@@ -1,6 +1,8 @@
 """A bucket made ready on first use: created when missing, given the browser CORS rule."""
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -11,23 +13,36 @@ from intake_runtime.storage.s3.errors import BUCKET_MISSING, error_code, s3_erro
 
 log = logging.getLogger(__name__)
 
+# How long a bucket's CORS rule is trusted before it is read again. During a rolling change of
+# INTAKE_CORS_ORIGINS an old replica's first use of a bucket writes the old origins back; the
+# new replicas put theirs back within this time instead of never.
+CORS_RECHECK_S = 300.0
+
 
 class Buckets:
-    def __init__(self, client: Any, settings: S3Settings, owner: dict[str, str]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        settings: S3Settings,
+        owner: dict[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._settings = settings
         self._owner = owner
-        self._known_buckets: set[str] = set()
+        self._clock = clock
+        self._checked_at: dict[str, float] = {}
 
     @s3_errors()
     async def ensure(self, bucket: str) -> None:
         """Create the bucket on first use (per-tenant strategy) and give it the browser CORS
-        rule; remembered once seen.
+        rule; checked again every CORS_RECHECK_S.
 
         Reading the CORS rules tells whether the bucket exists: a HEAD of the bucket would need
         s3:ListBucket, which initiation's policy (deploy/iam/) does not grant.
         """
-        if bucket in self._known_buckets:
+        checked_at = self._checked_at.get(bucket)
+        if checked_at is not None and self._clock() - checked_at < CORS_RECHECK_S:
             return
         try:
             existing = await self._cors_rules(bucket)
@@ -38,7 +53,7 @@ class Buckets:
             existing = []
         if existing is not None:
             await self._set_cors(bucket, existing)
-        self._known_buckets.add(bucket)
+        self._checked_at[bucket] = self._clock()
 
     async def _create_bucket(self, bucket: str) -> None:
         """Only "already owned by you" (a replica created it meanwhile) is success.
