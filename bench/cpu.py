@@ -35,6 +35,28 @@ def stack_pids(state_dir: Path) -> dict[str, list[int]]:
     return found
 
 
+def chromium_cpu_seconds() -> float:
+    """CPU time of every Chromium process so far (browser, renderers and their workers,
+    network service): what a page costs the machine it runs on."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().startswith(("chromium", "chrome")):
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue  # a process that ended meanwhile
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """Busy time of all the machine's CPUs so far (/proc/stat: everything but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / TICKS
+
+
 def _is_our_postgres(entry: Path, state_dir: Path) -> bool:
     try:
         return str(state_dir) in str((entry / "cwd").readlink())
