@@ -1,8 +1,9 @@
 """CPU time of every process of the system, read from /proc: per-operation CPU is the figure
 that stays stable on a noisy machine, where wall-clock throughput does not."""
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,6 +56,44 @@ def machine_cpu_seconds() -> float:
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle, iowait = fields[3], fields[4]
     return (sum(fields[:8]) - idle - iowait) / TICKS
+
+
+def running_system_pids(state_dir: Path) -> list[int]:
+    """Every process of the system `make up` runs from `state_dir`: its services (pid files)
+    and the native stack."""
+    services = [int(path.read_text().strip()) for path in (state_dir / "services").glob("*.pid")]
+    if not services:
+        raise SystemExit(f"no services of `make up` under {state_dir}: run it first")
+    return services + [pid for pids in stack_pids(state_dir).values() for pid in pids]
+
+
+@contextlib.contextmanager
+def client_apart(client_cpu: int, system: Callable[[], list[int]]) -> Iterator[None]:
+    """This process, and what it starts after (Chromium, a client), on `client_cpu`; every
+    thread of the system's processes on the other CPUs; all of them on every CPU after.
+
+    A user's browser never shares its CPUs with S3. On a machine that runs both, a CPU of the
+    client's own is the nearest to that. `system` is asked again at the end: Postgres backends
+    started meanwhile inherited the postmaster's CPUs.
+    """
+    every_cpu = os.sched_getaffinity(0)
+    others = every_cpu - {client_cpu}
+    if client_cpu not in every_cpu or not others:
+        raise SystemExit(f"CPU {client_cpu} is not one of {sorted(every_cpu)}, or is the only one")
+    _set_threads(system(), others)
+    os.sched_setaffinity(0, {client_cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, every_cpu)
+        _set_threads(system(), every_cpu)
+
+
+def _set_threads(pids: Iterable[int], cpus: set[int]) -> None:
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with contextlib.suppress(OSError):  # a thread or process that ended meanwhile
+                os.sched_setaffinity(int(task.name), cpus)
 
 
 def _is_our_postgres(entry: Path, state_dir: Path) -> bool:

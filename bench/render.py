@@ -107,30 +107,51 @@ def table(spec: Table, document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def measured(document: dict[str, Any]) -> str:
+def measured(document: dict[str, Any], common: dict[str, str]) -> str:
     machine = document.get("machine", {})
-    versions = ", ".join(f"{name} {v}" for name, v in document.get("versions", {}).items())
+    recorded = document.get("versions", {})
+    own = ", ".join(f"{name} {v}" for name, v in recorded.items() if common.get(name) != v)
+    versions = (
+        "versions not recorded"
+        if not recorded
+        else "versions above" + (f", and {own}" if own else "")
+    )
     return (
         f"Measured {document.get('date', '?')} on {machine.get('processor', '?')},"
         f" {machine.get('cpu_count', '?')} cores, {machine.get('memory_gib', '?')} GiB,"
-        f" Python {machine.get('python', '?')}; versions: {versions or 'not recorded'}."
+        f" Python {machine.get('python', '?')}; {versions}."
     )
 
 
-def section(benchmark: Benchmark) -> list[str]:
-    document = json.loads(benchmark.result.read_text())
+def common_versions(documents: list[dict[str, Any]]) -> dict[str, str]:
+    """The versions every result that records them records alike: listed once, at the top."""
+    recorded = [set(d["versions"].items()) for d in documents if d.get("versions")]
+    return dict(sorted(set.intersection(*recorded))) if recorded else {}
+
+
+def section(benchmark: Benchmark, document: dict[str, Any], common: dict[str, str]) -> list[str]:
     about = textwrap.wrap(f"{benchmark.about} Run: `{benchmark.run}`.", WIDTH)
     lines = [f"## {benchmark.title}", "", *about, ""]
     for spec in benchmark.tables:
         lines += [*table(spec, document), ""]
-    return [*lines, *textwrap.wrap(measured(document), WIDTH), ""]
+    return [*lines, *textwrap.wrap(measured(document, common), WIDTH), ""]
 
 
 def render(benchmarks: list[Benchmark] | None = None) -> str:
     present = [b for b in benchmarks or specs() if b.result.exists()]
-    lines = [HEADER, ""]
-    for benchmark in present:
-        lines += section(benchmark)
+    documents = [json.loads(b.result.read_text()) for b in present]
+    common = common_versions(documents)
+    listed = ", ".join(f"{name} {version}" for name, version in common.items())
+    lines = [
+        HEADER,
+        "",
+        *textwrap.wrap(
+            f"Versions, the same in every result that records them: {listed or 'none'}.", WIDTH
+        ),
+        "",
+    ]
+    for benchmark, document in zip(present, documents, strict=True):
+        lines += section(benchmark, document, common)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
