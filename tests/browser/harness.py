@@ -14,7 +14,8 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 ROOTS = {"dist": WEB / "dist", "hash-wasm": WEB / "node_modules" / "hash-wasm" / "dist"}
 PREFIX = "/harness/"
 
-# What a host app does: create the uploader, listen to its events, add what the user picked.
+# What a host app does: create the uploader (with the host's own resume storage when an init
+# script set `window.hostStorage`), listen to its events, add what the user picked.
 START = """async ([brandId, extra]) => {
   const { createUploader } = await import("/harness/dist/index.js");
   const input = document.createElement("input");
@@ -27,6 +28,7 @@ START = """async ([brandId, extra]) => {
     endpoint: location.origin,
     getToken: () => window.hostToken(),
     brandId,
+    ...(window.hostStorage ? { storage: window.hostStorage } : {}),
     ...extra,
   });
   for (const name of ["status", "progress", "completed", "failed"]) {

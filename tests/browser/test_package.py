@@ -179,3 +179,57 @@ async def test_a_token_refreshed_mid_upload_is_used_and_a_stale_one_is_asked_for
     asset = await promoted_asset(db, done[0]["sessionId"])
     assert len(await assets_of(db, done[0]["sessionId"])) == 1
     assert stored_digest(s3, asset) == digest(large.read_bytes())
+
+
+# A host's resume storage that is slow: every save waits until the test releases them, and
+# forgetting a finished upload never ends.
+SLOW_STORAGE = """
+window.storageCalls = [];
+const released = new Promise((resolve) => { window.releaseSaves = resolve; });
+window.hostStorage = {
+  claim: async () => [],
+  save: async (upload) => { window.storageCalls.push("save"); await released; },
+  saveBlob: async () => { window.storageCalls.push("saveBlob"); await released; },
+  blob: async () => null,
+  remove: () => { window.storageCalls.push("remove"); return new Promise(() => {}); },
+};
+"""
+COMPLETE = "**/app/assets/upload/complete"
+
+
+async def test_a_slow_resume_store_gets_one_waiting_save_and_never_delays_completed(
+    system: System, context: BrowserContext, caller: Caller, tmp_path: Path
+) -> None:
+    large = random_file(tmp_path / "slow-store.mov", 40 * MiB)  # 5 parts of 8 MiB
+    completing = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def hold_complete(route: Route) -> None:
+        completing.set()  # every part is stored and reported to the store by now
+        await go_on.wait()
+        await route.continue_()
+
+    await context.route(COMPLETE, hold_complete)
+    await context.add_init_script(SLOW_STORAGE)
+    page = await host_page(
+        context, system, fixed_token(caller), caller.brand_id, persistLimit=0
+    )  # its record only, not its bytes
+    await page.evaluate(
+        "() => { window.shown = []; window.uploader.on('change', ({ uploads }) =>"
+        " window.shown.push(...uploads.map((upload) => upload.status))); }"
+    )
+
+    await add_files(page, large)
+    await asyncio.wait_for(completing.wait(), timeout=120)
+    assert await page.evaluate("window.storageCalls") == ["save"]  # the new upload's, held
+    await page.evaluate("window.releaseSaves()")
+    await eventually(lambda: page.evaluate("window.storageCalls.length"), lambda n: n >= 2)
+    go_on.set()
+
+    await completed_events(page, 1)
+    shown = await eventually(
+        lambda: page.evaluate("window.shown"), lambda seen: "completed" in seen
+    )
+    assert "completed" in shown  # shown although the store never finishes forgetting it
+    # five parts reported while one save waited: one more save records them all
+    assert await page.evaluate("window.storageCalls") == ["save", "save", "remove"]

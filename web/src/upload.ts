@@ -63,6 +63,7 @@ export class Upload {
   hasBlob = false;
   running = false;
   saving: Promise<void> = Promise.resolve();
+  saveQueued = false;
   controller = new AbortController();
   readonly budget = new RetryBudget(DEFAULT_BACKOFF);
   progress: Progress;

@@ -402,11 +402,17 @@ export class UploadManager {
     upload.hasBlob = keepBytes;
   }
 
+  /** One save waits at most: it records the upload as it is when it runs, so the parts that
+   * finish meanwhile need no save of their own. */
   private persistProgress(upload: Upload): void {
     const storage = this.storage;
-    if (storage === null || upload.scope === null) return;
+    if (storage === null || upload.scope === null || upload.saveQueued) return;
+    upload.saveQueued = true;
     upload.saving = upload.saving
-      .then(() => (upload.status === "uploading" ? storage.save(upload.record(upload.hasBlob)) : undefined))
+      .then(() => {
+        upload.saveQueued = false;
+        return upload.status === "uploading" ? storage.save(upload.record(upload.hasBlob)) : undefined;
+      })
       .catch(() => undefined);
   }
 
@@ -474,6 +480,7 @@ export class UploadManager {
     upload.progress.finish();
     this.changed(true); // the last progress (all bytes) comes before `completed`
     upload.move("complete");
+    this.changed(true); // shown now: forgetting waits on IndexedDB, 0.3-0.5 s under load
     await this.forget(upload);
   }
 
