@@ -168,15 +168,16 @@ async def measure(
                         path, args, stack_env(), folder, checksums=checksums
                     )
             rounds.append(round_)
+    package = _package_figures(rounds)
     figures = {
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "file_bytes": path.stat().st_size,  # noqa: ASYNC240 - after every upload
         "package_parts_in_flight": args.parts_per_file or 4,
-        **_package_figures(rounds),
+        **package,
         "browser": chromium_version(),
     }
     if args.client_cpu is None:
-        figures |= _client_figures(rounds, args.parallel)
+        figures |= _client_figures(rounds, args.parallel, package)
     return figures | {"rounds": rounds}
 
 
@@ -204,10 +205,12 @@ def _package_figures(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _client_figures(rounds: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
+def _client_figures(
+    rounds: list[dict[str, Any]], parallel: int, package: dict[str, Any]
+) -> dict[str, Any]:
     package_on, package_off = (
-        _best(rounds, "package_checksums_on"),
-        _best(rounds, "package_checksums_off"),
+        package["best_package_mib_s"],
+        package["best_package_checksums_off_mib_s"],
     )
     on, off = _best(rounds, "client_checksums_on"), _best(rounds, "client_checksums_off")
     return {

@@ -480,7 +480,7 @@ export class UploadManager {
     upload.progress.finish();
     this.changed(true); // the last progress (all bytes) comes before `completed`
     upload.move("complete");
-    this.changed(true); // shown now: forgetting waits on IndexedDB, 0.3-0.5 s under load
+    this.changed(true); // shown now: forgetting it waits on every queued save and on the store
     await this.forget(upload);
   }
 
